@@ -1,0 +1,42 @@
+# Two commands on a fresh machine with Python 3.11+: `make run` and `make test`.
+PY ?= $(shell command -v python3.12 || command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install run test test-pg lint format bench clean
+
+$(STAMP): pyproject.toml constraints.txt
+	@$(PY) -c 'import sys; assert sys.version_info >= (3, 11), "Huodian needs Python 3.11+"'
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: install
+	$(BIN)/huodian up
+
+test: install
+	$(BIN)/python -m pytest -q
+
+# The same suite against PostgreSQL (HUODIAN_TEST_DATABASE_URL or the local `test` database).
+test-pg: install
+	HUODIAN_TEST_DATABASE_URL=$${HUODIAN_TEST_DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/test} \
+		$(BIN)/python -m pytest -q
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy shared services
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+bench: install
+	$(BIN)/python bench/bench_calendar.py
+
+clean:
+	rm -rf $(VENV) var

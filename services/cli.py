@@ -1,0 +1,223 @@
+"""The ``huodian`` command line: run the services, migrate, seed, and manage users and keys."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TypeVar
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from shared.auth import Role
+from shared.db import create_service_engine, database_target, session_scope
+from shared.migrations import upgrade
+from shared.settings import SERVICES, ServiceName, Settings, get_settings
+
+T = TypeVar("T")
+
+
+def _run_in_session(
+    settings: Settings, service: ServiceName, work: Callable[[AsyncSession], Awaitable[T]]
+) -> T:
+    async def main() -> T:
+        engine = create_service_engine(database_target(settings, service))
+        try:
+            async with session_scope(engine) as session:
+                return await work(session)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(main())
+
+
+def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
+    for service in args.service or SERVICES:
+        upgrade(service, settings, args.revision)
+        print(f"{service}: migrated to {args.revision}")
+    return 0
+
+
+def cmd_seed(settings: Settings, _args: argparse.Namespace) -> int:
+    from services.ledger.accounts.models import UserCreate
+    from services.ledger.accounts.service import create_user, list_users
+    from services.ledger.reference.seed import seed_reference_ledgers
+
+    async def seed(session: AsyncSession) -> tuple[list[str], str | None]:
+        created = await seed_reference_ledgers(session)
+        if any(u.role is Role.admin for u in await list_users(session)):
+            return created, None
+        password = os.environ.get("HUODIAN_ADMIN_PASSWORD") or secrets.token_urlsafe(12)
+        await create_user(session, UserCreate(username="admin", display_name="系统管理员",
+                                              role=Role.admin, password=password))
+        return created, password
+
+    created, password = _run_in_session(settings, "ledger", seed)
+    print(f"ledger: loaded {', '.join(created)}" if created else "ledger: reference data present")
+    if password:
+        print(f"ledger: created user 'admin' with password: {password}")
+    return 0
+
+
+def cmd_user_add(settings: Settings, args: argparse.Namespace) -> int:
+    from services.ledger.accounts.models import UserCreate
+    from services.ledger.accounts.service import create_user
+
+    password = _read_password(args)
+    data = UserCreate(username=args.username, display_name=args.display_name or args.username,
+                      email=args.email, role=Role(args.role), password=password,
+                      units=args.unit or [])
+    user = _run_in_session(settings, "ledger", lambda s: create_user(s, data))
+    print(f"created {user.role.value} '{user.username}' (id {user.id})")
+    return 0
+
+
+def cmd_user_list(settings: Settings, _args: argparse.Namespace) -> int:
+    from services.ledger.accounts.service import list_users, to_public
+
+    async def listing(session: AsyncSession) -> list[str]:
+        lines = []
+        for user in await list_users(session):
+            public = await to_public(session, user)
+            units = "、".join(u.name for u in public.units)
+            lines.append(f"{user.username}\t{user.role.value}\t{user.email or ''}\t{units}")
+        return lines
+
+    for line in _run_in_session(settings, "ledger", listing):
+        print(line)
+    return 0
+
+
+def cmd_user_set_password(settings: Settings, args: argparse.Namespace) -> int:
+    from services.ledger.accounts.service import set_password
+
+    password = _read_password(args)
+    _run_in_session(settings, "ledger", lambda s: set_password(s, args.username, password))
+    print(f"password of '{args.username}' changed; earlier tokens no longer work")
+    return 0
+
+
+def cmd_key_add(settings: Settings, args: argparse.Namespace) -> int:
+    from services.intake.portal.service import add_portal_client
+
+    client = _run_in_session(settings, "intake", lambda s: add_portal_client(s, args.name))
+    print(f"key id: {client.key_id}\nsecret: {client.secret}\n(the secret is shown only now)")
+    return 0
+
+
+def _read_password(args: argparse.Namespace) -> str:
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    first = getpass.getpass("Password: ")
+    if getpass.getpass("Repeat: ") != first:
+        raise SystemExit("passwords differ")
+    return first
+
+
+def cmd_up(settings: Settings, args: argparse.Namespace) -> int:
+    """Migrate, seed, then run the three services until Ctrl-C or SIGTERM."""
+    settings.signing_key()  # create the shared key before three processes race for it
+    cmd_migrate(settings, argparse.Namespace(service=None, revision="head"))
+    cmd_seed(settings, args)
+    env = {**os.environ, "HUODIAN_SECRET_KEY": settings.signing_key(),
+           "HUODIAN_VAR_DIR": str(settings.var_dir.resolve())}
+    children: dict[ServiceName, subprocess.Popen[bytes]] = {}
+    for service in SERVICES:
+        command = [sys.executable, "-m", "uvicorn", f"services.{service}.app:create_app",
+                   "--factory", "--host", settings.host, "--port", str(settings.port_of(service)),
+                   "--log-level", args.log_level]
+        children[service] = subprocess.Popen(command, env=env)
+        print(f"{service:>6}: http://{settings.host}:{settings.port_of(service)}  (docs: /docs)")
+
+    stopping = False
+
+    def stop(_signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    exit_code = 0
+    while not stopping:
+        for service, child in children.items():
+            if child.poll() is not None:
+                print(f"{service} exited with {child.returncode}; stopping the others",
+                      file=sys.stderr)
+                exit_code, stopping = 1, True
+        time.sleep(0.2)
+    for child in children.values():
+        if child.poll() is None:
+            child.terminate()
+    for child in children.values():
+        try:
+            child.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            child.kill()
+    print("all services stopped")
+    return exit_code
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="huodian", description="Huodian (获电): intake, ledger and notify services.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    up = commands.add_parser("up", help="migrate, seed and run all three services")
+    up.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    up.set_defaults(handler=cmd_up)
+
+    migrate = commands.add_parser("migrate", help="upgrade each service's database")
+    migrate.add_argument("--service", action="append", choices=SERVICES)
+    migrate.add_argument("--revision", default="head")
+    migrate.set_defaults(handler=cmd_migrate)
+
+    commands.add_parser(
+        "seed", help="load the reference ledgers and create the first admin"
+    ).set_defaults(handler=cmd_seed)
+
+    user = commands.add_parser("user", help="manage users").add_subparsers(
+        dest="user_command", required=True)
+    add = user.add_parser("add", help="create a user")
+    add.add_argument("username")
+    add.add_argument("--role", required=True, choices=[r.value for r in Role])
+    add.add_argument("--display-name")
+    add.add_argument("--email")
+    add.add_argument("--unit", action="append", help="unit name (repeat); for dept_head")
+    add.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    add.set_defaults(handler=cmd_user_add)
+    user.add_parser("list", help="list users").set_defaults(handler=cmd_user_list)
+    setpw = user.add_parser("set-password", help="set a user's password")
+    setpw.add_argument("username")
+    setpw.add_argument("--password-stdin", action="store_true")
+    setpw.set_defaults(handler=cmd_user_set_password)
+
+    key = commands.add_parser("key", help="portal API keys").add_subparsers(
+        dest="key_command", required=True)
+    key_add = key.add_parser("add", help="issue a key for a government portal")
+    key_add.add_argument("--name", required=True, help="the portal's name")
+    key_add.set_defaults(handler=cmd_key_add)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from shared.errors import HuodianError
+
+    args = build_parser().parse_args(argv)
+    settings = get_settings()
+    try:
+        code: int = args.handler(settings, args)
+    except HuodianError as exc:
+        print(f"error ({exc.code}): {exc.detail}", file=sys.stderr)
+        return 2
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

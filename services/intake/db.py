@@ -1,0 +1,9 @@
+"""The intake service's table base: its own metadata, migrated by its own Alembic history."""
+
+from sqlmodel import SQLModel
+
+from shared.db import new_registry
+
+
+class IntakeTable(SQLModel, registry=new_registry()):
+    pass

@@ -1,0 +1,54 @@
+"""Sign-in and user administration (登录与用户管理)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, status
+from sqlmodel import SQLModel, Field
+
+from services.ledger.accounts import service
+from services.ledger.accounts.models import TokenRequest, TokenResponse, UserCreate, UserPublic
+from services.ledger.deps import CurrentAdmin, CurrentUser
+from shared.app import Session
+from shared.auth import Role, issue_user_token
+from shared.errors import Forbidden
+from shared.settings import Settings
+
+router = APIRouter(tags=["accounts"])
+
+
+class PasswordChange(SQLModel):
+    password: str = Field(min_length=8, max_length=128)
+
+
+@router.post("/auth/token", summary="Sign in for a bearer token (登录获取令牌)")
+async def sign_in(body: TokenRequest, session: Session, request: Request) -> TokenResponse:
+    settings: Settings = request.app.state.settings
+    user = await service.authenticate(session, body.username, body.password)
+    assert user.id is not None
+    token = issue_user_token(settings, user_id=user.id, username=user.username, role=user.role,
+                             token_version=user.token_version)
+    return TokenResponse(access_token=token, expires_in=settings.token_ttl_hours * 3600)
+
+
+@router.get("/users/me", summary="The signed-in user (当前用户)")
+async def me(user: CurrentUser, session: Session) -> UserPublic:
+    return await service.to_public(session, user)
+
+
+@router.get("/users", summary="All users (用户列表)")
+async def list_users(_admin: CurrentAdmin, session: Session) -> list[UserPublic]:
+    return [await service.to_public(session, u) for u in await service.list_users(session)]
+
+
+@router.post("/users", status_code=status.HTTP_201_CREATED, summary="Create a user (新建用户)")
+async def create_user(body: UserCreate, _admin: CurrentAdmin, session: Session) -> UserPublic:
+    return await service.to_public(session, await service.create_user(session, body))
+
+
+@router.put("/users/{username}/password", summary="Set a password (修改密码)")
+async def set_password(
+    username: str, body: PasswordChange, user: CurrentUser, session: Session
+) -> UserPublic:
+    if user.role is not Role.admin and user.username != username:
+        raise Forbidden("you may only change your own password", code="not_your_account")
+    return await service.to_public(session, await service.set_password(session, username, body.password))

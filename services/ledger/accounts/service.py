@@ -1,0 +1,116 @@
+"""Accounts: creating users, signing in, and who may update which item."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from services.ledger.accounts.models import User, UserCreate, UserPublic, UserUnit
+from services.ledger.ledgers.models import ItemUnit, Unit, UnitPublic
+from shared.auth import Principal, Role, hash_password, verify_password
+from shared.errors import Conflict, NotFound, Unauthorized, Unprocessable
+
+
+async def get_user_by_name(session: AsyncSession, username: str) -> User | None:
+    return (await session.exec(select(User).where(col(User.username) == username))).first()
+
+
+async def _units_of(session: AsyncSession, user_id: int) -> list[Unit]:
+    rows = await session.exec(
+        select(Unit).join(UserUnit, col(UserUnit.unit_id) == col(Unit.id))
+        .where(col(UserUnit.user_id) == user_id).order_by(col(Unit.name))
+    )
+    return list(rows.all())
+
+
+async def unit_ids_of(session: AsyncSession, user_id: int) -> set[int]:
+    rows = await session.exec(select(UserUnit.unit_id).where(col(UserUnit.user_id) == user_id))
+    return set(rows.all())
+
+
+async def to_public(session: AsyncSession, user: User) -> UserPublic:
+    assert user.id is not None
+    units = [UnitPublic(id=u.id, name=u.name) for u in await _units_of(session, user.id)
+             if u.id is not None]
+    return UserPublic(id=user.id, username=user.username, display_name=user.display_name,
+                      email=user.email, role=user.role, is_active=user.is_active, units=units)
+
+
+async def create_user(session: AsyncSession, data: UserCreate) -> User:
+    """Create a user; a department head must be bound to at least one existing unit."""
+    if await get_user_by_name(session, data.username) is not None:
+        raise Conflict(f"user '{data.username}' already exists", code="user_exists")
+    if data.role is Role.dept_head and not data.units:
+        raise Unprocessable("a department head must be bound to at least one unit",
+                            code="units_required")
+    if data.role is not Role.dept_head and data.units:
+        raise Unprocessable("only a department head is bound to units", code="units_not_allowed")
+    units = await _units_named(session, data.units)
+    user = User(username=data.username, display_name=data.display_name,
+                email=str(data.email) if data.email else None, role=data.role,
+                password_hash=hash_password(data.password))
+    session.add(user)
+    await session.flush()
+    assert user.id is not None
+    for unit in units:
+        assert unit.id is not None
+        session.add(UserUnit(user_id=user.id, unit_id=unit.id))
+    await session.flush()
+    return user
+
+
+async def _units_named(session: AsyncSession, names: Sequence[str]) -> list[Unit]:
+    found = {u.name: u for u in await session.exec(select(Unit).where(col(Unit.name).in_(names)))}
+    missing = [n for n in names if n not in found]
+    if missing:
+        raise Unprocessable(f"unknown unit(s): {', '.join(missing)}; load the ledger first",
+                            code="unknown_unit")
+    return [found[n] for n in dict.fromkeys(names)]
+
+
+async def list_users(session: AsyncSession) -> list[User]:
+    return list((await session.exec(select(User).order_by(col(User.username)))).all())
+
+
+async def set_password(session: AsyncSession, username: str, password: str) -> User:
+    if len(password) < 8:
+        raise Unprocessable("a password has at least 8 characters", code="password_too_short")
+    user = await get_user_by_name(session, username)
+    if user is None:
+        raise NotFound(f"user '{username}' does not exist", code="user_not_found")
+    user.password_hash = hash_password(password)
+    user.token_version += 1
+    session.add(user)
+    await session.flush()
+    return user
+
+
+async def authenticate(session: AsyncSession, username: str, password: str) -> User:
+    user = await get_user_by_name(session, username)
+    if user is None or not user.is_active or not verify_password(user.password_hash, password):
+        raise Unauthorized("wrong username or password", code="bad_credentials")
+    return user
+
+
+async def user_of(session: AsyncSession, principal: Principal) -> User:
+    """The stored user behind a token; tokens of disabled users or old passwords are refused."""
+    if principal.user_id is None:
+        raise Unauthorized("this endpoint needs a signed-in user", code="user_required")
+    user = await session.get(User, principal.user_id)
+    if user is None or not user.is_active or user.token_version != principal.token_version:
+        raise Unauthorized("the token is no longer valid; sign in again", code="token_revoked")
+    return user
+
+
+async def responsible_unit_for(session: AsyncSession, user: User, item_id: int) -> int | None:
+    """The unit through which ``user`` answers for the item, if any (lead units first)."""
+    assert user.id is not None
+    rows = await session.exec(
+        select(ItemUnit.unit_id)
+        .join(UserUnit, col(UserUnit.unit_id) == col(ItemUnit.unit_id))
+        .where(col(ItemUnit.item_id) == item_id, col(UserUnit.user_id) == user.id)
+        .order_by(col(ItemUnit.role), col(ItemUnit.position))
+    )
+    return rows.first()

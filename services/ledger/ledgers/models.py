@@ -1,0 +1,85 @@
+"""Ledgers (任务台账), their items (工作目标任务) and responsible units (责任单位)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import Column, Index, String, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from services.ledger.db import LedgerTable
+from services.ledger.ledgers.parsing import DueKind, ResponsibilityRole
+from shared.db import UTCDateTime, enum_column, utcnow
+
+
+class Unit(LedgerTable, table=True):
+    """A responsible unit (责任单位), e.g. 各供电企业 or 营销部."""
+
+    __tablename__ = "units"
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(sa_column=Column(String(100), nullable=False, unique=True))
+
+
+class Ledger(LedgerTable, table=True):
+    """A task ledger (任务台账): one plan's list of items."""
+
+    __tablename__ = "ledgers"
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(sa_column=Column(String(64), nullable=False, unique=True))
+    name: str = Field(max_length=200)
+    issuer: str = Field(default="", max_length=200)
+    document_no: str = Field(default="", max_length=100)
+    source: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    plan_end: date | None = None
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
+
+
+class Item(LedgerTable, table=True):
+    """One row of a ledger: 序号, 分类, 工作目标任务, 责任单位, 完成时间 and its parsed due."""
+
+    __tablename__ = "items"
+    __table_args__ = (
+        UniqueConstraint("ledger_id", "seq", name="uq_items_ledger_seq"),
+        Index("ix_items_due_date", "due_date"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    ledger_id: int = Field(foreign_key="ledgers.id", index=True)
+    seq: int
+    category: str = Field(max_length=100)
+    task: str = Field(sa_column=Column(Text, nullable=False))
+    responsible_text: str = Field(sa_column=Column(Text, nullable=False))
+    due_text: str = Field(max_length=200)
+    due_kind: DueKind = Field(sa_column=enum_column(DueKind))
+    due_date: date | None = None
+
+
+class ItemUnit(LedgerTable, table=True):
+    """Which unit answers for an item, and whether it leads (牵头) or supports."""
+
+    __tablename__ = "item_units"
+    item_id: int = Field(foreign_key="items.id", primary_key=True)
+    unit_id: int = Field(foreign_key="units.id", primary_key=True, index=True)
+    role: ResponsibilityRole = Field(sa_column=enum_column(ResponsibilityRole))
+    position: int = 0
+
+
+class UnitPublic(SQLModel):
+    id: int
+    name: str
+
+
+class ResponsibleUnit(SQLModel):
+    id: int
+    name: str
+    role: ResponsibilityRole
+
+
+class LedgerPublic(SQLModel):
+    id: int
+    code: str
+    name: str
+    issuer: str
+    document_no: str
+    source: str
+    plan_end: date | None
+    item_count: int

@@ -1,0 +1,158 @@
+"""Ledgers, items, units, dashboards, 通报 and the deadline feed."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+from urllib.parse import quote
+
+from fastapi import APIRouter, File, Form, Query, Response, UploadFile, status
+
+from services.ledger.deps import AsOf, CurrentAdmin, Reader
+from services.ledger.ledgers import service, spreadsheet
+from services.ledger.ledgers.models import LedgerPublic, UnitPublic
+from services.ledger.ledgers.service import (
+    DeadlineFeed,
+    ItemFilter,
+    ItemPage,
+    ItemPublic,
+    UnitDashboard,
+    UnitStanding,
+)
+from services.ledger.updates.models import StatusUpdatePublic, TaskStatus
+from services.ledger.updates.service import history
+from shared.app import Session
+from shared.auth import require_service
+from shared.errors import Unprocessable
+
+router = APIRouter(tags=["ledgers"])
+
+
+class ItemDetail(ItemPublic):
+    history: list[StatusUpdatePublic]
+
+
+def attachment(content: bytes, media_type: str, filename: str) -> Response:
+    disposition = f"attachment; filename*=UTF-8''{quote(filename)}"
+    return Response(content, media_type=media_type, headers={"Content-Disposition": disposition})
+
+
+@router.get("/ledgers", summary="All ledgers (任务台账列表)")
+async def list_ledgers(_reader: Reader, session: Session) -> list[LedgerPublic]:
+    return await service.list_ledgers(session)
+
+
+@router.get("/ledgers/{code}", summary="One ledger (任务台账)")
+async def get_ledger(code: str, _reader: Reader, session: Session) -> LedgerPublic:
+    await service.get_ledger(session, code)
+    return next(lp for lp in await service.list_ledgers(session) if lp.code == code)
+
+
+@router.post(
+    "/ledgers/import", status_code=status.HTTP_201_CREATED,
+    summary="Import a ledger from .xlsx or .csv in the Annex 2 layout (导入台账)",
+)
+async def import_ledger(
+    _admin: CurrentAdmin,
+    session: Session,
+    file: Annotated[UploadFile, File(description="序号/分类/工作目标任务/责任单位/完成时间")],
+    code: Annotated[str, Form(min_length=2, max_length=64, pattern=r"^[a-z0-9][a-z0-9\-]*$")],
+    name: Annotated[str, Form(min_length=1, max_length=200)],
+    issuer: Annotated[str, Form(max_length=200)] = "",
+    document_no: Annotated[str, Form(max_length=100)] = "",
+    plan_end: Annotated[date | None, Form()] = None,
+) -> LedgerPublic:
+    content = await file.read(spreadsheet.MAX_IMPORT_BYTES + 1)
+    filename = (file.filename or "").lower()
+    if filename.endswith(".csv"):
+        rows = spreadsheet.read_ledger_csv(content)
+    elif filename.endswith(".xlsx"):
+        rows = spreadsheet.read_ledger_xlsx(content)
+    else:
+        raise Unprocessable("upload an .xlsx or .csv file", code="unsupported_file_type")
+    ledger = await service.create_ledger(session, code=code, name=name, rows=rows, issuer=issuer,
+                                         document_no=document_no, plan_end=plan_end,
+                                         source=f"imported from {file.filename}")
+    assert ledger.id is not None
+    return LedgerPublic(**ledger.model_dump(), item_count=len(rows))
+
+
+@router.get("/ledgers/{code}/export.{fmt}", summary="Export a ledger with status (导出台账)",
+            response_class=Response)
+async def export_ledger(
+    code: str, fmt: str, _reader: Reader, session: Session, as_of: AsOf
+) -> Response:
+    if fmt not in ("xlsx", "csv"):
+        raise Unprocessable("export as .xlsx or .csv", code="unsupported_format")
+    ledger = await service.get_ledger(session, code)
+    page = await service.list_items(session, ItemFilter(ledger_code=code), as_of=as_of,
+                                    limit=100_000)
+    if fmt == "csv":
+        return attachment(spreadsheet.write_ledger_csv(page.items), "text/csv; charset=utf-8",
+                          f"{code}.csv")
+    return attachment(spreadsheet.write_ledger_xlsx(ledger.name, page.items),
+                      spreadsheet.XLSX_MEDIA_TYPE, f"{code}.xlsx")
+
+
+@router.get("/items", summary="Items with filters (任务事项查询)")
+async def list_items(
+    _reader: Reader,
+    session: Session,
+    as_of: AsOf,
+    ledger: str | None = None,
+    category: str | None = None,
+    unit_id: int | None = None,
+    status_: Annotated[TaskStatus | None, Query(alias="status")] = None,
+    due_before: date | None = None,
+    overdue: bool | None = None,
+    due_soon: bool | None = None,
+    due_soon_days: Annotated[int, Query(ge=0, le=365)] = service.DEFAULT_DUE_SOON_DAYS,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> ItemPage:
+    flt = ItemFilter(ledger_code=ledger, category=category, unit_id=unit_id, status=status_,
+                     due_before=due_before, overdue=overdue, due_soon=due_soon)
+    return await service.list_items(session, flt, as_of=as_of, due_soon_days=due_soon_days,
+                                    limit=limit, offset=offset)
+
+
+@router.get("/items/{item_id}", summary="One item with its whole history (事项详情)")
+async def get_item(item_id: int, _reader: Reader, session: Session, as_of: AsOf) -> ItemDetail:
+    item = await service.get_item_public(session, item_id, as_of=as_of)
+    return ItemDetail(**item.model_dump(), history=await history(session, item_id))
+
+
+@router.get("/units", summary="Responsible units (责任单位)")
+async def list_units(_reader: Reader, session: Session) -> list[UnitPublic]:
+    return [UnitPublic(id=u.id, name=u.name) for u in await service.list_units(session)
+            if u.id is not None]
+
+
+@router.get("/units/{unit_id}/dashboard", summary="A unit's dashboard (单位看板)")
+async def unit_dashboard(
+    unit_id: int, _reader: Reader, session: Session, as_of: AsOf, ledger: str | None = None
+) -> UnitDashboard:
+    return await service.unit_dashboard(session, unit_id, as_of=as_of, ledger_code=ledger)
+
+
+@router.get("/ranking", summary="Units ranked by overdue and stale items (通报排名)")
+async def ranking(
+    _reader: Reader,
+    session: Session,
+    as_of: AsOf,
+    ledger: str | None = None,
+    stale_days: Annotated[int, Query(ge=1, le=365)] = 30,
+) -> list[UnitStanding]:
+    return await service.unit_ranking(session, as_of=as_of, stale_days=stale_days,
+                                      ledger_code=ledger)
+
+
+@router.get("/feed/deadlines", summary="Items due soon or overdue, for notify (临期逾期提醒源)")
+async def deadline_feed(
+    reader: Reader,
+    session: Session,
+    as_of: AsOf,
+    within_days: Annotated[int, Query(ge=0, le=365)] = 7,
+) -> DeadlineFeed:
+    require_service(reader, "notify")
+    return await service.deadline_feed(session, as_of=as_of, within_days=within_days)

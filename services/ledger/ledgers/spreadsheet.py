@@ -1,0 +1,185 @@
+"""Ledgers as spreadsheets in the Annex 2 layout (序号, 分类, 工作目标任务, 责任单位, 完成时间).
+
+Counties and companies keep their own 台账 in that form; an import is checked row by row and
+either every row is stored or none is.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import zipfile
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime
+from typing import Any
+
+from openpyxl import Workbook, load_workbook
+from openpyxl.styles import Alignment, Font
+from openpyxl.utils.exceptions import InvalidFileException
+
+from services.ledger.ledgers.parsing import DueTextError, parse_due, parse_responsibilities
+from services.ledger.ledgers.service import ItemPublic, NewItem
+from shared.errors import FieldError, PayloadTooLarge, Unprocessable
+from shared.timeutil import format_beijing
+
+ANNEX2_COLUMNS = ("序号", "分类", "工作目标任务", "责任单位", "完成时间")
+STATUS_COLUMNS = ("状态", "进度(%)", "最近更新(北京时间)", "是否逾期", "逾期天数")
+MAX_IMPORT_BYTES = 5 * 1024 * 1024
+MAX_IMPORT_ROWS = 5000
+XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.date().isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()
+
+
+def _is_header(cells: Sequence[str]) -> bool:
+    return tuple(c.replace(" ", "") for c in cells[:5]) == ANNEX2_COLUMNS
+
+
+def _row_error(row: int, column: str, code: str, message: str) -> FieldError:
+    return FieldError(field=f"row {row}: {column}", code=code, message=message)
+
+
+def parse_rows(rows: Iterable[tuple[int, Sequence[str]]]) -> list[NewItem]:
+    """Check rows of cell text (with their sheet row numbers) and turn them into items.
+
+    Raises :class:`Unprocessable` listing every bad row; a blank 分类 continues the one above
+    (the Annex merges it over a category's rows).
+    """
+    items: list[NewItem] = []
+    errors: list[FieldError] = []
+    header_seen = False
+    category = ""
+    seqs: dict[int, int] = {}
+    for row_no, raw in rows:
+        cells = [*raw, "", "", "", "", ""][:5]
+        if not any(cells):
+            continue
+        if _is_header(cells):
+            header_seen = True
+            continue
+        if not header_seen:
+            continue
+        seq_text, cat, task, units, due = cells
+        row_errors = []
+        try:
+            seq = int(seq_text)
+            if seq <= 0:
+                raise ValueError
+        except ValueError:
+            seq = 0
+            row_errors.append(_row_error(row_no, "序号", "bad_seq", f"'{seq_text}' is not a positive whole number"))
+        if seq and seq in seqs:
+            row_errors.append(_row_error(row_no, "序号", "duplicate_seq", f"序号 {seq} also on row {seqs[seq]}"))
+        category = cat or category
+        if not category:
+            row_errors.append(_row_error(row_no, "分类", "category_required", "the first item needs a 分类"))
+        if not task:
+            row_errors.append(_row_error(row_no, "工作目标任务", "task_required", "工作目标任务 is empty"))
+        try:
+            parse_responsibilities(units)
+        except ValueError as exc:
+            row_errors.append(_row_error(row_no, "责任单位", "units_required", str(exc)))
+        try:
+            parse_due(due)
+        except DueTextError as exc:
+            row_errors.append(_row_error(row_no, "完成时间", "bad_due", str(exc)))
+        if row_errors:
+            errors.extend(row_errors)
+            continue
+        seqs[seq] = row_no
+        items.append(NewItem(seq=seq, category=category, task=task, responsible_text=units,
+                             due_text=due))
+    if not header_seen:
+        raise Unprocessable(
+            "no header row found; the first sheet needs the columns " + "、".join(ANNEX2_COLUMNS),
+            code="header_not_found",
+        )
+    if errors:
+        raise Unprocessable(f"{len(errors)} problem(s) in the sheet; nothing was imported",
+                            code="invalid_rows", errors=errors)
+    if not items:
+        raise Unprocessable("the sheet has no items", code="no_items")
+    return items
+
+
+def read_ledger_xlsx(content: bytes) -> list[NewItem]:
+    if len(content) > MAX_IMPORT_BYTES:
+        raise PayloadTooLarge("the spreadsheet is larger than 5 MiB", code="file_too_large")
+    try:
+        workbook = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
+    except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError) as exc:
+        raise Unprocessable("the file is not an .xlsx workbook", code="not_xlsx") from exc
+    try:
+        sheet = workbook.worksheets[0]
+        if (sheet.max_row or 0) > MAX_IMPORT_ROWS + 50:
+            raise Unprocessable(f"at most {MAX_IMPORT_ROWS} rows per import", code="too_many_rows")
+        rows = (
+            (row_no, [_text(v) for v in values])
+            for row_no, values in enumerate(sheet.iter_rows(values_only=True), start=1)
+        )
+        return parse_rows(rows)
+    finally:
+        workbook.close()
+
+
+def _export_rows(items: Sequence[ItemPublic]) -> list[list[Any]]:
+    rows: list[list[Any]] = []
+    for item in items:
+        updated = format_beijing(item.last_update_at)
+        rows.append([
+            item.seq, item.category, item.task, item.responsible_text, item.due_text,
+            item.status_label, item.progress, updated, "是" if item.overdue else "否",
+            item.days_overdue if item.days_overdue is not None else "",
+        ])
+    return rows
+
+
+def write_ledger_xlsx(title: str, items: Sequence[ItemPublic]) -> bytes:
+    workbook = Workbook()
+    sheet = workbook.active
+    assert sheet is not None
+    sheet.title = "任务台账"
+    sheet.append([*ANNEX2_COLUMNS, *STATUS_COLUMNS])
+    for cell in sheet[1]:
+        cell.font = Font(bold=True)
+    for row in _export_rows(items):
+        sheet.append(row)
+    for letter, width in zip("ABCDEFGHIJ", (6, 14, 60, 30, 16, 10, 8, 18, 8, 8), strict=True):
+        sheet.column_dimensions[letter].width = width
+    for row in sheet.iter_rows(min_row=2, min_col=3, max_col=4):
+        for cell in row:
+            cell.alignment = Alignment(wrap_text=True, vertical="top")
+    workbook.properties.title = title
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+def write_ledger_csv(items: Sequence[ItemPublic]) -> bytes:
+    """CSV in UTF-8 with a BOM, so that Excel opens the Chinese text correctly."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow([*ANNEX2_COLUMNS, *STATUS_COLUMNS])
+    writer.writerows(_export_rows(items))
+    return ("\ufeff" + buffer.getvalue()).encode("utf-8")
+
+
+def read_ledger_csv(content: bytes) -> list[NewItem]:
+    if len(content) > MAX_IMPORT_BYTES:
+        raise PayloadTooLarge("the file is larger than 5 MiB", code="file_too_large")
+    try:
+        text = content.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise Unprocessable("the CSV file is not UTF-8", code="not_utf8") from exc
+    reader = csv.reader(io.StringIO(text))
+    return parse_rows((n, [c.strip() for c in row]) for n, row in enumerate(reader, start=1))

@@ -1,0 +1,1 @@
+"""Reference data transcribed from the source plans, and loading it (``huodian seed``)."""

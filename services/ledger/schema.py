@@ -1,0 +1,10 @@
+"""Every table of the ledger service, imported so that its metadata is complete."""
+
+from services.ledger.accounts.models import User, UserUnit
+from services.ledger.db import LedgerTable
+from services.ledger.ledgers.models import Item, ItemUnit, Ledger, Unit
+from services.ledger.updates.models import Evidence, StatusUpdate
+
+metadata = LedgerTable.metadata
+__all__ = ["Evidence", "Item", "ItemUnit", "Ledger", "StatusUpdate", "Unit", "User", "UserUnit",
+           "metadata"]

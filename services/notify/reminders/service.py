@@ -1,0 +1,115 @@
+"""Ledger deadline reminders (任务到期提醒): N days before due, on the due day, weekly while overdue.
+
+The ledger service owns the items; notify reads its deadline feed over HTTP and queues one message
+per (reminder, recipient, channel). A reminder day that falls on a weekend or holiday moves to the
+next working day, so nobody is reminded on a holiday.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+from sqlmodel import SQLModel
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from services.notify.messages.models import Channel, MessageState
+from services.notify.messages.service import NewMessage, enqueue
+from shared.calendar import WorkingCalendar
+from shared.http import ServiceClient
+
+LEDGER_REMINDER = "ledger_deadline"
+# Reminder days that fall in a long holiday (Spring Festival is 8-9 days) still reach the feed.
+_FEED_MARGIN_DAYS = 14
+
+
+class ReminderRun(SQLModel):
+    as_of: date
+    working_day: bool
+    reminders_due: int
+    queued: int
+    already_queued: int
+    unresolved: int
+
+
+@dataclass(frozen=True)
+class Trigger:
+    """One reminder of an item: its name (for the dedup key) and the day it is meant for."""
+
+    name: str
+    day: date
+
+
+def triggers(due: date, days_before: int, until: date) -> Iterator[Trigger]:
+    """Every reminder of an item due on ``due`` meant for a day up to ``until``."""
+    if days_before > 0:
+        yield Trigger(f"before-{days_before}d", due - timedelta(days=days_before))
+    yield Trigger("due-day", due)
+    week = 1
+    while due + timedelta(weeks=week) <= until:
+        yield Trigger(f"overdue-week-{week}", due + timedelta(weeks=week))
+        week += 1
+
+
+def triggers_firing(
+    calendar: WorkingCalendar, due: date, days_before: int, today: date
+) -> list[Trigger]:
+    """The reminders to send on working day ``today``: those whose day moves to today."""
+    return [t for t in triggers(due, days_before, today)
+            if t.day <= today and calendar.next_workday(t.day) == today]
+
+
+def _message_for(entry: dict[str, Any], trigger: Trigger, unit: dict[str, Any],
+                 head: dict[str, Any] | None) -> NewMessage:
+    where = f"{entry['ledger_code']} 第{entry['seq']}项"
+    if entry["overdue"]:
+        subject = f"【逾期督办】{where}已逾期{-entry['days_left']}天"
+    elif entry["days_left"] == 0:
+        subject = f"【到期提醒】{where}今日到期"
+    else:
+        subject = f"【临期提醒】{where}将于{entry['due_date']}到期"
+    body = (
+        f"责任单位：{unit['name']}\n工作任务：{entry['task']}\n完成时间：{entry['due_text']}"
+        f"（{entry['due_date']}）\n当前状态：{entry['status']}\n请及时在获电任务台账填报进展。"
+    )
+    key = f"{LEDGER_REMINDER}:{entry['item_id']}:{trigger.name}"
+    if head is None:
+        return NewMessage(
+            dedup_key=f"{key}:unit-{unit['id']}:unresolved", kind=LEDGER_REMINDER,
+            channel=Channel.email, recipient=f"unit:{unit['name']}", subject=subject, body=body,
+            state=MessageState.dead,
+            last_error=f"no active department head with an email is bound to unit '{unit['name']}'",
+        )
+    return NewMessage(
+        dedup_key=f"{key}:{head['email']}:email", kind=LEDGER_REMINDER, channel=Channel.email,
+        recipient=head["email"], subject=subject, body=body,
+    )
+
+
+async def queue_ledger_reminders(
+    session: AsyncSession, client: ServiceClient, calendar: WorkingCalendar, *,
+    today: date, days_before: int,
+) -> ReminderRun:
+    """Read ledger's feed and queue today's reminders; running twice queues nothing new."""
+    if not calendar.is_workday(today):
+        return ReminderRun(as_of=today, working_day=False, reminders_due=0, queued=0,
+                           already_queued=0, unresolved=0)
+    feed = await client.get_json(
+        "ledger", "/feed/deadlines",
+        params={"as_of": today.isoformat(), "within_days": days_before + _FEED_MARGIN_DAYS},
+    )
+    messages: list[NewMessage] = []
+    for entry in feed["entries"]:
+        due = date.fromisoformat(entry["due_date"])
+        for trigger in triggers_firing(calendar, due, days_before, today):
+            for unit in entry["units"]:
+                heads = unit["heads"] or [None]
+                messages.extend(_message_for(entry, trigger, unit, head) for head in heads)
+    queued = await enqueue(session, messages)
+    return ReminderRun(
+        as_of=today, working_day=True, reminders_due=len(messages), queued=queued,
+        already_queued=len(messages) - queued,
+        unresolved=sum(1 for m in messages if m.state is MessageState.dead),
+    )

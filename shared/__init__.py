@@ -1,0 +1,1 @@
+"""Code that the three Huodian services (intake, ledger, notify) share."""

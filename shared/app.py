@@ -1,0 +1,110 @@
+"""What every service app has: settings and engine in lifespan, errors, health and readiness."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, FastAPI, Request
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from shared.db import create_service_engine, database_target, session_scope
+from shared.calendar import WorkingCalendar
+from shared.errors import ERROR_RESPONSES, Problem, install_error_handlers, problem_response
+from shared.http import ServiceClient
+from shared.migrations import current_revision, head_revision
+from shared.settings import ServiceName, Settings, get_settings
+
+LifespanHook = Callable[[FastAPI], Awaitable[None]]
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """The request's one transaction: committed before the response is sent, else rolled back."""
+    async with session_scope(request.app.state.engine) as session:
+        yield session
+
+
+Session = Annotated[AsyncSession, Depends(get_session, scope="function")]
+
+
+def get_client(request: Request) -> ServiceClient:
+    client: ServiceClient = request.app.state.client
+    return client
+
+
+Client = Annotated[ServiceClient, Depends(get_client)]
+
+
+def _health_router(service: ServiceName) -> APIRouter:
+    router = APIRouter(tags=["health"])
+
+    @router.get("/healthz", summary="Liveness (存活检查)")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok", "service": service}
+
+    @router.get(
+        "/readyz",
+        summary="Readiness: database reachable, migrations at head (就绪检查)",
+        responses={503: {"model": Problem}},
+        response_model=None,
+    )
+    async def readyz(request: Request) -> object:
+        engine: AsyncEngine = request.app.state.engine
+        try:
+            async with engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+            current = await current_revision(engine)
+        except Exception as exc:  # the probe's job is to report any failure, not raise it
+            return problem_response(Problem(
+                title="Not ready", status=503, code="database_unreachable", detail=repr(exc)))
+        head = head_revision(service)
+        if current != head:
+            return problem_response(Problem(
+                title="Not ready", status=503, code="migrations_pending",
+                detail=f"database at {current}, code expects {head}; run 'huodian migrate'"))
+        return {"status": "ready", "service": service, "revision": current or ""}
+
+    return router
+
+
+def create_service_app(
+    service: ServiceName,
+    *,
+    title: str,
+    description: str,
+    routers: Sequence[APIRouter],
+    settings: Settings | None = None,
+    on_startup: Sequence[LifespanHook] = (),
+    on_shutdown: Sequence[LifespanHook] = (),
+) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.engine = create_service_engine(database_target(settings, service))
+        app.state.client = ServiceClient(settings, service)
+        app.state.calendar = WorkingCalendar.build()
+        for hook in on_startup:
+            await hook(app)
+        try:
+            yield
+        finally:
+            for hook in on_shutdown:
+                await hook(app)
+            await app.state.client.aclose()
+            await app.state.engine.dispose()
+
+    app = FastAPI(
+        title=title, description=description, version="0.1.0", lifespan=lifespan,
+        responses=ERROR_RESPONSES,
+    )
+    app.state.settings = settings
+    app.state.service = service
+    install_error_handlers(app)
+    app.include_router(_health_router(service))
+    for router in routers:
+        app.include_router(router)
+    return app

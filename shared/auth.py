@@ -1,0 +1,126 @@
+"""Authentication shared by the services: password hashing and signed bearer tokens.
+
+Users sign in at the ledger service, which holds the account directory (账户); the token it
+issues is an HS256 JWT signed with the common secret, so every service checks it locally. Services
+call each other with short-lived service tokens signed with the same secret.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+from enum import StrEnum
+from typing import Annotated, Any
+
+import jwt
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from shared.db import utcnow
+from shared.errors import Forbidden, Unauthorized
+from shared.settings import ServiceName, Settings
+
+_hasher = PasswordHasher()
+_ALGORITHM = "HS256"
+SERVICE_TOKEN_TTL = timedelta(minutes=5)
+
+
+class Role(StrEnum):
+    """Who a user is: 管理员, 部门负责人 (bound to units), 查看者."""
+
+    admin = "admin"
+    dept_head = "dept_head"
+    viewer = "viewer"
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The caller of a request: a signed-in user or another Huodian service."""
+
+    subject: str
+    role: Role | None = None
+    user_id: int | None = None
+    token_version: int = 0
+    service: ServiceName | None = None
+    scopes: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def is_service(self) -> bool:
+        return self.service is not None
+
+
+def issue_user_token(
+    settings: Settings, *, user_id: int, username: str, role: Role, token_version: int
+) -> str:
+    now = utcnow()
+    claims: dict[str, Any] = {
+        "sub": username, "uid": user_id, "role": role.value, "ver": token_version,
+        "iat": now, "exp": now + timedelta(hours=settings.token_ttl_hours), "kind": "user",
+    }
+    return jwt.encode(claims, settings.signing_key(), algorithm=_ALGORITHM)
+
+
+def issue_service_token(settings: Settings, service: ServiceName) -> str:
+    now = utcnow()
+    claims = {"sub": f"service:{service}", "svc": service, "kind": "service",
+              "iat": now, "exp": now + SERVICE_TOKEN_TTL}
+    return jwt.encode(claims, settings.signing_key(), algorithm=_ALGORITHM)
+
+
+def decode_token(settings: Settings, token: str) -> Principal:
+    try:
+        claims = jwt.decode(token, settings.signing_key(), algorithms=[_ALGORITHM],
+                            options={"require": ["exp", "sub", "kind"]})
+    except jwt.ExpiredSignatureError as exc:
+        raise Unauthorized("The token has expired; sign in again.", code="token_expired") from exc
+    except jwt.PyJWTError as exc:
+        raise Unauthorized("The bearer token is not valid.", code="invalid_token") from exc
+    if claims["kind"] == "service":
+        return Principal(subject=claims["sub"], service=claims["svc"])
+    try:
+        role = Role(claims["role"])
+    except (KeyError, ValueError) as exc:
+        raise Unauthorized("The bearer token is not valid.", code="invalid_token") from exc
+    return Principal(subject=claims["sub"], role=role, user_id=int(claims["uid"]),
+                     token_version=int(claims.get("ver", 0)))
+
+
+_bearer = HTTPBearer(auto_error=False, description="Bearer token from POST /auth/token")
+
+
+async def current_principal(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    """The authenticated caller; 401 if there is no valid bearer token."""
+    if credentials is None:
+        raise Unauthorized("Authentication required: send 'Authorization: Bearer <token>'.")
+    settings: Settings = request.app.state.settings
+    return decode_token(settings, credentials.credentials)
+
+
+CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+
+
+def require_service(principal: Principal, *allowed: ServiceName) -> None:
+    if not principal.is_service or (allowed and principal.service not in allowed):
+        raise Forbidden("Only a Huodian service may call this endpoint.", code="service_only")
+
+
+def require_role(principal: Principal, *roles: Role) -> None:
+    if principal.role not in roles:
+        names = ", ".join(r.value for r in roles)
+        raise Forbidden(f"This action needs one of the roles: {names}.", code="role_required")

@@ -1,0 +1,159 @@
+"""Database plumbing: one engine per service, its own SQLite file or PostgreSQL schema.
+
+Each service owns its tables. On SQLite every service has a file under ``var/``; on PostgreSQL
+(``HUODIAN_DATABASE_URL``) every service has a schema of its own, selected with ``search_path``,
+so the same models and migrations serve both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Dialect,
+    Engine,
+    MetaData,
+    TypeDecorator,
+    create_engine,
+    event,
+    text,
+)
+from sqlalchemy import Enum as SAEnum
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.orm import registry
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from shared.settings import ServiceName, Settings
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def new_registry() -> registry:
+    """A mapper registry with its own metadata, so each service's tables stay apart."""
+    return registry(metadata=MetaData(naming_convention=NAMING_CONVENTION))
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A moment stored in UTC and always read back timezone-aware (SQLite keeps no zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are not stored; pass an aware UTC datetime")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+@dataclass(frozen=True)
+class DatabaseTarget:
+    """Where one service's tables live."""
+
+    service: ServiceName
+    sync_url: str
+    async_url: str
+    schema: str | None
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.sync_url.startswith("sqlite")
+
+
+def database_target(settings: Settings, service: ServiceName) -> DatabaseTarget:
+    if not settings.database_url:
+        settings.var_dir.mkdir(parents=True, exist_ok=True)
+        path = (settings.var_dir / f"{service}.db").resolve()
+        return DatabaseTarget(service, f"sqlite:///{path}", f"sqlite+aiosqlite:///{path}", None)
+    url = make_url(settings.database_url)
+    if url.get_backend_name() != "postgresql":
+        raise ValueError("HUODIAN_DATABASE_URL must be a PostgreSQL URL (or unset for SQLite)")
+    url = url.set(drivername="postgresql+psycopg")
+    rendered = url.render_as_string(hide_password=False)
+    return DatabaseTarget(service, rendered, rendered, f"{settings.db_schema_prefix}{service}")
+
+
+def _engine_options(target: DatabaseTarget) -> dict[str, Any]:
+    if target.schema:
+        return {"connect_args": {"options": f"-c search_path={target.schema}"}, "pool_pre_ping": True}
+    return {"connect_args": {"timeout": 30}}
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def create_sync_engine(target: DatabaseTarget) -> Engine:
+    engine = create_engine(target.sync_url, **_engine_options(target))
+    if target.is_sqlite:
+        event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def create_service_engine(target: DatabaseTarget) -> AsyncEngine:
+    engine = create_async_engine(target.async_url, **_engine_options(target))
+    if target.is_sqlite:
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def ensure_schema(target: DatabaseTarget) -> None:
+    """Create the service's PostgreSQL schema if it is missing (no-op on SQLite)."""
+    if not target.schema:
+        return
+    engine = create_engine(target.sync_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{target.schema}"'))
+    finally:
+        engine.dispose()
+
+
+@asynccontextmanager
+async def session_scope(engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
+    """One transaction per unit of work: commit on success, roll back on any error."""
+    async with AsyncSession(engine, expire_on_commit=False) as session:
+        try:
+            yield session
+            await session.commit()
+        except BaseException:
+            await session.rollback()
+            raise
+
+
+def enum_column(enum_type: type[StrEnum], *, nullable: bool = False, index: bool = False) -> Column[Any]:
+    """A column holding a ``StrEnum`` as its value in a VARCHAR, read back as the enum."""
+    return Column(
+        SAEnum(enum_type, native_enum=False, length=32, validate_strings=True,
+               values_callable=lambda members: [m.value for m in members]),
+        nullable=nullable, index=index,
+    )

@@ -1,0 +1,162 @@
+"""One error shape for every service: RFC 9457 ``application/problem+json`` with a stable ``code``.
+
+Domain code raises a subclass of :class:`HuodianError`; one handler per app renders it. Request
+validation errors become 422 with one entry per offending field.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+PROBLEM_JSON = "application/problem+json"
+log = logging.getLogger("huodian.errors")
+
+
+class FieldError(BaseModel):
+    field: str
+    code: str
+    message: str
+
+
+class Problem(BaseModel):
+    """The body of every error response (问题详情)."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    code: str
+    detail: str
+    errors: list[FieldError] = []
+
+
+class HuodianError(Exception):
+    """Base of all domain errors; subclasses set ``status`` and ``code``."""
+
+    status: int = 400
+    code: str = "bad_request"
+    title: str = "Bad request"
+
+    def __init__(
+        self, detail: str, *, code: str | None = None, errors: list[FieldError] | None = None
+    ) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        if code:
+            self.code = code
+        self.errors = errors or []
+
+    def problem(self) -> Problem:
+        return Problem(
+            title=self.title, status=self.status, code=self.code, detail=self.detail,
+            errors=self.errors,
+        )
+
+
+class BadRequest(HuodianError):
+    pass
+
+
+class Unauthorized(HuodianError):
+    status, code, title = 401, "unauthorized", "Unauthorized"
+
+
+class Forbidden(HuodianError):
+    status, code, title = 403, "forbidden", "Forbidden"
+
+
+class NotFound(HuodianError):
+    status, code, title = 404, "not_found", "Not found"
+
+
+class Conflict(HuodianError):
+    status, code, title = 409, "conflict", "Conflict"
+
+
+class PayloadTooLarge(HuodianError):
+    status, code, title = 413, "payload_too_large", "Payload too large"
+
+
+class Unprocessable(HuodianError):
+    status, code, title = 422, "validation_failed", "Validation failed"
+
+
+class UpstreamUnavailable(HuodianError):
+    status, code, title = 502, "upstream_unavailable", "Upstream service unavailable"
+
+
+def problem_response(problem: Problem, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(
+        problem.model_dump(), status_code=problem.status, media_type=PROBLEM_JSON, headers=headers
+    )
+
+
+def _field_name(loc: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header", "form")]
+    return ".".join(parts) or "body"
+
+
+async def _handle_domain(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, HuodianError)
+    headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+    return problem_response(exc.problem(), headers)
+
+
+async def _handle_validation(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = [
+        FieldError(field=_field_name(tuple(e["loc"])), code=e["type"], message=e["msg"])
+        for e in exc.errors()
+    ]
+    fields = ", ".join(sorted({e.field for e in errors}))
+    return problem_response(
+        Problem(
+            title="Validation failed", status=422, code="validation_failed",
+            detail=f"Invalid input: {fields}", errors=errors,
+        )
+    )
+
+
+async def _handle_http(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+    return problem_response(
+        Problem(title=str(exc.detail), status=exc.status_code, code=code, detail=str(exc.detail)),
+        dict(exc.headers) if exc.headers else None,
+    )
+
+
+async def _handle_unexpected(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return problem_response(
+        Problem(
+            title="Internal error", status=500, code="internal_error",
+            detail="The server failed to handle the request; it has been logged.",
+        )
+    )
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(HuodianError, _handle_domain)
+    app.add_exception_handler(RequestValidationError, _handle_validation)
+    app.add_exception_handler(StarletteHTTPException, _handle_http)
+    app.add_exception_handler(Exception, _handle_unexpected)
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": Problem, "description": text}
+    for status, text in {
+        400: "Bad request (请求错误)",
+        401: "Not authenticated (未认证)",
+        403: "Not allowed (无权限)",
+        404: "Not found (不存在)",
+        409: "Conflict (冲突)",
+        422: "Validation failed (校验失败)",
+    }.items()
+}

@@ -1,0 +1,72 @@
+"""Settings common to every service, read from ``HUODIAN_*`` environment variables."""
+
+from __future__ import annotations
+
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ServiceName = Literal["intake", "ledger", "notify"]
+SERVICES: tuple[ServiceName, ...] = ("intake", "ledger", "notify")
+DEFAULT_PORTS: dict[ServiceName, int] = {"intake": 8101, "ledger": 8102, "notify": 8103}
+
+
+class Settings(BaseSettings):
+    """One settings object per process; every field has a ``HUODIAN_`` variable."""
+
+    model_config = SettingsConfigDict(env_prefix="HUODIAN_", extra="ignore")
+
+    database_url: str | None = Field(
+        default=None,
+        description="PostgreSQL URL (each service gets its own schema); unset = SQLite files in var/.",
+    )
+    db_schema_prefix: str = Field(
+        default="", description="Prefix for the per-service PostgreSQL schemas (tests isolate runs)."
+    )
+    var_dir: Path = Field(default=Path("var"), description="SQLite files and the generated secret.")
+    secret_key: str | None = Field(
+        default=None, description="Signs bearer and service tokens; generated into var/ if unset."
+    )
+    host: str = "127.0.0.1"
+    intake_port: int = DEFAULT_PORTS["intake"]
+    ledger_port: int = DEFAULT_PORTS["ledger"]
+    notify_port: int = DEFAULT_PORTS["notify"]
+    intake_url: str | None = None
+    ledger_url: str | None = None
+    notify_url: str | None = None
+    token_ttl_hours: int = Field(default=12, description="Lifetime of a user's bearer token.")
+    timezone: str = "Asia/Shanghai"
+
+    def port_of(self, service: ServiceName) -> int:
+        ports: dict[ServiceName, int] = {
+            "intake": self.intake_port,
+            "ledger": self.ledger_port,
+            "notify": self.notify_port,
+        }
+        return ports[service]
+
+    def url_of(self, service: ServiceName) -> str:
+        """Base URL another service is reached at (explicit URL, else host and port)."""
+        urls = {"intake": self.intake_url, "ledger": self.ledger_url, "notify": self.notify_url}
+        return (urls[service] or f"http://{self.host}:{self.port_of(service)}").rstrip("/")
+
+    def signing_key(self) -> str:
+        """The token signing key; on first use without one, a random key is kept in var/."""
+        if self.secret_key:
+            return self.secret_key
+        path = self.var_dir / "secret.key"
+        if not path.exists():
+            self.var_dir.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_urlsafe(48))
+            path.chmod(0o600)
+        self.secret_key = path.read_text().strip()
+        return self.secret_key
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

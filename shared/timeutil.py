@@ -1,0 +1,23 @@
+"""Beijing time (北京时间): store UTC, count working days and show times in Asia/Shanghai."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+
+from shared.calendar import BEIJING, beijing_date
+
+__all__ = ["BEIJING", "beijing_date", "beijing_today", "end_of_beijing_day"]
+
+
+def beijing_today() -> date:
+    return beijing_date(datetime.now(UTC))
+
+
+def end_of_beijing_day(day: date) -> datetime:
+    """The first UTC moment after ``day`` ends in Beijing: records before it belong to the day."""
+    return datetime.combine(day + timedelta(days=1), time.min, tzinfo=BEIJING).astimezone(UTC)
+
+
+def format_beijing(moment: datetime | None) -> str:
+    """A moment as Beijing wall-clock text for people and spreadsheets ("" for none)."""
+    return moment.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M") if moment else ""

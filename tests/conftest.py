@@ -1,0 +1,167 @@
+"""Fixtures: a real database per test run (SQLite files, or PostgreSQL schemas when
+HUODIAN_TEST_DATABASE_URL is set), migrated by Alembic, emptied after every test; the three apps
+reached in-process through httpx.ASGITransport; and a signed-in client per role."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Iterator
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from importlib import import_module
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import create_engine, text
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from services.intake.app import create_app as create_intake
+from services.ledger.accounts.models import UserCreate
+from services.ledger.accounts.service import create_user
+from services.ledger.app import create_app as create_ledger
+from services.ledger.reference.seed import seed_reference_ledgers
+from services.notify.app import create_app as create_notify
+from shared.auth import Role, issue_service_token
+from shared.db import database_target, session_scope
+from shared.http import ServiceClient
+from shared.migrations import upgrade
+from shared.settings import SERVICES, ServiceName, Settings
+
+PG_URL = os.environ.get("HUODIAN_TEST_DATABASE_URL")
+PASSWORD = "correct-horse-9"
+
+
+@pytest.fixture(scope="session")
+def settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
+    var_dir = tmp_path_factory.mktemp("var")
+    prefix = f"t{os.getpid()}_"
+    settings = Settings(
+        database_url=PG_URL, db_schema_prefix=prefix, var_dir=var_dir,
+        secret_key="test-secret-key-that-is-long-enough-for-hs256",
+        intake_url="http://intake.test", ledger_url="http://ledger.test",
+        notify_url="http://notify.test",
+    )
+    for service in SERVICES:
+        upgrade(service, settings)
+    yield settings
+    if PG_URL:
+        engine = create_engine(database_target(settings, "ledger").sync_url)
+        with engine.begin() as conn:
+            for service in SERVICES:
+                conn.execute(text(f'DROP SCHEMA IF EXISTS "{prefix}{service}" CASCADE'))
+        engine.dispose()
+
+
+@dataclass
+class Apps:
+    intake: FastAPI
+    ledger: FastAPI
+    notify: FastAPI
+
+    def app(self, service: ServiceName) -> FastAPI:
+        return {"intake": self.intake, "ledger": self.ledger, "notify": self.notify}[service]
+
+
+@pytest.fixture(scope="session")
+async def apps(settings: Settings) -> AsyncIterator[Apps]:
+    apps = Apps(create_intake(settings), create_ledger(settings), create_notify(settings))
+    mounts = {f"http://{s}.test": httpx.ASGITransport(app=apps.app(s)) for s in SERVICES}
+    async with AsyncExitStack() as stack:
+        for service in SERVICES:
+            app = apps.app(service)
+            await stack.enter_async_context(app.router.lifespan_context(app))
+            await app.state.client.aclose()
+            app.state.client = ServiceClient(settings, service, httpx.AsyncClient(mounts=mounts))
+        yield apps
+
+
+@pytest.fixture(autouse=True)
+async def _empty_tables(request: pytest.FixtureRequest) -> AsyncIterator[None]:
+    yield
+    if "apps" not in request.fixturenames:
+        return
+    apps: Apps = request.getfixturevalue("apps")
+    for service in SERVICES:
+        app = apps.app(service)
+        tables = import_module(f"services.{service}.schema").metadata.sorted_tables
+        async with app.state.engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                names = ", ".join(f'"{t.name}"' for t in tables)
+                if names:
+                    await conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+            else:
+                for table in reversed(tables):
+                    await conn.execute(table.delete())
+
+
+@pytest.fixture
+async def ledger_session(apps: Apps) -> AsyncIterator[AsyncSession]:
+    async with session_scope(apps.ledger.state.engine) as session:
+        yield session
+
+
+@pytest.fixture
+async def seeded(apps: Apps) -> None:
+    async with session_scope(apps.ledger.state.engine) as session:
+        await seed_reference_ledgers(session)
+
+
+def client_for(app: FastAPI, token: str | None = None) -> httpx.AsyncClient:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test",
+                             headers=headers)
+
+
+async def add_user(apps: Apps, username: str, role: Role, units: list[str] | None = None,
+                   email: str | None = None) -> None:
+    async with session_scope(apps.ledger.state.engine) as session:
+        await create_user(session, UserCreate(
+            username=username, display_name=username, role=role, password=PASSWORD,
+            units=units or [], email=email))
+
+
+async def sign_in(apps: Apps, username: str) -> str:
+    async with client_for(apps.ledger) as client:
+        response = await client.post("/auth/token",
+                                     json={"username": username, "password": PASSWORD})
+        assert response.status_code == 200, response.text
+        token: str = response.json()["access_token"]
+        return token
+
+
+@pytest.fixture
+async def admin(apps: Apps) -> AsyncIterator[httpx.AsyncClient]:
+    await add_user(apps, "admin", Role.admin)
+    async with client_for(apps.ledger, await sign_in(apps, "admin")) as client:
+        yield client
+
+
+@pytest.fixture
+async def viewer(apps: Apps) -> AsyncIterator[httpx.AsyncClient]:
+    await add_user(apps, "viewer", Role.viewer)
+    async with client_for(apps.ledger, await sign_in(apps, "viewer")) as client:
+        yield client
+
+
+@pytest.fixture
+async def power_head(apps: Apps, seeded: None) -> AsyncIterator[httpx.AsyncClient]:
+    """Head of 各供电企业 (the power-supply companies)."""
+    await add_user(apps, "power", Role.dept_head, ["各供电企业"], "power@example.cn")
+    async with client_for(apps.ledger, await sign_in(apps, "power")) as client:
+        yield client
+
+
+@pytest.fixture
+async def regulator_head(apps: Apps, seeded: None) -> AsyncIterator[httpx.AsyncClient]:
+    """Head of 各电力主管部门 (the energy regulators)."""
+    await add_user(apps, "regulator", Role.dept_head, ["各电力主管部门"], "reg@example.cn")
+    async with client_for(apps.ledger, await sign_in(apps, "regulator")) as client:
+        yield client
+
+
+def service_client(apps: Apps, settings: Settings, target: ServiceName,
+                   caller: ServiceName) -> httpx.AsyncClient:
+    return client_for(apps.app(target), issue_service_token(settings, caller))
+
+

@@ -1,0 +1,85 @@
+from services.ledger.accounts.service import set_password
+from shared.auth import Role
+from shared.db import session_scope
+from tests.conftest import PASSWORD, add_user, client_for, sign_in
+
+
+class TestSignIn:
+    async def test_wrong_password_is_401_problem(self, apps):
+        await add_user(apps, "admin", Role.admin)
+        async with client_for(apps.ledger) as client:
+            response = await client.post("/auth/token", json={"username": "admin", "password": "nope"})
+        assert response.status_code == 401
+        assert response.headers["content-type"] == "application/problem+json"
+        assert response.json()["code"] == "bad_credentials"
+
+    async def test_no_token_is_401(self, apps, seeded):
+        async with client_for(apps.ledger) as client:
+            response = await client.get("/items")
+        assert response.status_code == 401
+        assert response.json()["code"] == "unauthorized"
+
+    async def test_garbage_token_is_401(self, apps):
+        async with client_for(apps.ledger, "not-a-token") as client:
+            response = await client.get("/users/me")
+        assert response.json()["code"] == "invalid_token"
+
+    async def test_password_change_revokes_old_tokens(self, apps):
+        await add_user(apps, "viewer", Role.viewer)
+        token = await sign_in(apps, "viewer")
+        async with session_scope(apps.ledger.state.engine) as session:
+            await set_password(session, "viewer", "another-password-1")
+        async with client_for(apps.ledger, token) as client:
+            response = await client.get("/users/me")
+        assert response.status_code == 401
+        assert response.json()["code"] == "token_revoked"
+
+
+class TestUsers:
+    async def test_admin_creates_department_head(self, admin, seeded):
+        response = await admin.post("/users", json={
+            "username": "wang", "display_name": "王主任", "role": "dept_head",
+            "email": "wang@example.cn", "password": PASSWORD, "units": ["市发展改革委"]})
+        assert response.status_code == 201, response.text
+        assert [u["name"] for u in response.json()["units"]] == ["市发展改革委"]
+        assert "password_hash" not in response.json()
+
+    async def test_department_head_needs_a_unit(self, admin, seeded):
+        response = await admin.post("/users", json={
+            "username": "wang", "display_name": "王", "role": "dept_head", "password": PASSWORD})
+        assert response.status_code == 422
+        assert response.json()["code"] == "units_required"
+
+    async def test_unknown_unit_is_refused(self, admin, seeded):
+        response = await admin.post("/users", json={
+            "username": "wang", "display_name": "王", "role": "dept_head", "password": PASSWORD,
+            "units": ["火星供电局"]})
+        assert response.status_code == 422
+        assert response.json()["code"] == "unknown_unit"
+
+    async def test_validation_names_the_field(self, admin):
+        response = await admin.post("/users", json={
+            "username": "x y", "display_name": "", "role": "king", "password": "short"})
+        assert response.status_code == 422
+        body = response.json()
+        assert body["code"] == "validation_failed"
+        assert {e["field"] for e in body["errors"]} == {"username", "display_name", "role", "password"}
+
+    async def test_duplicate_username_is_409(self, admin):
+        body = {"username": "dup", "display_name": "d", "role": "viewer", "password": PASSWORD}
+        assert (await admin.post("/users", json=body)).status_code == 201
+        response = await admin.post("/users", json=body)
+        assert response.status_code == 409
+        assert response.json()["code"] == "user_exists"
+
+    async def test_viewer_cannot_create_users(self, viewer):
+        response = await viewer.post("/users", json={
+            "username": "x", "display_name": "x", "role": "viewer", "password": PASSWORD})
+        assert response.status_code == 403
+        assert response.json()["code"] == "admin_required"
+
+    async def test_user_changes_own_password_only(self, viewer, admin):
+        response = await viewer.put("/users/admin/password", json={"password": "hijacked-123"})
+        assert response.status_code == 403
+        response = await viewer.put("/users/viewer/password", json={"password": "new-password-1"})
+        assert response.status_code == 200
