@@ -18,11 +18,11 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.intake.app import create_app as create_intake
 from services.ledger.accounts.models import UserCreate
-from services.ledger.accounts.service import create_user
+from services.ledger.accounts.service import create_user, get_user_by_name
 from services.ledger.app import create_app as create_ledger
 from services.ledger.reference.seed import seed_reference_ledgers
 from services.notify.app import create_app as create_notify
-from shared.auth import Role, issue_service_token
+from shared.auth import Role, hash_password, issue_service_token, issue_user_token
 from shared.db import database_target, session_scope
 from shared.http import ServiceClient
 from shared.migrations import upgrade
@@ -113,21 +113,28 @@ def client_for(app: FastAPI, token: str | None = None) -> httpx.AsyncClient:
                              headers=headers)
 
 
+_PASSWORD_HASH = hash_password(PASSWORD)
+
+
 async def add_user(apps: Apps, username: str, role: Role, units: list[str] | None = None,
                    email: str | None = None) -> None:
+    """Create a user through the service, with the password hashed once per run (argon2 is slow
+    on purpose)."""
     async with session_scope(apps.ledger.state.engine) as session:
-        await create_user(session, UserCreate(
+        user = await create_user(session, UserCreate(
             username=username, display_name=username, role=role, password=PASSWORD,
-            units=units or [], email=email))
+            units=units or [], email=email), password_hash=_PASSWORD_HASH)
+        assert user.id is not None
 
 
 async def sign_in(apps: Apps, username: str) -> str:
-    async with client_for(apps.ledger) as client:
-        response = await client.post("/auth/token",
-                                     json={"username": username, "password": PASSWORD})
-        assert response.status_code == 200, response.text
-        token: str = response.json()["access_token"]
-        return token
+    """A token as POST /auth/token would issue it (that route has its own tests)."""
+    async with session_scope(apps.ledger.state.engine) as session:
+        user = await get_user_by_name(session, username)
+        assert user is not None and user.id is not None
+        return issue_user_token(apps.ledger.state.settings, user_id=user.id,
+                                username=user.username, role=user.role,
+                                token_version=user.token_version)
 
 
 @pytest.fixture

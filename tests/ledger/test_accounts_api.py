@@ -83,3 +83,15 @@ class TestUsers:
         assert response.status_code == 403
         response = await viewer.put("/users/viewer/password", json={"password": "new-password-1"})
         assert response.status_code == 200
+
+
+async def test_sign_in_issues_a_working_token(apps):
+    await add_user(apps, "viewer", Role.viewer)
+    async with client_for(apps.ledger) as client:
+        response = await client.post("/auth/token", json={"username": "viewer", "password": PASSWORD})
+        assert response.status_code == 200
+        token = response.json()
+        assert token["token_type"] == "bearer"
+        assert token["expires_in"] == 12 * 3600
+        me = await client.get("/users/me", headers={"Authorization": f"Bearer {token['access_token']}"})
+    assert me.json()["username"] == "viewer"

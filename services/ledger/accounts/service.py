@@ -38,8 +38,13 @@ async def to_public(session: AsyncSession, user: User) -> UserPublic:
                       email=user.email, role=user.role, is_active=user.is_active, units=units)
 
 
-async def create_user(session: AsyncSession, data: UserCreate) -> User:
-    """Create a user; a department head must be bound to at least one existing unit."""
+async def create_user(
+    session: AsyncSession, data: UserCreate, *, password_hash: str | None = None
+) -> User:
+    """Create a user; a department head must be bound to at least one existing unit.
+
+    ``password_hash`` lets a caller that already hashed ``data.password`` skip hashing again.
+    """
     if await get_user_by_name(session, data.username) is not None:
         raise Conflict(f"user '{data.username}' already exists", code="user_exists")
     if data.role is Role.dept_head and not data.units:
@@ -50,7 +55,7 @@ async def create_user(session: AsyncSession, data: UserCreate) -> User:
     units = await _units_named(session, data.units)
     user = User(username=data.username, display_name=data.display_name,
                 email=str(data.email) if data.email else None, role=data.role,
-                password_hash=hash_password(data.password))
+                password_hash=password_hash or hash_password(data.password))
     session.add(user)
     await session.flush()
     assert user.id is not None

@@ -309,18 +309,20 @@ async def create_ledger(
     parsed = [(row, parse_due(row.due_text), parse_responsibilities(row.responsible_text))
               for row in rows]
     unit_ids = await unit_ids_by_name(session, [r.unit for _, _, rs in parsed for r in rs])
-    for row, due, responsibilities in parsed:
-        item = Item(
-            ledger_id=ledger.id, seq=row.seq, category=row.category, task=row.task,
-            responsible_text=row.responsible_text, due_text=row.due_text, due_kind=due.kind,
-            due_date=due.on,
-        )
-        session.add(item)
-        await session.flush()
-        assert item.id is not None
-        for position, resp in enumerate(responsibilities):
-            session.add(ItemUnit(item_id=item.id, unit_id=unit_ids[resp.unit], role=resp.role,
-                                 position=position))
+    items = [
+        Item(ledger_id=ledger.id, seq=row.seq, category=row.category, task=row.task,
+             responsible_text=row.responsible_text, due_text=row.due_text, due_kind=due.kind,
+             due_date=due.on)
+        for row, due, _ in parsed
+    ]
+    session.add_all(items)
+    await session.flush()
+    session.add_all([
+        ItemUnit(item_id=item.id, unit_id=unit_ids[resp.unit], role=resp.role, position=position)
+        for item, (_, _, responsibilities) in zip(items, parsed, strict=True)
+        if item.id is not None
+        for position, resp in enumerate(responsibilities)
+    ])
     await session.flush()
     return ledger
 
@@ -452,6 +454,7 @@ class DeadlineFeedEntry(SQLModel):
     due_text: str
     due_date: date
     status: TaskStatus
+    status_label: str
     overdue: bool
     days_left: int
     units: list[FeedUnit]
@@ -490,7 +493,7 @@ async def deadline_feed(session: AsyncSession, *, as_of: date, within_days: int)
         DeadlineFeedEntry(
             item_id=item.id, ledger_code=item.ledger_code, seq=item.seq, task=item.task,
             due_text=item.due_text, due_date=item.due_date, status=item.status,
-            overdue=item.overdue, days_left=(item.due_date - as_of).days,
+            status_label=item.status_label, overdue=item.overdue, days_left=(item.due_date - as_of).days,
             units=[FeedUnit(id=u.id, name=u.name, role=u.role, heads=heads[u.id])
                    for u in item.units],
         )

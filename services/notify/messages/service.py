@@ -9,6 +9,7 @@ from sqlmodel import SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.notify.messages.models import Channel, Message, MessagePublic, MessageState
+from shared.db import utcnow
 
 
 class NewMessage(SQLModel):
@@ -39,7 +40,8 @@ async def enqueue(session: AsyncSession, messages: list[NewMessage]) -> int:
         return 0
     bind = session.get_bind()
     insert = pg_insert if bind.dialect.name == "postgresql" else sqlite_insert
-    rows = [m.model_dump() for m in messages]
+    now = utcnow()
+    rows = [{**m.model_dump(), "created_at": now, "next_attempt_at": now} for m in messages]
     statement = insert(Message).values(rows).on_conflict_do_nothing(index_elements=["dedup_key"])
     result = await session.exec(statement.returning(col(Message.id)))
     return len(result.all())

@@ -53,12 +53,14 @@ def triggers(due: date, days_before: int, until: date) -> Iterator[Trigger]:
         week += 1
 
 
-def triggers_firing(
+def trigger_firing(
     calendar: WorkingCalendar, due: date, days_before: int, today: date
-) -> list[Trigger]:
-    """The reminders to send on working day ``today``: those whose day moves to today."""
-    return [t for t in triggers(due, days_before, today)
-            if t.day <= today and calendar.next_workday(t.day) == today]
+) -> Trigger | None:
+    """The reminder to send on working day ``today``: one whose day moves to today. When a
+    holiday folds several onto one day (the day before and the due day), the latest speaks."""
+    firing = [t for t in triggers(due, days_before, today)
+              if t.day <= today and calendar.next_workday(t.day) == today]
+    return max(firing, key=lambda t: t.day, default=None)
 
 
 def _message_for(entry: dict[str, Any], trigger: Trigger, unit: dict[str, Any],
@@ -72,7 +74,7 @@ def _message_for(entry: dict[str, Any], trigger: Trigger, unit: dict[str, Any],
         subject = f"【临期提醒】{where}将于{entry['due_date']}到期"
     body = (
         f"责任单位：{unit['name']}\n工作任务：{entry['task']}\n完成时间：{entry['due_text']}"
-        f"（{entry['due_date']}）\n当前状态：{entry['status']}\n请及时在获电任务台账填报进展。"
+        f"（{entry['due_date']}）\n当前状态：{entry['status_label']}\n请及时在获电任务台账填报进展。"
     )
     key = f"{LEDGER_REMINDER}:{entry['item_id']}:{trigger.name}"
     if head is None:
@@ -103,10 +105,12 @@ async def queue_ledger_reminders(
     messages: list[NewMessage] = []
     for entry in feed["entries"]:
         due = date.fromisoformat(entry["due_date"])
-        for trigger in triggers_firing(calendar, due, days_before, today):
-            for unit in entry["units"]:
-                heads = unit["heads"] or [None]
-                messages.extend(_message_for(entry, trigger, unit, head) for head in heads)
+        trigger = trigger_firing(calendar, due, days_before, today)
+        if trigger is None:
+            continue
+        for unit in entry["units"]:
+            heads = unit["heads"] or [None]
+            messages.extend(_message_for(entry, trigger, unit, head) for head in heads)
     queued = await enqueue(session, messages)
     return ReminderRun(
         as_of=today, working_day=True, reminders_due=len(messages), queued=queued,
