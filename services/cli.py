@@ -55,8 +55,12 @@ def cmd_seed(settings: Settings, _args: argparse.Namespace) -> int:
         if any(u.role is Role.admin for u in await list_users(session)):
             return created, None
         password = os.environ.get("HUODIAN_ADMIN_PASSWORD") or secrets.token_urlsafe(12)
-        await create_user(session, UserCreate(username="admin", display_name="系统管理员",
-                                              role=Role.admin, password=password))
+        await create_user(
+            session,
+            UserCreate(
+                username="admin", display_name="系统管理员", role=Role.admin, password=password
+            ),
+        )
         return created, password
 
     created, password = _run_in_session(settings, "ledger", seed)
@@ -71,9 +75,14 @@ def cmd_user_add(settings: Settings, args: argparse.Namespace) -> int:
     from services.ledger.accounts.service import create_user
 
     password = _read_password(args)
-    data = UserCreate(username=args.username, display_name=args.display_name or args.username,
-                      email=args.email, role=Role(args.role), password=password,
-                      units=args.unit or [])
+    data = UserCreate(
+        username=args.username,
+        display_name=args.display_name or args.username,
+        email=args.email,
+        role=Role(args.role),
+        password=password,
+        units=args.unit or [],
+    )
     user = _run_in_session(settings, "ledger", lambda s: create_user(s, data))
     print(f"created {user.role.value} '{user.username}' (id {user.id})")
     return 0
@@ -126,13 +135,26 @@ def cmd_up(settings: Settings, args: argparse.Namespace) -> int:
     settings.signing_key()  # create the shared key before three processes race for it
     cmd_migrate(settings, argparse.Namespace(service=None, revision="head"))
     cmd_seed(settings, args)
-    env = {**os.environ, "HUODIAN_SECRET_KEY": settings.signing_key(),
-           "HUODIAN_VAR_DIR": str(settings.var_dir.resolve())}
+    env = {
+        **os.environ,
+        "HUODIAN_SECRET_KEY": settings.signing_key(),
+        "HUODIAN_VAR_DIR": str(settings.var_dir.resolve()),
+    }
     children: dict[ServiceName, subprocess.Popen[bytes]] = {}
     for service in SERVICES:
-        command = [sys.executable, "-m", "uvicorn", f"services.{service}.app:create_app",
-                   "--factory", "--host", settings.host, "--port", str(settings.port_of(service)),
-                   "--log-level", args.log_level]
+        command = [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            f"services.{service}.app:create_app",
+            "--factory",
+            "--host",
+            settings.host,
+            "--port",
+            str(settings.port_of(service)),
+            "--log-level",
+            args.log_level,
+        ]
         children[service] = subprocess.Popen(command, env=env)
         print(f"{service:>6}: http://{settings.host}:{settings.port_of(service)}  (docs: /docs)")
 
@@ -148,8 +170,10 @@ def cmd_up(settings: Settings, args: argparse.Namespace) -> int:
     while not stopping:
         for service, child in children.items():
             if child.poll() is not None:
-                print(f"{service} exited with {child.returncode}; stopping the others",
-                      file=sys.stderr)
+                print(
+                    f"{service} exited with {child.returncode}; stopping the others",
+                    file=sys.stderr,
+                )
                 exit_code, stopping = 1, True
         time.sleep(0.2)
     for child in children.values():
@@ -166,7 +190,8 @@ def cmd_up(settings: Settings, args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="huodian", description="Huodian (获电): intake, ledger and notify services.")
+        prog="huodian", description="Huodian (获电): intake, ledger and notify services."
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
     up = commands.add_parser("up", help="migrate, seed and run all three services")
@@ -183,7 +208,8 @@ def build_parser() -> argparse.ArgumentParser:
     ).set_defaults(handler=cmd_seed)
 
     user = commands.add_parser("user", help="manage users").add_subparsers(
-        dest="user_command", required=True)
+        dest="user_command", required=True
+    )
     add = user.add_parser("add", help="create a user")
     add.add_argument("username")
     add.add_argument("--role", required=True, choices=[r.value for r in Role])
@@ -199,7 +225,8 @@ def build_parser() -> argparse.ArgumentParser:
     setpw.set_defaults(handler=cmd_user_set_password)
 
     key = commands.add_parser("key", help="portal API keys").add_subparsers(
-        dest="key_command", required=True)
+        dest="key_command", required=True
+    )
     key_add = key.add_parser("add", help="issue a key for a government portal")
     key_add.add_argument("--name", required=True, help="the portal's name")
     key_add.set_defaults(handler=cmd_key_add)
@@ -207,6 +234,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from pydantic import ValidationError
+
     from shared.errors import HuodianError
 
     args = build_parser().parse_args(argv)
@@ -215,6 +244,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         code: int = args.handler(settings, args)
     except HuodianError as exc:
         print(f"error ({exc.code}): {exc.detail}", file=sys.stderr)
+        return 2
+    except ValidationError as exc:
+        for error in exc.errors():
+            field = ".".join(str(p) for p in error["loc"])
+            print(f"error (validation_failed): {field}: {error['msg']}", file=sys.stderr)
         return 2
     return code
 

@@ -11,8 +11,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from shared.db import create_service_engine, database_target, session_scope
 from shared.calendar import WorkingCalendar
+from shared.db import create_service_engine, database_target, session_scope
 from shared.errors import ERROR_RESPONSES, Problem, install_error_handlers, problem_response
 from shared.http import ServiceClient
 from shared.migrations import current_revision, head_revision
@@ -58,13 +58,21 @@ def _health_router(service: ServiceName) -> APIRouter:
                 await conn.execute(text("SELECT 1"))
             current = await current_revision(engine)
         except Exception as exc:  # the probe's job is to report any failure, not raise it
-            return problem_response(Problem(
-                title="Not ready", status=503, code="database_unreachable", detail=repr(exc)))
+            return problem_response(
+                Problem(
+                    title="Not ready", status=503, code="database_unreachable", detail=repr(exc)
+                )
+            )
         head = head_revision(service)
         if current != head:
-            return problem_response(Problem(
-                title="Not ready", status=503, code="migrations_pending",
-                detail=f"database at {current}, code expects {head}; run 'huodian migrate'"))
+            return problem_response(
+                Problem(
+                    title="Not ready",
+                    status=503,
+                    code="migrations_pending",
+                    detail=f"database at {current}, code expects {head}; run 'huodian migrate'",
+                )
+            )
         return {"status": "ready", "service": service, "revision": current or ""}
 
     return router
@@ -98,7 +106,10 @@ def create_service_app(
             await app.state.engine.dispose()
 
     app = FastAPI(
-        title=title, description=description, version="0.1.0", lifespan=lifespan,
+        title=title,
+        description=description,
+        version="0.1.0",
+        lifespan=lifespan,
         responses=ERROR_RESPONSES,
     )
     app.state.settings = settings

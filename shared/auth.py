@@ -67,23 +67,37 @@ def issue_user_token(
 ) -> str:
     now = utcnow()
     claims: dict[str, Any] = {
-        "sub": username, "uid": user_id, "role": role.value, "ver": token_version,
-        "iat": now, "exp": now + timedelta(hours=settings.token_ttl_hours), "kind": "user",
+        "sub": username,
+        "uid": user_id,
+        "role": role.value,
+        "ver": token_version,
+        "iat": now,
+        "exp": now + timedelta(hours=settings.token_ttl_hours),
+        "kind": "user",
     }
     return jwt.encode(claims, settings.signing_key(), algorithm=_ALGORITHM)
 
 
 def issue_service_token(settings: Settings, service: ServiceName) -> str:
     now = utcnow()
-    claims = {"sub": f"service:{service}", "svc": service, "kind": "service",
-              "iat": now, "exp": now + SERVICE_TOKEN_TTL}
+    claims = {
+        "sub": f"service:{service}",
+        "svc": service,
+        "kind": "service",
+        "iat": now,
+        "exp": now + SERVICE_TOKEN_TTL,
+    }
     return jwt.encode(claims, settings.signing_key(), algorithm=_ALGORITHM)
 
 
 def decode_token(settings: Settings, token: str) -> Principal:
     try:
-        claims = jwt.decode(token, settings.signing_key(), algorithms=[_ALGORITHM],
-                            options={"require": ["exp", "sub", "kind"]})
+        claims = jwt.decode(
+            token,
+            settings.signing_key(),
+            algorithms=[_ALGORITHM],
+            options={"require": ["exp", "sub", "kind"]},
+        )
     except jwt.ExpiredSignatureError as exc:
         raise Unauthorized("The token has expired; sign in again.", code="token_expired") from exc
     except jwt.PyJWTError as exc:
@@ -94,8 +108,12 @@ def decode_token(settings: Settings, token: str) -> Principal:
         role = Role(claims["role"])
     except (KeyError, ValueError) as exc:
         raise Unauthorized("The bearer token is not valid.", code="invalid_token") from exc
-    return Principal(subject=claims["sub"], role=role, user_id=int(claims["uid"]),
-                     token_version=int(claims.get("ver", 0)))
+    return Principal(
+        subject=claims["sub"],
+        role=role,
+        user_id=int(claims["uid"]),
+        token_version=int(claims.get("ver", 0)),
+    )
 
 
 _bearer = HTTPBearer(auto_error=False, description="Bearer token from POST /auth/token")

@@ -7,7 +7,7 @@ so the same models and migrations serve both.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,6 +20,8 @@ from sqlalchemy import (
     Dialect,
     Engine,
     MetaData,
+    Row,
+    Select,
     TypeDecorator,
     create_engine,
     event,
@@ -65,7 +67,7 @@ class UTCDateTime(TypeDecorator[datetime]):
         value = value.astimezone(UTC)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+    def process_result_value(self, value: datetime | None, _dialect: Dialect) -> datetime | None:
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
@@ -100,7 +102,10 @@ def database_target(settings: Settings, service: ServiceName) -> DatabaseTarget:
 
 def _engine_options(target: DatabaseTarget) -> dict[str, Any]:
     if target.schema:
-        return {"connect_args": {"options": f"-c search_path={target.schema}"}, "pool_pre_ping": True}
+        return {
+            "connect_args": {"options": f"-c search_path={target.schema}"},
+            "pool_pre_ping": True,
+        }
     return {"connect_args": {"timeout": 30}}
 
 
@@ -150,10 +155,30 @@ async def session_scope(engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
             raise
 
 
-def enum_column(enum_type: type[StrEnum], *, nullable: bool = False, index: bool = False) -> Column[Any]:
+def enum_column(
+    enum_type: type[StrEnum], *, nullable: bool = False, index: bool = False
+) -> Column[Any]:
     """A column holding a ``StrEnum`` as its value in a VARCHAR, read back as the enum."""
     return Column(
-        SAEnum(enum_type, native_enum=False, length=32, validate_strings=True,
-               values_callable=lambda members: [m.value for m in members]),
-        nullable=nullable, index=index,
+        SAEnum(
+            enum_type,
+            native_enum=False,
+            length=32,
+            validate_strings=True,
+            values_callable=lambda members: [m.value for m in members],
+        ),
+        nullable=nullable,
+        index=index,
     )
+
+
+# A select or row of any number of columns (SQLAlchemy 2.1 types them variadically).
+AnySelect = Select[*tuple[Any, ...]]
+AnyRow = Row[*tuple[Any, ...]]
+
+
+async def fetch_all(session: AsyncSession, statement: AnySelect) -> Sequence[AnyRow]:
+    """Rows of a SQLAlchemy ``select`` of many columns (sqlmodel's ``exec`` is typed for four)."""
+    result = await session.exec(statement)  # type: ignore[call-overload]
+    rows: Sequence[AnyRow] = result.all()
+    return rows

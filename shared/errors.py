@@ -54,7 +54,10 @@ class HuodianError(Exception):
 
     def problem(self) -> Problem:
         return Problem(
-            title=self.title, status=self.status, code=self.code, detail=self.detail,
+            title=self.title,
+            status=self.status,
+            code=self.code,
+            detail=self.detail,
             errors=self.errors,
         )
 
@@ -117,8 +120,11 @@ async def _handle_validation(_request: Request, exc: Exception) -> JSONResponse:
     fields = ", ".join(sorted({e.field for e in errors}))
     return problem_response(
         Problem(
-            title="Validation failed", status=422, code="validation_failed",
-            detail=f"Invalid input: {fields}", errors=errors,
+            title="Validation failed",
+            status=422,
+            code="validation_failed",
+            detail=f"Invalid input: {fields}",
+            errors=errors,
         )
     )
 
@@ -136,7 +142,9 @@ async def _handle_unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return problem_response(
         Problem(
-            title="Internal error", status=500, code="internal_error",
+            title="Internal error",
+            status=500,
+            code="internal_error",
             detail="The server failed to handle the request; it has been logged.",
         )
     )

@@ -22,10 +22,11 @@ class Settings(BaseSettings):
 
     database_url: str | None = Field(
         default=None,
-        description="PostgreSQL URL (each service gets its own schema); unset = SQLite files in var/.",
+        description="PostgreSQL URL, a schema per service; unset = SQLite files in var/.",
     )
     db_schema_prefix: str = Field(
-        default="", description="Prefix for the per-service PostgreSQL schemas (tests isolate runs)."
+        default="",
+        description="Prefix for the per-service PostgreSQL schemas (tests isolate runs).",
     )
     var_dir: Path = Field(default=Path("var"), description="SQLite files and the generated secret.")
     secret_key: str | None = Field(

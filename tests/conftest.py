@@ -37,9 +37,12 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
     var_dir = tmp_path_factory.mktemp("var")
     prefix = f"t{os.getpid()}_"
     settings = Settings(
-        database_url=PG_URL, db_schema_prefix=prefix, var_dir=var_dir,
+        database_url=PG_URL,
+        db_schema_prefix=prefix,
+        var_dir=var_dir,
         secret_key="test-secret-key-that-is-long-enough-for-hs256",
-        intake_url="http://intake.test", ledger_url="http://ledger.test",
+        intake_url="http://intake.test",
+        ledger_url="http://ledger.test",
         notify_url="http://notify.test",
     )
     for service in SERVICES:
@@ -48,8 +51,12 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
     if PG_URL:
         engine = create_engine(database_target(settings, "ledger").sync_url)
         with engine.begin() as conn:
-            for service in SERVICES:
-                conn.execute(text(f'DROP SCHEMA IF EXISTS "{prefix}{service}" CASCADE'))
+            schemas = conn.execute(
+                text("SELECT nspname FROM pg_namespace WHERE starts_with(nspname, :prefix)"),
+                {"prefix": prefix},
+            ).scalars()
+            for schema in list(schemas):
+                conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         engine.dispose()
 
 
@@ -109,21 +116,32 @@ async def seeded(apps: Apps) -> None:
 
 def client_for(app: FastAPI, token: str | None = None) -> httpx.AsyncClient:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test",
-                             headers=headers)
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://test", headers=headers
+    )
 
 
 _PASSWORD_HASH = hash_password(PASSWORD)
 
 
-async def add_user(apps: Apps, username: str, role: Role, units: list[str] | None = None,
-                   email: str | None = None) -> None:
+async def add_user(
+    apps: Apps, username: str, role: Role, units: list[str] | None = None, email: str | None = None
+) -> None:
     """Create a user through the service, with the password hashed once per run (argon2 is slow
     on purpose)."""
     async with session_scope(apps.ledger.state.engine) as session:
-        user = await create_user(session, UserCreate(
-            username=username, display_name=username, role=role, password=PASSWORD,
-            units=units or [], email=email), password_hash=_PASSWORD_HASH)
+        user = await create_user(
+            session,
+            UserCreate(
+                username=username,
+                display_name=username,
+                role=role,
+                password=PASSWORD,
+                units=units or [],
+                email=email,
+            ),
+            password_hash=_PASSWORD_HASH,
+        )
         assert user.id is not None
 
 
@@ -131,10 +149,15 @@ async def sign_in(apps: Apps, username: str) -> str:
     """A token as POST /auth/token would issue it (that route has its own tests)."""
     async with session_scope(apps.ledger.state.engine) as session:
         user = await get_user_by_name(session, username)
-        assert user is not None and user.id is not None
-        return issue_user_token(apps.ledger.state.settings, user_id=user.id,
-                                username=user.username, role=user.role,
-                                token_version=user.token_version)
+        assert user is not None
+        assert user.id is not None
+        return issue_user_token(
+            apps.ledger.state.settings,
+            user_id=user.id,
+            username=user.username,
+            role=user.role,
+            token_version=user.token_version,
+        )
 
 
 @pytest.fixture
@@ -167,8 +190,7 @@ async def regulator_head(apps: Apps, seeded: None) -> AsyncIterator[httpx.AsyncC
         yield client
 
 
-def service_client(apps: Apps, settings: Settings, target: ServiceName,
-                   caller: ServiceName) -> httpx.AsyncClient:
+def service_client(
+    apps: Apps, settings: Settings, target: ServiceName, caller: ServiceName
+) -> httpx.AsyncClient:
     return client_for(apps.app(target), issue_service_token(settings, caller))
-
-

@@ -33,7 +33,9 @@ async def current_reader(principal: CurrentPrincipal, session: Session) -> Princ
 
 
 def as_of_day(
-    as_of: Annotated[date | None, Query(description="Judge state as of this Beijing date (默认今天)")] = None,
+    as_of: Annotated[
+        date | None, Query(description="Judge state as of this Beijing date (默认今天)")
+    ] = None,
 ) -> date:
     return as_of or beijing_today()
 

@@ -6,5 +6,14 @@ from services.ledger.ledgers.models import Item, ItemUnit, Ledger, Unit
 from services.ledger.updates.models import Evidence, StatusUpdate
 
 metadata = LedgerTable.metadata
-__all__ = ["Evidence", "Item", "ItemUnit", "Ledger", "StatusUpdate", "Unit", "User", "UserUnit",
-           "metadata"]
+__all__ = [
+    "Evidence",
+    "Item",
+    "ItemUnit",
+    "Ledger",
+    "StatusUpdate",
+    "Unit",
+    "User",
+    "UserUnit",
+    "metadata",
+]

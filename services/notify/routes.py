@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
@@ -13,19 +14,21 @@ from shared.app import Client, Session
 from shared.auth import CurrentPrincipal, Principal, Role
 from shared.errors import Forbidden
 from shared.timeutil import beijing_today
-from datetime import date
 
 router = APIRouter(tags=["notify"])
 
 
 def _require_admin_or_service(principal: Principal) -> None:
     if not principal.is_service and principal.role is not Role.admin:
-        raise Forbidden("this action is for administrators or Huodian services",
-                        code="admin_required")
+        raise Forbidden(
+            "this action is for administrators or Huodian services", code="admin_required"
+        )
 
 
-@router.post("/reminders/ledger-deadlines/run",
-             summary="Queue today's ledger deadline reminders (生成任务到期提醒)")
+@router.post(
+    "/reminders/ledger-deadlines/run",
+    summary="Queue today's ledger deadline reminders (生成任务到期提醒)",
+)
 async def run_ledger_reminders(
     principal: CurrentPrincipal,
     session: Session,
@@ -36,7 +39,10 @@ async def run_ledger_reminders(
 ) -> ReminderRun:
     _require_admin_or_service(principal)
     return await queue_ledger_reminders(
-        session, client, request.app.state.calendar, today=as_of or beijing_today(),
+        session,
+        client,
+        request.app.state.calendar,
+        today=as_of or beijing_today(),
         days_before=days_before,
     )
 

@@ -8,7 +8,9 @@ class TestSignIn:
     async def test_wrong_password_is_401_problem(self, apps):
         await add_user(apps, "admin", Role.admin)
         async with client_for(apps.ledger) as client:
-            response = await client.post("/auth/token", json={"username": "admin", "password": "nope"})
+            response = await client.post(
+                "/auth/token", json={"username": "admin", "password": "nope"}
+            )
         assert response.status_code == 401
         assert response.headers["content-type"] == "application/problem+json"
         assert response.json()["code"] == "bad_credentials"
@@ -37,33 +39,62 @@ class TestSignIn:
 
 class TestUsers:
     async def test_admin_creates_department_head(self, admin, seeded):
-        response = await admin.post("/users", json={
-            "username": "wang", "display_name": "王主任", "role": "dept_head",
-            "email": "wang@example.cn", "password": PASSWORD, "units": ["市发展改革委"]})
+        response = await admin.post(
+            "/users",
+            json={
+                "username": "wang",
+                "display_name": "王主任",
+                "role": "dept_head",
+                "email": "wang@example.cn",
+                "password": PASSWORD,
+                "units": ["市发展改革委"],
+            },
+        )
         assert response.status_code == 201, response.text
         assert [u["name"] for u in response.json()["units"]] == ["市发展改革委"]
         assert "password_hash" not in response.json()
 
     async def test_department_head_needs_a_unit(self, admin, seeded):
-        response = await admin.post("/users", json={
-            "username": "wang", "display_name": "王", "role": "dept_head", "password": PASSWORD})
+        response = await admin.post(
+            "/users",
+            json={
+                "username": "wang",
+                "display_name": "王",
+                "role": "dept_head",
+                "password": PASSWORD,
+            },
+        )
         assert response.status_code == 422
         assert response.json()["code"] == "units_required"
 
     async def test_unknown_unit_is_refused(self, admin, seeded):
-        response = await admin.post("/users", json={
-            "username": "wang", "display_name": "王", "role": "dept_head", "password": PASSWORD,
-            "units": ["火星供电局"]})
+        response = await admin.post(
+            "/users",
+            json={
+                "username": "wang",
+                "display_name": "王",
+                "role": "dept_head",
+                "password": PASSWORD,
+                "units": ["火星供电局"],
+            },
+        )
         assert response.status_code == 422
         assert response.json()["code"] == "unknown_unit"
 
     async def test_validation_names_the_field(self, admin):
-        response = await admin.post("/users", json={
-            "username": "x y", "display_name": "", "role": "king", "password": "short"})
+        response = await admin.post(
+            "/users",
+            json={"username": "x y", "display_name": "", "role": "king", "password": "short"},
+        )
         assert response.status_code == 422
         body = response.json()
         assert body["code"] == "validation_failed"
-        assert {e["field"] for e in body["errors"]} == {"username", "display_name", "role", "password"}
+        assert {e["field"] for e in body["errors"]} == {
+            "username",
+            "display_name",
+            "role",
+            "password",
+        }
 
     async def test_duplicate_username_is_409(self, admin):
         body = {"username": "dup", "display_name": "d", "role": "viewer", "password": PASSWORD}
@@ -73,8 +104,10 @@ class TestUsers:
         assert response.json()["code"] == "user_exists"
 
     async def test_viewer_cannot_create_users(self, viewer):
-        response = await viewer.post("/users", json={
-            "username": "x", "display_name": "x", "role": "viewer", "password": PASSWORD})
+        response = await viewer.post(
+            "/users",
+            json={"username": "x", "display_name": "x", "role": "viewer", "password": PASSWORD},
+        )
         assert response.status_code == 403
         assert response.json()["code"] == "admin_required"
 
@@ -88,10 +121,14 @@ class TestUsers:
 async def test_sign_in_issues_a_working_token(apps):
     await add_user(apps, "viewer", Role.viewer)
     async with client_for(apps.ledger) as client:
-        response = await client.post("/auth/token", json={"username": "viewer", "password": PASSWORD})
+        response = await client.post(
+            "/auth/token", json={"username": "viewer", "password": PASSWORD}
+        )
         assert response.status_code == 200
         token = response.json()
         assert token["token_type"] == "bearer"
         assert token["expires_in"] == 12 * 3600
-        me = await client.get("/users/me", headers={"Authorization": f"Bearer {token['access_token']}"})
+        me = await client.get(
+            "/users/me", headers={"Authorization": f"Bearer {token['access_token']}"}
+        )
     assert me.json()["username"] == "viewer"

@@ -1,5 +1,5 @@
-from tests.conftest import add_user, service_client
 from shared.auth import Role
+from tests.conftest import add_user, service_client
 
 
 class TestDeadlineFeed:
@@ -7,8 +7,9 @@ class TestDeadlineFeed:
         await add_user(apps, "power", Role.dept_head, ["各供电企业"], "power@example.cn")
         await add_user(apps, "nomail", Role.dept_head, ["各供电企业"])
         async with service_client(apps, settings, "ledger", "notify") as notify:
-            response = await notify.get("/feed/deadlines",
-                                        params={"as_of": "2021-06-25", "within_days": 7})
+            response = await notify.get(
+                "/feed/deadlines", params={"as_of": "2021-06-25", "within_days": 7}
+            )
         assert response.status_code == 200
         feed = response.json()
         entries = {(e["ledger_code"], e["seq"]): e for e in feed["entries"]}
@@ -18,7 +19,11 @@ class TestDeadlineFeed:
         assert item_32["overdue"] is True
         assert item_32["days_left"] == -86
         heads = {u["name"]: [h["email"] for h in u["heads"]] for u in item_32["units"]}
-        assert heads == {"各电力主管部门": [], "其他相关政府部门": [], "各供电企业": ["power@example.cn"]}
+        assert heads == {
+            "各电力主管部门": [],
+            "其他相关政府部门": [],
+            "各供电企业": ["power@example.cn"],
+        }
         assert entries[("dongying-2021", 7)]["days_left"] == 5
 
     async def test_users_cannot_read_the_feed(self, viewer, seeded):

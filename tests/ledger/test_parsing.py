@@ -40,11 +40,15 @@ class TestParseDue:
         assert parse_due(text).kind is DueKind.ongoing
         assert parse_due(text).on is None
 
-    @pytest.mark.parametrize("text", ["已实现,持续巩固提升。", "已实现，持续巩固提升。", "已实现，持续巩固提升"])
+    @pytest.mark.parametrize(
+        "text", ["已实现,持续巩固提升。", "已实现，持续巩固提升。", "已实现，持续巩固提升"]
+    )
     def test_achieved(self, text):
         assert parse_due(text).kind is DueKind.achieved_consolidating
 
-    @pytest.mark.parametrize("text", ["", "尽快", "2021年13月底前", "2021年2月30日前", "2021年", "明年底前"])
+    @pytest.mark.parametrize(
+        "text", ["", "尽快", "2021年13月底前", "2021年2月30日前", "2021年", "明年底前"]
+    )
     def test_refuses_what_it_cannot_read(self, text):
         with pytest.raises(DueTextError):
             parse_due(text)
@@ -71,7 +75,9 @@ class TestParseResponsibilities:
         ]
 
     def test_typo_alias_is_folded(self):
-        roles = parse_responsibilities("各市电力主管部门、其他相关政府部门、各供电企业按职责分工负责")
+        roles = parse_responsibilities(
+            "各市电力主管部门、其他相关政府部门、各供电企业按职责分工负责"
+        )
         assert roles[0].unit == "各电力主管部门"
 
     def test_empty_is_refused(self):

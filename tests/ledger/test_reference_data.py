@@ -5,7 +5,12 @@ from datetime import date
 
 import pytest
 
-from services.ledger.ledgers.parsing import DueKind, ResponsibilityRole, parse_due, parse_responsibilities
+from services.ledger.ledgers.parsing import (
+    DueKind,
+    ResponsibilityRole,
+    parse_due,
+    parse_responsibilities,
+)
 from services.ledger.reference.seed import load_plan
 
 DONGYING = load_plan("dongying-2021.json")
@@ -63,7 +68,9 @@ class TestDongying:
     def test_item_62_exact_day(self):
         item = DONGYING.items[61]
         assert item.category == "保障措施"
-        assert item.task.endswith("（即对照1479号文，对现有用电报装制度进行立改废清理，全面规范有关制度）")
+        assert item.task.endswith(
+            "（即对照1479号文，对现有用电报装制度进行立改废清理，全面规范有关制度）"
+        )
         assert item.responsible_text == "各供电企业"
         assert item.due_text == "2021年6月15日前"
         assert parse_due(item.due_text).on == date(2021, 6, 15)

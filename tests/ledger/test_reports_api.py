@@ -7,7 +7,9 @@ from tests.ledger.test_items_api import item_id
 
 class TestHalfYearReport:
     async def test_as_of_period_end(self, viewer, seeded):
-        response = await viewer.get("/ledgers/dongying-2021/reports/half_year", params={"year": 2021})
+        response = await viewer.get(
+            "/ledgers/dongying-2021/reports/half_year", params={"year": 2021}
+        )
         assert response.status_code == 200
         report = response.json()
         assert report["period_end"] == "2021-06-30"
@@ -22,8 +24,9 @@ class TestHalfYearReport:
         assert report["units"][0]["unit"] == "各供电企业"
 
     async def test_period_not_started(self, viewer, seeded):
-        response = await viewer.get("/ledgers/dongying-2021/reports/annual",
-                                    params={"year": 2031, "as_of": "2030-06-01"})
+        response = await viewer.get(
+            "/ledgers/dongying-2021/reports/annual", params={"year": 2031, "as_of": "2030-06-01"}
+        )
         assert response.status_code == 422
         assert response.json()["code"] == "period_not_started"
 
@@ -34,18 +37,25 @@ class TestHalfYearReport:
 
 class TestAnnualReport:
     async def test_due_on_4_january_and_overdue_list(self, viewer, seeded):
-        report = (await viewer.get("/ledgers/dongying-2021/reports/annual",
-                                   params={"year": 2021})).json()
+        report = (
+            await viewer.get("/ledgers/dongying-2021/reports/annual", params={"year": 2021})
+        ).json()
         assert report["submission_due"] == "2022-01-04"
         assert len(report["overdue"]) == 16
         assert report["title"].endswith("2021年年度工作情况报告")
 
     async def test_running_year_shows_latest_updates(self, power_head, seeded):
         target = await item_id(power_head, "dongying-2021", 7)
-        await power_head.post(f"/items/{target}/updates",
-                              data={"status": "done", "progress": "100", "narrative": "全面推广"})
-        report = (await power_head.get("/ledgers/dongying-2021/reports/annual",
-                                       params={"year": 2026, "as_of": "2026-11-27"})).json()
+        await power_head.post(
+            f"/items/{target}/updates",
+            data={"status": "done", "progress": "100", "narrative": "全面推广"},
+        )
+        report = (
+            await power_head.get(
+                "/ledgers/dongying-2021/reports/annual",
+                params={"year": 2026, "as_of": "2026-11-27"},
+            )
+        ).json()
         assert report["as_of"] == "2026-11-27"
         item_7 = next(i for i in report["items"] if i["seq"] == 7)
         assert item_7["status"] == "done"
@@ -54,8 +64,9 @@ class TestAnnualReport:
         assert 7 not in {i["seq"] for i in report["overdue"]}
 
     async def test_xlsx(self, viewer, seeded):
-        response = await viewer.get("/ledgers/dongying-2021/reports/annual",
-                                    params={"year": 2021, "format": "xlsx"})
+        response = await viewer.get(
+            "/ledgers/dongying-2021/reports/annual", params={"year": 2021, "format": "xlsx"}
+        )
         assert response.status_code == 200
         workbook = load_workbook(io.BytesIO(response.content))
         assert workbook.sheetnames == ["汇总", "任务进展", "单位汇总", "逾期事项"]
@@ -70,14 +81,22 @@ class TestDashboardAndRanking:
     async def test_unit_dashboard(self, viewer, power_head, seeded):
         units = {u["name"]: u["id"] for u in (await viewer.get("/units")).json()}
         target = await item_id(power_head, "dongying-2021", 7)
-        await power_head.post(f"/items/{target}/updates",
-                              data={"status": "blocked", "progress": "10", "narrative": "等待系统改造"})
-        board = (await viewer.get(f"/units/{units['市发展改革委']}/dashboard",
-                                  params={"as_of": "2021-07-01"})).json()
+        await power_head.post(
+            f"/items/{target}/updates",
+            data={"status": "blocked", "progress": "10", "narrative": "等待系统改造"},
+        )
+        board = (
+            await viewer.get(
+                f"/units/{units['市发展改革委']}/dashboard", params={"as_of": "2021-07-01"}
+            )
+        ).json()
         assert board["total"] == 4
         assert board["overdue_count"] == 0
-        board = (await viewer.get(f"/units/{units['各供电企业']}/dashboard",
-                                  params={"ledger": "dongying-2021"})).json()
+        board = (
+            await viewer.get(
+                f"/units/{units['各供电企业']}/dashboard", params={"ledger": "dongying-2021"}
+            )
+        ).json()
         by_status = {s["status"]: s["count"] for s in board["by_status"]}
         assert board["total"] == sum(by_status.values())
         assert by_status["blocked"] == 1
@@ -88,8 +107,12 @@ class TestDashboardAndRanking:
         assert (await viewer.get("/units/99999/dashboard")).status_code == 404
 
     async def test_ranking_orders_by_overdue_then_stale(self, viewer, seeded):
-        ranking = (await viewer.get("/ranking", params={
-            "ledger": "dongying-2021", "as_of": "2021-07-01", "stale_days": 30})).json()
+        ranking = (
+            await viewer.get(
+                "/ranking",
+                params={"ledger": "dongying-2021", "as_of": "2021-07-01", "stale_days": 30},
+            )
+        ).json()
         assert [r["rank"] for r in ranking] == list(range(1, len(ranking) + 1))
         overdue = [r["overdue"] for r in ranking]
         assert overdue == sorted(overdue, reverse=True)
@@ -100,11 +123,25 @@ class TestDashboardAndRanking:
 
     async def test_fresh_update_is_not_stale(self, power_head, seeded):
         target = await item_id(power_head, "dongying-2021", 29)
-        before = {r["unit"]: r for r in (await power_head.get(
-            "/ranking", params={"ledger": "dongying-2021", "stale_days": 30})).json()}
-        await power_head.post(f"/items/{target}/updates",
-                              data={"status": "consolidating", "progress": "100", "narrative": "持续巩固"})
-        after = {r["unit"]: r for r in (await power_head.get(
-            "/ranking", params={"ledger": "dongying-2021", "stale_days": 30})).json()}
+        before = {
+            r["unit"]: r
+            for r in (
+                await power_head.get(
+                    "/ranking", params={"ledger": "dongying-2021", "stale_days": 30}
+                )
+            ).json()
+        }
+        await power_head.post(
+            f"/items/{target}/updates",
+            data={"status": "consolidating", "progress": "100", "narrative": "持续巩固"},
+        )
+        after = {
+            r["unit"]: r
+            for r in (
+                await power_head.get(
+                    "/ranking", params={"ledger": "dongying-2021", "stale_days": 30}
+                )
+            ).json()
+        }
         assert after["市发展改革委"]["stale"] == before["市发展改革委"]["stale"] - 1
         assert after["各供电企业"]["stale"] == before["各供电企业"]["stale"] - 1

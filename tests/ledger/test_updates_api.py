@@ -47,15 +47,17 @@ class TestPostUpdate:
 
     async def test_bad_input_names_the_field(self, power_head, seeded):
         target = await item_id(power_head, "dongying-2021", 7)
-        response = await power_head.post(f"/items/{target}/updates",
-                                         data=update_form(status="finished", progress="140"))
+        response = await power_head.post(
+            f"/items/{target}/updates", data=update_form(status="finished", progress="140")
+        )
         assert response.status_code == 422
         assert {e["field"] for e in response.json()["errors"]} == {"status", "progress"}
 
     async def test_done_needs_full_progress(self, power_head, seeded):
         target = await item_id(power_head, "dongying-2021", 7)
-        response = await power_head.post(f"/items/{target}/updates",
-                                         data=update_form(status="done", progress="90"))
+        response = await power_head.post(
+            f"/items/{target}/updates", data=update_form(status="done", progress="90")
+        )
         assert response.status_code == 422
         assert response.json()["code"] == "done_needs_full_progress"
 
@@ -68,10 +70,14 @@ class TestHistory:
     async def test_updates_are_appended_and_latest_wins(self, power_head, seeded):
         target = await item_id(power_head, "dongying-2021", 7)
         await power_head.post(f"/items/{target}/updates", data=update_form(progress="40"))
-        await power_head.post(f"/items/{target}/updates",
-                              data=update_form(status="done", progress="100", narrative="已上线"))
-        await power_head.post(f"/items/{target}/updates",
-                              data=update_form(progress="90", narrative="更正：尚未全部上线"))
+        await power_head.post(
+            f"/items/{target}/updates",
+            data=update_form(status="done", progress="100", narrative="已上线"),
+        )
+        await power_head.post(
+            f"/items/{target}/updates",
+            data=update_form(progress="90", narrative="更正：尚未全部上线"),
+        )
         item = (await power_head.get(f"/items/{target}")).json()
         assert [h["progress"] for h in item["history"]] == [40, 100, 90]
         assert item["status"] == "in_progress"
@@ -87,16 +93,18 @@ class TestHistory:
 
     async def test_done_item_is_not_overdue(self, power_head, seeded):
         target = await item_id(power_head, "dongying-2021", 7)
-        await power_head.post(f"/items/{target}/updates",
-                              data=update_form(status="done", progress="100"))
+        await power_head.post(
+            f"/items/{target}/updates", data=update_form(status="done", progress="100")
+        )
         item = (await power_head.get(f"/items/{target}")).json()
         assert item["overdue"] is False
         assert item["status"] == "done"
 
     async def test_update_after_as_of_is_not_counted(self, power_head, seeded):
         target = await item_id(power_head, "dongying-2021", 7)
-        await power_head.post(f"/items/{target}/updates",
-                              data=update_form(status="done", progress="100"))
+        await power_head.post(
+            f"/items/{target}/updates", data=update_form(status="done", progress="100")
+        )
         item = (await power_head.get(f"/items/{target}", params={"as_of": "2021-07-01"})).json()
         assert item["status"] == "not_started"
         assert item["overdue"] is True
@@ -107,9 +115,13 @@ class TestEvidence:
         target = await item_id(power_head, "dongying-2021", 7)
         pdf = b"%PDF-1.4 evidence of e-licences"
         response = await power_head.post(
-            f"/items/{target}/updates", data=update_form(),
-            files=[("files", ("电子证照推广.pdf", pdf, "application/pdf")),
-                   ("files", ("photo.jpg", b"\xff\xd8jpeg", "image/jpeg"))])
+            f"/items/{target}/updates",
+            data=update_form(),
+            files=[
+                ("files", ("电子证照推广.pdf", pdf, "application/pdf")),
+                ("files", ("photo.jpg", b"\xff\xd8jpeg", "image/jpeg")),
+            ],
+        )
         assert response.status_code == 201
         evidence = response.json()["evidence"]
         assert [e["filename"] for e in evidence] == ["电子证照推广.pdf", "photo.jpg"]
@@ -122,9 +134,13 @@ class TestEvidence:
     async def test_empty_file_rejects_the_whole_update(self, power_head, seeded):
         target = await item_id(power_head, "dongying-2021", 7)
         response = await power_head.post(
-            f"/items/{target}/updates", data=update_form(),
-            files=[("files", ("ok.pdf", b"%PDF", "application/pdf")),
-                   ("files", ("empty.pdf", b"", "application/pdf"))])
+            f"/items/{target}/updates",
+            data=update_form(),
+            files=[
+                ("files", ("ok.pdf", b"%PDF", "application/pdf")),
+                ("files", ("empty.pdf", b"", "application/pdf")),
+            ],
+        )
         assert response.status_code == 422
         assert response.json()["code"] == "evidence_empty"
         assert (await power_head.get(f"/items/{target}/updates")).json() == []
@@ -132,8 +148,12 @@ class TestEvidence:
     async def test_evidence_of_another_item_is_404(self, power_head, seeded):
         target = await item_id(power_head, "dongying-2021", 7)
         other = await item_id(power_head, "dongying-2021", 9)
-        evidence = (await power_head.post(
-            f"/items/{target}/updates", data=update_form(),
-            files=[("files", ("a.txt", b"x", "text/plain"))])).json()["evidence"]
+        evidence = (
+            await power_head.post(
+                f"/items/{target}/updates",
+                data=update_form(),
+                files=[("files", ("a.txt", b"x", "text/plain"))],
+            )
+        ).json()["evidence"]
         response = await power_head.get(f"/items/{other}/evidence/{evidence[0]['id']}")
         assert response.status_code == 404

@@ -13,7 +13,13 @@ CALENDAR = WorkingCalendar.build()
 class TestTriggers:
     def test_before_due_and_weekly_after(self):
         names = [t.name for t in triggers(date(2025, 3, 31), 7, date(2025, 4, 21))]
-        assert names == ["before-7d", "due-day", "overdue-week-1", "overdue-week-2", "overdue-week-3"]
+        assert names == [
+            "before-7d",
+            "due-day",
+            "overdue-week-1",
+            "overdue-week-2",
+            "overdue-week-3",
+        ]
 
     def test_reminder_on_a_holiday_moves_to_the_next_working_day(self):
         # Due 2025-10-09; seven days before is 2025-10-02, inside the National Day holiday.
@@ -26,7 +32,8 @@ class TestTriggers:
         # 2025-06-01 is a Sunday, 2025-06-02 the Dragon Boat Festival holiday: Tuesday it is.
         assert trigger_firing(CALENDAR, date(2025, 6, 1), 0, date(2025, 6, 2)) is None
         fired = trigger_firing(CALENDAR, date(2025, 6, 1), 0, date(2025, 6, 3))
-        assert fired is not None and fired.name == "due-day"
+        assert fired is not None
+        assert fired.name == "due-day"
 
 
 @pytest.fixture
@@ -41,14 +48,24 @@ async def notify_admin(apps, settings, seeded):
 class TestLedgerReminderRun:
     async def test_queues_once_per_reminder_recipient_channel(self, apps, notify_admin):
         await add_user(apps, "power", Role.dept_head, ["各供电企业"], "power@example.cn")
-        run = await notify_admin.post("/reminders/ledger-deadlines/run",
-                                      params={"as_of": "2021-06-23", "days_before": 7})
+        run = await notify_admin.post(
+            "/reminders/ledger-deadlines/run", params={"as_of": "2021-06-23", "days_before": 7}
+        )
         assert run.status_code == 200, run.text
         # Twelve items fall due on 2021-06-30; item 32 (due 03-31) is in its 12th overdue week.
-        assert run.json() == {"as_of": "2021-06-23", "working_day": True, "reminders_due": 23,
-                              "queued": 23, "already_queued": 0, "unresolved": 14}
-        again = (await notify_admin.post("/reminders/ledger-deadlines/run",
-                                         params={"as_of": "2021-06-23", "days_before": 7})).json()
+        assert run.json() == {
+            "as_of": "2021-06-23",
+            "working_day": True,
+            "reminders_due": 23,
+            "queued": 23,
+            "already_queued": 0,
+            "unresolved": 14,
+        }
+        again = (
+            await notify_admin.post(
+                "/reminders/ledger-deadlines/run", params={"as_of": "2021-06-23", "days_before": 7}
+            )
+        ).json()
         assert again["queued"] == 0
         assert again["already_queued"] == 23
 
@@ -60,25 +77,33 @@ class TestLedgerReminderRun:
         assert "【临期提醒】dongying-2021 第7项将于2021-06-30到期" in subjects
 
     async def test_unresolved_recipients_are_visible_errors(self, apps, notify_admin):
-        await notify_admin.post("/reminders/ledger-deadlines/run",
-                                params={"as_of": "2021-06-23", "days_before": 7})
+        await notify_admin.post(
+            "/reminders/ledger-deadlines/run", params={"as_of": "2021-06-23", "days_before": 7}
+        )
         dead = (await notify_admin.get("/messages", params={"state": "dead"})).json()
         assert dead["total"] == 23
         assert {m["recipient"] for m in dead["messages"]} == {
-            "unit:各供电企业", "unit:各电力主管部门", "unit:其他相关政府部门"}
+            "unit:各供电企业",
+            "unit:各电力主管部门",
+            "unit:其他相关政府部门",
+        }
         assert all("no active department head" in m["last_error"] for m in dead["messages"])
 
     async def test_nothing_on_a_holiday(self, notify_admin):
         # 2021-06-14 was the Dragon Boat Festival holiday.
-        run = (await notify_admin.post("/reminders/ledger-deadlines/run",
-                                       params={"as_of": "2021-06-14"})).json()
+        run = (
+            await notify_admin.post(
+                "/reminders/ledger-deadlines/run", params={"as_of": "2021-06-14"}
+            )
+        ).json()
         assert run["working_day"] is False
         assert run["queued"] == 0
 
     async def test_ledger_feed_refuses_bad_request_shape(self, apps, settings, seeded):
         async with service_client(apps, settings, "notify", "ledger") as ledger_as_caller:
-            response = await ledger_as_caller.post("/reminders/ledger-deadlines/run",
-                                                   params={"days_before": 99})
+            response = await ledger_as_caller.post(
+                "/reminders/ledger-deadlines/run", params={"days_before": 99}
+            )
         assert response.status_code == 422
 
     async def test_users_other_than_admin_are_refused(self, apps, seeded):

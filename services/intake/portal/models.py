@@ -23,4 +23,6 @@ class PortalClient(IntakeTable, table=True):
     name: str = Field(max_length=200)
     secret: str = Field(max_length=128)
     is_active: bool = True
-    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
+    )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-
 from typing import Annotated
 
 from pydantic import EmailStr, StringConstraints
@@ -27,7 +26,9 @@ class User(LedgerTable, table=True):
     is_active: bool = True
     # Bumped on a password change so that tokens issued before it stop working.
     token_version: int = 0
-    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
+    )
 
 
 class UserUnit(LedgerTable, table=True):
@@ -39,8 +40,9 @@ class UserUnit(LedgerTable, table=True):
 
 
 class UserCreate(SQLModel):
-    username: Annotated[str, StringConstraints(min_length=2, max_length=64,
-                                               pattern=r"^[A-Za-z0-9_.\-]+$")]
+    username: Annotated[
+        str, StringConstraints(min_length=2, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")
+    ]
     display_name: str = Field(min_length=1, max_length=100)
     email: EmailStr | None = None
     role: Role

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request, status
-from sqlmodel import SQLModel, Field
+from sqlmodel import Field, SQLModel
 
 from services.ledger.accounts import service
 from services.ledger.accounts.models import TokenRequest, TokenResponse, UserCreate, UserPublic
@@ -25,8 +25,13 @@ async def sign_in(body: TokenRequest, session: Session, request: Request) -> Tok
     settings: Settings = request.app.state.settings
     user = await service.authenticate(session, body.username, body.password)
     assert user.id is not None
-    token = issue_user_token(settings, user_id=user.id, username=user.username, role=user.role,
-                             token_version=user.token_version)
+    token = issue_user_token(
+        settings,
+        user_id=user.id,
+        username=user.username,
+        role=user.role,
+        token_version=user.token_version,
+    )
     return TokenResponse(access_token=token, expires_in=settings.token_ttl_hours * 3600)
 
 
@@ -51,4 +56,6 @@ async def set_password(
 ) -> UserPublic:
     if user.role is not Role.admin and user.username != username:
         raise Forbidden("you may only change your own password", code="not_your_account")
-    return await service.to_public(session, await service.set_password(session, username, body.password))
+    return await service.to_public(
+        session, await service.set_password(session, username, body.password)
+    )

@@ -19,8 +19,10 @@ async def get_user_by_name(session: AsyncSession, username: str) -> User | None:
 
 async def _units_of(session: AsyncSession, user_id: int) -> list[Unit]:
     rows = await session.exec(
-        select(Unit).join(UserUnit, col(UserUnit.unit_id) == col(Unit.id))
-        .where(col(UserUnit.user_id) == user_id).order_by(col(Unit.name))
+        select(Unit)
+        .join(UserUnit, col(UserUnit.unit_id) == col(Unit.id))
+        .where(col(UserUnit.user_id) == user_id)
+        .order_by(col(Unit.name))
     )
     return list(rows.all())
 
@@ -32,10 +34,20 @@ async def unit_ids_of(session: AsyncSession, user_id: int) -> set[int]:
 
 async def to_public(session: AsyncSession, user: User) -> UserPublic:
     assert user.id is not None
-    units = [UnitPublic(id=u.id, name=u.name) for u in await _units_of(session, user.id)
-             if u.id is not None]
-    return UserPublic(id=user.id, username=user.username, display_name=user.display_name,
-                      email=user.email, role=user.role, is_active=user.is_active, units=units)
+    units = [
+        UnitPublic(id=u.id, name=u.name)
+        for u in await _units_of(session, user.id)
+        if u.id is not None
+    ]
+    return UserPublic(
+        id=user.id,
+        username=user.username,
+        display_name=user.display_name,
+        email=user.email,
+        role=user.role,
+        is_active=user.is_active,
+        units=units,
+    )
 
 
 async def create_user(
@@ -48,14 +60,19 @@ async def create_user(
     if await get_user_by_name(session, data.username) is not None:
         raise Conflict(f"user '{data.username}' already exists", code="user_exists")
     if data.role is Role.dept_head and not data.units:
-        raise Unprocessable("a department head must be bound to at least one unit",
-                            code="units_required")
+        raise Unprocessable(
+            "a department head must be bound to at least one unit", code="units_required"
+        )
     if data.role is not Role.dept_head and data.units:
         raise Unprocessable("only a department head is bound to units", code="units_not_allowed")
     units = await _units_named(session, data.units)
-    user = User(username=data.username, display_name=data.display_name,
-                email=str(data.email) if data.email else None, role=data.role,
-                password_hash=password_hash or hash_password(data.password))
+    user = User(
+        username=data.username,
+        display_name=data.display_name,
+        email=str(data.email) if data.email else None,
+        role=data.role,
+        password_hash=password_hash or hash_password(data.password),
+    )
     session.add(user)
     await session.flush()
     assert user.id is not None
@@ -70,8 +87,9 @@ async def _units_named(session: AsyncSession, names: Sequence[str]) -> list[Unit
     found = {u.name: u for u in await session.exec(select(Unit).where(col(Unit.name).in_(names)))}
     missing = [n for n in names if n not in found]
     if missing:
-        raise Unprocessable(f"unknown unit(s): {', '.join(missing)}; load the ledger first",
-                            code="unknown_unit")
+        raise Unprocessable(
+            f"unknown unit(s): {', '.join(missing)}; load the ledger first", code="unknown_unit"
+        )
     return [found[n] for n in dict.fromkeys(names)]
 
 

@@ -31,7 +31,9 @@ class Ledger(LedgerTable, table=True):
     document_no: str = Field(default="", max_length=100)
     source: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     plan_end: date | None = None
-    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
+    )
 
 
 class Item(LedgerTable, table=True):

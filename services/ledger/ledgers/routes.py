@@ -49,7 +49,8 @@ async def get_ledger(code: str, _reader: Reader, session: Session) -> LedgerPubl
 
 
 @router.post(
-    "/ledgers/import", status_code=status.HTTP_201_CREATED,
+    "/ledgers/import",
+    status_code=status.HTTP_201_CREATED,
     summary="Import a ledger from .xlsx or .csv in the Annex 2 layout (导入台账)",
 )
 async def import_ledger(
@@ -70,28 +71,43 @@ async def import_ledger(
         rows = spreadsheet.read_ledger_xlsx(content)
     else:
         raise Unprocessable("upload an .xlsx or .csv file", code="unsupported_file_type")
-    ledger = await service.create_ledger(session, code=code, name=name, rows=rows, issuer=issuer,
-                                         document_no=document_no, plan_end=plan_end,
-                                         source=f"imported from {file.filename}")
+    ledger = await service.create_ledger(
+        session,
+        code=code,
+        name=name,
+        rows=rows,
+        issuer=issuer,
+        document_no=document_no,
+        plan_end=plan_end,
+        source=f"imported from {file.filename}",
+    )
     assert ledger.id is not None
     return LedgerPublic(**ledger.model_dump(), item_count=len(rows))
 
 
-@router.get("/ledgers/{code}/export.{fmt}", summary="Export a ledger with status (导出台账)",
-            response_class=Response)
+@router.get(
+    "/ledgers/{code}/export.{fmt}",
+    summary="Export a ledger with status (导出台账)",
+    response_class=Response,
+)
 async def export_ledger(
     code: str, fmt: str, _reader: Reader, session: Session, as_of: AsOf
 ) -> Response:
     if fmt not in ("xlsx", "csv"):
         raise Unprocessable("export as .xlsx or .csv", code="unsupported_format")
     ledger = await service.get_ledger(session, code)
-    page = await service.list_items(session, ItemFilter(ledger_code=code), as_of=as_of,
-                                    limit=100_000)
+    page = await service.list_items(
+        session, ItemFilter(ledger_code=code), as_of=as_of, limit=100_000
+    )
     if fmt == "csv":
-        return attachment(spreadsheet.write_ledger_csv(page.items), "text/csv; charset=utf-8",
-                          f"{code}.csv")
-    return attachment(spreadsheet.write_ledger_xlsx(ledger.name, page.items),
-                      spreadsheet.XLSX_MEDIA_TYPE, f"{code}.xlsx")
+        return attachment(
+            spreadsheet.write_ledger_csv(page.items), "text/csv; charset=utf-8", f"{code}.csv"
+        )
+    return attachment(
+        spreadsheet.write_ledger_xlsx(ledger.name, page.items),
+        spreadsheet.XLSX_MEDIA_TYPE,
+        f"{code}.xlsx",
+    )
 
 
 @router.get("/items", summary="Items with filters (任务事项查询)")
@@ -110,10 +126,18 @@ async def list_items(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> ItemPage:
-    flt = ItemFilter(ledger_code=ledger, category=category, unit_id=unit_id, status=status_,
-                     due_before=due_before, overdue=overdue, due_soon=due_soon)
-    return await service.list_items(session, flt, as_of=as_of, due_soon_days=due_soon_days,
-                                    limit=limit, offset=offset)
+    flt = ItemFilter(
+        ledger_code=ledger,
+        category=category,
+        unit_id=unit_id,
+        status=status_,
+        due_before=due_before,
+        overdue=overdue,
+        due_soon=due_soon,
+    )
+    return await service.list_items(
+        session, flt, as_of=as_of, due_soon_days=due_soon_days, limit=limit, offset=offset
+    )
 
 
 @router.get("/items/{item_id}", summary="One item with its whole history (事项详情)")
@@ -124,8 +148,11 @@ async def get_item(item_id: int, _reader: Reader, session: Session, as_of: AsOf)
 
 @router.get("/units", summary="Responsible units (责任单位)")
 async def list_units(_reader: Reader, session: Session) -> list[UnitPublic]:
-    return [UnitPublic(id=u.id, name=u.name) for u in await service.list_units(session)
-            if u.id is not None]
+    return [
+        UnitPublic(id=u.id, name=u.name)
+        for u in await service.list_units(session)
+        if u.id is not None
+    ]
 
 
 @router.get("/units/{unit_id}/dashboard", summary="A unit's dashboard (单位看板)")
@@ -143,8 +170,9 @@ async def ranking(
     ledger: str | None = None,
     stale_days: Annotated[int, Query(ge=1, le=365)] = 30,
 ) -> list[UnitStanding]:
-    return await service.unit_ranking(session, as_of=as_of, stale_days=stale_days,
-                                      ledger_code=ledger)
+    return await service.unit_ranking(
+        session, as_of=as_of, stale_days=stale_days, ledger_code=ledger
+    )
 
 
 @router.get("/feed/deadlines", summary="Items due soon or overdue, for notify (临期逾期提醒源)")

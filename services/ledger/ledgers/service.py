@@ -12,7 +12,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, case, func, literal, or_
-from sqlalchemy.sql import Select
+from sqlalchemy import select as sa_select
 from sqlmodel import SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -31,7 +31,13 @@ from services.ledger.ledgers.parsing import (
     parse_due,
     parse_responsibilities,
 )
-from services.ledger.updates.models import FINISHED_STATUSES, STATUS_LABELS, StatusUpdate, TaskStatus
+from services.ledger.updates.models import (
+    FINISHED_STATUSES,
+    STATUS_LABELS,
+    StatusUpdate,
+    TaskStatus,
+)
+from shared.db import AnySelect, fetch_all
 from shared.errors import Conflict, NotFound
 from shared.timeutil import end_of_beijing_day
 
@@ -111,12 +117,12 @@ def state_columns(as_of: date, due_soon_days: int = DEFAULT_DUE_SOON_DAYS) -> St
         .subquery("last_ids")
     )
     latest = (
-        select(
+        sa_select(
             last_ids.c.item_id,
-            StatusUpdate.status,
-            StatusUpdate.progress,
-            StatusUpdate.narrative,
-            StatusUpdate.created_at,
+            col(StatusUpdate.status),
+            col(StatusUpdate.progress),
+            col(StatusUpdate.narrative),
+            col(StatusUpdate.created_at),
         )
         .join(StatusUpdate, col(StatusUpdate.id) == last_ids.c.update_id)
         .subquery("latest")
@@ -134,7 +140,7 @@ def state_columns(as_of: date, due_soon_days: int = DEFAULT_DUE_SOON_DAYS) -> St
     return StateColumns(latest, status, overdue, due_soon)
 
 
-def _filtered(query: Select[Any], state: StateColumns, flt: ItemFilter) -> Select[Any]:
+def _filtered(query: AnySelect, state: StateColumns, flt: ItemFilter) -> AnySelect:
     if flt.ledger_code:
         query = query.where(col(Ledger.code) == flt.ledger_code)
     if flt.category:
@@ -154,11 +160,11 @@ def _filtered(query: Select[Any], state: StateColumns, flt: ItemFilter) -> Selec
     return query
 
 
-def _item_rows(state: StateColumns) -> Select[Any]:
+def _item_rows(state: StateColumns) -> AnySelect:
     return (
-        select(
+        sa_select(
             Item,
-            Ledger.code,
+            col(Ledger.code),
             state.status.label("status"),
             func.coalesce(state.latest.c.progress, 0).label("progress"),
             state.latest.c.narrative,
@@ -189,23 +195,34 @@ async def _units_by_item(
     return result
 
 
-async def _to_public(
-    session: AsyncSession, rows: Sequence[Any], as_of: date
-) -> list[ItemPublic]:
+async def _to_public(session: AsyncSession, rows: Sequence[Any], as_of: date) -> list[ItemPublic]:
     units = await _units_by_item(session, [row[0].id for row in rows])
     items = []
     for item, ledger_code, status, progress, narrative, last_update_at, overdue, due_soon in rows:
         task_status = TaskStatus(status)
         late = bool(overdue)
-        items.append(ItemPublic(
-            id=item.id, ledger_code=ledger_code, seq=item.seq, category=item.category,
-            task=item.task, responsible_text=item.responsible_text, units=units[item.id],
-            due_text=item.due_text, due_kind=item.due_kind, due_date=item.due_date,
-            status=task_status, status_label=STATUS_LABELS[task_status], progress=progress,
-            latest_narrative=narrative,
-            last_update_at=last_update_at, overdue=late, due_soon=bool(due_soon),
-            days_overdue=(as_of - item.due_date).days if late and item.due_date else None,
-        ))
+        items.append(
+            ItemPublic(
+                id=item.id,
+                ledger_code=ledger_code,
+                seq=item.seq,
+                category=item.category,
+                task=item.task,
+                responsible_text=item.responsible_text,
+                units=units[item.id],
+                due_text=item.due_text,
+                due_kind=item.due_kind,
+                due_date=item.due_date,
+                status=task_status,
+                status_label=STATUS_LABELS[task_status],
+                progress=progress,
+                latest_narrative=narrative,
+                last_update_at=last_update_at,
+                overdue=late,
+                due_soon=bool(due_soon),
+                days_overdue=(as_of - item.due_date).days if late and item.due_date else None,
+            )
+        )
     return items
 
 
@@ -222,7 +239,7 @@ async def list_items(
     base = _filtered(_item_rows(state), state, flt)
     total = (await session.exec(select(func.count()).select_from(base.subquery()))).one()
     page = base.order_by(col(Ledger.code), col(Item.seq)).limit(limit).offset(offset)
-    rows = (await session.exec(page)).all()
+    rows = await fetch_all(session, page)
     return ItemPage(
         total=total, limit=limit, offset=offset, items=await _to_public(session, rows, as_of)
     )
@@ -230,7 +247,7 @@ async def list_items(
 
 async def get_item_public(session: AsyncSession, item_id: int, *, as_of: date) -> ItemPublic:
     state = state_columns(as_of)
-    rows = (await session.exec(_item_rows(state).where(col(Item.id) == item_id))).all()
+    rows = await fetch_all(session, _item_rows(state).where(col(Item.id) == item_id))
     if not rows:
         raise NotFound(f"item {item_id} does not exist", code="item_not_found")
     return (await _to_public(session, rows, as_of))[0]
@@ -301,28 +318,46 @@ async def create_ledger(
     existing = await session.exec(select(Ledger.id).where(col(Ledger.code) == code))
     if existing.first() is not None:
         raise Conflict(f"ledger '{code}' already exists", code="ledger_exists")
-    ledger = Ledger(code=code, name=name, issuer=issuer, document_no=document_no, source=source,
-                    plan_end=plan_end)
+    ledger = Ledger(
+        code=code,
+        name=name,
+        issuer=issuer,
+        document_no=document_no,
+        source=source,
+        plan_end=plan_end,
+    )
     session.add(ledger)
     await session.flush()
     assert ledger.id is not None
-    parsed = [(row, parse_due(row.due_text), parse_responsibilities(row.responsible_text))
-              for row in rows]
+    parsed = [
+        (row, parse_due(row.due_text), parse_responsibilities(row.responsible_text)) for row in rows
+    ]
     unit_ids = await unit_ids_by_name(session, [r.unit for _, _, rs in parsed for r in rs])
     items = [
-        Item(ledger_id=ledger.id, seq=row.seq, category=row.category, task=row.task,
-             responsible_text=row.responsible_text, due_text=row.due_text, due_kind=due.kind,
-             due_date=due.on)
+        Item(
+            ledger_id=ledger.id,
+            seq=row.seq,
+            category=row.category,
+            task=row.task,
+            responsible_text=row.responsible_text,
+            due_text=row.due_text,
+            due_kind=due.kind,
+            due_date=due.on,
+        )
         for row, due, _ in parsed
     ]
     session.add_all(items)
     await session.flush()
-    session.add_all([
-        ItemUnit(item_id=item.id, unit_id=unit_ids[resp.unit], role=resp.role, position=position)
-        for item, (_, _, responsibilities) in zip(items, parsed, strict=True)
-        if item.id is not None
-        for position, resp in enumerate(responsibilities)
-    ])
+    session.add_all(
+        [
+            ItemUnit(
+                item_id=item.id, unit_id=unit_ids[resp.unit], role=resp.role, position=position
+            )
+            for item, (_, _, responsibilities) in zip(items, parsed, strict=True)
+            if item.id is not None
+            for position, resp in enumerate(responsibilities)
+        ]
+    )
     await session.flush()
     return ledger
 
@@ -356,27 +391,39 @@ async def unit_dashboard(
     state = state_columns(as_of)
     flt = ItemFilter(ledger_code=ledger_code, unit_id=unit_id)
     base = _filtered(
-        select(Item.id, state.status.label("status"),
-               case((state.overdue, 1), else_=0).label("overdue"),
-               case((state.due_soon, 1), else_=0).label("due_soon"))
+        sa_select(
+            col(Item.id),
+            state.status.label("status"),
+            case((state.overdue, 1), else_=0).label("overdue"),
+            case((state.due_soon, 1), else_=0).label("due_soon"),
+        )
         .join(Ledger, col(Ledger.id) == col(Item.ledger_id))
         .outerjoin(state.latest, state.latest.c.item_id == col(Item.id)),
-        state, flt,
+        state,
+        flt,
     ).subquery()
-    rows = (await session.exec(
-        select(base.c.status, func.count(), func.sum(base.c.overdue), func.sum(base.c.due_soon))
-        .group_by(base.c.status)
-    )).all()
+    rows = await fetch_all(
+        session,
+        sa_select(
+            base.c.status, func.count(), func.sum(base.c.overdue), func.sum(base.c.due_soon)
+        ).group_by(base.c.status),
+    )
     counts = {TaskStatus(status): (n, late or 0, soon or 0) for status, n, late, soon in rows}
     overdue_page = await list_items(
-        session, ItemFilter(ledger_code=ledger_code, unit_id=unit_id, overdue=True),
-        as_of=as_of, limit=1000,
+        session,
+        ItemFilter(ledger_code=ledger_code, unit_id=unit_id, overdue=True),
+        as_of=as_of,
+        limit=1000,
     )
     return UnitDashboard(
-        unit_id=unit_id, unit=unit.name, as_of=as_of,
+        unit_id=unit_id,
+        unit=unit.name,
+        as_of=as_of,
         total=sum(n for n, _, _ in counts.values()),
-        by_status=[StatusCount(status=s, status_label=STATUS_LABELS[s], count=counts.get(s, (0,))[0])
-                   for s in TaskStatus],
+        by_status=[
+            StatusCount(status=s, status_label=STATUS_LABELS[s], count=counts.get(s, (0,))[0])
+            for s in TaskStatus
+        ],
         overdue_count=sum(late for _, late, _ in counts.values()),
         due_soon_count=sum(soon for _, _, soon in counts.values()),
         overdue=overdue_page.items,
@@ -409,8 +456,10 @@ async def unit_ranking(
         or_(state.latest.c.created_at.is_(None), state.latest.c.created_at < stale_before),
     )
     query = (
-        select(
-            Unit.id, Unit.name, func.count(col(Item.id)),
+        sa_select(
+            col(Unit.id),
+            col(Unit.name),
+            func.count(col(Item.id)),
             func.sum(case((state.overdue, 1), else_=0)),
             func.sum(case((stale, 1), else_=0)),
         )
@@ -423,7 +472,7 @@ async def unit_ranking(
     )
     if ledger_code:
         query = query.where(col(Ledger.code) == ledger_code)
-    rows = sorted((await session.exec(query)).all(), key=lambda r: (-(r[3] or 0), -(r[4] or 0), r[1]))
+    rows = sorted(await fetch_all(session, query), key=lambda r: (-(r[3] or 0), -(r[4] or 0), r[1]))
     return [
         UnitStanding(rank=i, unit_id=uid, unit=name, items=n, overdue=late or 0, stale=old or 0)
         for i, (uid, name, n, late, old) in enumerate(rows, start=1)
@@ -470,11 +519,12 @@ class DeadlineFeed(SQLModel):
 
 async def deadline_feed(session: AsyncSession, *, as_of: date, within_days: int) -> DeadlineFeed:
     state = state_columns(as_of, within_days)
-    rows = (await session.exec(
+    rows = await fetch_all(
+        session,
         _item_rows(state)
         .where(or_(state.overdue, state.due_soon))
-        .order_by(col(Item.due_date), col(Ledger.code), col(Item.seq))
-    )).all()
+        .order_by(col(Item.due_date), col(Ledger.code), col(Item.seq)),
+    )
     items = await _to_public(session, rows, as_of)
     unit_ids = {u.id for item in items for u in item.units}
     heads: dict[int, list[FeedRecipient]] = {uid: [] for uid in unit_ids}
@@ -487,15 +537,32 @@ async def deadline_feed(session: AsyncSession, *, as_of: date, within_days: int)
         )
         for unit_id, user in found:
             if user.email:
-                heads[unit_id].append(FeedRecipient(
-                    username=user.username, display_name=user.display_name, email=user.email))
-    return DeadlineFeed(as_of=as_of, within_days=within_days, entries=[
-        DeadlineFeedEntry(
-            item_id=item.id, ledger_code=item.ledger_code, seq=item.seq, task=item.task,
-            due_text=item.due_text, due_date=item.due_date, status=item.status,
-            status_label=item.status_label, overdue=item.overdue, days_left=(item.due_date - as_of).days,
-            units=[FeedUnit(id=u.id, name=u.name, role=u.role, heads=heads[u.id])
-                   for u in item.units],
-        )
-        for item in items if item.due_date is not None
-    ])
+                heads[unit_id].append(
+                    FeedRecipient(
+                        username=user.username, display_name=user.display_name, email=user.email
+                    )
+                )
+    return DeadlineFeed(
+        as_of=as_of,
+        within_days=within_days,
+        entries=[
+            DeadlineFeedEntry(
+                item_id=item.id,
+                ledger_code=item.ledger_code,
+                seq=item.seq,
+                task=item.task,
+                due_text=item.due_text,
+                due_date=item.due_date,
+                status=item.status,
+                status_label=item.status_label,
+                overdue=item.overdue,
+                days_left=(item.due_date - as_of).days,
+                units=[
+                    FeedUnit(id=u.id, name=u.name, role=u.role, heads=heads[u.id])
+                    for u in item.units
+                ],
+            )
+            for item in items
+            if item.due_date is not None
+        ],
+    )

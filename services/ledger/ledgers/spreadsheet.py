@@ -77,14 +77,24 @@ def parse_rows(rows: Iterable[tuple[int, Sequence[str]]]) -> list[NewItem]:
                 raise ValueError
         except ValueError:
             seq = 0
-            row_errors.append(_row_error(row_no, "序号", "bad_seq", f"'{seq_text}' is not a positive whole number"))
+            row_errors.append(
+                _row_error(
+                    row_no, "序号", "bad_seq", f"'{seq_text}' is not a positive whole number"
+                )
+            )
         if seq and seq in seqs:
-            row_errors.append(_row_error(row_no, "序号", "duplicate_seq", f"序号 {seq} also on row {seqs[seq]}"))
+            row_errors.append(
+                _row_error(row_no, "序号", "duplicate_seq", f"序号 {seq} also on row {seqs[seq]}")
+            )
         category = cat or category
         if not category:
-            row_errors.append(_row_error(row_no, "分类", "category_required", "the first item needs a 分类"))
+            row_errors.append(
+                _row_error(row_no, "分类", "category_required", "the first item needs a 分类")
+            )
         if not task:
-            row_errors.append(_row_error(row_no, "工作目标任务", "task_required", "工作目标任务 is empty"))
+            row_errors.append(
+                _row_error(row_no, "工作目标任务", "task_required", "工作目标任务 is empty")
+            )
         try:
             parse_responsibilities(units)
         except ValueError as exc:
@@ -97,16 +107,20 @@ def parse_rows(rows: Iterable[tuple[int, Sequence[str]]]) -> list[NewItem]:
             errors.extend(row_errors)
             continue
         seqs[seq] = row_no
-        items.append(NewItem(seq=seq, category=category, task=task, responsible_text=units,
-                             due_text=due))
+        items.append(
+            NewItem(seq=seq, category=category, task=task, responsible_text=units, due_text=due)
+        )
     if not header_seen:
         raise Unprocessable(
             "no header row found; the first sheet needs the columns " + "、".join(ANNEX2_COLUMNS),
             code="header_not_found",
         )
     if errors:
-        raise Unprocessable(f"{len(errors)} problem(s) in the sheet; nothing was imported",
-                            code="invalid_rows", errors=errors)
+        raise Unprocessable(
+            f"{len(errors)} problem(s) in the sheet; nothing was imported",
+            code="invalid_rows",
+            errors=errors,
+        )
     if not items:
         raise Unprocessable("the sheet has no items", code="no_items")
     return items
@@ -136,11 +150,20 @@ def _export_rows(items: Sequence[ItemPublic]) -> list[list[Any]]:
     rows: list[list[Any]] = []
     for item in items:
         updated = format_beijing(item.last_update_at)
-        rows.append([
-            item.seq, item.category, item.task, item.responsible_text, item.due_text,
-            item.status_label, item.progress, updated, "是" if item.overdue else "否",
-            item.days_overdue if item.days_overdue is not None else "",
-        ])
+        rows.append(
+            [
+                item.seq,
+                item.category,
+                item.task,
+                item.responsible_text,
+                item.due_text,
+                item.status_label,
+                item.progress,
+                updated,
+                "是" if item.overdue else "否",
+                item.days_overdue if item.days_overdue is not None else "",
+            ]
+        )
     return rows
 
 

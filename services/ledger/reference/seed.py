@@ -32,11 +32,22 @@ class PlanData:
 def load_plan(filename: str) -> PlanData:
     raw: dict[str, Any] = json.loads((REFERENCE_DIR / filename).read_text(encoding="utf-8"))
     return PlanData(
-        code=raw["code"], name=raw["name"], issuer=raw["issuer"], document_no=raw["document_no"],
-        source=raw["source"], plan_end=date.fromisoformat(raw["plan_end"]),
-        items=[NewItem(seq=i["seq"], category=i["category"], task=i["task"],
-                       responsible_text=i["responsible_text"], due_text=i["due_text"])
-               for i in raw["items"]],
+        code=raw["code"],
+        name=raw["name"],
+        issuer=raw["issuer"],
+        document_no=raw["document_no"],
+        source=raw["source"],
+        plan_end=date.fromisoformat(raw["plan_end"]),
+        items=[
+            NewItem(
+                seq=i["seq"],
+                category=i["category"],
+                task=i["task"],
+                responsible_text=i["responsible_text"],
+                due_text=i["due_text"],
+            )
+            for i in raw["items"]
+        ],
     )
 
 
@@ -49,8 +60,14 @@ async def seed_reference_ledgers(session: AsyncSession) -> list[str]:
         if exists.first() is not None:
             continue
         await create_ledger(
-            session, code=plan.code, name=plan.name, rows=plan.items, issuer=plan.issuer,
-            document_no=plan.document_no, source=plan.source, plan_end=plan.plan_end,
+            session,
+            code=plan.code,
+            name=plan.name,
+            rows=plan.items,
+            issuer=plan.issuer,
+            document_no=plan.document_no,
+            source=plan.source,
+            plan_end=plan.plan_end,
         )
         created.append(plan.code)
     return created

@@ -72,9 +72,16 @@ def _unit_summaries(items: list[ItemPublic]) -> list[UnitSummary]:
             statuses.setdefault(unit.id, Counter())[item.status] += 1
             overdue[unit.id] += item.overdue
     return sorted(
-        (UnitSummary(unit_id=uid, unit=names[uid], items=sum(statuses[uid].values()),
-                     by_status={s: statuses[uid][s] for s in TaskStatus}, overdue=overdue[uid])
-         for uid in names),
+        (
+            UnitSummary(
+                unit_id=uid,
+                unit=names[uid],
+                items=sum(statuses[uid].values()),
+                by_status={s: statuses[uid][s] for s in TaskStatus},
+                overdue=overdue[uid],
+            )
+            for uid in names
+        ),
         key=lambda s: (-s.overdue, s.unit),
     )
 
@@ -87,14 +94,23 @@ async def build_report(
     if today < start:
         raise Unprocessable(f"the {year} period has not started yet", code="period_not_started")
     as_of = min(today, end)
-    page = await list_items(session, ItemFilter(ledger_code=ledger_code), as_of=as_of, limit=100_000)
+    page = await list_items(
+        session, ItemFilter(ledger_code=ledger_code), as_of=as_of, limit=100_000
+    )
     totals = Counter(item.status for item in page.items)
     return LedgerReport(
-        ledger_code=ledger.code, ledger_name=ledger.name, kind=kind,
-        title=f"{ledger.name}{year}年{REPORT_TITLES[kind]}", year=year, period_start=start,
-        period_end=end, submission_due=due, as_of=as_of, generated_at=utcnow(),
-        status_totals={s: totals[s] for s in TaskStatus}, items=page.items,
-        units=_unit_summaries(page.items), overdue=[i for i in page.items if i.overdue],
+        ledger_code=ledger.code,
+        ledger_name=ledger.name,
+        kind=kind,
+        title=f"{ledger.name}{year}年{REPORT_TITLES[kind]}",
+        year=year,
+        period_start=start,
+        period_end=end,
+        submission_due=due,
+        as_of=as_of,
+        generated_at=utcnow(),
+        status_totals={s: totals[s] for s in TaskStatus},
+        items=page.items,
+        units=_unit_summaries(page.items),
+        overdue=[i for i in page.items if i.overdue],
     )
-
-

@@ -15,11 +15,24 @@ from services.ledger.reports.service import LedgerReport
 from services.ledger.updates.models import STATUS_LABELS, TaskStatus
 from shared.timeutil import format_beijing
 
-_ITEM_HEADER = ("序号", "分类", "工作目标任务", "责任单位", "完成时间", "状态", "进度(%)",
-                "最新进展", "最近更新(北京时间)", "是否逾期", "逾期天数")
+_ITEM_HEADER = (
+    "序号",
+    "分类",
+    "工作目标任务",
+    "责任单位",
+    "完成时间",
+    "状态",
+    "进度(%)",
+    "最新进展",
+    "最近更新(北京时间)",
+    "是否逾期",
+    "逾期天数",
+)
 
 
-def _sheet(workbook: Workbook, title: str, header: Iterable[str], rows: Iterable[Iterable[Any]]) -> Worksheet:
+def _sheet(
+    workbook: Workbook, title: str, header: Iterable[str], rows: Iterable[Iterable[Any]]
+) -> Worksheet:
     sheet = workbook.create_sheet(title)
     sheet.append(list(header))
     for cell in sheet[1]:
@@ -31,9 +44,19 @@ def _sheet(workbook: Workbook, title: str, header: Iterable[str], rows: Iterable
 
 def _item_row(item: ItemPublic) -> list[Any]:
     updated = format_beijing(item.last_update_at)
-    return [item.seq, item.category, item.task, item.responsible_text, item.due_text,
-            item.status_label, item.progress, item.latest_narrative or "", updated,
-            "是" if item.overdue else "否", item.days_overdue or ""]
+    return [
+        item.seq,
+        item.category,
+        item.task,
+        item.responsible_text,
+        item.due_text,
+        item.status_label,
+        item.progress,
+        item.latest_narrative or "",
+        updated,
+        "是" if item.overdue else "否",
+        item.days_overdue or "",
+    ]
 
 
 def report_xlsx(report: LedgerReport) -> bytes:
@@ -41,20 +64,26 @@ def report_xlsx(report: LedgerReport) -> bytes:
     default = workbook.active
     if default is not None:
         workbook.remove(default)
-    _sheet(workbook, "汇总", ("项目", "内容"), [
-        ("报告", report.title),
-        ("台账", report.ledger_name),
-        ("统计期间", f"{report.period_start} 至 {report.period_end}"),
-        ("截至日期", report.as_of.isoformat()),
-        ("报送期限", report.submission_due.isoformat()),
-        ("生成时间(北京时间)", format_beijing(report.generated_at)),
-        ("事项总数", len(report.items)),
-        *((f"{STATUS_LABELS[s]}事项", report.status_totals[s]) for s in TaskStatus),
-        ("逾期事项", len(report.overdue)),
-    ])
+    _sheet(
+        workbook,
+        "汇总",
+        ("项目", "内容"),
+        [
+            ("报告", report.title),
+            ("台账", report.ledger_name),
+            ("统计期间", f"{report.period_start} 至 {report.period_end}"),
+            ("截至日期", report.as_of.isoformat()),
+            ("报送期限", report.submission_due.isoformat()),
+            ("生成时间(北京时间)", format_beijing(report.generated_at)),
+            ("事项总数", len(report.items)),
+            *((f"{STATUS_LABELS[s]}事项", report.status_totals[s]) for s in TaskStatus),
+            ("逾期事项", len(report.overdue)),
+        ],
+    )
     _sheet(workbook, "任务进展", _ITEM_HEADER, (_item_row(i) for i in report.items))
     _sheet(
-        workbook, "单位汇总",
+        workbook,
+        "单位汇总",
         ("责任单位", "事项数", *(STATUS_LABELS[s] for s in TaskStatus), "逾期"),
         ([u.unit, u.items, *(u.by_status[s] for s in TaskStatus), u.overdue] for u in report.units),
     )

@@ -17,7 +17,8 @@ router = APIRouter(tags=["updates"])
 
 
 @router.post(
-    "/items/{item_id}/updates", status_code=status.HTTP_201_CREATED,
+    "/items/{item_id}/updates",
+    status_code=status.HTTP_201_CREATED,
     summary="Post a status update, with evidence files (填报进展)",
 )
 async def post_update(
@@ -30,13 +31,19 @@ async def post_update(
     files: Annotated[list[UploadFile], File(description="佐证材料")] = [],  # noqa: B006
 ) -> StatusUpdatePublic:
     uploads = [
-        EvidenceUpload(filename=f.filename or "", content_type=f.content_type or "",
-                       content=await f.read(service.MAX_EVIDENCE_BYTES + 1))
+        EvidenceUpload(
+            filename=f.filename or "",
+            content_type=f.content_type or "",
+            content=await f.read(service.MAX_EVIDENCE_BYTES + 1),
+        )
         for f in files
     ]
     update = await service.post_update(
-        session, user, item_id,
-        StatusUpdateCreate(status=status_, progress=progress, narrative=narrative), uploads,
+        session,
+        user,
+        item_id,
+        StatusUpdateCreate(status=status_, progress=progress, narrative=narrative),
+        uploads,
     )
     return next(u for u in await service.history(session, item_id) if u.id == update.id)
 
@@ -46,8 +53,11 @@ async def list_updates(item_id: int, _reader: Reader, session: Session) -> list[
     return await service.history(session, item_id)
 
 
-@router.get("/items/{item_id}/evidence/{evidence_id}", summary="Download evidence (下载佐证材料)",
-            response_class=Response)
+@router.get(
+    "/items/{item_id}/evidence/{evidence_id}",
+    summary="Download evidence (下载佐证材料)",
+    response_class=Response,
+)
 async def download_evidence(
     item_id: int, evidence_id: int, _reader: Reader, session: Session
 ) -> Response:

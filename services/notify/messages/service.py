@@ -57,5 +57,9 @@ async def list_messages(
         query = query.where(col(Message.kind) == kind)
     total = (await session.exec(select(func.count()).select_from(query.subquery()))).one()
     rows = await session.exec(query.order_by(col(Message.id)).limit(limit).offset(offset))
-    return MessagePage(total=total, limit=limit, offset=offset,
-                       messages=[MessagePublic.model_validate(m, from_attributes=True) for m in rows])
+    return MessagePage(
+        total=total,
+        limit=limit,
+        offset=offset,
+        messages=[MessagePublic.model_validate(m, from_attributes=True) for m in rows],
+    )

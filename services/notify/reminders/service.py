@@ -1,4 +1,4 @@
-"""Ledger deadline reminders (任务到期提醒): N days before due, on the due day, weekly while overdue.
+"""Ledger deadline reminders (任务到期提醒): N days before, on the due day, weekly while overdue.
 
 The ledger service owns the items; notify reads its deadline feed over HTTP and queues one message
 per (reminder, recipient, channel). A reminder day that falls on a weekend or holiday moves to the
@@ -58,13 +58,17 @@ def trigger_firing(
 ) -> Trigger | None:
     """The reminder to send on working day ``today``: one whose day moves to today. When a
     holiday folds several onto one day (the day before and the due day), the latest speaks."""
-    firing = [t for t in triggers(due, days_before, today)
-              if t.day <= today and calendar.next_workday(t.day) == today]
+    firing = [
+        t
+        for t in triggers(due, days_before, today)
+        if t.day <= today and calendar.next_workday(t.day) == today
+    ]
     return max(firing, key=lambda t: t.day, default=None)
 
 
-def _message_for(entry: dict[str, Any], trigger: Trigger, unit: dict[str, Any],
-                 head: dict[str, Any] | None) -> NewMessage:
+def _message_for(
+    entry: dict[str, Any], trigger: Trigger, unit: dict[str, Any], head: dict[str, Any] | None
+) -> NewMessage:
     where = f"{entry['ledger_code']} 第{entry['seq']}项"
     if entry["overdue"]:
         subject = f"【逾期督办】{where}已逾期{-entry['days_left']}天"
@@ -79,27 +83,46 @@ def _message_for(entry: dict[str, Any], trigger: Trigger, unit: dict[str, Any],
     key = f"{LEDGER_REMINDER}:{entry['item_id']}:{trigger.name}"
     if head is None:
         return NewMessage(
-            dedup_key=f"{key}:unit-{unit['id']}:unresolved", kind=LEDGER_REMINDER,
-            channel=Channel.email, recipient=f"unit:{unit['name']}", subject=subject, body=body,
+            dedup_key=f"{key}:unit-{unit['id']}:unresolved",
+            kind=LEDGER_REMINDER,
+            channel=Channel.email,
+            recipient=f"unit:{unit['name']}",
+            subject=subject,
+            body=body,
             state=MessageState.dead,
             last_error=f"no active department head with an email is bound to unit '{unit['name']}'",
         )
     return NewMessage(
-        dedup_key=f"{key}:{head['email']}:email", kind=LEDGER_REMINDER, channel=Channel.email,
-        recipient=head["email"], subject=subject, body=body,
+        dedup_key=f"{key}:{head['email']}:email",
+        kind=LEDGER_REMINDER,
+        channel=Channel.email,
+        recipient=head["email"],
+        subject=subject,
+        body=body,
     )
 
 
 async def queue_ledger_reminders(
-    session: AsyncSession, client: ServiceClient, calendar: WorkingCalendar, *,
-    today: date, days_before: int,
+    session: AsyncSession,
+    client: ServiceClient,
+    calendar: WorkingCalendar,
+    *,
+    today: date,
+    days_before: int,
 ) -> ReminderRun:
     """Read ledger's feed and queue today's reminders; running twice queues nothing new."""
     if not calendar.is_workday(today):
-        return ReminderRun(as_of=today, working_day=False, reminders_due=0, queued=0,
-                           already_queued=0, unresolved=0)
+        return ReminderRun(
+            as_of=today,
+            working_day=False,
+            reminders_due=0,
+            queued=0,
+            already_queued=0,
+            unresolved=0,
+        )
     feed = await client.get_json(
-        "ledger", "/feed/deadlines",
+        "ledger",
+        "/feed/deadlines",
         params={"as_of": today.isoformat(), "within_days": days_before + _FEED_MARGIN_DAYS},
     )
     messages: list[NewMessage] = []
@@ -113,7 +136,10 @@ async def queue_ledger_reminders(
             messages.extend(_message_for(entry, trigger, unit, head) for head in heads)
     queued = await enqueue(session, messages)
     return ReminderRun(
-        as_of=today, working_day=True, reminders_due=len(messages), queued=queued,
+        as_of=today,
+        working_day=True,
+        reminders_due=len(messages),
+        queued=queued,
         already_queued=len(messages) - queued,
         unresolved=sum(1 for m in messages if m.state is MessageState.dead),
     )

@@ -1,0 +1,176 @@
+"""``huodian up`` starts the three real services; they talk to each other over real HTTP."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+
+from shared.calendar import WorkingCalendar
+from shared.timeutil import beijing_today
+from tests.conftest import PG_URL
+
+pytestmark = pytest.mark.e2e
+ADMIN_PASSWORD = "e2e-admin-password"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    var_dir: Path = tmp_path_factory.mktemp("e2e-var")
+    ports = {name: free_port() for name in ("intake", "ledger", "notify")}
+    env = {
+        **os.environ,
+        "HUODIAN_VAR_DIR": str(var_dir),
+        "HUODIAN_ADMIN_PASSWORD": ADMIN_PASSWORD,
+        "HUODIAN_DB_SCHEMA_PREFIX": f"e2e{os.getpid()}_",
+        **{f"HUODIAN_{n.upper()}_PORT": str(p) for n, p in ports.items()},
+    }
+    env.pop("HUODIAN_SECRET_KEY", None)
+    if PG_URL:
+        env["HUODIAN_DATABASE_URL"] = PG_URL
+    else:
+        env.pop("HUODIAN_DATABASE_URL", None)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "services.cli", "up", "--log-level", "warning"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    urls = {n: f"http://127.0.0.1:{p}" for n, p in ports.items()}
+    try:
+        deadline = time.monotonic() + 60
+        pending = set(urls)
+        while pending and time.monotonic() < deadline:
+            assert process.poll() is None, process.stdout.read() if process.stdout else ""
+            for name in list(pending):
+                try:
+                    if httpx.get(f"{urls[name]}/readyz", timeout=1).status_code == 200:
+                        pending.discard(name)
+                except httpx.HTTPError:
+                    pass
+            time.sleep(0.2)
+        assert not pending, f"not ready: {pending}"
+        yield {**urls, "pid": str(process.pid)}
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+        output, _ = process.communicate(timeout=30)
+        if PG_URL:
+            _drop_schemas(env["HUODIAN_DB_SCHEMA_PREFIX"])
+        stack_output = output
+    assert process.returncode == 0, stack_output
+    assert "all services stopped" in stack_output
+
+
+def _drop_schemas(prefix: str) -> None:
+    from sqlalchemy import create_engine, text
+
+    assert PG_URL
+    engine = create_engine(PG_URL.replace("postgresql://", "postgresql+psycopg://", 1))
+    with engine.begin() as conn:
+        for schema in ("intake", "ledger", "notify"):
+            conn.execute(text(f'DROP SCHEMA IF EXISTS "{prefix}{schema}" CASCADE'))
+    engine.dispose()
+
+
+def test_all_three_are_up(stack):
+    for name in ("intake", "ledger", "notify"):
+        assert httpx.get(f"{stack[name]}/healthz").json()["service"] == name
+
+
+def test_department_head_update_reaches_notify(stack):
+    ledger, notify = stack["ledger"], stack["notify"]
+    token = httpx.post(
+        f"{ledger}/auth/token", json={"username": "admin", "password": ADMIN_PASSWORD}
+    ).json()["access_token"]
+    admin = {"Authorization": f"Bearer {token}"}
+    created = httpx.post(
+        f"{ledger}/users",
+        headers=admin,
+        json={
+            "username": "power",
+            "display_name": "供电企业负责人",
+            "role": "dept_head",
+            "email": "power@example.cn",
+            "password": "power-password-1",
+            "units": ["各供电企业"],
+        },
+    )
+    assert created.status_code == 201, created.text
+    head_token = httpx.post(
+        f"{ledger}/auth/token", json={"username": "power", "password": "power-password-1"}
+    ).json()["access_token"]
+    head = {"Authorization": f"Bearer {head_token}"}
+
+    # A county ledger with two items due a week after the next working day.
+    reminder_day = WorkingCalendar.build().next_workday(beijing_today() + timedelta(days=1))
+    due = (reminder_day + timedelta(days=7)).isoformat()
+    sheet = (
+        f"序号,分类,工作目标任务,责任单位,完成时间\n"
+        f"1,工作目标,推广电子证照,各供电企业,{due}\n"
+        f"2,工作目标,公开配电网接入能力,各供电企业,{due}\n"
+    )
+    imported = httpx.post(
+        f"{ledger}/ledgers/import",
+        headers=admin,
+        data={"code": "county-e2e", "name": "某县台账"},
+        files={"file": ("county.csv", sheet.encode(), "text/csv")},
+    )
+    assert imported.status_code == 201, imported.text
+    items = httpx.get(f"{ledger}/items", headers=head, params={"ledger": "county-e2e"}).json()
+    done = next(i for i in items["items"] if i["seq"] == 2)
+    posted = httpx.post(
+        f"{ledger}/items/{done['id']}/updates",
+        headers=head,
+        data={"status": "done", "progress": "100", "narrative": "已公开"},
+    )
+    assert posted.status_code == 201, posted.text
+
+    # notify reads ledger's deadline feed over HTTP with its own service token.
+    run = httpx.post(
+        f"{notify}/reminders/ledger-deadlines/run",
+        headers=admin,
+        params={"as_of": reminder_day.isoformat(), "days_before": 7},
+        timeout=30,
+    )
+    assert run.status_code == 200, run.text
+    assert run.json()["working_day"] is True
+    messages = httpx.get(
+        f"{notify}/messages", headers=admin, params={"state": "queued", "limit": 500}
+    ).json()["messages"]
+    county = [m for m in messages if "county-e2e" in m["subject"]]
+    assert [(m["recipient"], m["subject"]) for m in county] == [
+        ("power@example.cn", f"【临期提醒】county-e2e 第1项将于{due}到期")
+    ]
+    again = httpx.post(
+        f"{notify}/reminders/ledger-deadlines/run",
+        headers=admin,
+        params={"as_of": reminder_day.isoformat(), "days_before": 7},
+        timeout=30,
+    )
+    assert again.json()["queued"] == 0
+
+
+def test_service_tokens_are_not_user_tokens(stack):
+    response = httpx.get(
+        f"{stack['ledger']}/feed/deadlines", headers={"Authorization": "Bearer forged"}
+    )
+    assert response.status_code == 401
+    assert response.json()["code"] == "invalid_token"

@@ -1,0 +1,54 @@
+import pytest
+
+from shared.migrations import head_revision
+from tests.conftest import client_for
+
+
+@pytest.mark.parametrize("service", ["intake", "ledger", "notify"])
+class TestProbes:
+    async def test_healthz(self, apps, service):
+        async with client_for(apps.app(service)) as client:
+            response = await client.get("/healthz")
+        assert response.json() == {"status": "ok", "service": service}
+
+    async def test_readyz_at_head(self, apps, service):
+        async with client_for(apps.app(service)) as client:
+            response = await client.get("/readyz")
+        assert response.status_code == 200
+        assert response.json()["revision"] == head_revision(service)
+
+    async def test_openapi_has_chinese_descriptions(self, apps, service):
+        async with client_for(apps.app(service)) as client:
+            spec = (await client.get("/openapi.json")).json()
+        assert "获电" in spec["info"]["title"]
+        summaries = [op["summary"] for path in spec["paths"].values() for op in path.values()]
+        assert any("就绪检查" in s for s in summaries)
+
+    async def test_unknown_path_is_problem_json(self, apps, service):
+        async with client_for(apps.app(service)) as client:
+            response = await client.get("/no/such/thing")
+        assert response.status_code == 404
+        assert response.headers["content-type"] == "application/problem+json"
+        assert response.json()["code"] == "not_found"
+
+
+async def test_readyz_reports_pending_migrations(apps, settings):
+    from shared.migrations import downgrade, upgrade
+
+    downgrade("intake", settings, "base")
+    try:
+        async with client_for(apps.intake) as client:
+            response = await client.get("/readyz")
+        assert response.status_code == 503
+        assert response.json()["code"] == "migrations_pending"
+    finally:
+        upgrade("intake", settings)
+
+
+async def test_malformed_json_is_422_not_500(apps):
+    async with client_for(apps.ledger) as client:
+        response = await client.post(
+            "/auth/token", content=b"{not json", headers={"content-type": "application/json"}
+        )
+    assert response.status_code == 422
+    assert response.json()["code"] == "validation_failed"
