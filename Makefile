@@ -1,5 +1,8 @@
 # Two commands on a fresh machine with Python 3.11+: `make run` and `make test`.
-PY ?= $(shell command -v python3.12 || command -v python3.11 || command -v python3)
+# The first interpreter found that really runs and is 3.11 or newer.
+PY ?= $(shell for p in python3 python3.13 python3.12 python3.11; do \
+	$$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null && { echo $$p; break; }; \
+	done)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
@@ -7,7 +10,7 @@ STAMP := $(VENV)/.installed
 .PHONY: install run test test-pg lint format bench clean
 
 $(STAMP): pyproject.toml constraints.txt
-	@$(PY) -c 'import sys; assert sys.version_info >= (3, 11), "Huodian needs Python 3.11+"'
+	@test -n "$(PY)" || { echo "Huodian needs Python 3.11 or newer on PATH" >&2; exit 1; }
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev]'
