@@ -118,9 +118,17 @@ class TestExportRoundTrip:
         sheet = load_workbook(io.BytesIO(exported.content)).active
         header = [c.value for c in sheet[1]]
         assert header[:5] == list(ANNEX2_COLUMNS)
-        assert header[5:] == ["状态", "进度(%)", "最近更新(北京时间)", "是否逾期", "逾期天数"]
+        assert header[5:] == [
+            "状态",
+            "进度(%)",
+            "最新进展",
+            "最近更新(北京时间)",
+            "是否逾期",
+            "逾期天数",
+        ]
         row_7 = [c.value for c in sheet[8]]
-        assert (row_7[0], row_7[5], row_7[6], row_7[8]) == (7, "已完成", 100, "否")
+        assert (row_7[0], row_7[5], row_7[6], row_7[7]) == (7, "已完成", 100, "已推广")
+        assert row_7[9] == "否"
 
         response = await import_xlsx(admin, exported.content, code="dongying-copy")
         assert response.status_code == 201, response.text

@@ -23,7 +23,8 @@ from shared.errors import FieldError, PayloadTooLarge, Unprocessable
 from shared.timeutil import format_beijing
 
 ANNEX2_COLUMNS = ("序号", "分类", "工作目标任务", "责任单位", "完成时间")
-STATUS_COLUMNS = ("状态", "进度(%)", "最近更新(北京时间)", "是否逾期", "逾期天数")
+STATUS_COLUMNS = ("状态", "进度(%)", "最新进展", "最近更新(北京时间)", "是否逾期", "逾期天数")
+EXPORT_COLUMNS = (*ANNEX2_COLUMNS, *STATUS_COLUMNS)
 MAX_IMPORT_BYTES = 5 * 1024 * 1024
 MAX_IMPORT_ROWS = 5000
 XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -146,25 +147,21 @@ def read_ledger_xlsx(content: bytes) -> list[NewItem]:
         workbook.close()
 
 
-def _export_rows(items: Sequence[ItemPublic]) -> list[list[Any]]:
-    rows: list[list[Any]] = []
-    for item in items:
-        updated = format_beijing(item.last_update_at)
-        rows.append(
-            [
-                item.seq,
-                item.category,
-                item.task,
-                item.responsible_text,
-                item.due_text,
-                item.status_label,
-                item.progress,
-                updated,
-                "是" if item.overdue else "否",
-                item.days_overdue if item.days_overdue is not None else "",
-            ]
-        )
-    return rows
+def item_row(item: ItemPublic) -> list[Any]:
+    """An item in the export layout: the Annex 2 columns, then its state."""
+    return [
+        item.seq,
+        item.category,
+        item.task,
+        item.responsible_text,
+        item.due_text,
+        item.status_label,
+        item.progress,
+        item.latest_narrative or "",
+        format_beijing(item.last_update_at),
+        "是" if item.overdue else "否",
+        item.days_overdue if item.days_overdue is not None else "",
+    ]
 
 
 def write_ledger_xlsx(title: str, items: Sequence[ItemPublic]) -> bytes:
@@ -172,12 +169,12 @@ def write_ledger_xlsx(title: str, items: Sequence[ItemPublic]) -> bytes:
     sheet = workbook.active
     assert sheet is not None
     sheet.title = "任务台账"
-    sheet.append([*ANNEX2_COLUMNS, *STATUS_COLUMNS])
+    sheet.append(list(EXPORT_COLUMNS))
     for cell in sheet[1]:
         cell.font = Font(bold=True)
-    for row in _export_rows(items):
-        sheet.append(row)
-    for letter, width in zip("ABCDEFGHIJ", (6, 14, 60, 30, 16, 10, 8, 18, 8, 8), strict=True):
+    for item in items:
+        sheet.append(item_row(item))
+    for letter, width in zip("ABCDEFGHIJK", (6, 14, 60, 30, 16, 10, 8, 40, 18, 8, 8), strict=True):
         sheet.column_dimensions[letter].width = width
     for row in sheet.iter_rows(min_row=2, min_col=3, max_col=4):
         for cell in row:
@@ -192,8 +189,8 @@ def write_ledger_csv(items: Sequence[ItemPublic]) -> bytes:
     """CSV in UTF-8 with a BOM, so that Excel opens the Chinese text correctly."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow([*ANNEX2_COLUMNS, *STATUS_COLUMNS])
-    writer.writerows(_export_rows(items))
+    writer.writerow(EXPORT_COLUMNS)
+    writer.writerows(item_row(item) for item in items)
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")
 
 

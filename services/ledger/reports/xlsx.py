@@ -10,24 +10,10 @@ from openpyxl import Workbook
 from openpyxl.styles import Font
 from openpyxl.worksheet.worksheet import Worksheet
 
-from services.ledger.ledgers.service import ItemPublic
+from services.ledger.ledgers.spreadsheet import EXPORT_COLUMNS, item_row
 from services.ledger.reports.service import LedgerReport
 from services.ledger.updates.models import STATUS_LABELS, TaskStatus
 from shared.timeutil import format_beijing
-
-_ITEM_HEADER = (
-    "序号",
-    "分类",
-    "工作目标任务",
-    "责任单位",
-    "完成时间",
-    "状态",
-    "进度(%)",
-    "最新进展",
-    "最近更新(北京时间)",
-    "是否逾期",
-    "逾期天数",
-)
 
 
 def _sheet(
@@ -40,23 +26,6 @@ def _sheet(
     for row in rows:
         sheet.append(list(row))
     return sheet
-
-
-def _item_row(item: ItemPublic) -> list[Any]:
-    updated = format_beijing(item.last_update_at)
-    return [
-        item.seq,
-        item.category,
-        item.task,
-        item.responsible_text,
-        item.due_text,
-        item.status_label,
-        item.progress,
-        item.latest_narrative or "",
-        updated,
-        "是" if item.overdue else "否",
-        item.days_overdue or "",
-    ]
 
 
 def report_xlsx(report: LedgerReport) -> bytes:
@@ -80,14 +49,14 @@ def report_xlsx(report: LedgerReport) -> bytes:
             ("逾期事项", len(report.overdue)),
         ],
     )
-    _sheet(workbook, "任务进展", _ITEM_HEADER, (_item_row(i) for i in report.items))
+    _sheet(workbook, "任务进展", EXPORT_COLUMNS, (item_row(i) for i in report.items))
     _sheet(
         workbook,
         "单位汇总",
         ("责任单位", "事项数", *(STATUS_LABELS[s] for s in TaskStatus), "逾期"),
         ([u.unit, u.items, *(u.by_status[s] for s in TaskStatus), u.overdue] for u in report.units),
     )
-    _sheet(workbook, "逾期事项", _ITEM_HEADER, (_item_row(i) for i in report.overdue))
+    _sheet(workbook, "逾期事项", EXPORT_COLUMNS, (item_row(i) for i in report.overdue))
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()
