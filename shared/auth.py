@@ -28,11 +28,19 @@ SERVICE_TOKEN_TTL = timedelta(minutes=5)
 
 
 class Role(StrEnum):
-    """Who a user is: 管理员, 部门负责人 (bound to units), 查看者."""
+    """What a user may do.
+
+    管理员 admin; 部门负责人 dept_head (updates the ledger items of their units); 查看者 viewer;
+    受理人员 clerk (handles connection applications); 监管督办人员 supervisor (handles
+    escalations, 督办); 调度人员 dispatcher (announces outages).
+    """
 
     admin = "admin"
     dept_head = "dept_head"
     viewer = "viewer"
+    clerk = "clerk"
+    supervisor = "supervisor"
+    dispatcher = "dispatcher"
 
 
 def hash_password(password: str) -> str:
@@ -54,6 +62,8 @@ class Principal:
     role: Role | None = None
     user_id: int | None = None
     token_version: int = 0
+    # Names of the units the user is bound to, as of sign-in.
+    units: tuple[str, ...] = ()
     service: ServiceName | None = None
     scopes: frozenset[str] = field(default_factory=frozenset)
 
@@ -63,7 +73,13 @@ class Principal:
 
 
 def issue_user_token(
-    settings: Settings, *, user_id: int, username: str, role: Role, token_version: int
+    settings: Settings,
+    *,
+    user_id: int,
+    username: str,
+    role: Role,
+    token_version: int,
+    units: tuple[str, ...] = (),
 ) -> str:
     now = utcnow()
     claims: dict[str, Any] = {
@@ -71,6 +87,7 @@ def issue_user_token(
         "uid": user_id,
         "role": role.value,
         "ver": token_version,
+        "units": list(units),
         "iat": now,
         "exp": now + timedelta(hours=settings.token_ttl_hours),
         "kind": "user",
@@ -113,6 +130,7 @@ def decode_token(settings: Settings, token: str) -> Principal:
         role=role,
         user_id=int(claims["uid"]),
         token_version=int(claims.get("ver", 0)),
+        units=tuple(str(u) for u in claims.get("units", ())),
     )
 
 

@@ -13,6 +13,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_JSON = "application/problem+json"
@@ -138,6 +139,19 @@ async def _handle_http(_request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _handle_integrity(_request: Request, exc: Exception) -> JSONResponse:
+    # A unique or foreign key raced past the checks in the domain code: nothing was written.
+    log.warning("integrity error: %s", exc)
+    return problem_response(
+        Problem(
+            title="Conflict",
+            status=409,
+            code="conflict",
+            detail="The change conflicts with data stored meanwhile; nothing was written.",
+        )
+    )
+
+
 async def _handle_unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return problem_response(
@@ -154,6 +168,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(HuodianError, _handle_domain)
     app.add_exception_handler(RequestValidationError, _handle_validation)
     app.add_exception_handler(StarletteHTTPException, _handle_http)
+    app.add_exception_handler(IntegrityError, _handle_integrity)
     app.add_exception_handler(Exception, _handle_unexpected)
 
 

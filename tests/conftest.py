@@ -18,11 +18,11 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.intake.app import create_app as create_intake
 from services.ledger.accounts.models import UserCreate
-from services.ledger.accounts.service import create_user, get_user_by_name
+from services.ledger.accounts.service import create_user, get_user_by_name, token_for
 from services.ledger.app import create_app as create_ledger
 from services.ledger.reference.seed import seed_reference_ledgers
 from services.notify.app import create_app as create_notify
-from shared.auth import Role, hash_password, issue_service_token, issue_user_token
+from shared.auth import Role, hash_password, issue_service_token
 from shared.db import database_target, session_scope
 from shared.http import ServiceClient
 from shared.migrations import upgrade
@@ -151,13 +151,7 @@ async def sign_in(apps: Apps, username: str) -> str:
         user = await get_user_by_name(session, username)
         assert user is not None
         assert user.id is not None
-        return issue_user_token(
-            apps.ledger.state.settings,
-            user_id=user.id,
-            username=user.username,
-            role=user.role,
-            token_version=user.token_version,
-        )
+        return await token_for(session, apps.ledger.state.settings, user)
 
 
 @pytest.fixture

@@ -1,5 +1,5 @@
 from services.ledger.accounts.service import set_password
-from shared.auth import Role
+from shared.auth import Role, decode_token
 from shared.db import session_scope
 from tests.conftest import PASSWORD, add_user, client_for, sign_in
 
@@ -132,3 +132,58 @@ async def test_sign_in_issues_a_working_token(apps):
             "/users/me", headers={"Authorization": f"Bearer {token['access_token']}"}
         )
     assert me.json()["username"] == "viewer"
+
+
+class TestUpdateUser:
+    async def test_rebind_units_and_revoke_old_token(self, apps, admin, seeded):
+        await add_user(apps, "wang", Role.dept_head, ["各供电企业"], "wang@example.cn")
+        old_token = await sign_in(apps, "wang")
+        response = await admin.patch("/users/wang", json={"units": ["市发展改革委"], "email": None})
+        assert response.status_code == 200, response.text
+        assert [u["name"] for u in response.json()["units"]] == ["市发展改革委"]
+        assert response.json()["email"] is None
+        async with client_for(apps.ledger, old_token) as client:
+            assert (await client.get("/users/me")).json()["code"] == "token_revoked"
+        async with client_for(apps.ledger, await sign_in(apps, "wang")) as client:
+            assert (await client.get("/users/me")).json()["units"][0]["name"] == "市发展改革委"
+
+    async def test_deactivated_user_cannot_sign_in(self, apps, admin):
+        await add_user(apps, "gone", Role.viewer)
+        token = await sign_in(apps, "gone")
+        assert (await admin.patch("/users/gone", json={"is_active": False})).status_code == 200
+        async with client_for(apps.ledger, token) as client:
+            assert (await client.get("/users/me")).status_code == 401
+            response = await client.post(
+                "/auth/token", json={"username": "gone", "password": PASSWORD}
+            )
+        assert response.json()["code"] == "bad_credentials"
+
+    async def test_department_head_keeps_a_unit(self, apps, admin, seeded):
+        await add_user(apps, "wang", Role.dept_head, ["各供电企业"])
+        response = await admin.patch("/users/wang", json={"units": []})
+        assert response.status_code == 422
+        assert response.json()["code"] == "units_required"
+
+    async def test_viewer_has_no_units(self, apps, admin, seeded):
+        await add_user(apps, "vv", Role.viewer)
+        response = await admin.patch("/users/vv", json={"units": ["各供电企业"]})
+        assert response.json()["code"] == "units_not_allowed"
+
+    async def test_clerk_may_have_units_and_token_names_them(self, apps, admin, seeded):
+        response = await admin.post(
+            "/users",
+            json={
+                "username": "clerk1",
+                "display_name": "受理员",
+                "role": "clerk",
+                "password": PASSWORD,
+                "units": ["各供电企业"],
+            },
+        )
+        assert response.status_code == 201
+        principal = decode_token(apps.ledger.state.settings, await sign_in(apps, "clerk1"))
+        assert principal.role is Role.clerk
+        assert principal.units == ("各供电企业",)
+
+    async def test_unknown_user_is_404(self, admin):
+        assert (await admin.patch("/users/nobody", json={"is_active": False})).status_code == 404

@@ -50,6 +50,15 @@ class UserCreate(SQLModel):
     units: list[str] = Field(default=[], description="Unit names (责任单位) for a department head")
 
 
+class UserUpdate(SQLModel):
+    """Fields left out stay as they are; ``units`` replaces the whole list."""
+
+    display_name: str | None = Field(default=None, min_length=1, max_length=100)
+    email: EmailStr | None = None
+    is_active: bool | None = None
+    units: list[str] | None = None
+
+
 class UserPublic(SQLModel):
     id: int
     username: str

@@ -6,10 +6,16 @@ from fastapi import APIRouter, Request, status
 from sqlmodel import Field, SQLModel
 
 from services.ledger.accounts import service
-from services.ledger.accounts.models import TokenRequest, TokenResponse, UserCreate, UserPublic
+from services.ledger.accounts.models import (
+    TokenRequest,
+    TokenResponse,
+    UserCreate,
+    UserPublic,
+    UserUpdate,
+)
 from services.ledger.deps import CurrentAdmin, CurrentUser
 from shared.app import Session
-from shared.auth import Role, issue_user_token
+from shared.auth import Role
 from shared.errors import Forbidden
 from shared.settings import Settings
 
@@ -25,13 +31,7 @@ async def sign_in(body: TokenRequest, session: Session, request: Request) -> Tok
     settings: Settings = request.app.state.settings
     user = await service.authenticate(session, body.username, body.password)
     assert user.id is not None
-    token = issue_user_token(
-        settings,
-        user_id=user.id,
-        username=user.username,
-        role=user.role,
-        token_version=user.token_version,
-    )
+    token = await service.token_for(session, settings, user)
     return TokenResponse(access_token=token, expires_in=settings.token_ttl_hours * 3600)
 
 
@@ -48,6 +48,13 @@ async def list_users(_admin: CurrentAdmin, session: Session) -> list[UserPublic]
 @router.post("/users", status_code=status.HTTP_201_CREATED, summary="Create a user (新建用户)")
 async def create_user(body: UserCreate, _admin: CurrentAdmin, session: Session) -> UserPublic:
     return await service.to_public(session, await service.create_user(session, body))
+
+
+@router.patch("/users/{username}", summary="Change a user: name, email, units, active (修改用户)")
+async def update_user(
+    username: str, body: UserUpdate, _admin: CurrentAdmin, session: Session
+) -> UserPublic:
+    return await service.to_public(session, await service.update_user(session, username, body))
 
 
 @router.put("/users/{username}/password", summary="Set a password (修改密码)")

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from sqlalchemy import delete
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.ledger.accounts.models import User, UserCreate, UserPublic, UserUnit
+from services.ledger.accounts.models import User, UserCreate, UserPublic, UserUnit, UserUpdate
 from services.ledger.ledgers.models import ItemUnit, Unit, UnitPublic
-from shared.auth import Principal, Role, hash_password, verify_password
+from shared.auth import Principal, Role, hash_password, issue_user_token, verify_password
 from shared.errors import Conflict, NotFound, Unauthorized, Unprocessable
+from shared.settings import Settings
 
 
 async def get_user_by_name(session: AsyncSession, username: str) -> User | None:
@@ -59,12 +61,7 @@ async def create_user(
     """
     if await get_user_by_name(session, data.username) is not None:
         raise Conflict(f"user '{data.username}' already exists", code="user_exists")
-    if data.role is Role.dept_head and not data.units:
-        raise Unprocessable(
-            "a department head must be bound to at least one unit", code="units_required"
-        )
-    if data.role is not Role.dept_head and data.units:
-        raise Unprocessable("only a department head is bound to units", code="units_not_allowed")
+    _check_units(data.role, data.units)
     units = await _units_named(session, data.units)
     user = User(
         username=data.username,
@@ -81,6 +78,57 @@ async def create_user(
         session.add(UserUnit(user_id=user.id, unit_id=unit.id))
     await session.flush()
     return user
+
+
+# Roles that act for units: a department head must have one; clerks, supervisors and
+# dispatchers may (their applications, escalations or outages are then their units').
+_UNIT_ROLES = (Role.dept_head, Role.clerk, Role.supervisor, Role.dispatcher)
+
+
+def _check_units(role: Role, units: Sequence[str]) -> None:
+    if role is Role.dept_head and not units:
+        raise Unprocessable(
+            "a department head must be bound to at least one unit", code="units_required"
+        )
+    if role not in _UNIT_ROLES and units:
+        raise Unprocessable(f"a {role.value} is not bound to units", code="units_not_allowed")
+
+
+async def update_user(session: AsyncSession, username: str, data: UserUpdate) -> User:
+    user = await get_user_by_name(session, username)
+    if user is None:
+        raise NotFound(f"user '{username}' does not exist", code="user_not_found")
+    assert user.id is not None
+    if data.display_name is not None:
+        user.display_name = data.display_name
+    if "email" in data.model_fields_set:
+        user.email = str(data.email) if data.email else None
+    if data.is_active is not None:
+        user.is_active = data.is_active
+    if data.units is not None:
+        _check_units(user.role, data.units)
+        units = await _units_named(session, data.units)
+        await session.exec(delete(UserUnit).where(col(UserUnit.user_id) == user.id))
+        session.add_all([UserUnit(user_id=user.id, unit_id=u.id) for u in units if u.id])
+        # Tokens carry the unit names: make the holder sign in again to pick up the change.
+        user.token_version += 1
+    session.add(user)
+    await session.flush()
+    return user
+
+
+async def token_for(session: AsyncSession, settings: Settings, user: User) -> str:
+    """A bearer token for ``user``, naming the units they answer for."""
+    assert user.id is not None
+    units = tuple(u.name for u in await _units_of(session, user.id))
+    return issue_user_token(
+        settings,
+        user_id=user.id,
+        username=user.username,
+        role=user.role,
+        token_version=user.token_version,
+        units=units,
+    )
 
 
 async def _units_named(session: AsyncSession, names: Sequence[str]) -> list[Unit]:
