@@ -1,7 +1,7 @@
 from services.ledger.accounts.service import set_password
 from shared.auth import Role, decode_token
 from shared.db import session_scope
-from tests.conftest import PASSWORD, add_user, client_for, sign_in
+from tests.conftest import PASSWORD, add_user, client_for, service_client, sign_in
 
 
 class TestSignIn:
@@ -187,3 +187,22 @@ class TestUpdateUser:
 
     async def test_unknown_user_is_404(self, admin):
         assert (await admin.patch("/users/nobody", json={"is_active": False})).status_code == 404
+
+
+class TestDirectory:
+    async def test_services_find_active_users_by_unit_and_role(self, apps, settings, seeded):
+        await add_user(apps, "sup1", Role.supervisor, ["市发展改革委"], "sup1@example.cn")
+        await add_user(apps, "sup2", Role.supervisor, ["各供电企业"], "sup2@example.cn")
+        await add_user(apps, "head", Role.dept_head, ["市发展改革委"], "head@example.cn")
+        async with service_client(apps, settings, "ledger", "notify") as notify:
+            response = await notify.get(
+                "/directory/contacts", params={"unit": "市发展改革委", "role": "supervisor"}
+            )
+        assert response.status_code == 200
+        assert [(u["username"], u["email"]) for u in response.json()] == [
+            ("sup1", "sup1@example.cn")
+        ]
+
+    async def test_users_other_than_admin_are_refused(self, viewer):
+        response = await viewer.get("/directory/contacts")
+        assert response.status_code == 403

@@ -15,7 +15,7 @@ from services.ledger.accounts.models import (
 )
 from services.ledger.deps import CurrentAdmin, CurrentUser
 from shared.app import Session
-from shared.auth import Role
+from shared.auth import CurrentPrincipal, Role
 from shared.errors import Forbidden
 from shared.settings import Settings
 
@@ -66,3 +66,20 @@ async def set_password(
     return await service.to_public(
         session, await service.set_password(session, username, body.password)
     )
+
+
+@router.get(
+    "/directory/contacts",
+    summary="Active users by unit and role, for other services (通讯录)",
+)
+async def contacts(
+    principal: CurrentPrincipal,
+    session: Session,
+    unit: str | None = None,
+    role: Role | None = None,
+) -> list[UserPublic]:
+    if not principal.is_service and principal.role is not Role.admin:
+        raise Forbidden(
+            "the directory is for administrators and Huodian services", code="admin_required"
+        )
+    return await service.directory(session, unit=unit, role=role)

@@ -185,3 +185,22 @@ async def responsible_unit_for(session: AsyncSession, user: User, item_id: int) 
         .order_by(col(ItemUnit.role), col(ItemUnit.position))
     )
     return rows.first()
+
+
+async def directory(
+    session: AsyncSession, *, unit: str | None = None, role: Role | None = None
+) -> list[UserPublic]:
+    """Active users, optionally only those of a unit and a role: whom other services address."""
+    query = select(User).where(col(User.is_active))
+    if role is not None:
+        query = query.where(col(User.role) == role)
+    if unit is not None:
+        query = query.where(
+            col(User.id).in_(
+                select(UserUnit.user_id)
+                .join(Unit, col(Unit.id) == col(UserUnit.unit_id))
+                .where(col(Unit.name) == unit)
+            )
+        )
+    users = (await session.exec(query.order_by(col(User.username)))).all()
+    return [await to_public(session, u) for u in users]
