@@ -3,10 +3,20 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Annotated
+
+from pydantic import PlainSerializer
 
 from shared.calendar import BEIJING, beijing_date
 
-__all__ = ["BEIJING", "beijing_date", "beijing_today", "end_of_beijing_day"]
+__all__ = [
+    "BEIJING",
+    "BeijingTime",
+    "beijing_date",
+    "beijing_today",
+    "end_of_beijing_day",
+    "format_beijing",
+]
 
 
 def beijing_today() -> date:
@@ -21,3 +31,11 @@ def end_of_beijing_day(day: date) -> datetime:
 def format_beijing(moment: datetime | None) -> str:
     """A moment as Beijing wall-clock text for people and spreadsheets ("" for none)."""
     return moment.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M") if moment else ""
+
+
+def _as_beijing(moment: datetime) -> str:
+    return moment.astimezone(BEIJING).isoformat()
+
+
+# A moment in an API response, shown in Beijing time with its offset (2025-10-09T09:30:00+08:00).
+BeijingTime = Annotated[datetime, PlainSerializer(_as_beijing, return_type=str, when_used="json")]

@@ -17,7 +17,7 @@ class TestPostUpdate:
         assert body["status_label"] == "推进中"
         assert body["author"] == "power"
         assert body["unit"] == "各供电企业"
-        assert body["created_at"].endswith("Z") or "+00:00" in body["created_at"]
+        assert body["created_at"].endswith("+08:00")  # shown in Beijing time
 
     async def test_head_cannot_update_another_units_item(self, power_head, seeded):
         # Item 63 belongs to 各电力主管部门 alone.
@@ -130,6 +130,7 @@ class TestEvidence:
         assert download.status_code == 200
         assert download.content == pdf
         assert download.headers["content-type"] == "application/pdf"
+        assert download.headers["x-content-type-options"] == "nosniff"
 
     async def test_empty_file_rejects_the_whole_update(self, power_head, seeded):
         target = await item_id(power_head, "dongying-2021", 7)

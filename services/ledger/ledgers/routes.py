@@ -34,7 +34,9 @@ class ItemDetail(ItemPublic):
 
 def attachment(content: bytes, media_type: str, filename: str) -> Response:
     disposition = f"attachment; filename*=UTF-8''{quote(filename)}"
-    return Response(content, media_type=media_type, headers={"Content-Disposition": disposition})
+    # nosniff: an uploaded file is always a download, never rendered as a page.
+    headers = {"Content-Disposition": disposition, "X-Content-Type-Options": "nosniff"}
+    return Response(content, media_type=media_type, headers=headers)
 
 
 @router.get("/ledgers", summary="All ledgers (任务台账列表)")

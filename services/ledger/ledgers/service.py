@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, case, func, literal, or_
@@ -39,7 +39,7 @@ from services.ledger.updates.models import (
 )
 from shared.db import AnySelect, fetch_all
 from shared.errors import Conflict, NotFound
-from shared.timeutil import end_of_beijing_day
+from shared.timeutil import BeijingTime, end_of_beijing_day
 
 DEFAULT_DUE_SOON_DAYS = 14
 
@@ -61,7 +61,7 @@ class ItemPublic(SQLModel):
     status_label: str
     progress: int
     latest_narrative: str | None
-    last_update_at: datetime | None
+    last_update_at: BeijingTime | None
     overdue: bool
     due_soon: bool
     days_overdue: int | None

@@ -8,7 +8,7 @@ period is still running), a summary per unit, and the overdue list.
 from __future__ import annotations
 
 from collections import Counter
-from datetime import date, datetime
+from datetime import date
 from enum import StrEnum
 
 from sqlmodel import SQLModel
@@ -18,6 +18,7 @@ from services.ledger.ledgers.service import ItemFilter, ItemPublic, get_ledger, 
 from services.ledger.updates.models import TaskStatus
 from shared.db import utcnow
 from shared.errors import Unprocessable
+from shared.timeutil import BeijingTime
 
 
 class ReportKind(StrEnum):
@@ -46,7 +47,7 @@ class LedgerReport(SQLModel):
     period_end: date
     submission_due: date
     as_of: date
-    generated_at: datetime
+    generated_at: BeijingTime
     status_totals: dict[TaskStatus, int]
     items: list[ItemPublic]
     units: list[UnitSummary]

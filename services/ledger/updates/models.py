@@ -10,6 +10,7 @@ from sqlmodel import Field, SQLModel
 
 from services.ledger.db import LedgerTable
 from shared.db import UTCDateTime, enum_column, utcnow
+from shared.timeutil import BeijingTime
 
 
 class TaskStatus(StrEnum):
@@ -78,5 +79,5 @@ class StatusUpdatePublic(SQLModel):
     narrative: str
     author: str
     unit: str
-    created_at: datetime
+    created_at: BeijingTime
     evidence: list[EvidencePublic] = []
