@@ -6,6 +6,7 @@ from services.ledger.accounts.routes import router as accounts_router
 from services.ledger.ledgers.routes import router as ledgers_router
 from services.ledger.reports.routes import router as reports_router
 from services.ledger.updates.routes import router as updates_router
+from services.ledger.web.routes import router as web_router
 from shared.app import create_service_app
 from shared.settings import Settings
 
@@ -19,6 +20,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "updates by department heads, reports, and the deadline feed for notify.\n\n"
             "任务台账：责任单位、完成时限、部门填报进展、半年及年度报告、提醒数据源。"
         ),
-        routers=[accounts_router, ledgers_router, updates_router, reports_router],
+        routers=[accounts_router, ledgers_router, updates_router, reports_router, web_router],
         settings=settings,
     )

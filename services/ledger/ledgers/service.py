@@ -79,6 +79,8 @@ class ItemFilter:
     ledger_code: str | None = None
     category: str | None = None
     unit_id: int | None = None
+    # Items of any of these units (a department head's "my items").
+    any_unit_ids: frozenset[int] | None = None
     status: TaskStatus | None = None
     due_before: date | None = None
     overdue: bool | None = None
@@ -148,6 +150,12 @@ def _filtered(query: AnySelect, state: StateColumns, flt: ItemFilter) -> AnySele
     if flt.unit_id is not None:
         query = query.where(
             col(Item.id).in_(select(ItemUnit.item_id).where(col(ItemUnit.unit_id) == flt.unit_id))
+        )
+    if flt.any_unit_ids is not None:
+        query = query.where(
+            col(Item.id).in_(
+                select(ItemUnit.item_id).where(col(ItemUnit.unit_id).in_(flt.any_unit_ids))
+            )
         )
     if flt.status is not None:
         query = query.where(state.status == flt.status.value)

@@ -1,0 +1,103 @@
+"""Helpers for tests that run real service processes."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from tests.conftest import PG_URL
+
+CHROMIUM = Path("/usr/bin/chromium")
+# Flags for a root, headless, offline Chromium (no background calls to outside hosts).
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def service_env(var_dir: Path, schema_prefix: str, **extra: str) -> dict[str, str]:
+    """The environment of a real service process: its own var dir, and its own PostgreSQL
+    schemas when the suite runs on PostgreSQL."""
+    env = {
+        **os.environ,
+        "HUODIAN_VAR_DIR": str(var_dir),
+        "HUODIAN_DB_SCHEMA_PREFIX": schema_prefix,
+        **extra,
+    }
+    env.pop("HUODIAN_SECRET_KEY", None)
+    if PG_URL:
+        env["HUODIAN_DATABASE_URL"] = PG_URL
+    else:
+        env.pop("HUODIAN_DATABASE_URL", None)
+    return env
+
+
+def run_cli(env: dict[str, str], *args: str, stdin: str = "") -> str:
+    result = subprocess.run(
+        [sys.executable, "-m", "services.cli", *args],
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
+def wait_ready(process: subprocess.Popen[str], url: str, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        assert process.poll() is None, process.stdout.read() if process.stdout else ""
+        try:
+            if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise AssertionError(f"{url} not ready after {seconds} s")
+
+
+def drop_schemas(prefix: str) -> None:
+    if not PG_URL:
+        return
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(PG_URL.replace("postgresql://", "postgresql+psycopg://", 1))
+    with engine.begin() as conn:
+        schemas = conn.execute(
+            text("SELECT nspname FROM pg_namespace WHERE starts_with(nspname, :p)"), {"p": prefix}
+        ).scalars()
+        for schema in list(schemas):
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    engine.dispose()
+
+
+def require_chromium() -> Path:
+    """Debian's Chromium; CI must have it (.ci/run installs it), a developer may not."""
+    import pytest
+
+    if not CHROMIUM.exists():
+        if os.environ.get("CI"):
+            pytest.fail("Chromium is missing in CI: install Debian's chromium package")
+        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
+    return CHROMIUM
