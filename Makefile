@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test test-pg lint format bench clean
+.PHONY: install run test test-pg lint format bench bench-pg clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -n "$(PY)" || { echo "Huodian needs Python 3.11 or newer on PATH" >&2; exit 1; }
@@ -40,6 +40,11 @@ format: install
 
 bench: install
 	$(BIN)/python bench/bench_calendar.py
+
+# Benchmarks that need PostgreSQL (HUODIAN_BENCH_DATABASE_URL or the local `test` database).
+bench-pg: install
+	$(BIN)/python bench/bench_intake.py
+	$(BIN)/python bench/bench_notify.py
 
 clean:
 	rm -rf $(VENV) var

@@ -17,11 +17,13 @@ from sqlalchemy import create_engine, text
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.intake.app import create_app as create_intake
+from services.intake.settings import IntakeSettings
 from services.ledger.accounts.models import UserCreate
 from services.ledger.accounts.service import create_user, get_user_by_name, token_for
 from services.ledger.app import create_app as create_ledger
 from services.ledger.reference.seed import seed_reference_ledgers
 from services.notify.app import create_app as create_notify
+from services.notify.settings import NotifySettings
 from shared.auth import Role, hash_password, issue_service_token
 from shared.db import database_target, session_scope
 from shared.http import ServiceClient
@@ -72,7 +74,12 @@ class Apps:
 
 @pytest.fixture(scope="session")
 async def apps(settings: Settings) -> AsyncIterator[Apps]:
-    apps = Apps(create_intake(settings), create_ledger(settings), create_notify(settings))
+    # The in-process apps run no background work behind the tests' backs: tests call it.
+    apps = Apps(
+        create_intake(settings, IntakeSettings(background_jobs=False)),
+        create_ledger(settings),
+        create_notify(settings, NotifySettings(worker_enabled=False, scheduler_enabled=False)),
+    )
     mounts = {f"http://{s}.test": httpx.ASGITransport(app=apps.app(s)) for s in SERVICES}
     async with AsyncExitStack() as stack:
         for service in SERVICES:

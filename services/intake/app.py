@@ -1,19 +1,56 @@
 """The intake service (用电报装): connection applications and the portal integration."""
 
+from __future__ import annotations
+
+import logging
+
 from fastapi import FastAPI
 
+from services.intake.applications.routes import public_router as applicant_router
+from services.intake.applications.routes import router as applications_router
+from services.intake.jobs import start_jobs, stop_jobs
+from services.intake.kpis.routes import router as kpis_router
+from services.intake.monitoring.routes import router as monitoring_router
+from services.intake.outbox.routes import router as outbox_router
+from services.intake.policies.routes import router as policies_router
+from services.intake.rules.identity import install_log_masking
+from services.intake.settings import IntakeSettings
+from services.intake.workdays.routes import router as calendar_router
+from services.intake.workdays.service import restore_calendar
 from shared.app import create_service_app
+from shared.db import utcnow
 from shared.settings import Settings
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    return create_service_app(
+async def _mask_logs(_app: FastAPI) -> None:
+    """ID numbers and mobiles never reach a log (日志脱敏), whatever logged them."""
+    for name in ("", "uvicorn", "uvicorn.error", "uvicorn.access"):
+        install_log_masking(logging.getLogger(name))
+
+
+def create_app(
+    settings: Settings | None = None, intake_settings: IntakeSettings | None = None
+) -> FastAPI:
+    app = create_service_app(
         "intake",
         title="Huodian intake (获电·用电报装)",
         description=(
             "Electricity connection applications from the government portal, online and the "
             "counter, timed in Chinese working days.\n\n用电报装受理、环节时限、预警督办。"
         ),
-        routers=[],
+        routers=[
+            policies_router,
+            calendar_router,
+            applications_router,
+            applicant_router,
+            monitoring_router,
+            outbox_router,
+            kpis_router,
+        ],
         settings=settings,
+        on_startup=[_mask_logs, restore_calendar, start_jobs],
+        on_shutdown=[stop_jobs],
     )
+    app.state.intake_settings = intake_settings or IntakeSettings()
+    app.state.clock = utcnow
+    return app

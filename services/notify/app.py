@@ -1,20 +1,99 @@
 """The notify service (消息通知): outage messages and deadline reminders."""
 
+from __future__ import annotations
+
+import httpx
 from fastapi import FastAPI
 
-from services.notify.routes import router
+from services.notify.delivery.channels import Channels
+from services.notify.delivery.windows import DeliveryHours
+from services.notify.delivery.worker import DeliveryWorker
+from services.notify.events.routes import router as events_router
+from services.notify.messages.routes import router as messages_router
+from services.notify.outages.routes import router as outages_router
+from services.notify.reliability.routes import router as reliability_router
+from services.notify.reminders.routes import router as reminders_router
+from services.notify.scheduler.jobs import JobRuntime
+from services.notify.scheduler.leader import AdvisoryLock, FileLock, LeaderLock
+from services.notify.scheduler.routes import router as scheduler_router
+from services.notify.scheduler.service import NotifyScheduler
+from services.notify.settings import NotifySettings
+from services.notify.subscribers.importing import fail_interrupted
+from services.notify.subscribers.routes import router as subscribers_router
+from services.notify.templates.routes import router as templates_router
 from shared.app import create_service_app
+from shared.db import create_sync_engine, database_target
 from shared.settings import Settings
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def _scheduler(app: FastAPI, config: NotifySettings) -> NotifyScheduler:
+    settings: Settings = app.state.settings
+    target = database_target(settings, "notify")
+    lock: LeaderLock = (
+        FileLock(settings.var_dir / "notify-scheduler.lock")
+        if target.is_sqlite
+        else AdvisoryLock(app.state.engine, config.scheduler_lock_id)
+    )
+    app.state.scheduler_engine = create_sync_engine(target)
+    runtime = JobRuntime(
+        engine=app.state.engine,
+        client=app.state.client,
+        calendar=app.state.calendar,
+        hours=app.state.delivery_hours,
+        settings=config,
+    )
+    return NotifyScheduler(runtime, lock, app.state.scheduler_engine)
+
+
+def create_app(
+    settings: Settings | None = None, notify_settings: NotifySettings | None = None
+) -> FastAPI:
+    config = notify_settings or NotifySettings()
+
+    async def start_delivery(app: FastAPI) -> None:
+        app.state.notify_settings = config
+        await fail_interrupted(app.state.engine)
+        app.state.delivery_hours = DeliveryHours.from_settings(config, app.state.calendar)
+        app.state.channel_client = httpx.AsyncClient(
+            timeout=httpx.Timeout(config.http_timeout_seconds, connect=3.0)
+        )
+        app.state.channels = Channels.build(config, app.state.channel_client)
+        app.state.worker = DeliveryWorker(
+            app.state.engine, app.state.channels, config, app.state.delivery_hours
+        )
+        if config.worker_enabled:
+            app.state.worker.start()
+
+        app.state.scheduler = None
+        if config.scheduler_enabled:
+            app.state.scheduler = _scheduler(app, config)
+            app.state.scheduler.start()
+
+    async def stop_delivery(app: FastAPI) -> None:
+        if app.state.scheduler is not None:
+            await app.state.scheduler.stop()
+            app.state.scheduler_engine.dispose()
+        await app.state.worker.stop()
+        await app.state.channel_client.aclose()
+
     return create_service_app(
         "notify",
         title="Huodian notify (获电·消息通知)",
         description=(
-            "Outage messages to affected customers and deadline reminders by email, SMS and "
-            "WeCom.\n\n停电信息推送、任务到期提醒。"
+            "Outage messages to affected customers and deadline reminders by email, SMS, "
+            "WeCom and DingTalk.\n\n停电信息推送、任务到期提醒。"
         ),
-        routers=[router],
+        routers=[
+            events_router,
+            messages_router,
+            outages_router,
+            reliability_router,
+            reminders_router,
+            scheduler_router,
+            subscribers_router,
+            templates_router,
+        ],
         settings=settings,
+        on_startup=[start_delivery],
+        on_shutdown=[stop_delivery],
     )

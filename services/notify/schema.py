@@ -1,7 +1,23 @@
 """Every table of the notify service, imported so that its metadata is complete."""
 
 from services.notify.db import NotifyTable
+from services.notify.events.models import ReceivedEvent
 from services.notify.messages.models import Message
+from services.notify.outages.models import Outage, OutageImpact, OutageScope, OutageUpdate
+from services.notify.scheduler.models import scheduled_jobs
+from services.notify.subscribers.models import Subscriber, SubscriberImport, SubscriberOptOut
 
 metadata = NotifyTable.metadata
-__all__ = ["Message", "metadata"]
+__all__ = [
+    "Message",
+    "Outage",
+    "OutageImpact",
+    "OutageScope",
+    "OutageUpdate",
+    "ReceivedEvent",
+    "Subscriber",
+    "SubscriberImport",
+    "SubscriberOptOut",
+    "metadata",
+    "scheduled_jobs",
+]

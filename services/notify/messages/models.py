@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Column, Index, String, Text
+from sqlalchemy import Column, Index, Integer, String, Text
 from sqlmodel import Field, SQLModel
 
 from services.notify.db import NotifyTable
@@ -13,6 +13,9 @@ from shared.db import UTCDateTime, enum_column, utcnow
 
 
 class MessageState(StrEnum):
+    """queued 待发送 (also while a worker holds it); sent 已发送; failed 发送失败, retried later;
+    dead 死信: attempts exhausted, refused for good, or nobody to send to."""
+
     queued = "queued"
     sent = "sent"
     failed = "failed"
@@ -20,15 +23,34 @@ class MessageState(StrEnum):
 
 
 class Channel(StrEnum):
+    """email 邮件; sms 短信; wecom 企业微信群机器人; dingtalk 钉钉群机器人; webhook 通用回调
+    (an app's push endpoint)."""
+
     email = "email"
     sms = "sms"
     wecom = "wecom"
+    dingtalk = "dingtalk"
     webhook = "webhook"
+
+
+class DeliveryWindow(StrEnum):
+    """When a message may go out (发送时段), in Beijing time.
+
+    anytime: urgent (fault outages, 故障停电); waking_hours: not in quiet hours (免打扰);
+    working_hours: staff reminders, on working days in office hours.
+    """
+
+    anytime = "anytime"
+    waking_hours = "waking_hours"
+    working_hours = "working_hours"
 
 
 class Message(NotifyTable, table=True):
     __tablename__ = "messages"
-    __table_args__ = (Index("ix_messages_state_due", "state", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_messages_state_due", "state", "next_attempt_at"),
+        Index("ix_messages_channel_attempted", "channel", "last_attempt_at"),
+    )
     id: int | None = Field(default=None, primary_key=True)
     dedup_key: str = Field(sa_column=Column(String(200), nullable=False, unique=True))
     kind: str = Field(max_length=64)
@@ -37,13 +59,26 @@ class Message(NotifyTable, table=True):
     subject: str = Field(max_length=300)
     body: str = Field(sa_column=Column(Text, nullable=False))
     state: MessageState = Field(default=MessageState.queued, sa_column=enum_column(MessageState))
+    window: DeliveryWindow = Field(
+        default=DeliveryWindow.waking_hours, sa_column=enum_column(DeliveryWindow)
+    )
     attempts: int = 0
     last_error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    # The delivery log (投递记录) per subscriber and per outage.
+    subscriber_id: int | None = Field(
+        default=None, sa_column=Column(Integer, nullable=True, index=True)
+    )
+    outage_id: int | None = Field(
+        default=None, sa_column=Column(Integer, nullable=True, index=True)
+    )
     created_at: datetime = Field(
         default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
     )
     next_attempt_at: datetime = Field(
         default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
+    )
+    last_attempt_at: datetime | None = Field(
+        default=None, sa_column=Column(UTCDateTime, nullable=True)
     )
     sent_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
 
@@ -57,7 +92,11 @@ class MessagePublic(SQLModel):
     subject: str
     body: str
     state: MessageState
+    window: DeliveryWindow
     attempts: int
     last_error: str | None
+    subscriber_id: int | None
+    outage_id: int | None
     created_at: datetime
+    next_attempt_at: datetime
     sent_at: datetime | None

@@ -1,15 +1,26 @@
-"""The message queue (消息队列): enqueue once per dedup key, list, and see what failed."""
+"""The message queue (消息队列): enqueue once per dedup key, list, and re-send dead letters."""
 
 from __future__ import annotations
 
-from sqlalchemy import func
+from datetime import datetime
+
+from sqlalchemy import func, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.notify.messages.models import Channel, Message, MessagePublic, MessageState
+from services.notify.delivery.channels import recipient_problem
+from services.notify.delivery.windows import DeliveryHours
+from services.notify.messages.models import (
+    Channel,
+    DeliveryWindow,
+    Message,
+    MessagePublic,
+    MessageState,
+)
 from shared.db import utcnow
+from shared.errors import Conflict, NotFound
 
 
 class NewMessage(SQLModel):
@@ -20,7 +31,19 @@ class NewMessage(SQLModel):
     subject: str
     body: str
     state: MessageState = MessageState.queued
+    window: DeliveryWindow = DeliveryWindow.waking_hours
     last_error: str | None = None
+    subscriber_id: int | None = None
+    outage_id: int | None = None
+
+
+class MessageFilter(SQLModel):
+    state: MessageState | None = None
+    kind: str | None = None
+    channel: Channel | None = None
+    recipient: str | None = None
+    subscriber_id: int | None = None
+    outage_id: int | None = None
 
 
 class MessagePage(SQLModel):
@@ -30,31 +53,48 @@ class MessagePage(SQLModel):
     messages: list[MessagePublic]
 
 
-async def enqueue(session: AsyncSession, messages: list[NewMessage]) -> int:
+class ResendResult(SQLModel):
+    requeued: int
+
+
+async def enqueue(
+    session: AsyncSession,
+    messages: list[NewMessage],
+    *,
+    hours: DeliveryHours | None = None,
+    now: datetime | None = None,
+) -> int:
     """Insert messages, skipping any whose dedup key is already queued; returns how many are new.
 
     One ``INSERT … ON CONFLICT DO NOTHING`` keeps "exactly one per (event, recipient, channel)"
-    true even when two schedulers race.
+    true even when two schedulers race. With ``hours``, a message is due when its delivery
+    window next opens. Nothing is sent before the caller's transaction commits: the worker only
+    sees committed rows.
     """
     if not messages:
         return 0
     bind = session.get_bind()
     insert = pg_insert if bind.dialect.name == "postgresql" else sqlite_insert
-    now = utcnow()
-    rows = [{**m.model_dump(), "created_at": now, "next_attempt_at": now} for m in messages]
+    now = now or utcnow()
+    rows = [
+        {
+            **m.model_dump(),
+            "created_at": now,
+            "next_attempt_at": hours.earliest(m.window, now) if hours else now,
+        }
+        for m in messages
+    ]
     statement = insert(Message).values(rows).on_conflict_do_nothing(index_elements=["dedup_key"])
     result = await session.exec(statement.returning(col(Message.id)))
     return len(result.all())
 
 
 async def list_messages(
-    session: AsyncSession, *, state: MessageState | None, kind: str | None, limit: int, offset: int
+    session: AsyncSession, where: MessageFilter, *, limit: int, offset: int
 ) -> MessagePage:
     query = select(Message)
-    if state is not None:
-        query = query.where(col(Message.state) == state)
-    if kind is not None:
-        query = query.where(col(Message.kind) == kind)
+    for name, value in where.model_dump(exclude_none=True).items():
+        query = query.where(getattr(Message, name) == value)
     total = (await session.exec(select(func.count()).select_from(query.subquery()))).one()
     rows = await session.exec(query.order_by(col(Message.id)).limit(limit).offset(offset))
     return MessagePage(
@@ -63,3 +103,62 @@ async def list_messages(
         offset=offset,
         messages=[MessagePublic.model_validate(m, from_attributes=True) for m in rows],
     )
+
+
+async def get_message(session: AsyncSession, message_id: int) -> Message:
+    message = await session.get(Message, message_id)
+    if message is None:
+        raise NotFound(f"message {message_id} does not exist", code="message_not_found")
+    return message
+
+
+async def resend(session: AsyncSession, message_id: int, *, now: datetime | None = None) -> Message:
+    """Put a dead or failed message back in the queue, due now, with fresh attempts (重发)."""
+    message = await get_message(session, message_id)
+    if message.state not in (MessageState.dead, MessageState.failed):
+        raise Conflict(
+            f"message {message_id} is {message.state.value}; only dead or failed ones are re-sent",
+            code="message_not_resendable",
+        )
+    problem = recipient_problem(message.channel, message.recipient)
+    if problem:
+        raise Conflict(
+            f"message {message_id} has no address to send to ({problem}); fix the contact and "
+            "trigger the message again",
+            code="recipient_unresolved",
+        )
+    message.state = MessageState.queued
+    message.attempts = 0
+    message.next_attempt_at = now or utcnow()
+    session.add(message)
+    await session.flush()
+    return message
+
+
+async def resend_dead(
+    session: AsyncSession,
+    *,
+    kind: str | None,
+    channel: Channel | None,
+    now: datetime | None = None,
+) -> ResendResult:
+    """Re-queue every dead letter (of a kind / channel) that has an address to send to."""
+    query = select(Message.id, Message.channel, Message.recipient).where(
+        col(Message.state) == MessageState.dead
+    )
+    if kind is not None:
+        query = query.where(col(Message.kind) == kind)
+    if channel is not None:
+        query = query.where(col(Message.channel) == channel)
+    ids = [
+        i
+        for i, ch, to in (await session.exec(query)).all()
+        if not recipient_problem(Channel(ch), to)
+    ]
+    for start in range(0, len(ids), 1000):
+        await session.exec(
+            update(Message)
+            .where(col(Message.id).in_(ids[start : start + 1000]))
+            .values(state=MessageState.queued, attempts=0, next_attempt_at=now or utcnow())
+        )
+    return ResendResult(requeued=len(ids))

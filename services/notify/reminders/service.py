@@ -15,8 +15,10 @@ from typing import Any
 from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.notify.messages.models import Channel, MessageState
+from services.notify.delivery.windows import DeliveryHours
+from services.notify.messages.models import Channel, DeliveryWindow, MessageState
 from services.notify.messages.service import NewMessage, enqueue
+from services.notify.templates.service import templates
 from shared.calendar import WorkingCalendar
 from shared.http import ServiceClient
 
@@ -67,28 +69,23 @@ def trigger_firing(
 
 
 def _message_for(
-    entry: dict[str, Any], trigger: Trigger, unit: dict[str, Any], head: dict[str, Any] | None
+    entry: dict[str, Any],
+    trigger: Trigger,
+    unit: dict[str, Any],
+    head: dict[str, Any] | None,
+    window: DeliveryWindow,
 ) -> NewMessage:
-    where = f"{entry['ledger_code']} 第{entry['seq']}项"
-    if entry["overdue"]:
-        subject = f"【逾期督办】{where}已逾期{-entry['days_left']}天"
-    elif entry["days_left"] == 0:
-        subject = f"【到期提醒】{where}今日到期"
-    else:
-        subject = f"【临期提醒】{where}将于{entry['due_date']}到期"
-    body = (
-        f"责任单位：{unit['name']}\n工作任务：{entry['task']}\n完成时间：{entry['due_text']}"
-        f"（{entry['due_date']}）\n当前状态：{entry['status_label']}\n请及时在获电任务台账填报进展。"
-    )
     key = f"{LEDGER_REMINDER}:{entry['item_id']}:{trigger.name}"
+    text = templates().render(LEDGER_REMINDER, Channel.email, {**entry, "unit": unit["name"]})
     if head is None:
         return NewMessage(
             dedup_key=f"{key}:unit-{unit['id']}:unresolved",
             kind=LEDGER_REMINDER,
             channel=Channel.email,
             recipient=f"unit:{unit['name']}",
-            subject=subject,
-            body=body,
+            subject=text.subject,
+            body=text.body,
+            window=window,
             state=MessageState.dead,
             last_error=f"no active department head with an email is bound to unit '{unit['name']}'",
         )
@@ -97,8 +94,9 @@ def _message_for(
         kind=LEDGER_REMINDER,
         channel=Channel.email,
         recipient=head["email"],
-        subject=subject,
-        body=body,
+        subject=text.subject,
+        body=text.body,
+        window=window,
     )
 
 
@@ -109,6 +107,7 @@ async def queue_ledger_reminders(
     *,
     today: date,
     days_before: int,
+    hours: DeliveryHours | None = None,
 ) -> ReminderRun:
     """Read ledger's feed and queue today's reminders; running twice queues nothing new."""
     if not calendar.is_workday(today):
@@ -125,6 +124,7 @@ async def queue_ledger_reminders(
         "/feed/deadlines",
         params={"as_of": today.isoformat(), "within_days": days_before + _FEED_MARGIN_DAYS},
     )
+    window = hours.staff_window if hours else DeliveryWindow.working_hours
     messages: list[NewMessage] = []
     for entry in feed["entries"]:
         due = date.fromisoformat(entry["due_date"])
@@ -133,8 +133,8 @@ async def queue_ledger_reminders(
             continue
         for unit in entry["units"]:
             heads = unit["heads"] or [None]
-            messages.extend(_message_for(entry, trigger, unit, head) for head in heads)
-    queued = await enqueue(session, messages)
+            messages.extend(_message_for(entry, trigger, unit, head, window) for head in heads)
+    queued = await enqueue(session, messages, hours=hours)
     return ReminderRun(
         as_of=today,
         working_day=True,

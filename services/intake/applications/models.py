@@ -1,0 +1,522 @@
+"""Connection applications (用电报装申请), their stages (办理环节), pauses and the stage log.
+
+Facts are stored as they happened, stamped by the server: when each stage started and ended,
+when the clock was paused and resumed. Everything the clock derives from them (due dates,
+working days, grid-side time) is recomputed from those facts whenever the calendar or the
+policy changes; the current stage's due date and warning day are kept on the application row
+so that the watch lists are indexed range scans.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, EmailStr
+from pydantic import Field as DataField
+from sqlalchemy import (
+    JSON,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlmodel import Field
+
+from services.intake.db import IntakeTable
+from services.intake.policies.models import CustomerType, Stage
+from shared.db import UTCDateTime, enum_column
+
+
+class Channel(StrEnum):
+    """受理渠道, chosen by the customer: 政务服务平台 / 线上 (网上国网等) / 营业厅柜台."""
+
+    portal = "portal"
+    online = "online"
+    counter = "counter"
+
+
+CHANNEL_LABELS = {
+    Channel.portal: "政务服务平台",
+    Channel.online: "线上渠道",
+    Channel.counter: "营业厅",
+}
+
+
+class IdKind(StrEnum):
+    """The applicant's identifier: 公民身份号码 (a person) or 统一社会信用代码 (an organisation)."""
+
+    resident_id = "resident_id"
+    credit_code = "credit_code"
+
+
+class AreaClass(StrEnum):
+    """供电区域分类, which sets the reliability targets: 中心区 / 市区 / 城镇 / 农村."""
+
+    central = "central"
+    urban = "urban"
+    town = "town"
+    rural = "rural"
+
+
+AREA_CLASS_LABELS = {
+    AreaClass.central: "中心区",
+    AreaClass.urban: "市区",
+    AreaClass.town: "城镇",
+    AreaClass.rural: "农村",
+}
+
+
+class ApplicationStatus(StrEnum):
+    """办理中 / 暂停计时（等待客户）/ 已接电 / 已终止."""
+
+    open = "open"
+    paused = "paused"
+    connected = "connected"
+    closed = "closed"
+
+
+class PauseReason(StrEnum):
+    """Why the clock waits on the customer (客户原因暂停计时)."""
+
+    missing_material = "missing_material"
+    customer_works = "customer_works"
+    customer_postponed = "customer_postponed"
+
+
+PAUSE_REASON_LABELS = {
+    PauseReason.missing_material: "等待客户补充资料",
+    PauseReason.customer_works: "等待客户完成自有工程",
+    PauseReason.customer_postponed: "客户要求延期",
+}
+
+
+class EventKind(StrEnum):
+    """What a stage-log event records (环节记录类型)."""
+
+    created = "created"
+    stage_completed = "stage_completed"
+    paused = "paused"
+    resumed = "resumed"
+    closed = "closed"
+    corrected = "corrected"
+    policy_rejudged = "policy_rejudged"
+    rated = "rated"
+    escalation_opened = "escalation_opened"
+    escalation_acknowledged = "escalation_acknowledged"
+    escalation_resolved = "escalation_resolved"
+
+
+# ---- tables ----------------------------------------------------------------------------------
+
+
+UNWARNED = "status = 'open' AND warned_level < {level}"
+"""Open clocks not yet warned at a level (1 at risk, 2 escalated): the scan's partial indexes."""
+
+
+class Application(IntakeTable, table=True):
+    __tablename__ = "applications"
+    # The watch lists are range scans on the running clock (status 'open', due date or first
+    # at-risk day against today), unfiltered or by unit, supervising unit, type or stage; the
+    # filtered ones carry at_risk_from so an at-risk list is read from the index alone.
+    __table_args__ = (
+        Index("ix_applications_watch_due", "status", "due_date", "id"),
+        Index("ix_applications_watch_risk", "status", "at_risk_from", "due_date"),
+        Index("ix_applications_unit_due", "unit", "status", "due_date", "at_risk_from"),
+        Index(
+            "ix_applications_supervising_due",
+            "supervising_unit",
+            "status",
+            "due_date",
+            "at_risk_from",
+        ),
+        Index("ix_applications_type_due", "customer_type", "status", "due_date", "at_risk_from"),
+        Index("ix_applications_stage_due", "current_stage", "status", "due_date", "at_risk_from"),
+        Index("ix_applications_ended", "status", "ended_day", "customer_type"),
+        # The scan looks only at open clocks not yet warned (or escalated): partial indexes
+        # that stay small, because a row leaves them once it has been warned.
+        Index(
+            "ix_applications_to_warn",
+            "at_risk_from",
+            postgresql_where=text(UNWARNED.format(level=1)),
+            sqlite_where=text(UNWARNED.format(level=1)),
+        ),
+        Index(
+            "ix_applications_to_escalate",
+            "due_date",
+            postgresql_where=text(UNWARNED.format(level=2)),
+            sqlite_where=text(UNWARNED.format(level=2)),
+        ),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    number: str = Field(sa_column=Column(String(24), nullable=False, unique=True))
+    query_code_hash: str = Field(sa_column=Column(String(64), nullable=False))
+    jurisdiction: str = Field(max_length=40)
+    policy_code: str = Field(max_length=64)
+    customer_type: CustomerType = Field(sa_column=enum_column(CustomerType))
+    has_works: bool = True
+    channel: Channel = Field(sa_column=enum_column(Channel))
+    unit: str = Field(max_length=100)
+    supervising_unit: str = Field(max_length=100)
+    clerk: str = Field(max_length=100, description="Responsible clerk's username (责任受理人员)")
+    applicant_name: str = Field(max_length=200)
+    id_kind: IdKind = Field(sa_column=enum_column(IdKind))
+    id_number: str = Field(max_length=18)
+    mobile: str = Field(max_length=11)
+    email: str | None = Field(default=None, max_length=254)
+    site_address: str = Field(max_length=300)
+    area_class: AreaClass = Field(sa_column=enum_column(AreaClass))
+    capacity_kw: Decimal = Field(sa_column=Column(Numeric(12, 2), nullable=False))
+    feeder: str | None = Field(default=None, max_length=100)
+    transformer_area: str | None = Field(default=None, max_length=100)
+    accepted_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    accepted_day: date
+    status: ApplicationStatus = Field(sa_column=enum_column(ApplicationStatus))
+    current_stage: Stage | None = Field(sa_column=enum_column(Stage, nullable=True))
+    current_seq: int = 0
+    staged: bool = Field(description="Each stage has its own limit; else the total is the budget")
+    total_limit_days: int
+    paused_days: int = 0
+    due_date: date | None = None
+    at_risk_from: date | None = None
+    due_provisional: bool = False
+    warned_level: int = Field(default=0, description="0 none, 1 at-risk sent, 2 overdue sent")
+    ended_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
+    ended_day: date | None = None
+    # Once connected: the whole process in working days (总时长 / 电网环节), for the KPIs.
+    elapsed_days: int | None = None
+    grid_days: int | None = None
+    within_limit: bool | None = None
+    log_length: int = 0
+    log_head: str = Field(default="", sa_column=Column(String(64), nullable=False, default=""))
+    rating: int | None = None
+    rating_comment: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    rated_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
+
+
+class ApplicationStage(IntakeTable, table=True):
+    """One stage of one application; created with the application, started in order."""
+
+    __tablename__ = "application_stages"
+    __table_args__ = (UniqueConstraint("application_id", "seq", name="uq_application_stages_seq"),)
+    id: int | None = Field(default=None, primary_key=True)
+    application_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("applications.id"), nullable=False)
+    )
+    seq: int
+    stage: Stage = Field(sa_column=enum_column(Stage))
+    limit_days: int | None = None
+    started_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
+    started_day: date | None = None
+    completed_at: datetime | None = Field(
+        default=None, sa_column=Column(UTCDateTime, nullable=True)
+    )
+    completed_day: date | None = None
+    completed_by: str | None = Field(default=None, max_length=100)
+    due_date: date | None = None
+    paused_days: int = 0
+    elapsed_days: int | None = None
+    grid_days: int | None = None
+    within_limit: bool | None = None
+    provisional: bool = False
+
+
+class ApplicationPause(IntakeTable, table=True):
+    """A span in which the clock waited on the customer (暂停计时)."""
+
+    __tablename__ = "application_pauses"
+    id: int | None = Field(default=None, primary_key=True)
+    application_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("applications.id"), nullable=False, index=True)
+    )
+    stage_seq: int
+    reason: PauseReason = Field(sa_column=enum_column(PauseReason))
+    note: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    started_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    started_day: date
+    started_by: str = Field(max_length=100)
+    ended_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
+    ended_day: date | None = None
+    ended_by: str | None = Field(default=None, max_length=100)
+    days: int | None = None
+
+
+class ApplicationEvent(IntakeTable, table=True):
+    """The stage log (环节记录): append-only, each event carrying the hash of the one before."""
+
+    __tablename__ = "application_events"
+    __table_args__ = (UniqueConstraint("application_id", "seq", name="uq_application_events_seq"),)
+    id: int | None = Field(default=None, primary_key=True)
+    application_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("applications.id"), nullable=False)
+    )
+    seq: int
+    kind: EventKind = Field(sa_column=enum_column(EventKind))
+    stage: Stage | None = Field(default=None, sa_column=enum_column(Stage, nullable=True))
+    occurred_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    actor: str = Field(max_length=100)
+    reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    payload: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    prev_hash: str = Field(sa_column=Column(String(64), nullable=False))
+    hash: str = Field(sa_column=Column(String(64), nullable=False))
+
+
+# ---- request shapes --------------------------------------------------------------------------
+
+
+class _Body(BaseModel):
+    # A caller may not send what the server stamps (times, authors): unknown fields are refused.
+    model_config = ConfigDict(extra="forbid")
+
+
+class ApplicantIn(_Body):
+    name: str = DataField(min_length=1, max_length=200, description="申请人/单位名称")
+    id_kind: IdKind
+    id_number: str = DataField(min_length=1, max_length=40)
+    mobile: str = DataField(min_length=1, max_length=30)
+    email: EmailStr | None = None
+
+
+class SiteIn(_Body):
+    address: str = DataField(min_length=1, max_length=300, description="用电地址")
+    area_class: AreaClass
+    feeder: str | None = DataField(default=None, min_length=1, max_length=100, description="线路")
+    transformer_area: str | None = DataField(
+        default=None, min_length=1, max_length=100, description="台区"
+    )
+
+
+class ApplicationCreate(_Body):
+    """A new application (新装申请) as the customer gives it, through the channel they chose."""
+
+    jurisdiction: str = DataField(min_length=2, max_length=40)
+    unit: str = DataField(min_length=1, max_length=100, description="受理单位（供电单位）")
+    channel: Channel
+    customer_type: CustomerType
+    has_works: bool = DataField(default=True, description="false: 无工程的低压用户")
+    applicant: ApplicantIn
+    site: SiteIn
+    capacity_kw: Decimal = DataField(gt=0, le=1_000_000, decimal_places=2, description="容量 kW")
+
+
+class StageCompletion(_Body):
+    note: str = DataField(default="", max_length=2000)
+    feeder: str | None = DataField(default=None, min_length=1, max_length=100)
+    transformer_area: str | None = DataField(default=None, min_length=1, max_length=100)
+
+
+class PauseRequest(_Body):
+    reason: PauseReason
+    note: str = DataField(default="", max_length=2000, description="等待客户的事项")
+
+
+class ResumeRequest(_Body):
+    note: str = DataField(default="", max_length=2000)
+
+
+class CloseRequest(_Body):
+    reason: str = DataField(min_length=1, max_length=2000, description="终止原因，如 客户撤回申请")
+
+
+CorrectableField = Literal[
+    "applicant_name",
+    "id_number",
+    "mobile",
+    "email",
+    "site_address",
+    "area_class",
+    "capacity_kw",
+    "feeder",
+    "transformer_area",
+]
+
+
+class CorrectionRequest(_Body):
+    """A correction (更正): a new log event with the reason; nothing earlier is rewritten."""
+
+    field: CorrectableField
+    value: str = DataField(max_length=300)
+    reason: str = DataField(min_length=1, max_length=2000)
+
+
+class RatingRequest(_Body):
+    score: int = DataField(ge=1, le=5, description="1–5 星")
+    comment: str = DataField(default="", max_length=1000)
+
+
+# ---- response shapes -------------------------------------------------------------------------
+
+
+class WatchState(StrEnum):
+    """正常 / 预警 / 超期 / 暂停计时."""
+
+    on_time = "on_time"
+    at_risk = "at_risk"
+    overdue = "overdue"
+    paused = "paused"
+
+
+class ApplicantPublic(BaseModel):
+    name: str
+    id_kind: IdKind
+    id_number: str
+    mobile: str
+    email: str | None
+
+
+class SitePublic(BaseModel):
+    address: str
+    area_class: AreaClass
+    area_class_label: str
+    feeder: str | None
+    transformer_area: str | None
+
+
+class ClockPublic(BaseModel):
+    """The running clock of an open application (当前计时)."""
+
+    basis: Literal["stage", "total"] = DataField(
+        description="stage: the current stage's own limit; total: the whole-process budget"
+    )
+    limit_days: int
+    due_date: date
+    at_risk_from: date
+    provisional: bool = DataField(description="Counted over a year not yet confirmed (暂定)")
+    state: WatchState
+    remaining_days: int = DataField(description="Working days from today to the due date")
+
+
+class TimeSpent(BaseModel):
+    """Working days: elapsed (总时长), paused for the customer, grid-side (电网环节)."""
+
+    limit_days: int | None
+    elapsed_days: int
+    paused_days: int
+    grid_days: int
+    within_limit: bool | None
+    provisional: bool
+
+
+class StagePublic(BaseModel):
+    seq: int
+    stage: Stage
+    label: str
+    state: Literal["pending", "open", "done"]
+    started_at: datetime | None
+    completed_at: datetime | None
+    completed_by: str | None
+    due_date: date | None
+    time: TimeSpent | None
+
+
+class PausePublic(BaseModel):
+    stage: Stage
+    reason: PauseReason
+    reason_label: str
+    note: str
+    started_at: datetime
+    started_by: str
+    ended_at: datetime | None
+    ended_by: str | None
+    days: int
+
+
+class ApplicationPublic(BaseModel):
+    number: str
+    jurisdiction: str
+    policy_code: str
+    customer_type: CustomerType
+    customer_type_label: str
+    has_works: bool
+    channel: Channel
+    unit: str
+    supervising_unit: str
+    clerk: str
+    applicant: ApplicantPublic
+    site: SitePublic
+    capacity_kw: Decimal
+    accepted_at: datetime
+    status: ApplicationStatus
+    current_stage: Stage | None
+    current_stage_label: str | None
+    clock: ClockPublic | None
+    total: TimeSpent
+    ended_at: datetime | None
+    rating: int | None
+
+
+class ApplicationDetail(ApplicationPublic):
+    stages: list[StagePublic]
+    pauses: list[PausePublic]
+
+
+class ApplicationCreated(BaseModel):
+    application: ApplicationDetail
+    query_code: str = DataField(
+        description="查询码: shown once; the applicant checks progress with it"
+    )
+
+
+class ApplicationPage(BaseModel):
+    total: int
+    limit: int
+    offset: int
+    applications: list[ApplicationPublic]
+
+
+class EventPublic(BaseModel):
+    seq: int
+    kind: EventKind
+    stage: Stage | None
+    occurred_at: datetime
+    actor: str
+    reason: str | None
+    payload: dict[str, Any]
+    prev_hash: str
+    hash: str
+
+
+class ChainCheck(BaseModel):
+    """The result of re-hashing an application's stage log (环节记录校验)."""
+
+    number: str
+    valid: bool
+    length: int
+    head: str
+    first_bad_seq: int | None = None
+    problem: str | None = None
+
+
+class ProgressStage(BaseModel):
+    stage: Stage
+    label: str
+    state: Literal["pending", "open", "done"]
+    started_at: datetime | None
+    completed_at: datetime | None
+    due_date: date | None
+
+
+class ApplicantProgress(BaseModel):
+    """What the applicant sees with the number and query code (办电进度查询)."""
+
+    number: str
+    customer_type_label: str
+    status: ApplicationStatus
+    status_label: str
+    accepted_at: datetime
+    current_stage_label: str | None
+    due_date: date | None
+    stages: list[ProgressStage]
+    awaiting_you: list[str] = DataField(description="What is awaited from the applicant (待您办理)")
+    documents: list[str] = DataField(
+        description="Documents this stage may ask for (本环节所需资料)"
+    )
+    can_rate: bool
+    rating: int | None

@@ -1,0 +1,194 @@
+"""Applications over HTTP: clerks operate them, staff read them, the applicant checks progress."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query, status
+
+from services.intake.applications import service
+from services.intake.applications.models import (
+    ApplicantProgress,
+    ApplicationCreate,
+    ApplicationCreated,
+    ApplicationDetail,
+    ApplicationPage,
+    ApplicationStatus,
+    ChainCheck,
+    CloseRequest,
+    CorrectionRequest,
+    EventPublic,
+    PauseRequest,
+    RatingRequest,
+    ResumeRequest,
+    StageCompletion,
+)
+from services.intake.applications.service import ApplicationFilter, Clocking
+from services.intake.deps import Calendar, Config, CurrentClerk, Now, Staff
+from services.intake.policies.models import CustomerType, Stage
+from shared.app import Session
+from shared.calendar import WorkingCalendar, beijing_date
+
+router = APIRouter(tags=["applications"])
+public_router = APIRouter(tags=["applicant"])
+
+QueryCode = Annotated[str, Header(alias="X-Query-Code", min_length=1, max_length=20)]
+
+
+def _clocking(calendar: WorkingCalendar, config: Config) -> Clocking:
+    return Clocking(calendar, config.at_risk_percent)
+
+
+@router.post(
+    "/applications",
+    status_code=status.HTTP_201_CREATED,
+    summary="Accept an application (受理用电报装申请)",
+)
+async def create_application(
+    body: ApplicationCreate,
+    clerk: CurrentClerk,
+    session: Session,
+    calendar: Calendar,
+    config: Config,
+    now: Now,
+) -> ApplicationCreated:
+    application, code = await service.create_application(
+        session, body, clerk=clerk, now=now, clocking=_clocking(calendar, config)
+    )
+    shown = await service.detail(session, application, calendar, beijing_date(now), unmasked=True)
+    return ApplicationCreated(application=shown, query_code=code)
+
+
+@router.get("/applications", summary="Applications (申请列表)")
+async def list_applications(
+    staff: Staff,
+    session: Session,
+    calendar: Calendar,
+    now: Now,
+    status_: Annotated[ApplicationStatus | None, Query(alias="status")] = None,
+    unit: str | None = None,
+    customer_type: CustomerType | None = None,
+    stage: Stage | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> ApplicationPage:
+    flt = ApplicationFilter(status=status_, unit=unit, customer_type=customer_type, stage=stage)
+    return await service.list_applications(
+        session, staff, flt, calendar, beijing_date(now), limit=limit, offset=offset
+    )
+
+
+@router.get("/applications/{number}", summary="One application with its stages (申请详情)")
+async def get_application(
+    number: str, staff: Staff, session: Session, calendar: Calendar, now: Now
+) -> ApplicationDetail:
+    return await service.read_detail(session, number, staff, calendar, beijing_date(now))
+
+
+@router.post(
+    "/applications/{number}/stages/{stage}/complete",
+    summary="Complete the current stage (办结当前环节)",
+)
+async def complete_stage(
+    number: str,
+    stage: Stage,
+    body: StageCompletion,
+    clerk: CurrentClerk,
+    session: Session,
+    calendar: Calendar,
+    config: Config,
+    now: Now,
+) -> ApplicationDetail:
+    application = await service.complete_stage(
+        session, number, stage, body, actor=clerk, now=now, clocking=_clocking(calendar, config)
+    )
+    return await service.detail(session, application, calendar, beijing_date(now), unmasked=True)
+
+
+@router.post("/applications/{number}/pause", summary="Pause the clock for the customer (暂停计时)")
+async def pause(
+    number: str,
+    body: PauseRequest,
+    clerk: CurrentClerk,
+    session: Session,
+    calendar: Calendar,
+    config: Config,
+    now: Now,
+) -> ApplicationDetail:
+    application = await service.pause(
+        session, number, body, actor=clerk, now=now, clocking=_clocking(calendar, config)
+    )
+    return await service.detail(session, application, calendar, beijing_date(now), unmasked=True)
+
+
+@router.post("/applications/{number}/resume", summary="Resume the clock (恢复计时)")
+async def resume(
+    number: str,
+    body: ResumeRequest,
+    clerk: CurrentClerk,
+    session: Session,
+    calendar: Calendar,
+    config: Config,
+    now: Now,
+) -> ApplicationDetail:
+    application = await service.resume(
+        session, number, body, actor=clerk, now=now, clocking=_clocking(calendar, config)
+    )
+    return await service.detail(session, application, calendar, beijing_date(now), unmasked=True)
+
+
+@router.post("/applications/{number}/close", summary="End without connection (终止办理)")
+async def close(
+    number: str,
+    body: CloseRequest,
+    clerk: CurrentClerk,
+    session: Session,
+    calendar: Calendar,
+    config: Config,
+    now: Now,
+) -> ApplicationDetail:
+    application = await service.close(
+        session, number, body, actor=clerk, now=now, clocking=_clocking(calendar, config)
+    )
+    return await service.detail(session, application, calendar, beijing_date(now), unmasked=True)
+
+
+@router.post("/applications/{number}/corrections", summary="Correct a detail (信息更正)")
+async def correct(
+    number: str,
+    body: CorrectionRequest,
+    clerk: CurrentClerk,
+    session: Session,
+    calendar: Calendar,
+    now: Now,
+) -> ApplicationDetail:
+    application = await service.correct(session, number, body, actor=clerk, now=now)
+    return await service.detail(session, application, calendar, beijing_date(now), unmasked=True)
+
+
+@router.get("/applications/{number}/log", summary="The stage log (环节记录)")
+async def read_log(number: str, staff: Staff, session: Session) -> list[EventPublic]:
+    return await service.read_log(session, number, staff)
+
+
+@router.get("/applications/{number}/log/verify", summary="Verify the log's hash chain (记录校验)")
+async def verify_log(number: str, staff: Staff, session: Session) -> ChainCheck:
+    return await service.verify_log(session, number, staff)
+
+
+@public_router.get(
+    "/public/applications/{number}/progress",
+    summary="Check progress with the query code (办电进度查询)",
+)
+async def progress(number: str, query_code: QueryCode, session: Session) -> ApplicantProgress:
+    return await service.progress(session, number, query_code)
+
+
+@public_router.post(
+    "/public/applications/{number}/rating",
+    summary="Rate the service once connected (服务线上评价)",
+)
+async def rate(
+    number: str, body: RatingRequest, query_code: QueryCode, session: Session, now: Now
+) -> ApplicantProgress:
+    return await service.rate(session, number, query_code, body, now=now)

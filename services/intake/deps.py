@@ -1,0 +1,79 @@
+"""Request dependencies of the intake service: the server's clock, the calendar, who is calling.
+
+Intake trusts the claims of the bearer token (role, units); it does not look users up.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from services.intake.settings import IntakeSettings
+from shared.auth import CurrentPrincipal, Principal, Role
+from shared.calendar import WorkingCalendar
+from shared.errors import Forbidden
+
+ServerClock = Callable[[], datetime]
+"""Where "now" comes from (``app.state.clock``): every stamp is the server's, never the caller's."""
+
+
+def server_now(request: Request) -> datetime:
+    clock: ServerClock = request.app.state.clock
+    return clock()
+
+
+def working_calendar(request: Request) -> WorkingCalendar:
+    calendar: WorkingCalendar = request.app.state.calendar
+    return calendar
+
+
+def intake_settings(request: Request) -> IntakeSettings:
+    settings: IntakeSettings = request.app.state.intake_settings
+    return settings
+
+
+def _staff(*roles: Role, code: str, what: str) -> Callable[[Principal], Principal]:
+    def check(principal: CurrentPrincipal) -> Principal:
+        if principal.role not in roles:
+            raise Forbidden(f"this action is for {what}", code=code)
+        return principal
+
+    return check
+
+
+Now = Annotated[datetime, Depends(server_now)]
+Calendar = Annotated[WorkingCalendar, Depends(working_calendar)]
+Config = Annotated[IntakeSettings, Depends(intake_settings)]
+CurrentAdmin = Annotated[
+    Principal, Depends(_staff(Role.admin, code="admin_required", what="administrators (管理员)"))
+]
+CurrentClerk = Annotated[
+    Principal, Depends(_staff(Role.clerk, code="clerk_required", what="clerks (受理人员)"))
+]
+CurrentSupervisor = Annotated[
+    Principal,
+    Depends(
+        _staff(
+            Role.supervisor,
+            Role.admin,
+            code="supervisor_required",
+            what="supervisors (监管督办人员) and administrators",
+        )
+    ),
+]
+Staff = Annotated[
+    Principal,
+    Depends(
+        _staff(
+            Role.clerk,
+            Role.supervisor,
+            Role.admin,
+            Role.viewer,
+            code="staff_required",
+            what="signed-in staff (工作人员)",
+        )
+    ),
+]

@@ -1,0 +1,76 @@
+"""The intake process's background work: delivering the outbox and the watch scan.
+
+One asyncio task, started and stopped with the app (``on_startup``/``on_shutdown``), both jobs
+being plain functions that tests call directly. The scan is cheap when there is nothing new
+(partial indexes) and skips itself outside working time; several processes are safe because
+both jobs lock the rows they take (``SKIP LOCKED``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from fastapi import FastAPI
+
+from services.intake.deps import ServerClock
+from services.intake.monitoring.models import ScanResult
+from services.intake.monitoring.service import scan
+from services.intake.outbox.models import DeliveryRun
+from services.intake.outbox.service import deliver_pending
+from services.intake.settings import IntakeSettings
+from shared.db import session_scope
+
+log = logging.getLogger("huodian.intake.jobs")
+
+
+async def run_scan(app: FastAPI) -> ScanResult:
+    """One watch scan, in its own transaction, at the app's current time."""
+    clock: ServerClock = app.state.clock
+    async with session_scope(app.state.engine) as session:
+        return await scan(
+            session,
+            now=clock(),
+            calendar=app.state.calendar,
+            settings=app.state.intake_settings,
+        )
+
+
+async def run_delivery(app: FastAPI) -> DeliveryRun:
+    clock: ServerClock = app.state.clock
+    return await deliver_pending(
+        app.state.engine, app.state.client, app.state.intake_settings, now=clock()
+    )
+
+
+async def _loop(app: FastAPI) -> None:
+    settings: IntakeSettings = app.state.intake_settings
+    loop = asyncio.get_running_loop()
+    next_scan = loop.time()
+    while True:
+        try:
+            await run_delivery(app)
+            if loop.time() >= next_scan:
+                result = await run_scan(app)
+                next_scan = loop.time() + settings.scan_interval_seconds
+                if result.ran and (result.at_risk or result.overdue):
+                    log.info("watch: %d at risk, %d overdue", result.at_risk, result.overdue)
+        except Exception:  # the loop must outlive a failed pass; the next one retries
+            log.exception("intake background pass failed")
+        await asyncio.sleep(settings.outbox_interval_seconds)
+
+
+async def start_jobs(app: FastAPI) -> None:
+    settings: IntakeSettings = app.state.intake_settings
+    app.state.jobs = asyncio.create_task(_loop(app)) if settings.background_jobs else None
+
+
+async def stop_jobs(app: FastAPI) -> None:
+    task: asyncio.Task[None] | None = getattr(app.state, "jobs", None)
+    if task is None:
+        return
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    app.state.jobs = None

@@ -1,0 +1,48 @@
+"""Getting Electricity figures over HTTP, as JSON or .xlsx (获得电力指标)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Literal
+from urllib.parse import quote
+
+from fastapi import APIRouter, Query, Response
+
+from services.intake.deps import Now, Staff
+from services.intake.kpis import service
+from services.intake.kpis.models import KpiReport
+from services.intake.kpis.service import KpiFilter
+from services.intake.kpis.xlsx import XLSX_MEDIA_TYPE, kpi_xlsx
+from shared.app import Session
+
+router = APIRouter(tags=["kpis"])
+
+
+@router.get(
+    "/kpis",
+    summary="Figures per customer type for a period of connections (获得电力指标)",
+    response_model=KpiReport,
+    responses={200: {"content": {XLSX_MEDIA_TYPE: {}}}},
+)
+async def kpis(
+    staff: Staff,
+    session: Session,
+    now: Now,
+    period_start: Annotated[date, Query(description="接电日期起（北京时间）")],
+    period_end: Annotated[date, Query(description="接电日期止（含）")],
+    jurisdiction: str | None = None,
+    unit: str | None = None,
+    fmt: Annotated[Literal["json", "xlsx"], Query(alias="format")] = "json",
+) -> KpiReport | Response:
+    flt = KpiFilter(
+        period_start=period_start, period_end=period_end, jurisdiction=jurisdiction, unit=unit
+    )
+    result = await service.report(session, staff, flt, now=now)
+    if fmt == "json":
+        return result
+    name = f"kpis-{period_start}-{period_end}.xlsx"
+    return Response(
+        kpi_xlsx(result),
+        media_type=XLSX_MEDIA_TYPE,
+        headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}"},
+    )

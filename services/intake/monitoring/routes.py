@@ -1,0 +1,117 @@
+"""Watch lists, escalations (督办) and the scan over HTTP."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from services.intake.applications.service import Clocking, recompute_open
+from services.intake.deps import Calendar, Config, CurrentAdmin, CurrentSupervisor, Now, Staff
+from services.intake.monitoring import service
+from services.intake.monitoring.models import (
+    Acknowledgement,
+    EscalationPage,
+    EscalationPublic,
+    EscalationState,
+    RecomputeResult,
+    Resolution,
+    ScanResult,
+    WatchLevel,
+    WatchPage,
+)
+from services.intake.monitoring.service import EscalationFilter, WatchFilter
+from services.intake.policies.models import CustomerType, Stage
+from shared.app import Session
+from shared.calendar import beijing_date
+
+router = APIRouter(tags=["monitoring"])
+
+Limit = Annotated[int, Query(ge=1, le=500)]
+Offset = Annotated[int, Query(ge=0)]
+
+
+@router.get("/monitoring/stages", summary="At-risk or overdue stages (预警、超期环节)")
+async def watch_list(
+    staff: Staff,
+    session: Session,
+    calendar: Calendar,
+    now: Now,
+    state: WatchLevel,
+    unit: str | None = None,
+    customer_type: CustomerType | None = None,
+    stage: Stage | None = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> WatchPage:
+    flt = WatchFilter(unit=unit, customer_type=customer_type, stage=stage)
+    return await service.list_watch(
+        session, staff, state, flt, calendar, beijing_date(now), limit=limit, offset=offset
+    )
+
+
+@router.get("/escalations", summary="Escalations (督办事项)")
+async def list_escalations(
+    staff: Staff,
+    session: Session,
+    state: EscalationState | None = None,
+    unit: str | None = None,
+    supervising_unit: str | None = None,
+    customer_type: CustomerType | None = None,
+    stage: Stage | None = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> EscalationPage:
+    flt = EscalationFilter(
+        state=state,
+        unit=unit,
+        supervising_unit=supervising_unit,
+        customer_type=customer_type,
+        stage=stage,
+    )
+    return await service.list_escalations(session, staff, flt, limit=limit, offset=offset)
+
+
+@router.get("/escalations/{escalation_id}", summary="One escalation (督办详情)")
+async def get_escalation(escalation_id: int, staff: Staff, session: Session) -> EscalationPublic:
+    return await service.get_escalation(session, escalation_id, staff)
+
+
+@router.post("/escalations/{escalation_id}/acknowledge", summary="Take up an escalation (受理督办)")
+async def acknowledge(
+    escalation_id: int,
+    body: Acknowledgement,
+    supervisor: CurrentSupervisor,
+    session: Session,
+    now: Now,
+) -> EscalationPublic:
+    return await service.acknowledge(session, escalation_id, body, principal=supervisor, now=now)
+
+
+@router.post("/escalations/{escalation_id}/resolve", summary="Resolve an escalation (督办办结)")
+async def resolve(
+    escalation_id: int,
+    body: Resolution,
+    supervisor: CurrentSupervisor,
+    session: Session,
+    now: Now,
+) -> EscalationPublic:
+    return await service.resolve(session, escalation_id, body, principal=supervisor, now=now)
+
+
+@router.post("/monitoring/scan", summary="Run the watch now, in working time (立即预警扫描)")
+async def run_scan(
+    _admin: CurrentAdmin, session: Session, calendar: Calendar, config: Config, now: Now
+) -> ScanResult:
+    return await service.scan(session, now=now, calendar=calendar, settings=config)
+
+
+@router.post(
+    "/monitoring/recompute",
+    summary="Recompute every open clock, e.g. after the warning share changed (重算时限)",
+)
+async def recompute(
+    _admin: CurrentAdmin, session: Session, calendar: Calendar, config: Config
+) -> RecomputeResult:
+    changed = await recompute_open(session, Clocking(calendar, config.at_risk_percent))
+    return RecomputeResult(recomputed_applications=changed)

@@ -1,0 +1,87 @@
+"""The transactional outbox (发件箱): events for notify, written with the change that caused them.
+
+A row is stored in the same transaction as the change, so an event exists if and only if the
+change does; delivery happens afterwards and is retried until notify has taken it. Notify keeps
+the event ids it handled, so a redelivery after a lost answer is a harmless duplicate.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+from uuid import UUID
+
+from pydantic import BaseModel
+from sqlalchemy import JSON, Column, Index, Text, Uuid
+from sqlmodel import Field
+
+from services.intake.db import IntakeTable
+from shared.db import UTCDateTime, enum_column
+
+
+class OutboxState(StrEnum):
+    """待投递 / 已投递."""
+
+    pending = "pending"
+    delivered = "delivered"
+
+
+class EventType(StrEnum):
+    """What intake tells notify."""
+
+    stage_at_risk = "intake.stage.at_risk"
+    stage_overdue = "intake.stage.overdue"
+    escalation_opened = "intake.escalation.opened"
+    application_connected = "intake.application.connected"
+
+
+class OutboxEvent(IntakeTable, table=True):
+    __tablename__ = "outbox_events"
+    __table_args__ = (Index("ix_outbox_events_state_due", "state", "next_attempt_at", "id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    event_id: UUID = Field(sa_column=Column(Uuid, nullable=False, unique=True))
+    type: EventType = Field(sa_column=enum_column(EventType))
+    subject: str = Field(max_length=200)
+    occurred_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    data: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    state: OutboxState = Field(sa_column=enum_column(OutboxState))
+    attempts: int = 0
+    next_attempt_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    last_error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    delivered_at: datetime | None = Field(
+        default=None, sa_column=Column(UTCDateTime, nullable=True)
+    )
+    duplicate: bool | None = Field(
+        default=None, description="notify's answer: it had handled the id before"
+    )
+
+
+class OutboxEventPublic(BaseModel):
+    """An outbox row as administrators see it: the event's data is not shown (personal data)."""
+
+    id: int
+    event_id: UUID
+    type: EventType
+    subject: str
+    occurred_at: datetime
+    state: OutboxState
+    attempts: int
+    next_attempt_at: datetime
+    last_error: str | None
+    delivered_at: datetime | None
+    duplicate: bool | None
+
+
+class OutboxPage(BaseModel):
+    total: int
+    limit: int
+    offset: int
+    events: list[OutboxEventPublic]
+
+
+class DeliveryRun(BaseModel):
+    """One pass of the delivery: what was posted to notify and what waits for a retry."""
+
+    delivered: int = 0
+    failed: int = 0

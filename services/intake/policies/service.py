@@ -1,0 +1,231 @@
+"""Reading, validating and adding time-limit policy versions (时限政策).
+
+The reference versions come from ``reference.json``; added ones from the database. Which version
+judges an application is decided by its Beijing acceptance date: the latest version of its
+jurisdiction whose ``effective_from`` is on or before that date.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from datetime import date
+from pathlib import Path
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from services.intake.policies.models import (
+    LOW_VOLTAGE_TYPES,
+    STAGE_FAMILIES,
+    CustomerType,
+    PolicyEntry,
+    PolicyVersionCreate,
+    PolicyVersionPublic,
+    TimeLimitPolicy,
+)
+from shared.errors import Conflict, FieldError, NotFound, Unprocessable
+
+REFERENCE_FILE = Path(__file__).resolve().parent / "reference.json"
+
+
+def entry_problems(entry: PolicyEntry, where: str) -> list[FieldError]:
+    """What is wrong with one customer type's stages and limits (empty if nothing)."""
+    problems: list[FieldError] = []
+    stages = [s.stage for s in entry.stages]
+    family = next((f for f in STAGE_FAMILIES if stages[0] in f), STAGE_FAMILIES[0])
+    if any(s not in family for s in stages):
+        problems.append(
+            FieldError(
+                field=f"{where}.stages",
+                code="mixed_stage_families",
+                message="stages are either the standard ones (业务受理…装表接电) or the two "
+                "simplified ones (受理签约, 施工接电), not a mix",
+            )
+        )
+    elif stages != sorted(set(stages), key=family.index):
+        problems.append(
+            FieldError(
+                field=f"{where}.stages",
+                code="stage_order",
+                message="stages must be listed once each, in process order",
+            )
+        )
+    elif stages[0] != family[0] or stages[-1] != family[-1]:
+        problems.append(
+            FieldError(
+                field=f"{where}.stages",
+                code="stage_bounds",
+                message=f"the process starts with {family[0].value} and ends with "
+                f"{family[-1].value}",
+            )
+        )
+    limits = [s.limit_days for s in entry.stages]
+    if any(v is None for v in limits) and any(v is not None for v in limits):
+        problems.append(
+            FieldError(
+                field=f"{where}.stages",
+                code="partial_stage_limits",
+                message="give every stage a limit, or none (the total is then the budget)",
+            )
+        )
+    elif entry.staged and sum(v or 0 for v in limits) != entry.total_days:
+        problems.append(
+            FieldError(
+                field=f"{where}.total_days",
+                code="limits_sum_mismatch",
+                message=f"the stage limits add up to {sum(v or 0 for v in limits)}, "
+                f"not {entry.total_days}",
+            )
+        )
+    if entry.no_works_total_days is not None:
+        if entry.customer_type not in LOW_VOLTAGE_TYPES:
+            problems.append(
+                FieldError(
+                    field=f"{where}.no_works_total_days",
+                    code="no_works_not_low_voltage",
+                    message="only low-voltage users connect without works (无工程)",
+                )
+            )
+        elif entry.no_works_total_days > entry.total_days:
+            problems.append(
+                FieldError(
+                    field=f"{where}.no_works_total_days",
+                    code="no_works_exceeds_total",
+                    message="the no-works budget cannot exceed the total",
+                )
+            )
+    return problems
+
+
+def check_version(version: PolicyVersionCreate) -> None:
+    """Raise :class:`Unprocessable` naming every field of an inconsistent version."""
+    problems: list[FieldError] = []
+    seen: set[CustomerType] = set()
+    for i, entry in enumerate(version.entries):
+        if entry.customer_type in seen:
+            problems.append(
+                FieldError(
+                    field=f"entries.{i}.customer_type",
+                    code="duplicate_customer_type",
+                    message=f"{entry.customer_type.value} is listed twice",
+                )
+            )
+        seen.add(entry.customer_type)
+        problems.extend(entry_problems(entry, f"entries.{i}"))
+    missing = [t.value for t in CustomerType if t not in seen]
+    if missing:
+        problems.append(
+            FieldError(
+                field="entries",
+                code="missing_customer_types",
+                message=f"a version covers every customer type; missing: {', '.join(missing)}",
+            )
+        )
+    if problems:
+        raise Unprocessable(
+            f"the policy version is inconsistent: {', '.join(p.code for p in problems)}",
+            code="invalid_policy",
+            errors=problems,
+        )
+
+
+@functools.cache
+def reference_versions() -> tuple[PolicyVersionPublic, ...]:
+    """The versions transcribed from the plans, each checked like an administrator's."""
+    raw = json.loads(REFERENCE_FILE.read_text(encoding="utf-8"))
+    versions = []
+    for item in raw["versions"]:
+        version = PolicyVersionCreate.model_validate(item)
+        check_version(version)
+        versions.append(PolicyVersionPublic(**version.model_dump(), origin="reference"))
+    return tuple(versions)
+
+
+def _public(row: TimeLimitPolicy) -> PolicyVersionPublic:
+    return PolicyVersionPublic(
+        code=row.code,
+        jurisdiction=row.jurisdiction,
+        jurisdiction_name=row.jurisdiction_name,
+        title=row.title,
+        source=row.source,
+        effective_from=row.effective_from,
+        supervising_unit=row.supervising_unit,
+        note=row.note,
+        entries=[PolicyEntry.model_validate(e) for e in row.entries],
+        origin="admin",
+        created_at=row.created_at,
+        created_by=row.created_by,
+    )
+
+
+async def list_versions(
+    session: AsyncSession, jurisdiction: str | None = None
+) -> list[PolicyVersionPublic]:
+    """Every version, by jurisdiction and effective date."""
+    query = select(TimeLimitPolicy)
+    if jurisdiction is not None:
+        query = query.where(col(TimeLimitPolicy.jurisdiction) == jurisdiction)
+    added = [_public(row) for row in (await session.exec(query)).all()]
+    versions = [
+        v for v in reference_versions() if jurisdiction is None or v.jurisdiction == jurisdiction
+    ] + added
+    return sorted(versions, key=lambda v: (v.jurisdiction, v.effective_from))
+
+
+async def get_version(session: AsyncSession, code: str) -> PolicyVersionPublic:
+    for version in await list_versions(session):
+        if version.code == code:
+            return version
+    raise NotFound(f"there is no policy version '{code}'", code="policy_not_found")
+
+
+def in_force(versions: list[PolicyVersionPublic], day: date) -> PolicyVersionPublic | None:
+    """The version in force on ``day`` among one jurisdiction's versions."""
+    current = [v for v in versions if v.effective_from <= day]
+    return max(current, key=lambda v: v.effective_from) if current else None
+
+
+async def version_in_force(
+    session: AsyncSession, jurisdiction: str, day: date
+) -> PolicyVersionPublic:
+    versions = await list_versions(session, jurisdiction)
+    if not versions:
+        raise NotFound(
+            f"there is no time-limit policy for jurisdiction '{jurisdiction}'",
+            code="unknown_jurisdiction",
+        )
+    version = in_force(versions, day)
+    if version is None:
+        raise Unprocessable(
+            f"no time-limit policy of '{jurisdiction}' is in force on {day.isoformat()}",
+            code="no_policy_in_force",
+        )
+    return version
+
+
+async def add_version(
+    session: AsyncSession, data: PolicyVersionCreate, *, actor: str
+) -> PolicyVersionPublic:
+    """Store a new version after checking it and its place among the existing ones."""
+    check_version(data)
+    existing = await list_versions(session)
+    if any(v.code == data.code for v in existing):
+        raise Conflict(f"a policy version '{data.code}' exists", code="policy_code_exists")
+    if any(
+        v.jurisdiction == data.jurisdiction and v.effective_from == data.effective_from
+        for v in existing
+    ):
+        raise Conflict(
+            f"'{data.jurisdiction}' already has a version in force from "
+            f"{data.effective_from.isoformat()}",
+            code="policy_date_taken",
+        )
+    row = TimeLimitPolicy(
+        **data.model_dump(exclude={"entries"}),
+        entries=[e.model_dump(mode="json") for e in data.entries],
+        created_by=actor,
+    )
+    session.add(row)
+    await session.flush()
+    return _public(row)

@@ -1,0 +1,307 @@
+"""Fee items an application carries (收费项目), and the ones it may not.
+
+Three rules, each with its source in ``fees.json``:
+
+- The fee names banned by the Jingyu plan (移表费, 计量装置赔偿费, … 带电作业费) are refused, and
+  so are "similar names" (等类似名目): a name is compared after normalisation (width, spaces,
+  punctuation, synonyms such as 振荡波/震荡波 and 费用/费), then searched for banned keywords,
+  each of which names the banned fee it stands for.
+- An extended service (延伸服务) may be charged only when it is listed in the catalogue with a
+  price (明码标价), at that price, and with the customer's recorded consent (知情权和选择权).
+- A zero-investment (三零) application carries no fee for the utility's part: the utility invests
+  up to and including the meter (投资至电能表).
+
+:func:`check_fee_items` applies all three and raises :class:`FeeRefused` (422, ``fee_refused``)
+listing every refused item.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+from functools import cache
+from pathlib import Path
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+
+from services.intake.rules.terms import normalise_name
+from shared.errors import FieldError, Unprocessable
+
+__all__ = [
+    "AcceptedFee",
+    "BannedFeeMatch",
+    "CustomerConsent",
+    "ExtendedService",
+    "FeeItem",
+    "FeeRefused",
+    "FeeRules",
+    "MatchKind",
+    "banned_fee_match",
+    "check_fee_items",
+    "load_fee_rules",
+    "normalise_fee_name",
+    "utility_side_match",
+]
+
+_DATA_FILE = Path(__file__).with_name("fees.json")
+CENT = Decimal("0.01")
+
+
+class _Data(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Keyword(_Data):
+    keyword: str
+    reason: str
+
+
+class BannedFees(_Data):
+    names: tuple[str, ...]
+    rule: str
+    source: str
+    keywords: tuple[Keyword, ...]
+    synonyms: dict[str, str]
+
+
+class ZeroInvestment(_Data):
+    rule: str
+    source: str
+    utility_side_keywords: tuple[Keyword, ...]
+
+
+class ExtendedService(_Data):
+    """A listed extended service (延伸服务) with its published price (明码标价), in yuan."""
+
+    code: str
+    name: str
+    content: str
+    unit: str
+    price: Decimal = Field(gt=0, decimal_places=2)
+
+
+class ExtendedServices(_Data):
+    rule: str
+    source: str
+    price_note: str
+    catalogue: tuple[ExtendedService, ...]
+
+
+class FeeRules(_Data):
+    """Everything ``fees.json`` holds: banned names and keywords, the 三零 boundary, the
+    extended-service catalogue (收费项目目录)."""
+
+    banned: BannedFees
+    zero_investment: ZeroInvestment
+    extended_services: ExtendedServices
+
+    @model_validator(mode="after")
+    def _catalogue_is_clean(self) -> FeeRules:
+        codes = [s.code for s in self.extended_services.catalogue]
+        if len(set(codes)) != len(codes):
+            raise ValueError("extended service codes must be unique")
+        for service in self.extended_services.catalogue:
+            if _banned_match(self, service.name) is not None:
+                raise ValueError(f"the catalogue lists a banned fee: {service.name}")
+        return self
+
+    def service(self, code_or_name: str) -> ExtendedService | None:
+        """The listed service with this code or (normalised) name."""
+        key = _normalise(self, code_or_name)
+        for service in self.extended_services.catalogue:
+            if code_or_name == service.code or key == _normalise(self, service.name):
+                return service
+        return None
+
+
+@cache
+def load_fee_rules() -> FeeRules:
+    """The shipped rules and catalogue (``fees.json``), validated once."""
+    return FeeRules.model_validate_json(_DATA_FILE.read_bytes())
+
+
+def _normalise(rules: FeeRules, name: str) -> str:
+    text = normalise_name(name)
+    for variant, canonical in rules.banned.synonyms.items():
+        text = text.replace(variant, canonical)
+    return text
+
+
+def normalise_fee_name(name: str) -> str:
+    """A fee name as compared: "高压电缆 振荡波试验费用" → "高压电缆震荡波试验费"."""
+    return _normalise(load_fee_rules(), name)
+
+
+class MatchKind(StrEnum):
+    name = "name"
+    """The normalised name is one of the banned names."""
+    keyword = "keyword"
+    """The name contains a banned keyword (等类似名目)."""
+
+
+class BannedFeeMatch(BaseModel):
+    """Why a fee name is banned."""
+
+    kind: MatchKind
+    matched: str
+    """The banned name or keyword found."""
+    reason: str
+
+
+def _banned_match(rules: FeeRules, name: str) -> BannedFeeMatch | None:
+    key = _normalise(rules, name)
+    for banned in rules.banned.names:
+        if key == _normalise(rules, banned):
+            return BannedFeeMatch(kind=MatchKind.name, matched=banned, reason=rules.banned.rule)
+    for keyword in rules.banned.keywords:
+        if _normalise(rules, keyword.keyword) in key:
+            return BannedFeeMatch(
+                kind=MatchKind.keyword, matched=keyword.keyword, reason=keyword.reason
+            )
+    return None
+
+
+def banned_fee_match(name: str) -> BannedFeeMatch | None:
+    """Whether ``name`` is a banned fee or a similar name; None if it is not."""
+    return _banned_match(load_fee_rules(), name)
+
+
+def utility_side_match(name: str) -> str | None:
+    """The keyword marking ``name`` as a charge for the utility's part (up to the meter)."""
+    rules = load_fee_rules()
+    key = _normalise(rules, name)
+    for keyword in rules.zero_investment.utility_side_keywords:
+        if _normalise(rules, keyword.keyword) in key:
+            return keyword.keyword
+    return None
+
+
+class CustomerConsent(BaseModel):
+    """The customer's recorded consent to an extended service (用户确认)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    consented_at: AwareDatetime
+    recorded_by: str = Field(min_length=1, max_length=100)
+    """Who recorded it: the channel or the staff member (e.g. "online", "counter:wang")."""
+    evidence: str = Field(default="", max_length=500)
+    """Signature record, document id or similar."""
+
+
+class FeeItem(BaseModel):
+    """A fee item as staff propose it for an application (amounts in yuan)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    name: str = Field(min_length=1, max_length=200)
+    amount: Decimal = Field(ge=0, decimal_places=2)
+    quantity: Decimal = Field(default=Decimal(1), gt=0, decimal_places=2)
+    service_code: str | None = None
+    """The extended service's catalogue code; by default the name is looked up."""
+    utility_side: bool = False
+    """Set when the charge is for the utility's part (电网侧，至电能表)."""
+    consent: CustomerConsent | None = None
+
+
+class AcceptedFee(BaseModel):
+    """A fee item that passed every rule, tied to its catalogue entry."""
+
+    name: str
+    service_code: str
+    unit: str
+    unit_price: Decimal
+    quantity: Decimal
+    amount: Decimal
+    consented_at: datetime
+    recorded_by: str
+
+
+class FeeRefused(Unprocessable):
+    """At least one fee item breaks the fee rules."""
+
+    code = "fee_refused"
+    title = "Fee refused"
+
+
+def _refusal(rules: FeeRules, item: FeeItem, zero_investment: bool) -> tuple[str, str] | None:
+    """The first rule ``item`` breaks, as (code, Chinese message), or None."""
+    banned = _banned_match(rules, item.name)
+    if banned is not None:
+        if banned.kind is MatchKind.name:
+            return "fee_banned", f"不得收取“{banned.matched}”：{rules.banned.rule}"
+        return (
+            "fee_banned_similar",
+            f"“{item.name}”属于禁止收取的类似名目（含“{banned.matched}”，{banned.reason}）："
+            f"{rules.banned.rule}",
+        )
+    if zero_investment:
+        keyword = None if item.utility_side else utility_side_match(item.name)
+        if item.utility_side or keyword is not None:
+            return (
+                "fee_zero_investment",
+                f"“三零”服务用户不承担供电企业投资部分的费用（“{item.name}”）："
+                f"{rules.zero_investment.rule}",
+            )
+    service = rules.service(item.service_code or item.name)
+    if service is None:
+        return (
+            "fee_not_listed",
+            f"“{item.name}”不在收费项目目录中，未明码标价的项目不得收费："
+            f"{rules.extended_services.rule}",
+        )
+    expected = (service.price * item.quantity).quantize(CENT)
+    if item.amount.quantize(CENT) != expected:
+        return (
+            "fee_price_mismatch",
+            f"“{service.name}”标价为{service.price}元/{service.unit}，"
+            f"数量{item.quantity}应收{expected}元，不得按{item.amount}元收取",
+        )
+    if item.consent is None:
+        return (
+            "fee_consent_missing",
+            f"延伸服务“{service.name}”须经用户确认后方可收费（保障用户的知情权和选择权）",
+        )
+    return None
+
+
+def check_fee_items(
+    items: Sequence[FeeItem],
+    *,
+    zero_investment: bool,
+    rules: FeeRules | None = None,
+    field: str = "fees",
+) -> list[AcceptedFee]:
+    """Check every fee item of an application and return them tied to the catalogue.
+
+    Raises :class:`FeeRefused` (422, ``fee_refused``) naming each refused item as
+    ``{field}[i]`` with one of the codes ``fee_banned``, ``fee_banned_similar``,
+    ``fee_zero_investment``, ``fee_not_listed``, ``fee_price_mismatch``,
+    ``fee_consent_missing``. ``rules`` defaults to the shipped ``fees.json``.
+    """
+    rules = rules or load_fee_rules()
+    errors: list[FieldError] = []
+    accepted: list[AcceptedFee] = []
+    for i, item in enumerate(items):
+        refusal = _refusal(rules, item, zero_investment)
+        if refusal is not None:
+            code, message = refusal
+            errors.append(FieldError(field=f"{field}[{i}]", code=code, message=message))
+            continue
+        service = rules.service(item.service_code or item.name)
+        assert service is not None
+        assert item.consent is not None
+        accepted.append(
+            AcceptedFee(
+                name=service.name,
+                service_code=service.code,
+                unit=service.unit,
+                unit_price=service.price,
+                quantity=item.quantity,
+                amount=item.amount.quantize(CENT),
+                consented_at=item.consent.consented_at,
+                recorded_by=item.consent.recorded_by,
+            )
+        )
+    if errors:
+        raise FeeRefused(f"{len(errors)} fee item(s) refused (收费项目不合规)", errors=errors)
+    return accepted

@@ -1,0 +1,477 @@
+"""Identity numbers an application carries: validation, masking, and keeping them out of logs.
+
+- Resident ID numbers (公民身份号码) per GB 11643-1999: 6-digit address code, 8-digit birth date,
+  3-digit sequence (odd for men), and a check character per ISO 7064 MOD 11-2 (``X`` for 10).
+  Residence permits of Hong Kong, Macao and Taiwan residents (港澳台居民居住证) use the same
+  layout with the address codes 810000, 820000 and 830000.
+- Unified social credit codes (统一社会信用代码) per GB 32100-2015: registration authority,
+  entity type, 6-digit region code, 9-character organisation code (GB 11714), and a MOD 31 check
+  character, all over the 31 characters ``0-9`` and ``A-Z`` without ``I O Z S V``.
+- Mainland mobile numbers (手机号码): 11 digits ``1[3-9]xxxxxxxxx``, optionally after ``+86``.
+
+``parse_*`` functions return a typed value or raise :class:`IdentityError` with a stable code;
+``validate_*`` wrap them into :class:`shared.errors.Unprocessable` naming the field, and
+:class:`FieldErrors` gathers several fields into one 422 answer. Error messages are Chinese,
+because applicants read them.
+
+ID numbers and mobiles are personal information (个人信息): :func:`mask_id_number` and
+:func:`mask_mobile` give the forms shown to anyone but the applicant and authorised staff, and
+:class:`SensitiveDataFilter` masks both wherever they appear in a log record.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import date
+from enum import StrEnum
+from functools import cache
+from pathlib import Path
+from typing import Any, TypeVar
+
+from shared.errors import FieldError, Unprocessable
+from shared.timeutil import beijing_today
+
+__all__ = [
+    "CREDIT_CODE_ALPHABET",
+    "CreditCode",
+    "FieldErrors",
+    "IdentityError",
+    "ResidentId",
+    "SensitiveDataFilter",
+    "Sex",
+    "credit_code_check_character",
+    "install_log_masking",
+    "mask_id_number",
+    "mask_mobile",
+    "mask_sensitive",
+    "parse_credit_code",
+    "parse_mobile",
+    "parse_resident_id",
+    "resident_id_check_character",
+    "validate_credit_code",
+    "validate_mobile",
+    "validate_resident_id",
+]
+
+_DATA_FILE = Path(__file__).with_name("identity.json")
+
+RESIDENT_ID_WEIGHTS = tuple(2 ** (17 - i) % 11 for i in range(17))
+"""GB 11643-1999 weights W_i = 2^(i-1) mod 11 for positions 18..2 (7, 9, 10, 5, 8, 4, 2, 1, …)."""
+_RESIDENT_ID_CHECK = "10X98765432"
+"""Check character indexed by (Σ a_i·W_i) mod 11."""
+
+CREDIT_CODE_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+"""The 31 characters of GB 32100-2015, in value order (I, O, Z, S and V are not used)."""
+CREDIT_CODE_WEIGHTS = tuple(3**i % 31 for i in range(17))
+"""GB 32100-2015 weights 3^(i-1) mod 31: 1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, …"""
+_CREDIT_VALUES = {c: i for i, c in enumerate(CREDIT_CODE_ALPHABET)}
+
+EARLIEST_BIRTH_DATE = date(1900, 1, 1)
+"""Older birth dates are treated as typing errors: nobody born before 1900 applies for power."""
+
+
+class IdentityError(ValueError):
+    """An identifier is not valid; ``code`` is stable for machines, ``message`` is for people."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+    def field_error(self, field: str) -> FieldError:
+        return FieldError(field=field, code=self.code, message=self.message)
+
+
+class Sex(StrEnum):
+    """From the sequence code's last digit: odd for men (男), even for women (女)."""
+
+    male = "male"
+    female = "female"
+
+
+@dataclass(frozen=True)
+class ResidentId:
+    """A valid resident ID number (公民身份号码), upper-case ``X``."""
+
+    number: str
+    address_code: str
+    region: str
+    birth_date: date
+    sequence: str
+    sex: Sex
+    residence_permit: bool
+    """True for the residence permit of a Hong Kong, Macao or Taiwan resident (港澳台居民居住证)."""
+
+
+@dataclass(frozen=True)
+class CreditCode:
+    """A valid unified social credit code (统一社会信用代码)."""
+
+    code: str
+    authority: str
+    authority_name: str
+    entity_type: str
+    entity_type_name: str
+    region_code: str
+    organisation_code: str
+
+
+@dataclass(frozen=True)
+class _Authority:
+    name: str
+    types: dict[str, str]
+
+
+@dataclass(frozen=True)
+class _IdentityData:
+    provinces: dict[str, str]
+    permit_codes: dict[str, str]
+    national_region_code: str
+    authorities: dict[str, _Authority]
+
+
+@cache
+def _data() -> _IdentityData:
+    raw: dict[str, Any] = json.loads(_DATA_FILE.read_text(encoding="utf-8"))
+    credit = raw["credit_code"]
+    return _IdentityData(
+        provinces=dict(raw["regions"]["provinces"]),
+        permit_codes=dict(raw["residence_permits"]["address_codes"]),
+        national_region_code=credit["national_region_code"],
+        authorities={
+            key: _Authority(name=value["name"], types=dict(value["types"]))
+            for key, value in credit["authorities"].items()
+        },
+    )
+
+
+def _clean(value: str) -> str:
+    return value.strip().upper()
+
+
+# -- resident ID numbers (公民身份号码) --
+
+
+def resident_id_check_character(first17: str) -> str:
+    """The ISO 7064 MOD 11-2 check character of the first 17 digits of a resident ID number."""
+    if len(first17) != 17 or not first17.isascii() or not first17.isdigit():
+        raise ValueError("the check character is computed over exactly 17 ASCII digits")
+    total = sum(
+        int(digit) * weight for digit, weight in zip(first17, RESIDENT_ID_WEIGHTS, strict=True)
+    )
+    return _RESIDENT_ID_CHECK[total % 11]
+
+
+def parse_resident_id(value: str, *, today: date | None = None) -> ResidentId:
+    """Validate a resident ID number; surrounding spaces and a lower-case ``x`` are accepted.
+
+    ``today`` (a Beijing date, default today) bounds the birth date: it cannot be in the future.
+    """
+    number = _clean(value)
+    if not number:
+        raise IdentityError("required", "请填写身份证号码")
+    if len(number) == 15 and number.isascii() and number.isdigit():
+        raise IdentityError(
+            "legacy_15_digit", "15位旧版身份证号码已停止使用，请填写18位公民身份号码"
+        )
+    if len(number) != 18:
+        raise IdentityError("invalid_length", f"身份证号码应为18位，当前为{len(number)}位")
+    body, check = number[:17], number[17]
+    if not (body.isascii() and body.isdigit()) or check not in "0123456789X":
+        raise IdentityError("invalid_characters", "身份证号码前17位应为数字，末位应为数字或X")
+
+    data = _data()
+    address = number[:6]
+    if address in data.permit_codes:
+        region, permit = data.permit_codes[address], True
+    elif address[:2] in data.provinces:
+        region, permit = data.provinces[address[:2]], False
+    else:
+        raise IdentityError(
+            "unknown_region", f"身份证号码的地址码 {address} 不是有效的行政区划代码"
+        )
+
+    try:
+        birth = date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
+    except ValueError:
+        raise IdentityError(
+            "invalid_birth_date", f"身份证号码中的出生日期 {number[6:14]} 不是有效日期"
+        ) from None
+    if not EARLIEST_BIRTH_DATE <= birth <= (today or beijing_today()):
+        raise IdentityError(
+            "invalid_birth_date", f"身份证号码中的出生日期 {birth.isoformat()} 不在合理范围内"
+        )
+
+    expected = resident_id_check_character(body)
+    if check != expected:
+        raise IdentityError("bad_check_character", "身份证号码校验位错误，请核对后重新填写")
+    sequence = number[14:17]
+    return ResidentId(
+        number=number,
+        address_code=address,
+        region=region,
+        birth_date=birth,
+        sequence=sequence,
+        sex=Sex.male if int(sequence[-1]) % 2 else Sex.female,
+        residence_permit=permit,
+    )
+
+
+# -- unified social credit codes (统一社会信用代码) --
+
+
+def credit_code_check_character(first17: str) -> str:
+    """The GB 32100-2015 check character: C18 = 31 − (Σ C_i·W_i mod 31), with 31 written as 0."""
+    if len(first17) != 17 or any(c not in _CREDIT_VALUES for c in first17):
+        raise ValueError("the check character is computed over 17 characters of the code alphabet")
+    total = sum(_CREDIT_VALUES[c] * w for c, w in zip(first17, CREDIT_CODE_WEIGHTS, strict=True))
+    return CREDIT_CODE_ALPHABET[(31 - total % 31) % 31]
+
+
+def parse_credit_code(value: str) -> CreditCode:
+    """Validate a unified social credit code; surrounding spaces and lower case are accepted."""
+    code = _clean(value)
+    if not code:
+        raise IdentityError("required", "请填写统一社会信用代码")
+    if len(code) != 18:
+        raise IdentityError("invalid_length", f"统一社会信用代码应为18位，当前为{len(code)}位")
+    bad = sorted({c for c in code if c not in _CREDIT_VALUES})
+    if bad:
+        raise IdentityError(
+            "invalid_characters",
+            f"统一社会信用代码含有不允许的字符：{'、'.join(bad)}"
+            "（只用数字和大写字母，不用 I、O、Z、S、V）",
+        )
+    data = _data()
+    authority = data.authorities.get(code[0])
+    if authority is None:
+        raise IdentityError(
+            "unknown_registration_authority",
+            f"统一社会信用代码第1位 {code[0]} 不是登记管理部门代码",
+        )
+    type_name = authority.types.get(code[1])
+    if type_name is None:
+        raise IdentityError(
+            "unknown_entity_type",
+            f"统一社会信用代码第2位 {code[1]} 不是{authority.name}登记的机构类别代码",
+        )
+    region = code[2:8]
+    if not region.isdigit() or (
+        region != data.national_region_code and region[:2] not in data.provinces
+    ):
+        raise IdentityError(
+            "unknown_region", f"统一社会信用代码第3-8位 {region} 不是有效的行政区划代码"
+        )
+    if code[17] != credit_code_check_character(code[:17]):
+        raise IdentityError("bad_check_character", "统一社会信用代码校验位错误，请核对后重新填写")
+    return CreditCode(
+        code=code,
+        authority=code[0],
+        authority_name=authority.name,
+        entity_type=code[1],
+        entity_type_name=type_name,
+        region_code=region,
+        organisation_code=code[8:17],
+    )
+
+
+# -- mobile numbers (手机号码) --
+
+_MOBILE = re.compile(r"1[3-9][0-9]{9}")
+_MOBILE_SEPARATORS = re.compile(r"[\s\-]")
+
+
+def parse_mobile(value: str) -> str:
+    """A mainland mobile number as its 11 digits; ``+86``/``0086``/``86``, spaces and hyphens
+    around the digit groups are accepted ("+86 138-0013-8000" → "13800138000")."""
+    raw = _MOBILE_SEPARATORS.sub("", value)
+    if not raw:
+        raise IdentityError("required", "请填写手机号码")
+    for prefix in ("+86", "0086"):
+        if raw.startswith(prefix):
+            raw = raw[len(prefix) :]
+            break
+    else:
+        if len(raw) == 13 and raw.startswith("86"):
+            raw = raw[2:]
+    if not _MOBILE.fullmatch(raw):
+        raise IdentityError("invalid_mobile", "手机号码应为以13-19开头的11位数字")
+    return raw
+
+
+# -- turning failures into field errors --
+
+T = TypeVar("T")
+
+
+class FieldErrors:
+    """Collects the errors of several fields so one 422 answer names them all.
+
+    >>> errors = FieldErrors()
+    >>> person = errors.check("applicant.id_number", parse_resident_id, raw_id)
+    >>> phone = errors.check("applicant.mobile", parse_mobile, raw_mobile)
+    >>> errors.raise_if_any()      # Unprocessable listing every bad field, or nothing
+    """
+
+    def __init__(self) -> None:
+        self.errors: list[FieldError] = []
+
+    def check(self, field: str, parse: Callable[[str], T], value: str) -> T | None:
+        """``parse(value)``, or None with the error recorded under ``field``."""
+        try:
+            return parse(value)
+        except IdentityError as exc:
+            self.errors.append(exc.field_error(field))
+            return None
+
+    def add(self, field: str, code: str, message: str) -> None:
+        self.errors.append(FieldError(field=field, code=code, message=message))
+
+    def raise_if_any(self) -> None:
+        if self.errors:
+            fields = ", ".join(dict.fromkeys(e.field for e in self.errors))
+            raise Unprocessable(f"Invalid input: {fields}", errors=list(self.errors))
+
+
+def _validate(field: str, parse: Callable[[str], T], value: str) -> T:
+    errors = FieldErrors()
+    parsed = errors.check(field, parse, value)
+    errors.raise_if_any()
+    assert parsed is not None
+    return parsed
+
+
+def validate_resident_id(
+    value: str, *, field: str = "id_number", today: date | None = None
+) -> ResidentId:
+    """:func:`parse_resident_id`, raising :class:`Unprocessable` that names ``field``."""
+    return _validate(field, lambda v: parse_resident_id(v, today=today), value)
+
+
+def validate_credit_code(value: str, *, field: str = "credit_code") -> CreditCode:
+    """:func:`parse_credit_code`, raising :class:`Unprocessable` that names ``field``."""
+    return _validate(field, parse_credit_code, value)
+
+
+def validate_mobile(value: str, *, field: str = "mobile") -> str:
+    """:func:`parse_mobile`, raising :class:`Unprocessable` that names ``field``."""
+    return _validate(field, parse_mobile, value)
+
+
+# -- masking (脱敏) --
+
+
+def _mask_middle(text: str, keep_start: int, keep_end: int) -> str:
+    if len(text) <= keep_start + keep_end:
+        return "*" * len(text)
+    return text[:keep_start] + "*" * (len(text) - keep_start - keep_end) + text[-keep_end:]
+
+
+def mask_id_number(value: str) -> str:
+    """Keep the first 6 and last 4 characters: ``370502********1234``.
+
+    Anything of 10 characters or fewer is masked whole, so a fragment never shows in full.
+    """
+    return _mask_middle(_clean(value), 6, 4)
+
+
+def mask_mobile(value: str) -> str:
+    """Keep the first 3 and last 4 digits: ``138****5678`` (a ``+86`` prefix is dropped).
+
+    A value that is not a mobile number is masked the same way as far as its length allows.
+    """
+    try:
+        digits = parse_mobile(value)
+    except IdentityError:
+        digits = value.strip()
+    return _mask_middle(digits, 3, 4)
+
+
+# Digits may be full-width in pasted text, hence \d (Unicode digits) rather than [0-9].
+_ID_IN_TEXT = re.compile(
+    r"(?<![\dA-Za-z])\d{6}(?:18|19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3}[\dXxＸｘ]"
+    r"(?![\dA-Za-z])"
+    r"|(?<![\dA-Za-z])\d{8}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3}(?![\dA-Za-z])"
+)
+_MOBILE_IN_TEXT = re.compile(
+    r"(?<![\dA-Za-z+])(?P<prefix>(?:\+|00)?86[\s\-]?)?(?P<number>1[3-9]\d(?:[\s\-]?\d{4}){2})"
+    r"(?![\dA-Za-z])"
+)
+
+
+def _mask_mobile_match(match: re.Match[str]) -> str:
+    digits = _MOBILE_SEPARATORS.sub("", match["number"])
+    return (match["prefix"] or "") + _mask_middle(digits, 3, 4)
+
+
+def mask_sensitive(text: str) -> str:
+    """Mask every resident ID number (18 or legacy 15 digits) and mobile number in ``text``.
+
+    ID numbers are recognised by their layout (a plausible birth date in the right place), not by
+    their check character, so mistyped numbers are masked too.
+    """
+    text = _ID_IN_TEXT.sub(lambda m: _mask_middle(m.group(), 6, 4), text)
+    return _MOBILE_IN_TEXT.sub(_mask_mobile_match, text)
+
+
+def _mask_argument(value: object) -> object:
+    if isinstance(value, str):
+        return mask_sensitive(value)
+    if value is None or isinstance(value, int | float):
+        return value  # kept for %d and %f; the rendered message is checked afterwards
+    text = str(value)
+    masked = mask_sensitive(text)
+    return masked if masked != text else value
+
+
+class SensitiveDataFilter(logging.Filter):
+    """A logging filter that masks ID numbers and mobiles in the message, arguments, exception
+    and stack text of every record, so they are never written to a log (日志脱敏).
+
+    Arguments are masked in place, so formatters that read ``record.args`` themselves (uvicorn's
+    access log) keep working; if the rendered message still shows a number (an int argument, or
+    digits joined by the format), the record is collapsed to its masked text.
+
+    Attach it to *handlers* (``handler.addFilter``): a filter on a logger does not see records
+    propagated from its children. :func:`install_log_masking` does that for a logger's handlers.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str):
+            record.msg = mask_sensitive(record.msg)
+        else:
+            record.msg = _mask_argument(record.msg)
+        if isinstance(record.args, tuple):
+            record.args = tuple(_mask_argument(a) for a in record.args)
+        elif isinstance(record.args, Mapping):
+            record.args = {k: _mask_argument(v) for k, v in record.args.items()}
+        try:
+            message, broken = record.getMessage(), False
+        except (TypeError, ValueError, KeyError):
+            # A malformed format string: keep what there is, masked, rather than lose the record.
+            message, broken = f"{record.msg} {record.args!r}", True
+        masked = mask_sensitive(message)
+        if broken or masked != message:
+            record.msg, record.args = masked, None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = mask_sensitive(record.exc_text)
+        if record.stack_info:
+            record.stack_info = mask_sensitive(record.stack_info)
+        return True
+
+
+def install_log_masking(logger: logging.Logger | None = None) -> SensitiveDataFilter:
+    """Add one :class:`SensitiveDataFilter` to every handler of ``logger`` (default: root) that
+    has none yet; returns the filter. Call it after logging is configured."""
+    target = logger or logging.getLogger()
+    masking = SensitiveDataFilter()
+    for handler in target.handlers:
+        if not any(isinstance(f, SensitiveDataFilter) for f in handler.filters):
+            handler.addFilter(masking)
+    return masking

@@ -1,0 +1,231 @@
+"""三零 (零上门、零审批、零投资) eligibility, and the whitelist (白名单) for capacity-limited areas.
+
+Residential customers and small and micro enterprises (小微企业) up to a capacity limit connect at
+low voltage with zero investment: the utility invests up to and including the meter. The limit
+is policy data, versioned by jurisdiction and the date it is in force (``three_zero.json``):
+Dongying 160 kW from the end of June 2021; Jingyu 160 kW in urban and 100 kW in rural areas from
+the end of 2021, then 160 kW everywhere from the end of 2022. An application is judged by the
+version in force on the day it is accepted.
+
+An eligible application in an area whose open capacity is exhausted (接入容量超出可开放范围), or in
+an area outside the grid plan (未纳入电网规划区域), goes on the whitelist: the utility upgrades the
+grid first and connects when that is built.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from decimal import Decimal
+from enum import StrEnum
+from functools import cache
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from services.intake.policies.models import CustomerType
+from services.intake.rules.terms import VoltageClass
+from shared.errors import Unprocessable
+
+__all__ = [
+    "Area",
+    "CustomerCategory",
+    "ThreeZeroDecision",
+    "ThreeZeroPolicy",
+    "ThreeZeroRequest",
+    "ThreeZeroRules",
+    "assess_three_zero",
+    "load_three_zero_rules",
+    "policy_in_force",
+]
+
+_DATA_FILE = Path(__file__).with_name("three_zero.json")
+
+
+class CustomerCategory(StrEnum):
+    """Who applies, as far as 三零 is concerned."""
+
+    residential = "residential"
+    """居民用户"""
+    small_micro_enterprise = "small_micro_enterprise"
+    """小微企业 (and other small low-voltage non-residential users)"""
+    other = "other"
+    """Any other non-residential customer (大中型企业等): not covered by 三零."""
+
+
+class Area(StrEnum):
+    urban = "urban"
+    """城市地区"""
+    rural = "rural"
+    """农村地区"""
+
+
+class _Data(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class ThreeZeroPolicy(_Data):
+    """One version of a jurisdiction's 三零 policy: capacity limits per category and area."""
+
+    code: str
+    jurisdiction: str
+    title: str
+    effective_from: date
+    """The date the plan says it must be in force by (e.g. 2021年6月底前 → 2021-06-30)."""
+    source: str
+    rule: str
+    limits_kw: dict[CustomerCategory, dict[Area, Decimal]]
+    investment_boundary: str
+
+    @model_validator(mode="after")
+    def _limits_complete(self) -> ThreeZeroPolicy:
+        if CustomerCategory.other in self.limits_kw:
+            raise ValueError("三零 covers residential and small/micro enterprises only")
+        for category, limits in self.limits_kw.items():
+            if set(limits) != set(Area):
+                raise ValueError(f"{category}: a limit is needed for every area")
+            if any(limit <= 0 for limit in limits.values()):
+                raise ValueError(f"{category}: limits must be positive")
+        return self
+
+
+class Citation(_Data):
+    rule: str
+    source: str
+
+
+class ThreeZeroRules(_Data):
+    policies: tuple[ThreeZeroPolicy, ...]
+    whitelist: Citation
+
+    @model_validator(mode="after")
+    def _one_version_per_day(self) -> ThreeZeroRules:
+        keys = [(p.jurisdiction, p.effective_from) for p in self.policies]
+        if len(set(keys)) != len(keys):
+            raise ValueError("two versions of one jurisdiction start on the same day")
+        codes = [p.code for p in self.policies]
+        if len(set(codes)) != len(codes):
+            raise ValueError("policy codes must be unique")
+        return self
+
+
+@cache
+def load_three_zero_rules() -> ThreeZeroRules:
+    """The shipped policies (``three_zero.json``)."""
+    return ThreeZeroRules.model_validate_json(_DATA_FILE.read_bytes())
+
+
+def policy_in_force(
+    jurisdiction: str, on: date, policies: Sequence[ThreeZeroPolicy] | None = None
+) -> ThreeZeroPolicy:
+    """The version of ``jurisdiction``'s policy in force on ``on`` (a Beijing date).
+
+    Raises :class:`Unprocessable` ``three_zero_policy_not_in_force`` when there is none.
+    """
+    candidates = [
+        p
+        for p in (policies if policies is not None else load_three_zero_rules().policies)
+        if p.jurisdiction == jurisdiction and p.effective_from <= on
+    ]
+    if not candidates:
+        raise Unprocessable(
+            f"no 三零 policy of '{jurisdiction}' is in force on {on.isoformat()}",
+            code="three_zero_policy_not_in_force",
+        )
+    return max(candidates, key=lambda p: p.effective_from)
+
+
+class ThreeZeroRequest(BaseModel):
+    """The facts of an application that decide 三零."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    category: CustomerCategory
+    capacity_kw: Decimal = Field(gt=0, le=1_000_000, description="报装容量（千瓦）")
+    area: Area
+    capacity_limited: bool = False
+    """The area's open capacity is exhausted (接入容量超出可开放范围、容量受限)."""
+    in_grid_plan: bool = True
+    """False for an occasional load in an area outside the grid plan (未纳入电网规划区域)."""
+
+
+class ThreeZeroDecision(BaseModel):
+    """Whether an application gets 三零, under which policy, and why (Chinese reasons)."""
+
+    eligible: bool
+    policy_code: str
+    capacity_limit_kw: Decimal | None
+    customer_type: CustomerType | None
+    """The Annex 1 customer type when eligible (居民用户 or 实行“三零”服务的低压非居民用户)."""
+    connection_voltage: VoltageClass | None
+    """Low voltage when eligible; otherwise the supply plan decides."""
+    zero_investment: bool
+    investment_boundary: str | None
+    whitelist: bool
+    """Record the application on the whitelist (白名单) for a grid upgrade before connection."""
+    reasons: list[str]
+
+
+def assess_three_zero(
+    request: ThreeZeroRequest,
+    *,
+    jurisdiction: str,
+    on: date,
+    policies: Sequence[ThreeZeroPolicy] | None = None,
+) -> ThreeZeroDecision:
+    """Decide 三零 for an application accepted on ``on`` in ``jurisdiction``."""
+    policy = policy_in_force(jurisdiction, on, policies)
+    whitelist_rule = load_three_zero_rules().whitelist
+    limits = policy.limits_kw.get(request.category)
+    if limits is None:
+        return ThreeZeroDecision(
+            eligible=False,
+            policy_code=policy.code,
+            capacity_limit_kw=None,
+            customer_type=None,
+            connection_voltage=None,
+            zero_investment=False,
+            investment_boundary=None,
+            whitelist=False,
+            reasons=["“三零”服务适用于居民用户和低压小微企业用户，该用户不在适用范围内。"],
+        )
+    limit = limits[request.area]
+    area_name = "城市地区" if request.area is Area.urban else "农村地区"
+    if request.capacity_kw > limit:
+        return ThreeZeroDecision(
+            eligible=False,
+            policy_code=policy.code,
+            capacity_limit_kw=limit,
+            customer_type=None,
+            connection_voltage=None,
+            zero_investment=False,
+            investment_boundary=None,
+            whitelist=False,
+            reasons=[
+                f"报装容量{request.capacity_kw.normalize():f}千瓦超过{area_name}“三零”服务上限"
+                f"{limit.normalize():f}千瓦（{policy.rule}）"
+            ],
+        )
+    reasons = [
+        f"报装容量{request.capacity_kw.normalize():f}千瓦不超过{area_name}上限"
+        f"{limit.normalize():f}千瓦，实行“三零”服务，低压接入，{policy.investment_boundary}"
+        f"（{policy.source}）"
+    ]
+    whitelist = request.capacity_limited or not request.in_grid_plan
+    if whitelist:
+        why = "接入容量超出可开放范围" if request.capacity_limited else "未纳入电网规划区域"
+        reasons.append(f"{why}，纳入“白名单”备案：{whitelist_rule.rule}")
+    return ThreeZeroDecision(
+        eligible=True,
+        policy_code=policy.code,
+        capacity_limit_kw=limit,
+        customer_type=(
+            CustomerType.residential
+            if request.category is CustomerCategory.residential
+            else CustomerType.low_voltage_three_zero
+        ),
+        connection_voltage=VoltageClass.low,
+        zero_investment=True,
+        investment_boundary=policy.investment_boundary,
+        whitelist=whitelist,
+        reasons=reasons,
+    )

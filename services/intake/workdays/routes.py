@@ -1,0 +1,63 @@
+"""Working-day calendar administration (工作日历维护): the years confirmed and loading a year."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from services.intake.applications.service import Clocking, recompute_for_year
+from services.intake.deps import Calendar, Config, CurrentAdmin, Now, Staff
+from services.intake.workdays import service
+from services.intake.workdays.models import (
+    CalendarLoadResult,
+    CalendarYearDetail,
+    CalendarYears,
+    YearArrangementIn,
+)
+from shared.app import Session
+from shared.calendar import WorkingCalendar
+
+router = APIRouter(tags=["calendar"])
+
+
+@router.get("/calendar/years", summary="Confirmed years and their source (已确认年度)")
+async def list_years(_staff: Staff, session: Session, calendar: Calendar) -> CalendarYears:
+    return await service.list_years(session, calendar)
+
+
+@router.get("/calendar/years/{year}", summary="One year's days off and make-up days (年度安排)")
+async def get_year(
+    year: int, _staff: Staff, session: Session, calendar: Calendar
+) -> CalendarYearDetail:
+    return await service.get_year(session, calendar, year)
+
+
+@router.put(
+    "/calendar/years/{year}",
+    summary="Load a year's official arrangement (录入年度节假日安排)",
+)
+async def load_year(
+    year: int,
+    body: YearArrangementIn,
+    admin: CurrentAdmin,
+    calendar: Calendar,
+    config: Config,
+    now: Now,
+    request: Request,
+) -> CalendarLoadResult:
+    """Deadlines that depend on the year are recomputed with it, in the same transaction."""
+
+    async def recompute(session: AsyncSession, updated: WorkingCalendar, loaded: int) -> int:
+        return await recompute_for_year(session, Clocking(updated, config.at_risk_percent), loaded)
+
+    updated, result = await service.load_year(
+        request.app.state.engine,
+        calendar,
+        year,
+        body,
+        actor=admin.subject,
+        now=now,
+        recompute=recompute,
+    )
+    request.app.state.calendar = updated
+    return result

@@ -1,0 +1,165 @@
+"""The working-day calendar of the intake service: package data plus the years loaded here.
+
+``app.state.calendar`` is rebuilt from the stored arrangements at startup and after every load.
+A load also recomputes the deadlines that depend on the loaded year, in the same transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import date, datetime, timedelta
+
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from services.intake.workdays.models import (
+    CalendarLoadResult,
+    CalendarYear,
+    CalendarYearDetail,
+    CalendarYears,
+    CalendarYearSummary,
+    YearArrangementIn,
+)
+from shared.calendar import CalendarDataError, WorkingCalendar, YearArrangement
+from shared.db import session_scope
+from shared.errors import FieldError, NotFound, Unprocessable
+
+Recompute = Callable[[AsyncSession, WorkingCalendar, int], Awaitable[int]]
+"""Recomputes what depends on one year of the calendar; returns how many applications changed."""
+
+
+def _arrangement(row: CalendarYear) -> YearArrangement:
+    return YearArrangement(
+        year=row.year,
+        holidays=frozenset(date.fromisoformat(d) for d in row.holidays),
+        makeup_workdays=frozenset(date.fromisoformat(d) for d in row.makeup_workdays),
+        source=row.source,
+    )
+
+
+async def _rows(session: AsyncSession) -> list[CalendarYear]:
+    return list((await session.exec(select(CalendarYear).order_by(col(CalendarYear.year)))).all())
+
+
+async def stored_calendar(session: AsyncSession) -> WorkingCalendar:
+    """The package calendar with every stored arrangement loaded over it."""
+    return WorkingCalendar.build([_arrangement(row) for row in await _rows(session)])
+
+
+async def restore_calendar(app: FastAPI) -> None:
+    """Startup hook: make ``app.state.calendar`` include the years loaded earlier."""
+    async with session_scope(app.state.engine) as session:
+        app.state.calendar = await stored_calendar(session)
+
+
+def _days(year: int) -> list[date]:
+    first = date(year, 1, 1)
+    return [first + timedelta(days=i) for i in range((date(year + 1, 1, 1) - first).days)]
+
+
+def year_detail(
+    calendar: WorkingCalendar, year: int, row: CalendarYear | None = None
+) -> CalendarYearDetail:
+    """A year as the calendar counts it: weekdays off, weekend working days, working days."""
+    if not calendar.first_year <= year <= calendar.last_year:
+        raise NotFound(
+            f"{year} is outside the calendar ({calendar.first_year}..{calendar.last_year})",
+            code="year_out_of_range",
+        )
+    days = _days(year)
+    working = [d for d in days if calendar.is_workday(d)]
+    return CalendarYearDetail(
+        year=year,
+        source=calendar.source_of(year) or "weekends only (未确认，仅按周末计算)",
+        origin="loaded" if row is not None else "package",
+        loaded_at=row.loaded_at if row else None,
+        loaded_by=row.loaded_by if row else None,
+        confirmed=calendar.is_confirmed(year),
+        holidays=[d for d in days if d.weekday() < 5 and not calendar.is_workday(d)],
+        makeup_workdays=[d for d in working if d.weekday() >= 5],
+        working_days=len(working),
+    )
+
+
+async def list_years(session: AsyncSession, calendar: WorkingCalendar) -> CalendarYears:
+    loaded = {row.year: row for row in await _rows(session)}
+    confirmed = []
+    for year in calendar.confirmed_years():
+        row = loaded.get(year)
+        confirmed.append(
+            CalendarYearSummary(
+                year=year,
+                source=calendar.source_of(year) or "",
+                origin="loaded" if row else "package",
+                loaded_at=row.loaded_at if row else None,
+                loaded_by=row.loaded_by if row else None,
+            )
+        )
+    unconfirmed = [
+        y
+        for y in range(calendar.first_year, calendar.last_year + 1)
+        if not calendar.is_confirmed(y)
+    ]
+    return CalendarYears(confirmed=confirmed, unconfirmed=unconfirmed)
+
+
+async def get_year(
+    session: AsyncSession, calendar: WorkingCalendar, year: int
+) -> CalendarYearDetail:
+    return year_detail(calendar, year, await session.get(CalendarYear, year))
+
+
+def _checked(year: int, data: YearArrangementIn, calendar: WorkingCalendar) -> YearArrangement:
+    if not calendar.first_year <= year <= calendar.last_year:
+        raise Unprocessable(
+            f"arrangements can be loaded for {calendar.first_year}..{calendar.last_year}",
+            code="year_out_of_range",
+        )
+    try:
+        return YearArrangement(
+            year=year,
+            holidays=frozenset(data.holidays),
+            makeup_workdays=frozenset(data.makeup_workdays),
+            source=data.source.strip(),
+        )
+    except CalendarDataError as exc:
+        raise Unprocessable(
+            str(exc),
+            code="invalid_arrangement",
+            errors=[FieldError(field="body", code="invalid_arrangement", message=str(exc))],
+        ) from exc
+
+
+async def load_year(
+    engine: AsyncEngine,
+    calendar: WorkingCalendar,
+    year: int,
+    data: YearArrangementIn,
+    *,
+    actor: str,
+    now: datetime,
+    recompute: Recompute | None = None,
+) -> tuple[WorkingCalendar, CalendarLoadResult]:
+    """Store ``year``'s arrangement and recompute what depends on it, as one unit of work.
+
+    Owns its transaction (it commits), so the caller can swap ``app.state.calendar`` for the
+    returned calendar only once the data is stored.
+    """
+    arrangement = _checked(year, data, calendar)
+    async with session_scope(engine) as session:
+        row = await session.get(CalendarYear, year)
+        if row is None:
+            row = CalendarYear(year=year, holidays=[], makeup_workdays=[], source="", loaded_by="")
+            session.add(row)
+        row.holidays = sorted(d.isoformat() for d in arrangement.holidays)
+        row.makeup_workdays = sorted(d.isoformat() for d in arrangement.makeup_workdays)
+        row.source = arrangement.source
+        row.loaded_at = now
+        row.loaded_by = actor
+        await session.flush()
+        updated = await stored_calendar(session)
+        changed = await recompute(session, updated, year) if recompute else 0
+        detail = year_detail(updated, year, row)
+    return updated, CalendarLoadResult(**detail.model_dump(), recomputed_applications=changed)

@@ -1,0 +1,335 @@
+"""The delivery channels (发送渠道): email over SMTP, an SMS gateway, WeCom and DingTalk group
+robots, and a generic webhook.
+
+Written on ``smtplib`` and ``httpx`` rather than Apprise: Apprise's WeCom and DingTalk plugins post
+to the public hosts only (no private deployment or local test sink), report a bare ``bool`` (no
+error text for ``last_error``, no transient/permanent distinction for dead-lettering), send with
+blocking ``requests``, and a signed SMS gateway would need a custom plugin anyway.
+
+**SMS gateway contract (短信网关接口).** ``POST <sms_gateway_url>`` with JSON
+``{"message_id": str, "mobile": str, "sign_name": str, "content": str}`` and headers
+``X-Huodian-Key`` (key id), ``X-Huodian-Timestamp`` (Unix seconds), ``X-Huodian-Nonce`` (random
+hex) and ``X-Huodian-Signature``: lowercase hex HMAC-SHA256, keyed with the shared secret, of
+``"{timestamp}\\n{nonce}\\n"`` followed by the exact body bytes. The gateway answers 200 with
+``{"code": "OK", "message": str, "biz_id": str}``, or another ``code`` on refusal;
+``INVALID_MOBILE`` and ``BLACKLISTED`` are final, other codes are retried.
+
+**Generic webhook (通用回调).** ``POST <recipient URL>`` with JSON ``{"id", "kind", "subject",
+"body"}``; when ``webhook_secret`` is set, ``X-Huodian-Signature: sha256=<hex HMAC of body>``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import json
+import re
+import secrets
+import smtplib
+import ssl
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.utils import make_msgid
+from typing import Any, Protocol
+from urllib.parse import parse_qs, quote, urlsplit
+
+import httpx
+from email_validator import EmailNotValidError, validate_email
+
+from services.notify.messages.models import Channel
+from services.notify.settings import NotifySettings
+
+_MOBILE = re.compile(r"^(\+?86)?1[3-9]\d{9}$")
+_FINAL_HTTP = {400, 404, 405, 410, 413, 422}
+
+
+class DeliveryFailed(Exception):
+    """A send did not succeed; ``permanent`` ones are not retried (the message goes dead)."""
+
+    def __init__(self, reason: str, *, permanent: bool = False) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.permanent = permanent
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    id: int
+    dedup_key: str
+    kind: str
+    channel: Channel
+    recipient: str
+    subject: str
+    body: str
+
+
+class Sender(Protocol):
+    channel: Channel
+
+    async def send(self, message: Outgoing) -> None:
+        """Deliver one message or raise :class:`DeliveryFailed`."""
+
+
+def _url_problem(recipient: str) -> str | None:
+    parts = urlsplit(recipient)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return f"'{recipient}' is not an http(s) webhook URL"
+    return None
+
+
+def recipient_problem(channel: Channel, recipient: str) -> str | None:
+    """Why ``recipient`` cannot be addressed on ``channel``, or None if it can."""
+    if channel is Channel.email:
+        try:
+            validate_email(recipient, check_deliverability=False)
+        except EmailNotValidError as exc:
+            return f"'{recipient}' is not an email address: {exc}"
+        return None
+    if channel is Channel.sms:
+        if not _MOBILE.match(recipient):
+            return f"'{recipient}' is not a mainland China mobile number"
+        return None
+    return _url_problem(recipient)
+
+
+def _robot_text(message: Outgoing) -> str:
+    return f"{message.subject}\n{message.body}" if message.subject else message.body
+
+
+class EmailSender:
+    """Email over SMTP (plain, STARTTLS or implicit TLS), one connection per message."""
+
+    channel = Channel.email
+
+    def __init__(self, settings: NotifySettings) -> None:
+        assert settings.smtp_host is not None
+        self._settings = settings
+        self._host = settings.smtp_host
+
+    def _compose(self, message: Outgoing) -> EmailMessage:
+        mail = EmailMessage()
+        mail["From"] = self._settings.smtp_from
+        mail["To"] = message.recipient
+        mail["Subject"] = message.subject
+        mail["Message-ID"] = make_msgid(idstring=f"m{message.id}", domain="huodian.local")
+        mail["X-Huodian-Dedup-Key"] = message.dedup_key
+        mail.set_content(message.body)
+        return mail
+
+    def _send_blocking(self, mail: EmailMessage) -> None:
+        s = self._settings
+        timeout = s.smtp_timeout_seconds
+        smtp: smtplib.SMTP
+        if s.smtp_security == "tls":
+            smtp = smtplib.SMTP_SSL(
+                self._host, s.smtp_port, timeout=timeout, context=ssl.create_default_context()
+            )
+        else:
+            smtp = smtplib.SMTP(self._host, s.smtp_port, timeout=timeout)
+        with smtp:
+            if s.smtp_security == "starttls":
+                smtp.starttls(context=ssl.create_default_context())
+            if s.smtp_username and s.smtp_password:
+                smtp.login(s.smtp_username, s.smtp_password)
+            smtp.send_message(mail)
+
+    async def send(self, message: Outgoing) -> None:
+        mail = self._compose(message)
+        try:
+            await asyncio.to_thread(self._send_blocking, mail)
+        except smtplib.SMTPRecipientsRefused as exc:
+            codes = [code for code, _ in exc.recipients.values()]
+            raise DeliveryFailed(
+                f"SMTP refused the recipient: {exc.recipients}",
+                permanent=all(500 <= c < 600 for c in codes),
+            ) from exc
+        except smtplib.SMTPResponseException as exc:
+            error = exc.smtp_error
+            reason = error.decode(errors="replace") if isinstance(error, bytes) else str(error)
+            raise DeliveryFailed(
+                f"SMTP {exc.smtp_code}: {reason}", permanent=500 <= exc.smtp_code < 600
+            ) from exc
+        except (smtplib.SMTPException, OSError) as exc:
+            where = f"{self._host}:{self._settings.smtp_port}"
+            raise DeliveryFailed(f"SMTP server {where}: {exc!r}") from exc
+
+
+async def _post_json(
+    client: httpx.AsyncClient, url: str, body: bytes, headers: Mapping[str, str]
+) -> httpx.Response:
+    try:
+        response = await client.post(
+            url, content=body, headers={"Content-Type": "application/json", **headers}
+        )
+    except httpx.HTTPError as exc:
+        raise DeliveryFailed(f"{urlsplit(url).netloc} could not be reached: {exc!r}") from exc
+    if response.status_code >= 300:
+        raise DeliveryFailed(
+            f"{urlsplit(url).netloc} answered HTTP {response.status_code}: {response.text[:200]}",
+            permanent=response.status_code in _FINAL_HTTP,
+        )
+    return response
+
+
+def _json_of(response: httpx.Response) -> dict[str, Any]:
+    try:
+        payload = response.json()
+    except ValueError as exc:
+        raise DeliveryFailed(f"answer is not JSON: {response.text[:200]}") from exc
+    if not isinstance(payload, dict):
+        raise DeliveryFailed(f"answer is not a JSON object: {response.text[:200]}")
+    return payload
+
+
+def _dumps(payload: Mapping[str, Any]) -> bytes:
+    return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def sms_signature(secret: str, timestamp: str, nonce: str, body: bytes) -> str:
+    """The gateway signature: hex HMAC-SHA256 of ``timestamp\\nnonce\\n`` + body."""
+    signed = f"{timestamp}\n{nonce}\n".encode() + body
+    return hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
+
+
+class SmsSender:
+    channel = Channel.sms
+    _FINAL_CODES = frozenset({"INVALID_MOBILE", "BLACKLISTED"})
+
+    def __init__(self, settings: NotifySettings, client: httpx.AsyncClient) -> None:
+        assert settings.sms_gateway_url is not None
+        self._settings = settings
+        self._url = settings.sms_gateway_url
+        self._client = client
+
+    async def send(self, message: Outgoing) -> None:
+        s = self._settings
+        body = _dumps(
+            {
+                "message_id": message.dedup_key,
+                "mobile": message.recipient,
+                "sign_name": s.sms_sign_name,
+                "content": message.body,
+            }
+        )
+        timestamp, nonce = str(int(time.time())), secrets.token_hex(8)
+        headers = {"X-Huodian-Key": s.sms_key_id, "X-Huodian-Timestamp": timestamp}
+        headers["X-Huodian-Nonce"] = nonce
+        if s.sms_secret:
+            headers["X-Huodian-Signature"] = sms_signature(s.sms_secret, timestamp, nonce, body)
+        payload = _json_of(await _post_json(self._client, self._url, body, headers))
+        code = str(payload.get("code", ""))
+        if code != "OK":
+            raise DeliveryFailed(
+                f"SMS gateway refused: {code} {payload.get('message', '')}".strip(),
+                permanent=code in self._FINAL_CODES,
+            )
+
+
+class WeComSender:
+    """企业微信群机器人: ``{"msgtype":"text","text":{"content":…}}`` to the robot's webhook URL."""
+
+    channel = Channel.wecom
+    # 93000: invalid webhook URL; 40008/44004: invalid or empty content. 45009 (rate) is retried.
+    _FINAL_CODES = frozenset({93000, 40008, 44004})
+
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        self._client = client
+
+    async def send(self, message: Outgoing) -> None:
+        body = _dumps({"msgtype": "text", "text": {"content": _robot_text(message)}})
+        payload = _json_of(await _post_json(self._client, message.recipient, body, {}))
+        code = payload.get("errcode", -1)
+        if code != 0:
+            raise DeliveryFailed(
+                f"WeCom robot refused: {code} {payload.get('errmsg', '')}",
+                permanent=code in self._FINAL_CODES,
+            )
+
+
+def dingtalk_sign(secret: str, timestamp_ms: str) -> str:
+    """DingTalk's 加签: base64 HMAC-SHA256 of ``timestamp\\nsecret`` keyed with the secret."""
+    digest = hmac.new(secret.encode(), f"{timestamp_ms}\n{secret}".encode(), hashlib.sha256)
+    return base64.b64encode(digest.digest()).decode()
+
+
+class DingTalkSender:
+    """钉钉群机器人: the same text shape; signed with ``timestamp``/``sign`` when a secret is set
+    for the robot's access_token."""
+
+    channel = Channel.dingtalk
+    _FINAL_CODES = frozenset({300001, 400101})  # invalid access_token; robot disabled
+
+    def __init__(self, client: httpx.AsyncClient, secrets_by_token: Mapping[str, str]) -> None:
+        self._client = client
+        self._secrets = secrets_by_token
+
+    def signed_url(self, url: str, now_ms: int) -> str:
+        token = parse_qs(urlsplit(url).query).get("access_token", [""])[0]
+        secret = self._secrets.get(token)
+        if not secret:
+            return url
+        timestamp = str(now_ms)
+        sign = quote(dingtalk_sign(secret, timestamp), safe="")
+        joiner = "&" if urlsplit(url).query else "?"
+        return f"{url}{joiner}timestamp={timestamp}&sign={sign}"
+
+    async def send(self, message: Outgoing) -> None:
+        url = self.signed_url(message.recipient, int(time.time() * 1000))
+        body = _dumps({"msgtype": "text", "text": {"content": _robot_text(message)}})
+        payload = _json_of(await _post_json(self._client, url, body, {}))
+        code = payload.get("errcode", -1)
+        if code != 0:
+            raise DeliveryFailed(
+                f"DingTalk robot refused: {code} {payload.get('errmsg', '')}",
+                permanent=code in self._FINAL_CODES,
+            )
+
+
+def webhook_signature(secret: str, body: bytes) -> str:
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+class WebhookSender:
+    channel = Channel.webhook
+
+    def __init__(self, client: httpx.AsyncClient, secret: str | None) -> None:
+        self._client = client
+        self._secret = secret
+
+    async def send(self, message: Outgoing) -> None:
+        body = _dumps(
+            {
+                "id": message.dedup_key,
+                "kind": message.kind,
+                "subject": message.subject,
+                "body": message.body,
+            }
+        )
+        headers = (
+            {"X-Huodian-Signature": webhook_signature(self._secret, body)} if self._secret else {}
+        )
+        await _post_json(self._client, message.recipient, body, headers)
+
+
+@dataclass(frozen=True)
+class Channels:
+    """The senders of the channels that are configured; others' messages wait in the queue."""
+
+    senders: Mapping[Channel, Sender]
+
+    @classmethod
+    def build(cls, settings: NotifySettings, client: httpx.AsyncClient) -> Channels:
+        senders: dict[Channel, Sender] = {
+            Channel.wecom: WeComSender(client),
+            Channel.dingtalk: DingTalkSender(client, settings.dingtalk_secrets),
+            Channel.webhook: WebhookSender(client, settings.webhook_secret),
+        }
+        if settings.smtp_host:
+            senders[Channel.email] = EmailSender(settings)
+        if settings.sms_gateway_url:
+            senders[Channel.sms] = SmsSender(settings, client)
+        return cls(senders)

@@ -1,0 +1,58 @@
+"""Events received from other services (已接收事件): each id is handled exactly once."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from uuid import UUID
+
+from sqlalchemy import Column, Text, Uuid
+from sqlmodel import Field, SQLModel
+
+from services.notify.db import NotifyTable
+from services.notify.subscribers.models import AreaClass, Mobile, Name, Place
+from shared.db import UTCDateTime, utcnow
+
+
+class ReceivedEvent(NotifyTable, table=True):
+    __tablename__ = "received_events"
+    id: UUID = Field(sa_column=Column(Uuid, primary_key=True))
+    type: str = Field(max_length=100, index=True)
+    source: str = Field(max_length=32)
+    subject: str = Field(max_length=200)
+    occurred_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    received_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
+    )
+    outcome: str = Field(default="", sa_column=Column(Text, nullable=False))
+
+
+class StageEventData(SQLModel):
+    """``data`` of intake.stage.at_risk / intake.stage.overdue / intake.escalation.opened."""
+
+    application_number: str = Field(min_length=1, max_length=64)
+    stage: str = Field(min_length=1, max_length=100)
+    unit: str = Field(min_length=1, max_length=200)
+    customer_type: str = Field(min_length=1, max_length=100)
+    due_date: date
+    clerk: str = Field(min_length=1, max_length=64, description="The clerk's username")
+    supervising_unit: str = Field(min_length=1, max_length=200)
+
+
+class ConnectedEventData(SQLModel):
+    """``data`` of intake.application.connected (装表接电): the new customer to subscribe."""
+
+    application_number: str = Field(min_length=1, max_length=64)
+    name: Name
+    mobile: Mobile
+    email: str | None = None
+    feeder: Place
+    transformer_area: Place
+    area_class: AreaClass
+
+
+class EventOutcome(SQLModel):
+    """What notify did with an event."""
+
+    messages_queued: int = 0
+    unresolved: list[str] = []
+    subscriber_id: int | None = None

@@ -1,0 +1,25 @@
+"""``POST /events``: where other Huodian services deliver their events (事件接收)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from services.notify.deps import Hours
+from services.notify.events.service import receive
+from shared.app import Client, Session
+from shared.auth import CurrentPrincipal, require_service
+from shared.events import Event, EventReceipt
+
+router = APIRouter(tags=["events"])
+
+
+@router.post(
+    "/events",
+    summary="Receive an event from another service, exactly once (接收事件)",
+    responses={502: {"description": "ledger's directory unreachable: deliver again later"}},
+)
+async def post_event(
+    event: Event, principal: CurrentPrincipal, session: Session, client: Client, hours: Hours
+) -> EventReceipt:
+    require_service(principal, "intake")
+    return await receive(session, client, event, hours=hours)

@@ -1,0 +1,185 @@
+"""Handling events (事件处理): intake's warnings and escalations become messages to the clerk
+and the supervising unit's supervisors; a connected application becomes a subscriber.
+
+Each event id is recorded in the same transaction as what it causes, so a redelivered event is
+answered as a duplicate and changes nothing. Recipients are resolved in ledger's directory
+(``GET /directory/contacts``); one nobody can be found for becomes a visible dead message.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from services.notify.delivery.windows import DeliveryHours
+from services.notify.events.models import (
+    ConnectedEventData,
+    EventOutcome,
+    ReceivedEvent,
+    StageEventData,
+)
+from services.notify.messages.models import Channel, DeliveryWindow, MessageState
+from services.notify.messages.service import NewMessage, enqueue
+from services.notify.subscribers.models import Subscriber, SubscriberFields, SubscriberSource
+from services.notify.subscribers.service import upsert
+from services.notify.templates.service import templates
+from shared.db import utcnow
+from shared.errors import FieldError, Unprocessable
+from shared.events import Event, EventReceipt
+from shared.http import ServiceClient
+
+STAGE_KINDS = {
+    "intake.stage.at_risk": "intake.at_risk",
+    "intake.stage.overdue": "intake.overdue",
+    "intake.escalation.opened": "intake.escalation",
+}
+CONNECTED = "intake.application.connected"
+
+
+def _invalid(exc: ValidationError, event: Event) -> Unprocessable:
+    errors = [
+        FieldError(
+            field="data." + ".".join(str(p) for p in e["loc"]), code=e["type"], message=e["msg"]
+        )
+        for e in exc.errors()
+    ]
+    return Unprocessable(
+        f"the data of {event.type} event {event.id} is not valid",
+        code="event_data_invalid",
+        errors=errors,
+    )
+
+
+async def _contacts(client: ServiceClient, **params: str) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = await client.get_json(
+        "ledger", "/directory/contacts", params=params
+    )
+    return found
+
+
+async def _stage_messages(
+    event: Event, data: StageEventData, client: ServiceClient, window: DeliveryWindow
+) -> list[NewMessage]:
+    kind = STAGE_KINDS[event.type]
+    clerks = [c for c in await _contacts(client, role="clerk") if c["username"] == data.clerk]
+    supervisors = await _contacts(client, unit=data.supervising_unit, role="supervisor")
+    context = data.model_dump(mode="json")
+    messages: list[NewMessage] = []
+
+    def message(role: str, recipient: str, error: str | None = None) -> NewMessage:
+        text = templates().render(kind, Channel.email, {**context, "recipient_role": role})
+        return NewMessage(
+            dedup_key=f"event:{event.id}:{recipient}:email",
+            kind=kind,
+            channel=Channel.email,
+            recipient=recipient,
+            subject=text.subject,
+            body=text.body,
+            window=window,
+            state=MessageState.dead if error else MessageState.queued,
+            last_error=error,
+        )
+
+    clerk = clerks[0] if clerks else None
+    if clerk and clerk.get("email"):
+        messages.append(message("clerk", clerk["email"]))
+    else:
+        why = "has no email" if clerk else "is not an active clerk in the directory"
+        messages.append(message("clerk", f"user:{data.clerk}", f"clerk '{data.clerk}' {why}"))
+    reachable = [s for s in supervisors if s.get("email")]
+    messages.extend(message("supervisor", s["email"]) for s in reachable)
+    if not reachable:
+        messages.append(
+            message(
+                "supervisor",
+                f"unit:{data.supervising_unit}",
+                f"no active supervisor with an email is bound to unit '{data.supervising_unit}'",
+            )
+        )
+    return messages
+
+
+async def _register_subscriber(
+    session: AsyncSession, event: Event, data: ConnectedEventData, now: datetime
+) -> int:
+    fields = data.model_dump(exclude={"application_number"})
+    try:
+        SubscriberFields.model_validate(fields)
+    except ValidationError as exc:
+        raise _invalid(exc, event) from exc
+    await upsert(
+        session,
+        [{**fields, "account_number": data.application_number}],
+        SubscriberSource.intake,
+        now=now,
+    )
+    found = await session.exec(
+        select(Subscriber.id).where(col(Subscriber.account_number) == data.application_number)
+    )
+    subscriber_id = found.one()
+    assert subscriber_id is not None
+    return subscriber_id
+
+
+async def receive(
+    session: AsyncSession,
+    client: ServiceClient,
+    event: Event,
+    *,
+    hours: DeliveryHours | None = None,
+    now: datetime | None = None,
+) -> EventReceipt:
+    """Record the event id and act on it once; a repeat is answered as a duplicate."""
+    now = now or utcnow()
+    if event.type not in STAGE_KINDS and event.type != CONNECTED:
+        raise Unprocessable(
+            f"notify does not handle events of type {event.type}", code="unknown_event_type"
+        )
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    recorded = await session.exec(
+        insert(ReceivedEvent)
+        .values(
+            id=event.id,
+            type=event.type,
+            source=event.source,
+            subject=event.subject,
+            occurred_at=event.occurred_at,
+            received_at=now,
+            outcome="",
+        )
+        .on_conflict_do_nothing(index_elements=["id"])
+        .returning(col(ReceivedEvent.id))
+    )
+    if recorded.first() is None:
+        earlier = await session.get(ReceivedEvent, event.id)
+        assert earlier is not None
+        return EventReceipt(id=event.id, duplicate=True, received_at=earlier.received_at)
+
+    outcome = EventOutcome()
+    if event.type == CONNECTED:
+        try:
+            connected = ConnectedEventData.model_validate(event.data)
+        except ValidationError as exc:
+            raise _invalid(exc, event) from exc
+        outcome.subscriber_id = await _register_subscriber(session, event, connected, now)
+    else:
+        try:
+            stage = StageEventData.model_validate(event.data)
+        except ValidationError as exc:
+            raise _invalid(exc, event) from exc
+        window = hours.staff_window if hours else DeliveryWindow.working_hours
+        messages = await _stage_messages(event, stage, client, window)
+        outcome.messages_queued = await enqueue(session, messages, hours=hours, now=now)
+        outcome.unresolved = [m.recipient for m in messages if m.state is MessageState.dead]
+    row = await session.get(ReceivedEvent, event.id)
+    assert row is not None
+    row.outcome = outcome.model_dump_json()
+    session.add(row)
+    await session.flush()
+    return EventReceipt(id=event.id, duplicate=False, received_at=now)

@@ -1,0 +1,67 @@
+"""The message queue over HTTP: listing, dead letters and re-sending (消息记录与重发)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+
+from services.notify.delivery.worker import DeliveryRound, deliver_due
+from services.notify.deps import Operator
+from services.notify.messages import service
+from services.notify.messages.models import Channel, MessagePublic, MessageState
+from services.notify.messages.service import MessageFilter, MessagePage, ResendResult
+from shared.app import Session
+
+router = APIRouter(tags=["messages"])
+
+
+@router.get("/messages", summary="Queued, sent, failed and dead messages (消息记录)")
+async def messages(
+    _operator: Operator,
+    session: Session,
+    where: Annotated[MessageFilter, Query()],
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> MessagePage:
+    return await service.list_messages(session, where, limit=limit, offset=offset)
+
+
+@router.get("/messages/dead", summary="Dead letters: messages that could not be sent (死信)")
+async def dead_letters(
+    _operator: Operator,
+    session: Session,
+    kind: str | None = None,
+    channel: Channel | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> MessagePage:
+    where = MessageFilter(state=MessageState.dead, kind=kind, channel=channel)
+    return await service.list_messages(session, where, limit=limit, offset=offset)
+
+
+@router.post("/messages/dead/resend", summary="Re-send every dead letter of a kind (批量重发)")
+async def resend_dead(
+    _operator: Operator, session: Session, kind: str | None = None, channel: Channel | None = None
+) -> ResendResult:
+    return await service.resend_dead(session, kind=kind, channel=channel)
+
+
+@router.get("/messages/{message_id}", summary="One message (消息详情)")
+async def message(_operator: Operator, session: Session, message_id: int) -> MessagePublic:
+    found = await service.get_message(session, message_id)
+    return MessagePublic.model_validate(found, from_attributes=True)
+
+
+@router.post("/messages/{message_id}/resend", summary="Re-send a dead or failed message (重发)")
+async def resend(_operator: Operator, session: Session, message_id: int) -> MessagePublic:
+    found = await service.resend(session, message_id)
+    return MessagePublic.model_validate(found, from_attributes=True)
+
+
+@router.post("/delivery/run", summary="Deliver due messages now, one round (立即投递)")
+async def run_delivery(_operator: Operator, request: Request) -> DeliveryRound:
+    state = request.app.state
+    return await deliver_due(
+        state.engine, state.channels, state.notify_settings, state.delivery_hours
+    )

@@ -1,0 +1,199 @@
+"""Outages over HTTP (停电管理), for dispatchers (调度人员) and administrators."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, BackgroundTasks, Query, Request, status
+
+from services.notify.deps import Dispatcher, Hours, NotifyConfig
+from services.notify.messages.models import Channel, MessageState
+from services.notify.messages.service import MessageFilter, MessagePage, list_messages
+from services.notify.outages import service
+from services.notify.outages.models import (
+    Announcement,
+    Cancellation,
+    EtrChange,
+    Moment,
+    OutageCreate,
+    OutageKind,
+    OutagePublic,
+    OutageState,
+    ProgressNote,
+    RepeatWarning,
+)
+from shared.app import Session
+from shared.db import utcnow
+
+router = APIRouter(tags=["outages"])
+
+
+def _wake_worker(request: Request, background: BackgroundTasks) -> None:
+    # After the response, so after the commit: the worker sees the new messages at once.
+    background.add_task(request.app.state.worker.wake)
+
+
+@router.post("/outages", status_code=status.HTTP_201_CREATED, summary="Record an outage (登记停电)")
+async def create_outage(
+    body: OutageCreate,
+    staff: Dispatcher,
+    session: Session,
+    hours: Hours,
+    request: Request,
+    background: BackgroundTasks,
+) -> OutagePublic:
+    outage = await service.create(session, body, by=staff.subject, now=utcnow(), hours=hours)
+    _wake_worker(request, background)
+    return await service.to_public(session, outage)
+
+
+@router.get("/outages", summary="Outages, newest first (停电列表)")
+async def list_outages(
+    _staff: Dispatcher,
+    session: Session,
+    state: OutageState | None = None,
+    kind: OutageKind | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> list[OutagePublic]:
+    found = await service.list_outages(session, state=state, kind=kind, limit=limit, offset=offset)
+    return [await service.to_public(session, o) for o in found]
+
+
+@router.get("/outages/{outage_id}", summary="An outage with its changes and deliveries")
+async def get_outage(_staff: Dispatcher, session: Session, outage_id: int) -> OutagePublic:
+    return await service.to_public(session, await service.get(session, outage_id))
+
+
+@router.get(
+    "/outages/{outage_id}/repeat-warning",
+    summary="Customers also cut by other outages nearby in time (一停多用 预警)",
+)
+async def repeat_warning(
+    _staff: Dispatcher, session: Session, config: NotifyConfig, outage_id: int
+) -> RepeatWarning:
+    outage = await service.get(session, outage_id)
+    return await service.repeat_warning(session, outage, config.repeat_window_days)
+
+
+@router.post("/outages/{outage_id}/announce", summary="Announce to the customers (发布停电通知)")
+async def announce(
+    outage_id: int,
+    body: Announcement,
+    staff: Dispatcher,
+    session: Session,
+    config: NotifyConfig,
+    hours: Hours,
+    request: Request,
+    background: BackgroundTasks,
+) -> OutagePublic:
+    outage = await service.announce(
+        session, outage_id, body, by=staff.subject, now=utcnow(), settings=config, hours=hours
+    )
+    _wake_worker(request, background)
+    return await service.to_public(session, outage)
+
+
+@router.post("/outages/{outage_id}/start", summary="Power is off (开始停电)")
+async def start(
+    outage_id: int,
+    body: Moment,
+    staff: Dispatcher,
+    session: Session,
+    hours: Hours,
+    request: Request,
+    background: BackgroundTasks,
+) -> OutagePublic:
+    now = utcnow()
+    outage = await service.start(
+        session, outage_id, at=body.at or now, by=staff.subject, now=now, hours=hours
+    )
+    _wake_worker(request, background)
+    return await service.to_public(session, outage)
+
+
+@router.post("/outages/{outage_id}/etr", summary="Change the expected restoration (调整复电时间)")
+async def change_etr(
+    outage_id: int,
+    body: EtrChange,
+    staff: Dispatcher,
+    session: Session,
+    hours: Hours,
+    request: Request,
+    background: BackgroundTasks,
+) -> OutagePublic:
+    outage = await service.change_etr(
+        session, outage_id, body.etr, body.note, by=staff.subject, now=utcnow(), hours=hours
+    )
+    _wake_worker(request, background)
+    return await service.to_public(session, outage)
+
+
+@router.post("/outages/{outage_id}/progress", summary="Repair progress (抢修进度)")
+async def progress(
+    outage_id: int,
+    body: ProgressNote,
+    staff: Dispatcher,
+    session: Session,
+    hours: Hours,
+    request: Request,
+    background: BackgroundTasks,
+) -> OutagePublic:
+    outage = await service.add_progress(
+        session, outage_id, body.note, by=staff.subject, now=utcnow(), hours=hours
+    )
+    _wake_worker(request, background)
+    return await service.to_public(session, outage)
+
+
+@router.post("/outages/{outage_id}/restore", summary="Power is back (恢复送电)")
+async def restore(
+    outage_id: int,
+    body: Moment,
+    staff: Dispatcher,
+    session: Session,
+    hours: Hours,
+    request: Request,
+    background: BackgroundTasks,
+) -> OutagePublic:
+    now = utcnow()
+    outage = await service.restore(
+        session, outage_id, at=body.at or now, by=staff.subject, now=now, hours=hours
+    )
+    _wake_worker(request, background)
+    return await service.to_public(session, outage)
+
+
+@router.post("/outages/{outage_id}/cancel", summary="Cancel a draft or announced outage (取消)")
+async def cancel(
+    outage_id: int,
+    body: Cancellation,
+    staff: Dispatcher,
+    session: Session,
+    hours: Hours,
+    request: Request,
+    background: BackgroundTasks,
+) -> OutagePublic:
+    outage = await service.cancel(
+        session, outage_id, body.reason, by=staff.subject, now=utcnow(), hours=hours
+    )
+    _wake_worker(request, background)
+    return await service.to_public(session, outage)
+
+
+@router.get("/outages/{outage_id}/messages", summary="Delivery log of an outage (投递记录)")
+async def outage_messages(
+    _staff: Dispatcher,
+    session: Session,
+    outage_id: int,
+    state: MessageState | None = None,
+    channel: Channel | None = None,
+    subscriber_id: int | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> MessagePage:
+    await service.get(session, outage_id)
+    where = MessageFilter(
+        outage_id=outage_id, state=state, channel=channel, subscriber_id=subscriber_id
+    )
+    return await list_messages(session, where, limit=limit, offset=offset)

@@ -1,0 +1,496 @@
+"""The life of an outage: draft → announced → started → restored (or cancelled), each change
+told to the affected subscribers once; the 7-day notice rule and the repeated-outage warning."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, func, or_
+from sqlalchemy import select as sa_select
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from services.notify.delivery.windows import DeliveryHours
+from services.notify.messages.models import DeliveryWindow, Message
+from services.notify.outages.fanout import count_in_scope, fan_out, in_scope
+from services.notify.outages.models import (
+    KIND_LABELS,
+    Announcement,
+    Outage,
+    OutageChange,
+    OutageCreate,
+    OutageImpact,
+    OutageKind,
+    OutagePublic,
+    OutageScope,
+    OutageState,
+    OutageUpdate,
+    OutageUpdatePublic,
+    OverlapOutage,
+    RepeatWarning,
+    ScopeKind,
+)
+from services.notify.settings import NotifySettings
+from services.notify.subscribers.models import Subscriber
+from shared.db import fetch_all
+from shared.errors import Conflict, NotFound, Unprocessable
+from shared.timeutil import BEIJING, format_beijing
+
+
+def number_of(outage: Outage) -> str:
+    """The outage number (停电编号) people quote, e.g. TD202500012."""
+    return f"TD{outage.planned_start.astimezone(BEIJING).year}{outage.id:05d}"
+
+
+def _scope_text(feeders: Sequence[str], areas: Sequence[str]) -> str:
+    def listed(names: Sequence[str], unit: str) -> str:
+        shown = "、".join(names[:3])
+        return f"{shown}等{len(names)}{unit}" if len(names) > 3 else shown
+
+    parts = []
+    if feeders:
+        parts.append(listed(feeders, "条线路"))
+    if areas:
+        parts.append("台区 " + listed(areas, "个台区"))
+    return "；".join(parts)
+
+
+async def _scope(session: AsyncSession, outage_id: int) -> tuple[list[str], list[str]]:
+    rows = await session.exec(
+        select(OutageScope.kind, OutageScope.name)
+        .where(col(OutageScope.outage_id) == outage_id)
+        .order_by(col(OutageScope.id))
+    )
+    feeders: list[str] = []
+    areas: list[str] = []
+    for kind, name in rows:
+        (feeders if kind is ScopeKind.feeder else areas).append(name)
+    return feeders, areas
+
+
+def _window(outage: Outage) -> DeliveryWindow:
+    return (
+        DeliveryWindow.anytime if outage.kind is OutageKind.fault else DeliveryWindow.waking_hours
+    )
+
+
+def _template_data(
+    outage: Outage, feeders: Sequence[str], areas: Sequence[str], **extra: Any
+) -> dict[str, Any]:
+    return {
+        "outage": {
+            "number": number_of(outage),
+            "kind": outage.kind.value,
+            "kind_label": KIND_LABELS[outage.kind],
+            "cause": outage.cause,
+            "scope": _scope_text(feeders, areas),
+            "start": format_beijing(outage.actual_start or outage.planned_start),
+            "etr": format_beijing(outage.etr),
+            "restored_at": format_beijing(outage.actual_end),
+        },
+        "customer_name": "",
+        "note": None,
+        "previous_etr": None,
+        **extra,
+    }
+
+
+async def _tell(
+    session: AsyncSession,
+    outage: Outage,
+    change: OutageChange,
+    *,
+    by: str,
+    now: datetime,
+    hours: DeliveryHours,
+    note: str | None = None,
+    previous_etr: datetime | None = None,
+) -> OutageUpdate:
+    """Record a change and queue it to every affected subscriber (once per change)."""
+    assert outage.id is not None
+    update = OutageUpdate(
+        outage_id=outage.id,
+        change=change,
+        note=note,
+        etr=outage.etr,
+        at=now,
+        by=by,
+    )
+    session.add(update)
+    await session.flush()
+    feeders, areas = await _scope(session, outage.id)
+    window = _window(outage)
+    update.messages_queued = await fan_out(
+        session,
+        kind=f"outage.{change.value}",
+        data=_template_data(
+            outage,
+            feeders,
+            areas,
+            note=note,
+            previous_etr=format_beijing(previous_etr) if previous_etr else None,
+        ),
+        feeders=feeders,
+        areas=areas,
+        dedup_prefix=f"outage:{outage.id}:u{update.id}:",
+        window=window,
+        due=hours.earliest(window, now),
+        now=now,
+        outage_id=outage.id,
+    )
+    session.add(update)
+    await session.flush()
+    return update
+
+
+async def _count_impact(session: AsyncSession, outage: Outage) -> None:
+    """Customers cut per area class, as the outage starts (for the reliability statistics)."""
+    assert outage.id is not None
+    feeders, areas = await _scope(session, outage.id)
+    rows = await fetch_all(
+        session,
+        sa_select(col(Subscriber.area_class), func.count())
+        .where(in_scope(feeders, areas))
+        .group_by(col(Subscriber.area_class)),
+    )
+    session.add_all(
+        OutageImpact(outage_id=outage.id, area_class=area_class, customers=n)
+        for area_class, n in rows
+    )
+    await session.flush()
+
+
+async def get(session: AsyncSession, outage_id: int) -> Outage:
+    outage = await session.get(Outage, outage_id, with_for_update=True)
+    if outage is None:
+        raise NotFound(f"outage {outage_id} does not exist", code="outage_not_found")
+    return outage
+
+
+def _require(outage: Outage, *states: OutageState, action: str) -> None:
+    if outage.state not in states:
+        allowed = " or ".join(s.value for s in states)
+        raise Conflict(
+            f"outage {number_of(outage)} is {outage.state.value}; {action} needs it {allowed}",
+            code="outage_state",
+        )
+
+
+async def create(
+    session: AsyncSession,
+    data: OutageCreate,
+    *,
+    by: str,
+    now: datetime,
+    hours: DeliveryHours,
+) -> Outage:
+    """A planned or temporary outage starts as a draft (announce it next); a fault is under
+    way already and is told to its customers at once, at any hour."""
+    fault = data.kind is OutageKind.fault
+    outage = Outage(
+        kind=data.kind,
+        state=OutageState.started if fault else OutageState.draft,
+        cause=data.cause,
+        planned_start=data.planned_start,
+        etr=data.etr,
+        actual_start=data.planned_start if fault else None,
+        created_by=by,
+        created_at=now,
+        announced_at=now if fault else None,
+    )
+    session.add(outage)
+    await session.flush()
+    assert outage.id is not None
+    scopes = [(ScopeKind.feeder, n) for n in dict.fromkeys(data.feeders)]
+    scopes += [(ScopeKind.area, n) for n in dict.fromkeys(data.transformer_areas)]
+    session.add_all(OutageScope(outage_id=outage.id, kind=k, name=n) for k, n in scopes)
+    await session.flush()
+    if fault:
+        await _count_impact(session, outage)
+        await _tell(session, outage, OutageChange.started, by=by, now=now, hours=hours)
+    return outage
+
+
+async def repeat_warning(session: AsyncSession, outage: Outage, window_days: int) -> RepeatWarning:
+    """Customers this outage cuts who had, or will have, another outage within ``window_days``
+    of its start (一停多用 — 规避重复停电), and those other outages."""
+    assert outage.id is not None
+    feeders, areas = await _scope(session, outage.id)
+    mine = in_scope(feeders, areas)
+    other_start = func.coalesce(col(Outage.actual_start), col(Outage.planned_start))
+    window = timedelta(days=window_days)
+    touches = or_(
+        and_(
+            col(OutageScope.kind) == ScopeKind.feeder,
+            col(OutageScope.name) == col(Subscriber.feeder),
+        ),
+        and_(
+            col(OutageScope.kind) == ScopeKind.area,
+            col(OutageScope.name) == col(Subscriber.transformer_area),
+        ),
+    )
+    overlapping = (
+        sa_select(col(Outage.id).label("outage_id"), col(Subscriber.id).label("subscriber_id"))
+        .select_from(Subscriber)
+        .join(OutageScope, touches)
+        .join(Outage, col(Outage.id) == col(OutageScope.outage_id))
+        .where(
+            mine,
+            col(Outage.id) != outage.id,
+            col(Outage.state).in_(
+                [OutageState.announced, OutageState.started, OutageState.restored]
+            ),
+            other_start >= outage.planned_start - window,
+            other_start <= outage.planned_start + window,
+        )
+        .distinct()
+        .subquery()
+    )
+    per_outage = await fetch_all(
+        session,
+        sa_select(
+            overlapping.c.outage_id, func.count(func.distinct(overlapping.c.subscriber_id))
+        ).group_by(overlapping.c.outage_id),
+    )
+    distinct_customers = await fetch_all(
+        session, sa_select(func.count(func.distinct(overlapping.c.subscriber_id)))
+    )
+    others = {row[0]: row[1] for row in per_outage}
+    listed: list[OverlapOutage] = []
+    if others:
+        found = await session.exec(
+            select(Outage).where(col(Outage.id).in_(list(others))).order_by(col(Outage.id))
+        )
+        listed = [
+            OverlapOutage(
+                id=o.id or 0,
+                number=number_of(o),
+                kind=o.kind,
+                start=o.actual_start or o.planned_start,
+                cause=o.cause,
+                customers=others[o.id or 0],
+            )
+            for o in found
+        ]
+    return RepeatWarning(
+        window_days=window_days,
+        customers_affected=await count_in_scope(session, feeders, areas),
+        customers_recently_cut=distinct_customers[0][0],
+        outages=listed,
+    )
+
+
+async def announce(
+    session: AsyncSession,
+    outage_id: int,
+    body: Announcement,
+    *,
+    by: str,
+    now: datetime,
+    settings: NotifySettings,
+    hours: DeliveryHours,
+) -> Outage:
+    outage = await get(session, outage_id)
+    _require(outage, OutageState.draft, action="announcing")
+    if outage.planned_start <= now:
+        raise Conflict(
+            f"outage {number_of(outage)} was to start {format_beijing(outage.planned_start)}, "
+            "which has passed; change the start or record it as it happens",
+            code="start_passed",
+        )
+    if outage.kind is OutageKind.planned:
+        notice = outage.planned_start - now
+        needed = timedelta(days=settings.planned_notice_days)
+        if notice < needed:
+            if not body.late_reason:
+                raise Conflict(
+                    f"a planned outage must be announced {settings.planned_notice_days} days "
+                    f"ahead; this one starts in {notice.days} days {notice.seconds // 3600} "
+                    "hours. Give late_reason to announce it anyway, flagged as late",
+                    code="late_announcement",
+                )
+            outage.late_notice = True
+            outage.late_reason = body.late_reason
+        warning = await repeat_warning(session, outage, settings.repeat_window_days)
+        if warning.customers_recently_cut and not body.acknowledge_overlap:
+            numbers = "、".join(o.number for o in warning.outages)
+            raise Conflict(
+                f"{warning.customers_recently_cut} of {warning.customers_affected} customers "
+                f"are also cut by {numbers} within {warning.window_days} days (一停多用); "
+                "combine the work or confirm with acknowledge_overlap",
+                code="repeated_outage",
+            )
+        outage.overlap_acknowledged = bool(warning.customers_recently_cut)
+    outage.state = OutageState.announced
+    outage.announced_at = now
+    session.add(outage)
+    await _tell(session, outage, OutageChange.announced, by=by, now=now, hours=hours)
+    return outage
+
+
+async def start(
+    session: AsyncSession,
+    outage_id: int,
+    *,
+    at: datetime,
+    by: str,
+    now: datetime,
+    hours: DeliveryHours,
+) -> Outage:
+    outage = await get(session, outage_id)
+    _require(outage, OutageState.announced, action="starting")
+    outage.state = OutageState.started
+    outage.actual_start = at
+    session.add(outage)
+    await _count_impact(session, outage)
+    await _tell(session, outage, OutageChange.started, by=by, now=now, hours=hours)
+    return outage
+
+
+async def change_etr(
+    session: AsyncSession,
+    outage_id: int,
+    etr: datetime,
+    note: str | None,
+    *,
+    by: str,
+    now: datetime,
+    hours: DeliveryHours,
+) -> Outage:
+    outage = await get(session, outage_id)
+    _require(outage, OutageState.announced, OutageState.started, action="changing the ETR")
+    if etr <= (outage.actual_start or outage.planned_start):
+        raise Unprocessable("the expected restoration must be after the start", code="etr_invalid")
+    if etr == outage.etr:
+        raise Conflict("the expected restoration is unchanged", code="etr_unchanged")
+    previous, outage.etr = outage.etr, etr
+    session.add(outage)
+    await _tell(
+        session,
+        outage,
+        OutageChange.etr_changed,
+        by=by,
+        now=now,
+        hours=hours,
+        note=note,
+        previous_etr=previous,
+    )
+    return outage
+
+
+async def add_progress(
+    session: AsyncSession,
+    outage_id: int,
+    note: str,
+    *,
+    by: str,
+    now: datetime,
+    hours: DeliveryHours,
+) -> Outage:
+    outage = await get(session, outage_id)
+    _require(outage, OutageState.started, action="a repair progress note")
+    await _tell(session, outage, OutageChange.progress, by=by, now=now, hours=hours, note=note)
+    return outage
+
+
+async def restore(
+    session: AsyncSession,
+    outage_id: int,
+    *,
+    at: datetime,
+    by: str,
+    now: datetime,
+    hours: DeliveryHours,
+) -> Outage:
+    outage = await get(session, outage_id)
+    _require(outage, OutageState.started, action="restoring")
+    assert outage.actual_start is not None
+    if at < outage.actual_start:
+        raise Unprocessable(
+            "power cannot be restored before the outage began", code="restored_before_start"
+        )
+    outage.state = OutageState.restored
+    outage.actual_end = at
+    session.add(outage)
+    await _tell(session, outage, OutageChange.restored, by=by, now=now, hours=hours)
+    return outage
+
+
+async def cancel(
+    session: AsyncSession,
+    outage_id: int,
+    reason: str,
+    *,
+    by: str,
+    now: datetime,
+    hours: DeliveryHours,
+) -> Outage:
+    outage = await get(session, outage_id)
+    _require(outage, OutageState.draft, OutageState.announced, action="cancelling")
+    told = outage.state is OutageState.announced
+    outage.state = OutageState.cancelled
+    session.add(outage)
+    if told:
+        await _tell(
+            session, outage, OutageChange.cancelled, by=by, now=now, hours=hours, note=reason
+        )
+    else:
+        session.add(
+            OutageUpdate(
+                outage_id=outage_id, change=OutageChange.cancelled, note=reason, at=now, by=by
+            )
+        )
+        await session.flush()
+    return outage
+
+
+async def to_public(session: AsyncSession, outage: Outage) -> OutagePublic:
+    assert outage.id is not None
+    feeders, areas = await _scope(session, outage.id)
+    updates = await session.exec(
+        select(OutageUpdate)
+        .where(col(OutageUpdate.outage_id) == outage.id)
+        .order_by(col(OutageUpdate.id))
+    )
+    impacts = await session.exec(
+        select(func.sum(OutageImpact.customers)).where(col(OutageImpact.outage_id) == outage.id)
+    )
+    counted = impacts.one()
+    deliveries = await fetch_all(
+        session,
+        sa_select(col(Message.state), func.count())
+        .where(col(Message.outage_id) == outage.id)
+        .group_by(col(Message.state)),
+    )
+    return OutagePublic(
+        **outage.model_dump(),
+        number=number_of(outage),
+        feeders=feeders,
+        transformer_areas=areas,
+        customers_affected=counted
+        if counted is not None
+        else await count_in_scope(session, feeders, areas),
+        updates=[OutageUpdatePublic.model_validate(u, from_attributes=True) for u in updates],
+        deliveries={str(state): n for state, n in deliveries},
+    )
+
+
+async def list_outages(
+    session: AsyncSession,
+    *,
+    state: OutageState | None,
+    kind: OutageKind | None,
+    limit: int,
+    offset: int,
+) -> list[Outage]:
+    query = select(Outage)
+    if state is not None:
+        query = query.where(col(Outage.state) == state)
+    if kind is not None:
+        query = query.where(col(Outage.kind) == kind)
+    found = await session.exec(
+        query.order_by(col(Outage.planned_start).desc()).limit(limit).offset(offset)
+    )
+    return list(found)

@@ -1,0 +1,207 @@
+"""Reliability statistics (供电可靠性统计) from the outage records.
+
+Per area class and year: SAIDI-style average outage hours per customer (户均停电时间 = Σ duration
+× customers cut ÷ customers served) and SAIFI-style interruptions per customer (户均停电次数 = Σ
+customers cut ÷ customers served), planned (预安排: 计划 and 临时停电) and unplanned (故障停电)
+apart, against a plan's target hours or the alternative year-on-year reduction.
+
+Customers cut are those counted per area class when each outage started; customers served are
+today's subscribers per area class. Only restored outages count; an outage across New Year counts
+its hours in each year and its interruption in the year it began (Beijing time).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import lru_cache
+from pathlib import Path
+
+from sqlalchemy import func
+from sqlalchemy import select as sa_select
+from sqlmodel import SQLModel, col
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from services.notify.outages.models import Outage, OutageImpact, OutageKind, OutageState
+from services.notify.subscribers.models import AreaClass, Subscriber
+from shared.calendar import BEIJING
+from shared.db import fetch_all
+from shared.errors import NotFound
+
+TARGETS = Path(__file__).resolve().parent / "targets.json"
+
+
+class PlanTarget(SQLModel):
+    code: str
+    name: str
+    by_end_of: int
+    saidi_hours: dict[AreaClass, float]
+    year_on_year_reduction_percent: float
+    source: str
+
+
+class Targets(SQLModel):
+    area_classes: list[AreaClass]
+    plans: list[PlanTarget]
+
+
+@lru_cache
+def targets() -> Targets:
+    """The targets transcribed from the seed plans (pinned by tests)."""
+    return Targets.model_validate(json.loads(TARGETS.read_text(encoding="utf-8")))
+
+
+def plan_target(code: str) -> PlanTarget:
+    for plan in targets().plans:
+        if plan.code == code:
+            return plan
+    known = ", ".join(p.code for p in targets().plans)
+    raise NotFound(
+        f"no reliability target for plan '{code}'; known: {known}", code="plan_not_found"
+    )
+
+
+class Figures(SQLModel):
+    interruptions: int = 0  # customer interruptions (停电户次)
+    customer_hours: float = 0.0  # 停电时户数
+    saidi_hours: float = 0.0  # 户均停电时间
+    saifi: float = 0.0  # 户均停电次数
+
+
+class AreaClassReliability(SQLModel):
+    area_class: AreaClass
+    customers_served: int
+    planned: Figures
+    unplanned: Figures
+    total: Figures
+    target_hours: float
+    previous_year_saidi_hours: float | None
+    reduction_percent: float | None
+    meets_target_hours: bool
+    meets_reduction: bool
+    meets: bool
+
+
+class ReliabilityReport(SQLModel):
+    year: int
+    plan: str
+    plan_name: str
+    reduction_target_percent: float
+    outages_counted: int
+    outages_ongoing: int
+    area_classes: list[AreaClassReliability]
+
+
+@dataclass
+class _Sum:
+    interruptions: int = 0
+    customer_hours: float = 0.0
+
+
+def _year_bounds(year: int) -> tuple[datetime, datetime]:
+    start = datetime(year, 1, 1, tzinfo=BEIJING).astimezone(UTC)
+    end = datetime(year + 1, 1, 1, tzinfo=BEIJING).astimezone(UTC)
+    return start, end
+
+
+async def _sums(session: AsyncSession, year: int) -> tuple[dict[tuple[AreaClass, bool], _Sum], int]:
+    """(area class, unplanned?) → sums for ``year``, and how many outages counted."""
+    start, end = _year_bounds(year)
+    rows = await fetch_all(
+        session,
+        sa_select(
+            col(Outage.id),
+            col(Outage.kind),
+            col(Outage.actual_start),
+            col(Outage.actual_end),
+            col(OutageImpact.area_class),
+            col(OutageImpact.customers),
+        )
+        .join(OutageImpact, col(OutageImpact.outage_id) == col(Outage.id))
+        .where(
+            col(Outage.state) == OutageState.restored,
+            col(Outage.actual_start) < end,
+            col(Outage.actual_end) > start,
+        ),
+    )
+    sums: dict[tuple[AreaClass, bool], _Sum] = {}
+    counted: set[int] = set()
+    for outage_id, kind, began, ended, area_class, customers in rows:
+        hours = (min(ended, end) - max(began, start)).total_seconds() / 3600
+        entry = sums.setdefault((AreaClass(area_class), kind == OutageKind.fault), _Sum())
+        entry.customer_hours += hours * customers
+        if began >= start:
+            entry.interruptions += customers
+        counted.add(outage_id)
+    return sums, len(counted)
+
+
+def _figures(total: _Sum, served: int) -> Figures:
+    return Figures(
+        interruptions=total.interruptions,
+        customer_hours=round(total.customer_hours, 4),
+        saidi_hours=round(total.customer_hours / served, 4) if served else 0.0,
+        saifi=round(total.interruptions / served, 4) if served else 0.0,
+    )
+
+
+async def reliability(session: AsyncSession, year: int, plan_code: str) -> ReliabilityReport:
+    plan = plan_target(plan_code)
+    served_rows = await fetch_all(
+        session,
+        sa_select(col(Subscriber.area_class), func.count()).group_by(col(Subscriber.area_class)),
+    )
+    served = {AreaClass(c): n for c, n in served_rows}
+    this_year, counted = await _sums(session, year)
+    last_year, _ = await _sums(session, year - 1)
+    _, end = _year_bounds(year)
+    ongoing = await fetch_all(
+        session,
+        sa_select(func.count()).where(
+            col(Outage.state) == OutageState.started, col(Outage.actual_start) < end
+        ),
+    )
+    classes = []
+    for area_class in targets().area_classes:
+        n = served.get(area_class, 0)
+        planned = this_year.get((area_class, False), _Sum())
+        unplanned = this_year.get((area_class, True), _Sum())
+        both = _Sum(
+            planned.interruptions + unplanned.interruptions,
+            planned.customer_hours + unplanned.customer_hours,
+        )
+        before = _Sum(
+            sum(s.interruptions for (c, _), s in last_year.items() if c == area_class),
+            sum(s.customer_hours for (c, _), s in last_year.items() if c == area_class),
+        )
+        total = _figures(both, n)
+        previous = _figures(before, n).saidi_hours if before.customer_hours else None
+        reduction = round((previous - total.saidi_hours) / previous * 100, 2) if previous else None
+        target = plan.saidi_hours[area_class]
+        meets_hours = total.saidi_hours <= target
+        meets_reduction = reduction is not None and reduction >= plan.year_on_year_reduction_percent
+        classes.append(
+            AreaClassReliability(
+                area_class=area_class,
+                customers_served=n,
+                planned=_figures(planned, n),
+                unplanned=_figures(unplanned, n),
+                total=total,
+                target_hours=target,
+                previous_year_saidi_hours=previous,
+                reduction_percent=reduction,
+                meets_target_hours=meets_hours,
+                meets_reduction=meets_reduction,
+                meets=meets_hours or meets_reduction,
+            )
+        )
+    return ReliabilityReport(
+        year=year,
+        plan=plan.code,
+        plan_name=plan.name,
+        reduction_target_percent=plan.year_on_year_reduction_percent,
+        outages_counted=counted,
+        outages_ongoing=ongoing[0][0],
+        area_classes=classes,
+    )

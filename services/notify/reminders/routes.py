@@ -1,0 +1,62 @@
+"""Reminder runs over HTTP (提醒任务): what the scheduler does daily, on demand."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+
+from services.notify.deps import Hours, Operator
+from services.notify.reminders.reports import ReportReminderRun, queue_report_reminders
+from services.notify.reminders.service import ReminderRun, queue_ledger_reminders
+from shared.app import Client, Session
+from shared.timeutil import beijing_today
+
+router = APIRouter(tags=["reminders"])
+
+
+@router.post(
+    "/reminders/ledger-deadlines/run",
+    summary="Queue today's ledger deadline reminders (生成任务到期提醒)",
+)
+async def run_ledger_reminders(
+    _operator: Operator,
+    session: Session,
+    client: Client,
+    hours: Hours,
+    request: Request,
+    as_of: date | None = None,
+    days_before: Annotated[int, Query(ge=0, le=60)] = 7,
+) -> ReminderRun:
+    return await queue_ledger_reminders(
+        session,
+        client,
+        request.app.state.calendar,
+        today=as_of or beijing_today(),
+        days_before=days_before,
+        hours=hours,
+    )
+
+
+@router.post(
+    "/reminders/reports/run",
+    summary="Queue reminders of the half-year and annual reports due soon (报送提醒)",
+)
+async def run_report_reminders(
+    _operator: Operator,
+    session: Session,
+    client: Client,
+    hours: Hours,
+    request: Request,
+    as_of: date | None = None,
+    days_before: Annotated[int, Query(ge=1, le=30)] = 5,
+) -> ReportReminderRun:
+    return await queue_report_reminders(
+        session,
+        client,
+        request.app.state.calendar,
+        today=as_of or beijing_today(),
+        days_before=days_before,
+        hours=hours,
+    )

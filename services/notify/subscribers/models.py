@@ -1,0 +1,225 @@
+"""Subscribers (订阅用户): customers' contact points, preferences and supply location."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import AfterValidator, EmailStr, StringConstraints, model_validator
+from sqlalchemy import Column, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from services.notify.db import NotifyTable
+from shared.db import UTCDateTime, enum_column, utcnow
+
+_MOBILE = re.compile(r"^(\+?86)?1[3-9]\d{9}$")
+
+
+class AreaClass(StrEnum):
+    """供电区域类别, as the reliability targets name them."""
+
+    central = "中心区"
+    urban = "市区"
+    town = "城镇"
+    rural = "农村"
+
+
+class SubscriberSource(StrEnum):
+    api = "api"
+    intake = "intake"  # registered at 装表接电 by the intake service
+    import_ = "import"
+
+
+# Customer-facing message types a subscriber may opt out of (退订).
+OUTAGE_KINDS = (
+    "outage.announced",
+    "outage.started",
+    "outage.etr_changed",
+    "outage.progress",
+    "outage.restored",
+    "outage.cancelled",
+)
+
+
+def _mobile(value: str | None) -> str | None:
+    if value is None:
+        return None
+    value = value.replace(" ", "").replace("-", "")
+    if not _MOBILE.match(value):
+        raise ValueError("not a mainland China mobile number (11 digits starting with 1)")
+    return value
+
+
+def _webhook(value: str | None) -> str | None:
+    if value is not None and not re.match(r"^https?://[^\s/]+", value):
+        raise ValueError("not an http(s) URL")
+    return value
+
+
+Mobile = Annotated[str | None, AfterValidator(_mobile)]
+Webhook = Annotated[str | None, StringConstraints(max_length=500), AfterValidator(_webhook)]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+Place = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+
+
+class Subscriber(NotifyTable, table=True):
+    __tablename__ = "subscribers"
+    id: int | None = Field(default=None, primary_key=True)
+    account_number: str = Field(sa_column=Column(String(64), nullable=False, unique=True))
+    name: str = Field(max_length=100)
+    mobile: str | None = Field(default=None, max_length=20)
+    email: str | None = Field(default=None, max_length=254)
+    wecom_webhook: str | None = Field(default=None, max_length=500)
+    dingtalk_webhook: str | None = Field(default=None, max_length=500)
+    app_webhook: str | None = Field(default=None, max_length=500)
+    feeder: str = Field(max_length=100, index=True)
+    transformer_area: str = Field(max_length=100, index=True)
+    area_class: AreaClass = Field(sa_column=enum_column(AreaClass, index=True))
+    source: SubscriberSource = Field(sa_column=enum_column(SubscriberSource))
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
+    )
+    updated_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
+    )
+
+
+class SubscriberOptOut(NotifyTable, table=True):
+    """A message type the subscriber does not want (退订)."""
+
+    __tablename__ = "subscriber_opt_outs"
+    __table_args__ = (UniqueConstraint("subscriber_id", "kind"),)
+    id: int | None = Field(default=None, primary_key=True)
+    subscriber_id: int = Field(
+        sa_column=Column(
+            Integer, ForeignKey("subscribers.id", ondelete="CASCADE"), nullable=False, index=True
+        )
+    )
+    kind: str = Field(max_length=64)
+
+
+class SubscriberFields(SQLModel):
+    """Contact points (联系方式: mobile for SMS, email, WeCom/DingTalk group robot, app push
+    webhook) and supply location (供电位置): feeder/line (线路), transformer
+    area (台区) and area class."""
+
+    name: Name
+    mobile: Mobile = None
+    email: EmailStr | None = None
+    wecom_webhook: Webhook = None
+    dingtalk_webhook: Webhook = None
+    app_webhook: Webhook = None
+    feeder: Place
+    transformer_area: Place
+    area_class: AreaClass
+
+    @model_validator(mode="after")
+    def _reachable(self) -> SubscriberFields:
+        contacts = (self.mobile, self.email, self.wecom_webhook, self.dingtalk_webhook)
+        if not any(contacts) and not self.app_webhook:
+            raise ValueError(
+                "give at least one contact point: mobile, email, a robot or an app webhook"
+            )
+        return self
+
+
+class SubscriberCreate(SubscriberFields):
+    account_number: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)
+    ]
+    opt_outs: list[str] = Field(default=[], description="Message types not wanted (退订)")
+
+
+class SubscriberUpdate(SQLModel):
+    """Fields left out stay as they are."""
+
+    name: Name | None = None
+    mobile: Mobile = None
+    email: EmailStr | None = None
+    wecom_webhook: Webhook = None
+    dingtalk_webhook: Webhook = None
+    app_webhook: Webhook = None
+    feeder: Place | None = None
+    transformer_area: Place | None = None
+    area_class: AreaClass | None = None
+
+
+class Preferences(SQLModel):
+    opt_outs: list[str] = Field(description="Message types not wanted (退订); [] for all")
+
+
+class SubscriberPublic(SQLModel):
+    id: int
+    account_number: str
+    name: str
+    mobile: str | None
+    email: str | None
+    wecom_webhook: str | None
+    dingtalk_webhook: str | None
+    app_webhook: str | None
+    feeder: str
+    transformer_area: str
+    area_class: AreaClass
+    source: SubscriberSource
+    opt_outs: list[str]
+    created_at: datetime
+    updated_at: datetime
+
+
+class SubscriberPage(SQLModel):
+    total: int
+    limit: int
+    offset: int
+    subscribers: list[SubscriberPublic]
+
+
+class ImportState(StrEnum):
+    running = "running"
+    done = "done"
+    failed = "failed"
+
+
+class SubscriberImport(NotifyTable, table=True):
+    """A bulk import of subscribers from CSV/XLSX (批量导入), with its progress."""
+
+    __tablename__ = "subscriber_imports"
+    id: int | None = Field(default=None, primary_key=True)
+    filename: str = Field(max_length=255)
+    state: ImportState = Field(default=ImportState.running, sa_column=enum_column(ImportState))
+    rows_read: int = 0
+    rows_imported: int = 0
+    rows_failed: int = 0
+    # The first row errors, as JSON [{"row", "field", "message"}]; rows_failed counts them all.
+    errors: str = Field(default="[]", sa_column=Column(Text, nullable=False))
+    error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    created_by: str = Field(max_length=100)
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
+    )
+    # Moved on every batch: an import that stopped moving was interrupted.
+    progressed_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
+    )
+    finished_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
+
+
+class RowError(SQLModel):
+    row: int = Field(description="Row number in the file, header = 1")
+    field: str
+    message: str
+
+
+class SubscriberImportPublic(SQLModel):
+    id: int
+    filename: str
+    state: ImportState
+    rows_read: int
+    rows_imported: int
+    rows_failed: int
+    errors: list[RowError]
+    error: str | None
+    created_by: str
+    created_at: datetime
+    finished_at: datetime | None

@@ -1,0 +1,198 @@
+"""An application from acceptance to 装表接电 across the real intake and notify processes.
+
+``huodian up`` runs the three services; a clerk and a supervisor are created in ledger, the
+clerk signs in there and operates intake with that token; every stage is completed over HTTP
+and intake's background task delivers the connection event to notify over real HTTP, where the
+customer becomes an outage subscriber.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from services.intake.rules.identity import credit_code_check_character
+from tests.conftest import PG_URL
+from tests.e2e.test_services_up import _drop_schemas, free_port
+
+pytestmark = pytest.mark.e2e
+ADMIN_PASSWORD = "e2e-intake-admin-password"
+STAGES = ("acceptance", "supply_plan", "completion_inspection", "connection")
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    var_dir: Path = tmp_path_factory.mktemp("e2e-intake-var")
+    ports = {name: free_port() for name in ("intake", "ledger", "notify")}
+    env = {
+        **os.environ,
+        "HUODIAN_VAR_DIR": str(var_dir),
+        "HUODIAN_ADMIN_PASSWORD": ADMIN_PASSWORD,
+        "HUODIAN_DB_SCHEMA_PREFIX": f"e2ei{os.getpid()}_",
+        # The real process runs its background work: the outbox is polled every half second.
+        "HUODIAN_INTAKE_BACKGROUND_JOBS": "true",
+        "HUODIAN_INTAKE_OUTBOX_INTERVAL_SECONDS": "0.5",
+        **{f"HUODIAN_{n.upper()}_PORT": str(p) for n, p in ports.items()},
+    }
+    env.pop("HUODIAN_SECRET_KEY", None)
+    if PG_URL:
+        env["HUODIAN_DATABASE_URL"] = PG_URL
+    else:
+        env.pop("HUODIAN_DATABASE_URL", None)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "services.cli", "up", "--log-level", "warning"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    urls = {n: f"http://127.0.0.1:{p}" for n, p in ports.items()}
+    try:
+        deadline = time.monotonic() + 60
+        pending = set(urls)
+        while pending and time.monotonic() < deadline:
+            assert process.poll() is None, process.stdout.read() if process.stdout else ""
+            for name in list(pending):
+                try:
+                    if httpx.get(f"{urls[name]}/readyz", timeout=1).status_code == 200:
+                        pending.discard(name)
+                except httpx.HTTPError:
+                    pass
+            time.sleep(0.2)
+        assert not pending, f"not ready: {pending}"
+        yield urls
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+        output, _ = process.communicate(timeout=30)
+        if PG_URL:
+            _drop_schemas(env["HUODIAN_DB_SCHEMA_PREFIX"])
+    assert process.returncode == 0, output
+    assert "Traceback" not in output, output
+
+
+def sign_in(ledger: str, username: str, password: str) -> dict[str, str]:
+    response = httpx.post(f"{ledger}/auth/token", json={"username": username, "password": password})
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+def add_user(ledger: str, admin: dict[str, str], username: str, role: str, unit: str) -> None:
+    response = httpx.post(
+        f"{ledger}/users",
+        headers=admin,
+        json={
+            "username": username,
+            "display_name": username,
+            "role": role,
+            "email": f"{username}@example.cn",
+            "password": f"{username}-password-1",
+            "units": [unit],
+        },
+    )
+    assert response.status_code == 201, response.text
+
+
+def wait_for(check: Any, seconds: float = 30) -> Any:
+    deadline = time.monotonic() + seconds
+    while True:
+        result = check()
+        if result or time.monotonic() > deadline:
+            return result
+        time.sleep(0.2)
+
+
+def test_an_application_from_acceptance_to_connection(stack):
+    intake, ledger, notify = stack["intake"], stack["ledger"], stack["notify"]
+    admin = sign_in(ledger, "admin", ADMIN_PASSWORD)
+    # Jingyu's branch (供电分公司) accepts; its 营销部 supervises the time limits.
+    add_user(ledger, admin, "clerk-e2e", "clerk", "供电分公司")
+    add_user(ledger, admin, "sup-e2e", "supervisor", "营销部")
+    clerk = sign_in(ledger, "clerk-e2e", "clerk-e2e-password-1")
+
+    credit_code = "91220622MA1234567"
+    created = httpx.post(
+        f"{intake}/applications",
+        headers=clerk,
+        json={
+            "jurisdiction": "jingyu",
+            "unit": "供电分公司",
+            "channel": "online",
+            "customer_type": "hv10_single",
+            "applicant": {
+                "name": "靖宇县某矿泉水有限公司",
+                "id_kind": "credit_code",
+                "id_number": credit_code + credit_code_check_character(credit_code),
+                "mobile": "13943900000",
+                "email": "water@example.cn",
+            },
+            "site": {"address": "靖宇县工业园区", "area_class": "town"},
+            "capacity_kw": "630",
+        },
+    )
+    assert created.status_code == 201, created.text
+    number = created.json()["application"]["number"]
+    query_code = created.json()["query_code"]
+    assert created.json()["application"]["clock"]["basis"] == "total"  # Jingyu: 22 in total
+
+    for stage in STAGES:
+        body = (
+            {"feeder": "10kV 园区线", "transformer_area": "园区2号台区"}
+            if stage == ("connection")
+            else {"note": "按时办结"}
+        )
+        done = httpx.post(
+            f"{intake}/applications/{number}/stages/{stage}/complete", headers=clerk, json=body
+        )
+        assert done.status_code == 200, done.text
+    application = done.json()
+    assert application["status"] == "connected"
+    assert [s["state"] for s in application["stages"]] == ["done"] * 4
+    assert application["total"]["within_limit"] is True
+
+    # The applicant sees it connected, without signing in, and rates the service.
+    progress = httpx.get(
+        f"{intake}/public/applications/{number}/progress", headers={"X-Query-Code": query_code}
+    ).json()
+    assert progress["status_label"] == "已接电"
+    assert progress["can_rate"] is True
+    rated = httpx.post(
+        f"{intake}/public/applications/{number}/rating",
+        headers={"X-Query-Code": query_code},
+        json={"score": 5, "comment": "线上办电，很方便"},
+    )
+    assert rated.status_code == 200, rated.text
+    chain = httpx.get(f"{intake}/applications/{number}/log/verify", headers=clerk).json()
+    assert chain["valid"] is True
+    assert chain["length"] == 1 + 4 + 1
+
+    # intake's background task posts the event to notify; notify answers with a receipt.
+    def delivered() -> list[dict[str, Any]]:
+        listed = httpx.get(f"{intake}/outbox", headers=admin, params={"state": "delivered"}).json()[
+            "events"
+        ]
+        return [e for e in listed if e["subject"] == number]
+
+    events = wait_for(delivered)
+    assert [(e["type"], e["duplicate"]) for e in events] == [
+        ("intake.application.connected", False)
+    ]
+    pending = httpx.get(f"{intake}/outbox", headers=admin, params={"state": "pending"}).json()
+    assert [e for e in pending["events"] if e["subject"] == number] == []
+
+    # notify registered the new customer as an outage subscriber of its feeder and 台区.
+    subscribers = httpx.get(f"{notify}/subscribers", headers=admin).json()["subscribers"]
+    (subscriber,) = [s for s in subscribers if s["account_number"] == number]
+    assert subscriber["feeder"] == "10kV 园区线"
+    assert subscriber["transformer_area"] == "园区2号台区"
+    assert subscriber["area_class"] == "城镇"
+    assert subscriber["source"] == "intake"

@@ -1,0 +1,146 @@
+"""Fixtures of the intake tests: staff clients with tokens as ledger would issue them, and a
+server clock the test sets (intake stamps every transition itself, so time is the server's)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from services.intake.settings import IntakeSettings
+from shared.auth import Role, issue_user_token
+from shared.calendar import BEIJING, WorkingCalendar
+from shared.db import utcnow
+from shared.settings import Settings
+from tests.conftest import Apps, client_for
+
+DONGYING_UNIT = "国网东营供电公司"
+JINGYU_UNIT = "供电分公司"
+
+
+def beijing(text: str) -> datetime:
+    """A Beijing wall-clock time such as "2025-09-30 10:00", as an aware UTC datetime."""
+    return datetime.fromisoformat(text).replace(tzinfo=BEIJING).astimezone(UTC)
+
+
+@dataclass
+class ServerClock:
+    """The intake app's clock, set by the test."""
+
+    now: datetime
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def set(self, text: str) -> datetime:
+        self.now = beijing(text)
+        return self.now
+
+
+def staff_token(
+    settings: Settings, username: str, role: Role, units: tuple[str, ...] = (), uid: int = 1
+) -> str:
+    return issue_user_token(
+        settings, user_id=uid, username=username, role=role, token_version=0, units=units
+    )
+
+
+@pytest.fixture
+def intake(apps: Apps) -> Iterator[FastAPI]:
+    """The intake app, its clock, calendar and settings restored after the test."""
+    app = apps.intake
+    yield app
+    app.state.clock = utcnow
+    app.state.calendar = WorkingCalendar.build()
+    app.state.intake_settings = IntakeSettings()
+
+
+@pytest.fixture
+def clock(intake: FastAPI) -> ServerClock:
+    server_clock = ServerClock(beijing("2025-09-30 10:00"))
+    intake.state.clock = server_clock
+    return server_clock
+
+
+async def _client(
+    intake: FastAPI, settings: Settings, username: str, role: Role, units: tuple[str, ...]
+) -> AsyncIterator[httpx.AsyncClient]:
+    async with client_for(intake, staff_token(settings, username, role, units)) as client:
+        yield client
+
+
+@pytest.fixture
+async def intake_admin(intake: FastAPI, settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    async for client in _client(intake, settings, "admin", Role.admin, ()):
+        yield client
+
+
+@pytest.fixture
+async def clerk(intake: FastAPI, settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """A clerk (受理人员) of the Dongying power company."""
+    async for client in _client(intake, settings, "clerk-wang", Role.clerk, (DONGYING_UNIT,)):
+        yield client
+
+
+@pytest.fixture
+async def other_clerk(intake: FastAPI, settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """A clerk of the Jingyu branch, who must not touch Dongying's applications."""
+    async for client in _client(intake, settings, "clerk-li", Role.clerk, (JINGYU_UNIT,)):
+        yield client
+
+
+@pytest.fixture
+async def supervisor(intake: FastAPI, settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """A supervisor (监管督办人员) at Dongying's development and reform commission."""
+    async for client in _client(intake, settings, "sup-zhao", Role.supervisor, ("市发展改革委",)):
+        yield client
+
+
+@pytest.fixture
+async def anonymous(intake: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    async with client_for(intake) as client:
+        yield client
+
+
+def valid_resident_id(first17: str = "37050219800101123") -> str:
+    from services.intake.rules.identity import resident_id_check_character
+
+    return first17 + resident_id_check_character(first17)
+
+
+def valid_credit_code(first17: str = "91370500MA3C12345") -> str:
+    from services.intake.rules.identity import credit_code_check_character
+
+    return first17 + credit_code_check_character(first17)
+
+
+def application_body(**changes: object) -> dict[str, object]:
+    """A 10 kV single-supply application to the Dongying power company, at the counter."""
+    body: dict[str, object] = {
+        "jurisdiction": "dongying",
+        "unit": DONGYING_UNIT,
+        "channel": "counter",
+        "customer_type": "hv10_single",
+        "applicant": {
+            "name": "东营市某某化工有限公司",
+            "id_kind": "credit_code",
+            "id_number": valid_credit_code(),
+            "mobile": "13800138000",
+            "email": "contact@example.cn",
+        },
+        "site": {"address": "东营区府前大街 1 号", "area_class": "urban"},
+        "capacity_kw": "800",
+    }
+    body.update(changes)
+    return body
+
+
+async def create(client: httpx.AsyncClient, **changes: object) -> dict[str, object]:
+    response = await client.post("/applications", json=application_body(**changes))
+    assert response.status_code == 201, response.text
+    created: dict[str, object] = response.json()
+    return created

@@ -1,0 +1,227 @@
+"""Events to notify through the outbox: written with the change, delivered over HTTP with
+retries and backoff, exactly once from notify's side."""
+
+from datetime import timedelta
+
+import httpx
+import pytest
+
+from services.intake.jobs import run_delivery, run_scan, start_jobs, stop_jobs
+from services.intake.outbox.service import deliver_pending
+from services.intake.settings import IntakeSettings
+from shared.auth import Role
+from shared.http import ServiceClient
+from tests.conftest import add_user, client_for, sign_in
+from tests.intake.applications.test_stages_api import CONNECTION_POINT, complete
+from tests.intake.conftest import create
+
+ALL_STAGES = ("acceptance", "supply_plan", "completion_inspection", "connection")
+
+
+@pytest.fixture
+async def notify_admin(apps):
+    await add_user(apps, "admin", Role.admin)
+    async with client_for(apps.notify, await sign_in(apps, "admin")) as client:
+        yield client
+
+
+async def outbox(client, **params):
+    response = await client.get("/outbox", params=params)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+async def connected_application(clerk):
+    number = (
+        await create(clerk, site={"address": "东营区", "area_class": "central", **CONNECTION_POINT})
+    )["application"]["number"]
+    for stage in ALL_STAGES:
+        assert (await complete(clerk, number, stage)).status_code == 200
+    return number
+
+
+class TestWrittenWithTheChange:
+    async def test_a_connection_writes_one_event(self, intake, intake_admin, clerk, clock):
+        number = await connected_application(clerk)
+        events = (await outbox(intake_admin))["events"]
+        assert [(e["type"], e["subject"], e["state"]) for e in events] == [
+            ("intake.application.connected", number, "pending")
+        ]
+        assert "data" not in events[0]  # personal data stays out of the admin listing
+
+    async def test_the_connected_data_is_what_notify_needs(self, intake, clerk, clock):
+        from sqlmodel import select
+
+        from services.intake.outbox.models import OutboxEvent
+        from shared.db import session_scope
+
+        number = await connected_application(clerk)
+        async with session_scope(intake.state.engine) as session:
+            (row,) = (await session.exec(select(OutboxEvent))).all()
+        assert row.data == {
+            "application_number": number,
+            "name": "东营市某某化工有限公司",
+            "mobile": "13800138000",
+            "email": "contact@example.cn",
+            "feeder": "10kV 府前线",
+            "transformer_area": "府前1号台区",
+            "area_class": "中心区",
+            "area_class_code": "central",
+        }
+
+    async def test_a_corrected_contact_is_sent_again(self, intake_admin, clerk, clock):
+        number = await connected_application(clerk)
+        corrected = await clerk.post(
+            f"/applications/{number}/corrections",
+            json={"field": "transformer_area", "value": "府前3号台区", "reason": "台区调整"},
+        )
+        assert corrected.status_code == 200, corrected.text
+        await clerk.post(
+            f"/applications/{number}/corrections",
+            json={"field": "capacity_kw", "value": "900", "reason": "增容前更正"},
+        )
+        types = [e["type"] for e in (await outbox(intake_admin))["events"]]
+        assert types == ["intake.application.connected"] * 2
+
+    async def test_a_refused_change_writes_nothing(self, intake_admin, clerk, clock):
+        number = (await create(clerk))["application"]["number"]
+        for stage in ALL_STAGES[:3]:
+            await complete(clerk, number, stage)
+        refused = await complete(clerk, number, "connection")  # no feeder / transformer area
+        assert refused.status_code == 422
+        assert (await outbox(intake_admin))["total"] == 0
+
+    async def test_the_scan_writes_each_warning_once(self, intake_admin, clerk, clock):
+        clock.set("2025-09-30 10:00")
+        await create(clerk)
+        clock.set("2025-10-09 09:00")
+        await intake_admin.post("/monitoring/scan")
+        await intake_admin.post("/monitoring/scan")
+        clock.set("2025-10-10 09:00")
+        await intake_admin.post("/monitoring/scan")
+        await intake_admin.post("/monitoring/scan")
+        types = [e["type"] for e in (await outbox(intake_admin))["events"]]
+        assert sorted(types) == [
+            "intake.escalation.opened",
+            "intake.stage.at_risk",
+            "intake.stage.overdue",
+        ]
+
+
+class TestDelivery:
+    async def test_delivered_to_notify_which_subscribes_the_customer(
+        self, intake, intake_admin, clerk, notify_admin, clock
+    ):
+        number = await connected_application(clerk)
+        run = await run_delivery(intake)
+        assert (run.delivered, run.failed) == (1, 0)
+        (event,) = (await outbox(intake_admin, state="delivered"))["events"]
+        assert event["attempts"] == 1
+        assert event["duplicate"] is False
+        subscribers = (await notify_admin.get("/subscribers")).json()["subscribers"]
+        assert [(s["account_number"], s["area_class"]) for s in subscribers] == [(number, "中心区")]
+        assert (await run_delivery(intake)).delivered == 0
+
+    async def test_stage_events_are_accepted_by_notify(
+        self, apps, intake, intake_admin, clerk, clock
+    ):
+        clock.set("2025-09-30 10:00")
+        await create(clerk)
+        clock.set("2025-10-10 09:00")
+        await run_scan(intake)
+        run = await run_delivery(intake)
+        assert (run.delivered, run.failed) == (2, 0), (await outbox(intake_admin))["events"]
+
+    async def test_a_lost_answer_is_redelivered_and_notify_sees_a_duplicate(
+        self, intake, intake_admin, clerk, notify_admin, clock
+    ):
+        from sqlalchemy import text
+
+        await connected_application(clerk)
+        await run_delivery(intake)
+        async with intake.state.engine.begin() as conn:  # as if the answer never came back
+            await conn.execute(text("UPDATE outbox_events SET state = 'pending'"))
+        assert (await run_delivery(intake)).delivered == 1
+        (event,) = (await outbox(intake_admin))["events"]
+        assert (event["state"], event["attempts"], event["duplicate"]) == ("delivered", 2, True)
+        assert (await notify_admin.get("/subscribers")).json()["total"] == 1
+
+    async def test_notify_down_means_retries_with_backoff(
+        self, intake, settings, intake_admin, clerk, clock
+    ):
+        await connected_application(clerk)
+        down = ServiceClient(
+            settings,
+            "intake",
+            httpx.AsyncClient(transport=httpx.MockTransport(_refuse_connection)),
+        )
+        config = IntakeSettings(outbox_retry_base_seconds=10, outbox_retry_max_seconds=60)
+        engine = intake.state.engine
+        start = clock.now
+        try:
+            for attempt, wait in ((1, 10), (2, 20), (3, 40), (4, 60), (5, 60)):
+                run = await deliver_pending(engine, down, config, now=clock.now)
+                assert (run.delivered, run.failed) == (0, 1)
+                (event,) = (await outbox(intake_admin))["events"]
+                assert event["attempts"] == attempt
+                assert "notify could not be reached" in event["last_error"]
+                clock.now += timedelta(seconds=wait - 1)
+                assert (await deliver_pending(engine, down, config, now=clock.now)).failed == 0
+                clock.now += timedelta(seconds=1)
+        finally:
+            await down.aclose()
+        assert clock.now - start == timedelta(seconds=190)
+        run = await deliver_pending(engine, intake.state.client, config, now=clock.now)
+        assert run.delivered == 1
+        (event,) = (await outbox(intake_admin))["events"]
+        assert (event["state"], event["attempts"], event["last_error"]) == ("delivered", 6, None)
+
+    async def test_a_refusal_is_kept_with_the_reason(
+        self, intake, settings, intake_admin, clerk, clock
+    ):
+        await connected_application(clerk)
+        refusing = ServiceClient(
+            settings,
+            "intake",
+            httpx.AsyncClient(
+                transport=httpx.MockTransport(
+                    lambda _request: httpx.Response(422, json={"code": "event_data_invalid"})
+                )
+            ),
+        )
+        try:
+            run = await deliver_pending(
+                intake.state.engine, refusing, IntakeSettings(), now=clock.now
+            )
+        finally:
+            await refusing.aclose()
+        assert run.failed == 1
+        (event,) = (await outbox(intake_admin, state="pending"))["events"]
+        assert "422" in event["last_error"]
+
+    async def test_admin_delivers_now(self, intake_admin, clerk, clock):
+        await connected_application(clerk)
+        response = await intake_admin.post("/outbox/deliver")
+        assert response.json() == {"delivered": 1, "failed": 0}
+        assert (await clerk.post("/outbox/deliver")).status_code == 403
+
+
+class TestBackgroundTask:
+    async def test_started_and_stopped_with_the_app(self, intake):
+        intake.state.intake_settings = IntakeSettings(background_jobs=False)
+        await start_jobs(intake)
+        assert intake.state.jobs is None
+        intake.state.intake_settings = IntakeSettings(
+            background_jobs=True, outbox_interval_seconds=3600, scan_interval_seconds=3600
+        )
+        await start_jobs(intake)
+        task = intake.state.jobs
+        assert task is not None
+        assert not task.done()
+        await stop_jobs(intake)
+        assert task.cancelled()
+        assert intake.state.jobs is None
+
+
+def _refuse_connection(request: httpx.Request) -> httpx.Response:
+    raise httpx.ConnectError("connection refused", request=request)

@@ -1,0 +1,407 @@
+import asyncio
+import base64
+import hashlib
+import hmac
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlmodel import col, select
+
+from services.notify.delivery.channels import sms_signature, webhook_signature
+from services.notify.delivery.worker import backoff
+from services.notify.messages.models import Channel, DeliveryWindow, Message, MessageState
+from services.notify.messages.service import NewMessage
+from services.notify.settings import NotifySettings
+from shared.db import session_scope
+from tests.conftest import PG_URL
+from tests.notify.conftest import WORKDAY_MORNING, email
+from tests.notify.sinks import SmtpSink
+
+LATER = WORKDAY_MORNING + timedelta(hours=1)
+
+
+async def stored(apps, key: str) -> Message:
+    async with session_scope(apps.notify.state.engine) as session:
+        found = (await session.exec(select(Message).where(col(Message.dedup_key) == key))).one()
+        return found
+
+
+def robot(channel: Channel, key: str, url: str, **extra) -> NewMessage:
+    return NewMessage(
+        dedup_key=key,
+        kind="test",
+        channel=channel,
+        recipient=url,
+        subject="【停电通知】",
+        body="东城线10kV 今日检修",
+        **extra,
+    )
+
+
+class TestEmail:
+    async def test_queued_mail_reaches_the_smtp_server(self, apps, make_kit, smtp: SmtpSink):
+        kit = make_kit(smtp_host="127.0.0.1", smtp_port=smtp.port, smtp_from="获电 <n@hd.cn>")
+        assert await kit.enqueue(email("a"), email("b", to="other@example.cn")) == 2
+
+        done = await kit.deliver()
+
+        assert (done.claimed, done.sent) == (2, 2)
+        received = {tuple(to): mail for to, mail in smtp.mails()}
+        mail = received[("head@example.cn",)]
+        assert mail["Subject"] == "测试 a"
+        assert mail["X-Huodian-Dedup-Key"] == "a"
+        assert mail.get_content().strip() == "正文 a"
+        assert (await stored(apps, "b")).state is MessageState.sent
+        assert (await stored(apps, "b")).sent_at == WORKDAY_MORNING
+
+    async def test_each_dedup_key_is_queued_once(self, make_kit, smtp):
+        kit = make_kit(smtp_host="127.0.0.1", smtp_port=smtp.port)
+        assert await kit.enqueue(email("same")) == 1
+        assert await kit.enqueue(email("same"), email("new")) == 1
+        await kit.deliver()
+        assert sorted(m["Subject"] for _, m in smtp.mails()) == ["测试 new", "测试 same"]
+
+    async def test_a_refused_mailbox_is_dead_at_once(self, apps, make_kit, smtp):
+        kit = make_kit(smtp_host="127.0.0.1", smtp_port=smtp.port)
+        await kit.enqueue(email("x", to="nobody@example.cn"))
+        done = await kit.deliver()
+        assert done.dead == 1
+        message = await stored(apps, "x")
+        assert message.state is MessageState.dead
+        assert "550" in (message.last_error or "")
+
+    async def test_without_smtp_host_email_waits_in_the_queue(self, apps, make_kit):
+        kit = make_kit()
+        await kit.enqueue(email("waiting"))
+        assert (await kit.deliver()).claimed == 0
+        assert (await stored(apps, "waiting")).state is MessageState.queued
+
+
+class TestSmtpOutage:
+    async def test_nothing_is_lost_while_the_server_is_down(self, apps, make_kit, smtp):
+        kit = make_kit(smtp_host="127.0.0.1", smtp_port=smtp.port, max_attempts=5)
+        smtp.stop()
+        await kit.enqueue(*(email(f"m{i}", to=f"u{i}@example.cn") for i in range(5)))
+
+        first = await kit.deliver(LATER)
+        assert (first.claimed, first.failed) == (5, 5)
+        message = await stored(apps, "m0")
+        assert message.state is MessageState.failed
+        assert message.attempts == 1
+        assert "SMTP server 127.0.0.1" in (message.last_error or "")
+        assert message.next_attempt_at == LATER + timedelta(seconds=30)
+
+        # Not due before the backoff has passed; then due again, with a doubled wait.
+        assert (await kit.deliver(LATER + timedelta(seconds=29))).claimed == 0
+        second = await kit.deliver(LATER + timedelta(seconds=30))
+        assert second.failed == 5
+        again = await stored(apps, "m0")
+        assert again.next_attempt_at == LATER + timedelta(seconds=30 + 60)
+
+        smtp.start()
+        third = await kit.deliver(LATER + timedelta(seconds=90))
+        assert third.sent == 5
+        assert sorted(to[0] for to, _ in smtp.mails()) == [f"u{i}@example.cn" for i in range(5)]
+        assert (await stored(apps, "m4")).attempts == 3
+
+    async def test_dead_after_max_attempts_then_resent_over_the_api(
+        self, apps, make_kit, smtp, notify_admin
+    ):
+        kit = make_kit(smtp_host="127.0.0.1", smtp_port=smtp.port, max_attempts=2)
+        smtp.stop()
+        await kit.enqueue(email("d"))
+        await kit.deliver(LATER)
+        await kit.deliver(LATER + timedelta(minutes=5))
+        message = await stored(apps, "d")
+        assert message.state is MessageState.dead
+        assert message.attempts == 2
+
+        dead = (await notify_admin.get("/messages/dead")).json()
+        assert [m["dedup_key"] for m in dead["messages"]] == ["d"]
+        assert "Connection refused" in dead["messages"][0]["last_error"]
+
+        resent = await notify_admin.post(f"/messages/{message.id}/resend")
+        assert resent.status_code == 200, resent.text
+        assert resent.json()["state"] == "queued"
+        assert resent.json()["attempts"] == 0
+        smtp.start()
+        await kit.deliver(datetime.now(UTC))
+        assert (await stored(apps, "d")).state is MessageState.sent
+        assert len(smtp.mails()) == 1
+
+    def test_backoff_doubles_up_to_the_cap(self):
+        settings = NotifySettings(backoff_base_seconds=30, backoff_max_seconds=300)
+        waits = [backoff(settings, n).total_seconds() for n in range(1, 7)]
+        assert waits == [30, 60, 120, 240, 300, 300]
+
+
+class TestResendRules:
+    async def test_sent_messages_and_unresolved_recipients_are_refused(
+        self, apps, make_kit, smtp, notify_admin
+    ):
+        kit = make_kit(smtp_host="127.0.0.1", smtp_port=smtp.port)
+        await kit.enqueue(
+            email("ok"),
+            email("nobody-known", to="unit:各供电企业", state=MessageState.dead),
+        )
+        await kit.deliver()
+        sent = await stored(apps, "ok")
+        refused = await notify_admin.post(f"/messages/{sent.id}/resend")
+        assert refused.status_code == 409
+        assert refused.json()["code"] == "message_not_resendable"
+
+        unresolved = await stored(apps, "nobody-known")
+        refused = await notify_admin.post(f"/messages/{unresolved.id}/resend")
+        assert refused.status_code == 409
+        assert refused.json()["code"] == "recipient_unresolved"
+
+        bulk = await notify_admin.post("/messages/dead/resend")
+        assert bulk.json() == {"requeued": 0}
+        missing = await notify_admin.post("/messages/999999/resend")
+        assert missing.status_code == 404
+
+
+class TestSms:
+    @staticmethod
+    def gateway(secret: str):
+        def answer(request):
+            h = request.headers
+            expected = sms_signature(
+                secret, h["X-Huodian-Timestamp"], h["X-Huodian-Nonce"], request.body
+            )
+            if h.get("X-Huodian-Signature") != expected:
+                return 401, {"code": "BAD_SIGNATURE", "message": "signature mismatch"}
+            if request.json()["mobile"] == "13900000000":
+                return 200, {"code": "INVALID_MOBILE", "message": "空号"}
+            return 200, {"code": "OK", "message": "ok", "biz_id": "1"}
+
+        return answer
+
+    async def test_signed_request_in_the_documented_shape(self, apps, make_kit, http_sink):
+        http_sink.responder = self.gateway("s3cret")
+        kit = make_kit(sms_gateway_url=f"{http_sink.url}/sms/send", sms_secret="s3cret")
+        await kit.enqueue(robot(Channel.sms, "s1", "13812345678"))
+        assert (await kit.deliver()).sent == 1
+        (request,) = http_sink.requests
+        assert request.path == "/sms/send"
+        assert request.json() == {
+            "message_id": "s1",
+            "mobile": "13812345678",
+            "sign_name": "获电",
+            "content": "东城线10kV 今日检修",
+        }
+
+    async def test_a_wrong_secret_is_retried_and_an_empty_number_is_dead(
+        self, apps, make_kit, http_sink
+    ):
+        http_sink.responder = self.gateway("right")
+        wrong = make_kit(sms_gateway_url=http_sink.url, sms_secret="wrong")
+        await wrong.enqueue(robot(Channel.sms, "s2", "13812345678"))
+        assert (await wrong.deliver()).failed == 1
+        assert "HTTP 401" in ((await stored(apps, "s2")).last_error or "")
+
+        right = make_kit(sms_gateway_url=http_sink.url, sms_secret="right")
+        await right.enqueue(robot(Channel.sms, "s3", "13900000000"))
+        assert (await right.deliver()).dead == 1
+        assert "INVALID_MOBILE" in ((await stored(apps, "s3")).last_error or "")
+
+
+class TestGroupRobots:
+    async def test_wecom_gets_its_text_message(self, apps, make_kit, http_sink):
+        kit = make_kit()
+        await kit.enqueue(robot(Channel.wecom, "w1", f"{http_sink.url}/cgi-bin/webhook/send?key=K"))
+        assert (await kit.deliver()).sent == 1
+        (request,) = http_sink.requests
+        assert request.query == {"key": ["K"]}
+        assert request.json() == {
+            "msgtype": "text",
+            "text": {"content": "【停电通知】\n东城线10kV 今日检修"},
+        }
+
+    async def test_wecom_error_code_is_a_failure(self, apps, make_kit, http_sink):
+        http_sink.responder = lambda _r: (
+            200,
+            {"errcode": 45009, "errmsg": "api freq out of limit"},
+        )
+        kit = make_kit()
+        await kit.enqueue(robot(Channel.wecom, "w2", http_sink.url))
+        assert (await kit.deliver()).failed == 1
+        assert "45009" in ((await stored(apps, "w2")).last_error or "")
+
+    async def test_dingtalk_is_signed_when_a_secret_is_set(self, apps, make_kit, http_sink):
+        kit = make_kit(dingtalk_secrets={"TOKEN": "SECabc"})
+        await kit.enqueue(
+            robot(Channel.dingtalk, "d1", f"{http_sink.url}/robot/send?access_token=TOKEN"),
+            robot(Channel.dingtalk, "d2", f"{http_sink.url}/robot/send?access_token=OTHER"),
+        )
+        assert (await kit.deliver()).sent == 2
+        by_token = {r.query["access_token"][0]: r for r in http_sink.requests}
+        signed = by_token["TOKEN"]
+        timestamp = signed.query["timestamp"][0]
+        digest = hmac.new(b"SECabc", f"{timestamp}\nSECabc".encode(), hashlib.sha256).digest()
+        assert signed.query["sign"] == [base64.b64encode(digest).decode()]
+        assert signed.json()["msgtype"] == "text"
+        assert "sign" not in by_token["OTHER"].query
+
+    async def test_generic_webhook_is_signed(self, apps, make_kit, http_sink):
+        kit = make_kit(webhook_secret="hook")
+        await kit.enqueue(robot(Channel.webhook, "h1", f"{http_sink.url}/push"))
+        assert (await kit.deliver()).sent == 1
+        (request,) = http_sink.requests
+        assert request.headers["X-Huodian-Signature"] == webhook_signature("hook", request.body)
+        assert request.json()["id"] == "h1"
+
+    async def test_a_client_error_is_final(self, apps, make_kit, http_sink):
+        http_sink.responder = lambda _r: (404, {"error": "no such hook"})
+        kit = make_kit()
+        await kit.enqueue(robot(Channel.webhook, "h2", http_sink.url))
+        assert (await kit.deliver()).dead == 1
+
+
+class TestRateLimit:
+    async def test_per_channel_sends_per_minute(self, apps, make_kit, http_sink):
+        kit = make_kit(rate_per_minute={"webhook": 3})
+        await kit.enqueue(*(robot(Channel.webhook, f"r{i}", http_sink.url) for i in range(5)))
+        assert (await kit.deliver()).sent == 3
+        assert (await kit.deliver(WORKDAY_MORNING + timedelta(seconds=30))).claimed == 0
+        assert (await kit.deliver(WORKDAY_MORNING + timedelta(seconds=61))).sent == 2
+        assert len(http_sink.requests) == 5
+
+
+class TestSeveralWorkers:
+    async def test_concurrent_rounds_send_each_message_once(self, apps, make_kit, http_sink):
+        kit = make_kit(worker_batch=7)
+        await kit.enqueue(*(robot(Channel.webhook, f"c{i}", http_sink.url) for i in range(40)))
+        rounds = await asyncio.gather(*(kit.deliver() for _ in range(4)))
+        while (more := await kit.deliver()).claimed:
+            rounds.append(more)
+        assert sum(r.sent for r in rounds) == 40
+        assert sorted(r.json()["id"] for r in http_sink.requests) == sorted(
+            f"c{i}" for i in range(40)
+        )
+
+    @pytest.mark.skipif(not PG_URL, reason="SQLite has one writer: a queuing transaction blocks")
+    async def test_uncommitted_messages_are_not_sent(self, apps, make_kit, http_sink):
+        from services.notify.messages.service import enqueue
+
+        kit = make_kit()
+        async with session_scope(apps.notify.state.engine) as session:
+            await enqueue(
+                session, [robot(Channel.webhook, "u1", http_sink.url)], now=WORKDAY_MORNING
+            )
+            assert (await kit.deliver()).claimed == 0
+        assert (await kit.deliver()).sent == 1
+
+
+class TestQuietHours:
+    NIGHT = datetime(2025, 3, 4, 15, 0, tzinfo=UTC)  # 23:00 in Beijing
+
+    async def test_non_urgent_waits_for_morning_urgent_goes_now(self, apps, make_kit, http_sink):
+        kit = make_kit()
+        await kit.enqueue(
+            robot(Channel.webhook, "planned", http_sink.url),
+            robot(Channel.webhook, "fault", http_sink.url, window=DeliveryWindow.anytime),
+            now=self.NIGHT,
+        )
+        planned = await stored(apps, "planned")
+        assert planned.next_attempt_at == datetime(2025, 3, 4, 23, 0, tzinfo=UTC)  # 07:00
+        assert (await kit.deliver(self.NIGHT + timedelta(minutes=1))).sent == 1
+        assert [r.json()["id"] for r in http_sink.requests] == ["fault"]
+        assert (await kit.deliver(datetime(2025, 3, 4, 23, 0, tzinfo=UTC))).sent == 1
+
+    async def test_a_message_late_from_an_outage_still_waits_for_morning(
+        self, apps, make_kit, http_sink
+    ):
+        kit = make_kit()
+        await kit.enqueue(robot(Channel.webhook, "late", http_sink.url))  # due 10:00
+        assert (await kit.deliver(self.NIGHT)).claimed == 0
+
+    async def test_staff_reminders_wait_for_working_time(self, apps, make_kit):
+        kit = make_kit()
+        saturday = datetime(2025, 3, 8, 2, 0, tzinfo=UTC)
+        hours = kit.hours
+        monday_0830 = datetime(2025, 3, 10, 0, 30, tzinfo=UTC)
+        assert hours.earliest(DeliveryWindow.working_hours, saturday) == monday_0830
+        evening = datetime(2025, 3, 4, 11, 0, tzinfo=UTC)  # 19:00 Tuesday
+        assert hours.earliest(DeliveryWindow.working_hours, evening) == datetime(
+            2025, 3, 5, 0, 30, tzinfo=UTC
+        )
+        early = datetime(2025, 3, 4, 23, 0, tzinfo=UTC)  # 07:00 Wednesday
+        assert hours.earliest(DeliveryWindow.working_hours, early) == datetime(
+            2025, 3, 5, 0, 30, tzinfo=UTC
+        )
+        # National Day 2025: 10-01..10-08 off; 10-09 the first working day.
+        holiday = datetime(2025, 10, 2, 2, 0, tzinfo=UTC)
+        assert hours.earliest(DeliveryWindow.working_hours, holiday).date().isoformat() == (
+            "2025-10-09"
+        )
+
+
+class TestBackgroundWorker:
+    async def test_the_app_delivers_in_the_background(self, settings, smtp):
+        from services.notify.app import create_app
+
+        app = create_app(
+            settings,
+            NotifySettings(
+                smtp_host="127.0.0.1",
+                smtp_port=smtp.port,
+                worker_poll_seconds=0.05,
+                scheduler_enabled=False,
+            ),
+        )
+        async with app.router.lifespan_context(app):
+            assert app.state.worker.running
+            async with session_scope(app.state.engine) as session:
+                from services.notify.messages.service import enqueue
+
+                await enqueue(session, [email("bg", window=DeliveryWindow.anytime)])
+            app.state.worker.wake()
+            for _ in range(200):
+                if smtp.mails():
+                    break
+                await asyncio.sleep(0.02)
+            assert [m["Subject"] for _, m in smtp.mails()] == ["测试 bg"]
+        assert not app.state.worker.running
+
+
+class TestNotifyRestart:
+    async def test_nothing_is_lost_when_notify_and_smtp_stop(self, apps, settings, smtp):
+        from services.notify.app import create_app
+        from services.notify.messages.service import enqueue
+
+        config = NotifySettings(
+            smtp_host="127.0.0.1",
+            smtp_port=smtp.port,
+            worker_poll_seconds=0.05,
+            backoff_base_seconds=1,
+            scheduler_enabled=False,
+        )
+        smtp.stop()
+        first = create_app(settings, config)
+        async with first.router.lifespan_context(first):
+            async with session_scope(first.state.engine) as session:
+                await enqueue(
+                    session,
+                    [
+                        email(f"r{i}", to=f"r{i}@example.cn", window=DeliveryWindow.anytime)
+                        for i in range(3)
+                    ],
+                )
+            first.state.worker.wake()
+            for _ in range(200):
+                if (await stored(apps, "r2")).state is MessageState.failed:
+                    break
+                await asyncio.sleep(0.02)
+        # notify is down; the SMTP server comes back; then notify starts again.
+        assert {(await stored(apps, f"r{i}")).state for i in range(3)} == {MessageState.failed}
+        smtp.start()
+        second = create_app(settings, config)
+        async with second.router.lifespan_context(second):
+            for _ in range(250):
+                if len(smtp.mails()) == 3:
+                    break
+                await asyncio.sleep(0.02)
+        # Stopping let the round under way record its outcomes.
+        assert sorted(to[0] for to, _ in smtp.mails()) == [f"r{i}@example.cn" for i in range(3)]
+        assert {(await stored(apps, f"r{i}")).state for i in range(3)} == {MessageState.sent}

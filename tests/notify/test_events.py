@@ -1,0 +1,142 @@
+from datetime import UTC, datetime
+from uuid import uuid4
+
+import pytest
+
+from shared.auth import Role
+from tests.conftest import add_user, service_client
+
+STAGE = {
+    "application_number": "DY2025030001",
+    "stage": "供电方案答复",
+    "unit": "各供电企业",
+    "customer_type": "低压非居民",
+    "due_date": "2025-03-10",
+    "clerk": "li.clerk",
+    "supervising_unit": "各电力主管部门",
+}
+CONNECTED = {
+    "application_number": "DY2025030002",
+    "name": "东营某超市",
+    "mobile": "13812345678",
+    "feeder": "10kV东城线",
+    "transformer_area": "东城1号台区",
+    "area_class": "市区",
+}
+
+
+def event(type_: str, data: dict, id_=None) -> dict:
+    return {
+        "id": str(id_ or uuid4()),
+        "type": type_,
+        "source": "intake",
+        "occurred_at": datetime(2025, 3, 4, 2, 0, tzinfo=UTC).isoformat(),
+        "subject": data["application_number"],
+        "data": data,
+    }
+
+
+@pytest.fixture
+async def intake(apps, settings):
+    async with service_client(apps, settings, "notify", "intake") as client:
+        yield client
+
+
+class TestExactlyOnce:
+    async def test_a_repeat_is_a_duplicate_and_changes_nothing(self, intake, notify_admin):
+        sent = event("intake.application.connected", CONNECTED)
+        first = await intake.post("/events", json=sent)
+        assert first.status_code == 200, first.text
+        assert first.json()["duplicate"] is False
+        again = await intake.post("/events", json=sent)
+        assert again.status_code == 200
+        assert again.json()["duplicate"] is True
+        assert again.json()["received_at"] == first.json()["received_at"]
+        listed = (await notify_admin.get("/subscribers")).json()
+        assert listed["total"] == 1
+
+    async def test_only_the_intake_service_may_post(self, apps, settings, notify_admin):
+        async with service_client(apps, settings, "notify", "ledger") as ledger:
+            refused = await ledger.post("/events", json=event("intake.stage.overdue", STAGE))
+        assert refused.status_code == 403
+        user = await notify_admin.post("/events", json=event("intake.stage.overdue", STAGE))
+        assert user.status_code == 403
+
+    async def test_unknown_types_and_bad_data_are_refused_unrecorded(self, intake):
+        unknown = await intake.post("/events", json=event("intake.stage.started", STAGE))
+        assert unknown.status_code == 422
+        assert unknown.json()["code"] == "unknown_event_type"
+        bad = event("intake.stage.overdue", {**STAGE, "due_date": "soon"})
+        refused = await intake.post("/events", json=bad)
+        assert refused.status_code == 422
+        assert refused.json()["code"] == "event_data_invalid"
+        assert refused.json()["errors"][0]["field"] == "data.due_date"
+        # Not recorded: the same id is handled once the data is right.
+        bad["data"] = STAGE
+        assert (await intake.post("/events", json=bad)).json()["duplicate"] is False
+
+
+class TestWarnings:
+    async def test_clerk_and_supervisors_are_told(self, apps, seeded, intake, notify_admin):
+        await add_user(apps, "li.clerk", Role.clerk, email="li@example.cn")
+        await add_user(apps, "zhao", Role.supervisor, ["各电力主管部门"], "zhao@example.cn")
+        await add_user(apps, "qian", Role.supervisor, ["各电力主管部门"], "qian@example.cn")
+        await add_user(apps, "sun", Role.supervisor, ["各供电企业"], "sun@example.cn")
+
+        posted = await intake.post("/events", json=event("intake.stage.overdue", STAGE))
+        assert posted.status_code == 200, posted.text
+
+        queued = (await notify_admin.get("/messages", params={"kind": "intake.overdue"})).json()
+        by_recipient = {m["recipient"]: m for m in queued["messages"]}
+        assert set(by_recipient) == {"li@example.cn", "zhao@example.cn", "qian@example.cn"}
+        assert {m["state"] for m in queued["messages"]} == {"queued"}
+        clerk = by_recipient["li@example.cn"]
+        assert clerk["subject"] == "【超时告警】报装DY2025030001「供电方案答复」已超过时限"
+        assert "请立即办理" in clerk["body"]
+        assert "请督促责任单位" in by_recipient["zhao@example.cn"]["body"]
+        assert clerk["window"] == "working_hours"
+
+    async def test_nobody_to_tell_is_a_visible_error(self, apps, seeded, intake, notify_admin):
+        await add_user(apps, "li.clerk", Role.clerk)  # no email
+        escalated = event("intake.escalation.opened", STAGE)
+        assert (await intake.post("/events", json=escalated)).status_code == 200
+        dead = (await notify_admin.get("/messages/dead")).json()["messages"]
+        assert {(m["recipient"], m["last_error"]) for m in dead} == {
+            ("user:li.clerk", "clerk 'li.clerk' has no email"),
+            (
+                "unit:各电力主管部门",
+                "no active supervisor with an email is bound to unit '各电力主管部门'",
+            ),
+        }
+        assert all(m["kind"] == "intake.escalation" for m in dead)
+
+    async def test_a_ledger_outage_is_answered_502_so_intake_retries(
+        self, apps, intake, notify_admin, monkeypatch
+    ):
+        from shared.errors import UpstreamUnavailable
+
+        async def down(*_args, **_kwargs):
+            raise UpstreamUnavailable("ledger could not be reached")
+
+        monkeypatch.setattr(apps.notify.state.client, "get_json", down)
+        sent = event("intake.stage.at_risk", STAGE)
+        assert (await intake.post("/events", json=sent)).status_code == 502
+        monkeypatch.undo()
+        retried = await intake.post("/events", json=sent)
+        assert retried.json()["duplicate"] is False
+
+
+class TestConnected:
+    async def test_the_customer_becomes_a_subscriber(self, intake, notify_admin):
+        await intake.post("/events", json=event("intake.application.connected", CONNECTED))
+        (subscriber,) = (await notify_admin.get("/subscribers")).json()["subscribers"]
+        assert subscriber["account_number"] == "DY2025030002"
+        assert subscriber["source"] == "intake"
+        assert subscriber["area_class"] == "市区"
+        assert subscriber["mobile"] == "13812345678"
+
+    async def test_an_unknown_area_class_is_refused(self, intake):
+        bad = event("intake.application.connected", {**CONNECTED, "area_class": "郊区"})
+        refused = await intake.post("/events", json=bad)
+        assert refused.status_code == 422
+        assert refused.json()["errors"][0]["field"] == "data.area_class"

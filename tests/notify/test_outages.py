@@ -1,0 +1,304 @@
+from datetime import timedelta
+
+import pytest
+
+from services.notify.messages.models import DeliveryWindow
+from services.notify.subscribers.models import SubscriberSource
+from services.notify.subscribers.service import upsert
+from shared.auth import Role
+from shared.db import session_scope, utcnow
+from tests.conftest import add_user, client_for, sign_in
+
+DINGTALK = "http://127.0.0.1:9/robot/send?access_token=T"
+CUSTOMERS = [
+    # account, name, mobile, email, wecom, feeder, area, class
+    ("C1", "甲", "13800000001", "c1@example.cn", None, "F1", "T1", "市区"),
+    ("C2", "乙", "13800000002", None, None, "F1", "T2", "城镇"),
+    ("C3", "丙", None, None, "http://127.0.0.1:9/wecom", "F1", "T2", "城镇"),
+    ("C8", "辛", None, None, None, "F1", "T2", "城镇"),  # a DingTalk robot, set below
+    ("C4", "丁", "13800000004", None, None, "F2", "T3", "农村"),  # other feeder
+    ("C5", "戊", "13800000005", None, None, "F2", "T9", "农村"),  # reached by its area
+]
+
+
+@pytest.fixture
+async def customers(apps):
+    fields = (
+        "account_number",
+        "name",
+        "mobile",
+        "email",
+        "wecom_webhook",
+        "feeder",
+        "transformer_area",
+        "area_class",
+    )
+    async with session_scope(apps.notify.state.engine) as session:
+        await upsert(
+            session,
+            [
+                {
+                    **dict(zip(fields, c, strict=True)),
+                    "dingtalk_webhook": DINGTALK if c[0] == "C8" else None,
+                }
+                for c in CUSTOMERS
+            ],
+            SubscriberSource.api,
+        )
+
+
+@pytest.fixture
+async def dispatcher(apps):
+    await add_user(apps, "diaodu", Role.dispatcher)
+    async with client_for(apps.notify, await sign_in(apps, "diaodu")) as client:
+        yield client
+
+
+def planned(days_ahead: float, **extra) -> dict:
+    start = utcnow() + timedelta(days=days_ahead)
+    return {
+        "kind": "planned",
+        "cause": "10kV线路检修",
+        "feeders": ["F1"],
+        "transformer_areas": ["T9"],
+        "planned_start": start.isoformat(),
+        "etr": (start + timedelta(hours=8)).isoformat(),
+        **extra,
+    }
+
+
+async def messages_of(client, outage_id: int, **params) -> list[dict]:
+    page = await client.get(f"/outages/{outage_id}/messages", params={"limit": 500, **params})
+    assert page.status_code == 200, page.text
+    result: list[dict] = page.json()["messages"]
+    return result
+
+
+class TestPlannedOutage:
+    async def test_each_change_reaches_every_affected_contact_once(self, dispatcher, customers):
+        created = await dispatcher.post("/outages", json=planned(10))
+        assert created.status_code == 201, created.text
+        outage = created.json()
+        assert outage["state"] == "draft"
+        assert outage["customers_affected"] == 5
+        assert await messages_of(dispatcher, outage["id"]) == []
+
+        c2 = (await dispatcher.get("/subscribers", params={"q": "C2"})).json()["subscribers"][0]
+        await dispatcher.put(
+            f"/subscribers/{c2['id']}/preferences", json={"opt_outs": ["outage.progress"]}
+        )
+
+        announced = await dispatcher.post(f"/outages/{outage['id']}/announce", json={})
+        assert announced.status_code == 200, announced.text
+        assert announced.json()["state"] == "announced"
+        sent = await messages_of(dispatcher, outage["id"])
+        assert sorted((m["channel"], m["recipient"]) for m in sent) == [
+            ("dingtalk", DINGTALK),
+            ("email", "c1@example.cn"),
+            ("sms", "13800000001"),
+            ("sms", "13800000002"),
+            ("sms", "13800000005"),
+            ("wecom", "http://127.0.0.1:9/wecom"),
+        ]
+        assert {m["kind"] for m in sent} == {"outage.announced"}
+        assert {m["window"] for m in sent} == {DeliveryWindow.waking_hours.value}
+        sms = next(m for m in sent if m["recipient"] == "13800000005")
+        assert sms["body"].startswith("【计划停电】因10kV线路检修，F1；台区 T9将于")
+        mail = next(m for m in sent if m["channel"] == "email")
+        assert mail["subject"].startswith("【计划停电通知】F1；台区 T9 ")
+
+        oid = outage["id"]
+        assert (await dispatcher.post(f"/outages/{oid}/start", json={})).status_code == 200
+        new_etr = (utcnow() + timedelta(days=11)).isoformat()
+        etr = await dispatcher.post(
+            f"/outages/{oid}/etr", json={"etr": new_etr, "note": "增加作业"}
+        )
+        assert etr.status_code == 200, etr.text
+        progress = await dispatcher.post(f"/outages/{oid}/progress", json={"note": "已完成一半"})
+        assert progress.status_code == 200
+        restored = await dispatcher.post(f"/outages/{oid}/restore", json={})
+        assert restored.status_code == 200
+
+        detail = restored.json()
+        assert detail["state"] == "restored"
+        assert [(u["change"], u["messages_queued"]) for u in detail["updates"]] == [
+            ("announced", 6),
+            ("started", 6),
+            ("etr_changed", 6),
+            ("progress", 5),  # C2 opted out of progress notes
+            ("restored", 6),
+        ]
+        assert detail["deliveries"] == {"queued": 29}
+        etr_sms = next(
+            m for m in await messages_of(dispatcher, oid) if m["kind"] == "outage.etr_changed"
+        )
+        assert "预计复电时间调整为" in etr_sms["body"]
+
+        log = await dispatcher.get(f"/subscribers/{c2['id']}/messages")
+        assert [m["kind"] for m in log.json()["messages"]] == [
+            "outage.announced",
+            "outage.started",
+            "outage.etr_changed",
+            "outage.restored",
+        ]
+
+    async def test_impact_is_counted_when_power_goes_off(self, dispatcher, customers):
+        oid = (await dispatcher.post("/outages", json=planned(8))).json()["id"]
+        await dispatcher.post(f"/outages/{oid}/announce", json={})
+        await dispatcher.post(
+            "/subscribers",
+            json={
+                "account_number": "C6",
+                "name": "己",
+                "mobile": "13800000006",
+                "feeder": "F1",
+                "transformer_area": "T1",
+                "area_class": "市区",
+            },
+        )
+        started = (await dispatcher.post(f"/outages/{oid}/start", json={})).json()
+        assert started["customers_affected"] == 6
+        await dispatcher.post(
+            "/subscribers",
+            json={
+                "account_number": "C7",
+                "name": "庚",
+                "mobile": "13800000007",
+                "feeder": "F1",
+                "transformer_area": "T1",
+                "area_class": "市区",
+            },
+        )
+        assert (await dispatcher.get(f"/outages/{oid}")).json()["customers_affected"] == 6
+
+
+class TestNoticeRule:
+    async def test_a_late_planned_outage_is_refused_or_flagged(self, dispatcher, customers):
+        oid = (await dispatcher.post("/outages", json=planned(3))).json()["id"]
+        refused = await dispatcher.post(f"/outages/{oid}/announce", json={})
+        assert refused.status_code == 409
+        assert refused.json()["code"] == "late_announcement"
+        assert "7 days ahead" in refused.json()["detail"]
+        assert await messages_of(dispatcher, oid) == []
+
+        flagged = await dispatcher.post(
+            f"/outages/{oid}/announce", json={"late_reason": "设备缺陷需紧急处理"}
+        )
+        assert flagged.status_code == 200
+        assert flagged.json()["late_notice"] is True
+        assert flagged.json()["late_reason"] == "设备缺陷需紧急处理"
+
+    async def test_temporary_outages_need_no_week(self, dispatcher, customers):
+        oid = (await dispatcher.post("/outages", json=planned(1, kind="temporary"))).json()["id"]
+        done = await dispatcher.post(f"/outages/{oid}/announce", json={})
+        assert done.status_code == 200
+        assert done.json()["late_notice"] is False
+
+    async def test_a_start_in_the_past_cannot_be_announced(self, dispatcher, customers):
+        oid = (await dispatcher.post("/outages", json=planned(-1, kind="temporary"))).json()["id"]
+        refused = await dispatcher.post(f"/outages/{oid}/announce", json={})
+        assert refused.json()["code"] == "start_passed"
+
+
+class TestFault:
+    async def test_a_fault_is_pushed_at_once_at_any_hour(self, dispatcher, customers):
+        fault = {**planned(0), "kind": "fault", "cause": "线路跳闸", "transformer_areas": []}
+        created = await dispatcher.post("/outages", json=fault)
+        assert created.status_code == 201
+        assert created.json()["state"] == "started"
+        sent = await messages_of(dispatcher, created.json()["id"])
+        assert len(sent) == 5
+        assert {m["window"] for m in sent} == {"anytime"}
+        sms = next(m for m in sent if m["channel"] == "sms")
+        assert sms["body"].startswith("【故障停电】F1因线路跳闸停电，正在抢修")
+
+
+class TestRepeatedOutageWarning:
+    async def test_dispatcher_is_warned_before_confirming(self, dispatcher, customers):
+        past = {
+            **planned(-20),
+            "kind": "fault",
+            "cause": "树线矛盾",
+            "feeders": [],
+            "transformer_areas": ["T2"],
+        }
+        earlier = (await dispatcher.post("/outages", json=past)).json()
+        await dispatcher.post(f"/outages/{earlier['id']}/restore", json={})
+
+        oid = (await dispatcher.post("/outages", json=planned(10))).json()["id"]
+        warning = (await dispatcher.get(f"/outages/{oid}/repeat-warning")).json()
+        assert warning["window_days"] == 60
+        assert warning["customers_affected"] == 5
+        assert warning["customers_recently_cut"] == 3
+        assert [(o["number"], o["customers"]) for o in warning["outages"]] == [
+            (earlier["number"], 3)
+        ]
+
+        refused = await dispatcher.post(f"/outages/{oid}/announce", json={})
+        assert refused.status_code == 409
+        assert refused.json()["code"] == "repeated_outage"
+        assert earlier["number"] in refused.json()["detail"]
+        confirmed = await dispatcher.post(
+            f"/outages/{oid}/announce", json={"acknowledge_overlap": True}
+        )
+        assert confirmed.json()["overlap_acknowledged"] is True
+
+    async def test_outside_the_window_there_is_no_warning(self, dispatcher, customers):
+        old = {**planned(-100), "kind": "fault", "cause": "雷击"}
+        await dispatcher.post("/outages", json=old)
+        oid = (await dispatcher.post("/outages", json=planned(10))).json()["id"]
+        assert (await dispatcher.post(f"/outages/{oid}/announce", json={})).status_code == 200
+
+
+class TestRules:
+    async def test_changes_out_of_order_are_refused(self, dispatcher, customers):
+        oid = (await dispatcher.post("/outages", json=planned(9))).json()["id"]
+        early = await dispatcher.post(f"/outages/{oid}/progress", json={"note": "x"})
+        assert early.status_code == 409
+        assert early.json()["code"] == "outage_state"
+        bad_etr = await dispatcher.post(f"/outages/{oid}/etr", json={"etr": utcnow().isoformat()})
+        assert bad_etr.status_code == 409  # a draft's ETR is edited before announcing
+        await dispatcher.post(f"/outages/{oid}/announce", json={})
+        before_start = await dispatcher.post(
+            f"/outages/{oid}/etr", json={"etr": utcnow().isoformat()}
+        )
+        assert before_start.json()["code"] == "etr_invalid"
+
+    async def test_bad_outages_are_refused(self, dispatcher):
+        no_scope = await dispatcher.post(
+            "/outages", json=planned(9, feeders=[], transformer_areas=[])
+        )
+        assert no_scope.status_code == 422
+        backwards = planned(9)
+        backwards["etr"] = backwards["planned_start"]
+        assert (await dispatcher.post("/outages", json=backwards)).status_code == 422
+        assert (await dispatcher.get("/outages/999")).json()["code"] == "outage_not_found"
+
+    async def test_cancelling_an_announced_outage_tells_the_customers(self, dispatcher, customers):
+        oid = (await dispatcher.post("/outages", json=planned(9))).json()["id"]
+        await dispatcher.post(f"/outages/{oid}/announce", json={})
+        cancelled = await dispatcher.post(f"/outages/{oid}/cancel", json={"reason": "计划调整"})
+        assert cancelled.json()["state"] == "cancelled"
+        kinds = [m["kind"] for m in await messages_of(dispatcher, oid)]
+        assert kinds.count("outage.cancelled") == 6
+
+    async def test_only_dispatchers_and_administrators(self, apps):
+        await add_user(apps, "viewer", Role.viewer)
+        async with client_for(apps.notify, await sign_in(apps, "viewer")) as viewer:
+            refused = await viewer.post("/outages", json=planned(9))
+        assert refused.status_code == 403
+        assert refused.json()["code"] == "dispatcher_required"
+
+
+class TestDelivery:
+    async def test_an_announcement_arrives_by_email(self, dispatcher, customers, make_kit, smtp):
+        oid = (await dispatcher.post("/outages", json=planned(10))).json()["id"]
+        await dispatcher.post(f"/outages/{oid}/announce", json={})
+        kit = make_kit(smtp_host="127.0.0.1", smtp_port=smtp.port)
+        when = kit.hours.earliest(DeliveryWindow.waking_hours, utcnow())
+        await kit.deliver(when)
+        ((to, mail),) = smtp.mails()
+        assert to == ["c1@example.cn"]
+        assert mail["Subject"].startswith("【计划停电通知】")
+        emailed = await messages_of(dispatcher, oid, channel="email")
+        assert emailed[0]["state"] == "sent"

@@ -1,0 +1,167 @@
+import asyncio
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from sqlalchemy import select
+
+from services.notify.delivery.windows import DeliveryHours
+from services.notify.scheduler import jobs
+from services.notify.scheduler.jobs import JobRuntime
+from services.notify.scheduler.leader import AdvisoryLock, FileLock
+from services.notify.scheduler.models import JOBS_TABLE, scheduled_jobs
+from services.notify.scheduler.service import NotifyScheduler
+from services.notify.settings import NotifySettings
+from shared.auth import Role
+from shared.calendar import BEIJING, WorkingCalendar
+from shared.db import create_sync_engine, database_target, session_scope
+from tests.conftest import add_user
+
+CALENDAR = WorkingCalendar.build()
+
+
+@pytest.fixture
+def store_engine(settings):
+    engine = create_sync_engine(database_target(settings, "notify"))
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def make_scheduler(apps, settings, store_engine):
+    config = NotifySettings(reminder_time="08:30", scheduler_standby_seconds=0.02)
+
+    def make() -> NotifyScheduler:
+        engine = apps.notify.state.engine
+        lock = (
+            AdvisoryLock(engine, config.scheduler_lock_id)
+            if settings.database_url
+            else FileLock(settings.var_dir / "scheduler-test.lock")
+        )
+        runtime = JobRuntime(
+            engine=engine,
+            client=apps.notify.state.client,
+            calendar=CALENDAR,
+            hours=DeliveryHours.from_settings(config, CALENDAR),
+            settings=config,
+        )
+        scheduler = NotifyScheduler(runtime, lock, store_engine)
+        return scheduler
+
+    yield make
+    jobs.runtime = None
+
+
+@pytest.fixture
+async def two(make_scheduler):
+    first, second = make_scheduler(), make_scheduler()
+    yield first, second
+    await first.stop()
+    await second.stop()
+
+
+async def stored_jobs(apps) -> dict[str, datetime]:
+    async with session_scope(apps.notify.state.engine) as session:
+        rows = await session.exec(select(scheduled_jobs.c.id, scheduled_jobs.c.next_run_time))
+        return {job_id: datetime.fromtimestamp(at, UTC) for job_id, at in rows}
+
+
+class TestOneActiveScheduler:
+    async def test_the_second_stands_by_until_the_first_stops(self, apps, two):
+        first, second = two
+        await first.step()
+        await second.step()
+        assert (first.active, second.active) == (True, False)
+        await second.step()
+        assert not second.active
+
+        await first.stop()
+        await second.step()
+        assert second.active
+
+    async def test_the_loop_takes_over(self, apps, two):
+        first, second = two
+        first.start()
+        await asyncio.wait_for(first.wait_until_active(), 5)
+        second.start()
+        await first.stop()
+        await asyncio.wait_for(second.wait_until_active(), 5)
+        assert not first.active
+
+
+class TestJobs:
+    async def test_jobs_persist_with_a_daily_beijing_time(self, apps, two):
+        first, _ = two
+        await first.step()
+        stored = await stored_jobs(apps)
+        assert set(stored) == {"ledger-reminders", "report-reminders"}
+        local = stored["ledger-reminders"].astimezone(BEIJING)
+        assert (local.hour, local.minute) == (8, 30)
+        assert local - datetime.now(BEIJING) <= timedelta(days=1)
+
+    async def test_a_run_missed_while_down_is_made_up_once(self, apps, two, store_engine):
+        first, second = two
+        await first.step()
+        await first.stop()
+        # The replica was down for three days: the job's next run lies in the past.
+        store = SQLAlchemyJobStore(engine=store_engine, tablename=JOBS_TABLE)
+        job = store.lookup_job("ledger-reminders")
+        job.next_run_time = datetime.now(BEIJING) - timedelta(days=3)
+        store.update_job(job)
+
+        await second.step()
+        for _ in range(250):
+            if second.runtime.runs:
+                break
+            await asyncio.sleep(0.02)
+        assert [name for name, _ in second.runtime.runs] == ["ledger-reminders"]
+        after = (await stored_jobs(apps))["ledger-reminders"]
+        assert after > datetime.now(UTC)  # coalesced: the next run is the coming one
+
+    async def test_jobs_only_queue_messages(self, apps, seeded, two, notify_admin):
+        await add_user(apps, "power", Role.dept_head, ["各供电企业"], "power@example.cn")
+        first, _ = two
+        await first.step()
+        run = await jobs.ledger_reminders(today=date(2021, 6, 23))
+        assert (run.queued, run.unresolved) == (23, 14)
+        states = (await notify_admin.get("/messages", params={"limit": 500})).json()["messages"]
+        assert {m["state"] for m in states} == {"queued", "dead"}
+
+
+class TestReportReminders:
+    async def test_once_before_each_deadline(self, apps, seeded, notify_admin):
+        await add_user(apps, "power", Role.dept_head, ["各供电企业"], "power@example.cn")
+        await add_user(apps, "regulator", Role.dept_head, ["各电力主管部门"])
+        run = await notify_admin.post("/reminders/reports/run", params={"as_of": "2025-06-20"})
+        assert run.status_code == 200, run.text
+        assert run.json()["reports"] == ["2025-half_year"]
+        assert (run.json()["queued"], run.json()["unresolved"]) == (2, 1)
+        again = await notify_admin.post("/reminders/reports/run", params={"as_of": "2025-06-23"})
+        assert again.json()["queued"] == 0
+        queued = (await notify_admin.get("/messages", params={"kind": "report_reminder"})).json()
+        mail = next(m for m in queued["messages"] if m["recipient"] == "power@example.cn")
+        assert mail["subject"] == "【报送提醒】请于2025-06-25前报送2025年上半年情况"
+
+        early = await notify_admin.post("/reminders/reports/run", params={"as_of": "2025-06-10"})
+        assert early.json()["reports"] == []
+        annual = await notify_admin.post("/reminders/reports/run", params={"as_of": "2025-12-30"})
+        assert annual.json()["reports"] == ["2025-annual"]
+        weekend = await notify_admin.post("/reminders/reports/run", params={"as_of": "2025-06-21"})
+        assert weekend.json()["working_day"] is False
+
+
+class TestInTheApp:
+    async def test_the_app_runs_the_scheduler(self, settings, apps):
+        from services.notify.app import create_app
+        from tests.conftest import client_for, sign_in
+
+        app = create_app(
+            settings, NotifySettings(worker_enabled=False, scheduler_standby_seconds=0.05)
+        )
+        async with app.router.lifespan_context(app):
+            await asyncio.wait_for(app.state.scheduler.wait_until_active(), 5)
+            await add_user(apps, "admin", Role.admin)
+            async with client_for(app, await sign_in(apps, "admin")) as admin:
+                state = (await admin.get("/scheduler")).json()
+        assert state["active_here"] is True
+        assert [j["id"] for j in state["jobs"]] == ["ledger-reminders", "report-reminders"]
