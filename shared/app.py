@@ -95,6 +95,7 @@ def create_service_app(
         app.state.engine = create_service_engine(database_target(settings, service))
         app.state.client = ServiceClient(settings, service)
         app.state.calendar = WorkingCalendar.build()
+        app.state.calendar_listeners = []
         for hook in on_startup:
             await hook(app)
         try:

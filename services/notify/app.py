@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import httpx
 from fastapi import FastAPI
 
@@ -22,6 +24,8 @@ from services.notify.subscribers.importing import fail_interrupted
 from services.notify.subscribers.routes import router as subscribers_router
 from services.notify.templates.routes import router as templates_router
 from shared.app import create_service_app
+from shared.calendar import WorkingCalendar
+from shared.calendar_sync import CalendarSync
 from shared.db import create_sync_engine, database_target
 from shared.settings import Settings
 
@@ -49,6 +53,7 @@ def create_app(
     settings: Settings | None = None, notify_settings: NotifySettings | None = None
 ) -> FastAPI:
     config = notify_settings or NotifySettings()
+    calendar_sync = CalendarSync(config.calendar_sync_seconds)
 
     async def start_delivery(app: FastAPI) -> None:
         app.state.notify_settings = config
@@ -68,6 +73,17 @@ def create_app(
         if config.scheduler_enabled:
             app.state.scheduler = _scheduler(app, config)
             app.state.scheduler.start()
+
+    def use_calendar(app: FastAPI, calendar: WorkingCalendar) -> None:
+        hours = replace(app.state.delivery_hours, calendar=calendar)
+        app.state.delivery_hours = hours
+        app.state.worker.use_hours(hours)
+        if app.state.scheduler is not None:
+            app.state.scheduler.runtime.calendar = calendar
+            app.state.scheduler.runtime.hours = hours
+
+    async def listen_for_calendar(app: FastAPI) -> None:
+        app.state.calendar_listeners.append(lambda calendar: use_calendar(app, calendar))
 
     async def stop_delivery(app: FastAPI) -> None:
         if app.state.scheduler is not None:
@@ -94,6 +110,6 @@ def create_app(
             templates_router,
         ],
         settings=settings,
-        on_startup=[start_delivery],
-        on_shutdown=[stop_delivery],
+        on_startup=[start_delivery, listen_for_calendar, calendar_sync.start],
+        on_shutdown=[calendar_sync.stop, stop_delivery],
     )

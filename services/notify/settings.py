@@ -78,6 +78,11 @@ class NotifySettings(BaseSettings):
         default=60, ge=1, description="一停多用: warn when customers had an outage this recently."
     )
 
+    # Working-day calendar (工作日历): years loaded at intake are fetched this often.
+    calendar_sync_seconds: float = Field(
+        default=600, gt=0, description="How often to fetch the loaded calendar years from intake."
+    )
+
     # The scheduler (定时任务).
     scheduler_enabled: bool = Field(default=True, description="Run the scheduler in the app.")
     reminder_time: time = Field(default=time(8, 30), description="Daily reminders, Beijing time.")

@@ -15,7 +15,10 @@ from services.intake.workdays.models import (
     YearArrangementIn,
 )
 from shared.app import Session
+from shared.auth import CurrentPrincipal
 from shared.calendar import WorkingCalendar
+from shared.calendar_sync import ArrangementOut
+from shared.errors import Forbidden
 
 router = APIRouter(tags=["calendar"])
 
@@ -61,3 +64,21 @@ async def load_year(
     )
     request.app.state.calendar = updated
     return result
+
+
+@router.get(
+    "/calendar/arrangements",
+    summary="Loaded years as loaded, for the other services (已录入的年度安排)",
+)
+async def arrangements(principal: CurrentPrincipal, session: Session) -> list[ArrangementOut]:
+    if not principal.is_service and principal.role is None:
+        raise Forbidden("sign in or call as a Huodian service", code="unauthorized")
+    return [
+        ArrangementOut(
+            year=a.year,
+            holidays=sorted(a.holidays),
+            makeup_workdays=sorted(a.makeup_workdays),
+            source=a.source,
+        )
+        for a in await service.loaded_arrangements(session)
+    ]

@@ -43,9 +43,13 @@ async def _rows(session: AsyncSession) -> list[CalendarYear]:
     return list((await session.exec(select(CalendarYear).order_by(col(CalendarYear.year)))).all())
 
 
+async def loaded_arrangements(session: AsyncSession) -> list[YearArrangement]:
+    return [_arrangement(row) for row in await _rows(session)]
+
+
 async def stored_calendar(session: AsyncSession) -> WorkingCalendar:
     """The package calendar with every stored arrangement loaded over it."""
-    return WorkingCalendar.build([_arrangement(row) for row in await _rows(session)])
+    return WorkingCalendar.build(await loaded_arrangements(session))
 
 
 async def restore_calendar(app: FastAPI) -> None:

@@ -238,6 +238,10 @@ class DeliveryWorker:
     def running(self) -> bool:
         return self._task is not None and not self._task.done()
 
+    def use_hours(self, hours: DeliveryHours) -> None:
+        """Deliver by new delivery hours from the next round on (a calendar year was loaded)."""
+        self._hours = hours
+
     def start(self) -> None:
         if not self.running:
             self._task = asyncio.create_task(self._run(), name="notify-delivery-worker")

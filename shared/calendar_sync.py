@@ -1,0 +1,91 @@
+"""Keeping a service's working-day calendar in step with the years loaded at intake.
+
+Intake owns the official arrangements an administrator loads (``PUT /calendar/years/{y}``);
+other services read them from ``GET /calendar/arrangements`` at start-up and then periodically,
+so that a year published in December reaches every service without a restart. While intake
+cannot be reached a service keeps the calendar it has (the package's years; later years stay
+provisional, never silently confirmed) and says so in its log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from datetime import date
+
+from fastapi import FastAPI
+from pydantic import BaseModel
+
+from shared.calendar import WorkingCalendar, YearArrangement
+from shared.errors import UpstreamUnavailable
+from shared.http import ServiceClient
+
+log = logging.getLogger("huodian.calendar")
+CalendarListener = Callable[[WorkingCalendar], None]
+
+
+class ArrangementOut(BaseModel):
+    """A loaded year as intake serves it (the arrangement exactly as loaded)."""
+
+    year: int
+    holidays: list[date]
+    makeup_workdays: list[date]
+    source: str
+
+    def arrangement(self) -> YearArrangement:
+        return YearArrangement(
+            year=self.year,
+            holidays=frozenset(self.holidays),
+            makeup_workdays=frozenset(self.makeup_workdays),
+            source=self.source,
+        )
+
+
+async def fetch_calendar(client: ServiceClient) -> WorkingCalendar:
+    """The calendar with every year loaded at intake; raises UpstreamUnavailable if it can't."""
+    raw = await client.get_json("intake", "/calendar/arrangements")
+    years = [ArrangementOut.model_validate(item).arrangement() for item in raw]
+    return WorkingCalendar.build(years)
+
+
+async def refresh_calendar(app: FastAPI) -> bool:
+    """Replace ``app.state.calendar`` and tell the listeners; False if intake did not answer."""
+    try:
+        calendar = await fetch_calendar(app.state.client)
+    except UpstreamUnavailable as exc:
+        log.warning("calendar not refreshed from intake, keeping the current one: %s", exc)
+        return False
+    app.state.calendar = calendar
+    for listener in app.state.calendar_listeners:
+        listener(calendar)
+    return True
+
+
+class CalendarSync:
+    """Start/stop hooks for ``create_service_app`` that refresh the calendar in the background:
+    soon after start-up (intake may still be starting), then every ``interval_seconds``."""
+
+    def __init__(self, interval_seconds: float = 600, first_retry_seconds: float = 2) -> None:
+        self._interval = interval_seconds
+        self._first_retry = first_retry_seconds
+        self._task: asyncio.Task[None] | None = None
+
+    async def _loop(self, app: FastAPI) -> None:
+        wait = self._first_retry
+        while True:
+            if await refresh_calendar(app):
+                wait = self._interval
+            else:
+                wait = min(wait * 2, self._interval)
+            await asyncio.sleep(wait)
+
+    async def start(self, app: FastAPI) -> None:
+        self._task = asyncio.create_task(self._loop(app), name="calendar-sync")
+
+    async def stop(self, _app: FastAPI) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
