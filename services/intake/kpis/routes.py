@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import date
 from typing import Annotated, Literal
-from urllib.parse import quote
 
 from fastapi import APIRouter, Query, Response
 
@@ -12,8 +11,9 @@ from services.intake.deps import Now, Staff
 from services.intake.kpis import service
 from services.intake.kpis.models import KpiReport
 from services.intake.kpis.service import KpiFilter
-from services.intake.kpis.xlsx import XLSX_MEDIA_TYPE, kpi_xlsx
+from services.intake.kpis.xlsx import kpi_xlsx
 from shared.app import Session
+from shared.downloads import XLSX_MEDIA_TYPE, attachment
 
 router = APIRouter(tags=["kpis"])
 
@@ -40,9 +40,4 @@ async def kpis(
     result = await service.report(session, staff, flt, now=now)
     if fmt == "json":
         return result
-    name = f"kpis-{period_start}-{period_end}.xlsx"
-    return Response(
-        kpi_xlsx(result),
-        media_type=XLSX_MEDIA_TYPE,
-        headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}"},
-    )
+    return attachment(kpi_xlsx(result), XLSX_MEDIA_TYPE, f"kpis-{period_start}-{period_end}.xlsx")

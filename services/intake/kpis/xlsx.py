@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-import io
-from collections.abc import Iterable
 from typing import Any
 
-from openpyxl import Workbook
-from openpyxl.styles import Font
-
 from services.intake.kpis.models import DaysFigures, KpiReport
+from shared.downloads import add_sheet, new_workbook, workbook_bytes
 from shared.timeutil import format_beijing
 
-XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 _DAYS_HEADER = ("平均(工作日)", "中位数", "P90", "最长", "时限内户数", "时限内占比")
 
 
@@ -28,23 +23,9 @@ def _days(figures: DaysFigures) -> list[Any]:
     ]
 
 
-def _sheet(
-    workbook: Workbook, title: str, header: Iterable[str], rows: Iterable[list[Any]]
-) -> None:
-    sheet = workbook.create_sheet(title)
-    sheet.append(list(header))
-    for cell in sheet[1]:
-        cell.font = Font(bold=True)
-    for row in rows:
-        sheet.append(row)
-
-
 def kpi_xlsx(report: KpiReport) -> bytes:
-    workbook = Workbook()
-    default = workbook.active
-    if default is not None:
-        workbook.remove(default)
-    _sheet(
+    workbook = new_workbook()
+    add_sheet(
         workbook,
         "汇总",
         (
@@ -71,7 +52,7 @@ def kpi_xlsx(report: KpiReport) -> bytes:
             for t in report.types
         ),
     )
-    _sheet(
+    add_sheet(
         workbook,
         "分环节",
         ("用户类型", "环节", "时限(工作日)", "户数", *_DAYS_HEADER),
@@ -81,7 +62,7 @@ def kpi_xlsx(report: KpiReport) -> bytes:
             for s in t.stages
         ),
     )
-    _sheet(
+    add_sheet(
         workbook,
         "最长用时",
         (
@@ -111,7 +92,7 @@ def kpi_xlsx(report: KpiReport) -> bytes:
             for w in t.worst
         ),
     )
-    _sheet(
+    add_sheet(
         workbook,
         "说明",
         ("项目", "内容"),
@@ -123,6 +104,4 @@ def kpi_xlsx(report: KpiReport) -> bytes:
             ["口径", "电网环节时长 = 工作日总时长 − 等待客户的暂停时长；P90 取最近秩"],
         ],
     )
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
+    return workbook_bytes(workbook)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import date
 from typing import Annotated
-from urllib.parse import quote
 
 from fastapi import APIRouter, File, Form, Query, Response, UploadFile, status
 
@@ -23,6 +22,7 @@ from services.ledger.updates.models import StatusUpdatePublic, TaskStatus
 from services.ledger.updates.service import history
 from shared.app import Session
 from shared.auth import require_service
+from shared.downloads import XLSX_MEDIA_TYPE, attachment
 from shared.errors import Unprocessable
 
 router = APIRouter(tags=["ledgers"])
@@ -30,13 +30,6 @@ router = APIRouter(tags=["ledgers"])
 
 class ItemDetail(ItemPublic):
     history: list[StatusUpdatePublic]
-
-
-def attachment(content: bytes, media_type: str, filename: str) -> Response:
-    disposition = f"attachment; filename*=UTF-8''{quote(filename)}"
-    # nosniff: an uploaded file is always a download, never rendered as a page.
-    headers = {"Content-Disposition": disposition, "X-Content-Type-Options": "nosniff"}
-    return Response(content, media_type=media_type, headers=headers)
 
 
 @router.get("/ledgers", summary="All ledgers (任务台账列表)")
@@ -107,7 +100,7 @@ async def export_ledger(
         )
     return attachment(
         spreadsheet.write_ledger_xlsx(ledger.name, page.items),
-        spreadsheet.XLSX_MEDIA_TYPE,
+        XLSX_MEDIA_TYPE,
         f"{code}.xlsx",
     )
 

@@ -13,12 +13,13 @@ from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from typing import Any
 
-from openpyxl import Workbook, load_workbook
-from openpyxl.styles import Alignment, Font
+from openpyxl import load_workbook
+from openpyxl.styles import Alignment
 from openpyxl.utils.exceptions import InvalidFileException
 
 from services.ledger.ledgers.parsing import DueTextError, parse_due, parse_responsibilities
 from services.ledger.ledgers.service import ItemPublic, NewItem
+from shared.downloads import add_sheet, new_workbook, workbook_bytes
 from shared.errors import FieldError, PayloadTooLarge, Unprocessable
 from shared.timeutil import format_beijing
 
@@ -27,7 +28,6 @@ STATUS_COLUMNS = ("状态", "进度(%)", "最新进展", "最近更新(北京时
 EXPORT_COLUMNS = (*ANNEX2_COLUMNS, *STATUS_COLUMNS)
 MAX_IMPORT_BYTES = 5 * 1024 * 1024
 MAX_IMPORT_ROWS = 5000
-XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def _text(value: Any) -> str:
@@ -165,24 +165,19 @@ def item_row(item: ItemPublic) -> list[Any]:
 
 
 def write_ledger_xlsx(title: str, items: Sequence[ItemPublic]) -> bytes:
-    workbook = Workbook()
-    sheet = workbook.active
-    assert sheet is not None
-    sheet.title = "任务台账"
-    sheet.append(list(EXPORT_COLUMNS))
-    for cell in sheet[1]:
-        cell.font = Font(bold=True)
-    for item in items:
-        sheet.append(item_row(item))
-    for letter, width in zip("ABCDEFGHIJK", (6, 14, 60, 30, 16, 10, 8, 40, 18, 8, 8), strict=True):
-        sheet.column_dimensions[letter].width = width
+    workbook = new_workbook()
+    sheet = add_sheet(
+        workbook,
+        "任务台账",
+        EXPORT_COLUMNS,
+        (item_row(item) for item in items),
+        widths=(6, 14, 60, 30, 16, 10, 8, 40, 18, 8, 8),
+    )
     for row in sheet.iter_rows(min_row=2, min_col=3, max_col=4):
         for cell in row:
             cell.alignment = Alignment(wrap_text=True, vertical="top")
     workbook.properties.title = title
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
+    return workbook_bytes(workbook)
 
 
 def write_ledger_csv(items: Sequence[ItemPublic]) -> bytes:

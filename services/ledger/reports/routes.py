@@ -7,11 +7,10 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Response
 
 from services.ledger.deps import AsOf, Reader
-from services.ledger.ledgers.routes import attachment
-from services.ledger.ledgers.spreadsheet import XLSX_MEDIA_TYPE
 from services.ledger.reports.service import LedgerReport, ReportKind, build_report
 from services.ledger.reports.xlsx import report_xlsx
 from shared.app import Session
+from shared.downloads import XLSX_MEDIA_TYPE, attachment
 
 router = APIRouter(tags=["reports"])
 

@@ -2,38 +2,16 @@
 
 from __future__ import annotations
 
-import io
-from collections.abc import Iterable
-from typing import Any
-
-from openpyxl import Workbook
-from openpyxl.styles import Font
-from openpyxl.worksheet.worksheet import Worksheet
-
 from services.ledger.ledgers.spreadsheet import EXPORT_COLUMNS, item_row
 from services.ledger.reports.service import LedgerReport
 from services.ledger.updates.models import STATUS_LABELS, TaskStatus
+from shared.downloads import add_sheet, new_workbook, workbook_bytes
 from shared.timeutil import format_beijing
 
 
-def _sheet(
-    workbook: Workbook, title: str, header: Iterable[str], rows: Iterable[Iterable[Any]]
-) -> Worksheet:
-    sheet = workbook.create_sheet(title)
-    sheet.append(list(header))
-    for cell in sheet[1]:
-        cell.font = Font(bold=True)
-    for row in rows:
-        sheet.append(list(row))
-    return sheet
-
-
 def report_xlsx(report: LedgerReport) -> bytes:
-    workbook = Workbook()
-    default = workbook.active
-    if default is not None:
-        workbook.remove(default)
-    _sheet(
+    workbook = new_workbook()
+    add_sheet(
         workbook,
         "汇总",
         ("项目", "内容"),
@@ -49,14 +27,12 @@ def report_xlsx(report: LedgerReport) -> bytes:
             ("逾期事项", len(report.overdue)),
         ],
     )
-    _sheet(workbook, "任务进展", EXPORT_COLUMNS, (item_row(i) for i in report.items))
-    _sheet(
+    add_sheet(workbook, "任务进展", EXPORT_COLUMNS, (item_row(i) for i in report.items))
+    add_sheet(
         workbook,
         "单位汇总",
         ("责任单位", "事项数", *(STATUS_LABELS[s] for s in TaskStatus), "逾期"),
         ([u.unit, u.items, *(u.by_status[s] for s in TaskStatus), u.overdue] for u in report.units),
     )
-    _sheet(workbook, "逾期事项", EXPORT_COLUMNS, (item_row(i) for i in report.overdue))
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
+    add_sheet(workbook, "逾期事项", EXPORT_COLUMNS, (item_row(i) for i in report.overdue))
+    return workbook_bytes(workbook)

@@ -7,11 +7,11 @@ from typing import Annotated
 from fastapi import APIRouter, File, Form, Response, UploadFile, status
 
 from services.ledger.deps import CurrentUser, Reader
-from services.ledger.ledgers.routes import attachment
 from services.ledger.updates import service
 from services.ledger.updates.models import StatusUpdatePublic, TaskStatus
 from services.ledger.updates.service import EvidenceUpload, StatusUpdateCreate
 from shared.app import Session
+from shared.downloads import attachment
 
 router = APIRouter(tags=["updates"])
 

@@ -13,12 +13,12 @@ from fastapi.templating import Jinja2Templates
 from services.ledger.accounts import service as accounts
 from services.ledger.accounts.models import User
 from services.ledger.ledgers import service as ledgers
-from services.ledger.ledgers.routes import attachment
 from services.ledger.updates import service as updates
 from services.ledger.updates.models import STATUS_LABELS, TaskStatus
 from services.ledger.web.session import COOKIE, csrf_ok, csrf_token, session_token
 from shared.app import Session
 from shared.auth import Role, decode_token
+from shared.downloads import attachment
 from shared.errors import Forbidden, HuodianError, Unauthorized
 from shared.settings import Settings
 from shared.timeutil import beijing_today, format_beijing

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from typing import Annotated, Literal
-from urllib.parse import quote
 
 from fastapi import APIRouter, Query, Response
 
@@ -11,9 +10,9 @@ from services.notify.reliability.service import ReliabilityReport, Targets, reli
 from services.notify.reliability.xlsx import reliability_xlsx
 from shared.app import Session
 from shared.auth import CurrentPrincipal
+from shared.downloads import XLSX_MEDIA_TYPE, attachment
 
 router = APIRouter(tags=["reliability"])
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 @router.get("/reliability/targets", summary="Targets from the plans (可靠性目标)")
@@ -25,7 +24,7 @@ async def reliability_targets(_principal: CurrentPrincipal) -> Targets:
     "/reliability",
     summary="Outage hours and interruptions per customer by area class (户均停电时间)",
     response_model=ReliabilityReport,
-    responses={200: {"content": {XLSX: {}}}},
+    responses={200: {"content": {XLSX_MEDIA_TYPE: {}}}},
 )
 async def reliability_report(
     _principal: CurrentPrincipal,
@@ -36,10 +35,6 @@ async def reliability_report(
 ) -> ReliabilityReport | Response:
     report = await reliability(session, year, plan)
     if format == "xlsx":
-        name = quote(f"reliability-{plan}-{year}.xlsx")
-        return Response(
-            reliability_xlsx(report),
-            media_type=XLSX,
-            headers={"Content-Disposition": f"attachment; filename*=UTF-8''{name}"},
-        )
+        name = f"reliability-{plan}-{year}.xlsx"
+        return attachment(reliability_xlsx(report), XLSX_MEDIA_TYPE, name)
     return report

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import io
-
 from openpyxl import Workbook
 from openpyxl.styles import Font
 
 from services.notify.reliability.service import ReliabilityReport
+from shared.downloads import workbook_bytes
 
 HEADER = (
     "区域类别",
@@ -61,6 +60,4 @@ def reliability_xlsx(report: ReliabilityReport) -> bytes:
                 "达标" if row.meets else "未达标",
             ]
         )
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
+    return workbook_bytes(workbook)
