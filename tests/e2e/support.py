@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -101,3 +104,41 @@ def require_chromium() -> Path:
             pytest.fail("Chromium is missing in CI: install Debian's chromium package")
         pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
     return CHROMIUM
+
+
+@contextmanager
+def running_stack(
+    var_dir: Path, schema_prefix: str, admin_password: str, **extra_env: str
+) -> Iterator[dict[str, str]]:
+    """``huodian up`` on free ports until the block ends, then SIGTERM: it must stop cleanly.
+
+    Yields the services' base URLs (and ``var_dir``).
+    """
+    ports = {name: free_port() for name in ("intake", "ledger", "notify")}
+    env = service_env(
+        var_dir,
+        schema_prefix,
+        HUODIAN_ADMIN_PASSWORD=admin_password,
+        **{f"HUODIAN_{n.upper()}_PORT": str(p) for n, p in ports.items()},
+        **extra_env,
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "services.cli", "up", "--log-level", "warning"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    urls = {n: f"http://127.0.0.1:{p}" for n, p in ports.items()}
+    try:
+        for url in urls.values():
+            wait_ready(process, url)
+        yield {**urls, "var_dir": str(var_dir)}
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+        output, _ = process.communicate(timeout=30)
+        drop_schemas(schema_prefix)
+    assert process.returncode == 0, output
+    assert "all services stopped" in output, output
+    assert "Traceback" not in output, output

@@ -9,20 +9,15 @@ customer becomes an outage subscriber.
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
 from services.intake.rules.identity import credit_code_check_character
-from tests.conftest import PG_URL
-from tests.e2e.test_services_up import _drop_schemas, free_port
+from tests.e2e.support import running_stack
 
 pytestmark = pytest.mark.e2e
 ADMIN_PASSWORD = "e2e-intake-admin-password"
@@ -31,53 +26,15 @@ STAGES = ("acceptance", "supply_plan", "completion_inspection", "connection")
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    var_dir: Path = tmp_path_factory.mktemp("e2e-intake-var")
-    ports = {name: free_port() for name in ("intake", "ledger", "notify")}
-    env = {
-        **os.environ,
-        "HUODIAN_VAR_DIR": str(var_dir),
-        "HUODIAN_ADMIN_PASSWORD": ADMIN_PASSWORD,
-        "HUODIAN_DB_SCHEMA_PREFIX": f"e2ei{os.getpid()}_",
-        # The real process runs its background work: the outbox is polled every half second.
-        "HUODIAN_INTAKE_BACKGROUND_JOBS": "true",
-        "HUODIAN_INTAKE_OUTBOX_INTERVAL_SECONDS": "0.5",
-        **{f"HUODIAN_{n.upper()}_PORT": str(p) for n, p in ports.items()},
-    }
-    env.pop("HUODIAN_SECRET_KEY", None)
-    if PG_URL:
-        env["HUODIAN_DATABASE_URL"] = PG_URL
-    else:
-        env.pop("HUODIAN_DATABASE_URL", None)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "services.cli", "up", "--log-level", "warning"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    urls = {n: f"http://127.0.0.1:{p}" for n, p in ports.items()}
-    try:
-        deadline = time.monotonic() + 60
-        pending = set(urls)
-        while pending and time.monotonic() < deadline:
-            assert process.poll() is None, process.stdout.read() if process.stdout else ""
-            for name in list(pending):
-                try:
-                    if httpx.get(f"{urls[name]}/readyz", timeout=1).status_code == 200:
-                        pending.discard(name)
-                except httpx.HTTPError:
-                    pass
-            time.sleep(0.2)
-        assert not pending, f"not ready: {pending}"
+    # The real process runs its background work: the outbox is polled every half second.
+    with running_stack(
+        tmp_path_factory.mktemp("e2e-intake-var"),
+        f"e2ei{os.getpid()}_",
+        ADMIN_PASSWORD,
+        HUODIAN_INTAKE_BACKGROUND_JOBS="true",
+        HUODIAN_INTAKE_OUTBOX_INTERVAL_SECONDS="0.5",
+    ) as urls:
         yield urls
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-        output, _ = process.communicate(timeout=30)
-        if PG_URL:
-            _drop_schemas(env["HUODIAN_DB_SCHEMA_PREFIX"])
-    assert process.returncode == 0, output
-    assert "Traceback" not in output, output
 
 
 def sign_in(ledger: str, username: str, password: str) -> dict[str, str]:

@@ -8,9 +8,6 @@ outage loses nothing.
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -24,8 +21,7 @@ from shared.auth import issue_service_token
 from shared.calendar import WorkingCalendar
 from shared.settings import Settings
 from shared.timeutil import beijing_today
-from tests.conftest import PG_URL
-from tests.e2e.test_services_up import _drop_schemas, free_port
+from tests.e2e.support import running_stack
 from tests.notify.sinks import SmtpSink
 
 pytestmark = pytest.mark.e2e
@@ -42,57 +38,20 @@ def smtp() -> Iterator[SmtpSink]:
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory, smtp: SmtpSink) -> Iterator[dict[str, str]]:
-    var_dir: Path = tmp_path_factory.mktemp("e2e-notify-var")
-    ports = {name: free_port() for name in ("intake", "ledger", "notify")}
-    env = {
-        **os.environ,
-        "HUODIAN_VAR_DIR": str(var_dir),
-        "HUODIAN_ADMIN_PASSWORD": ADMIN_PASSWORD,
-        "HUODIAN_DB_SCHEMA_PREFIX": f"e2en{os.getpid()}_",
-        **{f"HUODIAN_{n.upper()}_PORT": str(p) for n, p in ports.items()},
-        "HUODIAN_NOTIFY_SMTP_HOST": "127.0.0.1",
-        "HUODIAN_NOTIFY_SMTP_PORT": str(smtp.port),
-        "HUODIAN_NOTIFY_WORKER_POLL_SECONDS": "0.2",
-        "HUODIAN_NOTIFY_BACKOFF_BASE_SECONDS": "1",
+    with running_stack(
+        tmp_path_factory.mktemp("e2e-notify-var"),
+        f"e2en{os.getpid()}_",
+        ADMIN_PASSWORD,
+        HUODIAN_NOTIFY_SMTP_HOST="127.0.0.1",
+        HUODIAN_NOTIFY_SMTP_PORT=str(smtp.port),
+        HUODIAN_NOTIFY_WORKER_POLL_SECONDS="0.2",
+        HUODIAN_NOTIFY_BACKOFF_BASE_SECONDS="1",
         # Deliver now whatever the hour and day the test runs on.
-        "HUODIAN_NOTIFY_QUIET_START": "00:00",
-        "HUODIAN_NOTIFY_QUIET_END": "00:00",
-        "HUODIAN_NOTIFY_STAFF_WINDOW": "anytime",
-    }
-    env.pop("HUODIAN_SECRET_KEY", None)
-    if PG_URL:
-        env["HUODIAN_DATABASE_URL"] = PG_URL
-    else:
-        env.pop("HUODIAN_DATABASE_URL", None)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "services.cli", "up", "--log-level", "warning"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    urls = {n: f"http://127.0.0.1:{p}" for n, p in ports.items()}
-    try:
-        deadline = time.monotonic() + 60
-        pending = set(urls)
-        while pending and time.monotonic() < deadline:
-            assert process.poll() is None, process.stdout.read() if process.stdout else ""
-            for name in list(pending):
-                try:
-                    if httpx.get(f"{urls[name]}/readyz", timeout=1).status_code == 200:
-                        pending.discard(name)
-                except httpx.HTTPError:
-                    pass
-            time.sleep(0.2)
-        assert not pending, f"not ready: {pending}"
-        yield {**urls, "var_dir": str(var_dir)}
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-        output, _ = process.communicate(timeout=30)
-        if PG_URL:
-            _drop_schemas(env["HUODIAN_DB_SCHEMA_PREFIX"])
-    assert process.returncode == 0, output
+        HUODIAN_NOTIFY_QUIET_START="00:00",
+        HUODIAN_NOTIFY_QUIET_END="00:00",
+        HUODIAN_NOTIFY_STAFF_WINDOW="anytime",
+    ) as urls:
+        yield urls
 
 
 def token(stack: dict[str, str], username: str, password: str) -> dict[str, str]:

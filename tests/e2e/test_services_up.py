@@ -3,91 +3,29 @@
 from __future__ import annotations
 
 import os
-import signal
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import httpx
 import pytest
 
 from shared.calendar import WorkingCalendar
 from shared.timeutil import beijing_today
-from tests.conftest import PG_URL
+from tests.e2e.support import drop_schemas, free_port, running_stack
 
+# free_port and _drop_schemas stay importable from here for older test modules.
+_drop_schemas = drop_schemas
+__all__ = ["_drop_schemas", "free_port"]
 pytestmark = pytest.mark.e2e
 ADMIN_PASSWORD = "e2e-admin-password"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    var_dir: Path = tmp_path_factory.mktemp("e2e-var")
-    ports = {name: free_port() for name in ("intake", "ledger", "notify")}
-    env = {
-        **os.environ,
-        "HUODIAN_VAR_DIR": str(var_dir),
-        "HUODIAN_ADMIN_PASSWORD": ADMIN_PASSWORD,
-        "HUODIAN_DB_SCHEMA_PREFIX": f"e2e{os.getpid()}_",
-        **{f"HUODIAN_{n.upper()}_PORT": str(p) for n, p in ports.items()},
-    }
-    env.pop("HUODIAN_SECRET_KEY", None)
-    if PG_URL:
-        env["HUODIAN_DATABASE_URL"] = PG_URL
-    else:
-        env.pop("HUODIAN_DATABASE_URL", None)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "services.cli", "up", "--log-level", "warning"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    urls = {n: f"http://127.0.0.1:{p}" for n, p in ports.items()}
-    try:
-        deadline = time.monotonic() + 60
-        pending = set(urls)
-        while pending and time.monotonic() < deadline:
-            assert process.poll() is None, process.stdout.read() if process.stdout else ""
-            for name in list(pending):
-                try:
-                    if httpx.get(f"{urls[name]}/readyz", timeout=1).status_code == 200:
-                        pending.discard(name)
-                except httpx.HTTPError:
-                    pass
-            time.sleep(0.2)
-        assert not pending, f"not ready: {pending}"
-        yield {**urls, "pid": str(process.pid)}
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-        output, _ = process.communicate(timeout=30)
-        if PG_URL:
-            _drop_schemas(env["HUODIAN_DB_SCHEMA_PREFIX"])
-        stack_output = output
-    assert process.returncode == 0, stack_output
-    assert "all services stopped" in stack_output
-
-
-def _drop_schemas(prefix: str) -> None:
-    from sqlalchemy import create_engine, text
-
-    assert PG_URL
-    engine = create_engine(PG_URL.replace("postgresql://", "postgresql+psycopg://", 1))
-    with engine.begin() as conn:
-        for schema in ("intake", "ledger", "notify"):
-            conn.execute(text(f'DROP SCHEMA IF EXISTS "{prefix}{schema}" CASCADE'))
-    engine.dispose()
+    with running_stack(
+        tmp_path_factory.mktemp("e2e-var"), f"e2e{os.getpid()}_", ADMIN_PASSWORD
+    ) as urls:
+        yield urls
 
 
 def test_all_three_are_up(stack):
