@@ -130,8 +130,37 @@ def _read_password(args: argparse.Namespace) -> str:
     return first
 
 
+def _elicense_standin(
+    settings: Settings, args: argparse.Namespace, env: dict[str, str]
+) -> subprocess.Popen[bytes] | None:
+    """Start the stand-in e-license service (电子证照替身) and point intake at it, unless
+    HUODIAN_INTAKE_ELICENSE_URL names a real one."""
+    configured = os.environ.get("HUODIAN_INTAKE_ELICENSE_URL")
+    if configured:
+        print(f"elicense: {configured}  (HUODIAN_INTAKE_ELICENSE_URL)")
+        return None
+    port = os.environ.get("HUODIAN_ELICENSE_PORT", "8104")
+    url = f"http://{settings.host}:{port}"
+    env["HUODIAN_INTAKE_ELICENSE_URL"] = url
+    command = [
+        sys.executable,
+        "-m",
+        "services.intake.standins.elicense",
+        "--host",
+        settings.host,
+        "--port",
+        port,
+        "--log-level",
+        args.log_level,
+    ]
+    process = subprocess.Popen(command, env=env)
+    print(f"elicense: {url}  (stand-in with fictitious licences, 电子证照替身)")
+    return process
+
+
 def cmd_up(settings: Settings, args: argparse.Namespace) -> int:
-    """Migrate, seed, then run the three services until Ctrl-C or SIGTERM."""
+    """Migrate, seed, then run the three services (and the e-license stand-in) until Ctrl-C
+    or SIGTERM."""
     settings.signing_key()  # create the shared key before three processes race for it
     cmd_migrate(settings, argparse.Namespace(service=None, revision="head"))
     cmd_seed(settings, args)
@@ -140,7 +169,8 @@ def cmd_up(settings: Settings, args: argparse.Namespace) -> int:
         "HUODIAN_SECRET_KEY": settings.signing_key(),
         "HUODIAN_VAR_DIR": str(settings.var_dir.resolve()),
     }
-    children: dict[ServiceName, subprocess.Popen[bytes]] = {}
+    children: dict[str, subprocess.Popen[bytes]] = {}
+    standin = _elicense_standin(settings, args, env)
     for service in SERVICES:
         command = [
             sys.executable,
@@ -168,14 +198,24 @@ def cmd_up(settings: Settings, args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, stop)
     exit_code = 0
     while not stopping:
-        for service, child in children.items():
+        if standin is not None and standin.poll() is not None:
+            # Only portal applications need it: say so, and keep the services running.
+            print(
+                f"elicense stand-in exited with {standin.returncode} (is its port taken? "
+                "set HUODIAN_ELICENSE_PORT); portal applications get 502 until one runs",
+                file=sys.stderr,
+            )
+            standin = None
+        for name, child in children.items():
             if child.poll() is not None:
                 print(
-                    f"{service} exited with {child.returncode}; stopping the others",
+                    f"{name} exited with {child.returncode}; stopping the others",
                     file=sys.stderr,
                 )
                 exit_code, stopping = 1, True
         time.sleep(0.2)
+    if standin is not None:
+        children["elicense"] = standin
     for child in children.values():
         if child.poll() is None:
             child.terminate()

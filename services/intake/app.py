@@ -8,13 +8,27 @@ from fastapi import FastAPI
 
 from services.intake.applications.routes import public_router as applicant_router
 from services.intake.applications.routes import router as applications_router
+from services.intake.disclosure.routes import router as disclosure_router
+from services.intake.documents.routes import router as documents_router
+from services.intake.external_lines.routes import portal_router as approvals_router
+from services.intake.external_lines.routes import router as external_lines_router
+from services.intake.fees.routes import router as fees_router
 from services.intake.jobs import start_jobs, stop_jobs
 from services.intake.kpis.routes import router as kpis_router
 from services.intake.monitoring.routes import router as monitoring_router
 from services.intake.outbox.routes import router as outbox_router
 from services.intake.policies.routes import router as policies_router
+from services.intake.portal.jobs import (
+    close_portal,
+    open_portal,
+    start_portal_jobs,
+    stop_portal_jobs,
+)
+from services.intake.portal.routes import portal_router
+from services.intake.portal.routes import router as portal_staff_router
 from services.intake.rules.identity import install_log_masking
 from services.intake.settings import IntakeSettings
+from services.intake.whitelist.routes import router as whitelist_router
 from services.intake.workdays.routes import router as calendar_router
 from services.intake.workdays.service import restore_calendar
 from shared.app import create_service_app
@@ -46,10 +60,18 @@ def create_app(
             monitoring_router,
             outbox_router,
             kpis_router,
+            portal_router,
+            approvals_router,
+            portal_staff_router,
+            external_lines_router,
+            documents_router,
+            fees_router,
+            whitelist_router,
+            disclosure_router,
         ],
         settings=settings,
-        on_startup=[_mask_logs, restore_calendar, start_jobs],
-        on_shutdown=[stop_jobs],
+        on_startup=[_mask_logs, restore_calendar, start_jobs, open_portal, start_portal_jobs],
+        on_shutdown=[stop_jobs, stop_portal_jobs, close_portal],
     )
     app.state.intake_settings = intake_settings or IntakeSettings()
     app.state.clock = utcnow

@@ -7,22 +7,46 @@ from services.intake.applications.models import (
     ApplicationStage,
 )
 from services.intake.db import IntakeTable
+from services.intake.documents.models import ApplicationDocument, ChangeOfUseLink, DocumentRequest
+from services.intake.external_lines.models import ExternalLineRecord
+from services.intake.fees.models import ApplicationFee
 from services.intake.monitoring.models import Escalation
 from services.intake.outbox.models import OutboxEvent
 from services.intake.policies.models import TimeLimitPolicy
-from services.intake.portal.models import PortalClient
+from services.intake.portal.models import (
+    IdempotencyRecord,
+    LicenceCheck,
+    PortalClient,
+    PortalNonce,
+    PreApplication,
+    WebhookDelivery,
+)
+from services.intake.whitelist.models import GridArea, ThreeZeroAssessment, WhitelistEntry
 from services.intake.workdays.models import CalendarYear
 
 metadata = IntakeTable.metadata
 __all__ = [
     "Application",
+    "ApplicationDocument",
     "ApplicationEvent",
+    "ApplicationFee",
     "ApplicationPause",
     "ApplicationStage",
     "CalendarYear",
+    "ChangeOfUseLink",
+    "DocumentRequest",
     "Escalation",
+    "ExternalLineRecord",
+    "GridArea",
+    "IdempotencyRecord",
+    "LicenceCheck",
     "OutboxEvent",
     "PortalClient",
+    "PortalNonce",
+    "PreApplication",
+    "ThreeZeroAssessment",
     "TimeLimitPolicy",
+    "WebhookDelivery",
+    "WhitelistEntry",
     "metadata",
 ]

@@ -6,13 +6,14 @@ The settings every service shares (database, ports, secret) are in :mod:`shared.
 from __future__ import annotations
 
 from datetime import time
+from pathlib import Path
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class IntakeSettings(BaseSettings):
-    """How the clock warns, when the watch runs and how events reach notify."""
+    """How the clock warns, when the watch runs, how events reach notify, and the portal."""
 
     model_config = SettingsConfigDict(env_prefix="HUODIAN_INTAKE_", extra="ignore")
 
@@ -32,6 +33,31 @@ class IntakeSettings(BaseSettings):
     outbox_batch: int = Field(default=100, ge=1, le=10_000)
     outbox_retry_base_seconds: float = Field(default=10, gt=0)
     outbox_retry_max_seconds: float = Field(default=3600, gt=0)
+
+    # The government portal (政务服务平台对接).
+    elicense_url: str = Field(
+        default="http://127.0.0.1:8104",
+        description="Base URL of the e-license service (电子证照核验); `huodian up` runs a "
+        "stand-in.",
+    )
+    elicense_api_key: str | None = Field(default=None, description="Sent as X-Api-Key if set.")
+    portal_timeout_seconds: float = Field(
+        default=10, gt=0, description="Timeout of calls to the e-license service and webhooks."
+    )
+    portal_signature_window_seconds: int = Field(
+        default=300, ge=10, le=3600, description="How far a signed timestamp may be off."
+    )
+    idempotency_retention_hours: float = Field(
+        default=24, gt=0, description="How long a portal POST's first answer is kept for retries."
+    )
+    service_areas_file: Path | None = Field(
+        default=None,
+        description="JSON mapping administrative regions to units; default: the shipped one.",
+    )
+    webhook_interval_seconds: float = Field(default=2, gt=0)
+    webhook_batch: int = Field(default=100, ge=1, le=10_000)
+    webhook_retry_base_seconds: float = Field(default=10, gt=0)
+    webhook_retry_max_seconds: float = Field(default=3600, gt=0)
 
     @model_validator(mode="after")
     def _office_hours_in_order(self) -> IntakeSettings:

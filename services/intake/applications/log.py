@@ -22,6 +22,7 @@ from services.intake.applications.models import (
     EventKind,
 )
 from services.intake.policies.models import Stage
+from services.intake.portal.webhooks import queue_status_callback
 
 GENESIS = "0" * 64
 
@@ -95,6 +96,7 @@ def append_event(
     session.add(event)
     application.log_length = seq
     application.log_head = digest
+    queue_status_callback(session, application, event)
     return event
 
 

@@ -31,8 +31,15 @@ from sqlalchemy import (
 from sqlmodel import Field
 
 from services.intake.db import IntakeTable
+from services.intake.documents.models import DocumentsView
+from services.intake.fees.models import ApplicantFee, FeeSheet
 from services.intake.policies.models import CustomerType, Stage
+from services.intake.whitelist.models import ThreeZeroPublic
 from shared.db import UTCDateTime, enum_column
+
+PROJECT_CODE_PATTERN = r"^[0-9]{4}-[0-9]{6}-[0-9]{2}-[0-9]{2}-[0-9]{6}$"
+"""项目代码 as the investment-project platforms issue it: year, region, industry, type, serial
+(e.g. 2025-370502-44-03-012345)."""
 
 
 class Channel(StrEnum):
@@ -112,6 +119,8 @@ class EventKind(StrEnum):
     escalation_opened = "escalation_opened"
     escalation_acknowledged = "escalation_acknowledged"
     escalation_resolved = "escalation_resolved"
+    external_line_decided = "external_line_decided"
+    external_line_approval = "external_line_approval"
 
 
 # ---- tables ----------------------------------------------------------------------------------
@@ -140,6 +149,8 @@ class Application(IntakeTable, table=True):
         Index("ix_applications_type_due", "customer_type", "status", "due_date", "at_risk_from"),
         Index("ix_applications_stage_due", "current_stage", "status", "due_date", "at_risk_from"),
         Index("ix_applications_ended", "status", "ended_day", "customer_type"),
+        # A customer's applications by identity: documents on file reused on a change of use.
+        Index("ix_applications_holder", "id_kind", "id_number"),
         # The scan looks only at open clocks not yet warned (or escalated): partial indexes
         # that stay small, because a row leaves them once it has been warned.
         Index(
@@ -199,6 +210,15 @@ class Application(IntakeTable, table=True):
     rating: int | None = None
     rating_comment: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     rated_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
+    # From the government portal: the project (项目代码) it joins, the portal it came through.
+    project_code: str | None = Field(
+        default=None, sa_column=Column(String(24), nullable=True, index=True)
+    )
+    portal_client: str | None = Field(
+        default=None,
+        sa_column=Column(String(64), nullable=True),
+        description="Key id of the portal that submitted it; status callbacks go there",
+    )
 
 
 class ApplicationStage(IntakeTable, table=True):
@@ -291,6 +311,12 @@ class SiteIn(_Body):
     transformer_area: str | None = DataField(
         default=None, min_length=1, max_length=100, description="台区"
     )
+    grid_area: str | None = DataField(
+        default=None,
+        min_length=1,
+        max_length=100,
+        description="配电网区域: one of the unit's areas whose open capacity staff keep",
+    )
 
 
 class ApplicationCreate(_Body):
@@ -303,7 +329,18 @@ class ApplicationCreate(_Body):
     has_works: bool = DataField(default=True, description="false: 无工程的低压用户")
     applicant: ApplicantIn
     site: SiteIn
+    changes_application: str | None = DataField(
+        default=None,
+        min_length=1,
+        max_length=24,
+        description="变更用电: the number of the same customer's connected application it changes",
+    )
     capacity_kw: Decimal = DataField(gt=0, le=1_000_000, decimal_places=2, description="容量 kW")
+    project_code: str | None = DataField(
+        default=None,
+        pattern=PROJECT_CODE_PATTERN,
+        description="项目代码 of a construction project: joins its pre-application (超前对接)",
+    )
 
 
 class StageCompletion(_Body):
@@ -450,11 +487,15 @@ class ApplicationPublic(BaseModel):
     total: TimeSpent
     ended_at: datetime | None
     rating: int | None
+    project_code: str | None = None
 
 
 class ApplicationDetail(ApplicationPublic):
     stages: list[StagePublic]
     pauses: list[PausePublic]
+    three_zero: ThreeZeroPublic | None = DataField(default=None, description="三零判定")
+    documents: DocumentsView | None = DataField(default=None, description="申请资料")
+    fees: FeeSheet | None = DataField(default=None, description="收费清单")
 
 
 class ApplicationCreated(BaseModel):
@@ -518,5 +559,11 @@ class ApplicantProgress(BaseModel):
     documents: list[str] = DataField(
         description="Documents this stage may ask for (本环节所需资料)"
     )
+    documents_needed: list[str] = DataField(
+        default_factory=list,
+        description="Of those, the ones still to be given (尚需提供的资料)",
+    )
+    fees: list[ApplicantFee] = DataField(default_factory=list, description="收费项目")
+    fee_total: Decimal = DataField(default=Decimal("0.00"), description="收费合计（元）")
     can_rate: bool
     rating: int | None

@@ -180,8 +180,10 @@ async def verify_log(number: str, staff: Staff, session: Session) -> ChainCheck:
     "/public/applications/{number}/progress",
     summary="Check progress with the query code (办电进度查询)",
 )
-async def progress(number: str, query_code: QueryCode, session: Session) -> ApplicantProgress:
-    return await service.progress(session, number, query_code)
+async def progress(
+    number: str, query_code: QueryCode, session: Session, now: Now
+) -> ApplicantProgress:
+    return await service.progress(session, number, query_code, today=beijing_date(now))
 
 
 @public_router.post(

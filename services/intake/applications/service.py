@@ -58,6 +58,15 @@ from services.intake.applications.models import (
     TimeSpent,
     WatchState,
 )
+from services.intake.documents.on_file import (
+    check_change_of_use,
+    documents_view,
+    holdings,
+    link_change_of_use,
+    needs_of,
+)
+from services.intake.external_lines.gate import external_line_ready_to_connect
+from services.intake.fees.sheet import applicant_fees, fee_sheet
 from services.intake.outbox.models import EventType
 from services.intake.outbox.service import enqueue
 from services.intake.policies.models import (
@@ -69,7 +78,8 @@ from services.intake.policies.models import (
     Stage,
 )
 from services.intake.policies.service import list_versions, version_in_force
-from services.intake.rules.documents import required_documents
+from services.intake.portal.pre_applications import join_application
+from services.intake.rules.documents import load_document_catalogue, required_documents
 from services.intake.rules.identity import (
     FieldErrors,
     mask_id_number,
@@ -78,9 +88,11 @@ from services.intake.rules.identity import (
     parse_mobile,
     parse_resident_id,
 )
+from services.intake.whitelist import assess as three_zero
 from shared.auth import Principal, Role
 from shared.calendar import WorkingCalendar, beijing_date
 from shared.errors import Conflict, FieldError, Forbidden, NotFound, Unprocessable
+from shared.timeutil import beijing_today
 
 THREE_ZERO_MAX_KW = Decimal(160)
 """三零 users are small and micro enterprises and residents up to 160 kW (Dongying §三)."""
@@ -352,6 +364,16 @@ def _reader_sees_personal_data(application: Application, principal: Principal) -
     return False
 
 
+def check_operator(application: Application, principal: Principal) -> None:
+    """Refuse (403) anyone but a clerk of the application's unit."""
+    _check_operator(application, principal)
+
+
+def check_reader(application: Application, principal: Principal) -> bool:
+    """Refuse (403) staff who may not read the application; True if they see personal data."""
+    return _reader_sees_personal_data(application, principal)
+
+
 def _check_not_before(moment: datetime | None, now: datetime) -> None:
     if moment is not None and now < moment:
         raise Conflict(
@@ -401,8 +423,14 @@ async def create_application(
     clerk: Principal,
     now: datetime,
     clocking: Clocking,
+    portal_client: str | None = None,
 ) -> tuple[Application, str]:
-    """Accept an application (受理) now; returns it with the applicant's query code (查询码)."""
+    """Accept an application (受理) now; returns it with the applicant's query code (查询码).
+
+    ``clerk`` is whoever accepts it: a clerk of the unit, or for an application submitted
+    through the government portal a principal standing for that portal (``portal_client`` its
+    key id). An application naming a project code joins the project's pre-application.
+    """
     if data.unit not in clerk.units:
         raise Forbidden(f"you do not act for {data.unit}", code="not_your_unit")
     today = beijing_date(now)
@@ -414,6 +442,8 @@ async def create_application(
     if not data.has_works and data.customer_type not in LOW_VOLTAGE_TYPES:
         errors.add("has_works", "no_works_not_low_voltage", "只有低压用户可以无工程直接接电")
     _check_three_zero(errors, data.customer_type, data.capacity_kw)
+    assessed = await three_zero.assess(session, data, today, errors)
+    earlier = await check_change_of_use(session, data, id_number, errors)
     errors.raise_if_any()
     assert id_number is not None
     assert mobile is not None
@@ -442,6 +472,8 @@ async def create_application(
         capacity_kw=data.capacity_kw,
         feeder=data.site.feeder,
         transformer_area=data.site.transformer_area,
+        project_code=data.project_code,
+        portal_client=portal_client,
         accepted_at=now,
         accepted_day=today,
         status=ApplicationStatus.open,
@@ -470,6 +502,19 @@ async def create_application(
     stages[0].started_at, stages[0].started_day = now, today
     session.add_all(stages)
     refresh(application, stages, [], clocking)
+    payload: dict[str, Any] = {
+        "channel": data.channel.value,
+        "customer_type": data.customer_type.value,
+        "unit": data.unit,
+        "policy": policy.code,
+        "has_works": data.has_works,
+        "stages": [[s.stage.value, s.limit_days] for s in stages],
+        "total_limit_days": application.total_limit_days,
+    }
+    if data.project_code:
+        payload["project_code"] = data.project_code
+    if portal_client:
+        payload["portal_client"] = portal_client
     append_event(
         session,
         application,
@@ -477,16 +522,12 @@ async def create_application(
         now=now,
         actor=clerk.subject,
         stage=stages[0].stage,
-        payload={
-            "channel": data.channel.value,
-            "customer_type": data.customer_type.value,
-            "unit": data.unit,
-            "policy": policy.code,
-            "has_works": data.has_works,
-            "stages": [[s.stage.value, s.limit_days] for s in stages],
-            "total_limit_days": application.total_limit_days,
-        },
+        payload=payload,
     )
+    await join_application(session, application, now)
+    three_zero.record(session, application, assessed, now=now)
+    if earlier is not None:
+        link_change_of_use(session, application, earlier, actor=clerk.subject, now=now)
     await session.flush()
     return application, query_code
 
@@ -544,6 +585,10 @@ async def complete_stage(
             ],
         )
     today = beijing_date(now)
+    if last:
+        await external_line_ready_to_connect(
+            session, application, actor=actor.subject, now=now, calendar=clocking.calendar
+        )
     target.completed_at, target.completed_day, target.completed_by = now, today, actor.subject
     if last:
         application.status = ApplicationStatus.connected
@@ -1065,6 +1110,7 @@ def to_public(
         total=_total(application, pauses, calendar, today),
         ended_at=application.ended_at,
         rating=application.rating,
+        project_code=application.project_code,
     )
 
 
@@ -1099,6 +1145,9 @@ async def detail(
             )
             for p in pauses
         ],
+        three_zero=await three_zero.three_zero_of(session, application.id),
+        documents=await documents_view(session, application, today, unmasked=unmasked),
+        fees=await fee_sheet(session, application.id, unmasked=unmasked),
     )
 
 
@@ -1236,9 +1285,13 @@ def _awaiting(application: Application, pauses: Sequence[ApplicationPause]) -> l
     return [f"{PAUSE_REASON_LABELS[running.reason]}：{running.note}".rstrip("：")]
 
 
-async def progress(session: AsyncSession, number: str, code: str) -> ApplicantProgress:
+async def progress(
+    session: AsyncSession, number: str, code: str, *, today: date | None = None
+) -> ApplicantProgress:
     """What the applicant may see with the number and query code (no login)."""
     application = await _applicant_application(session, number, code)
+    needs = needs_of(application, await holdings(session, application), today or beijing_today())
+    fees, fee_total = await applicant_fees(session, application.id)
     stages = await _stages(session, application.id)
     pauses = await _pauses(session, application.id)
     current = application.current_stage if application.status not in ENDED else None
@@ -1269,6 +1322,11 @@ async def progress(session: AsyncSession, number: str, code: str) -> ApplicantPr
         documents=[k.name for k in required_documents(application.customer_type, current)]
         if current
         else [],
+        documents_needed=[load_document_catalogue().kind(c).name for c in needs.needed]
+        if needs
+        else [],
+        fees=fees,
+        fee_total=fee_total,
         can_rate=application.status is ApplicationStatus.connected and application.rating is None,
         rating=application.rating,
     )
@@ -1298,4 +1356,4 @@ async def rate(
         payload={"score": data.score},
     )
     await session.flush()
-    return await progress(session, number, code)
+    return await progress(session, number, code, today=beijing_date(now))

@@ -1,4 +1,4 @@
-"""Issuing and listing portal API keys."""
+"""Portal API keys: issuing and listing them, and where each portal's callbacks go."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import secrets
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.intake.portal.models import PortalClient
-from shared.errors import Conflict
+from services.intake.portal.models import PortalClient, PortalClientPublic
+from shared.errors import Conflict, NotFound
 
 
 async def add_portal_client(session: AsyncSession, name: str) -> PortalClient:
@@ -28,3 +28,25 @@ async def add_portal_client(session: AsyncSession, name: str) -> PortalClient:
 
 async def list_portal_clients(session: AsyncSession) -> list[PortalClient]:
     return list((await session.exec(select(PortalClient).order_by(col(PortalClient.id)))).all())
+
+
+async def get_portal_client(session: AsyncSession, key_id: str) -> PortalClient:
+    client = (
+        await session.exec(select(PortalClient).where(col(PortalClient.key_id) == key_id))
+    ).first()
+    if client is None:
+        raise NotFound(f"there is no portal key {key_id}", code="portal_client_not_found")
+    return client
+
+
+def to_public(client: PortalClient) -> PortalClientPublic:
+    return PortalClientPublic.model_validate(client, from_attributes=True)
+
+
+async def set_webhook(session: AsyncSession, key_id: str, url: str | None) -> PortalClientPublic:
+    """Where the portal's status callbacks go (None: nowhere; its events are skipped)."""
+    client = await get_portal_client(session, key_id)
+    client.webhook_url = url
+    session.add(client)
+    await session.flush()
+    return to_public(client)

@@ -1,0 +1,60 @@
+"""What connecting the power (装表接电) requires of the external-line works.
+
+Called by the applications service when the last stage is completed, so it depends on nothing
+but the works' own table.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from services.intake.applications.models import Application
+from services.intake.external_lines.models import (
+    APPROVAL_STATE_LABELS,
+    BLOCKING_STATES,
+    ExternalLineRecord,
+)
+from services.intake.rules.external_lines import push_due_date
+from shared.calendar import WorkingCalendar, beijing_date
+from shared.errors import Conflict
+
+
+def mark_completed(
+    works: ExternalLineRecord, *, actor: str, now: datetime, calendar: WorkingCalendar
+) -> None:
+    """The works are complete (竣工) now: the 3-month push duty starts."""
+    works.completed_at, works.completed_on, works.completed_by = now, beijing_date(now), actor
+    works.push_due_on = push_due_date(works.completed_on, working_calendar=calendar)
+
+
+async def external_line_ready_to_connect(
+    session: AsyncSession,
+    application: Application,
+    *,
+    actor: str,
+    now: datetime,
+    calendar: WorkingCalendar,
+) -> None:
+    """Refuse to connect while the works' approval is pending or refused (409
+    ``external_line_not_approved``); works not yet marked complete are complete by now."""
+    works = (
+        await session.exec(
+            select(ExternalLineRecord).where(
+                col(ExternalLineRecord.application_id) == application.id
+            )
+        )
+    ).first()
+    if works is None:
+        return
+    if works.approval_state in BLOCKING_STATES:
+        raise Conflict(
+            f"the external-line works are {APPROVAL_STATE_LABELS[works.approval_state]}; "
+            "the power is connected once they are approved (外线工程未取得审批，不能接电)",
+            code="external_line_not_approved",
+        )
+    if works.completed_at is None:
+        mark_completed(works, actor=actor, now=now, calendar=calendar)
+        session.add(works)

@@ -1,0 +1,43 @@
+"""Fee items over HTTP: clerks add and void them, staff read them."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, status
+
+from services.intake.applications.service import check_operator, check_reader, get_application
+from services.intake.deps import CurrentClerk, Now, Staff
+from services.intake.fees import service
+from services.intake.fees.models import FeeItemsIn, FeeSheet, FeeVoid
+from services.intake.fees.sheet import fee_sheet
+from shared.app import Session
+
+router = APIRouter(tags=["fees"])
+
+
+@router.get("/applications/{number}/fees", summary="Fee items and totals (收费清单)")
+async def read_fees(number: str, staff: Staff, session: Session) -> FeeSheet:
+    application = await get_application(session, number)
+    unmasked = check_reader(application, staff)
+    return await fee_sheet(session, application.id, unmasked=unmasked)
+
+
+@router.post(
+    "/applications/{number}/fees",
+    status_code=status.HTTP_201_CREATED,
+    summary="Add fee items (登记收费项目)",
+)
+async def add_fees(
+    number: str, body: FeeItemsIn, clerk: CurrentClerk, session: Session, now: Now
+) -> FeeSheet:
+    application = await get_application(session, number, for_update=True)
+    check_operator(application, clerk)
+    return await service.add_fees(session, application, body, actor=clerk.subject, now=now)
+
+
+@router.post("/applications/{number}/fees/{fee_id}/void", summary="Void a fee item (作废收费项目)")
+async def void_fee(
+    number: str, fee_id: int, body: FeeVoid, clerk: CurrentClerk, session: Session, now: Now
+) -> FeeSheet:
+    application = await get_application(session, number, for_update=True)
+    check_operator(application, clerk)
+    return await service.void_fee(session, application, fee_id, body, actor=clerk.subject, now=now)

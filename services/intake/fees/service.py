@@ -1,0 +1,180 @@
+"""Adding fee items to an application and voiding wrong ones.
+
+Every item passes :func:`services.intake.rules.fees.check_fee_items` with the application's
+zero-investment decision (三零, taken when it was accepted), so the rule codes are the ones the
+caller sees: ``fee_banned``, ``fee_banned_similar``, ``fee_zero_investment`` for any item, and for
+an extended service ``fee_not_listed``, ``fee_price_mismatch``, ``fee_consent_missing``. A
+statutory fee is not in the extended-service catalogue; it must name its basis
+(``fee_basis_missing``) and must not be a listed extended service (``fee_listed_as_extended``).
+One refused item refuses the whole request (422 ``fee_refused``, each item named as
+``items[i]``); nothing is stored then. The caller has been checked to operate the application.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from services.intake.applications.models import Application, ApplicationStatus
+from services.intake.fees.models import (
+    ApplicationFee,
+    FeeItemIn,
+    FeeItemsIn,
+    FeeKind,
+    FeeSheet,
+    FeeVoid,
+)
+from services.intake.fees.sheet import fee_sheet
+from services.intake.rules.fees import CustomerConsent, FeeItem, FeeRefused, check_fee_items
+from services.intake.whitelist.assess import zero_investment
+from shared.errors import Conflict, FieldError, NotFound
+
+_ANY_ITEM_REFUSALS = frozenset({"fee_banned", "fee_banned_similar", "fee_zero_investment"})
+
+
+def _check_open(application: Application) -> None:
+    if application.status in (ApplicationStatus.connected, ApplicationStatus.closed):
+        raise Conflict(
+            f"application {application.number} is {application.status.value}; "
+            "its fee items cannot change",
+            code="application_ended",
+        )
+
+
+def _extended(
+    item: FeeItemIn, zero: bool, application_id: int, actor: str, now: datetime
+) -> ApplicationFee:
+    consent = (
+        CustomerConsent(consented_at=now, recorded_by=actor, evidence=item.consent.evidence)
+        if item.consent
+        else None
+    )
+    accepted = check_fee_items(
+        [
+            FeeItem(
+                name=item.name,
+                amount=item.amount,
+                quantity=item.quantity,
+                service_code=item.service_code,
+                utility_side=item.utility_side,
+                consent=consent,
+            )
+        ],
+        zero_investment=zero,
+    )[0]
+    return ApplicationFee(
+        application_id=application_id,
+        kind=FeeKind.extended,
+        name=accepted.name,
+        service_code=accepted.service_code,
+        basis=item.basis,
+        unit=accepted.unit,
+        unit_price=accepted.unit_price,
+        quantity=accepted.quantity,
+        amount=accepted.amount,
+        utility_side=item.utility_side,
+        consented_at=accepted.consented_at,
+        consent_recorded_by=accepted.recorded_by,
+        consent_evidence=consent.evidence if consent else None,
+        added_at=now,
+        added_by=actor,
+    )
+
+
+def _statutory(
+    item: FeeItemIn, zero: bool, application_id: int, actor: str, now: datetime
+) -> ApplicationFee:
+    plain = FeeItem(
+        name=item.name, amount=item.amount, quantity=item.quantity, utility_side=item.utility_side
+    )
+    try:
+        check_fee_items([plain], zero_investment=zero)
+        refusal: FieldError | None = None
+    except FeeRefused as exc:
+        refusal = exc.errors[0]
+    # The rules check banned names and 三零 first; "not listed" means it passed both and is
+    # not an extended service, which is what a statutory fee is.
+    if refusal is None or refusal.code not in _ANY_ITEM_REFUSALS | {"fee_not_listed"}:
+        refusal = FieldError(
+            field="",
+            code="fee_listed_as_extended",
+            message=f"“{item.name}”是收费项目目录中的延伸服务，应按延伸服务登记并取得用户确认",
+        )
+    if refusal.code != "fee_not_listed":
+        raise FeeRefused(refusal.message, errors=[refusal])
+    if item.basis is None or not item.basis.strip():
+        message = f"政府定价收费“{item.name}”须注明收费依据（价格主管部门文件）"
+        raise FeeRefused(
+            message, errors=[FieldError(field="", code="fee_basis_missing", message=message)]
+        )
+    return ApplicationFee(
+        application_id=application_id,
+        kind=FeeKind.statutory,
+        name=item.name.strip(),
+        basis=item.basis.strip(),
+        quantity=item.quantity,
+        amount=item.amount,
+        utility_side=item.utility_side,
+        consented_at=now if item.consent else None,
+        consent_recorded_by=actor if item.consent else None,
+        consent_evidence=item.consent.evidence if item.consent else None,
+        added_at=now,
+        added_by=actor,
+    )
+
+
+async def add_fees(
+    session: AsyncSession,
+    application: Application,
+    data: FeeItemsIn,
+    *,
+    actor: str,
+    now: datetime,
+) -> FeeSheet:
+    """Add fee items to ``application``: all of them, or none if any is refused."""
+    assert application.id is not None
+    _check_open(application)
+    zero = await zero_investment(session, application.id)
+    rows: list[ApplicationFee] = []
+    errors: list[FieldError] = []
+    for i, item in enumerate(data.items):
+        build = _extended if item.kind is FeeKind.extended else _statutory
+        try:
+            rows.append(build(item, zero, application.id, actor, now))
+        except FeeRefused as exc:
+            errors.extend(
+                FieldError(field=f"items[{i}]", code=e.code, message=e.message) for e in exc.errors
+            )
+    if errors:
+        raise FeeRefused(f"{len(errors)} fee item(s) refused (收费项目不合规)", errors=errors)
+    session.add_all(rows)
+    await session.flush()
+    return await fee_sheet(session, application.id, unmasked=True)
+
+
+async def void_fee(
+    session: AsyncSession,
+    application: Application,
+    fee_id: int,
+    data: FeeVoid,
+    *,
+    actor: str,
+    now: datetime,
+) -> FeeSheet:
+    """Void a wrongly recorded item (作废), keeping it with who, when and why."""
+    _check_open(application)
+    query = select(ApplicationFee).where(
+        col(ApplicationFee.id) == fee_id, col(ApplicationFee.application_id) == application.id
+    )
+    fee = (await session.exec(query.with_for_update())).first()
+    if fee is None:
+        raise NotFound(
+            f"application {application.number} has no fee item {fee_id}", code="fee_not_found"
+        )
+    if fee.voided_at is not None:
+        raise Conflict("the fee item is already voided", code="fee_already_voided")
+    fee.voided_at, fee.voided_by, fee.void_reason = now, actor, data.reason
+    await session.flush()
+    return await fee_sheet(session, application.id, unmasked=True)

@@ -1,0 +1,100 @@
+"""Reading the fee items of an application (收费清单); no authorisation here."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from services.intake.fees.models import (
+    FEE_KIND_LABELS,
+    ApplicantFee,
+    ApplicationFee,
+    FeeKind,
+    FeePublic,
+    FeeSheet,
+)
+from services.intake.rules.identity import mask_sensitive
+from services.intake.whitelist.assess import zero_investment
+
+ZERO = Decimal("0.00")
+
+
+async def fees_of(session: AsyncSession, application_id: int | None) -> list[ApplicationFee]:
+    query = (
+        select(ApplicationFee)
+        .where(col(ApplicationFee.application_id) == application_id)
+        .order_by(col(ApplicationFee.id))
+    )
+    return list((await session.exec(query)).all())
+
+
+def _public(fee: ApplicationFee, unmasked: bool) -> FeePublic:
+    assert fee.id is not None
+    return FeePublic(
+        id=fee.id,
+        kind=fee.kind,
+        kind_label=FEE_KIND_LABELS[fee.kind],
+        name=fee.name,
+        service_code=fee.service_code,
+        basis=fee.basis,
+        unit=fee.unit,
+        unit_price=fee.unit_price,
+        quantity=fee.quantity,
+        amount=fee.amount,
+        utility_side=fee.utility_side,
+        consented_at=fee.consented_at,
+        consent_recorded_by=fee.consent_recorded_by,
+        consent_evidence=fee.consent_evidence
+        if unmasked or fee.consent_evidence is None
+        else mask_sensitive(fee.consent_evidence),
+        added_at=fee.added_at,
+        added_by=fee.added_by,
+        voided_at=fee.voided_at,
+        voided_by=fee.voided_by,
+        void_reason=fee.void_reason
+        if unmasked or fee.void_reason is None
+        else mask_sensitive(fee.void_reason),
+    )
+
+
+def _sum(fees: list[ApplicationFee], kind: FeeKind | None = None) -> Decimal:
+    return sum(
+        (f.amount for f in fees if f.voided_at is None and (kind is None or f.kind is kind)),
+        ZERO,
+    ).quantize(Decimal("0.01"))
+
+
+async def fee_sheet(
+    session: AsyncSession, application_id: int | None, *, unmasked: bool
+) -> FeeSheet:
+    """The items and totals; ID numbers and mobiles in free text masked unless ``unmasked``."""
+    fees = await fees_of(session, application_id)
+    return FeeSheet(
+        zero_investment=await zero_investment(session, application_id),
+        items=[_public(f, unmasked) for f in fees],
+        statutory_total=_sum(fees, FeeKind.statutory),
+        extended_total=_sum(fees, FeeKind.extended),
+        total=_sum(fees),
+    )
+
+
+async def applicant_fees(
+    session: AsyncSession, application_id: int | None
+) -> tuple[list[ApplicantFee], Decimal]:
+    """The fee items in force and their total, as the applicant sees them."""
+    fees = [f for f in await fees_of(session, application_id) if f.voided_at is None]
+    return (
+        [
+            ApplicantFee(
+                name=f.name,
+                kind_label=FEE_KIND_LABELS[f.kind],
+                quantity=f.quantity,
+                unit=f.unit,
+                amount=f.amount,
+            )
+            for f in fees
+        ],
+        _sum(fees),
+    )

@@ -1,0 +1,106 @@
+"""Who is calling a portal route: a portal client proven by its HMAC signature (接入方验签).
+
+The rules of the signature are in :mod:`services.intake.rules.signing`; this module gives them
+the secrets (active :class:`PortalClient` rows) and the memory of used nonces
+(:class:`PortalNonce`), and turns a verified request into a :class:`PortalPrincipal`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy import delete
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from services.intake.deps import server_now
+from services.intake.portal.models import PortalClient, PortalNonce
+from services.intake.portal.sql import insert_once
+from services.intake.rules.signing import request_target, verify_request
+from services.intake.settings import IntakeSettings
+from shared.db import session_scope
+
+
+@dataclass(frozen=True)
+class PortalPrincipal:
+    """A portal client whose request passed every check, and a digest of that request."""
+
+    key_id: str
+    name: str
+    request_hash: str
+    """SHA-256 of method, request target and body: what an Idempotency-Key is bound to."""
+
+    @property
+    def actor(self) -> str:
+        """How the portal appears as the author of a stage-log event."""
+        return f"portal:{self.key_id}"
+
+
+async def remember_nonce(
+    session: AsyncSession, key_id: str, nonce: str, expires_at: datetime
+) -> bool:
+    """Store a used nonce; False if the key had used it before."""
+    return await insert_once(
+        session, PortalNonce, {"key_id": key_id, "nonce": nonce, "expires_at": expires_at}
+    )
+
+
+async def forget_expired_nonces(session: AsyncSession, now: datetime) -> int:
+    """Drop nonces whose timestamp the window refuses anyway (a replay is stale by then)."""
+    result = await session.exec(delete(PortalNonce).where(col(PortalNonce.expires_at) < now))
+    return result.rowcount
+
+
+def request_hash(method: str, target: str, body: bytes) -> str:
+    digest = hashlib.sha256()
+    for part in (method.upper().encode(), target.encode("latin-1"), body):
+        digest.update(hashlib.sha256(part).digest())
+    return digest.hexdigest()
+
+
+async def portal_caller(request: Request) -> PortalPrincipal:
+    """Verify the request's signature over its raw body; 401 problem+json if it fails.
+
+    The nonce is stored in a transaction of its own, committed before the route runs: a request
+    the route then refuses has still used its nonce, so it cannot be replayed either.
+    """
+    settings: IntakeSettings = request.app.state.intake_settings
+    body = await request.body()
+    target = request_target(request.scope)
+    names: dict[str, str] = {}
+    async with session_scope(request.app.state.engine) as session:
+
+        async def lookup(key_id: str) -> str | None:
+            client = (
+                await session.exec(select(PortalClient).where(col(PortalClient.key_id) == key_id))
+            ).first()
+            if client is None or not client.is_active:
+                return None
+            names[key_id] = client.name
+            return client.secret
+
+        async def remember(key_id: str, nonce: str, expires_at: datetime) -> bool:
+            return await remember_nonce(session, key_id, nonce, expires_at)
+
+        verified = await verify_request(
+            method=request.method,
+            target=target,
+            body=body,
+            headers=request.headers,
+            lookup_secret=lookup,
+            remember_nonce=remember,
+            now=server_now(request),
+            window_seconds=settings.portal_signature_window_seconds,
+        )
+    return PortalPrincipal(
+        key_id=verified.key_id,
+        name=names[verified.key_id],
+        request_hash=request_hash(request.method, target, body),
+    )
+
+
+PortalCaller = Annotated[PortalPrincipal, Depends(portal_caller)]

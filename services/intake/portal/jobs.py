@@ -1,0 +1,90 @@
+"""The portal's share of the intake process: its HTTP client and its background work.
+
+:func:`open_portal` builds, in lifespan, the ``httpx.AsyncClient`` that reaches the world
+outside Huodian (the e-license service, the portals' webhooks) and the e-license adapter on it.
+:func:`start_portal_jobs` runs one asyncio task that delivers the status callbacks and forgets
+expired nonces and idempotency answers; both are plain functions tests call directly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+import httpx
+from fastapi import FastAPI
+
+from services.intake.deps import ServerClock
+from services.intake.portal.auth import forget_expired_nonces
+from services.intake.portal.idempotency import forget_old_answers
+from services.intake.portal.models import WebhookRun
+from services.intake.portal.webhooks import deliver_pending
+from services.intake.settings import IntakeSettings
+from services.intake.standins.elicense import ELicenseClient
+from shared.db import session_scope
+
+log = logging.getLogger("huodian.intake.portal")
+HOUSEKEEPING_SECONDS = 300.0
+
+
+async def open_portal(app: FastAPI) -> None:
+    settings: IntakeSettings = app.state.intake_settings
+    app.state.portal_http = httpx.AsyncClient(
+        timeout=httpx.Timeout(settings.portal_timeout_seconds, connect=3.0)
+    )
+    app.state.elicense = ELicenseClient(
+        settings.elicense_url, app.state.portal_http, api_key=settings.elicense_api_key
+    )
+
+
+async def close_portal(app: FastAPI) -> None:
+    await app.state.portal_http.aclose()
+
+
+async def run_webhook_delivery(app: FastAPI) -> WebhookRun:
+    clock: ServerClock = app.state.clock
+    return await deliver_pending(
+        app.state.engine, app.state.portal_http, app.state.intake_settings, now=clock()
+    )
+
+
+async def run_housekeeping(app: FastAPI) -> tuple[int, int]:
+    """Forget expired nonces and old idempotency answers; returns how many of each."""
+    clock: ServerClock = app.state.clock
+    settings: IntakeSettings = app.state.intake_settings
+    now = clock()
+    async with session_scope(app.state.engine) as session:
+        nonces = await forget_expired_nonces(session, now)
+        answers = await forget_old_answers(session, now, settings.idempotency_retention_hours)
+    return nonces, answers
+
+
+async def _loop(app: FastAPI) -> None:
+    settings: IntakeSettings = app.state.intake_settings
+    loop = asyncio.get_running_loop()
+    next_housekeeping = loop.time()
+    while True:
+        try:
+            await run_webhook_delivery(app)
+            if loop.time() >= next_housekeeping:
+                await run_housekeeping(app)
+                next_housekeeping = loop.time() + HOUSEKEEPING_SECONDS
+        except Exception:  # the loop must outlive a failed pass; the next one retries
+            log.exception("portal background pass failed")
+        await asyncio.sleep(settings.webhook_interval_seconds)
+
+
+async def start_portal_jobs(app: FastAPI) -> None:
+    settings: IntakeSettings = app.state.intake_settings
+    app.state.portal_jobs = asyncio.create_task(_loop(app)) if settings.background_jobs else None
+
+
+async def stop_portal_jobs(app: FastAPI) -> None:
+    task: asyncio.Task[None] | None = getattr(app.state, "portal_jobs", None)
+    if task is None:
+        return
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    app.state.portal_jobs = None

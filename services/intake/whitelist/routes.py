@@ -1,0 +1,84 @@
+"""The whitelist (白名单), its report, and the grid capacity per area, for staff."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
+
+from services.intake.applications.service import check_operator, get_application
+from services.intake.deps import CurrentClerk, Now, Staff
+from services.intake.whitelist import service
+from services.intake.whitelist.models import (
+    GridAreaCreate,
+    GridAreaPublic,
+    GridAreaUpdate,
+    WhitelistItem,
+    WhitelistPage,
+    WhitelistReport,
+    WhitelistStatus,
+    WhitelistTransition,
+)
+from services.intake.whitelist.service import WhitelistFilter
+from shared.app import Session
+
+router = APIRouter(tags=["whitelist"])
+
+
+@router.get("/whitelist", summary="Applications waiting for a grid upgrade (白名单)")
+async def list_whitelist(
+    staff: Staff,
+    session: Session,
+    unit: str | None = None,
+    area: Annotated[str | None, Query(description="配电网区域名称")] = None,
+    status_: Annotated[WhitelistStatus | None, Query(alias="status")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> WhitelistPage:
+    flt = WhitelistFilter(unit=unit, area=area, status=status_)
+    return await service.list_whitelist(session, staff, flt, limit=limit, offset=offset)
+
+
+@router.get("/whitelist/report", summary="Whitelist records per unit and status (白名单统计)")
+async def whitelist_report(staff: Staff, session: Session) -> WhitelistReport:
+    return await service.report(session, staff)
+
+
+@router.post(
+    "/applications/{number}/whitelist",
+    summary="Move the whitelist record on: upgrade done, released (白名单状态)",
+)
+async def whitelist_transition(
+    number: str, body: WhitelistTransition, clerk: CurrentClerk, session: Session, now: Now
+) -> WhitelistItem:
+    application = await get_application(session, number)
+    check_operator(application, clerk)
+    return await service.transition(session, application, body, actor=clerk.subject, now=now)
+
+
+@router.get("/grid-areas", summary="Grid capacity per area (配电网接入能力)")
+async def list_grid_areas(
+    _staff: Staff, session: Session, unit: str | None = None
+) -> list[GridAreaPublic]:
+    return [service.area_public(a) for a in await service.list_areas(session, unit)]
+
+
+@router.post(
+    "/grid-areas",
+    status_code=status.HTTP_201_CREATED,
+    summary="Add a grid area with its open capacity (新增配电网区域)",
+)
+async def create_grid_area(
+    body: GridAreaCreate, staff: Staff, session: Session, now: Now
+) -> GridAreaPublic:
+    return await service.create_area(session, body, actor=staff, now=now)
+
+
+@router.patch(
+    "/grid-areas/{area_id}",
+    summary="Update an area's open capacity or limits (更新接入能力)",
+)
+async def update_grid_area(
+    area_id: int, body: GridAreaUpdate, staff: Staff, session: Session, now: Now
+) -> GridAreaPublic:
+    return await service.update_area(session, area_id, body, actor=staff, now=now)

@@ -1,0 +1,212 @@
+"""From a project push on the government portal to 装表接电, across the real processes.
+
+``huodian up`` runs intake, ledger, notify and the e-license stand-in. A portal key is issued
+with the CLI; the portal pushes a project (超前对接) and then the customer's application, signed
+with HMAC and an Idempotency-Key (a retry gets the first answer); the application joins the
+pre-application; the approval service approves the external-line works; a clerk takes the
+application through every stage. The portal's webhook — a real HTTP server here — receives the
+status callbacks in order, and notify (a real process) receives the connection event and makes
+the customer an outage subscriber.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from services.intake.rules.signing import PortalAuth
+from tests.e2e.support import drop_schemas, free_port, run_cli, service_env
+from tests.e2e.test_intake_flow import add_user, sign_in, wait_for
+from tests.intake.portal.sink import WebhookSink, running_sink
+
+pytestmark = pytest.mark.e2e
+ADMIN_PASSWORD = "e2e-portal-admin-password"
+UNIT = "供电分公司"  # Jingyu's branch, which serves 靖宇县 (220622)
+PROJECT_CODE = "2025-220622-15-03-000007"
+COMPANY = {"name": "靖宇县测试矿泉水有限公司", "credit_code": "91220622MA14X3B6YF"}
+PROPERTY = "吉（2022）靖宇县不动产权第0000123号"
+STAGES = ("acceptance", "supply_plan", "completion_inspection", "connection")
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    var_dir: Path = tmp_path_factory.mktemp("e2e-portal-var")
+    ports = {name: free_port() for name in ("intake", "ledger", "notify", "elicense")}
+    env = service_env(
+        var_dir,
+        f"e2ep{os.getpid()}_",
+        HUODIAN_ADMIN_PASSWORD=ADMIN_PASSWORD,
+        HUODIAN_INTAKE_BACKGROUND_JOBS="true",
+        HUODIAN_INTAKE_OUTBOX_INTERVAL_SECONDS="0.5",
+        HUODIAN_INTAKE_WEBHOOK_INTERVAL_SECONDS="0.5",
+        **{f"HUODIAN_{n.upper()}_PORT": str(p) for n, p in ports.items()},
+    )
+    env.pop("HUODIAN_INTAKE_ELICENSE_URL", None)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "services.cli", "up", "--log-level", "warning"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    urls = {n: f"http://127.0.0.1:{p}" for n, p in ports.items()}
+    probes = {n: f"{u}/{'healthz' if n == 'elicense' else 'readyz'}" for n, u in urls.items()}
+    try:
+        deadline = time.monotonic() + 60
+        pending = set(urls)
+        while pending and time.monotonic() < deadline:
+            assert process.poll() is None, process.stdout.read() if process.stdout else ""
+            for name in list(pending):
+                try:
+                    if httpx.get(probes[name], timeout=1).status_code == 200:
+                        pending.discard(name)
+                except httpx.HTTPError:
+                    pass
+            time.sleep(0.2)
+        assert not pending, f"not ready: {pending}"
+        yield {"urls": urls, "env": env}
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+        output, _ = process.communicate(timeout=30)
+        drop_schemas(env["HUODIAN_DB_SCHEMA_PREFIX"])
+    assert process.returncode == 0, output
+    assert "Traceback" not in output, output
+    assert f"elicense: {urls['elicense']}  (stand-in" in output, output
+
+
+def portal_post(
+    portal: httpx.Client, path: str, body: dict[str, Any], key: str | None = None
+) -> httpx.Response:
+    return portal.post(path, json=body, headers={"Idempotency-Key": key or str(uuid.uuid4())})
+
+
+def test_from_a_portal_push_to_connection(stack: dict[str, Any]) -> None:
+    urls, env = stack["urls"], stack["env"]
+    intake, ledger, notify = urls["intake"], urls["ledger"], urls["notify"]
+    admin = sign_in(ledger, "admin", ADMIN_PASSWORD)
+    add_user(ledger, admin, "clerk-portal", "clerk", UNIT)
+    clerk = sign_in(ledger, "clerk-portal", "clerk-portal-password-1")
+
+    issued = run_cli(env, "key", "add", "--name", "白山市政务服务平台")
+    lines = dict(line.split(": ", 1) for line in issued.splitlines() if ": " in line)
+    key_id, secret = lines["key id"], lines["secret"]
+
+    with (
+        running_sink(WebhookSink(secret)) as sink,
+        httpx.Client(base_url=intake, auth=PortalAuth(key_id, secret)) as portal,
+    ):
+        hooked = httpx.put(
+            f"{intake}/portal/clients/{key_id}/webhook", headers=admin, json={"url": sink.url}
+        )
+        assert hooked.status_code == 200, hooked.text
+
+        # The project approval platform pushes the project before the customer applies.
+        pushed = portal_post(
+            portal,
+            "/portal/projects",
+            {
+                "project_code": PROJECT_CODE,
+                "project_name": "靖宇县测试矿泉水扩建项目",
+                "builder_name": COMPANY["name"],
+                "builder_credit_code": COMPANY["credit_code"],
+                "site_address": "靖宇县测试大街6号",
+                "expected_load_kw": "630",
+                "expected_connection_date": "2026-05-01",
+            },
+        )
+        assert pushed.status_code == 201, pushed.text
+        seen = httpx.get(f"{intake}/pre-applications", headers=clerk).json()
+        assert [p["project_code"] for p in seen["pre_applications"]] == [PROJECT_CODE]
+
+        # The customer applies on the portal; the portal retries after a lost answer.
+        application = {
+            "region_code": "220622",
+            "customer_type": "hv10_single",
+            "applicant": {
+                "name": COMPANY["name"],
+                "id_kind": "credit_code",
+                "id_number": COMPANY["credit_code"],
+                "mobile": "13943900000",
+                "email": "water@example.cn",
+            },
+            "site": {"address": "靖宇县测试大街6号", "area_class": "town"},
+            "capacity_kw": "630",
+            "project_code": PROJECT_CODE,
+            "property_certificate": {"number": PROPERTY},
+        }
+        first = portal_post(portal, "/portal/applications", application, key="apply-e2e-1")
+        assert first.status_code == 201, first.text
+        retry = portal_post(portal, "/portal/applications", application, key="apply-e2e-1")
+        assert (retry.status_code, retry.json()) == (201, first.json())
+        assert retry.headers["idempotent-replayed"] == "true"
+        number = first.json()["number"]
+        assert [c["outcome"] for c in first.json()["licences"]] == ["valid", "valid"]
+        listed = httpx.get(f"{intake}/applications", headers=clerk).json()
+        assert [a["number"] for a in listed["applications"]] == [number]
+        assert listed["applications"][0]["channel"] == "portal"
+        pre = httpx.get(f"{intake}/pre-applications/{PROJECT_CODE}", headers=clerk).json()
+        assert (pre["status"], pre["application_number"]) == ("joined", number)
+
+        # The external line digs a side street: 告知承诺制, approved by the approval service.
+        works = httpx.put(
+            f"{intake}/applications/{number}/external-line",
+            headers=clerk,
+            json={"length_m": "180", "crossings": ["other_urban_road"]},
+        )
+        assert works.json()["approval"]["state"] == "pending", works.text
+        approved = portal_post(
+            portal,
+            "/portal/approvals",
+            {
+                "application_number": number,
+                "result": "approved",
+                "approval_number": "靖审批〔2025〕第7号",
+                "decided_on": time.strftime("%Y-%m-%d"),
+            },
+        )
+        assert approved.json()["approval"]["state"] == "approved", approved.text
+
+        for stage in STAGES:
+            body = (
+                {"feeder": "10kV 园区线", "transformer_area": "园区2号台区"}
+                if stage == "connection"
+                else {"note": "按时办结"}
+            )
+            done = httpx.post(
+                f"{intake}/applications/{number}/stages/{stage}/complete", headers=clerk, json=body
+            )
+            assert done.status_code == 200, done.text
+        assert done.json()["status"] == "connected"
+
+        # The portal hears every status change, signed, in order.
+        expected = ["application.stage_completed"] * 3 + ["application.connected"]
+        assert wait_for(lambda: len(sink.received) >= 4)
+        assert [t for _, t in sink.types()] == expected
+        assert {n for n, _ in sink.types()} == {number}
+        assert [e["stage"] for e in sink.received] == list(STAGES)
+        assert sink.refused == []
+        log = httpx.get(
+            f"{intake}/portal/clients/{key_id}/deliveries",
+            headers=admin,
+            params={"state": "delivered"},
+        ).json()
+        assert log["total"] == 4
+
+    # notify, a real process, made the connected customer an outage subscriber.
+    def subscribed() -> list[dict[str, Any]]:
+        found = httpx.get(f"{notify}/subscribers", headers=admin).json()["subscribers"]
+        return [s for s in found if s["account_number"] == number]
+
+    (subscriber,) = wait_for(subscribed)
+    assert (subscriber["feeder"], subscriber["source"]) == ("10kV 园区线", "intake")
