@@ -114,6 +114,8 @@ def running_stack(
 
     Yields the services' base URLs (and ``var_dir``).
     """
+    # The e-license stand-in gets a free port too, so that stacks never collide on 8104.
+    extra_env.setdefault("HUODIAN_ELICENSE_PORT", str(free_port()))
     ports = {name: free_port() for name in ("intake", "ledger", "notify")}
     env = service_env(
         var_dir,

@@ -11,10 +11,8 @@ the customer an outage subscriber.
 
 from __future__ import annotations
 
+import argparse
 import os
-import signal
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -25,7 +23,8 @@ import httpx
 import pytest
 
 from services.intake.rules.signing import PortalAuth
-from tests.e2e.support import drop_schemas, free_port, run_cli, service_env
+from shared.settings import Settings
+from tests.e2e.support import free_port, run_cli, running_stack, service_env
 from tests.e2e.test_intake_flow import add_user, sign_in, wait_for
 from tests.intake.portal.sink import WebhookSink, running_sink
 
@@ -41,48 +40,27 @@ STAGES = ("acceptance", "supply_plan", "completion_inspection", "connection")
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     var_dir: Path = tmp_path_factory.mktemp("e2e-portal-var")
-    ports = {name: free_port() for name in ("intake", "ledger", "notify", "elicense")}
-    env = service_env(
+    prefix = f"e2ep{os.getpid()}_"
+    elicense = f"http://127.0.0.1:{(port := free_port())}"
+    with running_stack(
         var_dir,
-        f"e2ep{os.getpid()}_",
-        HUODIAN_ADMIN_PASSWORD=ADMIN_PASSWORD,
+        prefix,
+        ADMIN_PASSWORD,
+        HUODIAN_ELICENSE_PORT=str(port),
+        HUODIAN_INTAKE_ELICENSE_URL="",  # unset: `huodian up` runs the stand-in
         HUODIAN_INTAKE_BACKGROUND_JOBS="true",
         HUODIAN_INTAKE_OUTBOX_INTERVAL_SECONDS="0.5",
         HUODIAN_INTAKE_WEBHOOK_INTERVAL_SECONDS="0.5",
-        **{f"HUODIAN_{n.upper()}_PORT": str(p) for n, p in ports.items()},
-    )
-    env.pop("HUODIAN_INTAKE_ELICENSE_URL", None)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "services.cli", "up", "--log-level", "warning"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    urls = {n: f"http://127.0.0.1:{p}" for n, p in ports.items()}
-    probes = {n: f"{u}/{'healthz' if n == 'elicense' else 'readyz'}" for n, u in urls.items()}
+    ) as urls:
+        assert wait_for(lambda: _healthy(f"{elicense}/healthz"))
+        yield {"urls": urls, "env": service_env(var_dir, prefix)}
+
+
+def _healthy(url: str) -> bool:
     try:
-        deadline = time.monotonic() + 60
-        pending = set(urls)
-        while pending and time.monotonic() < deadline:
-            assert process.poll() is None, process.stdout.read() if process.stdout else ""
-            for name in list(pending):
-                try:
-                    if httpx.get(probes[name], timeout=1).status_code == 200:
-                        pending.discard(name)
-                except httpx.HTTPError:
-                    pass
-            time.sleep(0.2)
-        assert not pending, f"not ready: {pending}"
-        yield {"urls": urls, "env": env}
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-        output, _ = process.communicate(timeout=30)
-        drop_schemas(env["HUODIAN_DB_SCHEMA_PREFIX"])
-    assert process.returncode == 0, output
-    assert "Traceback" not in output, output
-    assert f"elicense: {urls['elicense']}  (stand-in" in output, output
+        return httpx.get(url, timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
 
 
 def portal_post(
@@ -210,3 +188,13 @@ def test_from_a_portal_push_to_connection(stack: dict[str, Any]) -> None:
 
     (subscriber,) = wait_for(subscribed)
     assert (subscriber["feeder"], subscriber["source"]) == ("10kV 园区线", "intake")
+
+
+def test_up_leaves_a_configured_elicense_service_alone(monkeypatch, capsys):
+    from services.cli import _elicense_standin
+
+    monkeypatch.setenv("HUODIAN_INTAKE_ELICENSE_URL", "https://elicense.example.cn")
+    env: dict[str, str] = {}
+    assert _elicense_standin(Settings(), argparse.Namespace(log_level="info"), env) is None
+    assert env == {}
+    assert "elicense: https://elicense.example.cn" in capsys.readouterr().out
