@@ -42,6 +42,10 @@ class CalendarDataError(ValueError):
     """A holiday arrangement (放假安排) is inconsistent."""
 
 
+class CalendarRangeError(ValueError):
+    """A date, or a deadline computed from it, lies outside the precomputed years."""
+
+
 def beijing_date(moment: datetime) -> date:
     """The Beijing calendar date of an aware datetime (usually UTC); naive datetimes are refused."""
     if moment.tzinfo is None or moment.utcoffset() is None:
@@ -315,13 +319,15 @@ class WorkingCalendar:
     def _out_of_range(self, d: date) -> NoReturn:
         if isinstance(d, datetime):
             raise TypeError(f"expected a date, got datetime {d!r}; convert it with beijing_date()")
-        raise ValueError(
+        raise CalendarRangeError(
             f"{d.isoformat()} is outside this calendar's range "
             f"{self._first_year}-01-01..{self._last_year}-12-31"
         )
 
     def _past_end(self, what: str) -> NoReturn:
-        raise ValueError(f"{what} falls after {self._last_year}-12-31, the end of this calendar")
+        raise CalendarRangeError(
+            f"{what} falls after {self._last_year}-12-31, the end of this calendar"
+        )
 
     def is_workday(self, d: date) -> bool:
         """Whether ``d`` is a working day (weekends-only if its year is unconfirmed)."""

@@ -16,6 +16,8 @@ from pydantic import BaseModel
 from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from shared.calendar import CalendarRangeError
+
 PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger("huodian.errors")
 
@@ -152,6 +154,17 @@ async def _handle_integrity(_request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _handle_calendar_range(_request: Request, exc: Exception) -> JSONResponse:
+    return problem_response(
+        Problem(
+            title="Date outside the working-day calendar",
+            status=422,
+            code="date_outside_calendar",
+            detail=str(exc),
+        )
+    )
+
+
 async def _handle_unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return problem_response(
@@ -169,6 +182,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _handle_validation)
     app.add_exception_handler(StarletteHTTPException, _handle_http)
     app.add_exception_handler(IntegrityError, _handle_integrity)
+    app.add_exception_handler(CalendarRangeError, _handle_calendar_range)
     app.add_exception_handler(Exception, _handle_unexpected)
 
 

@@ -52,3 +52,28 @@ async def test_malformed_json_is_422_not_500(apps):
         )
     assert response.status_code == 422
     assert response.json()["code"] == "validation_failed"
+
+
+async def test_a_deadline_past_the_calendar_is_422_not_500():
+    from datetime import date
+
+    import httpx
+    from fastapi import FastAPI
+
+    from shared.calendar import WorkingCalendar
+    from shared.errors import install_error_handlers
+
+    app = FastAPI()
+    install_error_handlers(app)
+    calendar = WorkingCalendar.build(first_year=2025, last_year=2026)
+
+    @app.get("/due")
+    async def due() -> str:
+        return calendar.add_working_days(date(2026, 12, 30), 10).due.isoformat()
+
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        response = await client.get("/due")
+    assert response.status_code == 422
+    assert response.json()["code"] == "date_outside_calendar"
+    assert "2026-12-31" in response.json()["detail"]
