@@ -73,7 +73,9 @@ class CalendarSync:
         self._task: asyncio.Task[None] | None = None
 
     async def _loop(self, app: FastAPI) -> None:
+        # Services start together: give intake a moment before the first call.
         wait = self._first_retry
+        await asyncio.sleep(wait)
         while True:
             if await refresh_calendar(app):
                 wait = self._interval
