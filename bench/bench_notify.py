@@ -45,12 +45,13 @@ def _seed(sync_url: str, schema: str, n: int) -> None:
             text(
                 """
                 INSERT INTO subscribers (account_number, name, mobile, email, feeder,
-                    transformer_area, area_class, source, created_at, updated_at)
+                    transformer_area, area_class, source, served_since, created_at, updated_at)
                 SELECT 'B' || lpad(g::text, 8, '0'), '客户' || g,
                        '138' || lpad(g::text, 8, '0'),
                        CASE WHEN g % 3 = 0 THEN 'c' || g || '@example.cn' END,
                        '10kV线' || (g % :feeders), '台区' || (g % 2000),
-                       (ARRAY['中心区','市区','城镇','农村'])[1 + g % 4], 'import', now(), now()
+                       (ARRAY['中心区','市区','城镇','农村'])[1 + g % 4], 'import', current_date,
+                       now(), now()
                 FROM generate_series(1, :n) AS g
                 """
             ),

@@ -114,10 +114,19 @@ def cmd_user_set_password(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_key_add(settings: Settings, args: argparse.Namespace) -> int:
+    from services.intake.portal.models import PortalScope
     from services.intake.portal.service import add_portal_client
 
-    client = _run_in_session(settings, "intake", lambda s: add_portal_client(s, args.name))
-    print(f"key id: {client.key_id}\nsecret: {client.secret}\n(the secret is shown only now)")
+    known = [s.value for s in PortalScope]
+    unknown = [s for s in args.scope or [] if s not in known]
+    if unknown:
+        raise SystemExit(f"unknown scope {', '.join(unknown)}; choose from {', '.join(known)}")
+    scopes = [PortalScope(s) for s in args.scope or [PortalScope.applications.value]]
+    client = _run_in_session(settings, "intake", lambda s: add_portal_client(s, args.name, scopes))
+    print(
+        f"key id: {client.key_id}\nsecret: {client.secret}\nscopes: {' '.join(client.scopes)}\n"
+        "(the secret is shown only now)"
+    )
     return 0
 
 
@@ -269,6 +278,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     key_add = key.add_parser("add", help="issue a key for a government portal")
     key_add.add_argument("--name", required=True, help="the portal's name")
+    key_add.add_argument(
+        "--scope",
+        action="append",
+        metavar="SCOPE",
+        help="what the key may post, repeatable: applications (政务服务平台报装, the default), "
+        "projects (项目推送), approvals (审批结果)",
+    )
     key_add.set_defaults(handler=cmd_key_add)
     return parser
 

@@ -4,12 +4,14 @@ from services.notify.db import NotifyTable
 from services.notify.events.models import ReceivedEvent
 from services.notify.messages.models import Message
 from services.notify.outages.models import Outage, OutageImpact, OutageScope, OutageUpdate
+from services.notify.reliability.models import OfficialCustomerCount
 from services.notify.scheduler.models import scheduled_jobs
 from services.notify.subscribers.models import Subscriber, SubscriberImport, SubscriberOptOut
 
 metadata = NotifyTable.metadata
 __all__ = [
     "Message",
+    "OfficialCustomerCount",
     "Outage",
     "OutageImpact",
     "OutageScope",

@@ -76,7 +76,20 @@ def test_from_a_portal_push_to_connection(stack: dict[str, Any]) -> None:
     add_user(ledger, admin, "clerk-portal", "clerk", UNIT)
     clerk = sign_in(ledger, "clerk-portal", "clerk-portal-password-1")
 
-    issued = run_cli(env, "key", "add", "--name", "白山市政务服务平台")
+    # One key plays all three platforms here: applications, project pushes, approval results.
+    issued = run_cli(
+        env,
+        "key",
+        "add",
+        "--name",
+        "白山市政务服务平台",
+        "--scope",
+        "applications",
+        "--scope",
+        "projects",
+        "--scope",
+        "approvals",
+    )
     lines = dict(line.split(": ", 1) for line in issued.splitlines() if ": " in line)
     key_id, secret = lines["key id"], lines["secret"]
 

@@ -280,6 +280,17 @@ class TestSeveralWorkers:
             f"c{i}" for i in range(40)
         )
 
+    @pytest.mark.skipif(not PG_URL, reason="several workers share a queue on PostgreSQL only")
+    async def test_the_rate_limit_holds_across_concurrent_workers(self, apps, make_kit, http_sink):
+        kit = make_kit(rate_per_minute={"webhook": 5}, worker_batch=4)
+        await kit.enqueue(*(robot(Channel.webhook, f"l{i}", http_sink.url) for i in range(20)))
+        rounds = await asyncio.gather(*(kit.deliver() for _ in range(6)))
+        assert sum(r.sent for r in rounds) == 5
+        assert len(http_sink.requests) == 5
+        later = WORKDAY_MORNING + timedelta(seconds=61)
+        rounds = await asyncio.gather(*(kit.deliver(later) for _ in range(6)))
+        assert sum(r.sent for r in rounds) == 5
+
     @pytest.mark.skipif(not PG_URL, reason="SQLite has one writer: a queuing transaction blocks")
     async def test_uncommitted_messages_are_not_sent(self, apps, make_kit, http_sink):
         from services.notify.messages.service import enqueue

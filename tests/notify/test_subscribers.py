@@ -1,10 +1,12 @@
 import io
+from datetime import datetime
 
 import pytest
 from openpyxl import Workbook
 
 from services.notify.subscribers import importing
 from shared.auth import Role
+from shared.timeutil import beijing_today
 from tests.conftest import add_user, client_for, sign_in
 
 CUSTOMER = {
@@ -153,6 +155,27 @@ class TestImport:
         assert again["rows_imported"] == 1
         (updated,) = (await dispatcher.get("/subscribers")).json()["subscribers"]
         assert (updated["id"], updated["feeder"]) == (first["id"], "10kV西城线")
+
+    async def test_connection_dates_from_xlsx_date_cells_and_csv_text(self, dispatcher):
+        book = Workbook()
+        sheet = book.active
+        sheet.append(["户号", "户名", "手机", "线路", "台区", "区域类别", "接电日期"])
+        sheet.append(["D1", "甲", "13812345678", "F", "T", "城镇", datetime(2019, 6, 30)])
+        sheet.append(["D2", "乙", "13812345678", "F", "T", "城镇", None])  # today
+        sheet.append(["D3", "丙", "13812345678", "F", "T", "城镇", "去年"])
+        buffer = io.BytesIO()
+        book.save(buffer)
+        job = await run(dispatcher, "dated.xlsx", buffer.getvalue())
+        assert (job["rows_imported"], job["rows_failed"]) == (2, 1)
+        assert (job["errors"][0]["row"], job["errors"][0]["field"]) == (4, "served_since")
+        listed = (await dispatcher.get("/subscribers")).json()["subscribers"]
+        since = {s["account_number"]: s["served_since"] for s in listed}
+        assert since == {"D1": "2019-06-30", "D2": beijing_today().isoformat()}
+
+        csv = "户号,户名,手机,线路,台区,区域类别,通电日期\nD2,乙,13812345678,F,T,城镇,2020-02-29\n"
+        assert (await run(dispatcher, "dated.csv", csv.encode()))["rows_imported"] == 1
+        listed = (await dispatcher.get("/subscribers", params={"q": "D2"})).json()
+        assert listed["subscribers"][0]["served_since"] == "2020-02-29"
 
     async def test_a_failing_batch_leaves_whole_batches_only(self, dispatcher, monkeypatch):
         real = importing.upsert

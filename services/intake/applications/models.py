@@ -121,6 +121,12 @@ class EventKind(StrEnum):
     escalation_resolved = "escalation_resolved"
     external_line_decided = "external_line_decided"
     external_line_approval = "external_line_approval"
+    document_received = "document_received"
+    documents_requested = "documents_requested"
+    fee_added = "fee_added"
+    fee_voided = "fee_voided"
+    whitelist_transition = "whitelist_transition"
+    three_zero_rejudged = "three_zero_rejudged"
 
 
 # ---- tables ----------------------------------------------------------------------------------

@@ -89,6 +89,7 @@ from services.intake.rules.identity import (
     parse_resident_id,
 )
 from services.intake.whitelist import assess as three_zero
+from services.intake.whitelist.gate import whitelist_ready_to_connect
 from shared.auth import Principal, Role
 from shared.calendar import WorkingCalendar, beijing_date
 from shared.errors import Conflict, FieldError, Forbidden, NotFound, Unprocessable
@@ -586,6 +587,7 @@ async def complete_stage(
         )
     today = beijing_date(now)
     if last:
+        await whitelist_ready_to_connect(session, application)
         await external_line_ready_to_connect(
             session, application, actor=actor.subject, now=now, calendar=clocking.calendar
         )
@@ -783,6 +785,8 @@ _SUBSCRIBER_FIELDS = {
     "area_class",
 }
 _MASKED = {"id_number": mask_id_number, "mobile": mask_mobile}
+_THREE_ZERO_FIELDS = {"capacity_kw", "area_class"}
+"""Corrections that re-judge 三零 (:func:`services.intake.whitelist.assess.rejudge`)."""
 
 
 def _corrected_value(application: Application, field: str, raw: str, today: date) -> Any:
@@ -856,6 +860,15 @@ async def correct(
             "new": _for_log(data.field, value),
         },
     )
+    if data.field in _THREE_ZERO_FIELDS:
+        await three_zero.rejudge(
+            session,
+            application,
+            trigger=data.field,
+            actor=actor.subject,
+            reason=data.reason,
+            now=now,
+        )
     if application.status is ApplicationStatus.connected and data.field in _SUBSCRIBER_FIELDS:
         # notify keeps the customer as a subscriber keyed by the number: tell it again.
         enqueue(

@@ -8,11 +8,13 @@ item named with its own code. The caller has been checked to operate the applica
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.intake.applications.models import Application
+from services.intake.applications.log import append_event
+from services.intake.applications.models import Application, EventKind
 from services.intake.documents.models import (
     ApplicationDocument,
     DocumentReceipt,
@@ -33,6 +35,7 @@ from services.intake.rules.documents import (
     load_document_catalogue,
     required_documents,
 )
+from services.intake.rules.identity import mask_sensitive
 from shared.calendar import beijing_date
 from shared.errors import Conflict, FieldError, Unprocessable
 
@@ -108,17 +111,36 @@ async def receive(
             ],
         )
     assert application.id is not None
-    session.add(
-        ApplicationDocument(
-            application_id=application.id,
-            stage=stage,
-            kind=kind.code,
-            reference=data.reference.strip(),
-            valid_until=data.valid_until,
-            note=data.note,
-            received_at=now,
-            received_by=actor,
-        )
+    reference = data.reference.strip()
+    document = ApplicationDocument(
+        application_id=application.id,
+        stage=stage,
+        kind=kind.code,
+        reference=reference,
+        valid_until=data.valid_until,
+        note=data.note,
+        received_at=now,
+        received_by=actor,
+    )
+    session.add(document)
+    await session.flush()
+    # The log binds the exact reference by its digest and shows it masked only.
+    append_event(
+        session,
+        application,
+        EventKind.document_received,
+        now=now,
+        actor=actor,
+        stage=stage,
+        reason=mask_sensitive(data.note) if data.note else None,
+        payload={
+            "document_id": document.id,
+            "kind": kind.code,
+            "name": kind.name,
+            "reference": mask_sensitive(reference),
+            "reference_sha256": hashlib.sha256(reference.encode()).hexdigest(),
+            "valid_until": data.valid_until.isoformat() if data.valid_until else None,
+        },
     )
     await session.flush()
     return await documents_view(session, application, today, unmasked=True)
@@ -153,15 +175,25 @@ async def request_documents(
         field="documents",
     )
     assert application.id is not None
-    session.add(
-        DocumentRequest(
-            application_id=application.id,
-            stage=stage,
-            kinds=[k.code for k in kinds],
-            note=data.note,
-            requested_at=now,
-            requested_by=actor,
-        )
+    request = DocumentRequest(
+        application_id=application.id,
+        stage=stage,
+        kinds=[k.code for k in kinds],
+        note=data.note,
+        requested_at=now,
+        requested_by=actor,
+    )
+    session.add(request)
+    await session.flush()
+    append_event(
+        session,
+        application,
+        EventKind.documents_requested,
+        now=now,
+        actor=actor,
+        stage=stage,
+        reason=mask_sensitive(data.note) if data.note else None,
+        payload={"request_id": request.id, "kinds": request.kinds},
     )
     await session.flush()
     return await documents_view(session, application, today, unmasked=True)

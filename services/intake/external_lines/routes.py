@@ -19,7 +19,7 @@ from services.intake.external_lines.models import (
     PushIn,
 )
 from services.intake.external_lines.service import ExternalLineFilter
-from services.intake.portal.auth import PortalCaller
+from services.intake.portal.auth import ApprovalsCaller
 from services.intake.portal.idempotency import IdempotencyKey, run_once
 from services.intake.rules.external_lines import PushState
 from shared.app import Session
@@ -91,10 +91,13 @@ async def list_works(
     "/portal/approvals",
     summary="Post an external-line approval result (审批结果反馈)",
     response_model=ExternalLinePublic,
-    responses={401: {"model": Problem, "description": "Signature refused (验签失败)"}},
+    responses={
+        401: {"model": Problem, "description": "Signature refused (验签失败)"},
+        403: {"model": Problem, "description": "The key lacks the approvals scope"},
+    },
 )
 async def post_approval(
-    body: ApprovalResultIn, caller: PortalCaller, key: IdempotencyKey, session: Session, now: Now
+    body: ApprovalResultIn, caller: ApprovalsCaller, key: IdempotencyKey, session: Session, now: Now
 ) -> JSONResponse:
     async def effect() -> tuple[int, ExternalLinePublic]:
         works = await service.post_approval(session, body, caller=caller, now=now)

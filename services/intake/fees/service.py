@@ -13,11 +13,13 @@ One refused item refuses the whole request (422 ``fee_refused``, each item named
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.intake.applications.models import Application, ApplicationStatus
+from services.intake.applications.log import append_event
+from services.intake.applications.models import Application, ApplicationStatus, EventKind
 from services.intake.fees.models import (
     ApplicationFee,
     FeeItemIn,
@@ -32,6 +34,21 @@ from services.intake.whitelist.assess import zero_investment
 from shared.errors import Conflict, FieldError, NotFound
 
 _ANY_ITEM_REFUSALS = frozenset({"fee_banned", "fee_banned_similar", "fee_zero_investment"})
+
+
+def _logged(fee: ApplicationFee) -> dict[str, Any]:
+    """A fee item as the stage log keeps it (what the customer is asked to pay, and why)."""
+    return {
+        "fee_id": fee.id,
+        "kind": fee.kind.value,
+        "name": fee.name,
+        "service_code": fee.service_code,
+        "basis": fee.basis,
+        "quantity": str(fee.quantity),
+        "amount": str(fee.amount),
+        "utility_side": fee.utility_side,
+        "consented": fee.consented_at is not None,
+    }
 
 
 def _check_open(application: Application) -> None:
@@ -151,6 +168,16 @@ async def add_fees(
         raise FeeRefused(f"{len(errors)} fee item(s) refused (收费项目不合规)", errors=errors)
     session.add_all(rows)
     await session.flush()
+    append_event(
+        session,
+        application,
+        EventKind.fee_added,
+        now=now,
+        actor=actor,
+        stage=application.current_stage,
+        payload={"items": [_logged(fee) for fee in rows], "zero_investment": zero},
+    )
+    await session.flush()
     return await fee_sheet(session, application.id, unmasked=True)
 
 
@@ -176,5 +203,15 @@ async def void_fee(
     if fee.voided_at is not None:
         raise Conflict("the fee item is already voided", code="fee_already_voided")
     fee.voided_at, fee.voided_by, fee.void_reason = now, actor, data.reason
+    append_event(
+        session,
+        application,
+        EventKind.fee_voided,
+        now=now,
+        actor=actor,
+        stage=application.current_stage,
+        reason=data.reason,
+        payload=_logged(fee),
+    )
     await session.flush()
     return await fee_sheet(session, application.id, unmasked=True)

@@ -8,6 +8,7 @@ the secrets (active :class:`PortalClient` rows) and the memory of used nonces
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated
@@ -18,11 +19,12 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.intake.deps import server_now
-from services.intake.portal.models import PortalClient, PortalNonce
+from services.intake.portal.models import PortalClient, PortalNonce, PortalScope
 from services.intake.portal.sql import insert_once
 from services.intake.rules.signing import request_target, verify_request
 from services.intake.settings import IntakeSettings
 from shared.db import session_scope
+from shared.errors import FieldError, Forbidden
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,7 @@ class PortalPrincipal:
 
     key_id: str
     name: str
+    scopes: frozenset[PortalScope]
     request_hash: str
     """SHA-256 of method, request target and body: what an Idempotency-Key is bound to."""
 
@@ -71,7 +74,7 @@ async def portal_caller(request: Request) -> PortalPrincipal:
     settings: IntakeSettings = request.app.state.intake_settings
     body = await request.body()
     target = request_target(request.scope)
-    names: dict[str, str] = {}
+    found: dict[str, PortalClient] = {}
     async with session_scope(request.app.state.engine) as session:
 
         async def lookup(key_id: str) -> str | None:
@@ -80,7 +83,7 @@ async def portal_caller(request: Request) -> PortalPrincipal:
             ).first()
             if client is None or not client.is_active:
                 return None
-            names[key_id] = client.name
+            found[key_id] = client
             return client.secret
 
         async def remember(key_id: str, nonce: str, expires_at: datetime) -> bool:
@@ -96,11 +99,39 @@ async def portal_caller(request: Request) -> PortalPrincipal:
             now=server_now(request),
             window_seconds=settings.portal_signature_window_seconds,
         )
+    client = found[verified.key_id]
     return PortalPrincipal(
         key_id=verified.key_id,
-        name=names[verified.key_id],
+        name=client.name,
+        scopes=frozenset(PortalScope(s) for s in client.scopes if s in _SCOPE_VALUES),
         request_hash=request_hash(request.method, target, body),
     )
 
 
 PortalCaller = Annotated[PortalPrincipal, Depends(portal_caller)]
+
+_SCOPE_VALUES = frozenset(s.value for s in PortalScope)
+
+
+def scoped_caller(scope: PortalScope) -> Callable[[PortalPrincipal], Awaitable[PortalPrincipal]]:
+    """A dependency: a verified portal caller whose key holds ``scope`` (接入权限), else 403."""
+
+    async def caller(principal: PortalCaller) -> PortalPrincipal:
+        if scope not in principal.scopes:
+            raise Forbidden(
+                f"portal key {principal.key_id} lacks the scope '{scope.value}' this route "
+                f"requires (此接入密钥无“{scope.value}”接入权限)",
+                code="scope_required",
+                errors=[FieldError(field="scope", code="scope_required", message=scope.value)],
+            )
+        return principal
+
+    return caller
+
+
+ApplicationsCaller = Annotated[PortalPrincipal, Depends(scoped_caller(PortalScope.applications))]
+"""A portal key allowed to submit applications (政务服务平台报装)."""
+ProjectsCaller = Annotated[PortalPrincipal, Depends(scoped_caller(PortalScope.projects))]
+"""A portal key allowed to push projects (工程建设项目审批平台)."""
+ApprovalsCaller = Annotated[PortalPrincipal, Depends(scoped_caller(PortalScope.approvals))]
+"""A portal key allowed to post external-line approval results (审批部门)."""

@@ -48,6 +48,19 @@ from shared.db import UTCDateTime, enum_column, utcnow
 # ---- tables ----------------------------------------------------------------------------------
 
 
+class PortalScope(StrEnum):
+    """What a portal key may post (接入权限); each portal route requires one.
+
+    ``applications`` — the government portal (政务服务平台) submits applications;
+    ``projects`` — the project approval platform (工程建设项目审批平台) pushes projects;
+    ``approvals`` — the approval service (审批部门) posts external-line approval results.
+    """
+
+    applications = "applications"
+    projects = "projects"
+    approvals = "approvals"
+
+
 class PortalClient(IntakeTable, table=True):
     """A portal that calls intake with a key id and an HMAC signature.
 
@@ -67,6 +80,11 @@ class PortalClient(IntakeTable, table=True):
         default=None,
         sa_column=Column(String(500), nullable=True),
         description="Where status callbacks (状态回调) of its applications are posted",
+    )
+    scopes: list[str] = Field(
+        default_factory=lambda: [PortalScope.applications.value],
+        sa_column=Column(JSON, nullable=False),
+        description="The portal routes this key may call (接入权限), PortalScope values",
     )
 
 
@@ -265,6 +283,7 @@ class PortalClientPublic(BaseModel):
     name: str
     is_active: bool
     webhook_url: str | None
+    scopes: list[PortalScope]
     created_at: datetime
 
 
@@ -325,6 +344,7 @@ class PortalMe(BaseModel):
     key_id: str
     name: str
     webhook_url: str | None
+    scopes: list[PortalScope]
 
 
 class WebhookDeliveryPublic(BaseModel):

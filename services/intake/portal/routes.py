@@ -16,7 +16,7 @@ from services.intake.applications.service import Clocking
 from services.intake.deps import Calendar, Config, CurrentAdmin, Now
 from services.intake.portal import pre_applications, service, webhooks
 from services.intake.portal.applications import submit_application
-from services.intake.portal.auth import PortalCaller
+from services.intake.portal.auth import ApplicationsCaller, PortalCaller, ProjectsCaller
 from services.intake.portal.deps import Areas, ELicense
 from services.intake.portal.idempotency import IdempotencyKey, run_once
 from services.intake.portal.jobs import run_webhook_delivery
@@ -26,6 +26,7 @@ from services.intake.portal.models import (
     PortalApplicationIn,
     PortalClientPublic,
     PortalMe,
+    PortalScope,
     PreApplicationPage,
     PreApplicationPublic,
     PreApplicationStatus,
@@ -43,7 +44,8 @@ portal_router = APIRouter(tags=["portal"])
 router = APIRouter(tags=["portal"])
 
 SIGNED: dict[int | str, dict[str, Any]] = {
-    401: {"model": Problem, "description": "Signature refused (验签失败)"}
+    401: {"model": Problem, "description": "Signature refused (验签失败)"},
+    403: {"model": Problem, "description": "The key lacks this route's scope (scope_required)"},
 }
 
 Limit = Annotated[int, Query(ge=1, le=500)]
@@ -58,7 +60,12 @@ Offset = Annotated[int, Query(ge=0)]
 )
 async def me(caller: PortalCaller, session: Session) -> PortalMe:
     client = await service.get_portal_client(session, caller.key_id)
-    return PortalMe(key_id=client.key_id, name=client.name, webhook_url=client.webhook_url)
+    return PortalMe(
+        key_id=client.key_id,
+        name=client.name,
+        webhook_url=client.webhook_url,
+        scopes=[PortalScope(s) for s in client.scopes],
+    )
 
 
 @portal_router.post(
@@ -70,7 +77,7 @@ async def me(caller: PortalCaller, session: Session) -> PortalMe:
 )
 async def push_project(
     body: ProjectPush,
-    caller: PortalCaller,
+    caller: ProjectsCaller,
     key: IdempotencyKey,
     session: Session,
     areas: Areas,
@@ -94,7 +101,7 @@ async def push_project(
 )
 async def submit(
     body: PortalApplicationIn,
-    caller: PortalCaller,
+    caller: ApplicationsCaller,
     key: IdempotencyKey,
     session: Session,
     areas: Areas,

@@ -3,23 +3,34 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Collection
 
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.intake.portal.models import PortalClient, PortalClientPublic
-from shared.errors import Conflict, NotFound
+from services.intake.portal.models import PortalClient, PortalClientPublic, PortalScope
+from shared.errors import BadRequest, Conflict, NotFound
 
 
-async def add_portal_client(session: AsyncSession, name: str) -> PortalClient:
-    """Create a key for a portal; the secret is shown once to whoever created it."""
+async def add_portal_client(
+    session: AsyncSession,
+    name: str,
+    scopes: Collection[PortalScope] = (PortalScope.applications,),
+) -> PortalClient:
+    """Create a key for a portal with the routes it may call (``scopes``, 接入权限); the secret
+    is shown once to whoever created it."""
+    if not scopes:
+        raise BadRequest("a portal key needs at least one scope", code="scope_required")
     existing = await session.exec(select(PortalClient).where(PortalClient.name == name))
     if existing.first() is not None:
         raise Conflict(
             f"a portal client named '{name}' already exists", code="portal_client_exists"
         )
     client = PortalClient(
-        key_id=f"pk_{secrets.token_hex(8)}", name=name, secret=secrets.token_urlsafe(32)
+        key_id=f"pk_{secrets.token_hex(8)}",
+        name=name,
+        secret=secrets.token_urlsafe(32),
+        scopes=[s.value for s in PortalScope if s in set(scopes)],
     )
     session.add(client)
     await session.flush()

@@ -13,7 +13,12 @@ application's jurisdiction in force on the day of acceptance; this module only g
   requested capacity is more than the area's open capacity (kW against kVA at power factor 1,
   the least a load of that many kW needs); outside the grid plan when the area is flagged so.
 
-The decision is kept as taken: later changes to an area's capacity do not re-judge it.
+The decision is kept as taken: later changes to an area's capacity do not re-judge it. A
+correction of the application's own facts — its capacity (capacity_kw) or its supply-area class
+(area_class) — does (:func:`rejudge`): the 三零 policy in force on the day of acceptance decides
+again with the corrected facts and the named area as it stands now; the new decision replaces the
+stored one and is a ``three_zero_rejudged`` event of the stage log, whose payload keeps the
+earlier decision, so the history stays in the log.
 """
 
 from __future__ import annotations
@@ -21,15 +26,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from services.intake.applications.log import append_event
 from services.intake.applications.models import (
     Application,
     ApplicationCreate,
+    ApplicationStatus,
     AreaClass,
+    EventKind,
 )
 from services.intake.policies.models import CustomerType
 from services.intake.rules.identity import FieldErrors
@@ -48,7 +57,7 @@ from services.intake.whitelist.models import (
     WhitelistEntry,
     WhitelistStatus,
 )
-from shared.errors import Unprocessable
+from shared.errors import FieldError, Unprocessable
 
 AREA_OF_CLASS = {
     AreaClass.central: Area.urban,
@@ -92,6 +101,52 @@ def _area_reason(area: GridArea, capacity_kw: Decimal) -> str | None:
     return None
 
 
+def _decide(
+    customer_type: CustomerType,
+    capacity_kw: Decimal,
+    area_class: AreaClass,
+    area: GridArea | None,
+    *,
+    jurisdiction: str,
+    on: date,
+) -> Assessed:
+    """Gather the facts of an application and decide 三零 by the policy in force ``on``."""
+    area_reason = _area_reason(area, capacity_kw) if area is not None else None
+    request = ThreeZeroRequest(
+        category=CATEGORY_OF_TYPE.get(customer_type, CustomerCategory.other),
+        capacity_kw=capacity_kw,
+        area=AREA_OF_CLASS[area_class],
+        capacity_limited=area is not None
+        and area.in_grid_plan
+        and (area.capacity_limited or capacity_kw > area.available_kva),
+        in_grid_plan=area is None or area.in_grid_plan,
+    )
+    try:
+        decision: ThreeZeroDecision | None = assess_three_zero(
+            request, jurisdiction=jurisdiction, on=on
+        )
+    except Unprocessable as exc:
+        if exc.code != NO_POLICY:
+            raise
+        decision = None
+    if decision is None:
+        reasons = [f"受理之日（{on.isoformat()}）本地区尚无施行中的“三零”零投资政策。"]
+    else:
+        reasons = list(decision.reasons)
+        if decision.whitelist and area_reason:
+            reasons.insert(1, area_reason)
+    return Assessed(request, decision, area, reasons)
+
+
+def _over_limit(customer_type: CustomerType, assessed: Assessed) -> bool:
+    """A customer typed as 实行“三零”的低压非居民用户 whom the policy in force does not cover."""
+    return (
+        customer_type is CustomerType.low_voltage_three_zero
+        and assessed.decision is not None
+        and not assessed.decision.eligible
+    )
+
+
 async def assess(
     session: AsyncSession, data: ApplicationCreate, today: date, errors: FieldErrors
 ) -> Assessed:
@@ -109,35 +164,19 @@ async def assess(
                 "grid_area_unknown",
                 f"{data.unit}没有名为“{data.site.grid_area.strip()}”的配电网区域",
             )
-    area_reason = _area_reason(area, data.capacity_kw) if area is not None else None
-    request = ThreeZeroRequest(
-        category=CATEGORY_OF_TYPE.get(data.customer_type, CustomerCategory.other),
-        capacity_kw=data.capacity_kw,
-        area=AREA_OF_CLASS[data.site.area_class],
-        capacity_limited=area is not None
-        and area.in_grid_plan
-        and (area.capacity_limited or data.capacity_kw > area.available_kva),
-        in_grid_plan=area is None or area.in_grid_plan,
+    assessed = _decide(
+        data.customer_type,
+        data.capacity_kw,
+        data.site.area_class,
+        area,
+        jurisdiction=data.jurisdiction,
+        on=today,
     )
-    try:
-        decision: ThreeZeroDecision | None = assess_three_zero(
-            request, jurisdiction=data.jurisdiction, on=today
-        )
-    except Unprocessable as exc:
-        if exc.code != NO_POLICY:
-            raise
-        decision = None
-    if decision is None:
-        reasons = [f"受理之日（{today.isoformat()}）本地区尚无施行中的“三零”零投资政策。"]
-    else:
-        reasons = list(decision.reasons)
-        if decision.whitelist and area_reason:
-            reasons.insert(1, area_reason)
-    three_zero_type = data.customer_type is CustomerType.low_voltage_three_zero
-    over_limit = decision is not None and not decision.eligible
-    if three_zero_type and over_limit and not any(e.field == "capacity_kw" for e in errors.errors):
-        errors.add("capacity_kw", "three_zero_over_limit", reasons[0])
-    return Assessed(request, decision, area, reasons)
+    if _over_limit(data.customer_type, assessed) and not any(
+        e.field == "capacity_kw" for e in errors.errors
+    ):
+        errors.add("capacity_kw", "three_zero_over_limit", assessed.reasons[0])
+    return assessed
 
 
 def record(
@@ -175,6 +214,177 @@ def record(
                 created_at=now,
             )
         )
+
+
+def _summary(
+    policy_code: str | None,
+    eligible: bool,
+    zero: bool,
+    limit: Decimal | None,
+    whitelist: bool,
+    reasons: list[str],
+) -> dict[str, Any]:
+    return {
+        "policy": policy_code,
+        "eligible": eligible,
+        "zero_investment": zero,
+        "capacity_limit_kw": str(limit) if limit is not None else None,
+        "whitelist": whitelist,
+        "reasons": reasons,
+    }
+
+
+async def rejudge(
+    session: AsyncSession,
+    application: Application,
+    *,
+    trigger: str,
+    actor: str,
+    reason: str,
+    now: datetime,
+) -> None:
+    """Decide 三零 again after ``trigger`` (capacity_kw or area_class) was corrected.
+
+    Refused like acceptance, 422 ``three_zero_over_limit`` on the field ``value``, when a customer
+    typed as 实行“三零”的低压非居民用户 is no longer covered. The whitelist follows an open
+    application: a record is opened when the new decision needs one, and a record still waiting
+    is released (已转入报装接电, noted as a re-judgement) when it no longer does.
+    """
+    assert application.id is not None
+    stored = (
+        await session.exec(
+            select(ThreeZeroAssessment)
+            .where(col(ThreeZeroAssessment.application_id) == application.id)
+            .with_for_update()
+        )
+    ).first()
+    area = (
+        await session.get(GridArea, stored.grid_area_id)
+        if stored is not None and stored.grid_area_id is not None
+        else None
+    )
+    assessed = _decide(
+        application.customer_type,
+        application.capacity_kw,
+        application.area_class,
+        area,
+        jurisdiction=application.jurisdiction,
+        on=application.accepted_day,
+    )
+    if _over_limit(application.customer_type, assessed):
+        raise Unprocessable(
+            assessed.reasons[0],
+            code="three_zero_over_limit",
+            errors=[
+                FieldError(field="value", code="three_zero_over_limit", message=assessed.reasons[0])
+            ],
+        )
+    decision = assessed.decision
+    earlier = (
+        _summary(
+            stored.policy_code,
+            stored.eligible,
+            stored.zero_investment,
+            stored.capacity_limit_kw,
+            stored.whitelist,
+            stored.reasons,
+        )
+        if stored is not None
+        else None
+    )
+    if stored is None:
+        stored = ThreeZeroAssessment(
+            application_id=application.id,
+            category=assessed.request.category,
+            area=assessed.request.area,
+            capacity_limited=False,
+            in_grid_plan=True,
+            eligible=False,
+            zero_investment=False,
+            whitelist=False,
+            reasons=[],
+            assessed_at=now,
+        )
+    stored.policy_code = decision.policy_code if decision else None
+    stored.category, stored.area = assessed.request.category, assessed.request.area
+    stored.capacity_limited = assessed.request.capacity_limited
+    stored.in_grid_plan = assessed.request.in_grid_plan
+    stored.eligible = bool(decision and decision.eligible)
+    stored.zero_investment = bool(decision and decision.zero_investment)
+    stored.capacity_limit_kw = decision.capacity_limit_kw if decision else None
+    stored.whitelist = bool(decision and decision.whitelist)
+    stored.reasons = assessed.reasons
+    stored.assessed_at = now
+    session.add(stored)
+    whitelist_change = await _follow_whitelist(session, application, assessed, actor=actor, now=now)
+    payload: dict[str, Any] = {
+        "trigger": trigger,
+        "from": earlier,
+        "to": _summary(
+            stored.policy_code,
+            stored.eligible,
+            stored.zero_investment,
+            stored.capacity_limit_kw,
+            stored.whitelist,
+            stored.reasons,
+        ),
+    }
+    if whitelist_change is not None:
+        payload["whitelist"] = whitelist_change
+    append_event(
+        session,
+        application,
+        EventKind.three_zero_rejudged,
+        now=now,
+        actor=actor,
+        stage=application.current_stage,
+        reason=reason,
+        payload=payload,
+    )
+
+
+async def _follow_whitelist(
+    session: AsyncSession,
+    application: Application,
+    assessed: Assessed,
+    *,
+    actor: str,
+    now: datetime,
+) -> dict[str, str] | None:
+    """Open or release the whitelist record of an open application to match the new decision;
+    what changed, or None."""
+    if application.status not in (ApplicationStatus.open, ApplicationStatus.paused):
+        return None
+    assert application.id is not None
+    entry = (
+        await session.exec(
+            select(WhitelistEntry)
+            .where(col(WhitelistEntry.application_id) == application.id)
+            .with_for_update()
+        )
+    ).first()
+    needed = bool(assessed.decision and assessed.decision.whitelist)
+    if needed and entry is None:
+        area = assessed.grid_area
+        session.add(
+            WhitelistEntry(
+                application_id=application.id,
+                unit=application.unit,
+                grid_area_id=area.id if area else None,
+                reason="".join(assessed.reasons[1:]),
+                status=WhitelistStatus.pending_upgrade,
+                created_at=now,
+            )
+        )
+        return {"from": "none", "to": WhitelistStatus.pending_upgrade.value}
+    if not needed and entry is not None and entry.status is not WhitelistStatus.released:
+        previous = entry.status
+        entry.status = WhitelistStatus.released
+        entry.released_at, entry.released_by = now, actor
+        entry.release_note = "“三零”重新判定后无需配套电网改造"
+        session.add(entry)
+        return {"from": previous.value, "to": WhitelistStatus.released.value}
+    return None
 
 
 async def zero_investment(session: AsyncSession, application_id: int | None) -> bool:

@@ -51,7 +51,7 @@ async def whitelist_report(staff: Staff, session: Session) -> WhitelistReport:
 async def whitelist_transition(
     number: str, body: WhitelistTransition, clerk: CurrentClerk, session: Session, now: Now
 ) -> WhitelistItem:
-    application = await get_application(session, number)
+    application = await get_application(session, number, for_update=True)
     check_operator(application, clerk)
     return await service.transition(session, application, body, actor=clerk.subject, now=now)
 

@@ -15,7 +15,8 @@ from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.intake.applications.models import Application
+from services.intake.applications.log import append_event
+from services.intake.applications.models import Application, EventKind
 from services.intake.applications.service import check_reader
 from services.intake.policies.models import CUSTOMER_TYPE_LABELS
 from services.intake.rules.identity import mask_mobile, mask_sensitive
@@ -253,7 +254,17 @@ async def transition(
         entry.upgrade_done_at, entry.upgrade_done_by, entry.upgrade_note = now, actor, data.note
     else:
         entry.released_at, entry.released_by, entry.release_note = now, actor, data.note
-    entry.status = data.status
+    previous, entry.status = entry.status, data.status
+    append_event(
+        session,
+        application,
+        EventKind.whitelist_transition,
+        now=now,
+        actor=actor,
+        stage=application.current_stage,
+        reason=mask_sensitive(data.note) if data.note else None,
+        payload={"entry_id": entry.id, "from": previous.value, "to": data.status.value},
+    )
     await session.flush()
     name = (
         (

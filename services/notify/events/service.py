@@ -33,6 +33,7 @@ from shared.db import utcnow
 from shared.errors import FieldError, Unprocessable
 from shared.events import Event, EventReceipt
 from shared.http import ServiceClient
+from shared.timeutil import beijing_date
 
 STAGE_KINDS = {
     "intake.stage.at_risk": "intake.at_risk",
@@ -113,14 +114,19 @@ async def _register_subscriber(
         SubscriberFields.model_validate(fields)
     except ValidationError as exc:
         raise _invalid(exc, event) from exc
+    # Connected (装表接电) when the event happened, in Beijing: the customer's served-from day.
+    connected_on = beijing_date(event.occurred_at)
     await upsert(
         session,
-        [{**fields, "account_number": data.application_number}],
+        [{**fields, "account_number": data.application_number, "served_since": connected_on}],
         SubscriberSource.intake,
         now=now,
     )
     found = await session.exec(
-        select(Subscriber.id).where(col(Subscriber.account_number) == data.application_number)
+        select(Subscriber.id).where(
+            col(Subscriber.account_number) == data.application_number,
+            col(Subscriber.served_until).is_(None),
+        )
     )
     subscriber_id = found.one()
     assert subscriber_id is not None

@@ -14,7 +14,18 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, String, case, cast, exists, func, literal, or_, union_all
+from sqlalchemy import (
+    ColumnElement,
+    String,
+    and_,
+    case,
+    cast,
+    exists,
+    func,
+    literal,
+    or_,
+    union_all,
+)
 from sqlalchemy import select as sa_select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -36,14 +47,19 @@ CONTACTS = (
 )
 
 
-def in_scope(feeders: Sequence[str], areas: Sequence[str]) -> ColumnElement[bool]:
-    """Subscribers supplied through one of the feeders or transformer areas."""
+def at_place(feeders: Sequence[str], areas: Sequence[str]) -> ColumnElement[bool]:
+    """Subscribers, current or former, supplied through one of the feeders or areas."""
     clauses = []
     if feeders:
         clauses.append(col(Subscriber.feeder).in_(list(feeders)))
     if areas:
         clauses.append(col(Subscriber.transformer_area).in_(list(areas)))
     return or_(*clauses) if clauses else literal(False)
+
+
+def in_scope(feeders: Sequence[str], areas: Sequence[str]) -> ColumnElement[bool]:
+    """Current subscribers supplied through one of the feeders or transformer areas."""
+    return and_(at_place(feeders, areas), col(Subscriber.served_until).is_(None))
 
 
 async def count_in_scope(

@@ -14,7 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.notify.delivery.windows import DeliveryHours
 from services.notify.messages.models import DeliveryWindow, Message
-from services.notify.outages.fanout import count_in_scope, fan_out, in_scope
+from services.notify.outages.fanout import at_place, count_in_scope, fan_out, in_scope
 from services.notify.outages.models import (
     KIND_LABELS,
     Announcement,
@@ -34,9 +34,10 @@ from services.notify.outages.models import (
 )
 from services.notify.settings import NotifySettings
 from services.notify.subscribers.models import Subscriber
+from services.notify.subscribers.service import served_on
 from shared.db import fetch_all
 from shared.errors import Conflict, NotFound, Unprocessable
-from shared.timeutil import BEIJING, format_beijing
+from shared.timeutil import BEIJING, beijing_date, format_beijing
 
 
 def number_of(outage: Outage) -> str:
@@ -146,13 +147,15 @@ async def _tell(
 
 
 async def _count_impact(session: AsyncSession, outage: Outage) -> None:
-    """Customers cut per area class, as the outage starts (for the reliability statistics)."""
+    """Customers cut per area class (停电影响户数), as the outage starts: those served on its
+    start day (Beijing), so a fault recorded afterwards still counts who was supplied then."""
     assert outage.id is not None
+    assert outage.actual_start is not None
     feeders, areas = await _scope(session, outage.id)
     rows = await fetch_all(
         session,
         sa_select(col(Subscriber.area_class), func.count())
-        .where(in_scope(feeders, areas))
+        .where(at_place(feeders, areas), served_on(beijing_date(outage.actual_start)))
         .group_by(col(Subscriber.area_class)),
     )
     session.add_all(

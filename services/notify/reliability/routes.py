@@ -4,13 +4,20 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Path, Query, Response, status
 
+from services.notify.deps import Operator
+from services.notify.reliability import service
+from services.notify.reliability.models import OfficialCountIn, OfficialCountPublic
 from services.notify.reliability.service import ReliabilityReport, Targets, reliability, targets
 from services.notify.reliability.xlsx import reliability_xlsx
+from services.notify.subscribers.models import AreaClass
 from shared.app import Session
 from shared.auth import CurrentPrincipal
+from shared.db import utcnow
 from shared.downloads import XLSX_MEDIA_TYPE, attachment
+
+Year = Annotated[int, Path(ge=2000, le=2100)]
 
 router = APIRouter(tags=["reliability"])
 
@@ -38,3 +45,41 @@ async def reliability_report(
         name = f"reliability-{plan}-{year}.xlsx"
         return attachment(reliability_xlsx(report), XLSX_MEDIA_TYPE, name)
     return report
+
+
+@router.get(
+    "/reliability/customer-counts",
+    summary="Official customers served per area class and year (官方用户数)",
+)
+async def list_official_counts(
+    _principal: CurrentPrincipal,
+    session: Session,
+    year: Annotated[int | None, Query(ge=2000, le=2100)] = None,
+) -> list[OfficialCountPublic]:
+    found = await service.official_counts(session, year)
+    return [OfficialCountPublic.model_validate(r, from_attributes=True) for r in found]
+
+
+@router.put(
+    "/reliability/customer-counts/{year}/{area_class}",
+    summary="Record the official customers served; it takes precedence over the derived count",
+)
+async def set_official_count(
+    year: Year, area_class: AreaClass, body: OfficialCountIn, staff: Operator, session: Session
+) -> OfficialCountPublic:
+    row = await service.set_official_count(
+        session, year, area_class, body, by=staff.subject, now=utcnow()
+    )
+    return OfficialCountPublic.model_validate(row, from_attributes=True)
+
+
+@router.delete(
+    "/reliability/customer-counts/{year}/{area_class}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Drop an official figure; the count from the subscribers applies again",
+)
+async def remove_official_count(
+    year: Year, area_class: AreaClass, _staff: Operator, session: Session
+) -> Response:
+    await service.remove_official_count(session, year, area_class)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

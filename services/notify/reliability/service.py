@@ -5,26 +5,39 @@ Per area class and year: SAIDI-style average outage hours per customer (户均�
 customers cut ÷ customers served), planned (预安排: 计划 and 临时停电) and unplanned (故障停电)
 apart, against a plan's target hours or the alternative year-on-year reduction.
 
-Customers cut are those counted per area class when each outage started; customers served are
-today's subscribers per area class. Only restored outages count; an outage across New Year counts
-its hours in each year and its interruption in the year it began (Beijing time).
+Customers cut are those counted per area class when each outage started (the subscribers served
+on its start day). Customers served (服务户数) of a year is the official figure staff recorded for
+that area class and year (官方用户数) when there is one; otherwise the subscribers served on the
+year's last day, 31 December (connected on or before it, not removed by then), counted in SQL.
+The usual SAIDI definition (IEEE 1366, and 总用户数 in DL/T 836) divides by the "total number of
+customers served" for the reporting period, which companies take at its end; a year-end count is
+reproducible from the served-from/until dates alone, where an average of month-ends would only
+smooth a growth the plans' targets do not ask about. Past years therefore do not change when
+customers are added or removed later. Only restored outages count; an outage across New Year
+counts its hours in each year and its interruption in the year it began (Beijing time).
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from functools import lru_cache
 from pathlib import Path
 
 from sqlalchemy import func
 from sqlalchemy import select as sa_select
-from sqlmodel import SQLModel, col
+from sqlmodel import SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.notify.outages.models import Outage, OutageImpact, OutageKind, OutageState
+from services.notify.reliability.models import (
+    CustomersSource,
+    OfficialCountIn,
+    OfficialCustomerCount,
+)
 from services.notify.subscribers.models import AreaClass, Subscriber
+from services.notify.subscribers.service import served_on
 from shared.calendar import BEIJING
 from shared.db import fetch_all
 from shared.errors import NotFound
@@ -71,7 +84,9 @@ class Figures(SQLModel):
 
 class AreaClassReliability(SQLModel):
     area_class: AreaClass
-    customers_served: int
+    customers_served: int  # 服务户数, the denominator
+    customers_served_source: CustomersSource
+    customers_served_derived: int  # subscribers served on 31 December, for comparison
     planned: Figures
     unplanned: Figures
     total: Figures
@@ -146,13 +161,43 @@ def _figures(total: _Sum, served: int) -> Figures:
     )
 
 
+@dataclass(frozen=True)
+class Served:
+    customers: int
+    source: CustomersSource
+    derived: int
+
+
+async def customers_served(session: AsyncSession, year: int) -> dict[AreaClass, Served]:
+    """Customers served per area class in ``year``: official figures first, else derived."""
+    derived_rows = await fetch_all(
+        session,
+        sa_select(col(Subscriber.area_class), func.count())
+        .where(served_on(date(year, 12, 31)))
+        .group_by(col(Subscriber.area_class)),
+    )
+    derived = {AreaClass(c): n for c, n in derived_rows}
+    official_rows = await fetch_all(
+        session,
+        sa_select(
+            col(OfficialCustomerCount.area_class), col(OfficialCustomerCount.customers)
+        ).where(col(OfficialCustomerCount.year) == year),
+    )
+    official = {AreaClass(c): n for c, n in official_rows}
+    served = {}
+    for area_class in targets().area_classes:
+        counted = derived.get(area_class, 0)
+        if area_class in official:
+            served[area_class] = Served(official[area_class], CustomersSource.official, counted)
+        else:
+            served[area_class] = Served(counted, CustomersSource.subscribers, counted)
+    return served
+
+
 async def reliability(session: AsyncSession, year: int, plan_code: str) -> ReliabilityReport:
     plan = plan_target(plan_code)
-    served_rows = await fetch_all(
-        session,
-        sa_select(col(Subscriber.area_class), func.count()).group_by(col(Subscriber.area_class)),
-    )
-    served = {AreaClass(c): n for c, n in served_rows}
+    served = await customers_served(session, year)
+    served_before = await customers_served(session, year - 1)
     this_year, counted = await _sums(session, year)
     last_year, _ = await _sums(session, year - 1)
     _, end = _year_bounds(year)
@@ -164,7 +209,7 @@ async def reliability(session: AsyncSession, year: int, plan_code: str) -> Relia
     )
     classes = []
     for area_class in targets().area_classes:
-        n = served.get(area_class, 0)
+        n = served[area_class].customers
         planned = this_year.get((area_class, False), _Sum())
         unplanned = this_year.get((area_class, True), _Sum())
         both = _Sum(
@@ -176,7 +221,8 @@ async def reliability(session: AsyncSession, year: int, plan_code: str) -> Relia
             sum(s.customer_hours for (c, _), s in last_year.items() if c == area_class),
         )
         total = _figures(both, n)
-        previous = _figures(before, n).saidi_hours if before.customer_hours else None
+        n_before = served_before[area_class].customers
+        previous = _figures(before, n_before).saidi_hours if before.customer_hours else None
         reduction = round((previous - total.saidi_hours) / previous * 100, 2) if previous else None
         target = plan.saidi_hours[area_class]
         meets_hours = total.saidi_hours <= target
@@ -185,6 +231,8 @@ async def reliability(session: AsyncSession, year: int, plan_code: str) -> Relia
             AreaClassReliability(
                 area_class=area_class,
                 customers_served=n,
+                customers_served_source=served[area_class].source,
+                customers_served_derived=served[area_class].derived,
                 planned=_figures(planned, n),
                 unplanned=_figures(unplanned, n),
                 total=total,
@@ -205,3 +253,61 @@ async def reliability(session: AsyncSession, year: int, plan_code: str) -> Relia
         outages_ongoing=ongoing[0][0],
         area_classes=classes,
     )
+
+
+async def official_counts(session: AsyncSession, year: int | None) -> list[OfficialCustomerCount]:
+    query = select(OfficialCustomerCount)
+    if year is not None:
+        query = query.where(col(OfficialCustomerCount.year) == year)
+    found = await session.exec(
+        query.order_by(col(OfficialCustomerCount.year), col(OfficialCustomerCount.area_class))
+    )
+    return list(found)
+
+
+async def set_official_count(
+    session: AsyncSession,
+    year: int,
+    area_class: AreaClass,
+    data: OfficialCountIn,
+    *,
+    by: str,
+    now: datetime,
+) -> OfficialCustomerCount:
+    """Record (or correct) the official customers served of an area class and year."""
+    found = await session.exec(
+        select(OfficialCustomerCount)
+        .where(
+            col(OfficialCustomerCount.year) == year,
+            col(OfficialCustomerCount.area_class) == area_class,
+        )
+        .with_for_update()
+    )
+    row = found.first() or OfficialCustomerCount(
+        year=year, area_class=area_class, customers=0, recorded_by=by
+    )
+    row.customers = data.customers
+    row.note = data.note
+    row.recorded_by = by
+    row.recorded_at = now
+    session.add(row)
+    await session.flush()
+    return row
+
+
+async def remove_official_count(session: AsyncSession, year: int, area_class: AreaClass) -> None:
+    """Drop an official figure; the derived count applies again."""
+    found = await session.exec(
+        select(OfficialCustomerCount).where(
+            col(OfficialCustomerCount.year) == year,
+            col(OfficialCustomerCount.area_class) == area_class,
+        )
+    )
+    row = found.first()
+    if row is None:
+        raise NotFound(
+            f"no official customer count for {area_class.value} in {year}",
+            code="official_count_not_found",
+        )
+    await session.delete(row)
+    await session.flush()

@@ -5,12 +5,19 @@ from __future__ import annotations
 from openpyxl import Workbook
 from openpyxl.styles import Font
 
+from services.notify.reliability.models import CustomersSource
 from services.notify.reliability.service import ReliabilityReport
 from shared.downloads import workbook_bytes
+
+SOURCE_LABELS = {
+    CustomersSource.official: "官方用户数",
+    CustomersSource.subscribers: "按用户档案",
+}
 
 HEADER = (
     "区域类别",
     "服务户数",
+    "服务户数来源",
     "预安排停电户次",
     "预安排停电时户数",
     "预安排户均停电时间(小时)",
@@ -46,6 +53,7 @@ def reliability_xlsx(report: ReliabilityReport) -> bytes:
             [
                 row.area_class.value,
                 row.customers_served,
+                SOURCE_LABELS[row.customers_served_source],
                 row.planned.interruptions,
                 row.planned.customer_hours,
                 row.planned.saidi_hours,

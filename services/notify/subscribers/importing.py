@@ -57,6 +57,7 @@ HEADINGS = {
     "feeder": ("feeder", "线路", "馈线"),
     "transformer_area": ("transformer_area", "台区"),
     "area_class": ("area_class", "区域类别", "供电区域"),
+    "served_since": ("served_since", "接电日期", "通电日期"),
 }
 REQUIRED = ("account_number", "name", "feeder", "transformer_area", "area_class")
 SUFFIXES = (".csv", ".xlsx")
@@ -65,6 +66,8 @@ SUFFIXES = (".csv", ".xlsx")
 def _cell(value: object) -> str | None:
     if value is None:
         return None
+    if isinstance(value, datetime):  # an Excel date cell
+        return value.date().isoformat()
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     text = str(value).strip()

@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated
 
 from pydantic import AfterValidator, EmailStr, StringConstraints, model_validator
-from sqlalchemy import Column, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    Column,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlmodel import Field, SQLModel
 
 from services.notify.db import NotifyTable
@@ -64,10 +74,31 @@ Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max
 Place = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 
 
+CURRENT = "served_until IS NULL"
+
+
 class Subscriber(NotifyTable, table=True):
+    """A customer supplied from ``served_since`` (接电日期, the connection date) until
+    ``served_until`` (销户日期: the first day no longer served; null while still served).
+
+    Removing a subscriber ends its service rather than deleting the row, so the customers served
+    (服务户数) of a past year stay what they were. An account number (户号) has at most one
+    current row; a former one may be subscribed again as a new row (a new period of service).
+    """
+
     __tablename__ = "subscribers"
+    __table_args__ = (
+        Index(
+            "ux_subscribers_current_account",
+            "account_number",
+            unique=True,
+            sqlite_where=text(CURRENT),
+            postgresql_where=text(CURRENT),
+        ),
+        Index("ix_subscribers_served", "area_class", "served_since", "served_until"),
+    )
     id: int | None = Field(default=None, primary_key=True)
-    account_number: str = Field(sa_column=Column(String(64), nullable=False, unique=True))
+    account_number: str = Field(sa_column=Column(String(64), nullable=False, index=True))
     name: str = Field(max_length=100)
     mobile: str | None = Field(default=None, max_length=20)
     email: str | None = Field(default=None, max_length=254)
@@ -78,6 +109,8 @@ class Subscriber(NotifyTable, table=True):
     transformer_area: str = Field(max_length=100, index=True)
     area_class: AreaClass = Field(sa_column=enum_column(AreaClass, index=True))
     source: SubscriberSource = Field(sa_column=enum_column(SubscriberSource))
+    served_since: date = Field(sa_column=Column(Date, nullable=False))
+    served_until: date | None = Field(default=None, sa_column=Column(Date, nullable=True))
     created_at: datetime = Field(
         default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
     )
@@ -130,6 +163,9 @@ class SubscriberCreate(SubscriberFields):
         str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)
     ]
     opt_outs: list[str] = Field(default=[], description="Message types not wanted (退订)")
+    served_since: date | None = Field(
+        default=None, description="Connection date (接电日期); the day of creation if left out"
+    )
 
 
 class SubscriberUpdate(SQLModel):
@@ -144,6 +180,7 @@ class SubscriberUpdate(SQLModel):
     feeder: Place | None = None
     transformer_area: Place | None = None
     area_class: AreaClass | None = None
+    served_since: date | None = Field(default=None, description="Correct the connection date")
 
 
 class Preferences(SQLModel):
@@ -164,6 +201,8 @@ class SubscriberPublic(SQLModel):
     area_class: AreaClass
     source: SubscriberSource
     opt_outs: list[str]
+    served_since: date
+    served_until: date | None
     created_at: datetime
     updated_at: datetime
 

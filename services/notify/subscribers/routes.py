@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 import uuid
+from datetime import date
 from pathlib import Path
 from typing import Annotated
 
@@ -27,6 +28,7 @@ from services.notify.subscribers.models import (
 from shared.app import Session
 from shared.errors import Unprocessable
 from shared.settings import Settings
+from shared.timeutil import beijing_today
 
 router = APIRouter(tags=["subscribers"])
 
@@ -128,10 +130,19 @@ async def set_preferences(
 @router.delete(
     "/subscribers/{subscriber_id}",
     status_code=status.HTTP_204_NO_CONTENT,
-    summary="Unsubscribe (注销订阅)",
+    summary="Unsubscribe: end the service (注销订阅/销户)",
+    description="The subscriber is gone from the API and gets no more messages; the row is kept "
+    "with `served_until` so past years' customers served (服务户数) do not change.",
 )
-async def delete_subscriber(_staff: Dispatcher, session: Session, subscriber_id: int) -> Response:
-    await service.remove(session, subscriber_id)
+async def delete_subscriber(
+    _staff: Dispatcher,
+    session: Session,
+    subscriber_id: int,
+    ended_on: Annotated[
+        date | None, Query(description="First day no longer served (销户日期); today if left out")
+    ] = None,
+) -> Response:
+    await service.remove(session, subscriber_id, ended_on=ended_on, today=beijing_today())
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

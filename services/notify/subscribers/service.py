@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import delete, func
+from sqlalchemy import case, delete, func
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, select
@@ -27,6 +27,9 @@ from services.notify.subscribers.models import (
 )
 from shared.db import utcnow
 from shared.errors import Conflict, FieldError, NotFound, Unprocessable
+from shared.timeutil import beijing_date
+
+CURRENT = col(Subscriber.served_until).is_(None)
 
 _UPSERTED = (
     "name",
@@ -81,9 +84,17 @@ async def to_public(session: AsyncSession, subscriber: Subscriber) -> Subscriber
     return _public(subscriber, (await _opt_outs(session, [subscriber.id]))[subscriber.id])
 
 
+def served_on(day: date) -> Any:
+    """Subscribers served on ``day`` (服务户数): connected by then, not yet removed."""
+    return (col(Subscriber.served_since) <= day) & (
+        col(Subscriber.served_until).is_(None) | (col(Subscriber.served_until) > day)
+    )
+
+
 async def get(session: AsyncSession, subscriber_id: int) -> Subscriber:
+    """A current subscriber; a removed one (served_until set) is not found."""
     subscriber = await session.get(Subscriber, subscriber_id)
-    if subscriber is None:
+    if subscriber is None or subscriber.served_until is not None:
         raise NotFound(f"subscriber {subscriber_id} does not exist", code="subscriber_not_found")
     return subscriber
 
@@ -101,14 +112,21 @@ async def create(
 ) -> Subscriber:
     kinds = check_opt_outs(data.opt_outs)
     taken = await session.exec(
-        select(Subscriber.id).where(col(Subscriber.account_number) == data.account_number)
+        select(Subscriber.id).where(col(Subscriber.account_number) == data.account_number, CURRENT)
     )
     if taken.first() is not None:
         raise Conflict(
             f"account {data.account_number} is already subscribed", code="subscriber_exists"
         )
+    now = utcnow()
     subscriber = Subscriber.model_validate(
-        {**data.model_dump(exclude={"opt_outs"}), "source": source}
+        {
+            **data.model_dump(exclude={"opt_outs"}),
+            "source": source,
+            "served_since": data.served_since or beijing_date(now),
+            "created_at": now,
+            "updated_at": now,
+        }
     )
     session.add(subscriber)
     await session.flush()
@@ -120,6 +138,15 @@ async def create(
 async def update(session: AsyncSession, subscriber_id: int, data: SubscriberUpdate) -> Subscriber:
     subscriber = await get(session, subscriber_id)
     changes = data.model_dump(exclude_unset=True)
+    if "served_since" in changes:
+        served_since = changes.pop("served_since")
+        if served_since is None:
+            raise Unprocessable(
+                "served_since cannot be emptied",
+                code="validation_failed",
+                errors=[FieldError(field="served_since", code="missing", message="required")],
+            )
+        subscriber.served_since = served_since
     try:
         merged = SubscriberFields.model_validate({**subscriber.model_dump(), **changes})
     except ValidationError as exc:
@@ -151,13 +178,25 @@ async def set_preferences(
     return subscriber
 
 
-async def remove(session: AsyncSession, subscriber_id: int) -> None:
-    """Unsubscribe for good; messages already sent stay in the delivery log."""
+async def remove(
+    session: AsyncSession, subscriber_id: int, *, ended_on: date | None, today: date
+) -> None:
+    """End the service (注销/销户) on ``ended_on`` (today if not given): the subscriber gets no
+    more messages and leaves the API, but still counts as served before that day."""
     subscriber = await get(session, subscriber_id)
-    await session.exec(
-        delete(SubscriberOptOut).where(col(SubscriberOptOut.subscriber_id) == subscriber_id)
-    )
-    await session.delete(subscriber)
+    ended_on = ended_on or today
+    if ended_on > today:
+        raise Unprocessable(
+            f"the service cannot end in the future ({ended_on})", code="ended_in_future"
+        )
+    if ended_on < subscriber.served_since:  # equal: removed the day it was added, never served
+        raise Unprocessable(
+            f"the service began {subscriber.served_since}; it cannot end before that",
+            code="ended_before_served",
+        )
+    subscriber.served_until = ended_on
+    subscriber.updated_at = utcnow()
+    session.add(subscriber)
     await session.flush()
 
 
@@ -171,7 +210,7 @@ async def list_subscribers(
     limit: int,
     offset: int,
 ) -> SubscriberPage:
-    query = select(Subscriber)
+    query = select(Subscriber).where(CURRENT)
     if feeder is not None:
         query = query.where(col(Subscriber.feeder) == feeder)
     if transformer_area is not None:
@@ -203,16 +242,37 @@ async def upsert(
     *,
     now: datetime | None = None,
 ) -> int:
-    """Insert or update subscribers by account number (户号) in one statement; opt-outs stay."""
+    """Insert or update current subscribers by account number (户号) in one statement; opt-outs
+    stay. A row's ``served_since`` (接电日期) defaults to the day of ``now``; an existing
+    subscriber keeps the earlier of its own and the given date (a re-import without dates does not
+    move a connection date forward, one with a corrected earlier date does)."""
     if not rows:
         return 0
     now = now or utcnow()
-    values = [{**r, "source": source, "created_at": now, "updated_at": now} for r in rows]
+    today = beijing_date(now)
+    values = [
+        {
+            **r,
+            "served_since": r.get("served_since") or today,
+            "source": source,
+            "created_at": now,
+            "updated_at": now,
+        }
+        for r in rows
+    ]
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     statement = insert(Subscriber)
+    given = statement.excluded.served_since
     statement = statement.on_conflict_do_update(
         index_elements=["account_number"],
-        set_={name: statement.excluded[name] for name in _UPSERTED},
+        index_where=CURRENT,
+        set_={
+            **{name: statement.excluded[name] for name in _UPSERTED},
+            "served_since": case(
+                (given < col(Subscriber.served_since), given),
+                else_=col(Subscriber.served_since),
+            ),
+        },
     )
     # executemany: SQLAlchemy batches the rows into few round trips ("insertmanyvalues").
     connection = await session.connection()

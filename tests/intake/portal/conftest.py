@@ -4,7 +4,7 @@ and the e-license stand-in reached in-process."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Generator, Iterator
+from collections.abc import AsyncIterator, Collection, Generator, Iterator
 from dataclasses import dataclass
 from datetime import date
 
@@ -12,6 +12,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from services.intake.portal.models import PortalScope
 from services.intake.portal.service import add_portal_client
 from services.intake.rules.signing import sign_request
 from services.intake.standins.elicense import ELicenseClient, create_standin_app
@@ -55,14 +56,17 @@ class ClockSigner(httpx.Auth):
         yield request
 
 
-async def new_portal_key(intake: FastAPI, name: str) -> PortalKey:
+async def new_portal_key(
+    intake: FastAPI, name: str, scopes: Collection[PortalScope] = tuple(PortalScope)
+) -> PortalKey:
     async with session_scope(intake.state.engine) as session:
-        client = await add_portal_client(session, name)
+        client = await add_portal_client(session, name, scopes)
         return PortalKey(client.key_id, client.secret)
 
 
 @pytest.fixture
 async def portal_key(intake: FastAPI) -> PortalKey:
+    """A key with every scope (the portal tests play all three platforms with it)."""
     return await new_portal_key(intake, "东营市政务服务平台")
 
 

@@ -40,6 +40,7 @@ class TestSignedCalls:
             "key_id": portal_key.key_id,
             "name": "东营市政务服务平台",
             "webhook_url": None,
+            "scopes": ["applications", "projects", "approvals"],
         }
 
     async def test_unsigned_and_bearer_calls_are_refused(self, anonymous, intake_admin):

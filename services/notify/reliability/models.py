@@ -1,0 +1,53 @@
+"""Official customer counts (官方用户数): what the power company reports per area class and year."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import Column, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from services.notify.db import NotifyTable
+from services.notify.subscribers.models import AreaClass
+from shared.db import UTCDateTime, enum_column, utcnow
+
+
+class CustomersSource(StrEnum):
+    """Where a customers-served figure came from."""
+
+    official = "official"  # recorded by staff from the company's report (官方用户数)
+    subscribers = "subscribers"  # derived from the subscribers served on 31 December
+
+
+class OfficialCustomerCount(NotifyTable, table=True):
+    """Customers served (服务户数) of an area class in a year, as officially reported; takes
+    precedence over the count derived from the subscribers."""
+
+    __tablename__ = "official_customer_counts"
+    __table_args__ = (UniqueConstraint("year", "area_class"),)
+    id: int | None = Field(default=None, primary_key=True)
+    year: int
+    area_class: AreaClass = Field(sa_column=enum_column(AreaClass))
+    customers: int
+    note: str | None = Field(default=None, max_length=300)
+    recorded_by: str = Field(max_length=100)
+    recorded_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
+    )
+
+
+class OfficialCountIn(SQLModel):
+    customers: int = Field(ge=1, le=100_000_000, description="服务户数 as reported")
+    note: str | None = Field(
+        default=None, max_length=300, description="Where the figure comes from (来源)"
+    )
+
+
+class OfficialCountPublic(SQLModel):
+    year: int
+    area_class: AreaClass
+    customers: int
+    note: str | None
+    recorded_by: str
+    recorded_at: datetime
