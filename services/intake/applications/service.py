@@ -19,7 +19,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from pydantic import EmailStr, TypeAdapter, ValidationError
-from sqlalchemy import func
+from sqlalchemy import ColumnElement, and_, func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -289,53 +289,44 @@ def _derived(application: Application, stages: Sequence[ApplicationStage]) -> tu
 _BATCH = 500
 
 
-async def recompute_for_year(session: AsyncSession, clocking: Clocking, year: int) -> int:
-    """Recompute every application whose time may touch ``year`` (after a calendar load)."""
-    first, last = date(year, 1, 1), date(year, 12, 31)
+async def _recompute_where(
+    session: AsyncSession, clocking: Clocking, condition: ColumnElement[bool]
+) -> int:
+    """Recompute the applications matching ``condition``, a batch of ids at a time."""
     changed, after = 0, 0
     while True:
-        ids = list(
-            (
+        ids = [
+            i
+            for i in (
                 await session.exec(
                     select(Application.id)
-                    .where(
-                        col(Application.id) > after,
-                        col(Application.accepted_day) <= last,
-                        (col(Application.ended_day).is_(None))
-                        | (col(Application.ended_day) >= first),
-                    )
+                    .where(col(Application.id) > after, condition)
                     .order_by(col(Application.id))
                     .limit(_BATCH)
                 )
             ).all()
-        )
+            if i is not None
+        ]
         if not ids:
             return changed
-        changed += await refresh_applications(session, [i for i in ids if i is not None], clocking)
-        after = ids[-1] or 0
+        changed += await refresh_applications(session, ids, clocking)
+        after = ids[-1]
+
+
+async def recompute_for_year(session: AsyncSession, clocking: Clocking, year: int) -> int:
+    """Recompute every application whose time may touch ``year`` (after a calendar load)."""
+    first, last = date(year, 1, 1), date(year, 12, 31)
+    touches_year = and_(
+        col(Application.accepted_day) <= last,
+        col(Application.ended_day).is_(None) | (col(Application.ended_day) >= first),
+    )
+    return await _recompute_where(session, clocking, touches_year)
 
 
 async def recompute_open(session: AsyncSession, clocking: Clocking) -> int:
     """Recompute the running clock of every open application (after a settings change)."""
-    changed, after = 0, 0
-    while True:
-        ids = list(
-            (
-                await session.exec(
-                    select(Application.id)
-                    .where(
-                        col(Application.id) > after,
-                        col(Application.status) == ApplicationStatus.open.value,
-                    )
-                    .order_by(col(Application.id))
-                    .limit(_BATCH)
-                )
-            ).all()
-        )
-        if not ids:
-            return changed
-        changed += await refresh_applications(session, [i for i in ids if i is not None], clocking)
-        after = ids[-1] or 0
+    is_open = col(Application.status) == ApplicationStatus.open.value
+    return await _recompute_where(session, clocking, is_open)
 
 
 # ---- who may do what -------------------------------------------------------------------------
