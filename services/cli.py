@@ -89,15 +89,14 @@ def cmd_user_add(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_user_list(settings: Settings, _args: argparse.Namespace) -> int:
-    from services.ledger.accounts.service import list_users, to_public
+    from services.ledger.accounts.service import list_users, users_public
 
     async def listing(session: AsyncSession) -> list[str]:
-        lines = []
-        for user in await list_users(session):
-            public = await to_public(session, user)
-            units = "、".join(u.name for u in public.units)
-            lines.append(f"{user.username}\t{user.role.value}\t{user.email or ''}\t{units}")
-        return lines
+        users = await users_public(session, await list_users(session))
+        return [
+            f"{u.username}\t{u.role.value}\t{u.email or ''}\t{'、'.join(x.name for x in u.units)}"
+            for u in users
+        ]
 
     for line in _run_in_session(settings, "ledger", listing):
         print(line)

@@ -11,11 +11,8 @@ import pytest
 
 from shared.calendar import WorkingCalendar
 from shared.timeutil import beijing_today
-from tests.e2e.support import drop_schemas, free_port, running_stack
+from tests.e2e.support import running_stack
 
-# free_port and _drop_schemas stay importable from here for older test modules.
-_drop_schemas = drop_schemas
-__all__ = ["_drop_schemas", "free_port"]
 pytestmark = pytest.mark.e2e
 ADMIN_PASSWORD = "e2e-admin-password"
 

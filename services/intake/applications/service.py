@@ -332,7 +332,7 @@ async def recompute_open(session: AsyncSession, clocking: Clocking) -> int:
 # ---- who may do what -------------------------------------------------------------------------
 
 
-def _check_operator(application: Application, principal: Principal) -> None:
+def check_operator(application: Application, principal: Principal) -> None:
     """Only a clerk of the application's unit operates it."""
     if principal.role is not Role.clerk:
         raise Forbidden("this action is for clerks (受理人员)", code="clerk_required")
@@ -343,10 +343,10 @@ def _check_operator(application: Application, principal: Principal) -> None:
         )
 
 
-def _reader_sees_personal_data(application: Application, principal: Principal) -> bool:
+def check_reader(application: Application, principal: Principal) -> bool:
     """Whether the caller may read the application, and unmasked (its unit's clerks) or not."""
     if principal.role is Role.clerk:
-        _check_operator(application, principal)
+        check_operator(application, principal)
         return True
     if principal.role is Role.supervisor and application.supervising_unit not in principal.units:
         raise Forbidden(
@@ -354,16 +354,6 @@ def _reader_sees_personal_data(application: Application, principal: Principal) -
             code="not_your_unit",
         )
     return False
-
-
-def check_operator(application: Application, principal: Principal) -> None:
-    """Refuse (403) anyone but a clerk of the application's unit."""
-    _check_operator(application, principal)
-
-
-def check_reader(application: Application, principal: Principal) -> bool:
-    """Refuse (403) staff who may not read the application; True if they see personal data."""
-    return _reader_sees_personal_data(application, principal)
 
 
 def _check_not_before(moment: datetime | None, now: datetime) -> None:
@@ -539,7 +529,7 @@ async def complete_stage(
 ) -> Application:
     """Close the current stage now and open the next one (or record the connection, 接电)."""
     application = await get_application(session, number, for_update=True)
-    _check_operator(application, actor)
+    check_operator(application, actor)
     _check_changeable(application)
     if application.status is ApplicationStatus.paused:
         raise Conflict(
@@ -653,7 +643,7 @@ async def pause(
 ) -> Application:
     """Stop the clock while the customer is awaited (暂停计时), with the reason."""
     application = await get_application(session, number, for_update=True)
-    _check_operator(application, actor)
+    check_operator(application, actor)
     _check_changeable(application)
     if application.status is ApplicationStatus.paused:
         raise Conflict("the clock is already paused", code="application_paused")
@@ -707,7 +697,7 @@ async def resume(
 ) -> Application:
     """Restart the clock once the customer has acted (恢复计时)."""
     application = await get_application(session, number, for_update=True)
-    _check_operator(application, actor)
+    check_operator(application, actor)
     _check_changeable(application)
     if application.status is not ApplicationStatus.paused:
         raise Conflict("the clock is not paused", code="application_not_paused")
@@ -740,7 +730,7 @@ async def close(
 ) -> Application:
     """End an application without connection (终止, e.g. withdrawn by the customer)."""
     application = await get_application(session, number, for_update=True)
-    _check_operator(application, actor)
+    check_operator(application, actor)
     _check_changeable(application)
     stages = await _stages(session, application.id)
     _check_not_before(stages[application.current_seq].started_at, now)
@@ -830,7 +820,7 @@ async def correct(
 ) -> Application:
     """Correct a recorded detail; the log keeps the old value (masked), the reason and author."""
     application = await get_application(session, number, for_update=True)
-    _check_operator(application, actor)
+    check_operator(application, actor)
     _check_not_before(application.accepted_at, now)
     value = _corrected_value(application, data.field, data.value, beijing_date(now))
     old = getattr(application, data.field)
@@ -1163,7 +1153,7 @@ async def read_detail(
     today: date,
 ) -> ApplicationDetail:
     application = await get_application(session, number)
-    unmasked = _reader_sees_personal_data(application, principal)
+    unmasked = check_reader(application, principal)
     return await detail(session, application, calendar, today, unmasked=unmasked)
 
 
@@ -1252,7 +1242,7 @@ async def events(session: AsyncSession, application: Application) -> list[Applic
 
 async def read_log(session: AsyncSession, number: str, principal: Principal) -> list[EventPublic]:
     application = await get_application(session, number)
-    _reader_sees_personal_data(application, principal)
+    check_reader(application, principal)
     return [
         EventPublic.model_validate(e, from_attributes=True)
         for e in await events(session, application)
@@ -1261,7 +1251,7 @@ async def read_log(session: AsyncSession, number: str, principal: Principal) -> 
 
 async def verify_log(session: AsyncSession, number: str, principal: Principal) -> ChainCheck:
     application = await get_application(session, number)
-    _reader_sees_personal_data(application, principal)
+    check_reader(application, principal)
     return verify(application, await events(session, application))
 
 

@@ -42,7 +42,7 @@ async def me(user: CurrentUser, session: Session) -> UserPublic:
 
 @router.get("/users", summary="All users (用户列表)")
 async def list_users(_admin: CurrentAdmin, session: Session) -> list[UserPublic]:
-    return [await service.to_public(session, u) for u in await service.list_users(session)]
+    return await service.users_public(session, await service.list_users(session))
 
 
 @router.post("/users", status_code=status.HTTP_201_CREATED, summary="Create a user (新建用户)")

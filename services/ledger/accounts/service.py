@@ -34,22 +34,38 @@ async def unit_ids_of(session: AsyncSession, user_id: int) -> set[int]:
     return set(rows.all())
 
 
-async def to_public(session: AsyncSession, user: User) -> UserPublic:
-    assert user.id is not None
-    units = [
-        UnitPublic(id=u.id, name=u.name)
-        for u in await _units_of(session, user.id)
+async def users_public(session: AsyncSession, users: Sequence[User]) -> list[UserPublic]:
+    """Users as the API shows them, with their units read in one query for all of them."""
+    ids = [u.id for u in users if u.id is not None]
+    units: dict[int, list[UnitPublic]] = {i: [] for i in ids}
+    if ids:
+        rows = await session.exec(
+            select(UserUnit.user_id, Unit)
+            .join(Unit, col(Unit.id) == col(UserUnit.unit_id))
+            .where(col(UserUnit.user_id).in_(ids))
+            .order_by(col(Unit.name))
+        )
+        for user_id, unit in rows:
+            if unit.id is not None:
+                units[user_id].append(UnitPublic(id=unit.id, name=unit.name))
+    return [
+        UserPublic(
+            id=u.id,
+            username=u.username,
+            display_name=u.display_name,
+            email=u.email,
+            role=u.role,
+            is_active=u.is_active,
+            units=units[u.id],
+        )
+        for u in users
         if u.id is not None
     ]
-    return UserPublic(
-        id=user.id,
-        username=user.username,
-        display_name=user.display_name,
-        email=user.email,
-        role=user.role,
-        is_active=user.is_active,
-        units=units,
-    )
+
+
+async def to_public(session: AsyncSession, user: User) -> UserPublic:
+    (public,) = await users_public(session, [user])
+    return public
 
 
 async def create_user(
@@ -203,4 +219,4 @@ async def directory(
             )
         )
     users = (await session.exec(query.order_by(col(User.username)))).all()
-    return [await to_public(session, u) for u in users]
+    return await users_public(session, users)
