@@ -17,6 +17,7 @@ from typing import TypeVar
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.auth import Role
+from shared.clock import SYSTEM_CLOCK
 from shared.db import create_service_engine, database_target, session_scope
 from shared.migrations import upgrade
 from shared.settings import SERVICES, ServiceName, Settings, get_settings
@@ -51,7 +52,7 @@ def cmd_seed(settings: Settings, _args: argparse.Namespace) -> int:
     from services.ledger.reference.seed import seed_reference_ledgers
 
     async def seed(session: AsyncSession) -> tuple[list[str], str | None]:
-        created = await seed_reference_ledgers(session)
+        created = await seed_reference_ledgers(session, now=SYSTEM_CLOCK.now())
         if any(u.role is Role.admin for u in await list_users(session)):
             return created, None
         password = os.environ.get("HUODIAN_ADMIN_PASSWORD") or secrets.token_urlsafe(12)
@@ -60,6 +61,7 @@ def cmd_seed(settings: Settings, _args: argparse.Namespace) -> int:
             UserCreate(
                 username="admin", display_name="系统管理员", role=Role.admin, password=password
             ),
+            now=SYSTEM_CLOCK.now(),
         )
         return created, password
 
@@ -83,7 +85,9 @@ def cmd_user_add(settings: Settings, args: argparse.Namespace) -> int:
         password=password,
         units=args.unit or [],
     )
-    user = _run_in_session(settings, "ledger", lambda s: create_user(s, data))
+    user = _run_in_session(
+        settings, "ledger", lambda s: create_user(s, data, now=SYSTEM_CLOCK.now())
+    )
     print(f"created {user.role.value} '{user.username}' (id {user.id})")
     return 0
 
@@ -121,7 +125,11 @@ def cmd_key_add(settings: Settings, args: argparse.Namespace) -> int:
     if unknown:
         raise SystemExit(f"unknown scope {', '.join(unknown)}; choose from {', '.join(known)}")
     scopes = [PortalScope(s) for s in args.scope or [PortalScope.applications.value]]
-    client = _run_in_session(settings, "intake", lambda s: add_portal_client(s, args.name, scopes))
+    client = _run_in_session(
+        settings,
+        "intake",
+        lambda s: add_portal_client(s, args.name, scopes, now=SYSTEM_CLOCK.now()),
+    )
     print(
         f"key id: {client.key_id}\nsecret: {client.secret}\nscopes: {' '.join(client.scopes)}\n"
         "(the secret is shown only now)"

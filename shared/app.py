@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.calendar import WorkingCalendar
+from shared.clock import SYSTEM_CLOCK, Clock, today
 from shared.db import create_service_engine, database_target, session_scope
 from shared.errors import ERROR_RESPONSES, Problem, install_error_handlers, problem_response
 from shared.http import ServiceClient
@@ -87,14 +88,15 @@ def create_service_app(
     settings: Settings | None = None,
     on_startup: Sequence[LifespanHook] = (),
     on_shutdown: Sequence[LifespanHook] = (),
+    clock: Clock = SYSTEM_CLOCK,
 ) -> FastAPI:
     settings = settings or get_settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.engine = create_service_engine(database_target(settings, service))
-        app.state.client = ServiceClient(settings, service)
-        app.state.calendar = WorkingCalendar.build()
+        app.state.client = ServiceClient(settings, service, clock=app.state.clock)
+        app.state.calendar = WorkingCalendar.build(today=today(app.state.clock))
         app.state.calendar_listeners = []
         for hook in on_startup:
             await hook(app)
@@ -115,6 +117,7 @@ def create_service_app(
     )
     app.state.settings = settings
     app.state.service = service
+    app.state.clock = clock
     install_error_handlers(app)
     app.include_router(_health_router(service))
     for router in routers:

@@ -8,7 +8,7 @@ call each other with short-lived service tokens signed with the same secret.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -18,7 +18,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from shared.db import utcnow
+from shared.clock import clock_of
 from shared.errors import Forbidden, Unauthorized
 from shared.settings import ServiceName, Settings
 
@@ -79,9 +79,9 @@ def issue_user_token(
     username: str,
     role: Role,
     token_version: int,
+    now: datetime,
     units: tuple[str, ...] = (),
 ) -> str:
-    now = utcnow()
     claims: dict[str, Any] = {
         "sub": username,
         "uid": user_id,
@@ -95,8 +95,7 @@ def issue_user_token(
     return jwt.encode(claims, settings.signing_key(), algorithm=_ALGORITHM)
 
 
-def issue_service_token(settings: Settings, service: ServiceName) -> str:
-    now = utcnow()
+def issue_service_token(settings: Settings, service: ServiceName, now: datetime) -> str:
     claims = {
         "sub": f"service:{service}",
         "svc": service,
@@ -107,18 +106,23 @@ def issue_service_token(settings: Settings, service: ServiceName) -> str:
     return jwt.encode(claims, settings.signing_key(), algorithm=_ALGORITHM)
 
 
-def decode_token(settings: Settings, token: str) -> Principal:
+def decode_token(settings: Settings, token: str, now: datetime) -> Principal:
+    """The principal a token names, if its signature holds and it has not expired at ``now``.
+
+    Expiry is checked against the service's clock, not by PyJWT against the wall clock.
+    """
     try:
         claims = jwt.decode(
             token,
             settings.signing_key(),
             algorithms=[_ALGORITHM],
-            options={"require": ["exp", "sub", "kind"]},
+            options={"require": ["exp", "sub", "kind"], "verify_exp": False, "verify_iat": False},
         )
-    except jwt.ExpiredSignatureError as exc:
-        raise Unauthorized("The token has expired; sign in again.", code="token_expired") from exc
-    except jwt.PyJWTError as exc:
+        expires = float(claims["exp"])
+    except (jwt.PyJWTError, TypeError, ValueError) as exc:
         raise Unauthorized("The bearer token is not valid.", code="invalid_token") from exc
+    if expires <= now.timestamp():
+        raise Unauthorized("The token has expired; sign in again.", code="token_expired")
     if claims["kind"] == "service":
         return Principal(subject=claims["sub"], service=claims["svc"])
     try:
@@ -145,7 +149,7 @@ async def current_principal(
     if credentials is None:
         raise Unauthorized("Authentication required: send 'Authorization: Bearer <token>'.")
     settings: Settings = request.app.state.settings
-    return decode_token(settings, credentials.credentials)
+    return decode_token(settings, credentials.credentials, clock_of(request).now())
 
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]

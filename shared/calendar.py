@@ -14,7 +14,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from types import MappingProxyType
 from typing import Any, NoReturn
 from zoneinfo import ZoneInfo
@@ -259,10 +259,13 @@ class WorkingCalendar:
         arrangements: Iterable[YearArrangement] = (),
         first_year: int | None = None,
         last_year: int | None = None,
+        *,
+        today: date | None = None,
     ) -> WorkingCalendar:
         """Precompute a calendar for ``first_year..last_year`` (both inclusive).
 
-        Defaults: the package's first known year through the current Beijing year + 2. Loaded
+        Defaults: the package's first known year through ``today``'s year + 2 (the caller's
+        clock says what today is; the calendar never reads the wall clock). Loaded
         ``arrangements`` override the package for their year, and the range is widened to
         include them. Two arrangements for the same year raise :class:`CalendarDataError`.
         """
@@ -272,7 +275,11 @@ class WorkingCalendar:
                 raise CalendarDataError(f"two arrangements given for {arrangement.year}")
             loaded[arrangement.year] = arrangement
         first = package_year_range()[0] if first_year is None else first_year
-        last = beijing_date(datetime.now(UTC)).year + 2 if last_year is None else last_year
+        if last_year is None:
+            if today is None:
+                raise ValueError("give last_year, or today to count two years on from")
+            last_year = today.year + 2
+        last = last_year
         if first > last:
             raise ValueError(f"first_year {first} is after last_year {last}")
         if loaded:

@@ -18,6 +18,7 @@ from datetime import date
 from fastapi import FastAPI
 from pydantic import BaseModel
 
+from shared import clock
 from shared.calendar import WorkingCalendar, YearArrangement
 from shared.errors import UpstreamUnavailable
 from shared.http import ServiceClient
@@ -43,17 +44,17 @@ class ArrangementOut(BaseModel):
         )
 
 
-async def fetch_calendar(client: ServiceClient) -> WorkingCalendar:
+async def fetch_calendar(client: ServiceClient, today: date) -> WorkingCalendar:
     """The calendar with every year loaded at intake; raises UpstreamUnavailable if it can't."""
     raw = await client.get_json("intake", "/calendar/arrangements")
     years = [ArrangementOut.model_validate(item).arrangement() for item in raw]
-    return WorkingCalendar.build(years)
+    return WorkingCalendar.build(years, today=today)
 
 
 async def refresh_calendar(app: FastAPI) -> bool:
     """Replace ``app.state.calendar`` and tell the listeners; False if intake did not answer."""
     try:
-        calendar = await fetch_calendar(app.state.client)
+        calendar = await fetch_calendar(app.state.client, clock.today(app.state.clock))
     except UpstreamUnavailable as exc:
         log.warning("calendar not refreshed from intake, keeping the current one: %s", exc)
         return False

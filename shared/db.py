@@ -49,10 +49,6 @@ def new_registry() -> registry:
     return registry(metadata=MetaData(naming_convention=NAMING_CONVENTION))
 
 
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
 class UTCDateTime(TypeDecorator[datetime]):
     """A moment stored in UTC and always read back timezone-aware (SQLite keeps no zone)."""
 

@@ -7,6 +7,7 @@ from typing import Any
 import httpx
 
 from shared.auth import issue_service_token
+from shared.clock import SYSTEM_CLOCK, Clock
 from shared.errors import UpstreamUnavailable
 from shared.settings import ServiceName, Settings
 
@@ -15,10 +16,15 @@ class ServiceClient:
     """Calls another Huodian service with a fresh service token on every request."""
 
     def __init__(
-        self, settings: Settings, caller: ServiceName, client: httpx.AsyncClient | None = None
+        self,
+        settings: Settings,
+        caller: ServiceName,
+        client: httpx.AsyncClient | None = None,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self._settings = settings
         self._caller = caller
+        self._clock = clock
         self._client = client or httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=3.0))
 
     async def aclose(self) -> None:
@@ -29,7 +35,8 @@ class ServiceClient:
     ) -> httpx.Response:
         """Send a request; network failures and 5xx answers raise :class:`UpstreamUnavailable`."""
         url = f"{self._settings.url_of(target)}{path}"
-        headers = {"Authorization": f"Bearer {issue_service_token(self._settings, self._caller)}"}
+        token = issue_service_token(self._settings, self._caller, self._clock.now())
+        headers = {"Authorization": f"Bearer {token}"}
         headers.update(kwargs.pop("headers", {}))
         try:
             response = await self._client.request(method, url, headers=headers, **kwargs)

@@ -13,14 +13,9 @@ __all__ = [
     "BEIJING",
     "BeijingTime",
     "beijing_date",
-    "beijing_today",
     "end_of_beijing_day",
     "format_beijing",
 ]
-
-
-def beijing_today() -> date:
-    return beijing_date(datetime.now(UTC))
 
 
 def end_of_beijing_day(day: date) -> datetime:

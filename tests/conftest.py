@@ -1,6 +1,12 @@
 """Fixtures: a real database per test run (SQLite files, or PostgreSQL schemas when
 HUODIAN_TEST_DATABASE_URL is set), migrated by Alembic, emptied after every test; the three apps
-reached in-process through httpx.ASGITransport; and a signed-in client per role."""
+reached in-process through httpx.ASGITransport; a signed-in client per role; and time frozen.
+
+Time: every test but the end-to-end ones (real processes, which no in-process freeze reaches)
+runs with the clock frozen at :data:`FROZEN_AT` by ``time-machine``, unless it moves the clock
+itself (the ``frozen`` fixture, or a clock it hands to the code under test). So nothing a test
+asserts depends on the hour or the day the suite runs.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +14,12 @@ import os
 from collections.abc import AsyncIterator, Iterator
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from importlib import import_module
 
 import httpx
 import pytest
+import time_machine
 from fastapi import FastAPI
 from sqlalchemy import create_engine, text
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -25,6 +33,7 @@ from services.ledger.reference.seed import seed_reference_ledgers
 from services.notify.app import create_app as create_notify
 from services.notify.settings import NotifySettings
 from shared.auth import Role, hash_password, issue_service_token
+from shared.clock import SYSTEM_CLOCK
 from shared.db import database_target, session_scope
 from shared.http import ServiceClient
 from shared.migrations import upgrade
@@ -32,6 +41,20 @@ from shared.settings import SERVICES, ServiceName, Settings
 
 PG_URL = os.environ.get("HUODIAN_TEST_DATABASE_URL")
 PASSWORD = "correct-horse-9"
+
+# A Thursday in a confirmed calendar year, mid-morning in Beijing (10:00 +08:00), inside every
+# delivery window: the "now" of every in-process test unless it says otherwise.
+FROZEN_AT = datetime(2026, 11, 26, 2, 0, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def frozen(request: pytest.FixtureRequest) -> Iterator[time_machine.Coordinates | None]:
+    """Freeze time at FROZEN_AT; a test moves it with ``frozen.move_to(...)`` or ``.shift()``."""
+    if request.node.get_closest_marker("e2e"):
+        yield None
+        return
+    with time_machine.travel(FROZEN_AT, tick=False) as traveller:
+        yield traveller
 
 
 @pytest.fixture(scope="session")
@@ -118,7 +141,7 @@ async def ledger_session(apps: Apps) -> AsyncIterator[AsyncSession]:
 @pytest.fixture
 async def seeded(apps: Apps) -> None:
     async with session_scope(apps.ledger.state.engine) as session:
-        await seed_reference_ledgers(session)
+        await seed_reference_ledgers(session, now=SYSTEM_CLOCK.now())
 
 
 def client_for(app: FastAPI, token: str | None = None) -> httpx.AsyncClient:
@@ -147,6 +170,7 @@ async def add_user(
                 units=units or [],
                 email=email,
             ),
+            now=SYSTEM_CLOCK.now(),
             password_hash=_PASSWORD_HASH,
         )
         assert user.id is not None
@@ -158,7 +182,7 @@ async def sign_in(apps: Apps, username: str) -> str:
         user = await get_user_by_name(session, username)
         assert user is not None
         assert user.id is not None
-        return await token_for(session, apps.ledger.state.settings, user)
+        return await token_for(session, apps.ledger.state.settings, user, now=SYSTEM_CLOCK.now())
 
 
 @pytest.fixture
@@ -194,4 +218,4 @@ async def regulator_head(apps: Apps, seeded: None) -> AsyncIterator[httpx.AsyncC
 def service_client(
     apps: Apps, settings: Settings, target: ServiceName, caller: ServiceName
 ) -> httpx.AsyncClient:
-    return client_for(apps.app(target), issue_service_token(settings, caller))
+    return client_for(apps.app(target), issue_service_token(settings, caller, SYSTEM_CLOCK.now()))

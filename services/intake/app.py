@@ -32,7 +32,6 @@ from services.intake.whitelist.routes import router as whitelist_router
 from services.intake.workdays.routes import router as calendar_router
 from services.intake.workdays.service import restore_calendar
 from shared.app import create_service_app
-from shared.db import utcnow
 from shared.settings import Settings
 
 
@@ -74,5 +73,4 @@ def create_app(
         on_shutdown=[stop_jobs, stop_portal_jobs, close_portal],
     )
     app.state.intake_settings = intake_settings or IntakeSettings()
-    app.state.clock = utcnow
     return app

@@ -1,4 +1,6 @@
-"""Request dependencies of the intake service: the server's clock, the calendar, who is calling.
+"""Request dependencies of the intake service: the calendar, the settings, who is calling.
+
+The time comes from ``shared.clock`` (``Now``): every stamp is the server's, never the caller's.
 
 Intake trusts the claims of the bearer token (role, units); it does not look users up.
 """
@@ -6,7 +8,6 @@ Intake trusts the claims of the bearer token (role, units); it does not look use
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -15,14 +16,6 @@ from services.intake.settings import IntakeSettings
 from shared.auth import CurrentPrincipal, Principal, Role
 from shared.calendar import WorkingCalendar
 from shared.errors import Forbidden
-
-ServerClock = Callable[[], datetime]
-"""Where "now" comes from (``app.state.clock``): every stamp is the server's, never the caller's."""
-
-
-def server_now(request: Request) -> datetime:
-    clock: ServerClock = request.app.state.clock
-    return clock()
 
 
 def working_calendar(request: Request) -> WorkingCalendar:
@@ -44,7 +37,6 @@ def _staff(*roles: Role, code: str, what: str) -> Callable[[Principal], Principa
     return check
 
 
-Now = Annotated[datetime, Depends(server_now)]
 Calendar = Annotated[WorkingCalendar, Depends(working_calendar)]
 Config = Annotated[IntakeSettings, Depends(intake_settings)]
 CurrentAdmin = Annotated[

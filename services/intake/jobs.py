@@ -14,7 +14,6 @@ import logging
 
 from fastapi import FastAPI
 
-from services.intake.deps import ServerClock
 from services.intake.monitoring.models import ScanResult
 from services.intake.monitoring.service import scan
 from services.intake.outbox.models import DeliveryRun
@@ -27,20 +26,18 @@ log = logging.getLogger("huodian.intake.jobs")
 
 async def run_scan(app: FastAPI) -> ScanResult:
     """One watch scan, in its own transaction, at the app's current time."""
-    clock: ServerClock = app.state.clock
     async with session_scope(app.state.engine) as session:
         return await scan(
             session,
-            now=clock(),
+            now=app.state.clock.now(),
             calendar=app.state.calendar,
             settings=app.state.intake_settings,
         )
 
 
 async def run_delivery(app: FastAPI) -> DeliveryRun:
-    clock: ServerClock = app.state.clock
     return await deliver_pending(
-        app.state.engine, app.state.client, app.state.intake_settings, now=clock()
+        app.state.engine, app.state.client, app.state.intake_settings, now=app.state.clock.now()
     )
 
 

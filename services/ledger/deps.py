@@ -11,8 +11,8 @@ from services.ledger.accounts.models import User
 from services.ledger.accounts.service import user_of
 from shared.app import Session
 from shared.auth import CurrentPrincipal, Principal, Role
+from shared.clock import Today
 from shared.errors import Forbidden
-from shared.timeutil import beijing_today
 
 
 async def current_user(principal: CurrentPrincipal, session: Session) -> User:
@@ -36,8 +36,10 @@ def as_of_day(
     as_of: Annotated[
         date | None, Query(description="Judge state as of this Beijing date (默认今天)")
     ] = None,
+    *,
+    today: Today,
 ) -> date:
-    return as_of or beijing_today()
+    return as_of or today
 
 
 CurrentUser = Annotated[User, Depends(current_user)]

@@ -45,6 +45,7 @@ def _scheduler(app: FastAPI, config: NotifySettings) -> NotifyScheduler:
         calendar=app.state.calendar,
         hours=app.state.delivery_hours,
         settings=config,
+        clock=app.state.clock,
     )
     return NotifyScheduler(runtime, lock, app.state.scheduler_engine)
 
@@ -57,14 +58,14 @@ def create_app(
 
     async def start_delivery(app: FastAPI) -> None:
         app.state.notify_settings = config
-        await fail_interrupted(app.state.engine)
+        await fail_interrupted(app.state.engine, now=app.state.clock.now())
         app.state.delivery_hours = DeliveryHours.from_settings(config, app.state.calendar)
         app.state.channel_client = httpx.AsyncClient(
             timeout=httpx.Timeout(config.http_timeout_seconds, connect=3.0)
         )
-        app.state.channels = Channels.build(config, app.state.channel_client)
+        app.state.channels = Channels.build(config, app.state.channel_client, app.state.clock)
         app.state.worker = DeliveryWorker(
-            app.state.engine, app.state.channels, config, app.state.delivery_hours
+            app.state.engine, app.state.channels, config, app.state.delivery_hours, app.state.clock
         )
         if config.worker_enabled:
             app.state.worker.start()

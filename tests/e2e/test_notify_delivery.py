@@ -19,8 +19,8 @@ import pytest
 
 from shared.auth import issue_service_token
 from shared.calendar import WorkingCalendar
+from shared.clock import SYSTEM_CLOCK, today
 from shared.settings import Settings
-from shared.timeutil import beijing_today
 from tests.e2e.support import running_stack
 from tests.notify.sinks import SmtpSink
 
@@ -87,7 +87,9 @@ def test_a_ledger_reminder_arrives_as_an_email(stack, smtp):
         password="power-password-1",
         units=["各供电企业"],
     )
-    reminder_day = WorkingCalendar.build().next_workday(beijing_today() + timedelta(days=1))
+    reminder_day = WorkingCalendar.build(today=today(SYSTEM_CLOCK)).next_workday(
+        today(SYSTEM_CLOCK) + timedelta(days=1)
+    )
     due = (reminder_day + timedelta(days=7)).isoformat()
     sheet = f"序号,分类,工作目标任务,责任单位,完成时间\n1,工作目标,推广电子证照,各供电企业,{due}\n"
     imported = httpx.post(
@@ -134,7 +136,9 @@ def test_an_outage_announcement_reaches_subscribers(stack, smtp):
     # Intake registers a connected customer (as its outbox delivers events); a dispatcher adds
     # another by hand.
     settings = Settings(var_dir=Path(stack["var_dir"]))
-    intake = {"Authorization": f"Bearer {issue_service_token(settings, 'intake')}"}
+    intake = {
+        "Authorization": f"Bearer {issue_service_token(settings, 'intake', SYSTEM_CLOCK.now())}"
+    }
     event = {
         "id": str(uuid4()),
         "type": "intake.application.connected",

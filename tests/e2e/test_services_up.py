@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from shared.calendar import WorkingCalendar
-from shared.timeutil import beijing_today
+from shared.clock import SYSTEM_CLOCK, today
 from tests.e2e.support import running_stack
 
 pytestmark = pytest.mark.e2e
@@ -55,7 +55,9 @@ def test_department_head_update_reaches_notify(stack):
     head = {"Authorization": f"Bearer {head_token}"}
 
     # A county ledger with two items due a week after the next working day.
-    reminder_day = WorkingCalendar.build().next_workday(beijing_today() + timedelta(days=1))
+    reminder_day = WorkingCalendar.build(today=today(SYSTEM_CLOCK)).next_workday(
+        today(SYSTEM_CLOCK) + timedelta(days=1)
+    )
     due = (reminder_day + timedelta(days=7)).isoformat()
     sheet = (
         f"序号,分类,工作目标任务,责任单位,完成时间\n"

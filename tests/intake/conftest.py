@@ -4,7 +4,6 @@ server clock the test sets (intake stamps every transition itself, so time is th
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import httpx
@@ -13,13 +12,14 @@ from fastapi import FastAPI
 
 from services.intake.settings import IntakeSettings
 from shared.auth import Role, issue_user_token
-from shared.calendar import BEIJING, WorkingCalendar
-from shared.db import utcnow
+from shared.calendar import BEIJING
+from shared.clock import SYSTEM_CLOCK, FixedClock
 from shared.settings import Settings
 from tests.conftest import Apps, client_for
 
 DONGYING_UNIT = "国网东营供电公司"
 JINGYU_UNIT = "供电分公司"
+TOKENS_ISSUED_AT = datetime(2099, 1, 1, tzinfo=UTC)
 
 
 def beijing(text: str) -> datetime:
@@ -27,25 +27,26 @@ def beijing(text: str) -> datetime:
     return datetime.fromisoformat(text).replace(tzinfo=BEIJING).astimezone(UTC)
 
 
-@dataclass
-class ServerClock:
+class ServerClock(FixedClock):
     """The intake app's clock, set by the test."""
 
-    now: datetime
-
-    def __call__(self) -> datetime:
-        return self.now
-
     def set(self, text: str) -> datetime:
-        self.now = beijing(text)
-        return self.now
+        self.moment = beijing(text)
+        return self.moment
 
 
 def staff_token(
     settings: Settings, username: str, role: Role, units: tuple[str, ...] = (), uid: int = 1
 ) -> str:
+    # Issued as at the far end of the clock the tests move, so that it outlives every test.
     return issue_user_token(
-        settings, user_id=uid, username=username, role=role, token_version=0, units=units
+        settings,
+        user_id=uid,
+        username=username,
+        role=role,
+        token_version=0,
+        now=TOKENS_ISSUED_AT,
+        units=units,
     )
 
 
@@ -53,9 +54,10 @@ def staff_token(
 def intake(apps: Apps) -> Iterator[FastAPI]:
     """The intake app, its clock, calendar and settings restored after the test."""
     app = apps.intake
+    calendar = app.state.calendar
     yield app
-    app.state.clock = utcnow
-    app.state.calendar = WorkingCalendar.build()
+    app.state.clock = SYSTEM_CLOCK
+    app.state.calendar = calendar
     app.state.intake_settings = IntakeSettings()
 
 

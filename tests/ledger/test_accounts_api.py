@@ -1,5 +1,6 @@
 from services.ledger.accounts.service import set_password
 from shared.auth import Role, decode_token
+from shared.clock import SYSTEM_CLOCK
 from shared.db import session_scope
 from tests.conftest import PASSWORD, add_user, client_for, service_client, sign_in
 
@@ -181,7 +182,8 @@ class TestUpdateUser:
             },
         )
         assert response.status_code == 201
-        principal = decode_token(apps.ledger.state.settings, await sign_in(apps, "clerk1"))
+        token = await sign_in(apps, "clerk1")
+        principal = decode_token(apps.ledger.state.settings, token, SYSTEM_CLOCK.now())
         assert principal.role is Role.clerk
         assert principal.units == ("各供电企业",)
 

@@ -18,22 +18,14 @@ from services.notify.messages.service import NewMessage, enqueue
 from services.notify.settings import NotifySettings
 from shared.auth import Role
 from shared.calendar import WorkingCalendar
+from shared.clock import SYSTEM_CLOCK
 from shared.db import session_scope
 from tests.conftest import add_user, client_for, sign_in
 from tests.notify.sinks import HttpSink, SmtpSink
 
 # A Tuesday morning in Beijing (2025-03-04 10:00 CST), a working day.
 WORKDAY_MORNING = datetime(2025, 3, 4, 2, 0, tzinfo=UTC)
-CALENDAR = WorkingCalendar.build()
-
-
-@pytest.fixture(scope="session", autouse=True)
-async def _quiet_notify(apps) -> None:
-    """The tests deliver and schedule by hand; the app's own worker would race them."""
-    await apps.notify.state.worker.stop()
-    scheduler = getattr(apps.notify.state, "scheduler", None)
-    if scheduler is not None:
-        await scheduler.stop()
+CALENDAR = WorkingCalendar.build(last_year=2028)
 
 
 @pytest.fixture
@@ -79,7 +71,7 @@ async def make_kit(apps) -> AsyncIterator[object]:
         return Kit(
             apps.notify.state.engine,
             settings,
-            Channels.build(settings, client),
+            Channels.build(settings, client, SYSTEM_CLOCK),
             DeliveryHours.from_settings(settings, CALENDAR),
         )
 

@@ -5,6 +5,7 @@ from datetime import UTC, date, datetime
 from shared.auth import Role
 from shared.calendar import WorkingCalendar
 from shared.calendar_sync import fetch_calendar, refresh_calendar
+from shared.clock import SYSTEM_CLOCK, today
 from tests.conftest import client_for
 from tests.intake.conftest import staff_token
 
@@ -51,12 +52,14 @@ class TestCalendarSync:
     async def test_only_staff_and_services_read_arrangements(self, apps):
         async with client_for(apps.intake) as anonymous:
             assert (await anonymous.get("/calendar/arrangements")).status_code == 401
-        assert (await fetch_calendar(apps.notify.state.client)).confirmed_years()
+        assert (
+            await fetch_calendar(apps.notify.state.client, today(SYSTEM_CLOCK))
+        ).confirmed_years()
 
 
 async def _restore(apps) -> None:
     """Tables are emptied after the test; give both apps back the package-only calendar."""
-    apps.intake.state.calendar = WorkingCalendar.build()
+    apps.intake.state.calendar = WorkingCalendar.build(today=today(SYSTEM_CLOCK))
     for listener in apps.notify.state.calendar_listeners:
-        listener(WorkingCalendar.build())
-    apps.notify.state.calendar = WorkingCalendar.build()
+        listener(WorkingCalendar.build(today=today(SYSTEM_CLOCK)))
+    apps.notify.state.calendar = WorkingCalendar.build(today=today(SYSTEM_CLOCK))

@@ -13,7 +13,7 @@ from services.notify.messages.models import Channel, DeliveryWindow, Message, Me
 from services.notify.messages.service import NewMessage
 from services.notify.settings import NotifySettings
 from shared.db import session_scope
-from tests.conftest import PG_URL
+from tests.conftest import FROZEN_AT, PG_URL
 from tests.notify.conftest import WORKDAY_MORNING, email
 from tests.notify.sinks import SmtpSink
 
@@ -105,7 +105,7 @@ class TestSmtpOutage:
         assert (await stored(apps, "m4")).attempts == 3
 
     async def test_dead_after_max_attempts_then_resent_over_the_api(
-        self, apps, make_kit, smtp, notify_admin
+        self, apps, make_kit, smtp, notify_admin, frozen
     ):
         kit = make_kit(smtp_host="127.0.0.1", smtp_port=smtp.port, max_attempts=2)
         smtp.stop()
@@ -120,12 +120,14 @@ class TestSmtpOutage:
         assert [m["dedup_key"] for m in dead["messages"]] == ["d"]
         assert "Connection refused" in dead["messages"][0]["last_error"]
 
+        resend_at = LATER + timedelta(minutes=10)
+        frozen.move_to(resend_at)
         resent = await notify_admin.post(f"/messages/{message.id}/resend")
         assert resent.status_code == 200, resent.text
         assert resent.json()["state"] == "queued"
         assert resent.json()["attempts"] == 0
         smtp.start()
-        await kit.deliver(datetime.now(UTC))
+        await kit.deliver(resend_at)
         assert (await stored(apps, "d")).state is MessageState.sent
         assert len(smtp.mails()) == 1
 
@@ -366,7 +368,9 @@ class TestBackgroundWorker:
             async with session_scope(app.state.engine) as session:
                 from services.notify.messages.service import enqueue
 
-                await enqueue(session, [email("bg", window=DeliveryWindow.anytime)])
+                await enqueue(
+                    session, [email("bg", window=DeliveryWindow.anytime)], now=FROZEN_AT
+                )
             app.state.worker.wake()
             for _ in range(200):
                 if smtp.mails():
@@ -377,7 +381,7 @@ class TestBackgroundWorker:
 
 
 class TestNotifyRestart:
-    async def test_nothing_is_lost_when_notify_and_smtp_stop(self, apps, settings, smtp):
+    async def test_nothing_is_lost_when_notify_and_smtp_stop(self, apps, settings, smtp, frozen):
         from services.notify.app import create_app
         from services.notify.messages.service import enqueue
 
@@ -398,6 +402,7 @@ class TestNotifyRestart:
                         email(f"r{i}", to=f"r{i}@example.cn", window=DeliveryWindow.anytime)
                         for i in range(3)
                     ],
+                    now=FROZEN_AT,
                 )
             first.state.worker.wake()
             for _ in range(200):
@@ -407,6 +412,7 @@ class TestNotifyRestart:
         # notify is down; the SMTP server comes back; then notify starts again.
         assert {(await stored(apps, f"r{i}")).state for i in range(3)} == {MessageState.failed}
         smtp.start()
+        frozen.shift(timedelta(minutes=1))  # past the retry's backoff
         second = create_app(settings, config)
         async with second.router.lifespan_context(second):
             for _ in range(250):

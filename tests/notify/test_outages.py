@@ -6,8 +6,8 @@ from services.notify.messages.models import DeliveryWindow
 from services.notify.subscribers.models import SubscriberSource
 from services.notify.subscribers.service import upsert
 from shared.auth import Role
-from shared.db import session_scope, utcnow
-from tests.conftest import add_user, client_for, sign_in
+from shared.db import session_scope
+from tests.conftest import FROZEN_AT, add_user, client_for, sign_in
 
 DINGTALK = "http://127.0.0.1:9/robot/send?access_token=T"
 CUSTOMERS = [
@@ -44,6 +44,7 @@ async def customers(apps):
                 for c in CUSTOMERS
             ],
             SubscriberSource.api,
+            now=FROZEN_AT,
         )
 
 
@@ -55,7 +56,7 @@ async def dispatcher(apps):
 
 
 def planned(days_ahead: float, **extra) -> dict:
-    start = utcnow() + timedelta(days=days_ahead)
+    start = FROZEN_AT + timedelta(days=days_ahead)
     return {
         "kind": "planned",
         "cause": "10kV线路检修",
@@ -109,7 +110,7 @@ class TestPlannedOutage:
 
         oid = outage["id"]
         assert (await dispatcher.post(f"/outages/{oid}/start", json={})).status_code == 200
-        new_etr = (utcnow() + timedelta(days=11)).isoformat()
+        new_etr = (FROZEN_AT + timedelta(days=11)).isoformat()
         etr = await dispatcher.post(
             f"/outages/{oid}/etr", json={"etr": new_etr, "note": "增加作业"}
         )
@@ -256,11 +257,11 @@ class TestRules:
         early = await dispatcher.post(f"/outages/{oid}/progress", json={"note": "x"})
         assert early.status_code == 409
         assert early.json()["code"] == "outage_state"
-        bad_etr = await dispatcher.post(f"/outages/{oid}/etr", json={"etr": utcnow().isoformat()})
+        bad_etr = await dispatcher.post(f"/outages/{oid}/etr", json={"etr": FROZEN_AT.isoformat()})
         assert bad_etr.status_code == 409  # a draft's ETR is edited before announcing
         await dispatcher.post(f"/outages/{oid}/announce", json={})
         before_start = await dispatcher.post(
-            f"/outages/{oid}/etr", json={"etr": utcnow().isoformat()}
+            f"/outages/{oid}/etr", json={"etr": FROZEN_AT.isoformat()}
         )
         assert before_start.json()["code"] == "etr_invalid"
 
@@ -295,7 +296,7 @@ class TestDelivery:
         oid = (await dispatcher.post("/outages", json=planned(10))).json()["id"]
         await dispatcher.post(f"/outages/{oid}/announce", json={})
         kit = make_kit(smtp_host="127.0.0.1", smtp_port=smtp.port)
-        when = kit.hours.earliest(DeliveryWindow.waking_hours, utcnow())
+        when = kit.hours.earliest(DeliveryWindow.waking_hours, FROZEN_AT)
         await kit.deliver(when)
         ((to, mail),) = smtp.mails()
         assert to == ["c1@example.cn"]

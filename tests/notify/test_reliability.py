@@ -15,9 +15,10 @@ from services.notify.subscribers.service import upsert
 from shared.auth import Role
 from shared.calendar import BEIJING, WorkingCalendar
 from shared.db import session_scope
+from tests.conftest import FROZEN_AT
 from tests.conftest import add_user, client_for, service_client, sign_in
 
-HOURS = DeliveryHours.from_settings(NotifySettings(), WorkingCalendar.build())
+HOURS = DeliveryHours.from_settings(NotifySettings(), WorkingCalendar.build(last_year=2028))
 
 
 def bj(*parts: int) -> datetime:
@@ -86,7 +87,7 @@ async def history(apps):
         for i in range(n)
     ]
     async with session_scope(engine) as session:
-        await upsert(session, rows, SubscriberSource.import_)
+        await upsert(session, rows, SubscriberSource.import_, now=FROZEN_AT)
     await record(engine, OutageKind.planned, ["A"], bj(2022, 3, 10, 8), bj(2022, 3, 10, 12))
     await record(engine, OutageKind.fault, ["R"], bj(2022, 7, 1, 10), bj(2022, 7, 1, 13, 30))
     # Across New Year: one hour in each year; the interruption belongs to 2021.
@@ -175,7 +176,7 @@ def customers(feeder: str, area_class: str, n: int, since: date, start: int = 0)
 
 async def connect(engine, rows: list[dict]) -> None:
     async with session_scope(engine) as session:
-        await upsert(session, rows, SubscriberSource.import_)
+        await upsert(session, rows, SubscriberSource.import_, now=FROZEN_AT)
 
 
 async def central(client, year: int, plan: str = "dongying-2021") -> dict:

@@ -7,7 +7,7 @@ from shared.auth import Role
 from shared.calendar import WorkingCalendar
 from tests.conftest import add_user, client_for, service_client
 
-CALENDAR = WorkingCalendar.build()
+CALENDAR = WorkingCalendar.build(last_year=2028)
 
 
 class TestTriggers:

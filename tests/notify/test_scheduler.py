@@ -14,10 +14,11 @@ from services.notify.scheduler.service import NotifyScheduler
 from services.notify.settings import NotifySettings
 from shared.auth import Role
 from shared.calendar import BEIJING, WorkingCalendar
+from shared.clock import SYSTEM_CLOCK
 from shared.db import create_sync_engine, database_target, session_scope
 from tests.conftest import add_user
 
-CALENDAR = WorkingCalendar.build()
+CALENDAR = WorkingCalendar.build(last_year=2028)
 
 
 @pytest.fixture
@@ -44,6 +45,7 @@ def make_scheduler(apps, settings, store_engine):
             calendar=CALENDAR,
             hours=DeliveryHours.from_settings(config, CALENDAR),
             settings=config,
+            clock=SYSTEM_CLOCK,
         )
         scheduler = NotifyScheduler(runtime, lock, store_engine)
         return scheduler

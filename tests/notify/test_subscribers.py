@@ -6,8 +6,8 @@ from openpyxl import Workbook
 
 from services.notify.subscribers import importing
 from shared.auth import Role
-from shared.timeutil import beijing_today
-from tests.conftest import add_user, client_for, sign_in
+from shared.timeutil import beijing_date
+from tests.conftest import FROZEN_AT, add_user, client_for, sign_in
 
 CUSTOMER = {
     "account_number": "0531000001",
@@ -170,7 +170,7 @@ class TestImport:
         assert (job["errors"][0]["row"], job["errors"][0]["field"]) == (4, "served_since")
         listed = (await dispatcher.get("/subscribers")).json()["subscribers"]
         since = {s["account_number"]: s["served_since"] for s in listed}
-        assert since == {"D1": "2019-06-30", "D2": beijing_today().isoformat()}
+        assert since == {"D1": "2019-06-30", "D2": beijing_date(FROZEN_AT).isoformat()}
 
         csv = "户号,户名,手机,线路,台区,区域类别,通电日期\nD2,乙,13812345678,F,T,城镇,2020-02-29\n"
         assert (await run(dispatcher, "dated.csv", csv.encode()))["rows_imported"] == 1

@@ -9,7 +9,6 @@ import chinese_calendar  # type: ignore[import-untyped, unused-ignore]
 import pytest
 
 from shared.calendar import (
-    BEIJING,
     CalendarDataError,
     Deadline,
     WorkingCalendar,
@@ -322,9 +321,14 @@ def test_duplicate_years_rejected() -> None:
 
 
 def test_default_range() -> None:
-    cal = WorkingCalendar.build()
+    cal = WorkingCalendar.build(today=D(2026, 12, 31))
     assert cal.first_year == package_year_range()[0]
-    assert cal.last_year == datetime.now(BEIJING).year + 2
+    assert cal.last_year == 2028
+
+
+def test_default_range_needs_today() -> None:
+    with pytest.raises(ValueError, match="give last_year, or today"):
+        WorkingCalendar.build()
 
 
 def test_range_widens_to_loaded_years() -> None:

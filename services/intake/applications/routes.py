@@ -24,10 +24,11 @@ from services.intake.applications.models import (
     StageCompletion,
 )
 from services.intake.applications.service import ApplicationFilter, Clocking
-from services.intake.deps import Calendar, Config, CurrentClerk, Now, Staff
+from services.intake.deps import Calendar, Config, CurrentClerk, Staff
 from services.intake.policies.models import CustomerType, Stage
 from shared.app import Session
 from shared.calendar import WorkingCalendar, beijing_date
+from shared.clock import Now
 
 router = APIRouter(tags=["applications"])
 public_router = APIRouter(tags=["applicant"])

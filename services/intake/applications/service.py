@@ -93,7 +93,6 @@ from services.intake.whitelist.gate import whitelist_ready_to_connect
 from shared.auth import Principal, Role
 from shared.calendar import WorkingCalendar, beijing_date
 from shared.errors import Conflict, FieldError, Forbidden, NotFound, Unprocessable
-from shared.timeutil import beijing_today
 
 THREE_ZERO_MAX_KW = Decimal(160)
 """三零 users are small and micro enterprises and residents up to 160 kW (Dongying §三)."""
@@ -1280,11 +1279,11 @@ def _awaiting(application: Application, pauses: Sequence[ApplicationPause]) -> l
 
 
 async def progress(
-    session: AsyncSession, number: str, code: str, *, today: date | None = None
+    session: AsyncSession, number: str, code: str, *, today: date
 ) -> ApplicantProgress:
     """What the applicant may see with the number and query code (no login)."""
     application = await _applicant_application(session, number, code)
-    needs = needs_of(application, await holdings(session, application), today or beijing_today())
+    needs = needs_of(application, await holdings(session, application), today)
     fees, fee_total = await applicant_fees(session, application.id)
     stages = await _stages(session, application.id)
     pauses = await _pauses(session, application.id)

@@ -7,11 +7,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from services.intake.deps import Now
 from services.intake.disclosure import service
 from services.intake.disclosure.models import CapacityDisclosure, PublicDisclosure
 from shared.app import Session
 from shared.calendar import beijing_date
+from shared.clock import Now
 
 router = APIRouter(tags=["disclosure"])
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 
 from services.intake.applications.service import check_operator, check_reader, get_application
-from services.intake.deps import CurrentClerk, Now, Staff
+from services.intake.deps import CurrentClerk, Staff
 from services.intake.documents import service
 from services.intake.documents.models import DocumentReceipt, DocumentRequestIn, DocumentsView
 from services.intake.documents.on_file import documents_view
 from shared.app import Session
 from shared.calendar import beijing_date
+from shared.clock import Now
 
 router = APIRouter(tags=["documents"])
 

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 from fastapi.responses import JSONResponse
 
-from services.intake.deps import Calendar, CurrentClerk, Now, Staff
+from services.intake.deps import Calendar, CurrentClerk, Staff
 from services.intake.external_lines import service
 from services.intake.external_lines.models import (
     ApprovalResultIn,
@@ -24,6 +24,7 @@ from services.intake.portal.idempotency import IdempotencyKey, run_once
 from services.intake.rules.external_lines import PushState
 from shared.app import Session
 from shared.calendar import beijing_date
+from shared.clock import Now
 from shared.errors import Problem
 
 router = APIRouter(tags=["external lines"])

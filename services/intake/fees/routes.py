@@ -5,11 +5,12 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 
 from services.intake.applications.service import check_operator, check_reader, get_application
-from services.intake.deps import CurrentClerk, Now, Staff
+from services.intake.deps import CurrentClerk, Staff
 from services.intake.fees import service
 from services.intake.fees.models import FeeItemsIn, FeeSheet, FeeVoid
 from services.intake.fees.sheet import fee_sheet
 from shared.app import Session
+from shared.clock import Now
 
 router = APIRouter(tags=["fees"])
 

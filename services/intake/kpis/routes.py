@@ -7,12 +7,13 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
 
-from services.intake.deps import Now, Staff
+from services.intake.deps import Staff
 from services.intake.kpis import service
 from services.intake.kpis.models import KpiReport
 from services.intake.kpis.service import KpiFilter
 from services.intake.kpis.xlsx import kpi_xlsx
 from shared.app import Session
+from shared.clock import Now
 from shared.downloads import XLSX_MEDIA_TYPE, attachment
 
 router = APIRouter(tags=["kpis"])

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from services.intake.applications.service import Clocking, recompute_open
-from services.intake.deps import Calendar, Config, CurrentAdmin, CurrentSupervisor, Now, Staff
+from services.intake.deps import Calendar, Config, CurrentAdmin, CurrentSupervisor, Staff
 from services.intake.monitoring import service
 from services.intake.monitoring.models import (
     Acknowledgement,
@@ -24,6 +24,7 @@ from services.intake.monitoring.service import EscalationFilter, WatchFilter
 from services.intake.policies.models import CustomerType, Stage
 from shared.app import Session
 from shared.calendar import beijing_date
+from shared.clock import Now
 
 router = APIRouter(tags=["monitoring"])
 

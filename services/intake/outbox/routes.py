@@ -6,10 +6,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 
-from services.intake.deps import Config, CurrentAdmin, Now
+from services.intake.deps import Config, CurrentAdmin
 from services.intake.outbox import service
 from services.intake.outbox.models import DeliveryRun, OutboxPage, OutboxState
 from shared.app import Client, Session
+from shared.clock import Now
 
 router = APIRouter(tags=["outbox"])
 

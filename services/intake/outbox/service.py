@@ -28,7 +28,7 @@ from services.intake.outbox.models import (
     OutboxState,
 )
 from services.intake.settings import IntakeSettings
-from shared.db import session_scope, utcnow
+from shared.db import session_scope
 from shared.errors import UpstreamUnavailable
 from shared.events import Event, EventReceipt
 from shared.http import ServiceClient
@@ -136,10 +136,10 @@ async def deliver_pending(
     client: ServiceClient,
     settings: IntakeSettings,
     *,
-    now: datetime | None = None,
+    now: datetime,
 ) -> DeliveryRun:
     """Deliver every due pending event (up to a batch), each in its own transaction."""
-    moment = now or utcnow()
+    moment = now
     run = DeliveryRun()
     for _ in range(settings.outbox_batch):
         outcome = await deliver_one(engine, client, settings, moment)

@@ -17,7 +17,7 @@ from sqlalchemy import JSON, Column, String, Text, UniqueConstraint
 from sqlmodel import Field
 
 from services.intake.db import IntakeTable
-from shared.db import UTCDateTime, utcnow
+from shared.db import UTCDateTime
 
 
 class CustomerType(StrEnum):
@@ -164,7 +164,5 @@ class TimeLimitPolicy(IntakeTable, table=True):
     supervising_unit: str = Field(max_length=100)
     note: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     entries: list[dict[str, Any]] = Field(sa_column=Column(JSON, nullable=False))
-    created_at: datetime = Field(
-        default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
-    )
+    created_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
     created_by: str = Field(max_length=100)

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 
 from services.intake.applications.service import Clocking, rejudge_for_policy
-from services.intake.deps import Calendar, Config, CurrentAdmin, Now
+from services.intake.deps import Calendar, Config, CurrentAdmin
 from services.intake.policies import service
 from services.intake.policies.models import (
     PolicyVersionAdded,
@@ -16,6 +16,7 @@ from services.intake.policies.models import (
     PolicyVersionPublic,
 )
 from shared.app import Session
+from shared.clock import Now
 
 router = APIRouter(tags=["policies"])
 
@@ -55,7 +56,7 @@ async def add_policy(
     now: Now,
 ) -> PolicyVersionAdded:
     """A version starting on a past date re-judges the applications accepted since then."""
-    version = await service.add_version(session, body, actor=admin.subject)
+    version = await service.add_version(session, body, actor=admin.subject, now=now)
     rejudged = await rejudge_for_policy(
         session,
         version,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import json
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 from sqlmodel import col, select
@@ -205,7 +205,7 @@ async def version_in_force(
 
 
 async def add_version(
-    session: AsyncSession, data: PolicyVersionCreate, *, actor: str
+    session: AsyncSession, data: PolicyVersionCreate, *, actor: str, now: datetime
 ) -> PolicyVersionPublic:
     """Store a new version after checking it and its place among the existing ones."""
     check_version(data)
@@ -225,6 +225,7 @@ async def add_version(
         **data.model_dump(exclude={"entries"}),
         entries=[e.model_dump(mode="json") for e in data.entries],
         created_by=actor,
+        created_at=now,
     )
     session.add(row)
     await session.flush()

@@ -18,11 +18,11 @@ from sqlalchemy import delete
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.intake.deps import server_now
 from services.intake.portal.models import PortalClient, PortalNonce, PortalScope
 from services.intake.portal.sql import insert_once
 from services.intake.rules.signing import request_target, verify_request
 from services.intake.settings import IntakeSettings
+from shared.clock import clock_of
 from shared.db import session_scope
 from shared.errors import FieldError, Forbidden
 
@@ -96,7 +96,7 @@ async def portal_caller(request: Request) -> PortalPrincipal:
             headers=request.headers,
             lookup_secret=lookup,
             remember_nonce=remember,
-            now=server_now(request),
+            now=clock_of(request).now(),
             window_seconds=settings.portal_signature_window_seconds,
         )
     client = found[verified.key_id]

@@ -15,7 +15,6 @@ import logging
 import httpx
 from fastapi import FastAPI
 
-from services.intake.deps import ServerClock
 from services.intake.portal.auth import forget_expired_nonces
 from services.intake.portal.idempotency import forget_old_answers
 from services.intake.portal.models import WebhookRun
@@ -43,17 +42,18 @@ async def close_portal(app: FastAPI) -> None:
 
 
 async def run_webhook_delivery(app: FastAPI) -> WebhookRun:
-    clock: ServerClock = app.state.clock
     return await deliver_pending(
-        app.state.engine, app.state.portal_http, app.state.intake_settings, now=clock()
+        app.state.engine,
+        app.state.portal_http,
+        app.state.intake_settings,
+        now=app.state.clock.now(),
     )
 
 
 async def run_housekeeping(app: FastAPI) -> tuple[int, int]:
     """Forget expired nonces and old idempotency answers; returns how many of each."""
-    clock: ServerClock = app.state.clock
     settings: IntakeSettings = app.state.intake_settings
-    now = clock()
+    now = app.state.clock.now()
     async with session_scope(app.state.engine) as session:
         nonces = await forget_expired_nonces(session, now)
         answers = await forget_old_answers(session, now, settings.idempotency_retention_hours)

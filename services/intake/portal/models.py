@@ -43,7 +43,7 @@ from services.intake.applications.models import (
 from services.intake.db import IntakeTable
 from services.intake.policies.models import CustomerType, Stage
 from services.intake.standins.elicense import LicenceOutcome, LicenceType
-from shared.db import UTCDateTime, enum_column, utcnow
+from shared.db import UTCDateTime, enum_column
 
 # ---- tables ----------------------------------------------------------------------------------
 
@@ -73,9 +73,7 @@ class PortalClient(IntakeTable, table=True):
     name: str = Field(max_length=200)
     secret: str = Field(max_length=128)
     is_active: bool = True
-    created_at: datetime = Field(
-        default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
-    )
+    created_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
     webhook_url: str | None = Field(
         default=None,
         sa_column=Column(String(500), nullable=True),

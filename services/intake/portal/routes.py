@@ -13,7 +13,7 @@ from fastapi import APIRouter, Query, Request, status
 from fastapi.responses import JSONResponse
 
 from services.intake.applications.service import Clocking
-from services.intake.deps import Calendar, Config, CurrentAdmin, Now
+from services.intake.deps import Calendar, Config, CurrentAdmin
 from services.intake.portal import pre_applications, service, webhooks
 from services.intake.portal.applications import submit_application
 from services.intake.portal.auth import ApplicationsCaller, PortalCaller, ProjectsCaller
@@ -38,6 +38,7 @@ from services.intake.portal.models import (
 from services.intake.portal.pre_applications import PreApplicationFilter
 from shared.app import Session
 from shared.auth import CurrentPrincipal
+from shared.clock import Now
 from shared.errors import Problem
 
 portal_router = APIRouter(tags=["portal"])

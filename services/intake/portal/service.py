@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Collection
+from datetime import datetime
 
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -16,6 +17,8 @@ async def add_portal_client(
     session: AsyncSession,
     name: str,
     scopes: Collection[PortalScope] = (PortalScope.applications,),
+    *,
+    now: datetime,
 ) -> PortalClient:
     """Create a key for a portal with the routes it may call (``scopes``, 接入权限); the secret
     is shown once to whoever created it."""
@@ -31,6 +34,7 @@ async def add_portal_client(
         name=name,
         secret=secrets.token_urlsafe(32),
         scopes=[s.value for s in PortalScope if s in set(scopes)],
+        created_at=now,
     )
     session.add(client)
     await session.flush()

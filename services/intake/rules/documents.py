@@ -27,7 +27,6 @@ from pydantic import BaseModel, ConfigDict, model_validator
 from services.intake.policies.models import CustomerType, Stage
 from services.intake.rules.terms import VoltageClass, normalise_name, voltage_of
 from shared.errors import FieldError, Unprocessable
-from shared.timeutil import beijing_today
 
 __all__ = [
     "Citation",
@@ -199,16 +198,16 @@ def documents_still_needed(
     received: Iterable[DocumentOnFile] = (),
     archived: Iterable[DocumentOnFile] = (),
     change_of_use: bool = False,
-    today: date | None = None,
+    today: date,
 ) -> DocumentNeeds:
     """What ``stage`` still needs from the customer.
 
     ``received`` are documents given on this application; ``archived`` the customer's documents
     from earlier applications, which count only for a change-of-use application and only for
     kinds marked ``reusable_on_change``. A copy counts while it is valid on ``today`` (Beijing
-    date, default today).
+    date).
     """
-    day = today or beijing_today()
+    day = today
     catalogue = load_document_catalogue()
     received = list(received)
     usable_archive = (
@@ -245,7 +244,7 @@ def check_document_request(
     received: Iterable[DocumentOnFile] = (),
     archived: Iterable[DocumentOnFile] = (),
     change_of_use: bool = False,
-    today: date | None = None,
+    today: date,
     field: str = "documents",
 ) -> tuple[DocumentKind, ...]:
     """Check that staff ask the customer only for what ``stage`` still needs.

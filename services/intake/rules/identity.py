@@ -33,7 +33,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from shared.errors import FieldError, Unprocessable
-from shared.timeutil import beijing_today
 
 __all__ = [
     "CREDIT_CODE_ALPHABET",
@@ -166,10 +165,10 @@ def resident_id_check_character(first17: str) -> str:
     return _RESIDENT_ID_CHECK[total % 11]
 
 
-def parse_resident_id(value: str, *, today: date | None = None) -> ResidentId:
+def parse_resident_id(value: str, *, today: date) -> ResidentId:
     """Validate a resident ID number; surrounding spaces and a lower-case ``x`` are accepted.
 
-    ``today`` (a Beijing date, default today) bounds the birth date: it cannot be in the future.
+    ``today`` (a Beijing date) bounds the birth date: it cannot be in the future.
     """
     number = _clean(value)
     if not number:
@@ -201,7 +200,7 @@ def parse_resident_id(value: str, *, today: date | None = None) -> ResidentId:
         raise IdentityError(
             "invalid_birth_date", f"身份证号码中的出生日期 {number[6:14]} 不是有效日期"
         ) from None
-    if not EARLIEST_BIRTH_DATE <= birth <= (today or beijing_today()):
+    if not EARLIEST_BIRTH_DATE <= birth <= today:
         raise IdentityError(
             "invalid_birth_date", f"身份证号码中的出生日期 {birth.isoformat()} 不在合理范围内"
         )
@@ -345,9 +344,7 @@ def _validate(field: str, parse: Callable[[str], T], value: str) -> T:
     return parsed
 
 
-def validate_resident_id(
-    value: str, *, field: str = "id_number", today: date | None = None
-) -> ResidentId:
+def validate_resident_id(value: str, *, today: date, field: str = "id_number") -> ResidentId:
     """:func:`parse_resident_id`, raising :class:`Unprocessable` that names ``field``."""
     return _validate(field, lambda v: parse_resident_id(v, today=today), value)
 

@@ -37,7 +37,6 @@ import hashlib
 import hmac
 import re
 import secrets
-import time
 from collections.abc import Awaitable, Callable, Generator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -45,6 +44,7 @@ from typing import Any
 
 import httpx
 
+from shared.clock import SYSTEM_CLOCK, Clock, epoch_seconds
 from shared.errors import Unauthorized
 
 __all__ = [
@@ -111,11 +111,10 @@ def sign_request(
     method: str,
     target: str,
     body: bytes = b"",
-    timestamp: int | None = None,
+    timestamp: int,
     nonce: str | None = None,
 ) -> dict[str, str]:
-    """The four headers that authenticate one portal request (for clients and tests)."""
-    timestamp = int(time.time()) if timestamp is None else timestamp
+    """The four headers that authenticate one portal request at ``timestamp`` (unix seconds)."""
     nonce = nonce or new_nonce()
     return {
         HEADER_KEY: key_id,
@@ -133,9 +132,10 @@ class PortalAuth(httpx.Auth):
 
     requires_request_body = True
 
-    def __init__(self, key_id: str, secret: str) -> None:
+    def __init__(self, key_id: str, secret: str, clock: Clock = SYSTEM_CLOCK) -> None:
         self.key_id = key_id
         self.secret = secret
+        self.clock = clock
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         request.headers.update(
@@ -145,6 +145,7 @@ class PortalAuth(httpx.Auth):
                 method=request.method,
                 target=request.url.raw_path.decode("ascii"),
                 body=request.content,
+                timestamp=epoch_seconds(self.clock),
             )
         )
         yield request
@@ -175,11 +176,11 @@ def _header(headers: Mapping[str, str], name: str) -> str:
     return value
 
 
-def _check_timestamp(raw: str, now: datetime | None, window_seconds: int) -> int:
+def _check_timestamp(raw: str, now: datetime, window_seconds: int) -> int:
     if not _TIMESTAMP.fullmatch(raw):
         raise Unauthorized(f"{HEADER_TIMESTAMP} must be unix seconds", code="malformed_signature")
     timestamp = int(raw)
-    current = (now or datetime.now(UTC)).timestamp()
+    current = now.timestamp()
     if abs(current - timestamp) > window_seconds:
         raise Unauthorized(
             f"the timestamp is {int(current - timestamp)} s off the server clock; "
@@ -197,7 +198,7 @@ async def verify_request(
     headers: Mapping[str, str],
     lookup_secret: LookupSecret,
     remember_nonce: RememberNonce,
-    now: datetime | None = None,
+    now: datetime,
     window_seconds: int = DEFAULT_WINDOW_SECONDS,
 ) -> VerifiedRequest:
     """Authenticate a portal request or raise :class:`Unauthorized` with a distinct code.
@@ -238,10 +239,9 @@ def sign_webhook(secret: str, body: bytes, timestamp: int) -> str:
 
 
 def webhook_headers(
-    secret: str, body: bytes, timestamp: int | None = None, *, key_id: str | None = None
+    secret: str, body: bytes, timestamp: int, *, key_id: str | None = None
 ) -> dict[str, str]:
     """Headers for a webhook call: timestamp and signature, and the key id when given."""
-    timestamp = int(time.time()) if timestamp is None else timestamp
     headers = {
         HEADER_TIMESTAMP: str(timestamp),
         HEADER_SIGNATURE: sign_webhook(secret, body, timestamp),
@@ -256,7 +256,7 @@ def verify_webhook(
     body: bytes,
     headers: Mapping[str, str],
     *,
-    now: datetime | None = None,
+    now: datetime,
     window_seconds: int = DEFAULT_WINDOW_SECONDS,
 ) -> int:
     """Check a webhook's signature and freshness (for portals and the tests); returns its

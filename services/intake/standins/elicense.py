@@ -34,7 +34,7 @@ from __future__ import annotations
 import argparse
 import re
 import unicodedata
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import date
 from enum import StrEnum
 from pathlib import Path
@@ -47,6 +47,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from services.intake.rules.identity import IdentityError, parse_credit_code, parse_resident_id
 from services.intake.rules.terms import normalise_name
+from shared.clock import SYSTEM_CLOCK, Clock, today
 from shared.errors import (
     FieldError,
     NotFound,
@@ -55,7 +56,6 @@ from shared.errors import (
     UpstreamUnavailable,
     install_error_handlers,
 )
-from shared.timeutil import beijing_today
 
 __all__ = [
     "VERIFY_PATH",
@@ -307,10 +307,11 @@ def create_standin_app(
     records: Iterable[LicenceRecord] | None = None,
     *,
     api_key: str | None = None,
-    today: Callable[[], date] = beijing_today,
+    clock: Clock = SYSTEM_CLOCK,
 ) -> FastAPI:
     """The stand-in e-license service (电子证照服务替身) serving ``records`` (default: the
-    shipped fictitious ones). ``today`` decides expiry; ``api_key`` makes X-Api-Key required."""
+    shipped fictitious ones). ``clock`` decides expiry (by its Beijing date); ``api_key`` makes
+    X-Api-Key required."""
     by_number = {
         (r.type, _normalise_number(r.type, r.number)): r
         for r in (load_standin_records() if records is None else records)
@@ -333,7 +334,7 @@ def create_standin_app(
         if api_key is not None and x_api_key != api_key:
             raise Unauthorized("missing or wrong X-Api-Key", code="invalid_api_key")
         number = _normalise_number(request.type, request.number)
-        day = today()
+        day = today(clock)
         _check_number(request.type, number, day)
         record = by_number.get((request.type, number))
         if record is None:

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 
 from services.intake.applications.service import check_operator, get_application
-from services.intake.deps import CurrentClerk, Now, Staff
+from services.intake.deps import CurrentClerk, Staff
 from services.intake.whitelist import service
 from services.intake.whitelist.models import (
     GridAreaCreate,
@@ -21,6 +21,7 @@ from services.intake.whitelist.models import (
 )
 from services.intake.whitelist.service import WhitelistFilter
 from shared.app import Session
+from shared.clock import Now
 
 router = APIRouter(tags=["whitelist"])
 

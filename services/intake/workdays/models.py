@@ -11,7 +11,7 @@ from sqlalchemy import JSON, Column
 from sqlmodel import Field
 
 from services.intake.db import IntakeTable
-from shared.db import UTCDateTime, utcnow
+from shared.db import UTCDateTime
 
 
 class CalendarYear(IntakeTable, table=True):
@@ -26,9 +26,7 @@ class CalendarYear(IntakeTable, table=True):
     holidays: list[str] = Field(sa_column=Column(JSON, nullable=False))
     makeup_workdays: list[str] = Field(sa_column=Column(JSON, nullable=False))
     source: str = Field(max_length=300)
-    loaded_at: datetime = Field(
-        default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
-    )
+    loaded_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
     loaded_by: str = Field(max_length=100)
 
 

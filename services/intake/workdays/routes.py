@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.intake.applications.service import Clocking, recompute_for_year
-from services.intake.deps import Calendar, Config, CurrentAdmin, Now, Staff
+from services.intake.deps import Calendar, Config, CurrentAdmin, Staff
 from services.intake.workdays import service
 from services.intake.workdays.models import (
     CalendarLoadResult,
@@ -18,6 +18,7 @@ from shared.app import Session
 from shared.auth import CurrentPrincipal
 from shared.calendar import WorkingCalendar
 from shared.calendar_sync import ArrangementOut
+from shared.clock import Now
 from shared.errors import Forbidden
 
 router = APIRouter(tags=["calendar"])

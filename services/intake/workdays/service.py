@@ -22,7 +22,7 @@ from services.intake.workdays.models import (
     CalendarYearSummary,
     YearArrangementIn,
 )
-from shared.calendar import CalendarDataError, WorkingCalendar, YearArrangement
+from shared.calendar import CalendarDataError, WorkingCalendar, YearArrangement, beijing_date
 from shared.db import session_scope
 from shared.errors import FieldError, NotFound, Unprocessable
 
@@ -47,15 +47,15 @@ async def loaded_arrangements(session: AsyncSession) -> list[YearArrangement]:
     return [_arrangement(row) for row in await _rows(session)]
 
 
-async def stored_calendar(session: AsyncSession) -> WorkingCalendar:
+async def stored_calendar(session: AsyncSession, today: date) -> WorkingCalendar:
     """The package calendar with every stored arrangement loaded over it."""
-    return WorkingCalendar.build(await loaded_arrangements(session))
+    return WorkingCalendar.build(await loaded_arrangements(session), today=today)
 
 
 async def restore_calendar(app: FastAPI) -> None:
     """Startup hook: make ``app.state.calendar`` include the years loaded earlier."""
     async with session_scope(app.state.engine) as session:
-        app.state.calendar = await stored_calendar(session)
+        app.state.calendar = await stored_calendar(session, beijing_date(app.state.clock.now()))
 
 
 def _days(year: int) -> list[date]:
@@ -155,7 +155,9 @@ async def load_year(
     async with session_scope(engine) as session:
         row = await session.get(CalendarYear, year)
         if row is None:
-            row = CalendarYear(year=year, holidays=[], makeup_workdays=[], source="", loaded_by="")
+            row = CalendarYear(
+                year=year, holidays=[], makeup_workdays=[], source="", loaded_by="", loaded_at=now
+            )
             session.add(row)
         row.holidays = sorted(d.isoformat() for d in arrangement.holidays)
         row.makeup_workdays = sorted(d.isoformat() for d in arrangement.makeup_workdays)
@@ -163,7 +165,7 @@ async def load_year(
         row.loaded_at = now
         row.loaded_by = actor
         await session.flush()
-        updated = await stored_calendar(session)
+        updated = await stored_calendar(session, beijing_date(now))
         changed = await recompute(session, updated, year) if recompute else 0
         detail = year_detail(updated, year, row)
     return updated, CalendarLoadResult(**detail.model_dump(), recomputed_applications=changed)

@@ -12,7 +12,7 @@ from sqlmodel import Field, SQLModel
 from services.ledger.db import LedgerTable
 from services.ledger.ledgers.models import UnitPublic
 from shared.auth import Role
-from shared.db import UTCDateTime, enum_column, utcnow
+from shared.db import UTCDateTime, enum_column
 
 
 class User(LedgerTable, table=True):
@@ -26,9 +26,7 @@ class User(LedgerTable, table=True):
     is_active: bool = True
     # Bumped on a password change so that tokens issued before it stop working.
     token_version: int = 0
-    created_at: datetime = Field(
-        default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
-    )
+    created_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
 
 
 class UserUnit(LedgerTable, table=True):

@@ -16,6 +16,7 @@ from services.ledger.accounts.models import (
 from services.ledger.deps import CurrentAdmin, CurrentUser
 from shared.app import Session
 from shared.auth import CurrentPrincipal, Role
+from shared.clock import Now
 from shared.errors import Forbidden
 from shared.settings import Settings
 
@@ -27,11 +28,13 @@ class PasswordChange(SQLModel):
 
 
 @router.post("/auth/token", summary="Sign in for a bearer token (登录获取令牌)")
-async def sign_in(body: TokenRequest, session: Session, request: Request) -> TokenResponse:
+async def sign_in(
+    body: TokenRequest, session: Session, request: Request, now: Now
+) -> TokenResponse:
     settings: Settings = request.app.state.settings
     user = await service.authenticate(session, body.username, body.password)
     assert user.id is not None
-    token = await service.token_for(session, settings, user)
+    token = await service.token_for(session, settings, user, now=now)
     return TokenResponse(access_token=token, expires_in=settings.token_ttl_hours * 3600)
 
 
@@ -46,8 +49,10 @@ async def list_users(_admin: CurrentAdmin, session: Session) -> list[UserPublic]
 
 
 @router.post("/users", status_code=status.HTTP_201_CREATED, summary="Create a user (新建用户)")
-async def create_user(body: UserCreate, _admin: CurrentAdmin, session: Session) -> UserPublic:
-    return await service.to_public(session, await service.create_user(session, body))
+async def create_user(
+    body: UserCreate, _admin: CurrentAdmin, session: Session, now: Now
+) -> UserPublic:
+    return await service.to_public(session, await service.create_user(session, body, now=now))
 
 
 @router.patch("/users/{username}", summary="Change a user: name, email, units, active (修改用户)")

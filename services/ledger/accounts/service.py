@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 from sqlalchemy import delete
 from sqlmodel import col, select
@@ -69,7 +70,7 @@ async def to_public(session: AsyncSession, user: User) -> UserPublic:
 
 
 async def create_user(
-    session: AsyncSession, data: UserCreate, *, password_hash: str | None = None
+    session: AsyncSession, data: UserCreate, *, now: datetime, password_hash: str | None = None
 ) -> User:
     """Create a user; a department head must be bound to at least one existing unit.
 
@@ -85,6 +86,7 @@ async def create_user(
         email=str(data.email) if data.email else None,
         role=data.role,
         password_hash=password_hash or hash_password(data.password),
+        created_at=now,
     )
     session.add(user)
     await session.flush()
@@ -133,7 +135,7 @@ async def update_user(session: AsyncSession, username: str, data: UserUpdate) ->
     return user
 
 
-async def token_for(session: AsyncSession, settings: Settings, user: User) -> str:
+async def token_for(session: AsyncSession, settings: Settings, user: User, *, now: datetime) -> str:
     """A bearer token for ``user``, naming the units they answer for."""
     assert user.id is not None
     units = tuple(u.name for u in await _units_of(session, user.id))
@@ -143,6 +145,7 @@ async def token_for(session: AsyncSession, settings: Settings, user: User) -> st
         username=user.username,
         role=user.role,
         token_version=user.token_version,
+        now=now,
         units=units,
     )
 

@@ -9,7 +9,7 @@ from sqlmodel import Field, SQLModel
 
 from services.ledger.db import LedgerTable
 from services.ledger.ledgers.parsing import DueKind, ResponsibilityRole
-from shared.db import UTCDateTime, enum_column, utcnow
+from shared.db import UTCDateTime, enum_column
 
 
 class Unit(LedgerTable, table=True):
@@ -31,9 +31,7 @@ class Ledger(LedgerTable, table=True):
     document_no: str = Field(default="", max_length=100)
     source: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     plan_end: date | None = None
-    created_at: datetime = Field(
-        default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
-    )
+    created_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
 
 
 class Item(LedgerTable, table=True):

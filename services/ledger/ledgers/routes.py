@@ -22,6 +22,7 @@ from services.ledger.updates.models import StatusUpdatePublic, TaskStatus
 from services.ledger.updates.service import history
 from shared.app import Session
 from shared.auth import require_service
+from shared.clock import Now
 from shared.downloads import XLSX_MEDIA_TYPE, attachment
 from shared.errors import Unprocessable
 
@@ -51,6 +52,7 @@ async def get_ledger(code: str, _reader: Reader, session: Session) -> LedgerPubl
 async def import_ledger(
     _admin: CurrentAdmin,
     session: Session,
+    now: Now,
     file: Annotated[UploadFile, File(description="序号/分类/工作目标任务/责任单位/完成时间")],
     code: Annotated[str, Form(min_length=2, max_length=64, pattern=r"^[a-z0-9][a-z0-9\-]*$")],
     name: Annotated[str, Form(min_length=1, max_length=200)],
@@ -75,6 +77,7 @@ async def import_ledger(
         document_no=document_no,
         plan_end=plan_end,
         source=f"imported from {file.filename}",
+        now=now,
     )
     assert ledger.id is not None
     return LedgerPublic(**ledger.model_dump(), item_count=len(rows))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, case, func, literal, or_
@@ -318,6 +318,7 @@ async def create_ledger(
     document_no: str = "",
     source: str = "",
     plan_end: date | None = None,
+    now: datetime,
 ) -> Ledger:
     """Store a ledger and all its items in the caller's transaction.
 
@@ -333,6 +334,7 @@ async def create_ledger(
         document_no=document_no,
         source=source,
         plan_end=plan_end,
+        created_at=now,
     )
     session.add(ledger)
     await session.flush()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -51,7 +51,7 @@ def load_plan(filename: str) -> PlanData:
     )
 
 
-async def seed_reference_ledgers(session: AsyncSession) -> list[str]:
+async def seed_reference_ledgers(session: AsyncSession, *, now: datetime) -> list[str]:
     """Create the shipped ledgers that are missing; returns the codes created (idempotent)."""
     created = []
     for filename in PLAN_FILES:
@@ -68,6 +68,7 @@ async def seed_reference_ledgers(session: AsyncSession) -> list[str]:
             document_no=plan.document_no,
             source=plan.source,
             plan_end=plan.plan_end,
+            now=now,
         )
         created.append(plan.code)
     return created

@@ -10,6 +10,7 @@ from services.ledger.deps import AsOf, Reader
 from services.ledger.reports.service import LedgerReport, ReportKind, build_report
 from services.ledger.reports.xlsx import report_xlsx
 from shared.app import Session
+from shared.clock import Now
 from shared.downloads import XLSX_MEDIA_TYPE, attachment
 
 router = APIRouter(tags=["reports"])
@@ -28,9 +29,10 @@ async def get_report(
     _reader: Reader,
     session: Session,
     today: AsOf,
+    now: Now,
     format: Literal["json", "xlsx"] = "json",
 ) -> LedgerReport | Response:
-    report = await build_report(session, code, kind, year, today=today)
+    report = await build_report(session, code, kind, year, today=today, now=now)
     if format == "xlsx":
         return attachment(report_xlsx(report), XLSX_MEDIA_TYPE, f"{code}-{year}-{kind.value}.xlsx")
     return report

@@ -8,7 +8,7 @@ period is still running), a summary per unit, and the overdue list.
 from __future__ import annotations
 
 from collections import Counter
-from datetime import date
+from datetime import date, datetime
 from enum import StrEnum
 
 from sqlmodel import SQLModel
@@ -16,7 +16,6 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.ledger.ledgers.service import ItemFilter, ItemPublic, get_ledger, list_items
 from services.ledger.updates.models import TaskStatus
-from shared.db import utcnow
 from shared.errors import Unprocessable
 from shared.timeutil import BeijingTime
 
@@ -88,7 +87,13 @@ def _unit_summaries(items: list[ItemPublic]) -> list[UnitSummary]:
 
 
 async def build_report(
-    session: AsyncSession, ledger_code: str, kind: ReportKind, year: int, *, today: date
+    session: AsyncSession,
+    ledger_code: str,
+    kind: ReportKind,
+    year: int,
+    *,
+    today: date,
+    now: datetime,
 ) -> LedgerReport:
     ledger = await get_ledger(session, ledger_code)
     start, end, due = report_period(kind, year)
@@ -109,7 +114,7 @@ async def build_report(
         period_end=end,
         submission_due=due,
         as_of=as_of,
-        generated_at=utcnow(),
+        generated_at=now,
         status_totals={s: totals[s] for s in TaskStatus},
         items=page.items,
         units=_unit_summaries(page.items),

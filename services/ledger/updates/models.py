@@ -9,7 +9,7 @@ from sqlalchemy import Column, Index, LargeBinary, String, Text
 from sqlmodel import Field, SQLModel
 
 from services.ledger.db import LedgerTable
-from shared.db import UTCDateTime, enum_column, utcnow
+from shared.db import UTCDateTime, enum_column
 from shared.timeutil import BeijingTime
 
 
@@ -44,9 +44,7 @@ class StatusUpdate(LedgerTable, table=True):
     narrative: str = Field(sa_column=Column(Text, nullable=False))
     author_id: int = Field(foreign_key="users.id", index=True)
     unit_id: int = Field(foreign_key="units.id", index=True)
-    created_at: datetime = Field(
-        default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False, index=True)
-    )
+    created_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False, index=True))
 
 
 class Evidence(LedgerTable, table=True):

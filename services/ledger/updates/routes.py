@@ -11,6 +11,7 @@ from services.ledger.updates import service
 from services.ledger.updates.models import StatusUpdatePublic, TaskStatus
 from services.ledger.updates.service import EvidenceUpload, StatusUpdateCreate
 from shared.app import Session
+from shared.clock import Now
 from shared.downloads import attachment
 
 router = APIRouter(tags=["updates"])
@@ -25,6 +26,7 @@ async def post_update(
     item_id: int,
     user: CurrentUser,
     session: Session,
+    now: Now,
     status_: Annotated[TaskStatus, Form(alias="status")],
     progress: Annotated[int, Form(ge=0, le=100, description="进度 %")],
     narrative: Annotated[str, Form(min_length=1, max_length=5000, description="进展说明")],
@@ -44,6 +46,7 @@ async def post_update(
         item_id,
         StatusUpdateCreate(status=status_, progress=progress, narrative=narrative),
         uploads,
+        now=now,
     )
     return next(u for u in await service.history(session, item_id) if u.id == update.id)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import select as sa_select
 from sqlmodel import SQLModel, col, select
@@ -70,6 +71,8 @@ async def post_update(
     item_id: int,
     data: StatusUpdateCreate,
     files: list[EvidenceUpload],
+    *,
+    now: datetime,
 ) -> StatusUpdate:
     """Append an update; only a department head of a unit responsible for the item may."""
     if await session.get(Item, item_id) is None:
@@ -88,6 +91,7 @@ async def post_update(
         narrative=data.narrative.strip(),
         author_id=user.id,
         unit_id=unit_id,
+        created_at=now,
     )
     session.add(update)
     await session.flush()

@@ -18,10 +18,12 @@ from services.ledger.updates.models import STATUS_LABELS, TaskStatus
 from services.ledger.web.session import COOKIE, csrf_ok, csrf_token, session_token
 from shared.app import Session
 from shared.auth import Role, decode_token
+from shared.calendar import beijing_date
+from shared.clock import clock_of
 from shared.downloads import attachment
 from shared.errors import Forbidden, HuodianError, Unauthorized
 from shared.settings import Settings
-from shared.timeutil import beijing_today, format_beijing
+from shared.timeutil import format_beijing
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
@@ -59,7 +61,8 @@ async def _signed_in(request: Request, session: Session) -> tuple[User, str] | N
     if not token:
         return None
     try:
-        return await accounts.user_of(session, decode_token(_settings(request), token)), token
+        principal = decode_token(_settings(request), token, clock_of(request).now())
+        return await accounts.user_of(session, principal), token
     except Unauthorized:
         return None
 
@@ -110,7 +113,7 @@ async def login(
             error="用户名或密码错误。",
             username=username,
         )
-    token = await accounts.token_for(session, _settings(request), user)
+    token = await accounts.token_for(session, _settings(request), user, now=clock_of(request).now())
     response = RedirectResponse("/ui/", status_code=303)
     response.set_cookie(
         COOKIE,
@@ -137,7 +140,7 @@ async def item_list(
         return _to_login()
     user, token = signed_in
     assert user.id is not None
-    today = beijing_today()
+    today = beijing_date(clock_of(request).now())
     mine = user.role is Role.dept_head
     flt = ledgers.ItemFilter(
         ledger_code=ledger or None,
@@ -168,7 +171,8 @@ async def _item_page(
     status_code: int = 200,
     **context: object,
 ) -> HTMLResponse:
-    item = await ledgers.get_item_public(session, item_id, as_of=beijing_today())
+    today = beijing_date(clock_of(request).now())
+    item = await ledgers.get_item_public(session, item_id, as_of=today)
     can_update = (
         user.role is Role.dept_head
         and await accounts.responsible_unit_for(session, user, item_id) is not None
@@ -231,6 +235,7 @@ async def post_update(
             item_id,
             updates.StatusUpdateCreate(status=status, progress=progress, narrative=narrative),
             uploads,
+            now=clock_of(request).now(),
         )
     except HuodianError as exc:
         # post_update checks everything before it writes, so there is nothing to undo here.

@@ -29,7 +29,6 @@ import re
 import secrets
 import smtplib
 import ssl
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -42,6 +41,7 @@ from email_validator import EmailNotValidError, validate_email
 
 from services.notify.messages.models import Channel
 from services.notify.settings import NotifySettings
+from shared.clock import Clock, epoch_seconds
 
 _MOBILE = re.compile(r"^(\+?86)?1[3-9]\d{9}$")
 _FINAL_HTTP = {400, 404, 405, 410, 413, 422}
@@ -199,11 +199,12 @@ class SmsSender:
     channel = Channel.sms
     _FINAL_CODES = frozenset({"INVALID_MOBILE", "BLACKLISTED"})
 
-    def __init__(self, settings: NotifySettings, client: httpx.AsyncClient) -> None:
+    def __init__(self, settings: NotifySettings, client: httpx.AsyncClient, clock: Clock) -> None:
         assert settings.sms_gateway_url is not None
         self._settings = settings
         self._url = settings.sms_gateway_url
         self._client = client
+        self._clock = clock
 
     async def send(self, message: Outgoing) -> None:
         s = self._settings
@@ -215,7 +216,7 @@ class SmsSender:
                 "content": message.body,
             }
         )
-        timestamp, nonce = str(int(time.time())), secrets.token_hex(8)
+        timestamp, nonce = str(epoch_seconds(self._clock)), secrets.token_hex(8)
         headers = {"X-Huodian-Key": s.sms_key_id, "X-Huodian-Timestamp": timestamp}
         headers["X-Huodian-Nonce"] = nonce
         if s.sms_secret:
@@ -263,9 +264,12 @@ class DingTalkSender:
     channel = Channel.dingtalk
     _FINAL_CODES = frozenset({300001, 400101})  # invalid access_token; robot disabled
 
-    def __init__(self, client: httpx.AsyncClient, secrets_by_token: Mapping[str, str]) -> None:
+    def __init__(
+        self, client: httpx.AsyncClient, secrets_by_token: Mapping[str, str], clock: Clock
+    ) -> None:
         self._client = client
         self._secrets = secrets_by_token
+        self._clock = clock
 
     def signed_url(self, url: str, now_ms: int) -> str:
         token = parse_qs(urlsplit(url).query).get("access_token", [""])[0]
@@ -278,7 +282,7 @@ class DingTalkSender:
         return f"{url}{joiner}timestamp={timestamp}&sign={sign}"
 
     async def send(self, message: Outgoing) -> None:
-        url = self.signed_url(message.recipient, int(time.time() * 1000))
+        url = self.signed_url(message.recipient, int(self._clock.now().timestamp() * 1000))
         body = _dumps({"msgtype": "text", "text": {"content": _robot_text(message)}})
         payload = _json_of(await _post_json(self._client, url, body, {}))
         code = payload.get("errcode", -1)
@@ -322,14 +326,14 @@ class Channels:
     senders: Mapping[Channel, Sender]
 
     @classmethod
-    def build(cls, settings: NotifySettings, client: httpx.AsyncClient) -> Channels:
+    def build(cls, settings: NotifySettings, client: httpx.AsyncClient, clock: Clock) -> Channels:
         senders: dict[Channel, Sender] = {
             Channel.wecom: WeComSender(client),
-            Channel.dingtalk: DingTalkSender(client, settings.dingtalk_secrets),
+            Channel.dingtalk: DingTalkSender(client, settings.dingtalk_secrets, clock),
             Channel.webhook: WebhookSender(client, settings.webhook_secret),
         }
         if settings.smtp_host:
             senders[Channel.email] = EmailSender(settings)
         if settings.sms_gateway_url:
-            senders[Channel.sms] = SmsSender(settings, client)
+            senders[Channel.sms] = SmsSender(settings, client, clock)
         return cls(senders)

@@ -26,7 +26,8 @@ from services.notify.delivery.channels import Channels, DeliveryFailed, Outgoing
 from services.notify.delivery.windows import DeliveryHours
 from services.notify.messages.models import Channel, DeliveryWindow, Message, MessageState
 from services.notify.settings import NotifySettings
-from shared.db import session_scope, utcnow
+from shared.clock import Clock
+from shared.db import session_scope
 
 log = logging.getLogger("huodian.notify.delivery")
 
@@ -188,11 +189,10 @@ async def deliver_due(
     settings: NotifySettings,
     hours: DeliveryHours,
     *,
-    now: datetime | None = None,
+    now: datetime,
 ) -> DeliveryRound:
     """One round over every configured channel; callable directly (tests, a CLI) or by the
     background worker."""
-    now = now or utcnow()
     result = DeliveryRound()
     gate = asyncio.Semaphore(_PARALLEL_SENDS)
     for channel, sender in channels.senders.items():
@@ -225,8 +225,10 @@ class DeliveryWorker:
         channels: Channels,
         settings: NotifySettings,
         hours: DeliveryHours,
+        clock: Clock,
     ) -> None:
         self._engine = engine
+        self._clock = clock
         self._channels = channels
         self._settings = settings
         self._hours = hours
@@ -269,7 +271,13 @@ class DeliveryWorker:
         while not self._stopping:
             busy = False
             try:
-                done = await deliver_due(self._engine, self._channels, self._settings, self._hours)
+                done = await deliver_due(
+                    self._engine,
+                    self._channels,
+                    self._settings,
+                    self._hours,
+                    now=self._clock.now(),
+                )
                 busy = done.claimed > 0
             except Exception:  # the database may be down: log, wait, try again
                 log.exception("delivery round failed")

@@ -10,7 +10,7 @@ from sqlmodel import Field, SQLModel
 
 from services.notify.db import NotifyTable
 from services.notify.subscribers.models import AreaClass, Mobile, Name, Place
-from shared.db import UTCDateTime, utcnow
+from shared.db import UTCDateTime
 
 
 class ReceivedEvent(NotifyTable, table=True):
@@ -20,9 +20,7 @@ class ReceivedEvent(NotifyTable, table=True):
     source: str = Field(max_length=32)
     subject: str = Field(max_length=200)
     occurred_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
-    received_at: datetime = Field(
-        default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
-    )
+    received_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
     outcome: str = Field(default="", sa_column=Column(Text, nullable=False))
 
 

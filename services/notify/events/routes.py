@@ -8,6 +8,7 @@ from services.notify.deps import Hours
 from services.notify.events.service import receive
 from shared.app import Client, Session
 from shared.auth import CurrentPrincipal, require_service
+from shared.clock import Now
 from shared.events import Event, EventReceipt
 
 router = APIRouter(tags=["events"])
@@ -19,7 +20,12 @@ router = APIRouter(tags=["events"])
     responses={502: {"description": "ledger's directory unreachable: deliver again later"}},
 )
 async def post_event(
-    event: Event, principal: CurrentPrincipal, session: Session, client: Client, hours: Hours
+    event: Event,
+    principal: CurrentPrincipal,
+    session: Session,
+    client: Client,
+    hours: Hours,
+    now: Now,
 ) -> EventReceipt:
     require_service(principal, "intake")
-    return await receive(session, client, event, hours=hours)
+    return await receive(session, client, event, hours=hours, now=now)

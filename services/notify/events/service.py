@@ -29,7 +29,6 @@ from services.notify.messages.service import NewMessage, enqueue
 from services.notify.subscribers.models import Subscriber, SubscriberFields, SubscriberSource
 from services.notify.subscribers.service import upsert
 from services.notify.templates.service import templates
-from shared.db import utcnow
 from shared.errors import FieldError, Unprocessable
 from shared.events import Event, EventReceipt
 from shared.http import ServiceClient
@@ -139,10 +138,9 @@ async def receive(
     event: Event,
     *,
     hours: DeliveryHours | None = None,
-    now: datetime | None = None,
+    now: datetime,
 ) -> EventReceipt:
     """Record the event id and act on it once; a repeat is answered as a duplicate."""
-    now = now or utcnow()
     if event.type not in STAGE_KINDS and event.type != CONNECTED:
         raise Unprocessable(
             f"notify does not handle events of type {event.type}", code="unknown_event_type"

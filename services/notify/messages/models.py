@@ -9,7 +9,7 @@ from sqlalchemy import Column, Index, Integer, String, Text
 from sqlmodel import Field, SQLModel
 
 from services.notify.db import NotifyTable
-from shared.db import UTCDateTime, enum_column, utcnow
+from shared.db import UTCDateTime, enum_column
 
 
 class MessageState(StrEnum):
@@ -71,12 +71,8 @@ class Message(NotifyTable, table=True):
     outage_id: int | None = Field(
         default=None, sa_column=Column(Integer, nullable=True, index=True)
     )
-    created_at: datetime = Field(
-        default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
-    )
-    next_attempt_at: datetime = Field(
-        default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
-    )
+    created_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    next_attempt_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
     last_attempt_at: datetime | None = Field(
         default=None, sa_column=Column(UTCDateTime, nullable=True)
     )

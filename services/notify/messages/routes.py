@@ -12,6 +12,7 @@ from services.notify.messages import service
 from services.notify.messages.models import Channel, MessagePublic, MessageState
 from services.notify.messages.service import MessageFilter, MessagePage, ResendResult
 from shared.app import Session
+from shared.clock import Now
 
 router = APIRouter(tags=["messages"])
 
@@ -42,9 +43,13 @@ async def dead_letters(
 
 @router.post("/messages/dead/resend", summary="Re-send every dead letter of a kind (批量重发)")
 async def resend_dead(
-    _operator: Operator, session: Session, kind: str | None = None, channel: Channel | None = None
+    _operator: Operator,
+    session: Session,
+    now: Now,
+    kind: str | None = None,
+    channel: Channel | None = None,
 ) -> ResendResult:
-    return await service.resend_dead(session, kind=kind, channel=channel)
+    return await service.resend_dead(session, kind=kind, channel=channel, now=now)
 
 
 @router.get("/messages/{message_id}", summary="One message (消息详情)")
@@ -54,14 +59,14 @@ async def message(_operator: Operator, session: Session, message_id: int) -> Mes
 
 
 @router.post("/messages/{message_id}/resend", summary="Re-send a dead or failed message (重发)")
-async def resend(_operator: Operator, session: Session, message_id: int) -> MessagePublic:
-    found = await service.resend(session, message_id)
+async def resend(_operator: Operator, session: Session, message_id: int, now: Now) -> MessagePublic:
+    found = await service.resend(session, message_id, now=now)
     return MessagePublic.model_validate(found, from_attributes=True)
 
 
 @router.post("/delivery/run", summary="Deliver due messages now, one round (立即投递)")
-async def run_delivery(_operator: Operator, request: Request) -> DeliveryRound:
+async def run_delivery(_operator: Operator, request: Request, now: Now) -> DeliveryRound:
     state = request.app.state
     return await deliver_due(
-        state.engine, state.channels, state.notify_settings, state.delivery_hours
+        state.engine, state.channels, state.notify_settings, state.delivery_hours, now=now
     )

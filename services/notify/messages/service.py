@@ -19,7 +19,6 @@ from services.notify.messages.models import (
     MessagePublic,
     MessageState,
 )
-from shared.db import utcnow
 from shared.errors import Conflict, NotFound
 
 
@@ -62,7 +61,7 @@ async def enqueue(
     messages: list[NewMessage],
     *,
     hours: DeliveryHours | None = None,
-    now: datetime | None = None,
+    now: datetime,
 ) -> int:
     """Insert messages, skipping any whose dedup key is already queued; returns how many are new.
 
@@ -75,7 +74,6 @@ async def enqueue(
         return 0
     bind = session.get_bind()
     insert = pg_insert if bind.dialect.name == "postgresql" else sqlite_insert
-    now = now or utcnow()
     rows = [
         {
             **m.model_dump(),
@@ -112,7 +110,7 @@ async def get_message(session: AsyncSession, message_id: int) -> Message:
     return message
 
 
-async def resend(session: AsyncSession, message_id: int, *, now: datetime | None = None) -> Message:
+async def resend(session: AsyncSession, message_id: int, *, now: datetime) -> Message:
     """Put a dead or failed message back in the queue, due now, with fresh attempts (重发)."""
     message = await get_message(session, message_id)
     if message.state not in (MessageState.dead, MessageState.failed):
@@ -129,7 +127,7 @@ async def resend(session: AsyncSession, message_id: int, *, now: datetime | None
         )
     message.state = MessageState.queued
     message.attempts = 0
-    message.next_attempt_at = now or utcnow()
+    message.next_attempt_at = now
     session.add(message)
     await session.flush()
     return message
@@ -140,7 +138,7 @@ async def resend_dead(
     *,
     kind: str | None,
     channel: Channel | None,
-    now: datetime | None = None,
+    now: datetime,
 ) -> ResendResult:
     """Re-queue every dead letter (of a kind / channel) that has an address to send to."""
     query = select(Message.id, Message.channel, Message.recipient).where(
@@ -159,6 +157,6 @@ async def resend_dead(
         await session.exec(
             update(Message)
             .where(col(Message.id).in_(ids[start : start + 1000]))
-            .values(state=MessageState.queued, attempts=0, next_attempt_at=now or utcnow())
+            .values(state=MessageState.queued, attempts=0, next_attempt_at=now)
         )
     return ResendResult(requeued=len(ids))

@@ -11,7 +11,7 @@ from sqlmodel import Field, SQLModel
 
 from services.notify.db import NotifyTable
 from services.notify.subscribers.models import AreaClass
-from shared.db import UTCDateTime, enum_column, utcnow
+from shared.db import UTCDateTime, enum_column
 
 
 class OutageKind(StrEnum):
@@ -69,9 +69,7 @@ class Outage(NotifyTable, table=True):
     late_reason: str | None = Field(default=None, max_length=300)
     overlap_acknowledged: bool = False
     created_by: str = Field(max_length=100)
-    created_at: datetime = Field(
-        default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
-    )
+    created_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
     announced_at: datetime | None = Field(
         default=None, sa_column=Column(UTCDateTime, nullable=True)
     )

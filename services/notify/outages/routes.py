@@ -23,7 +23,7 @@ from services.notify.outages.models import (
     RepeatWarning,
 )
 from shared.app import Session
-from shared.db import utcnow
+from shared.clock import Now
 
 router = APIRouter(tags=["outages"])
 
@@ -41,8 +41,9 @@ async def create_outage(
     hours: Hours,
     request: Request,
     background: BackgroundTasks,
+    now: Now,
 ) -> OutagePublic:
-    outage = await service.create(session, body, by=staff.subject, now=utcnow(), hours=hours)
+    outage = await service.create(session, body, by=staff.subject, now=now, hours=hours)
     _wake_worker(request, background)
     return await service.to_public(session, outage)
 
@@ -86,9 +87,10 @@ async def announce(
     hours: Hours,
     request: Request,
     background: BackgroundTasks,
+    now: Now,
 ) -> OutagePublic:
     outage = await service.announce(
-        session, outage_id, body, by=staff.subject, now=utcnow(), settings=config, hours=hours
+        session, outage_id, body, by=staff.subject, now=now, settings=config, hours=hours
     )
     _wake_worker(request, background)
     return await service.to_public(session, outage)
@@ -103,8 +105,8 @@ async def start(
     hours: Hours,
     request: Request,
     background: BackgroundTasks,
+    now: Now,
 ) -> OutagePublic:
-    now = utcnow()
     outage = await service.start(
         session, outage_id, at=body.at or now, by=staff.subject, now=now, hours=hours
     )
@@ -121,9 +123,10 @@ async def change_etr(
     hours: Hours,
     request: Request,
     background: BackgroundTasks,
+    now: Now,
 ) -> OutagePublic:
     outage = await service.change_etr(
-        session, outage_id, body.etr, body.note, by=staff.subject, now=utcnow(), hours=hours
+        session, outage_id, body.etr, body.note, by=staff.subject, now=now, hours=hours
     )
     _wake_worker(request, background)
     return await service.to_public(session, outage)
@@ -138,9 +141,10 @@ async def progress(
     hours: Hours,
     request: Request,
     background: BackgroundTasks,
+    now: Now,
 ) -> OutagePublic:
     outage = await service.add_progress(
-        session, outage_id, body.note, by=staff.subject, now=utcnow(), hours=hours
+        session, outage_id, body.note, by=staff.subject, now=now, hours=hours
     )
     _wake_worker(request, background)
     return await service.to_public(session, outage)
@@ -155,8 +159,8 @@ async def restore(
     hours: Hours,
     request: Request,
     background: BackgroundTasks,
+    now: Now,
 ) -> OutagePublic:
-    now = utcnow()
     outage = await service.restore(
         session, outage_id, at=body.at or now, by=staff.subject, now=now, hours=hours
     )
@@ -173,9 +177,10 @@ async def cancel(
     hours: Hours,
     request: Request,
     background: BackgroundTasks,
+    now: Now,
 ) -> OutagePublic:
     outage = await service.cancel(
-        session, outage_id, body.reason, by=staff.subject, now=utcnow(), hours=hours
+        session, outage_id, body.reason, by=staff.subject, now=now, hours=hours
     )
     _wake_worker(request, background)
     return await service.to_public(session, outage)

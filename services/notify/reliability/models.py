@@ -10,7 +10,7 @@ from sqlmodel import Field, SQLModel
 
 from services.notify.db import NotifyTable
 from services.notify.subscribers.models import AreaClass
-from shared.db import UTCDateTime, enum_column, utcnow
+from shared.db import UTCDateTime, enum_column
 
 
 class CustomersSource(StrEnum):
@@ -32,9 +32,7 @@ class OfficialCustomerCount(NotifyTable, table=True):
     customers: int
     note: str | None = Field(default=None, max_length=300)
     recorded_by: str = Field(max_length=100)
-    recorded_at: datetime = Field(
-        default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
-    )
+    recorded_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
 
 
 class OfficialCountIn(SQLModel):

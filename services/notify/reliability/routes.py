@@ -14,7 +14,7 @@ from services.notify.reliability.xlsx import reliability_xlsx
 from services.notify.subscribers.models import AreaClass
 from shared.app import Session
 from shared.auth import CurrentPrincipal
-from shared.db import utcnow
+from shared.clock import Now
 from shared.downloads import XLSX_MEDIA_TYPE, attachment
 
 Year = Annotated[int, Path(ge=2000, le=2100)]
@@ -65,10 +65,15 @@ async def list_official_counts(
     summary="Record the official customers served; it takes precedence over the derived count",
 )
 async def set_official_count(
-    year: Year, area_class: AreaClass, body: OfficialCountIn, staff: Operator, session: Session
+    year: Year,
+    area_class: AreaClass,
+    body: OfficialCountIn,
+    staff: Operator,
+    session: Session,
+    now: Now,
 ) -> OfficialCountPublic:
     row = await service.set_official_count(
-        session, year, area_class, body, by=staff.subject, now=utcnow()
+        session, year, area_class, body, by=staff.subject, now=now
     )
     return OfficialCountPublic.model_validate(row, from_attributes=True)
 

@@ -284,7 +284,7 @@ async def set_official_count(
         .with_for_update()
     )
     row = found.first() or OfficialCustomerCount(
-        year=year, area_class=area_class, customers=0, recorded_by=by
+        year=year, area_class=area_class, customers=0, recorded_by=by, recorded_at=now
     )
     row.customers = data.customers
     row.note = data.note

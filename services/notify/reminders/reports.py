@@ -9,7 +9,7 @@ queue nothing.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlmodel import SQLModel
@@ -116,6 +116,7 @@ async def queue_report_reminders(
     *,
     today: date,
     days_before: int,
+    now: datetime,
     hours: DeliveryHours | None = None,
 ) -> ReportReminderRun:
     """Queue reminders of the reports due soon; running again queues nothing new."""
@@ -129,7 +130,7 @@ async def queue_report_reminders(
         )
         for deadline in near:
             messages.extend(_reminder(deadline, head, window) for head in heads or [None])
-    queued = await enqueue(session, messages, hours=hours)
+    queued = await enqueue(session, messages, hours=hours, now=now)
     return ReportReminderRun(
         as_of=today,
         working_day=working_day,

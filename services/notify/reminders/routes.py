@@ -11,7 +11,8 @@ from services.notify.deps import Hours, Operator
 from services.notify.reminders.reports import ReportReminderRun, queue_report_reminders
 from services.notify.reminders.service import ReminderRun, queue_ledger_reminders
 from shared.app import Client, Session
-from shared.timeutil import beijing_today
+from shared.calendar import beijing_date
+from shared.clock import Now
 
 router = APIRouter(tags=["reminders"])
 
@@ -26,6 +27,7 @@ async def run_ledger_reminders(
     client: Client,
     hours: Hours,
     request: Request,
+    now: Now,
     as_of: date | None = None,
     days_before: Annotated[int, Query(ge=0, le=60)] = 7,
 ) -> ReminderRun:
@@ -33,9 +35,10 @@ async def run_ledger_reminders(
         session,
         client,
         request.app.state.calendar,
-        today=as_of or beijing_today(),
+        today=as_of or beijing_date(now),
         days_before=days_before,
         hours=hours,
+        now=now,
     )
 
 
@@ -49,6 +52,7 @@ async def run_report_reminders(
     client: Client,
     hours: Hours,
     request: Request,
+    now: Now,
     as_of: date | None = None,
     days_before: Annotated[int, Query(ge=1, le=30)] = 5,
 ) -> ReportReminderRun:
@@ -56,7 +60,8 @@ async def run_report_reminders(
         session,
         client,
         request.app.state.calendar,
-        today=as_of or beijing_today(),
+        today=as_of or beijing_date(now),
         days_before=days_before,
         hours=hours,
+        now=now,
     )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlmodel import SQLModel
@@ -107,6 +107,7 @@ async def queue_ledger_reminders(
     *,
     today: date,
     days_before: int,
+    now: datetime,
     hours: DeliveryHours | None = None,
 ) -> ReminderRun:
     """Read ledger's feed and queue today's reminders; running twice queues nothing new."""
@@ -134,7 +135,7 @@ async def queue_ledger_reminders(
         for unit in entry["units"]:
             heads = unit["heads"] or [None]
             messages.extend(_message_for(entry, trigger, unit, head, window) for head in heads)
-    queued = await enqueue(session, messages, hours=hours)
+    queued = await enqueue(session, messages, hours=hours, now=now)
     return ReminderRun(
         as_of=today,
         working_day=True,

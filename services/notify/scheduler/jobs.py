@@ -17,10 +17,10 @@ from services.notify.delivery.windows import DeliveryHours
 from services.notify.reminders.reports import ReportReminderRun, queue_report_reminders
 from services.notify.reminders.service import ReminderRun, queue_ledger_reminders
 from services.notify.settings import NotifySettings
-from shared.calendar import WorkingCalendar
-from shared.db import session_scope, utcnow
+from shared.calendar import WorkingCalendar, beijing_date
+from shared.clock import Clock
+from shared.db import session_scope
 from shared.http import ServiceClient
-from shared.timeutil import beijing_today
 
 log = logging.getLogger("huodian.notify.scheduler")
 
@@ -32,6 +32,7 @@ class JobRuntime:
     calendar: WorkingCalendar
     hours: DeliveryHours
     settings: NotifySettings
+    clock: Clock
     runs: list[tuple[str, datetime]] = field(default_factory=list)
 
 
@@ -52,11 +53,12 @@ async def ledger_reminders(today: date | None = None) -> ReminderRun:
             session,
             rt.client,
             rt.calendar,
-            today=today or beijing_today(),
+            today=today or beijing_date(rt.clock.now()),
             days_before=rt.settings.reminder_days_before,
             hours=rt.hours,
+            now=rt.clock.now(),
         )
-    rt.runs.append(("ledger-reminders", utcnow()))
+    rt.runs.append(("ledger-reminders", rt.clock.now()))
     log.info("ledger reminders: %s", run)
     return run
 
@@ -69,10 +71,11 @@ async def report_reminders(today: date | None = None) -> ReportReminderRun:
             session,
             rt.client,
             rt.calendar,
-            today=today or beijing_today(),
+            today=today or beijing_date(rt.clock.now()),
             days_before=rt.settings.report_reminder_days_before,
             hours=rt.hours,
+            now=rt.clock.now(),
         )
-    rt.runs.append(("report-reminders", utcnow()))
+    rt.runs.append(("report-reminders", rt.clock.now()))
     log.info("report reminders: %s", run)
     return run

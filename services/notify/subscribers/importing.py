@@ -38,7 +38,8 @@ from services.notify.subscribers.models import (
     SubscriberSource,
 )
 from services.notify.subscribers.service import upsert
-from shared.db import session_scope, utcnow
+from shared.clock import Clock
+from shared.db import session_scope
 from shared.errors import NotFound, Unprocessable
 
 BATCH_ROWS = 1000
@@ -169,7 +170,7 @@ async def _write_batch(
     return kept_errors
 
 
-async def run_import(engine: AsyncEngine, import_id: int, path: Path) -> None:
+async def run_import(engine: AsyncEngine, import_id: int, path: Path, clock: Clock) -> None:
     """Import the file batch by batch (each batch its own transaction), then finish the job."""
     batches = _batches(path)
     kept_errors = 0
@@ -179,7 +180,9 @@ async def run_import(engine: AsyncEngine, import_id: int, path: Path) -> None:
             if batch is None:
                 break
             async with session_scope(engine) as session:
-                kept_errors = await _write_batch(session, import_id, batch, kept_errors, utcnow())
+                kept_errors = await _write_batch(
+                    session, import_id, batch, kept_errors, clock.now()
+                )
         state, error = ImportState.done, None
     except Unprocessable as exc:
         state, error = ImportState.failed, exc.detail
@@ -191,24 +194,26 @@ async def run_import(engine: AsyncEngine, import_id: int, path: Path) -> None:
         await session.exec(
             update(SubscriberImport)
             .where(col(SubscriberImport.id) == import_id)
-            .values(state=state, error=error, finished_at=utcnow())
+            .values(state=state, error=error, finished_at=clock.now())
         )
 
 
-async def fail_interrupted(engine: AsyncEngine, *, stalled_after: timedelta = STALLED) -> None:
+async def fail_interrupted(
+    engine: AsyncEngine, *, now: datetime, stalled_after: timedelta = STALLED
+) -> None:
     """At start-up: imports that stopped moving (their process was stopped) will not finish."""
     async with session_scope(engine) as session:
         await session.exec(
             update(SubscriberImport)
             .where(
                 col(SubscriberImport.state) == ImportState.running,
-                col(SubscriberImport.progressed_at) < utcnow() - stalled_after,
+                col(SubscriberImport.progressed_at) < now - stalled_after,
             )
             .values(
                 state=ImportState.failed,
                 error="interrupted by a restart; the batches counted are in, import the file "
                 "again to finish (rows are upserted, nothing doubles)",
-                finished_at=utcnow(),
+                finished_at=now,
             )
         )
 

@@ -22,7 +22,7 @@ from sqlalchemy import (
 from sqlmodel import Field, SQLModel
 
 from services.notify.db import NotifyTable
-from shared.db import UTCDateTime, enum_column, utcnow
+from shared.db import UTCDateTime, enum_column
 
 _MOBILE = re.compile(r"^(\+?86)?1[3-9]\d{9}$")
 
@@ -111,12 +111,8 @@ class Subscriber(NotifyTable, table=True):
     source: SubscriberSource = Field(sa_column=enum_column(SubscriberSource))
     served_since: date = Field(sa_column=Column(Date, nullable=False))
     served_until: date | None = Field(default=None, sa_column=Column(Date, nullable=True))
-    created_at: datetime = Field(
-        default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
-    )
-    updated_at: datetime = Field(
-        default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
-    )
+    created_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    updated_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
 
 
 class SubscriberOptOut(NotifyTable, table=True):
@@ -234,13 +230,9 @@ class SubscriberImport(NotifyTable, table=True):
     errors: str = Field(default="[]", sa_column=Column(Text, nullable=False))
     error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     created_by: str = Field(max_length=100)
-    created_at: datetime = Field(
-        default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
-    )
+    created_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
     # Moved on every batch: an import that stopped moving was interrupted.
-    progressed_at: datetime = Field(
-        default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
-    )
+    progressed_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
     finished_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
 
 

@@ -26,18 +26,18 @@ from services.notify.subscribers.models import (
     SubscriberUpdate,
 )
 from shared.app import Session
+from shared.clock import Now
 from shared.errors import Unprocessable
 from shared.settings import Settings
-from shared.timeutil import beijing_today
 
 router = APIRouter(tags=["subscribers"])
 
 
 @router.post("/subscribers", status_code=status.HTTP_201_CREATED, summary="Subscribe (新增)")
 async def create_subscriber(
-    body: SubscriberCreate, _staff: Dispatcher, session: Session
+    body: SubscriberCreate, _staff: Dispatcher, session: Session, now: Now
 ) -> SubscriberPublic:
-    return await service.to_public(session, await service.create(session, body))
+    return await service.to_public(session, await service.create(session, body, now=now))
 
 
 @router.get("/subscribers", summary="Subscribers by supply location (订阅用户列表)")
@@ -72,6 +72,7 @@ async def import_subscribers(
     session: Session,
     request: Request,
     background: BackgroundTasks,
+    now: Now,
     file: Annotated[UploadFile, File(description="CSV (UTF-8 or GB18030) or XLSX")],
 ) -> SubscriberImportPublic:
     filename = file.filename or "upload"
@@ -89,12 +90,16 @@ async def import_subscribers(
     except Exception:
         path.unlink(missing_ok=True)
         raise
-    job = SubscriberImport(filename=filename[:255], created_by=staff.subject)
+    job = SubscriberImport(
+        filename=filename[:255], created_by=staff.subject, created_at=now, progressed_at=now
+    )
     session.add(job)
     await session.flush()
     assert job.id is not None
     # Runs after the response, so after this transaction committed the job row.
-    background.add_task(importing.run_import, request.app.state.engine, job.id, path)
+    background.add_task(
+        importing.run_import, request.app.state.engine, job.id, path, request.app.state.clock
+    )
     return importing.to_public(job)
 
 
@@ -114,9 +119,10 @@ async def get_subscriber(
 
 @router.patch("/subscribers/{subscriber_id}", summary="Change contact points or location")
 async def update_subscriber(
-    _staff: Dispatcher, session: Session, subscriber_id: int, body: SubscriberUpdate
+    _staff: Dispatcher, session: Session, subscriber_id: int, body: SubscriberUpdate, now: Now
 ) -> SubscriberPublic:
-    return await service.to_public(session, await service.update(session, subscriber_id, body))
+    updated = await service.update(session, subscriber_id, body, now=now)
+    return await service.to_public(session, updated)
 
 
 @router.put("/subscribers/{subscriber_id}/preferences", summary="Opt-outs per type (退订设置)")
@@ -138,11 +144,12 @@ async def delete_subscriber(
     _staff: Dispatcher,
     session: Session,
     subscriber_id: int,
+    now: Now,
     ended_on: Annotated[
         date | None, Query(description="First day no longer served (销户日期); today if left out")
     ] = None,
 ) -> Response:
-    await service.remove(session, subscriber_id, ended_on=ended_on, today=beijing_today())
+    await service.remove(session, subscriber_id, ended_on=ended_on, now=now)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

@@ -25,7 +25,6 @@ from services.notify.subscribers.models import (
     SubscriberSource,
     SubscriberUpdate,
 )
-from shared.db import utcnow
 from shared.errors import Conflict, FieldError, NotFound, Unprocessable
 from shared.timeutil import beijing_date
 
@@ -108,7 +107,11 @@ async def _replace_opt_outs(session: AsyncSession, subscriber_id: int, kinds: li
 
 
 async def create(
-    session: AsyncSession, data: SubscriberCreate, source: SubscriberSource = SubscriberSource.api
+    session: AsyncSession,
+    data: SubscriberCreate,
+    source: SubscriberSource = SubscriberSource.api,
+    *,
+    now: datetime,
 ) -> Subscriber:
     kinds = check_opt_outs(data.opt_outs)
     taken = await session.exec(
@@ -118,7 +121,6 @@ async def create(
         raise Conflict(
             f"account {data.account_number} is already subscribed", code="subscriber_exists"
         )
-    now = utcnow()
     subscriber = Subscriber.model_validate(
         {
             **data.model_dump(exclude={"opt_outs"}),
@@ -135,7 +137,9 @@ async def create(
     return subscriber
 
 
-async def update(session: AsyncSession, subscriber_id: int, data: SubscriberUpdate) -> Subscriber:
+async def update(
+    session: AsyncSession, subscriber_id: int, data: SubscriberUpdate, *, now: datetime
+) -> Subscriber:
     subscriber = await get(session, subscriber_id)
     changes = data.model_dump(exclude_unset=True)
     if "served_since" in changes:
@@ -164,7 +168,7 @@ async def update(session: AsyncSession, subscriber_id: int, data: SubscriberUpda
         ) from exc
     for name in changes:
         setattr(subscriber, name, getattr(merged, name))
-    subscriber.updated_at = utcnow()
+    subscriber.updated_at = now
     session.add(subscriber)
     await session.flush()
     return subscriber
@@ -179,11 +183,12 @@ async def set_preferences(
 
 
 async def remove(
-    session: AsyncSession, subscriber_id: int, *, ended_on: date | None, today: date
+    session: AsyncSession, subscriber_id: int, *, ended_on: date | None, now: datetime
 ) -> None:
     """End the service (注销/销户) on ``ended_on`` (today if not given): the subscriber gets no
     more messages and leaves the API, but still counts as served before that day."""
     subscriber = await get(session, subscriber_id)
+    today = beijing_date(now)
     ended_on = ended_on or today
     if ended_on > today:
         raise Unprocessable(
@@ -195,7 +200,7 @@ async def remove(
             code="ended_before_served",
         )
     subscriber.served_until = ended_on
-    subscriber.updated_at = utcnow()
+    subscriber.updated_at = now
     session.add(subscriber)
     await session.flush()
 
@@ -240,7 +245,7 @@ async def upsert(
     rows: Sequence[dict[str, Any]],
     source: SubscriberSource,
     *,
-    now: datetime | None = None,
+    now: datetime,
 ) -> int:
     """Insert or update current subscribers by account number (户号) in one statement; opt-outs
     stay. A row's ``served_since`` (接电日期) defaults to the day of ``now``; an existing
@@ -248,7 +253,6 @@ async def upsert(
     move a connection date forward, one with a corrected earlier date does)."""
     if not rows:
         return 0
-    now = now or utcnow()
     today = beijing_date(now)
     values = [
         {

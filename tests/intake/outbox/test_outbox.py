@@ -157,21 +157,21 @@ class TestDelivery:
         )
         config = IntakeSettings(outbox_retry_base_seconds=10, outbox_retry_max_seconds=60)
         engine = intake.state.engine
-        start = clock.now
+        start = clock.now()
         try:
             for attempt, wait in ((1, 10), (2, 20), (3, 40), (4, 60), (5, 60)):
-                run = await deliver_pending(engine, down, config, now=clock.now)
+                run = await deliver_pending(engine, down, config, now=clock.now())
                 assert (run.delivered, run.failed) == (0, 1)
                 (event,) = (await outbox(intake_admin))["events"]
                 assert event["attempts"] == attempt
                 assert "notify could not be reached" in event["last_error"]
-                clock.now += timedelta(seconds=wait - 1)
-                assert (await deliver_pending(engine, down, config, now=clock.now)).failed == 0
-                clock.now += timedelta(seconds=1)
+                clock.moment += timedelta(seconds=wait - 1)
+                assert (await deliver_pending(engine, down, config, now=clock.now())).failed == 0
+                clock.moment += timedelta(seconds=1)
         finally:
             await down.aclose()
-        assert clock.now - start == timedelta(seconds=190)
-        run = await deliver_pending(engine, intake.state.client, config, now=clock.now)
+        assert clock.now() - start == timedelta(seconds=190)
+        run = await deliver_pending(engine, intake.state.client, config, now=clock.now())
         assert run.delivered == 1
         (event,) = (await outbox(intake_admin))["events"]
         assert (event["state"], event["attempts"], event["last_error"]) == ("delivered", 6, None)
@@ -191,7 +191,7 @@ class TestDelivery:
         )
         try:
             run = await deliver_pending(
-                intake.state.engine, refusing, IntakeSettings(), now=clock.now
+                intake.state.engine, refusing, IntakeSettings(), now=clock.now()
             )
         finally:
             await refusing.aclose()

@@ -6,7 +6,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator, Collection, Generator, Iterator
 from dataclasses import dataclass
-from datetime import date
 
 import httpx
 import pytest
@@ -16,8 +15,9 @@ from services.intake.portal.models import PortalScope
 from services.intake.portal.service import add_portal_client
 from services.intake.rules.signing import sign_request
 from services.intake.standins.elicense import ELicenseClient, create_standin_app
+from shared.clock import SYSTEM_CLOCK, FixedClock
 from shared.db import session_scope
-from tests.intake.conftest import ServerClock
+from tests.intake.conftest import ServerClock, beijing
 
 ELICENSE = "http://elicense.test"
 COMPANY = {"credit_code": "91370502MA3C8T1Q2E", "name": "东营市获电测试电器有限公司"}
@@ -50,7 +50,7 @@ class ClockSigner(httpx.Auth):
                 method=request.method,
                 target=request.url.raw_path.decode("ascii"),
                 body=request.content,
-                timestamp=int(self.clock.now.timestamp()),
+                timestamp=int(self.clock.now().timestamp()),
             )
         )
         yield request
@@ -60,7 +60,7 @@ async def new_portal_key(
     intake: FastAPI, name: str, scopes: Collection[PortalScope] = tuple(PortalScope)
 ) -> PortalKey:
     async with session_scope(intake.state.engine) as session:
-        client = await add_portal_client(session, name, scopes)
+        client = await add_portal_client(session, name, scopes, now=SYSTEM_CLOCK.now())
         return PortalKey(client.key_id, client.secret)
 
 
@@ -90,7 +90,7 @@ async def portal(
 @pytest.fixture
 def elicense(intake: FastAPI) -> Iterator[None]:
     """The intake app checks licences against the stand-in, whose today is 2025-09-30."""
-    standin = create_standin_app(today=lambda: date(2025, 9, 30))
+    standin = create_standin_app(clock=FixedClock(beijing("2025-09-30 12:00")))
     http = httpx.AsyncClient(transport=httpx.ASGITransport(app=standin))
     before = intake.state.elicense
     intake.state.elicense = ELicenseClient(ELICENSE, http)

@@ -33,7 +33,7 @@ class TestRetries:
         first = await post(portal, "/portal/projects", project_body(), key="push-0001")
         assert first.status_code == 201, first.text
         assert "idempotent-replayed" not in first.headers
-        clock.now += timedelta(minutes=5)
+        clock.moment += timedelta(minutes=5)
         retry = await post(portal, "/portal/projects", project_body(), key="push-0001")
         assert retry.status_code == 201
         assert retry.headers["idempotent-replayed"] == "true"
@@ -79,11 +79,11 @@ class TestRetries:
 
     async def test_answers_are_kept_a_day(self, intake, portal, clock):
         await post(portal, "/portal/projects", project_body(), key="push-0005")
-        clock.now += timedelta(hours=23)
+        clock.moment += timedelta(hours=23)
         assert (await run_housekeeping(intake))[1] == 0
         replay = await post(portal, "/portal/projects", project_body(), key="push-0005")
         assert replay.headers["idempotent-replayed"] == "true"
-        clock.now += timedelta(hours=2)
+        clock.moment += timedelta(hours=2)
         assert (await run_housekeeping(intake))[1] == 1
         again = await post(portal, "/portal/projects", project_body(), key="push-0005")
         assert again.status_code == 200  # done again: the project is updated, not replayed

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.usefixtures("elicense")
 
 @pytest.fixture
 def sink(portal_key, clock) -> Iterator[WebhookSink]:
-    with running_sink(WebhookSink(portal_key.secret, now=lambda: clock.now)) as running:
+    with running_sink(WebhookSink(portal_key.secret, now=lambda: clock.now())) as running:
         yield running
 
 
@@ -102,7 +102,7 @@ class TestCallbacks:
         assert headers["x-huodian-key"] == portal_key.key_id
         assert headers["x-huodian-event"] == "application.connected"
         assert headers["x-huodian-delivery"] == connected["id"]
-        assert headers["x-huodian-timestamp"] == str(int(clock.now.timestamp()))
+        assert headers["x-huodian-timestamp"] == str(int(clock.now().timestamp()))
         assert (await run_webhook_delivery(intake)).delivered == 0  # each once
 
     async def test_a_closed_application(self, intake, portal, clerk, registered):
@@ -141,7 +141,7 @@ class TestRetries:
         second = await submit(portal)
         await complete(clerk, first, "acceptance")
         await complete(clerk, second, "acceptance")
-        clock.now += timedelta(minutes=1)
+        clock.moment += timedelta(minutes=1)
         await complete(clerk, first, "supply_plan")
 
         registered.fail_next = 1  # the portal is down for the first callback (of `first`)
@@ -158,7 +158,7 @@ class TestRetries:
         assert "503" in failed["last_error"]
 
         assert (await run_webhook_delivery(intake)).delivered == 0  # backing off: 10 s
-        clock.now += timedelta(seconds=10)
+        clock.moment += timedelta(seconds=10)
         assert (await run_webhook_delivery(intake)).delivered == 2
         assert registered.types()[1:] == [
             (first, "application.stage_completed"),
@@ -173,10 +173,10 @@ class TestRetries:
         await complete(clerk, number, "acceptance")
         registered.fail_next = 3
         for wait in (0, 10, 20):
-            clock.now += timedelta(seconds=wait)
+            clock.moment += timedelta(seconds=wait)
             assert (await run_webhook_delivery(intake)).failed == 1
             assert (await run_webhook_delivery(intake)).failed == 0
-        clock.now += timedelta(seconds=40)
+        clock.moment += timedelta(seconds=40)
         assert (await run_webhook_delivery(intake)).delivered == 1
 
     async def test_a_wrong_signature_is_refused_by_the_sink(

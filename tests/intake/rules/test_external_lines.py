@@ -41,7 +41,7 @@ def decide(length, voltage, *crossings):
 
 @pytest.fixture(scope="module")
 def working_calendar():
-    return WorkingCalendar.build()
+    return WorkingCalendar.build(last_year=2028)
 
 
 class TestPolicyData:

@@ -26,6 +26,7 @@ from services.intake.rules.signing import (
     verify_webhook,
     webhook_headers,
 )
+from shared.clock import SYSTEM_CLOCK, FixedClock, epoch_seconds
 from shared.errors import Unauthorized, install_error_handlers
 
 KEY, SECRET = "pk_0123456789abcdef", "s3cret-portal-secret"
@@ -107,11 +108,17 @@ class TestSignRequest:
             HEADER_SIGNATURE: expected.decode(),
         }
 
-    def test_defaults_are_fresh(self):
-        first = sign_request(key_id=KEY, secret=SECRET, method="GET", target="/x")
-        second = sign_request(key_id=KEY, secret=SECRET, method="GET", target="/x")
+    def test_each_request_gets_a_fresh_nonce(self):
+        first = sign_request(key_id=KEY, secret=SECRET, method="GET", target="/x", timestamp=TS)
+        second = sign_request(key_id=KEY, secret=SECRET, method="GET", target="/x", timestamp=TS)
         assert first[HEADER_NONCE] != second[HEADER_NONCE]
-        assert abs(int(first[HEADER_TIMESTAMP]) - datetime.now(UTC).timestamp()) < 60
+        assert first[HEADER_TIMESTAMP] == str(TS)
+
+    def test_portal_auth_signs_at_its_clock(self):
+        auth = PortalAuth(KEY, SECRET, clock=FixedClock(datetime.fromtimestamp(TS, UTC)))
+        request = httpx.Request("GET", "http://intake.test/x")
+        signed_request = next(auth.auth_flow(request))
+        assert signed_request.headers[HEADER_TIMESTAMP] == str(TS)
 
     def test_new_nonce_is_valid_for_verification(self):
         assert 16 <= len(new_nonce()) <= 64
@@ -225,6 +232,7 @@ def portal_app(store):
             headers=request.headers,
             lookup_secret=lookup,
             remember_nonce=store.remember,
+            now=SYSTEM_CLOCK.now(),
         )
         return {"key": verified.key_id, "target": request_target(request.scope)}
 
@@ -255,7 +263,12 @@ class TestOverHttp:
         transport = httpx.ASGITransport(app=portal_app(store))
         async with httpx.AsyncClient(transport=transport, base_url="http://intake.test") as client:
             headers = sign_request(
-                key_id=KEY, secret=SECRET, method="POST", target="/portal/v1/p", body=b"{}"
+                key_id=KEY,
+                secret=SECRET,
+                method="POST",
+                target="/portal/v1/p",
+                body=b"{}",
+                timestamp=epoch_seconds(SYSTEM_CLOCK),
             )
             first = await client.post("/portal/v1/p", content=b"{}", headers=headers)
             second = await client.post("/portal/v1/p", content=b"{}", headers=headers)

@@ -22,15 +22,23 @@ from services.intake.standins.elicense import (
     create_standin_app,
     load_standin_records,
 )
+from shared.clock import FixedClock
 from shared.errors import Unprocessable, UpstreamUnavailable
+from tests.intake.conftest import beijing
 
 TODAY = date(2025, 6, 1)
+
+
+def noon(day: date):
+    return beijing(f"{day.isoformat()} 12:00")
+
+
 BASE = "http://elicense.test"
 COMPANY = ("91370502MA3C8T1Q2E", "东营市获电测试电器有限公司")
 
 
 def standin_client(**app_kwargs):
-    app = create_standin_app(today=lambda: TODAY, **app_kwargs)
+    app = create_standin_app(clock=FixedClock(noon(TODAY)), **app_kwargs)
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE)
 
 
@@ -172,7 +180,7 @@ class TestAdapterOutcomes:
             before = await ELicenseClient(BASE, client).verify(
                 LicenceType.business_licence, "91220622MA14X3B6YF", "靖宇县测试矿泉水有限公司"
             )
-        app = create_standin_app(today=lambda: date(2040, 3, 10))
+        app = create_standin_app(clock=FixedClock(noon(date(2040, 3, 10))))
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app)) as client:
             after = await ELicenseClient(BASE, client).verify(
                 LicenceType.business_licence, "91220622MA14X3B6YF", "靖宇县测试矿泉水有限公司"
@@ -227,7 +235,7 @@ class TestAdapterOutcomes:
             issuer="北京市公安局朝阳分局",
             status=LicenceStatus.active,
         )
-        app = create_standin_app([record], today=lambda: TODAY)
+        app = create_standin_app([record], clock=FixedClock(noon(TODAY)))
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app)) as client:
             elicense = ELicenseClient(BASE + "/", client)
             check = await elicense.verify(LicenceType.id_card, "11010519491231002X", "测试用户戊")

@@ -4,6 +4,7 @@ from datetime import date
 
 from services.intake.workdays.service import restore_calendar
 from shared.calendar import WorkingCalendar, package_source, package_year_range
+from shared.clock import SYSTEM_CLOCK, today
 
 # Test data shaped like a State Council notice for 2027 (not the real one, unpublished here).
 ARRANGEMENT_2027 = {
@@ -93,7 +94,7 @@ class TestLoading:
 
     async def test_a_restart_keeps_the_loaded_year(self, intake, intake_admin):
         await intake_admin.put("/calendar/years/2027", json=ARRANGEMENT_2027)
-        intake.state.calendar = WorkingCalendar.build()
+        intake.state.calendar = WorkingCalendar.build(today=today(SYSTEM_CLOCK))
         await restore_calendar(intake)
         assert intake.state.calendar.source_of(2027) == "国办发明电〔2026〕测试号"
 
