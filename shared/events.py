@@ -8,13 +8,13 @@ from the receiver's point of view.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 from pydantic import AwareDatetime, BaseModel, Field
 
 from shared.settings import ServiceName
+from shared.timeutil import BeijingTime
 
 
 class Event(BaseModel):
@@ -36,4 +36,4 @@ class EventReceipt(BaseModel):
 
     id: UUID
     duplicate: bool
-    received_at: datetime
+    received_at: BeijingTime

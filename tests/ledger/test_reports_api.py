@@ -1,7 +1,9 @@
 import io
+from datetime import datetime
 
 from openpyxl import load_workbook
 
+from shared.calendar import BEIJING
 from tests.ledger.test_items_api import item_id
 
 
@@ -44,7 +46,9 @@ class TestAnnualReport:
         assert len(report["overdue"]) == 16
         assert report["title"].endswith("2021年年度工作情况报告")
 
-    async def test_running_year_shows_latest_updates(self, power_head, seeded):
+    async def test_running_year_shows_latest_updates(self, power_head, seeded, frozen):
+        # The update is posted on 2026-11-25 (Beijing); the report is asked for as of 11-27.
+        frozen.move_to(datetime(2026, 11, 25, 9, 0, tzinfo=BEIJING))
         target = await item_id(power_head, "dongying-2021", 7)
         await power_head.post(
             f"/items/{target}/updates",

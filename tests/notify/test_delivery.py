@@ -368,9 +368,7 @@ class TestBackgroundWorker:
             async with session_scope(app.state.engine) as session:
                 from services.notify.messages.service import enqueue
 
-                await enqueue(
-                    session, [email("bg", window=DeliveryWindow.anytime)], now=FROZEN_AT
-                )
+                await enqueue(session, [email("bg", window=DeliveryWindow.anytime)], now=FROZEN_AT)
             app.state.worker.wake()
             for _ in range(200):
                 if smtp.mails():

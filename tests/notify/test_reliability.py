@@ -15,8 +15,7 @@ from services.notify.subscribers.service import upsert
 from shared.auth import Role
 from shared.calendar import BEIJING, WorkingCalendar
 from shared.db import session_scope
-from tests.conftest import FROZEN_AT
-from tests.conftest import add_user, client_for, service_client, sign_in
+from tests.conftest import FROZEN_AT, add_user, client_for, service_client, sign_in
 
 HOURS = DeliveryHours.from_settings(NotifySettings(), WorkingCalendar.build(last_year=2028))
 

@@ -9,7 +9,7 @@ so that the watch lists are indexed range scans.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any, Literal
@@ -36,6 +36,7 @@ from services.intake.fees.models import ApplicantFee, FeeSheet
 from services.intake.policies.models import CustomerType, Stage
 from services.intake.whitelist.models import ThreeZeroPublic
 from shared.db import UTCDateTime, enum_column
+from shared.timeutil import BeijingTime
 
 PROJECT_CODE_PATTERN = r"^[0-9]{4}-[0-9]{6}-[0-9]{2}-[0-9]{2}-[0-9]{6}$"
 """项目代码 as the investment-project platforms issue it: year, region, industry, type, serial
@@ -193,7 +194,7 @@ class Application(IntakeTable, table=True):
     capacity_kw: Decimal = Field(sa_column=Column(Numeric(12, 2), nullable=False))
     feeder: str | None = Field(default=None, max_length=100)
     transformer_area: str | None = Field(default=None, max_length=100)
-    accepted_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    accepted_at: BeijingTime = Field(sa_column=Column(UTCDateTime, nullable=False))
     accepted_day: date
     status: ApplicationStatus = Field(sa_column=enum_column(ApplicationStatus))
     current_stage: Stage | None = Field(sa_column=enum_column(Stage, nullable=True))
@@ -205,7 +206,7 @@ class Application(IntakeTable, table=True):
     at_risk_from: date | None = None
     due_provisional: bool = False
     warned_level: int = Field(default=0, description="0 none, 1 at-risk sent, 2 overdue sent")
-    ended_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
+    ended_at: BeijingTime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
     ended_day: date | None = None
     # Once connected: the whole process in working days (总时长 / 电网环节), for the KPIs.
     elapsed_days: int | None = None
@@ -215,7 +216,7 @@ class Application(IntakeTable, table=True):
     log_head: str = Field(default="", sa_column=Column(String(64), nullable=False, default=""))
     rating: int | None = None
     rating_comment: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
-    rated_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
+    rated_at: BeijingTime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
     # From the government portal: the project (项目代码) it joins, the portal it came through.
     project_code: str | None = Field(
         default=None, sa_column=Column(String(24), nullable=True, index=True)
@@ -239,9 +240,11 @@ class ApplicationStage(IntakeTable, table=True):
     seq: int
     stage: Stage = Field(sa_column=enum_column(Stage))
     limit_days: int | None = None
-    started_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
+    started_at: BeijingTime | None = Field(
+        default=None, sa_column=Column(UTCDateTime, nullable=True)
+    )
     started_day: date | None = None
-    completed_at: datetime | None = Field(
+    completed_at: BeijingTime | None = Field(
         default=None, sa_column=Column(UTCDateTime, nullable=True)
     )
     completed_day: date | None = None
@@ -265,10 +268,10 @@ class ApplicationPause(IntakeTable, table=True):
     stage_seq: int
     reason: PauseReason = Field(sa_column=enum_column(PauseReason))
     note: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
-    started_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    started_at: BeijingTime = Field(sa_column=Column(UTCDateTime, nullable=False))
     started_day: date
     started_by: str = Field(max_length=100)
-    ended_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
+    ended_at: BeijingTime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
     ended_day: date | None = None
     ended_by: str | None = Field(default=None, max_length=100)
     days: int | None = None
@@ -286,7 +289,7 @@ class ApplicationEvent(IntakeTable, table=True):
     seq: int
     kind: EventKind = Field(sa_column=enum_column(EventKind))
     stage: Stage | None = Field(default=None, sa_column=enum_column(Stage, nullable=True))
-    occurred_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    occurred_at: BeijingTime = Field(sa_column=Column(UTCDateTime, nullable=False))
     actor: str = Field(max_length=100)
     reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     payload: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
@@ -452,8 +455,8 @@ class StagePublic(BaseModel):
     stage: Stage
     label: str
     state: Literal["pending", "open", "done"]
-    started_at: datetime | None
-    completed_at: datetime | None
+    started_at: BeijingTime | None
+    completed_at: BeijingTime | None
     completed_by: str | None
     due_date: date | None
     time: TimeSpent | None
@@ -464,9 +467,9 @@ class PausePublic(BaseModel):
     reason: PauseReason
     reason_label: str
     note: str
-    started_at: datetime
+    started_at: BeijingTime
     started_by: str
-    ended_at: datetime | None
+    ended_at: BeijingTime | None
     ended_by: str | None
     days: int
 
@@ -485,13 +488,13 @@ class ApplicationPublic(BaseModel):
     applicant: ApplicantPublic
     site: SitePublic
     capacity_kw: Decimal
-    accepted_at: datetime
+    accepted_at: BeijingTime
     status: ApplicationStatus
     current_stage: Stage | None
     current_stage_label: str | None
     clock: ClockPublic | None
     total: TimeSpent
-    ended_at: datetime | None
+    ended_at: BeijingTime | None
     rating: int | None
     project_code: str | None = None
 
@@ -522,7 +525,7 @@ class EventPublic(BaseModel):
     seq: int
     kind: EventKind
     stage: Stage | None
-    occurred_at: datetime
+    occurred_at: BeijingTime
     actor: str
     reason: str | None
     payload: dict[str, Any]
@@ -545,8 +548,8 @@ class ProgressStage(BaseModel):
     stage: Stage
     label: str
     state: Literal["pending", "open", "done"]
-    started_at: datetime | None
-    completed_at: datetime | None
+    started_at: BeijingTime | None
+    completed_at: BeijingTime | None
     due_date: date | None
 
 
@@ -557,7 +560,7 @@ class ApplicantProgress(BaseModel):
     customer_type_label: str
     status: ApplicationStatus
     status_label: str
-    accepted_at: datetime
+    accepted_at: BeijingTime
     current_stage_label: str | None
     due_date: date | None
     stages: list[ProgressStage]

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
 
 from pydantic import BaseModel
 from pydantic import Field as DataField
 
 from services.intake.rules.disclosure import Disclosure
+from shared.timeutil import BeijingTime
 
 
 class ThreeZeroLimit(BaseModel):
@@ -45,7 +46,7 @@ class PublicArea(BaseModel):
     capacity_limited: bool
     in_grid_plan: bool
     status_label: str
-    updated_at: datetime
+    updated_at: BeijingTime
 
 
 class CapacityDisclosure(BaseModel):

@@ -9,7 +9,7 @@ the rule of :mod:`services.intake.rules.documents`.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -20,6 +20,7 @@ from sqlmodel import Field
 from services.intake.db import IntakeTable
 from services.intake.policies.models import Stage
 from shared.db import UTCDateTime, enum_column
+from shared.timeutil import BeijingTime
 
 # ---- tables ----------------------------------------------------------------------------------
 
@@ -38,7 +39,7 @@ class ApplicationDocument(IntakeTable, table=True):
     reference: str = Field(default="", max_length=200)
     valid_until: date | None = None
     note: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
-    received_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    received_at: BeijingTime = Field(sa_column=Column(UTCDateTime, nullable=False))
     received_by: str = Field(max_length=100)
 
 
@@ -53,7 +54,7 @@ class DocumentRequest(IntakeTable, table=True):
     stage: Stage = Field(sa_column=enum_column(Stage))
     kinds: list[str] = Field(sa_column=Column(JSON, nullable=False))
     note: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
-    requested_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    requested_at: BeijingTime = Field(sa_column=Column(UTCDateTime, nullable=False))
     requested_by: str = Field(max_length=100)
 
 
@@ -68,7 +69,7 @@ class ChangeOfUseLink(IntakeTable, table=True):
     previous_application_id: int = Field(
         sa_column=Column(Integer, ForeignKey("applications.id"), nullable=False)
     )
-    linked_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    linked_at: BeijingTime = Field(sa_column=Column(UTCDateTime, nullable=False))
     linked_by: str = Field(max_length=100)
 
 
@@ -112,7 +113,7 @@ class DocumentPublic(BaseModel):
     valid_until: date | None
     valid: bool = DataField(description="Valid today (在有效期内)")
     note: str
-    received_at: datetime
+    received_at: BeijingTime
     received_by: str
 
 
@@ -142,7 +143,7 @@ class DocumentRequestPublic(BaseModel):
     stage_label: str
     documents: list[RequestedDocument]
     note: str
-    requested_at: datetime
+    requested_at: BeijingTime
     requested_by: str
 
 

@@ -7,7 +7,7 @@ decide_external_line_approval`; this module stores what it decided and what happ
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
 from enum import StrEnum
 
@@ -20,6 +20,7 @@ from services.intake.db import IntakeTable
 from services.intake.rules.external_lines import ApprovalProcedure, Crossing, PushState
 from services.intake.rules.terms import VoltageClass
 from shared.db import UTCDateTime, enum_column
+from shared.timeutil import BeijingTime
 
 
 class ApprovalState(StrEnum):
@@ -84,22 +85,24 @@ class ExternalLineRecord(IntakeTable, table=True):
     rule_code: str = Field(max_length=64)
     explanation: str = Field(sa_column=Column(Text, nullable=False))
     approval_state: ApprovalState = Field(sa_column=enum_column(ApprovalState))
-    recorded_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    recorded_at: BeijingTime = Field(sa_column=Column(UTCDateTime, nullable=False))
     recorded_by: str = Field(max_length=100)
     approval_number: str | None = Field(default=None, max_length=100)
     approval_decided_on: date | None = None
-    approval_received_at: datetime | None = Field(
+    approval_received_at: BeijingTime | None = Field(
         default=None, sa_column=Column(UTCDateTime, nullable=True)
     )
     approval_note: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     approval_source: str | None = Field(default=None, max_length=64)
-    completed_at: datetime | None = Field(
+    completed_at: BeijingTime | None = Field(
         default=None, sa_column=Column(UTCDateTime, nullable=True)
     )
     completed_on: date | None = None
     completed_by: str | None = Field(default=None, max_length=100)
     push_due_on: date | None = None
-    pushed_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
+    pushed_at: BeijingTime | None = Field(
+        default=None, sa_column=Column(UTCDateTime, nullable=True)
+    )
     pushed_on: date | None = None
     pushed_by: str | None = Field(default=None, max_length=100)
     push_reference: str | None = Field(default=None, sa_column=Column(String(200), nullable=True))
@@ -163,7 +166,7 @@ class ApprovalPublic(BaseModel):
     state_label: str
     approval_number: str | None
     decided_on: date | None
-    received_at: datetime | None
+    received_at: BeijingTime | None
     note: str | None
 
 
@@ -191,9 +194,9 @@ class ExternalLinePublic(BaseModel):
     rule: RulePublic
     explanation: str
     approval: ApprovalPublic
-    recorded_at: datetime
+    recorded_at: BeijingTime
     recorded_by: str
-    completed_at: datetime | None
+    completed_at: BeijingTime | None
     push: PushPublic | None
 
 

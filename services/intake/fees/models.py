@@ -10,7 +10,6 @@ deleted.
 
 from __future__ import annotations
 
-from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Literal
@@ -22,6 +21,7 @@ from sqlmodel import Field
 
 from services.intake.db import IntakeTable
 from shared.db import UTCDateTime, enum_column
+from shared.timeutil import BeijingTime
 
 
 class FeeKind(StrEnum):
@@ -52,14 +52,16 @@ class ApplicationFee(IntakeTable, table=True):
     quantity: Decimal = Field(sa_column=Column(Numeric(12, 2), nullable=False))
     amount: Decimal = Field(sa_column=Column(Numeric(14, 2), nullable=False))
     utility_side: bool = False
-    consented_at: datetime | None = Field(
+    consented_at: BeijingTime | None = Field(
         default=None, sa_column=Column(UTCDateTime, nullable=True)
     )
     consent_recorded_by: str | None = Field(default=None, max_length=100)
     consent_evidence: str | None = Field(default=None, max_length=500)
-    added_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    added_at: BeijingTime = Field(sa_column=Column(UTCDateTime, nullable=False))
     added_by: str = Field(max_length=100)
-    voided_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
+    voided_at: BeijingTime | None = Field(
+        default=None, sa_column=Column(UTCDateTime, nullable=True)
+    )
     voided_by: str | None = Field(default=None, max_length=100)
     void_reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
 
@@ -117,12 +119,12 @@ class FeePublic(BaseModel):
     quantity: Decimal
     amount: Decimal
     utility_side: bool
-    consented_at: datetime | None
+    consented_at: BeijingTime | None
     consent_recorded_by: str | None
     consent_evidence: str | None
-    added_at: datetime
+    added_at: BeijingTime
     added_by: str
-    voided_at: datetime | None
+    voided_at: BeijingTime | None
     voided_by: str | None
     void_reason: str | None
 

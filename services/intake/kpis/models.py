@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 
 from pydantic import BaseModel
 from pydantic import Field as DataField
 
 from services.intake.policies.models import CustomerType, Stage
+from shared.timeutil import BeijingTime
 
 
 class DaysFigures(BaseModel):
@@ -36,8 +37,8 @@ class WorstCase(BaseModel):
     elapsed_days: int
     paused_days: int
     limit_days: int
-    accepted_at: datetime
-    connected_at: datetime
+    accepted_at: BeijingTime
+    connected_at: BeijingTime
 
 
 class TypeFigures(BaseModel):
@@ -61,6 +62,6 @@ class KpiReport(BaseModel):
     period_end: date
     jurisdiction: str | None
     unit: str | None
-    generated_at: datetime
+    generated_at: BeijingTime
     applications: int
     types: list[TypeFigures]

@@ -7,7 +7,7 @@ unit, which acknowledges and resolves it, recording who did and how.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from enum import StrEnum
 from typing import Literal
 
@@ -19,6 +19,7 @@ from sqlmodel import Field
 from services.intake.db import IntakeTable
 from services.intake.policies.models import CustomerType, Stage
 from shared.db import UTCDateTime, enum_column
+from shared.timeutil import BeijingTime
 
 
 class EscalationState(StrEnum):
@@ -56,14 +57,16 @@ class Escalation(IntakeTable, table=True):
     customer_type: CustomerType = Field(sa_column=enum_column(CustomerType))
     clerk: str = Field(max_length=100)
     due_date: date
-    opened_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    opened_at: BeijingTime = Field(sa_column=Column(UTCDateTime, nullable=False))
     state: EscalationState = Field(sa_column=enum_column(EscalationState))
-    acknowledged_at: datetime | None = Field(
+    acknowledged_at: BeijingTime | None = Field(
         default=None, sa_column=Column(UTCDateTime, nullable=True)
     )
     acknowledged_by: str | None = Field(default=None, max_length=100)
     acknowledgement: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
-    resolved_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
+    resolved_at: BeijingTime | None = Field(
+        default=None, sa_column=Column(UTCDateTime, nullable=True)
+    )
     resolved_by: str | None = Field(default=None, max_length=100)
     resolution: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
 
@@ -111,13 +114,13 @@ class EscalationPublic(BaseModel):
     customer_type: CustomerType
     clerk: str
     due_date: date
-    opened_at: datetime
+    opened_at: BeijingTime
     state: EscalationState
     state_label: str
-    acknowledged_at: datetime | None
+    acknowledged_at: BeijingTime | None
     acknowledged_by: str | None
     acknowledgement: str | None
-    resolved_at: datetime | None
+    resolved_at: BeijingTime | None
     resolved_by: str | None
     resolution: str | None
 

@@ -7,7 +7,6 @@ the event ids it handled, so a redelivery after a lost answer is a harmless dupl
 
 from __future__ import annotations
 
-from datetime import datetime
 from enum import StrEnum
 from typing import Any
 from uuid import UUID
@@ -18,6 +17,7 @@ from sqlmodel import Field
 
 from services.intake.db import IntakeTable
 from shared.db import UTCDateTime, enum_column
+from shared.timeutil import BeijingTime
 
 
 class OutboxState(StrEnum):
@@ -43,13 +43,13 @@ class OutboxEvent(IntakeTable, table=True):
     event_id: UUID = Field(sa_column=Column(Uuid, nullable=False, unique=True))
     type: EventType = Field(sa_column=enum_column(EventType))
     subject: str = Field(max_length=200)
-    occurred_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    occurred_at: BeijingTime = Field(sa_column=Column(UTCDateTime, nullable=False))
     data: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
     state: OutboxState = Field(sa_column=enum_column(OutboxState))
     attempts: int = 0
-    next_attempt_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    next_attempt_at: BeijingTime = Field(sa_column=Column(UTCDateTime, nullable=False))
     last_error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
-    delivered_at: datetime | None = Field(
+    delivered_at: BeijingTime | None = Field(
         default=None, sa_column=Column(UTCDateTime, nullable=True)
     )
     duplicate: bool | None = Field(
@@ -64,12 +64,12 @@ class OutboxEventPublic(BaseModel):
     event_id: UUID
     type: EventType
     subject: str
-    occurred_at: datetime
+    occurred_at: BeijingTime
     state: OutboxState
     attempts: int
-    next_attempt_at: datetime
+    next_attempt_at: BeijingTime
     last_error: str | None
-    delivered_at: datetime | None
+    delivered_at: BeijingTime | None
     duplicate: bool | None
 
 

@@ -7,7 +7,7 @@ the same jurisdiction. The reference versions transcribed from the plans live in
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from enum import StrEnum
 from typing import Any, Literal
 
@@ -18,6 +18,7 @@ from sqlmodel import Field
 
 from services.intake.db import IntakeTable
 from shared.db import UTCDateTime
+from shared.timeutil import BeijingTime
 
 
 class CustomerType(StrEnum):
@@ -135,7 +136,7 @@ class PolicyVersionCreate(BaseModel):
 
 class PolicyVersionPublic(PolicyVersionCreate):
     origin: Literal["reference", "admin"]
-    created_at: datetime | None = None
+    created_at: BeijingTime | None = None
     created_by: str | None = None
 
 
@@ -164,5 +165,5 @@ class TimeLimitPolicy(IntakeTable, table=True):
     supervising_unit: str = Field(max_length=100)
     note: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     entries: list[dict[str, Any]] = Field(sa_column=Column(JSON, nullable=False))
-    created_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    created_at: BeijingTime = Field(sa_column=Column(UTCDateTime, nullable=False))
     created_by: str = Field(max_length=100)

@@ -12,7 +12,7 @@ to repeat, the projects the approval platform pushes, and the status callbacks i
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
@@ -44,6 +44,7 @@ from services.intake.db import IntakeTable
 from services.intake.policies.models import CustomerType, Stage
 from services.intake.standins.elicense import LicenceOutcome, LicenceType
 from shared.db import UTCDateTime, enum_column
+from shared.timeutil import BeijingTime
 
 # ---- tables ----------------------------------------------------------------------------------
 
@@ -73,7 +74,7 @@ class PortalClient(IntakeTable, table=True):
     name: str = Field(max_length=200)
     secret: str = Field(max_length=128)
     is_active: bool = True
-    created_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    created_at: BeijingTime = Field(sa_column=Column(UTCDateTime, nullable=False))
     webhook_url: str | None = Field(
         default=None,
         sa_column=Column(String(500), nullable=True),
@@ -94,7 +95,7 @@ class PortalNonce(IntakeTable, table=True):
     id: int | None = Field(default=None, primary_key=True)
     key_id: str = Field(sa_column=Column(String(64), nullable=False))
     nonce: str = Field(sa_column=Column(String(64), nullable=False))
-    expires_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False, index=True))
+    expires_at: BeijingTime = Field(sa_column=Column(UTCDateTime, nullable=False, index=True))
 
 
 class IdempotencyRecord(IntakeTable, table=True):
@@ -114,7 +115,7 @@ class IdempotencyRecord(IntakeTable, table=True):
     request_hash: str = Field(sa_column=Column(String(64), nullable=False))
     status_code: int = 0
     body: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
-    created_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False, index=True))
+    created_at: BeijingTime = Field(sa_column=Column(UTCDateTime, nullable=False, index=True))
 
 
 class PreApplicationStatus(StrEnum):
@@ -150,13 +151,15 @@ class PreApplication(IntakeTable, table=True):
     expected_connection_date: date
     status: PreApplicationStatus = Field(sa_column=enum_column(PreApplicationStatus))
     source_key_id: str = Field(max_length=64)
-    received_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
-    updated_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    received_at: BeijingTime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    updated_at: BeijingTime = Field(sa_column=Column(UTCDateTime, nullable=False))
     application_id: int | None = Field(
         default=None,
         sa_column=Column(Integer, ForeignKey("applications.id"), nullable=True, unique=True),
     )
-    joined_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
+    joined_at: BeijingTime | None = Field(
+        default=None, sa_column=Column(UTCDateTime, nullable=True)
+    )
 
 
 class LicenceCheck(IntakeTable, table=True):
@@ -172,7 +175,7 @@ class LicenceCheck(IntakeTable, table=True):
     outcome: LicenceOutcome = Field(sa_column=enum_column(LicenceOutcome))
     issuer: str | None = Field(default=None, max_length=200)
     expires_on: date | None = None
-    checked_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    checked_at: BeijingTime = Field(sa_column=Column(UTCDateTime, nullable=False))
 
 
 class DeliveryState(StrEnum):
@@ -204,11 +207,11 @@ class WebhookDelivery(IntakeTable, table=True):
     body: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
     state: DeliveryState = Field(sa_column=enum_column(DeliveryState))
     attempts: int = 0
-    next_attempt_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    next_attempt_at: BeijingTime = Field(sa_column=Column(UTCDateTime, nullable=False))
     last_status: int | None = None
     last_error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
-    created_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
-    delivered_at: datetime | None = Field(
+    created_at: BeijingTime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    delivered_at: BeijingTime | None = Field(
         default=None, sa_column=Column(UTCDateTime, nullable=True)
     )
 
@@ -282,7 +285,7 @@ class PortalClientPublic(BaseModel):
     is_active: bool
     webhook_url: str | None
     scopes: list[PortalScope]
-    created_at: datetime
+    created_at: BeijingTime
 
 
 class PreApplicationPublic(BaseModel):
@@ -300,10 +303,10 @@ class PreApplicationPublic(BaseModel):
     status: PreApplicationStatus
     status_label: str
     source_key_id: str
-    received_at: datetime
-    updated_at: datetime
+    received_at: BeijingTime
+    updated_at: BeijingTime
     application_number: str | None
-    joined_at: datetime | None
+    joined_at: BeijingTime | None
 
 
 class PreApplicationPage(BaseModel):
@@ -330,7 +333,7 @@ class PortalApplicationCreated(BaseModel):
     unit: str
     jurisdiction: str
     customer_type: CustomerType
-    accepted_at: datetime
+    accepted_at: BeijingTime
     current_stage: Stage | None
     due_date: date | None
     project_code: str | None
@@ -355,9 +358,9 @@ class WebhookDeliveryPublic(BaseModel):
     attempts: int
     last_status: int | None
     last_error: str | None
-    next_attempt_at: datetime
-    created_at: datetime
-    delivered_at: datetime | None
+    next_attempt_at: BeijingTime
+    created_at: BeijingTime
+    delivered_at: BeijingTime | None
 
 
 class WebhookDeliveryPage(BaseModel):

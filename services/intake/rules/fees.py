@@ -18,7 +18,6 @@ listing every refused item.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 from functools import cache
@@ -28,6 +27,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validato
 
 from services.intake.rules.terms import normalise_name
 from shared.errors import FieldError, Unprocessable
+from shared.timeutil import BeijingTime
 
 __all__ = [
     "AcceptedFee",
@@ -212,7 +212,7 @@ class AcceptedFee(BaseModel):
     unit_price: Decimal
     quantity: Decimal
     amount: Decimal
-    consented_at: datetime
+    consented_at: BeijingTime
     recorded_by: str
 
 

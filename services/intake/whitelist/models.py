@@ -9,7 +9,6 @@ upgrades the grid first (配套电网改造) and then releases it to connection.
 
 from __future__ import annotations
 
-from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Literal
@@ -23,6 +22,7 @@ from services.intake.db import IntakeTable
 from services.intake.policies.models import CustomerType
 from services.intake.rules.three_zero import Area, CustomerCategory
 from shared.db import UTCDateTime, enum_column
+from shared.timeutil import BeijingTime
 
 
 class WhitelistStatus(StrEnum):
@@ -59,7 +59,7 @@ class GridArea(IntakeTable, table=True):
     capacity_limited: bool = False
     in_grid_plan: bool = True
     note: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
-    updated_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    updated_at: BeijingTime = Field(sa_column=Column(UTCDateTime, nullable=False))
     updated_by: str = Field(max_length=100)
 
 
@@ -86,7 +86,7 @@ class ThreeZeroAssessment(IntakeTable, table=True):
     )
     whitelist: bool
     reasons: list[str] = Field(sa_column=Column(JSON, nullable=False))
-    assessed_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    assessed_at: BeijingTime = Field(sa_column=Column(UTCDateTime, nullable=False))
 
 
 class WhitelistEntry(IntakeTable, table=True):
@@ -108,13 +108,15 @@ class WhitelistEntry(IntakeTable, table=True):
     )
     reason: str = Field(sa_column=Column(Text, nullable=False))
     status: WhitelistStatus = Field(sa_column=enum_column(WhitelistStatus))
-    created_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
-    upgrade_done_at: datetime | None = Field(
+    created_at: BeijingTime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    upgrade_done_at: BeijingTime | None = Field(
         default=None, sa_column=Column(UTCDateTime, nullable=True)
     )
     upgrade_done_by: str | None = Field(default=None, max_length=100)
     upgrade_note: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
-    released_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
+    released_at: BeijingTime | None = Field(
+        default=None, sa_column=Column(UTCDateTime, nullable=True)
+    )
     released_by: str | None = Field(default=None, max_length=100)
     release_note: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
 
@@ -165,7 +167,7 @@ class GridAreaPublic(BaseModel):
     in_grid_plan: bool
     status_label: str
     note: str
-    updated_at: datetime
+    updated_at: BeijingTime
     updated_by: str
 
 
@@ -182,7 +184,7 @@ class ThreeZeroPublic(BaseModel):
     whitelist_status: WhitelistStatus | None
     whitelist_status_label: str | None
     reasons: list[str]
-    assessed_at: datetime
+    assessed_at: BeijingTime
 
 
 class WhitelistItem(BaseModel):
@@ -195,15 +197,15 @@ class WhitelistItem(BaseModel):
     customer_type: CustomerType
     customer_type_label: str
     capacity_kw: Decimal
-    accepted_at: datetime
+    accepted_at: BeijingTime
     reason: str
     status: WhitelistStatus
     status_label: str
-    created_at: datetime
-    upgrade_done_at: datetime | None
+    created_at: BeijingTime
+    upgrade_done_at: BeijingTime | None
     upgrade_done_by: str | None
     upgrade_note: str | None
-    released_at: datetime | None
+    released_at: BeijingTime | None
     released_by: str | None
     release_note: str | None
 

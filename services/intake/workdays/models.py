@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -12,6 +12,7 @@ from sqlmodel import Field
 
 from services.intake.db import IntakeTable
 from shared.db import UTCDateTime
+from shared.timeutil import BeijingTime
 
 
 class CalendarYear(IntakeTable, table=True):
@@ -26,7 +27,7 @@ class CalendarYear(IntakeTable, table=True):
     holidays: list[str] = Field(sa_column=Column(JSON, nullable=False))
     makeup_workdays: list[str] = Field(sa_column=Column(JSON, nullable=False))
     source: str = Field(max_length=300)
-    loaded_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    loaded_at: BeijingTime = Field(sa_column=Column(UTCDateTime, nullable=False))
     loaded_by: str = Field(max_length=100)
 
 
@@ -45,7 +46,7 @@ class CalendarYearSummary(BaseModel):
     year: int
     source: str
     origin: Literal["package", "loaded"]
-    loaded_at: datetime | None = None
+    loaded_at: BeijingTime | None = None
     loaded_by: str | None = None
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from pydantic import EmailStr, StringConstraints
@@ -13,6 +12,7 @@ from services.ledger.db import LedgerTable
 from services.ledger.ledgers.models import UnitPublic
 from shared.auth import Role
 from shared.db import UTCDateTime, enum_column
+from shared.timeutil import BeijingTime
 
 
 class User(LedgerTable, table=True):
@@ -26,7 +26,7 @@ class User(LedgerTable, table=True):
     is_active: bool = True
     # Bumped on a password change so that tokens issued before it stop working.
     token_version: int = 0
-    created_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    created_at: BeijingTime = Field(sa_column=Column(UTCDateTime, nullable=False))
 
 
 class UserUnit(LedgerTable, table=True):

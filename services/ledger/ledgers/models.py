@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 
 from sqlalchemy import Column, Index, String, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
@@ -10,6 +10,7 @@ from sqlmodel import Field, SQLModel
 from services.ledger.db import LedgerTable
 from services.ledger.ledgers.parsing import DueKind, ResponsibilityRole
 from shared.db import UTCDateTime, enum_column
+from shared.timeutil import BeijingTime
 
 
 class Unit(LedgerTable, table=True):
@@ -31,7 +32,7 @@ class Ledger(LedgerTable, table=True):
     document_no: str = Field(default="", max_length=100)
     source: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     plan_end: date | None = None
-    created_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    created_at: BeijingTime = Field(sa_column=Column(UTCDateTime, nullable=False))
 
 
 class Item(LedgerTable, table=True):

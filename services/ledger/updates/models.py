@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from enum import StrEnum
 
 from sqlalchemy import Column, Index, LargeBinary, String, Text
@@ -44,7 +43,7 @@ class StatusUpdate(LedgerTable, table=True):
     narrative: str = Field(sa_column=Column(Text, nullable=False))
     author_id: int = Field(foreign_key="users.id", index=True)
     unit_id: int = Field(foreign_key="units.id", index=True)
-    created_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False, index=True))
+    created_at: BeijingTime = Field(sa_column=Column(UTCDateTime, nullable=False, index=True))
 
 
 class Evidence(LedgerTable, table=True):

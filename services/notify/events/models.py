@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from uuid import UUID
 
 from sqlalchemy import Column, Text, Uuid
@@ -11,6 +11,7 @@ from sqlmodel import Field, SQLModel
 from services.notify.db import NotifyTable
 from services.notify.subscribers.models import AreaClass, Mobile, Name, Place
 from shared.db import UTCDateTime
+from shared.timeutil import BeijingTime
 
 
 class ReceivedEvent(NotifyTable, table=True):
@@ -19,8 +20,8 @@ class ReceivedEvent(NotifyTable, table=True):
     type: str = Field(max_length=100, index=True)
     source: str = Field(max_length=32)
     subject: str = Field(max_length=200)
-    occurred_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
-    received_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    occurred_at: BeijingTime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    received_at: BeijingTime = Field(sa_column=Column(UTCDateTime, nullable=False))
     outcome: str = Field(default="", sa_column=Column(Text, nullable=False))
 
 

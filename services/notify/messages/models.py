@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from enum import StrEnum
 
 from sqlalchemy import Column, Index, Integer, String, Text
@@ -10,6 +9,7 @@ from sqlmodel import Field, SQLModel
 
 from services.notify.db import NotifyTable
 from shared.db import UTCDateTime, enum_column
+from shared.timeutil import BeijingTime
 
 
 class MessageState(StrEnum):
@@ -71,12 +71,12 @@ class Message(NotifyTable, table=True):
     outage_id: int | None = Field(
         default=None, sa_column=Column(Integer, nullable=True, index=True)
     )
-    created_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
-    next_attempt_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
-    last_attempt_at: datetime | None = Field(
+    created_at: BeijingTime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    next_attempt_at: BeijingTime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    last_attempt_at: BeijingTime | None = Field(
         default=None, sa_column=Column(UTCDateTime, nullable=True)
     )
-    sent_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
+    sent_at: BeijingTime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
 
 
 class MessagePublic(SQLModel):
@@ -93,6 +93,6 @@ class MessagePublic(SQLModel):
     last_error: str | None
     subscriber_id: int | None
     outage_id: int | None
-    created_at: datetime
-    next_attempt_at: datetime
-    sent_at: datetime | None
+    created_at: BeijingTime
+    next_attempt_at: BeijingTime
+    sent_at: BeijingTime | None

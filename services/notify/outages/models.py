@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from enum import StrEnum
 
 from pydantic import AwareDatetime, model_validator
@@ -12,6 +11,7 @@ from sqlmodel import Field, SQLModel
 from services.notify.db import NotifyTable
 from services.notify.subscribers.models import AreaClass
 from shared.db import UTCDateTime, enum_column
+from shared.timeutil import BeijingTime
 
 
 class OutageKind(StrEnum):
@@ -59,18 +59,20 @@ class Outage(NotifyTable, table=True):
     kind: OutageKind = Field(sa_column=enum_column(OutageKind))
     state: OutageState = Field(sa_column=enum_column(OutageState, index=True))
     cause: str = Field(max_length=300)
-    planned_start: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
-    etr: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
-    actual_start: datetime | None = Field(
+    planned_start: BeijingTime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    etr: BeijingTime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    actual_start: BeijingTime | None = Field(
         default=None, sa_column=Column(UTCDateTime, nullable=True)
     )
-    actual_end: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
+    actual_end: BeijingTime | None = Field(
+        default=None, sa_column=Column(UTCDateTime, nullable=True)
+    )
     late_notice: bool = False
     late_reason: str | None = Field(default=None, max_length=300)
     overlap_acknowledged: bool = False
     created_by: str = Field(max_length=100)
-    created_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
-    announced_at: datetime | None = Field(
+    created_at: BeijingTime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    announced_at: BeijingTime | None = Field(
         default=None, sa_column=Column(UTCDateTime, nullable=True)
     )
 
@@ -103,8 +105,8 @@ class OutageUpdate(NotifyTable, table=True):
     )
     change: OutageChange = Field(sa_column=enum_column(OutageChange))
     note: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
-    etr: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
-    at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    etr: BeijingTime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
+    at: BeijingTime = Field(sa_column=Column(UTCDateTime, nullable=False))
     by: str = Field(max_length=100)
     messages_queued: int = 0
 
@@ -176,8 +178,8 @@ class OutageUpdatePublic(SQLModel):
     id: int
     change: OutageChange
     note: str | None
-    etr: datetime | None
-    at: datetime
+    etr: BeijingTime | None
+    at: BeijingTime
     by: str
     messages_queued: int
 
@@ -190,16 +192,16 @@ class OutagePublic(SQLModel):
     cause: str
     feeders: list[str]
     transformer_areas: list[str]
-    planned_start: datetime
-    etr: datetime
-    actual_start: datetime | None
-    actual_end: datetime | None
+    planned_start: BeijingTime
+    etr: BeijingTime
+    actual_start: BeijingTime | None
+    actual_end: BeijingTime | None
     late_notice: bool
     late_reason: str | None
     overlap_acknowledged: bool
     created_by: str
-    created_at: datetime
-    announced_at: datetime | None
+    created_at: BeijingTime
+    announced_at: BeijingTime | None
     customers_affected: int
     updates: list[OutageUpdatePublic]
     deliveries: dict[str, int] = Field(description="Messages of this outage by state")
@@ -209,7 +211,7 @@ class OverlapOutage(SQLModel):
     id: int
     number: str
     kind: OutageKind
-    start: datetime
+    start: BeijingTime
     cause: str
     customers: int
 

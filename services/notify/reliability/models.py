@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from enum import StrEnum
 
 from sqlalchemy import Column, UniqueConstraint
@@ -11,6 +10,7 @@ from sqlmodel import Field, SQLModel
 from services.notify.db import NotifyTable
 from services.notify.subscribers.models import AreaClass
 from shared.db import UTCDateTime, enum_column
+from shared.timeutil import BeijingTime
 
 
 class CustomersSource(StrEnum):
@@ -32,7 +32,7 @@ class OfficialCustomerCount(NotifyTable, table=True):
     customers: int
     note: str | None = Field(default=None, max_length=300)
     recorded_by: str = Field(max_length=100)
-    recorded_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    recorded_at: BeijingTime = Field(sa_column=Column(UTCDateTime, nullable=False))
 
 
 class OfficialCountIn(SQLModel):
@@ -48,4 +48,4 @@ class OfficialCountPublic(SQLModel):
     customers: int
     note: str | None
     recorded_by: str
-    recorded_at: datetime
+    recorded_at: BeijingTime

@@ -12,13 +12,14 @@ from services.notify.deps import Operator
 from services.notify.scheduler.models import scheduled_jobs
 from shared.app import Session
 from shared.db import fetch_all
+from shared.timeutil import BeijingTime
 
 router = APIRouter(tags=["scheduler"])
 
 
 class ScheduledJob(SQLModel):
     id: str
-    next_run_time: datetime | None
+    next_run_time: BeijingTime | None
 
 
 class SchedulerState(SQLModel):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import date, datetime
+from datetime import date
 from enum import StrEnum
 from typing import Annotated
 
@@ -23,6 +23,7 @@ from sqlmodel import Field, SQLModel
 
 from services.notify.db import NotifyTable
 from shared.db import UTCDateTime, enum_column
+from shared.timeutil import BeijingTime
 
 _MOBILE = re.compile(r"^(\+?86)?1[3-9]\d{9}$")
 
@@ -111,8 +112,8 @@ class Subscriber(NotifyTable, table=True):
     source: SubscriberSource = Field(sa_column=enum_column(SubscriberSource))
     served_since: date = Field(sa_column=Column(Date, nullable=False))
     served_until: date | None = Field(default=None, sa_column=Column(Date, nullable=True))
-    created_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
-    updated_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    created_at: BeijingTime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    updated_at: BeijingTime = Field(sa_column=Column(UTCDateTime, nullable=False))
 
 
 class SubscriberOptOut(NotifyTable, table=True):
@@ -199,8 +200,8 @@ class SubscriberPublic(SQLModel):
     opt_outs: list[str]
     served_since: date
     served_until: date | None
-    created_at: datetime
-    updated_at: datetime
+    created_at: BeijingTime
+    updated_at: BeijingTime
 
 
 class SubscriberPage(SQLModel):
@@ -230,10 +231,12 @@ class SubscriberImport(NotifyTable, table=True):
     errors: str = Field(default="[]", sa_column=Column(Text, nullable=False))
     error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     created_by: str = Field(max_length=100)
-    created_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    created_at: BeijingTime = Field(sa_column=Column(UTCDateTime, nullable=False))
     # Moved on every batch: an import that stopped moving was interrupted.
-    progressed_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
-    finished_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
+    progressed_at: BeijingTime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    finished_at: BeijingTime | None = Field(
+        default=None, sa_column=Column(UTCDateTime, nullable=True)
+    )
 
 
 class RowError(SQLModel):
@@ -252,5 +255,5 @@ class SubscriberImportPublic(SQLModel):
     errors: list[RowError]
     error: str | None
     created_by: str
-    created_at: datetime
-    finished_at: datetime | None
+    created_at: BeijingTime
+    finished_at: BeijingTime | None

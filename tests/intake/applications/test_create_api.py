@@ -17,7 +17,7 @@ class TestAccepting:
         assert application["clerk"] == "clerk-wang"
         assert application["channel"] == "counter"
         assert application["status"] == "open"
-        assert application["accepted_at"] == "2025-09-30T02:00:00Z"
+        assert application["accepted_at"] == "2025-09-30T10:00:00+08:00"
         assert [
             (s["label"], s["state"], s["time"] and s["time"]["limit_days"])
             for s in application["stages"]
@@ -160,7 +160,7 @@ class TestRefused:
 
     async def test_the_caller_cannot_stamp_the_time(self, clerk, clock):
         response = await clerk.post(
-            "/applications", json=application_body(accepted_at="2025-09-01T00:00:00Z")
+            "/applications", json=application_body(accepted_at="2025-09-01T08:00:00+08:00")
         )
         assert response.status_code == 422
         assert response.json()["errors"][0]["field"] == "accepted_at"

@@ -75,7 +75,7 @@ class TestObligationsAreLogged:
             ("受电工程代运行维护", "6000.00"),
         ]
         assert (voided["reason"], voided["payload"]["fee_id"]) == ("用户撤回确认", fee_id)
-        assert voided["occurred_at"] == "2025-09-30T03:00:00Z"
+        assert voided["occurred_at"] == "2025-09-30T11:00:00+08:00"
         assert (await verify(clerk, number))["valid"] is True
 
     async def test_a_refused_fee_request_logs_nothing(self, clerk, clock):

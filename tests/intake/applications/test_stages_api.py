@@ -27,7 +27,7 @@ class TestAcrossNationalDay:
         application = response.json()
         accepted = stage(application, "业务受理")
         assert accepted["state"] == "done"
-        assert accepted["completed_at"] == "2025-10-09T07:00:00Z"
+        assert accepted["completed_at"] == "2025-10-09T15:00:00+08:00"
         assert accepted["completed_by"] == "clerk-wang"
         assert accepted["time"] == {
             "limit_days": 1,
@@ -94,7 +94,9 @@ class TestAcrossNationalDay:
 
     async def test_the_caller_cannot_stamp_a_completion(self, clerk, clock):
         number = (await create(clerk))["application"]["number"]
-        response = await complete(clerk, number, "acceptance", completed_at="2025-09-30T03:00:00Z")
+        response = await complete(
+            clerk, number, "acceptance", completed_at="2025-09-30T11:00:00+08:00"
+        )
         assert response.status_code == 422
 
     async def test_after_connection_nothing_moves(self, clerk, clock):

@@ -66,7 +66,7 @@ class TestReceiving:
         [document] = view["on_file"]
         assert document["kind"] == "identity_proof"
         assert document["stage"] == "acceptance"
-        assert document["received_at"] == "2025-09-30T02:30:00Z"
+        assert document["received_at"] == "2025-09-30T10:30:00+08:00"
         assert document["received_by"] == "clerk-wang"
         assert document["valid"] is True
         shown = await progress(anonymous, number, code)
@@ -119,7 +119,9 @@ class TestReceiving:
         self, clerk, other_clerk, supervisor, clock
     ):
         number = (await create(clerk))["application"]["number"]
-        stamped = await receive(clerk, number, kind="身份证", received_at="2025-01-01T00:00:00Z")
+        stamped = await receive(
+            clerk, number, kind="身份证", received_at="2025-01-01T08:00:00+08:00"
+        )
         assert stamped.status_code == 422
         assert stamped.json()["errors"][0]["field"] == "received_at"
         assert (await receive(other_clerk, number, kind="身份证")).json()["code"] == "not_your_unit"
@@ -159,7 +161,7 @@ class TestAsking:
         [request] = response.json()["requests"]
         assert [d["code"] for d in request["documents"]] == ["property_proof", "project_approval"]
         assert (request["stage"], request["requested_by"]) == ("acceptance", "clerk-wang")
-        assert request["requested_at"] == "2025-09-30T03:00:00Z"
+        assert request["requested_at"] == "2025-09-30T11:00:00+08:00"
 
 
 class TestChangeOfUse:

@@ -132,7 +132,7 @@ class TestApproval:
         )
         assert (approved["decided_on"], approved["received_at"]) == (
             "2025-10-10",
-            "2025-10-10T08:00:00Z",
+            "2025-10-10T16:00:00+08:00",
         )
         replay = await approval(portal, number, key="approval-0001", note="同意开挖")
         assert replay.headers["idempotent-replayed"] == "true"
@@ -205,7 +205,7 @@ class TestPush:
         clock.set("2025-11-14 10:00")  # 3 months on is Saturday 2026-02-14, a make-up workday
         done = (await clerk.post(f"/applications/{first}/external-line/completion")).json()
         assert (done["push"]["due_on"], done["push"]["state"]) == ("2026-02-14", "pending")
-        assert done["completed_at"] == "2025-11-14T02:00:00Z"
+        assert done["completed_at"] == "2025-11-14T10:00:00+08:00"
         twice = await clerk.post(f"/applications/{first}/external-line/completion")
         assert twice.json()["code"] == "external_line_completed"
         again = await works(clerk, first, length_m="300")

@@ -57,7 +57,7 @@ class TestAdding:
         )
         assert extended["service_code"] == "receiving_works_maintenance"
         assert (extended["unit"], extended["unit_price"]) == ("年", "6000.00")
-        assert extended["consented_at"] == "2025-09-30T02:00:00Z"
+        assert extended["consented_at"] == "2025-09-30T10:00:00+08:00"
         assert extended["consent_recorded_by"] == "clerk-wang"
         assert extended["consent_evidence"] == "用户确认单 QR-2025-0001"
         detail = (await clerk.get(f"/applications/{number}")).json()
@@ -187,7 +187,7 @@ class TestVoiding:
         assert (fees["extended_total"], fees["total"]) == ("0.00", "24000.00")
         voided = fees["items"][1]
         assert (voided["voided_at"], voided["voided_by"], voided["void_reason"]) == (
-            "2025-09-30T03:00:00Z",
+            "2025-09-30T11:00:00+08:00",
             "clerk-wang",
             "用户撤回确认",
         )

@@ -154,7 +154,7 @@ class TestEscalationHandling:
             )
         ).json()
         assert resolved["state"] == "resolved"
-        assert resolved["resolved_at"] == "2025-10-10T07:00:00Z"
+        assert resolved["resolved_at"] == "2025-10-10T15:00:00+08:00"
         assert resolved["resolution"] == "已约谈并当日办结"
         again = await supervisor.post(
             f"/escalations/{escalation}/resolve", json={"resolution": "再次"}

@@ -45,7 +45,7 @@ class TestAccepted:
         number = created["number"]
         assert (created["unit"], created["jurisdiction"]) == (DONGYING_UNIT, "dongying")
         assert (created["status"], created["current_stage"]) == ("open", "acceptance")
-        assert created["accepted_at"] == "2025-09-30T02:00:00Z"
+        assert created["accepted_at"] == "2025-09-30T10:00:00+08:00"
         assert created["due_date"] == "2025-10-09"  # one working day after the holiday
         assert [(c["field"], c["licence_type"], c["outcome"]) for c in created["licences"]] == [
             ("applicant.id_number", "business_licence", "valid"),

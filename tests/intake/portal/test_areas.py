@@ -33,7 +33,9 @@ class TestShippedAreas:
         # A resident ID with the region's code passes the GB 11643 region check.
         for area in load_service_areas().areas:
             first17 = f"{area.region_code}19800101123"
-            parse_resident_id(first17 + resident_id_check_character(first17), today=date(2026, 1, 1))
+            parse_resident_id(
+                first17 + resident_id_check_character(first17), today=date(2026, 1, 1)
+            )
 
 
 class TestAreasFile:

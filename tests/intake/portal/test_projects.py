@@ -29,7 +29,7 @@ class TestPush:
         assert pre["expected_connection_date"] == "2026-03-01"
         assert pre["source_key_id"] == portal_key.key_id
         assert pre["application_number"] is None
-        assert pre["received_at"] == "2025-09-30T02:00:00Z"
+        assert pre["received_at"] == "2025-09-30T10:00:00+08:00"
 
     async def test_a_second_push_updates_the_project(self, portal, clock):
         assert (await push(portal)).status_code == 201
@@ -38,8 +38,8 @@ class TestPush:
         assert response.status_code == 200, response.text
         pre = response.json()
         assert (pre["expected_load_kw"], pre["site_address"]) == ("1250.50", "东营区测试路3号")
-        assert pre["received_at"] == "2025-09-30T02:00:00Z"
-        assert pre["updated_at"] == "2025-10-09T01:00:00Z"
+        assert pre["received_at"] == "2025-09-30T10:00:00+08:00"
+        assert pre["updated_at"] == "2025-10-09T09:00:00+08:00"
 
     async def test_bad_projects_are_refused_naming_the_field(self, portal):
         bad_code = await push(portal, builder_credit_code="91370502MA3C8T1Q2X")
@@ -90,7 +90,7 @@ class TestJoin:
         assert created["application"]["project_code"] == PROJECT_CODE
         pre = (await clerk.get(f"/pre-applications/{PROJECT_CODE}")).json()
         assert (pre["status"], pre["application_number"]) == ("joined", number)
-        assert pre["joined_at"] == "2025-10-09T02:00:00Z"
+        assert pre["joined_at"] == "2025-10-09T10:00:00+08:00"
         detail = (await clerk.get(f"/applications/{number}")).json()
         assert detail["project_code"] == PROJECT_CODE
         log = (await clerk.get(f"/applications/{number}/log")).json()

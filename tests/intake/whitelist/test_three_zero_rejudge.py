@@ -28,7 +28,7 @@ class TestRejudgement:
         clock.set("2025-10-09 09:00")
         response = await correct(clerk, number, "capacity_kw", "80", "用户核减容量")
         assert response.status_code == 200, response.text
-        assert response.json()["three_zero"]["assessed_at"] == "2025-10-09T01:00:00Z"
+        assert response.json()["three_zero"]["assessed_at"] == "2025-10-09T09:00:00+08:00"
         corrected, rejudged = (await log_of(clerk, number))[-2:]
         assert (corrected["kind"], rejudged["kind"]) == ("corrected", "three_zero_rejudged")
         assert (rejudged["actor"], rejudged["reason"]) == ("clerk-wang", "用户核减容量")

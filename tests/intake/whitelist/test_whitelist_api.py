@@ -41,7 +41,7 @@ class TestGridAreas:
             "630.00",
             "可开放",
         )
-        assert (area["updated_at"], area["updated_by"]) == ("2025-09-30T02:00:00Z", "admin")
+        assert (area["updated_at"], area["updated_by"]) == ("2025-09-30T10:00:00+08:00", "admin")
         assert (await add_area(clerk, "黄河路台区", capacity_limited=True)).status_code == 201
         assert (await add_area(other_clerk, "某台区")).json()["code"] == "not_your_unit"
         assert (await add_area(supervisor, "某台区")).json()["code"] == (
@@ -59,7 +59,7 @@ class TestGridAreas:
             "容量受限",
             "clerk-wang",
         )
-        assert updated.json()["updated_at"] == "2025-10-09T01:00:00Z"
+        assert updated.json()["updated_at"] == "2025-10-09T09:00:00+08:00"
         assert (await clerk.patch(f"/grid-areas/{area['id']}", json={})).json()["code"] == (
             "nothing_to_update"
         )
@@ -202,14 +202,14 @@ class TestWhitelist:
         done = await move(clerk, "upgrade_done", "新增配变一台")
         assert done.status_code == 200, done.text
         assert (done.json()["upgrade_done_at"], done.json()["upgrade_done_by"]) == (
-            "2025-12-15T08:00:00Z",
+            "2025-12-15T16:00:00+08:00",
             "clerk-wang",
         )
         clock.set("2025-12-16 09:00")
         released = (await move(clerk, "released", "转入装表接电")).json()
         assert (released["status_label"], released["released_at"]) == (
             "已转入报装接电",
-            "2025-12-16T01:00:00Z",
+            "2025-12-16T09:00:00+08:00",
         )
         again = await move(clerk, "released")
         assert again.json()["code"] == "whitelist_transition_not_allowed"

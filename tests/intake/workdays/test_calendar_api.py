@@ -75,7 +75,7 @@ class TestLoading:
         assert body["origin"] == "loaded"
         assert body["confirmed"] is True
         assert body["loaded_by"] == "admin"
-        assert body["loaded_at"] == "2026-11-27T01:00:00Z"
+        assert body["loaded_at"] == "2026-11-27T09:00:00+08:00"
         assert body["makeup_workdays"] == ["2027-02-06", "2027-02-20"]
         calendar = intake.state.calendar
         assert calendar.is_confirmed(2027)
@@ -88,7 +88,7 @@ class TestLoading:
             "year": 2027,
             "source": "国办发明电〔2026〕测试号",
             "origin": "loaded",
-            "loaded_at": "2026-11-27T01:00:00Z",
+            "loaded_at": "2026-11-27T09:00:00+08:00",
             "loaded_by": "admin",
         }
 
