@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test test-pg lint format bench bench-pg clean
+.PHONY: install run test test-pg test-clocks lint format bench bench-pg clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -n "$(PY)" || { echo "Huodian needs Python 3.11 or newer on PATH" >&2; exit 1; }
@@ -28,6 +28,10 @@ test: install
 test-pg: install
 	HUODIAN_TEST_DATABASE_URL=$${HUODIAN_TEST_DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/test} \
 		$(BIN)/python -m pytest -q
+
+# The SQLite suite under three shifted clocks at once (needs Debian's faketime).
+test-clocks: install
+	.ci/shifted-clocks
 
 lint: install
 	$(BIN)/ruff check .
