@@ -17,6 +17,7 @@ from shared.db import create_service_engine, database_target, session_scope
 from shared.errors import ERROR_RESPONSES, Problem, install_error_handlers, problem_response
 from shared.http import ServiceClient
 from shared.migrations import current_revision, head_revision
+from shared.revocation import TokenVersions
 from shared.settings import ServiceName, Settings, get_settings
 
 LifespanHook = Callable[[FastAPI], Awaitable[None]]
@@ -98,6 +99,13 @@ def create_service_app(
         app.state.client = ServiceClient(settings, service, clock=app.state.clock)
         app.state.calendar = WorkingCalendar.build(today=today(app.state.clock))
         app.state.calendar_listeners = []
+        if service != "ledger":  # ledger checks its own users' tokens against its tables
+            app.state.token_versions = TokenVersions(
+                lambda: app.state.client,
+                app.state.clock,
+                max_age=settings.token_versions_max_age_seconds,
+                stale_after=settings.token_versions_stale_seconds,
+            )
         for hook in on_startup:
             await hook(app)
         try:

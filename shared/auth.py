@@ -8,7 +8,7 @@ call each other with short-lived service tokens signed with the same secret.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -66,6 +66,8 @@ class Principal:
     units: tuple[str, ...] = ()
     service: ServiceName | None = None
     scopes: frozenset[str] = field(default_factory=frozenset)
+    # When the token was issued (its ``iat``), as an aware UTC moment.
+    issued_at: datetime | None = None
 
     @property
     def is_service(self) -> bool:
@@ -126,16 +128,18 @@ def decode_token(settings: Settings, token: str, now: datetime) -> Principal:
     if claims["kind"] == "service":
         return Principal(subject=claims["sub"], service=claims["svc"])
     try:
-        role = Role(claims["role"])
-    except (KeyError, ValueError) as exc:
+        return Principal(
+            subject=str(claims["sub"]),
+            role=Role(claims["role"]),
+            user_id=int(claims["uid"]),
+            token_version=int(claims.get("ver", 0)),
+            units=tuple(str(u) for u in claims.get("units", ())),
+            issued_at=datetime.fromtimestamp(float(claims["iat"]), UTC)
+            if "iat" in claims
+            else None,
+        )
+    except (KeyError, TypeError, ValueError, OverflowError) as exc:
         raise Unauthorized("The bearer token is not valid.", code="invalid_token") from exc
-    return Principal(
-        subject=claims["sub"],
-        role=role,
-        user_id=int(claims["uid"]),
-        token_version=int(claims.get("ver", 0)),
-        units=tuple(str(u) for u in claims.get("units", ())),
-    )
 
 
 _bearer = HTTPBearer(auto_error=False, description="Bearer token from POST /auth/token")
@@ -149,7 +153,12 @@ async def current_principal(
     if credentials is None:
         raise Unauthorized("Authentication required: send 'Authorization: Bearer <token>'.")
     settings: Settings = request.app.state.settings
-    return decode_token(settings, credentials.credentials, clock_of(request).now())
+    principal = decode_token(settings, credentials.credentials, clock_of(request).now())
+    # Intake and notify: is the token still one that ledger stands behind? (shared.revocation)
+    versions = getattr(request.app.state, "token_versions", None)
+    if versions is not None:
+        await versions.check(principal)
+    return principal
 
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]

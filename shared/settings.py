@@ -40,6 +40,14 @@ class Settings(BaseSettings):
     ledger_url: str | None = None
     notify_url: str | None = None
     token_ttl_hours: int = Field(default=12, description="Lifetime of a user's bearer token.")
+    token_versions_max_age_seconds: float = Field(
+        default=5.0,
+        description="How long intake and notify trust ledger's list of valid sign-ins.",
+    )
+    token_versions_stale_seconds: float = Field(
+        default=60.0,
+        description="With ledger unreachable for this long, user tokens are refused (503).",
+    )
     timezone: str = "Asia/Shanghai"
 
     def port_of(self, service: ServiceName) -> int:

@@ -94,6 +94,11 @@ class Apps:
     def app(self, service: ServiceName) -> FastAPI:
         return {"intake": self.intake, "ledger": self.ledger, "notify": self.notify}[service]
 
+    def client_for(self, settings: Settings, caller: ServiceName) -> ServiceClient:
+        """A service client that reaches the three in-process apps (for apps a test makes)."""
+        mounts = {f"http://{s}.test": httpx.ASGITransport(app=self.app(s)) for s in SERVICES}
+        return ServiceClient(settings, caller, httpx.AsyncClient(mounts=mounts))
+
 
 @pytest.fixture(scope="session")
 async def apps(settings: Settings) -> AsyncIterator[Apps]:
@@ -103,13 +108,12 @@ async def apps(settings: Settings) -> AsyncIterator[Apps]:
         create_ledger(settings),
         create_notify(settings, NotifySettings(worker_enabled=False, scheduler_enabled=False)),
     )
-    mounts = {f"http://{s}.test": httpx.ASGITransport(app=apps.app(s)) for s in SERVICES}
     async with AsyncExitStack() as stack:
         for service in SERVICES:
             app = apps.app(service)
             await stack.enter_async_context(app.router.lifespan_context(app))
             await app.state.client.aclose()
-            app.state.client = ServiceClient(settings, service, httpx.AsyncClient(mounts=mounts))
+            app.state.client = apps.client_for(settings, service)
         yield apps
 
 
@@ -119,6 +123,8 @@ async def _empty_tables(request: pytest.FixtureRequest) -> AsyncIterator[None]:
     if "apps" not in request.fixturenames:
         return
     apps: Apps = request.getfixturevalue("apps")
+    for service in ("intake", "notify"):
+        apps.app(service).state.token_versions.forget()  # user ids start again at 1
     for service in SERVICES:
         app = apps.app(service)
         tables = import_module(f"services.{service}.schema").metadata.sorted_tables
@@ -151,15 +157,17 @@ def client_for(app: FastAPI, token: str | None = None) -> httpx.AsyncClient:
     )
 
 
-_PASSWORD_HASH = hash_password(PASSWORD)
+PASSWORD_HASH = hash_password(PASSWORD)
 
 
 async def add_user(
     apps: Apps, username: str, role: Role, units: list[str] | None = None, email: str | None = None
 ) -> None:
     """Create a user through the service, with the password hashed once per run (argon2 is slow
-    on purpose)."""
+    on purpose); a user of that name made earlier in the test (e.g. by intake's fixtures) stays."""
     async with session_scope(apps.ledger.state.engine) as session:
+        if await get_user_by_name(session, username) is not None:
+            return
         user = await create_user(
             session,
             UserCreate(
@@ -171,7 +179,7 @@ async def add_user(
                 email=email,
             ),
             now=SYSTEM_CLOCK.now(),
-            password_hash=_PASSWORD_HASH,
+            password_hash=PASSWORD_HASH,
         )
         assert user.id is not None
 

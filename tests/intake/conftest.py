@@ -11,11 +11,13 @@ import pytest
 from fastapi import FastAPI
 
 from services.intake.settings import IntakeSettings
+from services.ledger.accounts.models import User
+from services.ledger.accounts.service import get_user_by_name
 from shared.auth import Role, issue_user_token
 from shared.calendar import BEIJING
 from shared.clock import SYSTEM_CLOCK, FixedClock
-from shared.settings import Settings
-from tests.conftest import Apps, client_for
+from shared.db import session_scope
+from tests.conftest import PASSWORD_HASH, Apps, client_for
 
 DONGYING_UNIT = "国网东营供电公司"
 JINGYU_UNIT = "供电分公司"
@@ -35,19 +37,34 @@ class ServerClock(FixedClock):
         return self.moment
 
 
-def staff_token(
-    settings: Settings, username: str, role: Role, units: tuple[str, ...] = (), uid: int = 1
-) -> str:
-    # Issued as at the far end of the clock the tests move, so that it outlives every test.
-    return issue_user_token(
-        settings,
-        user_id=uid,
-        username=username,
-        role=role,
-        token_version=0,
-        now=TOKENS_ISSUED_AT,
-        units=units,
-    )
+async def staff_token(apps: Apps, username: str, role: Role, units: tuple[str, ...] = ()) -> str:
+    """A token as ledger issues it, for a user that exists in ledger (so intake's revocation
+    check knows it) and answers for ``units`` (the token's claim is what intake reads).
+
+    It is issued as at the far end of the clock the tests move, so that it outlives every test.
+    """
+    async with session_scope(apps.ledger.state.engine) as session:
+        user = await get_user_by_name(session, username)
+        if user is None:
+            user = User(
+                username=username,
+                display_name=username,
+                role=role,
+                password_hash=PASSWORD_HASH,
+                created_at=SYSTEM_CLOCK.now(),
+            )
+            session.add(user)
+            await session.flush()
+        assert user.id is not None
+        return issue_user_token(
+            apps.ledger.state.settings,
+            user_id=user.id,
+            username=username,
+            role=role,
+            token_version=user.token_version,
+            now=TOKENS_ISSUED_AT,
+            units=units,
+        )
 
 
 @pytest.fixture
@@ -69,36 +86,36 @@ def clock(intake: FastAPI) -> ServerClock:
 
 
 async def _client(
-    intake: FastAPI, settings: Settings, username: str, role: Role, units: tuple[str, ...]
+    intake: FastAPI, apps: Apps, username: str, role: Role, units: tuple[str, ...]
 ) -> AsyncIterator[httpx.AsyncClient]:
-    async with client_for(intake, staff_token(settings, username, role, units)) as client:
+    async with client_for(intake, await staff_token(apps, username, role, units)) as client:
         yield client
 
 
 @pytest.fixture
-async def intake_admin(intake: FastAPI, settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    async for client in _client(intake, settings, "admin", Role.admin, ()):
+async def intake_admin(intake: FastAPI, apps: Apps) -> AsyncIterator[httpx.AsyncClient]:
+    async for client in _client(intake, apps, "admin", Role.admin, ()):
         yield client
 
 
 @pytest.fixture
-async def clerk(intake: FastAPI, settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+async def clerk(intake: FastAPI, apps: Apps) -> AsyncIterator[httpx.AsyncClient]:
     """A clerk (受理人员) of the Dongying power company."""
-    async for client in _client(intake, settings, "clerk-wang", Role.clerk, (DONGYING_UNIT,)):
+    async for client in _client(intake, apps, "clerk-wang", Role.clerk, (DONGYING_UNIT,)):
         yield client
 
 
 @pytest.fixture
-async def other_clerk(intake: FastAPI, settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+async def other_clerk(intake: FastAPI, apps: Apps) -> AsyncIterator[httpx.AsyncClient]:
     """A clerk of the Jingyu branch, who must not touch Dongying's applications."""
-    async for client in _client(intake, settings, "clerk-li", Role.clerk, (JINGYU_UNIT,)):
+    async for client in _client(intake, apps, "clerk-li", Role.clerk, (JINGYU_UNIT,)):
         yield client
 
 
 @pytest.fixture
-async def supervisor(intake: FastAPI, settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+async def supervisor(intake: FastAPI, apps: Apps) -> AsyncIterator[httpx.AsyncClient]:
     """A supervisor (监管督办人员) at Dongying's development and reform commission."""
-    async for client in _client(intake, settings, "sup-zhao", Role.supervisor, ("市发展改革委",)):
+    async for client in _client(intake, apps, "sup-zhao", Role.supervisor, ("市发展改革委",)):
         yield client
 
 

@@ -20,7 +20,7 @@ TEST_2027 = {
 class TestCalendarSync:
     async def test_loaded_year_reaches_notify(self, apps, settings):
         assert not apps.notify.state.calendar.is_confirmed(2027)
-        admin = staff_token(settings, "admin", Role.admin)
+        admin = await staff_token(apps, "admin", Role.admin)
         async with client_for(apps.intake, admin) as client:
             response = await client.put("/calendar/years/2027", json=TEST_2027)
         assert response.status_code == 200, response.text

@@ -161,6 +161,8 @@ class TestInTheApp:
             settings, NotifySettings(worker_enabled=False, scheduler_standby_seconds=0.05)
         )
         async with app.router.lifespan_context(app):
+            await app.state.client.aclose()
+            app.state.client = apps.client_for(settings, "notify")  # reaches ledger in-process
             await asyncio.wait_for(app.state.scheduler.wait_until_active(), 5)
             await add_user(apps, "admin", Role.admin)
             async with client_for(app, await sign_in(apps, "admin")) as admin:

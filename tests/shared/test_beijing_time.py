@@ -41,7 +41,7 @@ def assert_beijing(document: Any) -> None:
 
 class TestRealResponses:
     async def test_intake(self, apps, settings):
-        token = staff_token(settings, "clerk-wang", Role.clerk, ("国网东营供电公司",))
+        token = await staff_token(apps, "clerk-wang", Role.clerk, ("国网东营供电公司",))
         async with client_for(apps.intake, token) as clerk:
             created = await create(clerk)
             number = created["application"]["number"]  # type: ignore[index]

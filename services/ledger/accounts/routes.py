@@ -13,11 +13,12 @@ from services.ledger.accounts.models import (
     UserPublic,
     UserUpdate,
 )
-from services.ledger.deps import CurrentAdmin, CurrentUser
+from services.ledger.deps import CurrentAdmin, CurrentUser, Reader
 from shared.app import Session
-from shared.auth import CurrentPrincipal, Role
+from shared.auth import CurrentPrincipal, Role, require_service
 from shared.clock import Now
 from shared.errors import Forbidden
+from shared.revocation import TOKEN_VERSIONS_PATH, TokenVersionList
 from shared.settings import Settings
 
 router = APIRouter(tags=["accounts"])
@@ -78,7 +79,7 @@ async def set_password(
     summary="Active users by unit and role, for other services (通讯录)",
 )
 async def contacts(
-    principal: CurrentPrincipal,
+    principal: Reader,
     session: Session,
     unit: str | None = None,
     role: Role | None = None,
@@ -88,3 +89,12 @@ async def contacts(
             "the directory is for administrators and Huodian services", code="admin_required"
         )
     return await service.directory(session, unit=unit, role=role)
+
+
+@router.get(
+    TOKEN_VERSIONS_PATH,
+    summary="The token version of every active user, for other services (有效登录版本)",
+)
+async def token_versions(principal: CurrentPrincipal, session: Session) -> TokenVersionList:
+    require_service(principal)
+    return await service.token_versions(session)

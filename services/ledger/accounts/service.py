@@ -13,6 +13,7 @@ from services.ledger.accounts.models import User, UserCreate, UserPublic, UserUn
 from services.ledger.ledgers.models import ItemUnit, Unit, UnitPublic
 from shared.auth import Principal, Role, hash_password, issue_user_token, verify_password
 from shared.errors import Conflict, NotFound, Unauthorized, Unprocessable
+from shared.revocation import TokenVersion, TokenVersionList
 from shared.settings import Settings
 
 
@@ -223,3 +224,11 @@ async def directory(
         )
     users = (await session.exec(query.order_by(col(User.username)))).all()
     return await users_public(session, users)
+
+
+async def token_versions(session: AsyncSession) -> TokenVersionList:
+    """The token version of every active user: what intake and notify check tokens against."""
+    rows = await session.exec(
+        select(User.id, User.token_version).where(col(User.is_active)).order_by(col(User.id))
+    )
+    return TokenVersionList(users=[TokenVersion(id=i, version=v) for i, v in rows.all() if i])

@@ -86,12 +86,12 @@ class TestAccepting:
         assert application["clock"]["due_date"] == "2025-10-09"  # 当日申请，次日接电
         assert application["total"]["limit_days"] == 1
 
-    async def test_jingyu_judges_the_three_zero_total_by_the_year(self, intake, settings, clock):
+    async def test_jingyu_judges_the_three_zero_total_by_the_year(self, intake, apps, clock):
         from shared.auth import Role
         from tests.conftest import client_for
         from tests.intake.conftest import JINGYU_UNIT, staff_token
 
-        token = staff_token(settings, "clerk-li", Role.clerk, (JINGYU_UNIT,))
+        token = await staff_token(apps, "clerk-li", Role.clerk, (JINGYU_UNIT,))
         async with client_for(intake, token) as jingyu:
             for day, total in (("2021-03-01 09:00", 20), ("2022-03-01 09:00", 15)):
                 clock.set(day)

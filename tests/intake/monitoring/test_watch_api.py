@@ -168,7 +168,7 @@ class TestEscalationHandling:
         kinds = [e["kind"] for e in (await clerk.get(f"/applications/{number}/log")).json()]
         assert kinds[-2:] == ["escalation_acknowledged", "escalation_resolved"]
 
-    async def test_who_may_handle(self, intake, settings, intake_admin, clerk, clock):
+    async def test_who_may_handle(self, intake, apps, intake_admin, clerk, clock):
         from shared.auth import Role
         from tests.conftest import client_for
         from tests.intake.conftest import staff_token
@@ -176,7 +176,7 @@ class TestEscalationHandling:
         escalation = await self._escalated(intake_admin, clerk, clock)
         refused = await clerk.post(f"/escalations/{escalation}/acknowledge", json={})
         assert refused.json()["code"] == "supervisor_required"
-        token = staff_token(settings, "sup-other", Role.supervisor, ("营销部",))
+        token = await staff_token(apps, "sup-other", Role.supervisor, ("营销部",))
         async with client_for(intake, token) as other:
             response = await other.post(f"/escalations/{escalation}/acknowledge", json={})
             assert response.json()["code"] == "not_your_unit"

@@ -120,10 +120,10 @@ class TestThreeZeroOnAcceptance:
         assert response.json()["errors"][0]["field"] == "site.grid_area"
         assert response.json()["errors"][0]["code"] == "grid_area_unknown"
 
-    async def test_the_policy_in_force_on_the_day_decides(self, intake, settings, clock):
+    async def test_the_policy_in_force_on_the_day_decides(self, intake, apps, clock):
         """Jingyu: rural small businesses up to 100 kW from the end of 2021, 160 kW from the end
         of 2022; before the end of 2021 no 三零 investment policy was in force."""
-        token = staff_token(settings, "clerk-li", Role.clerk, (JINGYU_UNIT,))
+        token = await staff_token(apps, "clerk-li", Role.clerk, (JINGYU_UNIT,))
         rural = {"address": "靖宇县某村", "area_class": "rural"}
         async with client_for(intake, token) as jingyu:
 

@@ -1,0 +1,61 @@
+"""A user an admin deactivates is out of intake and notify within seconds, across the real
+processes (ledger publishes the token versions; the others fetch them every few seconds)."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from tests.e2e.support import running_stack
+from tests.e2e.test_intake_flow import add_user, sign_in
+
+pytestmark = pytest.mark.e2e
+ADMIN_PASSWORD = "e2e-revocation-admin-password"
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    with running_stack(
+        tmp_path_factory.mktemp("e2e-revocation-var"), f"e2er{os.getpid()}_", ADMIN_PASSWORD
+    ) as urls:
+        yield urls
+
+
+def refused_within(url: str, headers: dict[str, str], seconds: float) -> tuple[float, str]:
+    """Seconds until ``url`` answers 401, and the problem code it gives."""
+    started = time.monotonic()
+    while True:
+        response = httpx.get(url, headers=headers)
+        if response.status_code == 401:
+            return time.monotonic() - started, response.json()["code"]
+        assert response.status_code == 200, response.text
+        assert time.monotonic() - started < seconds, f"{url} still serves a revoked token"
+        time.sleep(0.25)
+
+
+def test_a_deactivated_user_is_out_of_every_service_within_seconds(stack):
+    intake, ledger, notify = stack["intake"], stack["ledger"], stack["notify"]
+    admin = sign_in(ledger, "admin", ADMIN_PASSWORD)
+    add_user(ledger, admin, "clerk-rev", "clerk", "供电分公司")
+    add_user(ledger, admin, "dispatch-rev", "dispatcher", "供电分公司")
+    clerk = sign_in(ledger, "clerk-rev", "clerk-rev-password-1")
+    dispatcher = sign_in(ledger, "dispatch-rev", "dispatch-rev-password-1")
+    # A fresh sign-in works at once in both services.
+    assert httpx.get(f"{intake}/applications", headers=clerk).status_code == 200
+    assert httpx.get(f"{notify}/outages", headers=dispatcher).status_code == 200
+
+    for username in ("clerk-rev", "dispatch-rev"):
+        off = httpx.patch(f"{ledger}/users/{username}", headers=admin, json={"is_active": False})
+        assert off.status_code == 200, off.text
+    assert httpx.get(f"{ledger}/users/me", headers=clerk).json()["code"] == "token_revoked"
+
+    took, code = refused_within(f"{intake}/applications", clerk, seconds=10)
+    assert code == "token_revoked"
+    assert took < 10
+    took, code = refused_within(f"{notify}/outages", dispatcher, seconds=10)
+    assert code == "token_revoked"
+    assert took < 10
