@@ -45,6 +45,7 @@ class HuodianError(Exception):
     status: int = 400
     code: str = "bad_request"
     title: str = "Bad request"
+    headers: dict[str, str] | None = None  # sent with the problem (e.g. Retry-After)
 
     def __init__(
         self, detail: str, *, code: str | None = None, errors: list[FieldError] | None = None
@@ -110,8 +111,9 @@ def _field_name(loc: tuple[Any, ...]) -> str:
 
 async def _handle_domain(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HuodianError)
-    headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
-    return problem_response(exc.problem(), headers)
+    headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else {}
+    headers.update(exc.headers or {})
+    return problem_response(exc.problem(), headers or None)
 
 
 async def _handle_validation(_request: Request, exc: Exception) -> JSONResponse:

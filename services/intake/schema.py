@@ -23,8 +23,11 @@ from services.intake.portal.models import (
 )
 from services.intake.whitelist.models import GridArea, ThreeZeroAssessment, WhitelistEntry
 from services.intake.workdays.models import CalendarYear
+from shared.ratelimit import rate_limit_table
 
 metadata = IntakeTable.metadata
+# Query-code tries counted across processes (shared.ratelimit).
+rate_limits = rate_limit_table(metadata)
 __all__ = [
     "Application",
     "ApplicationDocument",
@@ -49,4 +52,5 @@ __all__ = [
     "WebhookDelivery",
     "WhitelistEntry",
     "metadata",
+    "rate_limits",
 ]

@@ -4,8 +4,11 @@ from services.ledger.accounts.models import User, UserUnit
 from services.ledger.db import LedgerTable
 from services.ledger.ledgers.models import Item, ItemUnit, Ledger, Unit
 from services.ledger.updates.models import Evidence, StatusUpdate
+from shared.ratelimit import rate_limit_table
 
 metadata = LedgerTable.metadata
+# Sign-in attempts counted across processes (shared.ratelimit).
+rate_limits = rate_limit_table(metadata)
 __all__ = [
     "Evidence",
     "Item",
@@ -16,4 +19,5 @@ __all__ = [
     "User",
     "UserUnit",
     "metadata",
+    "rate_limits",
 ]

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, status
+from fastapi import APIRouter, Header, Query, Request, status
 
 from services.intake.applications import service
 from services.intake.applications.models import (
@@ -23,12 +23,14 @@ from services.intake.applications.models import (
     ResumeRequest,
     StageCompletion,
 )
+from services.intake.applications.query_codes import with_query_code
 from services.intake.applications.service import ApplicationFilter, Clocking
 from services.intake.deps import Calendar, Config, CurrentClerk, Staff
 from services.intake.policies.models import CustomerType, Stage
 from shared.app import Session
 from shared.calendar import WorkingCalendar, beijing_date
 from shared.clock import Now
+from shared.errors import Problem
 
 router = APIRouter(tags=["applications"])
 public_router = APIRouter(tags=["applicant"])
@@ -177,21 +179,40 @@ async def verify_log(number: str, staff: Staff, session: Session) -> ChainCheck:
     return await service.verify_log(session, number, staff)
 
 
+TOO_MANY_TRIES: dict[int | str, dict[str, Any]] = {
+    429: {"model": Problem, "description": "Too many tries (尝试过多)"}
+}
+
+
 @public_router.get(
     "/public/applications/{number}/progress",
     summary="Check progress with the query code (办电进度查询)",
+    responses=TOO_MANY_TRIES,
 )
 async def progress(
-    number: str, query_code: QueryCode, session: Session, now: Now
+    number: str, query_code: QueryCode, session: Session, now: Now, request: Request
 ) -> ApplicantProgress:
-    return await service.progress(session, number, query_code, today=beijing_date(now))
+    return await with_query_code(
+        request,
+        number,
+        now,
+        lambda: service.progress(session, number, query_code, today=beijing_date(now)),
+    )
 
 
 @public_router.post(
     "/public/applications/{number}/rating",
     summary="Rate the service once connected (服务线上评价)",
+    responses=TOO_MANY_TRIES,
 )
 async def rate(
-    number: str, body: RatingRequest, query_code: QueryCode, session: Session, now: Now
+    number: str,
+    body: RatingRequest,
+    query_code: QueryCode,
+    session: Session,
+    now: Now,
+    request: Request,
 ) -> ApplicantProgress:
-    return await service.rate(session, number, query_code, body, now=now)
+    return await with_query_code(
+        request, number, now, lambda: service.rate(session, number, query_code, body, now=now)
+    )

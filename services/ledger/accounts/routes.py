@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, status
 from sqlmodel import Field, SQLModel
 
-from services.ledger.accounts import service
+from services.ledger.accounts import login, service
 from services.ledger.accounts.models import (
     TokenRequest,
     TokenResponse,
@@ -17,7 +17,8 @@ from services.ledger.deps import CurrentAdmin, CurrentUser, Reader
 from shared.app import Session
 from shared.auth import CurrentPrincipal, Role, require_service
 from shared.clock import Now
-from shared.errors import Forbidden
+from shared.errors import Forbidden, Problem
+from shared.ratelimit import client_address
 from shared.revocation import TOKEN_VERSIONS_PATH, TokenVersionList
 from shared.settings import Settings
 
@@ -28,12 +29,23 @@ class PasswordChange(SQLModel):
     password: str = Field(min_length=8, max_length=128)
 
 
-@router.post("/auth/token", summary="Sign in for a bearer token (登录获取令牌)")
+@router.post(
+    "/auth/token",
+    summary="Sign in for a bearer token (登录获取令牌)",
+    responses={429: {"model": Problem, "description": "Too many attempts (尝试过多)"}},
+)
 async def sign_in(
     body: TokenRequest, session: Session, request: Request, now: Now
 ) -> TokenResponse:
     settings: Settings = request.app.state.settings
-    user = await service.authenticate(session, body.username, body.password)
+    user = await login.sign_in(
+        request.app.state.engine,
+        session,
+        body.username,
+        body.password,
+        address=client_address(request),
+        now=now,
+    )
     assert user.id is not None
     token = await service.token_for(session, settings, user, now=now)
     return TokenResponse(access_token=token, expires_in=settings.token_ttl_hours * 3600)

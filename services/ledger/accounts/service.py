@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -11,7 +12,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.ledger.accounts.models import User, UserCreate, UserPublic, UserUnit, UserUpdate
 from services.ledger.ledgers.models import ItemUnit, Unit, UnitPublic
-from shared.auth import Principal, Role, hash_password, issue_user_token, verify_password
+from shared.auth import Principal, Role, hash_password, issue_user_token
 from shared.errors import Conflict, NotFound, Unauthorized, Unprocessable
 from shared.revocation import TokenVersion, TokenVersionList
 from shared.settings import Settings
@@ -81,12 +82,14 @@ async def create_user(
         raise Conflict(f"user '{data.username}' already exists", code="user_exists")
     _check_units(data.role, data.units)
     units = await _units_named(session, data.units)
+    if password_hash is None:
+        password_hash = await asyncio.to_thread(hash_password, data.password)
     user = User(
         username=data.username,
         display_name=data.display_name,
         email=str(data.email) if data.email else None,
         role=data.role,
-        password_hash=password_hash or hash_password(data.password),
+        password_hash=password_hash,
         created_at=now,
     )
     session.add(user)
@@ -171,17 +174,10 @@ async def set_password(session: AsyncSession, username: str, password: str) -> U
     user = await get_user_by_name(session, username)
     if user is None:
         raise NotFound(f"user '{username}' does not exist", code="user_not_found")
-    user.password_hash = hash_password(password)
+    user.password_hash = await asyncio.to_thread(hash_password, password)
     user.token_version += 1
     session.add(user)
     await session.flush()
-    return user
-
-
-async def authenticate(session: AsyncSession, username: str, password: str) -> User:
-    user = await get_user_by_name(session, username)
-    if user is None or not user.is_active or not verify_password(user.password_hash, password):
-        raise Unauthorized("wrong username or password", code="bad_credentials")
     return user
 
 

@@ -10,6 +10,7 @@ from fastapi import APIRouter, File, Form, Request, Response, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
+from services.ledger.accounts import login as login_service
 from services.ledger.accounts import service as accounts
 from services.ledger.accounts.models import User
 from services.ledger.ledgers import service as ledgers
@@ -22,6 +23,7 @@ from shared.calendar import beijing_date
 from shared.clock import clock_of
 from shared.downloads import attachment
 from shared.errors import Forbidden, HuodianError, Unauthorized
+from shared.ratelimit import RateLimited, client_address
 from shared.settings import Settings
 from shared.timeutil import format_beijing
 
@@ -102,15 +104,23 @@ async def login(
     password: Annotated[str, Form()],
 ) -> Response:
     try:
-        user = await accounts.authenticate(session, username, password)
-    except Unauthorized:
+        user = await login_service.sign_in(
+            request.app.state.engine,
+            session,
+            username,
+            password,
+            address=client_address(request),
+            now=clock_of(request).now(),
+        )
+    except (Unauthorized, RateLimited) as exc:
+        limited = isinstance(exc, RateLimited)
         return _page(
             request,
             "login.html",
             None,
             None,
-            status_code=401,
-            error="用户名或密码错误。",
+            status_code=exc.status,
+            error="尝试次数过多，请稍后再试。" if limited else "用户名或密码错误。",
             username=username,
         )
     token = await accounts.token_for(session, _settings(request), user, now=clock_of(request).now())

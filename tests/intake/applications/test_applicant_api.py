@@ -1,5 +1,7 @@
 """The applicant checks progress with the number and query code, and rates the service."""
 
+from datetime import timedelta
+
 from tests.intake.applications.test_stages_api import CONNECTION_POINT, complete
 from tests.intake.conftest import create
 
@@ -86,3 +88,25 @@ class TestRating:
             {"score": 5},
         )
         assert (await clerk.get(f"/applications/{number}")).json()["rating"] == 5
+
+
+class TestGuessing:
+    async def test_ten_wrong_codes_lock_the_number_for_the_window(self, clerk, anonymous, clock):
+        created = await create(clerk)
+        number, code = created["application"]["number"], created["query_code"]
+        for _ in range(10):
+            assert (await progress(anonymous, number, "AAAAAAAA")).status_code == 404
+        locked = await progress(anonymous, number, code)
+        assert (locked.status_code, locked.json()["code"]) == (429, "rate_limited")
+        assert int(locked.headers["Retry-After"]) > 0
+        clock.moment += timedelta(minutes=15)  # intake's clock, which these tests set
+        assert (await progress(anonymous, number, code)).status_code == 200
+
+    async def test_one_address_gets_sixty_tries_a_minute(self, clerk, anonymous, clock):
+        for i in range(60):
+            number = f"BZ2099010100{i:04d}"
+            assert (await progress(anonymous, number, "AAAAAAAA")).status_code == 404
+        refused = await progress(anonymous, "BZ20990101009999", "AAAAAAAA")
+        assert refused.status_code == 429
+        clock.moment += timedelta(minutes=1)
+        assert (await progress(anonymous, "BZ20990101009999", "AAAAAAAA")).status_code == 404

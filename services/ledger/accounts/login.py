@@ -1,0 +1,54 @@
+"""Signing in (登录), guarded against guessing: rate limits per account and per client address,
+the same work for known and unknown usernames, and password hashing off the event loop.
+
+- Per client address: at most 30 sign-in attempts a minute.
+- Per account: after 5 wrong passwords in 15 minutes the account is locked until the window
+  ends, also for the right password (``429 rate_limited`` with ``Retry-After``). An unknown
+  username is counted and locked the same way, so the answers never tell which names exist.
+- argon2 runs in a worker thread, and an unknown username is checked against a dummy hash, so
+  a known and an unknown name take the same time and the event loop keeps serving.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from services.ledger.accounts.models import User
+from services.ledger.accounts.service import get_user_by_name
+from services.ledger.schema import rate_limits
+from shared.auth import hash_password, verify_password
+from shared.errors import Unauthorized
+from shared.ratelimit import Limit, hit, hits, refuse
+
+PER_ADDRESS = Limit("login-address", 30, timedelta(minutes=1))
+PER_ACCOUNT = Limit("login-account", 5, timedelta(minutes=15))
+# Checked when the username is unknown, so that both cases cost one argon2 verification.
+_DUMMY_HASH = hash_password("not a password anybody has")
+
+
+async def sign_in(
+    engine: AsyncEngine,
+    session: AsyncSession,
+    username: str,
+    password: str,
+    *,
+    address: str,
+    now: datetime,
+) -> User:
+    """The user if the password is right and no limit is reached; 401 or 429 otherwise."""
+    if await hit(engine, rate_limits, PER_ADDRESS, address, now) > PER_ADDRESS.limit:
+        raise refuse(PER_ADDRESS, now, "too many sign-in attempts from this address; wait")
+    account = username.strip().lower()
+    if await hits(engine, rate_limits, PER_ACCOUNT, account, now) >= PER_ACCOUNT.limit:
+        raise refuse(PER_ACCOUNT, now, "too many wrong passwords for this account; wait")
+    user = await get_user_by_name(session, username)
+    stored = user.password_hash if user is not None else _DUMMY_HASH
+    right = await asyncio.to_thread(verify_password, stored, password)
+    if user is None or not user.is_active or not right:
+        await hit(engine, rate_limits, PER_ACCOUNT, account, now)
+        raise Unauthorized("wrong username or password", code="bad_credentials")
+    return user

@@ -1,0 +1,115 @@
+"""Rate limits that hold across workers and processes (限流), counted in the service's database.
+
+A limit is a number of hits per fixed window (``Limit("login-account", 5, 15 min)``), counted
+per subject (a username, a client address, an application number) in the ``rate_limits`` table
+that each service using limits has in its own schema (:func:`rate_limit_table`). One upsert
+per hit, in a transaction of its own, so that a hit counts even when the request that made it
+fails and rolls back — a wrong password is exactly such a request.
+
+In-process memory would not do: with two workers behind nginx an attacker gets twice the
+tries, and a restart forgets them. ``limits``/``slowapi`` keep counters in memory, Redis or
+Memcached only; Huodian runs on PostgreSQL or SQLite alone, so the counters live there.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from fastapi import Request
+from sqlalchemy import Column, Integer, MetaData, String, Table, case, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from shared.db import UTCDateTime
+from shared.errors import HuodianError
+
+RATE_LIMITS_TABLE = "rate_limits"
+_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+def rate_limit_table(metadata: MetaData) -> Table:
+    """The counters' table in a service's metadata (its migration creates it)."""
+    return Table(
+        RATE_LIMITS_TABLE,
+        metadata,
+        Column("key", String(300), primary_key=True),
+        Column("window_start", UTCDateTime, nullable=False),
+        Column("hits", Integer, nullable=False),
+    )
+
+
+@dataclass(frozen=True)
+class Limit:
+    """At most ``limit`` hits per ``window`` and subject."""
+
+    name: str
+    limit: int
+    window: timedelta
+
+    def window_start(self, now: datetime) -> datetime:
+        seconds = self.window.total_seconds()
+        return _EPOCH + timedelta(seconds=((now - _EPOCH).total_seconds() // seconds) * seconds)
+
+    def retry_after(self, now: datetime) -> int:
+        """Whole seconds until the current window ends."""
+        end = self.window_start(now) + self.window
+        return max(1, math.ceil((end - now).total_seconds()))
+
+    def key(self, subject: str) -> str:
+        return f"{self.name}:{subject}"[:300]
+
+
+class RateLimited(HuodianError):
+    status, code, title = 429, "rate_limited", "Too many requests"
+
+    def __init__(self, detail: str, *, retry_after: int) -> None:
+        super().__init__(detail)
+        self.headers = {"Retry-After": str(retry_after)}
+
+
+async def hit(engine: AsyncEngine, table: Table, limit: Limit, subject: str, now: datetime) -> int:
+    """Count one hit for ``subject`` (committed at once); returns the hits in this window."""
+    start = limit.window_start(now)
+    async with engine.begin() as conn:
+        insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+        statement = insert(table).values(key=limit.key(subject), window_start=start, hits=1)
+        fresh = statement.excluded.window_start != table.c.window_start
+        upsert = statement.on_conflict_do_update(
+            index_elements=[table.c.key],
+            set_={
+                "window_start": start,
+                # A hit in a new window starts counting again.
+                "hits": case((fresh, 1), else_=table.c.hits + 1),
+            },
+        ).returning(table.c.hits)
+        counted: int = (await conn.execute(upsert)).scalar_one()
+    return counted
+
+
+async def hits(engine: AsyncEngine, table: Table, limit: Limit, subject: str, now: datetime) -> int:
+    """The hits counted for ``subject`` in the current window (0 in a new one)."""
+    async with engine.connect() as conn:
+        row = (
+            await conn.execute(
+                select(table.c.window_start, table.c.hits).where(table.c.key == limit.key(subject))
+            )
+        ).first()
+    if row is None or row.window_start != limit.window_start(now):
+        return 0
+    return int(row.hits)
+
+
+def refuse(limit: Limit, now: datetime, detail: str) -> RateLimited:
+    return RateLimited(detail, retry_after=limit.retry_after(now))
+
+
+def client_address(request: Request) -> str:
+    """Who is calling, for per-address limits: the peer's address.
+
+    Behind a reverse proxy the peer is the proxy; uvicorn's ``--proxy-headers`` with
+    ``--forwarded-allow-ips`` (the proxy's address) makes it the client's again.
+    """
+    return request.client.host if request.client else "unknown"
