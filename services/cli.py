@@ -137,6 +137,31 @@ def cmd_key_add(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_key_list(settings: Settings, _args: argparse.Namespace) -> int:
+    from services.intake.portal.service import list_portal_clients
+
+    for c in _run_in_session(settings, "intake", list_portal_clients):
+        state = "active" if c.is_active else "revoked"
+        print(f"{c.key_id}\t{state}\t{' '.join(c.scopes)}\t{c.name}")
+    return 0
+
+
+def cmd_key_revoke(settings: Settings, args: argparse.Namespace) -> int:
+    from services.intake.portal.service import revoke_portal_client
+
+    _run_in_session(settings, "intake", lambda s: revoke_portal_client(s, args.key_id))
+    print(f"key {args.key_id} revoked; its requests are refused from now on")
+    return 0
+
+
+def cmd_key_rotate(settings: Settings, args: argparse.Namespace) -> int:
+    from services.intake.portal.service import rotate_portal_client
+
+    client = _run_in_session(settings, "intake", lambda s: rotate_portal_client(s, args.key_id))
+    print(f"key id: {client.key_id}\nsecret: {client.secret}\n(the old secret no longer works)")
+    return 0
+
+
 def _read_password(args: argparse.Namespace) -> str:
     if args.password_stdin:
         return sys.stdin.readline().rstrip("\n")
@@ -293,6 +318,13 @@ def build_parser() -> argparse.ArgumentParser:
         "projects (项目推送), approvals (审批结果)",
     )
     key_add.set_defaults(handler=cmd_key_add)
+    key.add_parser("list", help="list the portal keys").set_defaults(handler=cmd_key_list)
+    key_revoke = key.add_parser("revoke", help="stop a key at once")
+    key_revoke.add_argument("key_id")
+    key_revoke.set_defaults(handler=cmd_key_revoke)
+    key_rotate = key.add_parser("rotate", help="issue a new secret; the old one stops at once")
+    key_rotate.add_argument("key_id")
+    key_rotate.set_defaults(handler=cmd_key_rotate)
     return parser
 
 

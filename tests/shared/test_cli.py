@@ -16,6 +16,9 @@ COMMANDS = [
     ["user", "set-password"],
     ["key"],
     ["key", "add"],
+    ["key", "list"],
+    ["key", "revoke"],
+    ["key", "rotate"],
 ]
 
 
@@ -70,7 +73,18 @@ def test_migrate_seed_users_and_keys(sqlite_env, monkeypatch, capsys):
     assert main(["user", "set-password", "zhang", "--password-stdin"]) == 0
 
     assert main(["key", "add", "--name", "东营市政务服务平台"]) == 0
-    assert "key id: pk_" in capsys.readouterr().out
+    issued = capsys.readouterr().out
+    key_id = issued.split("key id: ")[1].split()[0]
+    secret = issued.split("secret: ")[1].split()[0]
+    assert main(["key", "rotate", key_id]) == 0
+    rotated = capsys.readouterr().out
+    assert f"key id: {key_id}" in rotated
+    assert secret not in rotated
+    assert main(["key", "revoke", key_id]) == 0
+    capsys.readouterr()
+    assert main(["key", "list"]) == 0
+    assert f"{key_id}\trevoked\tapplications\t东营市政务服务平台" in capsys.readouterr().out
+    assert main(["key", "rotate", key_id]) == 2  # a revoked key is not rotated
 
 
 @pytest.mark.parametrize(

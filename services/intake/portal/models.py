@@ -288,6 +288,12 @@ class PortalClientPublic(BaseModel):
     created_at: BeijingTime
 
 
+class PortalKeyIssued(PortalClientPublic):
+    """A key with its new secret, shown this once (密钥仅显示一次)."""
+
+    secret: str
+
+
 class PreApplicationPublic(BaseModel):
     project_code: str
     project_name: str

@@ -25,6 +25,7 @@ from services.intake.portal.models import (
     PortalApplicationCreated,
     PortalApplicationIn,
     PortalClientPublic,
+    PortalKeyIssued,
     PortalMe,
     PortalScope,
     PreApplicationPage,
@@ -168,6 +169,25 @@ async def set_webhook(
     key_id: str, body: WebhookSetting, _admin: CurrentAdmin, session: Session
 ) -> PortalClientPublic:
     return await service.set_webhook(session, key_id, str(body.url) if body.url else None)
+
+
+@router.post(
+    "/portal/clients/{key_id}/revoke",
+    summary="Revoke a portal key at once (吊销接入密钥)",
+    responses={404: {"model": Problem, "description": "portal_client_not_found"}},
+)
+async def revoke_client(key_id: str, _admin: CurrentAdmin, session: Session) -> PortalClientPublic:
+    return await service.revoke_portal_client(session, key_id)
+
+
+@router.post(
+    "/portal/clients/{key_id}/rotate",
+    summary="Issue a new secret for a key; the old one stops at once (轮换密钥)",
+    responses={409: {"model": Problem, "description": "portal_client_revoked"}},
+)
+async def rotate_client(key_id: str, _admin: CurrentAdmin, session: Session) -> PortalKeyIssued:
+    client = await service.rotate_portal_client(session, key_id)
+    return PortalKeyIssued(**service.to_public(client).model_dump(), secret=client.secret)
 
 
 @router.get(

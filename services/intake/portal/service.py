@@ -65,3 +65,27 @@ async def set_webhook(session: AsyncSession, key_id: str, url: str | None) -> Po
     session.add(client)
     await session.flush()
     return to_public(client)
+
+
+async def revoke_portal_client(session: AsyncSession, key_id: str) -> PortalClientPublic:
+    """Stop a key at once (吊销): its next signed request is a 401 ``unknown_key``. The row and
+    its history (deliveries, answers) stay."""
+    client = await get_portal_client(session, key_id)
+    client.is_active = False
+    session.add(client)
+    await session.flush()
+    return to_public(client)
+
+
+async def rotate_portal_client(session: AsyncSession, key_id: str) -> PortalClient:
+    """Issue a new secret for an active key (轮换); the old one stops working at once. The
+    caller shows the new secret once."""
+    client = await get_portal_client(session, key_id)
+    if not client.is_active:
+        raise Conflict(
+            f"portal key {key_id} is revoked; issue a new key", code="portal_client_revoked"
+        )
+    client.secret = secrets.token_urlsafe(32)
+    session.add(client)
+    await session.flush()
+    return client

@@ -126,3 +126,42 @@ class TestKeys:
             session.add(client)
         refused(await portal.get("/portal/me"), "unknown_key")
         refused(await post(portal, "/portal/projects", project_body()), "unknown_key")
+
+
+class TestRevokeAndRotate:
+    async def test_a_revoked_key_is_refused_at_once(
+        self, anonymous, intake_admin, portal_key, clock
+    ):
+        ok = await anonymous.get("/portal/me", headers=headers_for(portal_key, clock))
+        assert ok.status_code == 200
+        revoked = await intake_admin.post(f"/portal/clients/{portal_key.key_id}/revoke")
+        assert (revoked.status_code, revoked.json()["is_active"]) == (200, False)
+        refused(
+            await anonymous.get("/portal/me", headers=headers_for(portal_key, clock)),
+            "unknown_key",
+        )
+        again = await intake_admin.post(f"/portal/clients/{portal_key.key_id}/rotate")
+        assert (again.status_code, again.json()["code"]) == (409, "portal_client_revoked")
+
+    async def test_a_rotated_key_signs_with_the_new_secret_only(
+        self, anonymous, intake_admin, portal_key, clock
+    ):
+        rotated = await intake_admin.post(f"/portal/clients/{portal_key.key_id}/rotate")
+        assert rotated.status_code == 200, rotated.text
+        secret = rotated.json()["secret"]
+        assert secret != portal_key.secret
+        refused(
+            await anonymous.get("/portal/me", headers=headers_for(portal_key, clock)),
+            "bad_signature",
+        )
+        new = headers_for(portal_key, clock, secret=secret)
+        assert (await anonymous.get("/portal/me", headers=new)).status_code == 200
+        listed = (await intake_admin.get("/portal/clients")).json()
+        assert all("secret" not in c for c in listed)  # shown once, never listed
+
+    async def test_only_admins_manage_keys(self, clerk, portal_key):
+        for action in ("revoke", "rotate"):
+            response = await clerk.post(f"/portal/clients/{portal_key.key_id}/{action}")
+            assert response.status_code == 403
+        missing = await clerk.post("/portal/clients/pk_nope/revoke")
+        assert missing.status_code == 403
