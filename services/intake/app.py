@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-
 from fastapi import FastAPI
 
 from services.intake.applications.routes import public_router as applicant_router
@@ -26,19 +24,12 @@ from services.intake.portal.jobs import (
 )
 from services.intake.portal.routes import portal_router
 from services.intake.portal.routes import router as portal_staff_router
-from services.intake.rules.identity import install_log_masking
 from services.intake.settings import IntakeSettings
 from services.intake.whitelist.routes import router as whitelist_router
 from services.intake.workdays.routes import router as calendar_router
 from services.intake.workdays.service import restore_calendar
 from shared.app import create_service_app
 from shared.settings import Settings
-
-
-async def _mask_logs(_app: FastAPI) -> None:
-    """ID numbers and mobiles never reach a log (日志脱敏), whatever logged them."""
-    for name in ("", "uvicorn", "uvicorn.error", "uvicorn.access"):
-        install_log_masking(logging.getLogger(name))
 
 
 def create_app(
@@ -69,7 +60,7 @@ def create_app(
             disclosure_router,
         ],
         settings=settings,
-        on_startup=[_mask_logs, restore_calendar, start_jobs, open_portal, start_portal_jobs],
+        on_startup=[restore_calendar, start_jobs, open_portal, start_portal_jobs],
         on_shutdown=[stop_jobs, stop_portal_jobs, close_portal],
     )
     app.state.intake_settings = intake_settings or IntakeSettings()

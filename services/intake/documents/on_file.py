@@ -41,7 +41,8 @@ from services.intake.rules.documents import (
     documents_still_needed,
     load_document_catalogue,
 )
-from services.intake.rules.identity import FieldErrors, mask_sensitive
+from services.intake.rules.identity import FieldErrors
+from shared.masking import mask_sensitive
 
 _OPEN = (ApplicationStatus.open, ApplicationStatus.paused)
 

@@ -35,9 +35,9 @@ from services.intake.rules.documents import (
     load_document_catalogue,
     required_documents,
 )
-from services.intake.rules.identity import mask_sensitive
 from shared.calendar import beijing_date
 from shared.errors import Conflict, FieldError, Unprocessable
+from shared.masking import mask_sensitive
 
 
 def _stage_now(application: Application) -> Stage:

@@ -15,8 +15,8 @@ from services.intake.fees.models import (
     FeePublic,
     FeeSheet,
 )
-from services.intake.rules.identity import mask_sensitive
 from services.intake.whitelist.assess import zero_investment
+from shared.masking import mask_sensitive
 
 ZERO = Decimal("0.00")
 

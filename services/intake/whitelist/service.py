@@ -19,7 +19,7 @@ from services.intake.applications.log import append_event
 from services.intake.applications.models import Application, EventKind
 from services.intake.applications.service import check_reader
 from services.intake.policies.models import CUSTOMER_TYPE_LABELS
-from services.intake.rules.identity import mask_mobile, mask_sensitive
+from services.intake.rules.identity import mask_mobile
 from services.intake.rules.three_zero import load_three_zero_rules
 from services.intake.whitelist.models import (
     NEXT_STATUS,
@@ -40,6 +40,7 @@ from services.intake.whitelist.models import (
 from shared.auth import Principal, Role
 from shared.db import fetch_all
 from shared.errors import Conflict, Forbidden, NotFound, Unprocessable
+from shared.masking import mask_sensitive
 
 CENT = Decimal("0.01")
 

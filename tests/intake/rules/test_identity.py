@@ -10,13 +10,10 @@ from uvicorn.logging import AccessFormatter
 from services.intake.rules.identity import (
     FieldErrors,
     IdentityError,
-    SensitiveDataFilter,
     Sex,
     credit_code_check_character,
-    install_log_masking,
     mask_id_number,
     mask_mobile,
-    mask_sensitive,
     parse_credit_code,
     parse_mobile,
     parse_resident_id,
@@ -26,6 +23,7 @@ from services.intake.rules.identity import (
     validate_resident_id,
 )
 from shared.errors import Unprocessable
+from shared.masking import SensitiveDataFilter, install_log_masking, mask_sensitive
 
 TODAY = date(2025, 6, 1)
 
