@@ -20,6 +20,7 @@ from services.notify.scheduler.leader import AdvisoryLock, FileLock, LeaderLock
 from services.notify.scheduler.routes import router as scheduler_router
 from services.notify.scheduler.service import NotifyScheduler
 from services.notify.settings import NotifySettings
+from services.notify.subscribers import importing
 from services.notify.subscribers.importing import fail_interrupted
 from services.notify.subscribers.routes import router as subscribers_router
 from services.notify.templates.routes import router as templates_router
@@ -27,6 +28,7 @@ from shared.app import create_service_app
 from shared.calendar import WorkingCalendar
 from shared.calendar_sync import CalendarSync
 from shared.db import create_sync_engine, database_target
+from shared.limits import upload_limit
 from shared.settings import Settings
 
 
@@ -113,4 +115,5 @@ def create_app(
         settings=settings,
         on_startup=[start_delivery, listen_for_calendar, calendar_sync.start],
         on_shutdown=[calendar_sync.stop, stop_delivery],
+        body_limits={"/subscribers/imports": upload_limit(importing.MAX_IMPORT_BYTES)},
     )

@@ -43,6 +43,7 @@ from shared.db import session_scope
 from shared.errors import NotFound, Unprocessable
 
 BATCH_ROWS = 1000
+MAX_IMPORT_BYTES = 64 * 1024 * 1024  # some 400,000 rows; the whole body is refused beyond
 KEPT_ERRORS = 1000
 STALLED = timedelta(minutes=10)
 
