@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Annotated
 
@@ -17,8 +17,10 @@ from shared.clock import SYSTEM_CLOCK, Clock, today
 from shared.db import create_service_engine, database_target, session_scope
 from shared.errors import ERROR_RESPONSES, Problem, install_error_handlers, problem_response
 from shared.http import ServiceClient
+from shared.limits import BodyLimit
 from shared.masking import install_log_masking
 from shared.migrations import current_revision, head_revision
+from shared.outbound import OutboundPolicy
 from shared.revocation import TokenVersions
 from shared.settings import ServiceName, Settings, get_settings
 
@@ -40,6 +42,14 @@ def get_client(request: Request) -> ServiceClient:
 
 
 Client = Annotated[ServiceClient, Depends(get_client)]
+
+
+def get_outbound(request: Request) -> OutboundPolicy:
+    policy: OutboundPolicy = request.app.state.outbound
+    return policy
+
+
+Outbound = Annotated[OutboundPolicy, Depends(get_outbound)]
 
 
 def _health_router(service: ServiceName) -> APIRouter:
@@ -92,7 +102,10 @@ def create_service_app(
     on_startup: Sequence[LifespanHook] = (),
     on_shutdown: Sequence[LifespanHook] = (),
     clock: Clock = SYSTEM_CLOCK,
+    body_limits: Mapping[str, int] | None = None,
 ) -> FastAPI:
+    """The service's app. ``body_limits`` lets upload routes (by path template) take bodies
+    larger than ``settings.max_body_bytes``."""
     settings = settings or get_settings()
 
     @asynccontextmanager
@@ -132,7 +145,9 @@ def create_service_app(
     app.state.settings = settings
     app.state.service = service
     app.state.clock = clock
+    app.state.outbound = OutboundPolicy.from_settings(settings)
     install_error_handlers(app)
+    app.add_middleware(BodyLimit, default=settings.max_body_bytes, routes=body_limits or {})
     app.include_router(_health_router(service))
     for router in routers:
         app.include_router(router)

@@ -196,6 +196,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         403: "Not allowed (无权限)",
         404: "Not found (不存在)",
         409: "Conflict (冲突)",
+        413: "Request body too large (请求体过大)",
         422: "Validation failed (校验失败)",
     }.items()
 }

@@ -5,10 +5,10 @@ from __future__ import annotations
 import secrets
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 ServiceName = Literal["intake", "ledger", "notify"]
 SERVICES: tuple[ServiceName, ...] = ("intake", "ledger", "notify")
@@ -49,6 +49,24 @@ class Settings(BaseSettings):
         description="With ledger unreachable for this long, user tokens are refused (503).",
     )
     timezone: str = "Asia/Shanghai"
+    max_body_bytes: int = Field(
+        default=1024 * 1024,
+        ge=1024,
+        description="Largest request body a route takes unless it allows more (uploads); 413 "
+        "beyond, refused as the body streams in.",
+    )
+    outbound_allow: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Hosts and networks (comma-separated: 'robots.corp, 10.8.0.0/16') that "
+        "webhook, robot and callback URLs may reach besides public addresses.",
+    )
+
+    @field_validator("outbound_allow", mode="before")
+    @classmethod
+    def _split_allow_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [entry.strip() for entry in value.split(",") if entry.strip()]
+        return value
 
     def port_of(self, service: ServiceName) -> int:
         ports: dict[ServiceName, int] = {

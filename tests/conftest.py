@@ -69,6 +69,8 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
         intake_url="http://intake.test",
         ledger_url="http://ledger.test",
         notify_url="http://notify.test",
+        # The channel and webhook tests post to local sinks; the default refuses loopback.
+        outbound_allow=["127.0.0.1"],
     )
     for service in SERVICES:
         upgrade(service, settings)

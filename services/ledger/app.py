@@ -3,12 +3,23 @@
 from fastapi import FastAPI
 
 from services.ledger.accounts.routes import router as accounts_router
+from services.ledger.ledgers import spreadsheet
 from services.ledger.ledgers.routes import router as ledgers_router
 from services.ledger.reports.routes import router as reports_router
+from services.ledger.updates import service as updates
 from services.ledger.updates.routes import router as updates_router
 from services.ledger.web.routes import router as web_router
 from shared.app import create_service_app
+from shared.limits import upload_limit
 from shared.settings import Settings
+
+_EVIDENCE = upload_limit(updates.MAX_EVIDENCE_BYTES, files=updates.MAX_EVIDENCE_FILES)
+# The routes that take uploads, and how large a body each takes (the default is 1 MiB).
+BODY_LIMITS = {
+    "/items/{item_id}/updates": _EVIDENCE,
+    "/ui/items/{item_id}/updates": _EVIDENCE,
+    "/ledgers/import": upload_limit(spreadsheet.MAX_IMPORT_BYTES),
+}
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -22,4 +33,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ),
         routers=[accounts_router, ledgers_router, updates_router, reports_router, web_router],
         settings=settings,
+        body_limits=BODY_LIMITS,
     )

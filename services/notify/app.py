@@ -20,6 +20,7 @@ from services.notify.scheduler.leader import AdvisoryLock, FileLock, LeaderLock
 from services.notify.scheduler.routes import router as scheduler_router
 from services.notify.scheduler.service import NotifyScheduler
 from services.notify.settings import NotifySettings
+from services.notify.subscribers import importing
 from services.notify.subscribers.importing import fail_interrupted
 from services.notify.subscribers.routes import router as subscribers_router
 from services.notify.templates.routes import router as templates_router
@@ -27,6 +28,8 @@ from shared.app import create_service_app
 from shared.calendar import WorkingCalendar
 from shared.calendar_sync import CalendarSync
 from shared.db import create_sync_engine, database_target
+from shared.limits import upload_limit
+from shared.outbound import outbound_client
 from shared.settings import Settings
 
 
@@ -60,10 +63,12 @@ def create_app(
         app.state.notify_settings = config
         await fail_interrupted(app.state.engine, now=app.state.clock.now())
         app.state.delivery_hours = DeliveryHours.from_settings(config, app.state.calendar)
-        app.state.channel_client = httpx.AsyncClient(
-            timeout=httpx.Timeout(config.http_timeout_seconds, connect=3.0)
+        timeout = httpx.Timeout(config.http_timeout_seconds, connect=3.0)
+        app.state.channel_client = httpx.AsyncClient(timeout=timeout)
+        app.state.outbound_client = outbound_client(app.state.outbound, timeout)
+        app.state.channels = Channels.build(
+            config, app.state.channel_client, app.state.clock, outbound=app.state.outbound_client
         )
-        app.state.channels = Channels.build(config, app.state.channel_client, app.state.clock)
         app.state.worker = DeliveryWorker(
             app.state.engine, app.state.channels, config, app.state.delivery_hours, app.state.clock
         )
@@ -92,6 +97,7 @@ def create_app(
             app.state.scheduler_engine.dispose()
         await app.state.worker.stop()
         await app.state.channel_client.aclose()
+        await app.state.outbound_client.aclose()
 
     return create_service_app(
         "notify",
@@ -113,4 +119,5 @@ def create_app(
         settings=settings,
         on_startup=[start_delivery, listen_for_calendar, calendar_sync.start],
         on_shutdown=[calendar_sync.stop, stop_delivery],
+        body_limits={"/subscribers/imports": upload_limit(importing.MAX_IMPORT_BYTES)},
     )

@@ -51,6 +51,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         HUODIAN_INTAKE_BACKGROUND_JOBS="true",
         HUODIAN_INTAKE_OUTBOX_INTERVAL_SECONDS="0.5",
         HUODIAN_INTAKE_WEBHOOK_INTERVAL_SECONDS="0.5",
+        HUODIAN_OUTBOUND_ALLOW="127.0.0.1",  # the portal's webhook is a local sink
     ) as urls:
         assert wait_for(lambda: _healthy(f"{elicense}/healthz"))
         yield {"urls": urls, "env": service_env(var_dir, prefix)}

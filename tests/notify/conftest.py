@@ -20,6 +20,7 @@ from shared.auth import Role
 from shared.calendar import WorkingCalendar
 from shared.clock import SYSTEM_CLOCK
 from shared.db import session_scope
+from shared.outbound import outbound_client
 from tests.conftest import add_user, client_for, sign_in
 from tests.notify.sinks import HttpSink, SmtpSink
 
@@ -67,11 +68,12 @@ async def make_kit(apps) -> AsyncIterator[object]:
     def make(**overrides: object) -> Kit:
         settings = NotifySettings(**overrides)  # type: ignore[arg-type]
         client = httpx.AsyncClient(timeout=5)
-        clients.append(client)
+        robots = outbound_client(apps.notify.state.outbound, httpx.Timeout(5))
+        clients.extend((client, robots))
         return Kit(
             apps.notify.state.engine,
             settings,
-            Channels.build(settings, client, SYSTEM_CLOCK),
+            Channels.build(settings, client, SYSTEM_CLOCK, outbound=robots),
             DeliveryHours.from_settings(settings, CALENDAR),
         )
 

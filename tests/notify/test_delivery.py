@@ -13,9 +13,11 @@ from services.notify.messages.models import Channel, DeliveryWindow, Message, Me
 from services.notify.messages.service import NewMessage
 from services.notify.settings import NotifySettings
 from shared.db import session_scope
+from shared.outbound import OutboundPolicy
 from tests.conftest import FROZEN_AT, PG_URL
 from tests.notify.conftest import WORKDAY_MORNING, email
 from tests.notify.sinks import SmtpSink
+from tests.shared.test_outbound import resolver
 
 LATER = WORKDAY_MORNING + timedelta(hours=1)
 
@@ -420,3 +422,48 @@ class TestNotifyRestart:
         # Stopping let the round under way record its outcomes.
         assert sorted(to[0] for to, _ in smtp.mails()) == [f"r{i}@example.cn" for i in range(3)]
         assert {(await stored(apps, f"r{i}")).state for i in range(3)} == {MessageState.sent}
+
+
+class TestOutboundGuard:
+    """Robots and webhooks are URLs from outside: never called inside, never echoed."""
+
+    async def test_a_name_that_now_resolves_to_loopback_is_not_called(
+        self, apps, make_kit, http_sink
+    ):
+        port = http_sink.url.rsplit(":", 1)[1]
+        hook = f"http://push.example.cn:{port}/hook"
+        # Registered while it resolved to a public address ...
+        public = OutboundPolicy(resolver=resolver({"push.example.cn": ["101.226.4.6"]}))
+        await public.check_url(hook)
+        # ... and pointed at loopback since (DNS rebinding): the guard resolves again to send.
+        kept = apps.notify.state.outbound
+        apps.notify.state.outbound = OutboundPolicy(
+            resolver=resolver({"push.example.cn": ["127.0.0.1"]})
+        )
+        try:
+            kit = make_kit()
+        finally:
+            apps.notify.state.outbound = kept
+        await kit.enqueue(robot(Channel.webhook, "rebound", hook))
+        assert (await kit.deliver()).dead == 1
+        assert http_sink.requests == []
+        error = (await stored(apps, "rebound")).last_error or ""
+        assert "not sent" in error
+        assert "127.0.0.1" in error
+
+    async def test_last_error_keeps_the_status_not_the_body(self, apps, make_kit, http_sink):
+        http_sink.responder = lambda _r: (500, {"secret": "internal-admin-token"})
+        kit = make_kit()
+        await kit.enqueue(robot(Channel.webhook, "h500", f"{http_sink.url}/admin"))
+        assert (await kit.deliver()).failed == 1
+        error = (await stored(apps, "h500")).last_error or ""
+        assert "HTTP 500" in error
+        assert "internal-admin-token" not in error
+
+    async def test_a_robot_refusal_keeps_only_its_code(self, apps, make_kit, http_sink):
+        http_sink.responder = lambda _r: (200, {"errcode": 93000, "errmsg": "internal-secret"})
+        kit = make_kit()
+        await kit.enqueue(robot(Channel.wecom, "w93000", f"{http_sink.url}/cgi-bin/webhook/send"))
+        assert (await kit.deliver()).dead == 1
+        error = (await stored(apps, "w93000")).last_error or ""
+        assert error == "WeCom robot refused: errcode 93000"

@@ -6,8 +6,10 @@ from openpyxl import Workbook
 
 from services.notify.subscribers import importing
 from shared.auth import Role
+from shared.outbound import OutboundPolicy
 from shared.timeutil import beijing_date
 from tests.conftest import FROZEN_AT, add_user, client_for, sign_in
+from tests.shared.test_outbound import resolver
 
 CUSTOMER = {
     "account_number": "0531000001",
@@ -88,6 +90,65 @@ class TestCrud:
             refused = await clerk.get("/subscribers")
         assert refused.status_code == 403
         assert refused.json()["code"] == "dispatcher_required"
+
+
+@pytest.fixture
+def strict(apps):
+    """notify with the default policy (no allow-list) and a resolver that asks no DNS server."""
+    kept = apps.notify.state.outbound
+    apps.notify.state.outbound = OutboundPolicy(
+        resolver=resolver({"qyapi.weixin.qq.com": ["101.226.4.6"], "localhost": ["127.0.0.1"]})
+    )
+    yield apps.notify.state.outbound
+    apps.notify.state.outbound = kept
+
+
+class TestWebhookUrls:
+    @pytest.mark.parametrize(
+        "url",
+        [
+            "http://127.0.0.1:8102/users",
+            "http://10.0.0.1/hook",
+            "http://169.254.169.254/latest/meta-data/",
+            "http://[::1]:8103/messages",
+            "http://[::ffff:127.0.0.1]/",
+            "http://localhost:8101/portal/clients",
+        ],
+    )
+    @pytest.mark.parametrize("field", ["wecom_webhook", "dingtalk_webhook", "app_webhook"])
+    async def test_internal_ones_are_refused(self, dispatcher, strict, field, url):
+        refused = await dispatcher.post("/subscribers", json={**CUSTOMER, field: url})
+        assert refused.status_code == 422
+        problem = refused.json()
+        assert problem["code"] == "url_not_allowed"
+        assert [e["field"] for e in problem["errors"]] == [field]
+
+    async def test_a_change_to_an_internal_one_is_refused(self, dispatcher, strict):
+        robot = "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=K"
+        sid = await dispatcher.post("/subscribers", json={**CUSTOMER, "wecom_webhook": robot})
+        assert sid.status_code == 201, sid.text
+        changed = await dispatcher.patch(
+            f"/subscribers/{sid.json()['id']}", json={"wecom_webhook": "http://127.0.0.1:8103/"}
+        )
+        assert changed.status_code == 422
+        assert changed.json()["code"] == "url_not_allowed"
+
+    async def test_the_allow_list_lets_local_ones_through(self, dispatcher):
+        # The suite's settings allow 127.0.0.1 (HUODIAN_OUTBOUND_ALLOW), for its local sinks.
+        url = "http://127.0.0.1:9/push"
+        created = await dispatcher.post("/subscribers", json={**CUSTOMER, "app_webhook": url})
+        assert created.status_code == 201, created.text
+        assert created.json()["app_webhook"] == url
+
+    async def test_an_import_reports_them_as_row_errors(self, dispatcher, strict):
+        lines = [
+            "户号,户名,手机,线路,台区,区域类别,回调地址",
+            "A1,甲,13812340001,线1,台区1,城镇,http://10.0.0.1/hook",
+            "A2,乙,13812340002,线1,台区1,城镇,https://qyapi.weixin.qq.com/x",
+        ]
+        job = await run(dispatcher, "hooks.csv", ("\n".join(lines) + "\n").encode())
+        assert (job["state"], job["rows_imported"], job["rows_failed"]) == ("done", 1, 1)
+        assert [(e["row"], e["field"]) for e in job["errors"]] == [(2, "app_webhook")]
 
 
 def csv_file(rows: int, *, bad_every: int = 0, encoding: str = "utf-8") -> bytes:

@@ -1,7 +1,8 @@
 """The portal's share of the intake process: its HTTP client and its background work.
 
-:func:`open_portal` builds, in lifespan, the ``httpx.AsyncClient`` that reaches the world
-outside Huodian (the e-license service, the portals' webhooks) and the e-license adapter on it.
+:func:`open_portal` builds, in lifespan, the ``httpx.AsyncClient`` that reaches the e-license
+service and the e-license adapter on it, and the guarded client (:mod:`shared.outbound`) that
+posts to the portals' webhooks, URLs from outside that must not lead inside.
 :func:`start_portal_jobs` runs one asyncio task that delivers the status callbacks and forgets
 expired nonces and idempotency answers; both are plain functions tests call directly.
 """
@@ -22,6 +23,7 @@ from services.intake.portal.webhooks import deliver_pending
 from services.intake.settings import IntakeSettings
 from services.intake.standins.elicense import ELicenseClient
 from shared.db import session_scope
+from shared.outbound import outbound_client
 
 log = logging.getLogger("huodian.intake.portal")
 HOUSEKEEPING_SECONDS = 300.0
@@ -29,9 +31,9 @@ HOUSEKEEPING_SECONDS = 300.0
 
 async def open_portal(app: FastAPI) -> None:
     settings: IntakeSettings = app.state.intake_settings
-    app.state.portal_http = httpx.AsyncClient(
-        timeout=httpx.Timeout(settings.portal_timeout_seconds, connect=3.0)
-    )
+    timeout = httpx.Timeout(settings.portal_timeout_seconds, connect=3.0)
+    app.state.portal_http = httpx.AsyncClient(timeout=timeout)
+    app.state.webhook_http = outbound_client(app.state.outbound, timeout)
     app.state.elicense = ELicenseClient(
         settings.elicense_url, app.state.portal_http, api_key=settings.elicense_api_key
     )
@@ -39,12 +41,13 @@ async def open_portal(app: FastAPI) -> None:
 
 async def close_portal(app: FastAPI) -> None:
     await app.state.portal_http.aclose()
+    await app.state.webhook_http.aclose()
 
 
 async def run_webhook_delivery(app: FastAPI) -> WebhookRun:
     return await deliver_pending(
         app.state.engine,
-        app.state.portal_http,
+        app.state.webhook_http,
         app.state.intake_settings,
         now=app.state.clock.now(),
     )

@@ -37,7 +37,7 @@ from services.intake.portal.models import (
     WebhookSetting,
 )
 from services.intake.portal.pre_applications import PreApplicationFilter
-from shared.app import Session
+from shared.app import Outbound, Session
 from shared.auth import CurrentPrincipal
 from shared.clock import Now
 from shared.errors import Problem
@@ -166,9 +166,10 @@ async def list_clients(_admin: CurrentAdmin, session: Session) -> list[PortalCli
     "/portal/clients/{key_id}/webhook", summary="Set a portal's callback URL (状态回调地址)"
 )
 async def set_webhook(
-    key_id: str, body: WebhookSetting, _admin: CurrentAdmin, session: Session
+    key_id: str, body: WebhookSetting, _admin: CurrentAdmin, session: Session, outbound: Outbound
 ) -> PortalClientPublic:
-    return await service.set_webhook(session, key_id, str(body.url) if body.url else None)
+    url = str(body.url) if body.url else None
+    return await service.set_webhook(session, key_id, url, outbound=outbound)
 
 
 @router.post(

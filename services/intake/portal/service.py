@@ -11,6 +11,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.intake.portal.models import PortalClient, PortalClientPublic, PortalScope
 from shared.errors import BadRequest, Conflict, NotFound
+from shared.outbound import OutboundPolicy
 
 
 async def add_portal_client(
@@ -58,9 +59,14 @@ def to_public(client: PortalClient) -> PortalClientPublic:
     return PortalClientPublic.model_validate(client, from_attributes=True)
 
 
-async def set_webhook(session: AsyncSession, key_id: str, url: str | None) -> PortalClientPublic:
-    """Where the portal's status callbacks go (None: nowhere; its events are skipped)."""
+async def set_webhook(
+    session: AsyncSession, key_id: str, url: str | None, *, outbound: OutboundPolicy
+) -> PortalClientPublic:
+    """Where the portal's status callbacks go (None: nowhere; its events are skipped); refused
+    (422 ``url_not_allowed``) if it leads inside."""
     client = await get_portal_client(session, key_id)
+    if url is not None:
+        await outbound.check_url(url)
     client.webhook_url = url
     session.add(client)
     await session.flush()

@@ -46,6 +46,7 @@ from services.intake.rules.signing import webhook_headers
 from services.intake.settings import IntakeSettings
 from shared.db import session_scope
 from shared.errors import NotFound
+from shared.outbound import UrlNotAllowed
 
 log = logging.getLogger("huodian.intake.webhooks")
 
@@ -139,12 +140,15 @@ async def _post(
     }
     try:
         response = await http.post(client.webhook_url, content=content, headers=headers)
+    except UrlNotAllowed as exc:
+        return f"not sent: {exc.detail}"[:500]
     except httpx.HTTPError as exc:
         return f"the webhook could not be reached: {exc!r}"[:500]
     row.last_status = response.status_code
     if response.is_success:
         return None
-    return f"the webhook answered {response.status_code}: {response.text[:300]}"
+    # Not the answer's body: the admin reading this must not learn what the URL serves.
+    return f"the webhook answered HTTP {response.status_code}"
 
 
 async def deliver_one(

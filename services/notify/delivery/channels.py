@@ -16,6 +16,11 @@ hex) and ``X-Huodian-Signature``: lowercase hex HMAC-SHA256, keyed with the shar
 
 **Generic webhook (通用回调).** ``POST <recipient URL>`` with JSON ``{"id", "kind", "subject",
 "body"}``; when ``webhook_secret`` is set, ``X-Huodian-Signature: sha256=<hex HMAC of body>``.
+
+Robots and webhooks are URLs from outside: they are posted to through the guarded client of
+:mod:`shared.outbound` (never an internal address), and what they answer is never copied into
+``last_error`` (only the status and the robot's numeric error code), so the queue cannot be used
+to read an internal service.
 """
 
 from __future__ import annotations
@@ -42,6 +47,7 @@ from email_validator import EmailNotValidError, validate_email
 from services.notify.messages.models import Channel
 from services.notify.settings import NotifySettings
 from shared.clock import Clock, epoch_seconds
+from shared.outbound import UrlNotAllowed
 
 _MOBILE = re.compile(r"^(\+?86)?1[3-9]\d{9}$")
 _FINAL_HTTP = {400, 404, 405, 410, 413, 422}
@@ -165,11 +171,13 @@ async def _post_json(
         response = await client.post(
             url, content=body, headers={"Content-Type": "application/json", **headers}
         )
+    except UrlNotAllowed as exc:
+        raise DeliveryFailed(f"not sent: {exc.detail}", permanent=True) from exc
     except httpx.HTTPError as exc:
         raise DeliveryFailed(f"{urlsplit(url).netloc} could not be reached: {exc!r}") from exc
     if response.status_code >= 300:
         raise DeliveryFailed(
-            f"{urlsplit(url).netloc} answered HTTP {response.status_code}: {response.text[:200]}",
+            f"{urlsplit(url).netloc} answered HTTP {response.status_code}",
             permanent=response.status_code in _FINAL_HTTP,
         )
     return response
@@ -179,10 +187,16 @@ def _json_of(response: httpx.Response) -> dict[str, Any]:
     try:
         payload = response.json()
     except ValueError as exc:
-        raise DeliveryFailed(f"answer is not JSON: {response.text[:200]}") from exc
+        raise DeliveryFailed(f"answered HTTP {response.status_code}, not JSON") from exc
     if not isinstance(payload, dict):
-        raise DeliveryFailed(f"answer is not a JSON object: {response.text[:200]}")
+        raise DeliveryFailed(f"answered HTTP {response.status_code}, not a JSON object")
     return payload
+
+
+def _errcode(payload: Mapping[str, Any]) -> int:
+    """A robot's numeric ``errcode`` (-1 if it gave none): the only part of its answer kept."""
+    code = payload.get("errcode", -1)
+    return code if isinstance(code, int) else -1
 
 
 def _dumps(payload: Mapping[str, Any]) -> bytes:
@@ -243,11 +257,10 @@ class WeComSender:
     async def send(self, message: Outgoing) -> None:
         body = _dumps({"msgtype": "text", "text": {"content": _robot_text(message)}})
         payload = _json_of(await _post_json(self._client, message.recipient, body, {}))
-        code = payload.get("errcode", -1)
+        code = _errcode(payload)
         if code != 0:
             raise DeliveryFailed(
-                f"WeCom robot refused: {code} {payload.get('errmsg', '')}",
-                permanent=code in self._FINAL_CODES,
+                f"WeCom robot refused: errcode {code}", permanent=code in self._FINAL_CODES
             )
 
 
@@ -285,11 +298,10 @@ class DingTalkSender:
         url = self.signed_url(message.recipient, int(self._clock.now().timestamp() * 1000))
         body = _dumps({"msgtype": "text", "text": {"content": _robot_text(message)}})
         payload = _json_of(await _post_json(self._client, url, body, {}))
-        code = payload.get("errcode", -1)
+        code = _errcode(payload)
         if code != 0:
             raise DeliveryFailed(
-                f"DingTalk robot refused: {code} {payload.get('errmsg', '')}",
-                permanent=code in self._FINAL_CODES,
+                f"DingTalk robot refused: errcode {code}", permanent=code in self._FINAL_CODES
             )
 
 
@@ -326,11 +338,20 @@ class Channels:
     senders: Mapping[Channel, Sender]
 
     @classmethod
-    def build(cls, settings: NotifySettings, client: httpx.AsyncClient, clock: Clock) -> Channels:
+    def build(
+        cls,
+        settings: NotifySettings,
+        client: httpx.AsyncClient,
+        clock: Clock,
+        *,
+        outbound: httpx.AsyncClient,
+    ) -> Channels:
+        """``client`` reaches the SMS gateway the operator configured; ``outbound`` (from
+        :func:`shared.outbound.outbound_client`) the robots and webhooks subscribers gave."""
         senders: dict[Channel, Sender] = {
-            Channel.wecom: WeComSender(client),
-            Channel.dingtalk: DingTalkSender(client, settings.dingtalk_secrets, clock),
-            Channel.webhook: WebhookSender(client, settings.webhook_secret),
+            Channel.wecom: WeComSender(outbound),
+            Channel.dingtalk: DingTalkSender(outbound, settings.dingtalk_secrets, clock),
+            Channel.webhook: WebhookSender(outbound, settings.webhook_secret),
         }
         if settings.smtp_host:
             senders[Channel.email] = EmailSender(settings)

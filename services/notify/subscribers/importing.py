@@ -37,12 +37,14 @@ from services.notify.subscribers.models import (
     SubscriberImportPublic,
     SubscriberSource,
 )
-from services.notify.subscribers.service import upsert
+from services.notify.subscribers.service import check_webhooks, upsert
 from shared.clock import Clock
 from shared.db import session_scope
 from shared.errors import NotFound, Unprocessable
+from shared.outbound import OutboundPolicy, UrlNotAllowed
 
 BATCH_ROWS = 1000
+MAX_IMPORT_BYTES = 64 * 1024 * 1024  # some 400,000 rows; the whole body is refused beyond
 KEPT_ERRORS = 1000
 STALLED = timedelta(minutes=10)
 
@@ -142,7 +144,10 @@ def _batches(path: Path) -> Iterator[Batch]:
                 errors.append(RowError(row=number, field=field, message=e["msg"]))
         else:
             # One statement may not touch a row twice: within a batch the later row wins.
-            valid[parsed.account_number] = parsed.model_dump(exclude={"opt_outs"})
+            valid[parsed.account_number] = {
+                **parsed.model_dump(exclude={"opt_outs"}),
+                "_row": number,
+            }
         if read % BATCH_ROWS == 0:
             yield list(valid.values()), errors, read
             valid, errors, read = {}, [], 0
@@ -150,10 +155,34 @@ def _batches(path: Path) -> Iterator[Batch]:
         yield list(valid.values()), errors, read
 
 
+async def _allowed(
+    rows: list[dict[str, Any]], errors: list[RowError], outbound: OutboundPolicy
+) -> list[dict[str, Any]]:
+    """The rows whose webhooks may be called; the others become row errors."""
+    allowed = []
+    for row in rows:
+        number = row.pop("_row")
+        try:
+            await check_webhooks(outbound, row)
+        except UrlNotAllowed as exc:
+            errors.extend(
+                RowError(row=number, field=e.field, message=e.message) for e in exc.errors
+            )
+        else:
+            allowed.append(row)
+    return allowed
+
+
 async def _write_batch(
-    session: AsyncSession, import_id: int, batch: Batch, kept_errors: int, now: datetime
+    session: AsyncSession,
+    import_id: int,
+    batch: Batch,
+    kept_errors: int,
+    now: datetime,
+    outbound: OutboundPolicy,
 ) -> int:
     rows, errors, read = batch
+    rows = await _allowed(rows, errors, outbound)
     await upsert(session, rows, SubscriberSource.import_, now=now)
     job = await session.get(SubscriberImport, import_id, with_for_update=True)
     assert job is not None
@@ -170,7 +199,9 @@ async def _write_batch(
     return kept_errors
 
 
-async def run_import(engine: AsyncEngine, import_id: int, path: Path, clock: Clock) -> None:
+async def run_import(
+    engine: AsyncEngine, import_id: int, path: Path, clock: Clock, outbound: OutboundPolicy
+) -> None:
     """Import the file batch by batch (each batch its own transaction), then finish the job."""
     batches = _batches(path)
     kept_errors = 0
@@ -181,7 +212,7 @@ async def run_import(engine: AsyncEngine, import_id: int, path: Path, clock: Clo
                 break
             async with session_scope(engine) as session:
                 kept_errors = await _write_batch(
-                    session, import_id, batch, kept_errors, clock.now()
+                    session, import_id, batch, kept_errors, clock.now(), outbound
                 )
         state, error = ImportState.done, None
     except Unprocessable as exc:

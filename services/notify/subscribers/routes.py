@@ -25,7 +25,7 @@ from services.notify.subscribers.models import (
     SubscriberPublic,
     SubscriberUpdate,
 )
-from shared.app import Session
+from shared.app import Outbound, Session
 from shared.clock import Now
 from shared.errors import Unprocessable
 from shared.settings import Settings
@@ -35,9 +35,10 @@ router = APIRouter(tags=["subscribers"])
 
 @router.post("/subscribers", status_code=status.HTTP_201_CREATED, summary="Subscribe (新增)")
 async def create_subscriber(
-    body: SubscriberCreate, _staff: Dispatcher, session: Session, now: Now
+    body: SubscriberCreate, _staff: Dispatcher, session: Session, outbound: Outbound, now: Now
 ) -> SubscriberPublic:
-    return await service.to_public(session, await service.create(session, body, now=now))
+    created = await service.create(session, body, outbound=outbound, now=now)
+    return await service.to_public(session, created)
 
 
 @router.get("/subscribers", summary="Subscribers by supply location (订阅用户列表)")
@@ -98,7 +99,12 @@ async def import_subscribers(
     assert job.id is not None
     # Runs after the response, so after this transaction committed the job row.
     background.add_task(
-        importing.run_import, request.app.state.engine, job.id, path, request.app.state.clock
+        importing.run_import,
+        request.app.state.engine,
+        job.id,
+        path,
+        request.app.state.clock,
+        request.app.state.outbound,
     )
     return importing.to_public(job)
 
@@ -119,9 +125,14 @@ async def get_subscriber(
 
 @router.patch("/subscribers/{subscriber_id}", summary="Change contact points or location")
 async def update_subscriber(
-    _staff: Dispatcher, session: Session, subscriber_id: int, body: SubscriberUpdate, now: Now
+    _staff: Dispatcher,
+    session: Session,
+    outbound: Outbound,
+    subscriber_id: int,
+    body: SubscriberUpdate,
+    now: Now,
 ) -> SubscriberPublic:
-    updated = await service.update(session, subscriber_id, body, now=now)
+    updated = await service.update(session, subscriber_id, body, outbound=outbound, now=now)
     return await service.to_public(session, updated)
 
 

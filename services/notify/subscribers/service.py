@@ -26,9 +26,11 @@ from services.notify.subscribers.models import (
     SubscriberUpdate,
 )
 from shared.errors import Conflict, FieldError, NotFound, Unprocessable
+from shared.outbound import OutboundPolicy, UrlNotAllowed
 from shared.timeutil import beijing_date
 
 CURRENT = col(Subscriber.served_until).is_(None)
+WEBHOOKS = ("wecom_webhook", "dingtalk_webhook", "app_webhook")
 
 _UPSERTED = (
     "name",
@@ -57,6 +59,23 @@ def check_opt_outs(kinds: Sequence[str]) -> list[str]:
             ],
         )
     return sorted(set(kinds))
+
+
+async def check_webhooks(outbound: OutboundPolicy, values: dict[str, Any]) -> None:
+    """Refuse robot and app webhooks that lead inside Huodian's network (422
+    ``url_not_allowed``, one error per field)."""
+    errors: list[FieldError] = []
+    for name in WEBHOOKS:
+        url = values.get(name)
+        if url:
+            try:
+                await outbound.check_url(url)
+            except UrlNotAllowed as exc:
+                errors.append(FieldError(field=name, code=exc.code, message=exc.detail))
+    if errors:
+        raise UrlNotAllowed(
+            f"webhook not allowed: {'; '.join(e.message for e in errors)}", errors=errors
+        )
 
 
 async def _opt_outs(session: AsyncSession, ids: Sequence[int]) -> dict[int, list[str]]:
@@ -111,9 +130,11 @@ async def create(
     data: SubscriberCreate,
     source: SubscriberSource = SubscriberSource.api,
     *,
+    outbound: OutboundPolicy,
     now: datetime,
 ) -> Subscriber:
     kinds = check_opt_outs(data.opt_outs)
+    await check_webhooks(outbound, data.model_dump(include=set(WEBHOOKS)))
     taken = await session.exec(
         select(Subscriber.id).where(col(Subscriber.account_number) == data.account_number, CURRENT)
     )
@@ -138,10 +159,16 @@ async def create(
 
 
 async def update(
-    session: AsyncSession, subscriber_id: int, data: SubscriberUpdate, *, now: datetime
+    session: AsyncSession,
+    subscriber_id: int,
+    data: SubscriberUpdate,
+    *,
+    outbound: OutboundPolicy,
+    now: datetime,
 ) -> Subscriber:
     subscriber = await get(session, subscriber_id)
     changes = data.model_dump(exclude_unset=True)
+    await check_webhooks(outbound, changes)
     if "served_since" in changes:
         served_since = changes.pop("served_since")
         if served_since is None:

@@ -4,10 +4,12 @@ webhook URL, signed, retried with backoff, and in order per application."""
 from collections.abc import Iterator
 from datetime import timedelta
 
+import httpx
 import pytest
 
 from services.intake.portal.jobs import run_webhook_delivery, start_portal_jobs, stop_portal_jobs
 from services.intake.settings import IntakeSettings
+from shared.outbound import OutboundPolicy, outbound_client
 from tests.intake.applications.test_stages_api import CONNECTION_POINT, complete
 from tests.intake.conftest import create
 from tests.intake.portal.conftest import portal_application_body, post
@@ -211,3 +213,42 @@ class TestBackground:
         sent = await intake_admin.post("/portal/deliveries/run")
         assert sent.json() == {"delivered": 1, "failed": 0, "skipped": 0}
         assert (await clerk.post("/portal/deliveries/run")).status_code == 403
+
+
+class TestInternalUrls:
+    @pytest.fixture
+    def strict(self, intake):
+        """intake with the default policy: no allow-list."""
+        kept = intake.state.outbound, intake.state.webhook_http
+        intake.state.outbound = OutboundPolicy()
+        intake.state.webhook_http = outbound_client(intake.state.outbound, httpx.Timeout(5))
+        yield
+        intake.state.outbound, intake.state.webhook_http = kept
+
+    @pytest.mark.parametrize(
+        "url",
+        [
+            "http://127.0.0.1:8102/users",
+            "http://10.0.0.1/callback",
+            "http://169.254.169.254/latest/meta-data/",
+            "http://[::1]:8103/",
+            "http://[::ffff:127.0.0.1]/",
+            "http://localhost:8101/",
+        ],
+    )
+    async def test_they_are_refused_as_callback_urls(self, intake_admin, portal_key, strict, url):
+        path = f"/portal/clients/{portal_key.key_id}/webhook"
+        refused = await intake_admin.put(path, json={"url": url})
+        assert refused.status_code == 422
+        assert refused.json()["code"] == "url_not_allowed"
+
+    async def test_a_registered_one_is_checked_again_when_sent(
+        self, intake, intake_admin, portal, portal_key, clerk, registered, strict
+    ):
+        await complete(clerk, await submit(portal), "acceptance")  # queues a callback
+        run = await run_webhook_delivery(intake)
+        assert (run.delivered, run.failed) == (0, 1)
+        assert registered.received == []
+        failed = (await deliveries(intake_admin, portal_key.key_id))["deliveries"][0]
+        assert failed["last_status"] is None
+        assert failed["last_error"].startswith("not sent: the host 127.0.0.1 is an internal")
