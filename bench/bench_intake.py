@@ -34,10 +34,11 @@ from services.intake.policies.models import CustomerType, Stage
 from services.intake.settings import IntakeSettings
 from shared.auth import Principal, Role
 from shared.calendar import BEIJING, WorkingCalendar
+from shared.clock import SYSTEM_CLOCK
+from shared.clock import today as beijing_today_of
 from shared.db import create_service_engine, database_target, session_scope
 from shared.migrations import upgrade
 from shared.settings import Settings
-from shared.timeutil import beijing_today
 
 UNITS = 60
 SUPERVISORS = 5
@@ -94,7 +95,7 @@ def build(settings: Settings, rows: int) -> float:
                 "rows": rows,
                 "units": UNITS,
                 "supervisors": SUPERVISORS,
-                "today": beijing_today().isoformat(),
+                "today": beijing_today_of(SYSTEM_CLOCK).isoformat(),
             },
         )
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
@@ -122,7 +123,7 @@ async def timed(
 ) -> None:
     engine = create_service_engine(database_target(settings, "intake"))
     calendar = WorkingCalendar.build(last_year=2028)
-    today = beijing_today()
+    today = beijing_today_of(SYSTEM_CLOCK)
     times = []
     total = 0
     try:
@@ -149,7 +150,7 @@ async def timed_scan(settings: Settings) -> None:
     engine = create_engine(
         target.sync_url, connect_args={"options": f"-c search_path={target.schema}"}
     )
-    today = beijing_today()
+    today = beijing_today_of(SYSTEM_CLOCK)
     with engine.begin() as conn:
         conn.execute(
             text(
@@ -193,7 +194,7 @@ def explain(settings: Settings) -> None:
     engine = create_engine(
         target.sync_url, connect_args={"options": f"-c search_path={target.schema}"}
     )
-    today = beijing_today()
+    today = beijing_today_of(SYSTEM_CLOCK)
     with engine.connect() as conn:
         for title, sql in (
             (
@@ -251,7 +252,9 @@ async def main() -> None:
     finally:
         if not args.keep:
             drop(settings)
-    print(f"\n(today {beijing_today()}, rows {args.rows:,}; schema dropped: {not args.keep})")
+    print(
+        f"\n(today {beijing_today_of(SYSTEM_CLOCK)}, rows {args.rows:,}; schema dropped: {not args.keep})"
+    )
 
 
 if __name__ == "__main__":

@@ -30,8 +30,10 @@ from services.notify.settings import NotifySettings
 from services.notify.subscribers import importing
 from services.notify.subscribers.models import SubscriberImport
 from shared.calendar import WorkingCalendar
-from shared.db import create_service_engine, database_target, session_scope, utcnow
+from shared.clock import SYSTEM_CLOCK
+from shared.db import create_service_engine, database_target, session_scope
 from shared.migrations import upgrade
+from shared.outbound import OutboundPolicy
 from shared.settings import Settings
 
 FEEDERS = 20
@@ -70,9 +72,9 @@ def _csv(path: Path, n: int) -> None:
 
 async def _run(settings: Settings, n: int) -> None:
     config = NotifySettings(planned_notice_days=0)
-    hours = DeliveryHours.from_settings(config, WorkingCalendar.build())
+    hours = DeliveryHours.from_settings(config, WorkingCalendar.build(last_year=2028))
     engine = create_service_engine(database_target(settings, "notify"))
-    now = utcnow()
+    now = SYSTEM_CLOCK.now()
     start = now + timedelta(days=10)
     body = OutageCreate(
         kind=OutageKind.planned,
@@ -120,13 +122,17 @@ async def _run(settings: Settings, n: int) -> None:
             path = Path(folder) / "subscribers.csv"
             _csv(path, n)
             async with session_scope(engine) as session:
-                job = SubscriberImport(filename=path.name, created_by="bench")
+                job = SubscriberImport(
+                    filename=path.name, created_by="bench", created_at=now, progressed_at=now
+                )
                 session.add(job)
                 await session.flush()
                 job_id = job.id
             assert job_id is not None
             t0 = time.perf_counter()
-            await importing.run_import(engine, job_id, path)
+            await importing.run_import(
+                engine, job_id, path, SYSTEM_CLOCK, OutboundPolicy.from_settings(settings)
+            )
             elapsed = time.perf_counter() - t0
             async with session_scope(engine) as session:
                 done = await session.get(SubscriberImport, job_id)
