@@ -18,6 +18,7 @@ from shared.errors import ERROR_RESPONSES, Problem, install_error_handlers, prob
 from shared.http import ServiceClient
 from shared.migrations import current_revision, head_revision
 from shared.settings import ServiceName, Settings, get_settings
+from shared.validation import refuse_nul_characters
 
 LifespanHook = Callable[[FastAPI], Awaitable[None]]
 
@@ -114,6 +115,7 @@ def create_service_app(
         version="0.1.0",
         lifespan=lifespan,
         responses=ERROR_RESPONSES,
+        dependencies=[Depends(refuse_nul_characters)],
     )
     app.state.settings = settings
     app.state.service = service

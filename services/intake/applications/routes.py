@@ -29,6 +29,7 @@ from services.intake.policies.models import CustomerType, Stage
 from shared.app import Session
 from shared.calendar import WorkingCalendar, beijing_date
 from shared.clock import Now
+from shared.validation import Offset
 
 router = APIRouter(tags=["applications"])
 public_router = APIRouter(tags=["applicant"])
@@ -71,7 +72,7 @@ async def list_applications(
     customer_type: CustomerType | None = None,
     stage: Stage | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> ApplicationPage:
     flt = ApplicationFilter(status=status_, unit=unit, customer_type=customer_type, stage=stage)
     return await service.list_applications(

@@ -71,7 +71,11 @@ def parse_rows(rows: Iterable[tuple[int, Sequence[str]]]) -> list[NewItem]:
         if not header_seen:
             continue
         seq_text, cat, task, units, due = cells
-        row_errors = []
+        row_errors = [
+            _row_error(row_no, column, "nul_character", "NUL (\\x00) is not allowed")
+            for column, cell in zip(ANNEX2_COLUMNS, cells, strict=True)
+            if "\x00" in cell
+        ]
         try:
             seq = int(seq_text)
             if seq <= 0:
