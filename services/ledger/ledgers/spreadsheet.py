@@ -169,7 +169,7 @@ def item_row(item: ItemPublic) -> list[Any]:
 
 
 def write_ledger_xlsx(title: str, items: Sequence[ItemPublic]) -> bytes:
-    workbook = new_workbook()
+    workbook = new_workbook(title)
     sheet = add_sheet(
         workbook,
         "任务台账",
@@ -180,7 +180,6 @@ def write_ledger_xlsx(title: str, items: Sequence[ItemPublic]) -> bytes:
     for row in sheet.iter_rows(min_row=2, min_col=3, max_col=4):
         for cell in row:
             cell.alignment = Alignment(wrap_text=True, vertical="top")
-    workbook.properties.title = title
     return workbook_bytes(workbook)
 
 
