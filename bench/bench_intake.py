@@ -252,9 +252,8 @@ async def main() -> None:
     finally:
         if not args.keep:
             drop(settings)
-    print(
-        f"\n(today {beijing_today_of(SYSTEM_CLOCK)}, rows {args.rows:,}; schema dropped: {not args.keep})"
-    )
+    day = beijing_today_of(SYSTEM_CLOCK)
+    print(f"\n(today {day}, rows {args.rows:,}; schema dropped: {not args.keep})")
 
 
 if __name__ == "__main__":

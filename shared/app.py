@@ -23,6 +23,7 @@ from shared.migrations import current_revision, head_revision
 from shared.outbound import OutboundPolicy
 from shared.revocation import TokenVersions
 from shared.settings import ServiceName, Settings, get_settings
+from shared.validation import refuse_nul_characters
 
 LifespanHook = Callable[[FastAPI], Awaitable[None]]
 
@@ -141,13 +142,16 @@ def create_service_app(
         version="0.1.0",
         lifespan=lifespan,
         responses=ERROR_RESPONSES,
+        dependencies=[Depends(refuse_nul_characters)],
     )
     app.state.settings = settings
     app.state.service = service
     app.state.clock = clock
     app.state.outbound = OutboundPolicy.from_settings(settings)
-    install_error_handlers(app)
+    # The body limit inside the error middleware that install_error_handlers adds last (the
+    # outermost), so that whatever goes wrong in it still ends as a problem+json answer.
     app.add_middleware(BodyLimit, default=settings.max_body_bytes, routes=body_limits or {})
+    install_error_handlers(app)
     app.include_router(_health_router(service))
     for router in routers:
         app.include_router(router)

@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.calendar import CalendarRangeError
 
@@ -167,16 +168,49 @@ async def _handle_calendar_range(_request: Request, exc: Exception) -> JSONRespo
     )
 
 
+INTERNAL_ERROR = Problem(
+    title="Internal error",
+    status=500,
+    code="internal_error",
+    detail="The server failed to handle the request; it has been logged.",
+)
+
+
 async def _handle_unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    return problem_response(
-        Problem(
-            title="Internal error",
-            status=500,
-            code="internal_error",
-            detail="The server failed to handle the request; it has been logged.",
-        )
-    )
+    return problem_response(INTERNAL_ERROR)
+
+
+class UnexpectedErrorMiddleware:
+    """Answer an unexpected exception with a problem+json 500 and end the request normally.
+
+    Starlette's ``ServerErrorMiddleware`` (where an ``Exception`` handler lives) re-raises after
+    sending its response, so that the server sees the error; uvicorn then closes the connection,
+    and the client's next request on that kept-alive connection is reset. Caught here instead,
+    the error is logged once and the connection stays usable. Once a response has started there
+    is nothing left to answer with, so the error goes on to the server.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def send_and_note(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_and_note)
+        except Exception as exc:
+            if started:
+                raise
+            await (await _handle_unexpected(Request(scope), exc))(scope, receive, send)
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -186,6 +220,29 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(IntegrityError, _handle_integrity)
     app.add_exception_handler(CalendarRangeError, _handle_calendar_range)
     app.add_exception_handler(Exception, _handle_unexpected)
+    app.add_middleware(UnexpectedErrorMiddleware)
+    _document_problems(app)
+
+
+def _document_problems(app: FastAPI) -> None:
+    """OpenAPI shows every error response as it is sent, ``application/problem+json``.
+
+    FastAPI documents a ``responses={...: {"model": Problem}}`` entry under the route's own media
+    type (``application/json``); the schema is rewritten once, when it is first built.
+    """
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            for operations in build().get("paths", {}).values():
+                for operation in operations.values():
+                    for status, response in operation.get("responses", {}).items():
+                        content = response.get("content", {})
+                        if status[0] in "45" and "application/json" in content:
+                            content[PROBLEM_JSON] = content.pop("application/json")
+        return app.openapi_schema or build()
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {

@@ -11,10 +11,11 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import BaseModel, Field
 
 from shared.settings import ServiceName
 from shared.timeutil import BeijingTime
+from shared.validation import Instant
 
 
 class Event(BaseModel):
@@ -26,7 +27,7 @@ class Event(BaseModel):
         description="Dotted name, e.g. intake.stage.overdue",
     )
     source: ServiceName
-    occurred_at: AwareDatetime
+    occurred_at: Instant
     subject: str = Field(max_length=200, description="What it is about, e.g. an application number")
     data: dict[str, Any] = Field(default_factory=dict)
 

@@ -13,6 +13,7 @@ from shared.app import Session
 from shared.auth import CurrentPrincipal, Principal, Role
 from shared.clock import Today
 from shared.errors import Forbidden
+from shared.validation import Day
 
 
 async def current_user(principal: CurrentPrincipal, session: Session) -> User:
@@ -34,7 +35,7 @@ async def current_reader(principal: CurrentPrincipal, session: Session) -> Princ
 
 def as_of_day(
     as_of: Annotated[
-        date | None, Query(description="Judge state as of this Beijing date (默认今天)")
+        Day | None, Query(description="Judge state as of this Beijing date (默认今天)")
     ] = None,
     *,
     today: Today,

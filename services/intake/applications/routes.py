@@ -31,6 +31,7 @@ from shared.app import Session
 from shared.calendar import WorkingCalendar, beijing_date
 from shared.clock import Now
 from shared.errors import Problem
+from shared.validation import Offset
 
 router = APIRouter(tags=["applications"])
 public_router = APIRouter(tags=["applicant"])
@@ -73,7 +74,7 @@ async def list_applications(
     customer_type: CustomerType | None = None,
     stage: Stage | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> ApplicationPage:
     flt = ApplicationFilter(status=status_, unit=unit, customer_type=customer_type, stage=stage)
     return await service.list_applications(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -12,6 +11,7 @@ from services.intake.disclosure.models import CapacityDisclosure, PublicDisclosu
 from shared.app import Session
 from shared.calendar import beijing_date
 from shared.clock import Now
+from shared.validation import Day
 
 router = APIRouter(tags=["disclosure"])
 
@@ -24,7 +24,7 @@ async def read_disclosure(
     session: Session,
     now: Now,
     jurisdiction: Annotated[str, Query(min_length=2, max_length=40, description="如 dongying")],
-    on: Annotated[date | None, Query(description="北京日期；默认今天")] = None,
+    on: Annotated[Day | None, Query(description="北京日期；默认今天")] = None,
 ) -> PublicDisclosure:
     return await service.disclosure(session, jurisdiction, on or beijing_date(now))
 

@@ -21,6 +21,7 @@ from services.intake.db import IntakeTable
 from services.intake.policies.models import Stage
 from shared.db import UTCDateTime, enum_column
 from shared.timeutil import BeijingTime
+from shared.validation import Day
 
 # ---- tables ----------------------------------------------------------------------------------
 
@@ -89,7 +90,7 @@ class DocumentReceipt(_Body):
     reference: str = DataField(
         default="", max_length=200, description="证照编号、文件编号或电子证照标识"
     )
-    valid_until: date | None = DataField(default=None, description="有效期至（含）；空为长期有效")
+    valid_until: Day | None = DataField(default=None, description="有效期至（含）；空为长期有效")
     note: str = DataField(default="", max_length=2000)
 
 

@@ -21,6 +21,7 @@ from services.intake.rules.external_lines import ApprovalProcedure, Crossing, Pu
 from services.intake.rules.terms import VoltageClass
 from shared.db import UTCDateTime, enum_column
 from shared.timeutil import BeijingTime
+from shared.validation import Day
 
 
 class ApprovalState(StrEnum):
@@ -148,7 +149,7 @@ class ApprovalResultIn(_Body):
     application_number: str = DataField(min_length=1, max_length=24)
     result: ApprovalOutcome
     approval_number: str = DataField(min_length=1, max_length=100, description="批准或备案文号")
-    decided_on: date = DataField(description="审批部门作出决定的日期")
+    decided_on: Day = DataField(description="审批部门作出决定的日期")
     note: str = DataField(default="", max_length=2000)
 
 

@@ -26,6 +26,7 @@ from shared.app import Session
 from shared.calendar import beijing_date
 from shared.clock import Now
 from shared.errors import Problem
+from shared.validation import Offset
 
 router = APIRouter(tags=["external lines"])
 portal_router = APIRouter(tags=["portal"])
@@ -80,7 +81,7 @@ async def list_works(
     approval_state: ApprovalState | None = None,
     push_state: PushState | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> ExternalLinePage:
     flt = ExternalLineFilter(unit=unit, approval_state=approval_state, push_state=push_state)
     return await service.list_works(

@@ -11,6 +11,7 @@ from services.intake.fees.models import FeeItemsIn, FeeSheet, FeeVoid
 from services.intake.fees.sheet import fee_sheet
 from shared.app import Session
 from shared.clock import Now
+from shared.validation import Id
 
 router = APIRouter(tags=["fees"])
 
@@ -37,7 +38,7 @@ async def add_fees(
 
 @router.post("/applications/{number}/fees/{fee_id}/void", summary="Void a fee item (作废收费项目)")
 async def void_fee(
-    number: str, fee_id: int, body: FeeVoid, clerk: CurrentClerk, session: Session, now: Now
+    number: str, fee_id: Id, body: FeeVoid, clerk: CurrentClerk, session: Session, now: Now
 ) -> FeeSheet:
     application = await get_application(session, number, for_update=True)
     check_operator(application, clerk)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
@@ -15,6 +14,7 @@ from services.intake.kpis.xlsx import kpi_xlsx
 from shared.app import Session
 from shared.clock import Now
 from shared.downloads import XLSX_MEDIA_TYPE, attachment
+from shared.validation import Day
 
 router = APIRouter(tags=["kpis"])
 
@@ -29,8 +29,8 @@ async def kpis(
     staff: Staff,
     session: Session,
     now: Now,
-    period_start: Annotated[date, Query(description="接电日期起（北京时间）")],
-    period_end: Annotated[date, Query(description="接电日期止（含）")],
+    period_start: Annotated[Day, Query(description="接电日期起（北京时间）")],
+    period_end: Annotated[Day, Query(description="接电日期止（含）")],
     jurisdiction: str | None = None,
     unit: str | None = None,
     fmt: Annotated[Literal["json", "xlsx"], Query(alias="format")] = "json",

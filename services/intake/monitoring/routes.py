@@ -25,11 +25,11 @@ from services.intake.policies.models import CustomerType, Stage
 from shared.app import Session
 from shared.calendar import beijing_date
 from shared.clock import Now
+from shared.validation import Id, Offset
 
 router = APIRouter(tags=["monitoring"])
 
 Limit = Annotated[int, Query(ge=1, le=500)]
-Offset = Annotated[int, Query(ge=0)]
 
 
 @router.get("/monitoring/stages", summary="At-risk or overdue stages (预警、超期环节)")
@@ -74,13 +74,13 @@ async def list_escalations(
 
 
 @router.get("/escalations/{escalation_id}", summary="One escalation (督办详情)")
-async def get_escalation(escalation_id: int, staff: Staff, session: Session) -> EscalationPublic:
+async def get_escalation(escalation_id: Id, staff: Staff, session: Session) -> EscalationPublic:
     return await service.get_escalation(session, escalation_id, staff)
 
 
 @router.post("/escalations/{escalation_id}/acknowledge", summary="Take up an escalation (受理督办)")
 async def acknowledge(
-    escalation_id: int,
+    escalation_id: Id,
     body: Acknowledgement,
     supervisor: CurrentSupervisor,
     session: Session,
@@ -91,7 +91,7 @@ async def acknowledge(
 
 @router.post("/escalations/{escalation_id}/resolve", summary="Resolve an escalation (督办办结)")
 async def resolve(
-    escalation_id: int,
+    escalation_id: Id,
     body: Resolution,
     supervisor: CurrentSupervisor,
     session: Session,

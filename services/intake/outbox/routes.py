@@ -11,6 +11,7 @@ from services.intake.outbox import service
 from services.intake.outbox.models import DeliveryRun, OutboxPage, OutboxState
 from shared.app import Client, Session
 from shared.clock import Now
+from shared.validation import Offset
 
 router = APIRouter(tags=["outbox"])
 
@@ -21,7 +22,7 @@ async def list_outbox(
     session: Session,
     state: OutboxState | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> OutboxPage:
     return await service.list_outbox(session, state, limit=limit, offset=offset)
 

@@ -19,6 +19,7 @@ from sqlmodel import Field
 from services.intake.db import IntakeTable
 from shared.db import UTCDateTime
 from shared.timeutil import BeijingTime
+from shared.validation import Day
 
 
 class CustomerType(StrEnum):
@@ -123,7 +124,7 @@ class PolicyVersionCreate(BaseModel):
     jurisdiction_name: str = DataField(min_length=1, max_length=100)
     title: str = DataField(min_length=1, max_length=200)
     source: str = DataField(min_length=1, max_length=500, description="文件出处")
-    effective_from: date = DataField(
+    effective_from: Day = DataField(
         description="Applications accepted on or after this Beijing date"
     )
     supervising_unit: str = DataField(min_length=1, max_length=100, description="督办单位")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Query, status
@@ -17,6 +16,7 @@ from services.intake.policies.models import (
 )
 from shared.app import Session
 from shared.clock import Now
+from shared.validation import Day
 
 router = APIRouter(tags=["policies"])
 
@@ -32,7 +32,7 @@ async def list_policies(
 async def policy_in_force(
     session: Session,
     jurisdiction: str,
-    on: Annotated[date, Query(description="Beijing date of acceptance (受理日期)")],
+    on: Annotated[Day, Query(description="Beijing date of acceptance (受理日期)")],
 ) -> PolicyVersionPublic:
     return await service.version_in_force(session, jurisdiction, on)
 

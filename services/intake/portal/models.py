@@ -45,6 +45,7 @@ from services.intake.policies.models import CustomerType, Stage
 from services.intake.standins.elicense import LicenceOutcome, LicenceType
 from shared.db import UTCDateTime, enum_column
 from shared.timeutil import BeijingTime
+from shared.validation import Day
 
 # ---- tables ----------------------------------------------------------------------------------
 
@@ -236,7 +237,7 @@ class ProjectPush(_Body):
     expected_load_kw: Decimal = DataField(
         gt=0, le=10_000_000, decimal_places=2, description="预计用电负荷 kW"
     )
-    expected_connection_date: date = DataField(description="预计用电时间")
+    expected_connection_date: Day = DataField(description="预计用电时间")
 
 
 class PropertyCertificateIn(_Body):

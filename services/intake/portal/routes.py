@@ -41,6 +41,7 @@ from shared.app import Outbound, Session
 from shared.auth import CurrentPrincipal
 from shared.clock import Now
 from shared.errors import Problem
+from shared.validation import Offset
 
 portal_router = APIRouter(tags=["portal"])
 router = APIRouter(tags=["portal"])
@@ -51,7 +52,6 @@ SIGNED: dict[int | str, dict[str, Any]] = {
 }
 
 Limit = Annotated[int, Query(ge=1, le=500)]
-Offset = Annotated[int, Query(ge=0)]
 
 
 # ---- portal clients --------------------------------------------------------------------------

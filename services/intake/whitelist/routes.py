@@ -22,6 +22,7 @@ from services.intake.whitelist.models import (
 from services.intake.whitelist.service import WhitelistFilter
 from shared.app import Session
 from shared.clock import Now
+from shared.validation import Id, Offset
 
 router = APIRouter(tags=["whitelist"])
 
@@ -34,7 +35,7 @@ async def list_whitelist(
     area: Annotated[str | None, Query(description="配电网区域名称")] = None,
     status_: Annotated[WhitelistStatus | None, Query(alias="status")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> WhitelistPage:
     flt = WhitelistFilter(unit=unit, area=area, status=status_)
     return await service.list_whitelist(session, staff, flt, limit=limit, offset=offset)
@@ -80,6 +81,6 @@ async def create_grid_area(
     summary="Update an area's open capacity or limits (更新接入能力)",
 )
 async def update_grid_area(
-    area_id: int, body: GridAreaUpdate, staff: Staff, session: Session, now: Now
+    area_id: Id, body: GridAreaUpdate, staff: Staff, session: Session, now: Now
 ) -> GridAreaPublic:
     return await service.update_area(session, area_id, body, actor=staff, now=now)

@@ -13,6 +13,7 @@ from sqlmodel import Field
 from services.intake.db import IntakeTable
 from shared.db import UTCDateTime
 from shared.timeutil import BeijingTime
+from shared.validation import Day
 
 
 class CalendarYear(IntakeTable, table=True):
@@ -35,8 +36,8 @@ class YearArrangementIn(BaseModel):
     """A year's days off (放假) and make-up working days (调休上班)."""
 
     model_config = ConfigDict(extra="forbid")
-    holidays: list[date] = DataField(max_length=366, description="放假日期（可含周末）")
-    makeup_workdays: list[date] = DataField(max_length=120, description="调休上班的周六、周日")
+    holidays: list[Day] = DataField(max_length=366, description="放假日期（可含周末）")
+    makeup_workdays: list[Day] = DataField(max_length=120, description="调休上班的周六、周日")
     source: str = DataField(
         min_length=1, max_length=300, description="出处，如 国办发明电〔2025〕7号"
     )

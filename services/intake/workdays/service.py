@@ -63,15 +63,19 @@ def _days(year: int) -> list[date]:
     return [first + timedelta(days=i) for i in range((date(year + 1, 1, 1) - first).days)]
 
 
-def year_detail(
-    calendar: WorkingCalendar, year: int, row: CalendarYear | None = None
-) -> CalendarYearDetail:
-    """A year as the calendar counts it: weekdays off, weekend working days, working days."""
+def _require_in_calendar(calendar: WorkingCalendar, year: int) -> None:
     if not calendar.first_year <= year <= calendar.last_year:
         raise NotFound(
             f"{year} is outside the calendar ({calendar.first_year}..{calendar.last_year})",
             code="year_out_of_range",
         )
+
+
+def year_detail(
+    calendar: WorkingCalendar, year: int, row: CalendarYear | None = None
+) -> CalendarYearDetail:
+    """A year as the calendar counts it: weekdays off, weekend working days, working days."""
+    _require_in_calendar(calendar, year)
     days = _days(year)
     working = [d for d in days if calendar.is_workday(d)]
     return CalendarYearDetail(
@@ -112,6 +116,7 @@ async def list_years(session: AsyncSession, calendar: WorkingCalendar) -> Calend
 async def get_year(
     session: AsyncSession, calendar: WorkingCalendar, year: int
 ) -> CalendarYearDetail:
+    _require_in_calendar(calendar, year)  # before the query: a huge year overflows the driver
     return year_detail(calendar, year, await session.get(CalendarYear, year))
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Query, Response, UploadFile, status
@@ -25,6 +24,7 @@ from shared.auth import require_service
 from shared.clock import Now
 from shared.downloads import XLSX_MEDIA_TYPE, attachment
 from shared.errors import Unprocessable
+from shared.validation import Day, Id, Offset
 
 router = APIRouter(tags=["ledgers"])
 
@@ -58,7 +58,7 @@ async def import_ledger(
     name: Annotated[str, Form(min_length=1, max_length=200)],
     issuer: Annotated[str, Form(max_length=200)] = "",
     document_no: Annotated[str, Form(max_length=100)] = "",
-    plan_end: Annotated[date | None, Form()] = None,
+    plan_end: Annotated[Day | None, Form()] = None,
 ) -> LedgerPublic:
     content = await file.read(spreadsheet.MAX_IMPORT_BYTES + 1)
     filename = (file.filename or "").lower()
@@ -115,14 +115,14 @@ async def list_items(
     as_of: AsOf,
     ledger: str | None = None,
     category: str | None = None,
-    unit_id: int | None = None,
+    unit_id: Id | None = None,
     status_: Annotated[TaskStatus | None, Query(alias="status")] = None,
-    due_before: date | None = None,
+    due_before: Day | None = None,
     overdue: bool | None = None,
     due_soon: bool | None = None,
     due_soon_days: Annotated[int, Query(ge=0, le=365)] = service.DEFAULT_DUE_SOON_DAYS,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> ItemPage:
     flt = ItemFilter(
         ledger_code=ledger,
@@ -139,7 +139,7 @@ async def list_items(
 
 
 @router.get("/items/{item_id}", summary="One item with its whole history (事项详情)")
-async def get_item(item_id: int, _reader: Reader, session: Session, as_of: AsOf) -> ItemDetail:
+async def get_item(item_id: Id, _reader: Reader, session: Session, as_of: AsOf) -> ItemDetail:
     item = await service.get_item_public(session, item_id, as_of=as_of)
     return ItemDetail(**item.model_dump(), history=await history(session, item_id))
 
@@ -155,7 +155,7 @@ async def list_units(_reader: Reader, session: Session) -> list[UnitPublic]:
 
 @router.get("/units/{unit_id}/dashboard", summary="A unit's dashboard (单位看板)")
 async def unit_dashboard(
-    unit_id: int, _reader: Reader, session: Session, as_of: AsOf, ledger: str | None = None
+    unit_id: Id, _reader: Reader, session: Session, as_of: AsOf, ledger: str | None = None
 ) -> UnitDashboard:
     return await service.unit_dashboard(session, unit_id, as_of=as_of, ledger_code=ledger)
 

@@ -71,7 +71,11 @@ def parse_rows(rows: Iterable[tuple[int, Sequence[str]]]) -> list[NewItem]:
         if not header_seen:
             continue
         seq_text, cat, task, units, due = cells
-        row_errors = []
+        row_errors = [
+            _row_error(row_no, column, "nul_character", "NUL (\\x00) is not allowed")
+            for column, cell in zip(ANNEX2_COLUMNS, cells, strict=True)
+            if "\x00" in cell
+        ]
         try:
             seq = int(seq_text)
             if seq <= 0:
@@ -165,7 +169,7 @@ def item_row(item: ItemPublic) -> list[Any]:
 
 
 def write_ledger_xlsx(title: str, items: Sequence[ItemPublic]) -> bytes:
-    workbook = new_workbook()
+    workbook = new_workbook(title)
     sheet = add_sheet(
         workbook,
         "任务台账",
@@ -176,7 +180,6 @@ def write_ledger_xlsx(title: str, items: Sequence[ItemPublic]) -> bytes:
     for row in sheet.iter_rows(min_row=2, min_col=3, max_col=4):
         for cell in row:
             cell.alignment = Alignment(wrap_text=True, vertical="top")
-    workbook.properties.title = title
     return workbook_bytes(workbook)
 
 

@@ -13,6 +13,7 @@ from services.ledger.updates.service import EvidenceUpload, StatusUpdateCreate
 from shared.app import Session
 from shared.clock import Now
 from shared.downloads import attachment
+from shared.validation import Id
 
 router = APIRouter(tags=["updates"])
 
@@ -23,7 +24,7 @@ router = APIRouter(tags=["updates"])
     summary="Post a status update, with evidence files (填报进展)",
 )
 async def post_update(
-    item_id: int,
+    item_id: Id,
     user: CurrentUser,
     session: Session,
     now: Now,
@@ -52,7 +53,7 @@ async def post_update(
 
 
 @router.get("/items/{item_id}/updates", summary="An item's updates, oldest first (进展记录)")
-async def list_updates(item_id: int, _reader: Reader, session: Session) -> list[StatusUpdatePublic]:
+async def list_updates(item_id: Id, _reader: Reader, session: Session) -> list[StatusUpdatePublic]:
     return await service.history(session, item_id)
 
 
@@ -62,7 +63,7 @@ async def list_updates(item_id: int, _reader: Reader, session: Session) -> list[
     response_class=Response,
 )
 async def download_evidence(
-    item_id: int, evidence_id: int, _reader: Reader, session: Session
+    item_id: Id, evidence_id: Id, _reader: Reader, session: Session
 ) -> Response:
     evidence = await service.get_evidence(session, item_id, evidence_id)
     return attachment(evidence.content, evidence.content_type, evidence.filename)

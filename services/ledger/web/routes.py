@@ -26,6 +26,7 @@ from shared.errors import Forbidden, HuodianError, Unauthorized
 from shared.ratelimit import RateLimited, client_address
 from shared.settings import Settings
 from shared.timeutil import format_beijing
+from shared.validation import Id
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
@@ -177,7 +178,7 @@ async def _item_page(
     session: Session,
     user: User,
     token: str,
-    item_id: int,
+    item_id: Id,
     status_code: int = 200,
     **context: object,
 ) -> HTMLResponse:
@@ -203,7 +204,7 @@ async def _item_page(
 
 @router.get("/items/{item_id}", response_model=None)
 async def item_detail(
-    request: Request, session: Session, item_id: int, saved: bool = False
+    request: Request, session: Session, item_id: Id, saved: bool = False
 ) -> Response:
     signed_in = await _signed_in(request, session)
     if signed_in is None:
@@ -216,7 +217,7 @@ async def item_detail(
 async def post_update(
     request: Request,
     session: Session,
-    item_id: int,
+    item_id: Id,
     csrf: Annotated[str, Form()],
     status: Annotated[TaskStatus, Form()],
     progress: Annotated[int, Form()],
@@ -262,7 +263,7 @@ async def post_update(
 
 
 @router.get("/items/{item_id}/evidence/{evidence_id}", response_model=None)
-async def evidence(request: Request, session: Session, item_id: int, evidence_id: int) -> Response:
+async def evidence(request: Request, session: Session, item_id: Id, evidence_id: Id) -> Response:
     if await _signed_in(request, session) is None:
         return _to_login()
     found = await updates.get_evidence(session, item_id, evidence_id)

@@ -9,6 +9,7 @@ from services.notify.events.service import receive
 from shared.app import Client, Session
 from shared.auth import CurrentPrincipal, require_service
 from shared.clock import Now
+from shared.errors import Problem
 from shared.events import Event, EventReceipt
 
 router = APIRouter(tags=["events"])
@@ -17,7 +18,12 @@ router = APIRouter(tags=["events"])
 @router.post(
     "/events",
     summary="Receive an event from another service, exactly once (接收事件)",
-    responses={502: {"description": "ledger's directory unreachable: deliver again later"}},
+    responses={
+        502: {
+            "model": Problem,
+            "description": "ledger's directory unreachable: deliver again later",
+        }
+    },
 )
 async def post_event(
     event: Event,

@@ -13,6 +13,7 @@ from services.notify.messages.models import Channel, MessagePublic, MessageState
 from services.notify.messages.service import MessageFilter, MessagePage, ResendResult
 from shared.app import Session
 from shared.clock import Now
+from shared.validation import Id, Offset
 
 router = APIRouter(tags=["messages"])
 
@@ -23,7 +24,7 @@ async def messages(
     session: Session,
     where: Annotated[MessageFilter, Query()],
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> MessagePage:
     return await service.list_messages(session, where, limit=limit, offset=offset)
 
@@ -35,7 +36,7 @@ async def dead_letters(
     kind: str | None = None,
     channel: Channel | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> MessagePage:
     where = MessageFilter(state=MessageState.dead, kind=kind, channel=channel)
     return await service.list_messages(session, where, limit=limit, offset=offset)
@@ -53,13 +54,13 @@ async def resend_dead(
 
 
 @router.get("/messages/{message_id}", summary="One message (消息详情)")
-async def message(_operator: Operator, session: Session, message_id: int) -> MessagePublic:
+async def message(_operator: Operator, session: Session, message_id: Id) -> MessagePublic:
     found = await service.get_message(session, message_id)
     return MessagePublic.model_validate(found, from_attributes=True)
 
 
 @router.post("/messages/{message_id}/resend", summary="Re-send a dead or failed message (重发)")
-async def resend(_operator: Operator, session: Session, message_id: int, now: Now) -> MessagePublic:
+async def resend(_operator: Operator, session: Session, message_id: Id, now: Now) -> MessagePublic:
     found = await service.resend(session, message_id, now=now)
     return MessagePublic.model_validate(found, from_attributes=True)
 

@@ -20,6 +20,7 @@ from services.notify.messages.models import (
     MessageState,
 )
 from shared.errors import Conflict, NotFound
+from shared.validation import Id
 
 
 class NewMessage(SQLModel):
@@ -41,8 +42,8 @@ class MessageFilter(SQLModel):
     kind: str | None = None
     channel: Channel | None = None
     recipient: str | None = None
-    subscriber_id: int | None = None
-    outage_id: int | None = None
+    subscriber_id: Id | None = None
+    outage_id: Id | None = None
 
 
 class MessagePage(SQLModel):

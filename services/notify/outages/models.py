@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from pydantic import AwareDatetime, model_validator
+from pydantic import model_validator
 from sqlalchemy import Column, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
@@ -12,6 +12,7 @@ from services.notify.db import NotifyTable
 from services.notify.subscribers.models import AreaClass
 from shared.db import UTCDateTime, enum_column
 from shared.timeutil import BeijingTime
+from shared.validation import Instant
 
 
 class OutageKind(StrEnum):
@@ -132,8 +133,8 @@ class OutageCreate(SQLModel):
     cause: str = Field(min_length=1, max_length=300, description="停电原因")
     feeders: list[str] = Field(default=[], description="Feeders/lines cut (线路)")
     transformer_areas: list[str] = Field(default=[], description="Transformer areas cut (台区)")
-    planned_start: AwareDatetime = Field(description="Start; for a fault, when it happened")
-    etr: AwareDatetime = Field(description="Expected restoration (预计复电时间)")
+    planned_start: Instant = Field(description="Start; for a fault, when it happened")
+    etr: Instant = Field(description="Expected restoration (预计复电时间)")
 
     @model_validator(mode="after")
     def _sane(self) -> OutageCreate:
@@ -158,7 +159,7 @@ class Announcement(SQLModel):
 
 
 class EtrChange(SQLModel):
-    etr: AwareDatetime
+    etr: Instant
     note: str | None = Field(default=None, max_length=500)
 
 
@@ -167,7 +168,7 @@ class ProgressNote(SQLModel):
 
 
 class Moment(SQLModel):
-    at: AwareDatetime | None = Field(default=None, description="When; now if left out")
+    at: Instant | None = Field(default=None, description="When; now if left out")
 
 
 class Cancellation(SQLModel):

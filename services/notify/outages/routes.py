@@ -24,6 +24,7 @@ from services.notify.outages.models import (
 )
 from shared.app import Session
 from shared.clock import Now
+from shared.validation import Id, Offset
 
 router = APIRouter(tags=["outages"])
 
@@ -55,14 +56,14 @@ async def list_outages(
     state: OutageState | None = None,
     kind: OutageKind | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> list[OutagePublic]:
     found = await service.list_outages(session, state=state, kind=kind, limit=limit, offset=offset)
     return [await service.to_public(session, o) for o in found]
 
 
 @router.get("/outages/{outage_id}", summary="An outage with its changes and deliveries")
-async def get_outage(_staff: Dispatcher, session: Session, outage_id: int) -> OutagePublic:
+async def get_outage(_staff: Dispatcher, session: Session, outage_id: Id) -> OutagePublic:
     return await service.to_public(session, await service.get(session, outage_id))
 
 
@@ -71,7 +72,7 @@ async def get_outage(_staff: Dispatcher, session: Session, outage_id: int) -> Ou
     summary="Customers also cut by other outages nearby in time (一停多用 预警)",
 )
 async def repeat_warning(
-    _staff: Dispatcher, session: Session, config: NotifyConfig, outage_id: int
+    _staff: Dispatcher, session: Session, config: NotifyConfig, outage_id: Id
 ) -> RepeatWarning:
     outage = await service.get(session, outage_id)
     return await service.repeat_warning(session, outage, config.repeat_window_days)
@@ -79,7 +80,7 @@ async def repeat_warning(
 
 @router.post("/outages/{outage_id}/announce", summary="Announce to the customers (发布停电通知)")
 async def announce(
-    outage_id: int,
+    outage_id: Id,
     body: Announcement,
     staff: Dispatcher,
     session: Session,
@@ -98,7 +99,7 @@ async def announce(
 
 @router.post("/outages/{outage_id}/start", summary="Power is off (开始停电)")
 async def start(
-    outage_id: int,
+    outage_id: Id,
     body: Moment,
     staff: Dispatcher,
     session: Session,
@@ -116,7 +117,7 @@ async def start(
 
 @router.post("/outages/{outage_id}/etr", summary="Change the expected restoration (调整复电时间)")
 async def change_etr(
-    outage_id: int,
+    outage_id: Id,
     body: EtrChange,
     staff: Dispatcher,
     session: Session,
@@ -134,7 +135,7 @@ async def change_etr(
 
 @router.post("/outages/{outage_id}/progress", summary="Repair progress (抢修进度)")
 async def progress(
-    outage_id: int,
+    outage_id: Id,
     body: ProgressNote,
     staff: Dispatcher,
     session: Session,
@@ -152,7 +153,7 @@ async def progress(
 
 @router.post("/outages/{outage_id}/restore", summary="Power is back (恢复送电)")
 async def restore(
-    outage_id: int,
+    outage_id: Id,
     body: Moment,
     staff: Dispatcher,
     session: Session,
@@ -170,7 +171,7 @@ async def restore(
 
 @router.post("/outages/{outage_id}/cancel", summary="Cancel a draft or announced outage (取消)")
 async def cancel(
-    outage_id: int,
+    outage_id: Id,
     body: Cancellation,
     staff: Dispatcher,
     session: Session,
@@ -190,12 +191,12 @@ async def cancel(
 async def outage_messages(
     _staff: Dispatcher,
     session: Session,
-    outage_id: int,
+    outage_id: Id,
     state: MessageState | None = None,
     channel: Channel | None = None,
-    subscriber_id: int | None = None,
+    subscriber_id: Id | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> MessagePage:
     await service.get(session, outage_id)
     where = MessageFilter(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Path, Query, Response, status
+from fastapi import APIRouter, Query, Response, status
 
 from services.notify.deps import Operator
 from services.notify.reliability import service
@@ -16,8 +16,7 @@ from shared.app import Session
 from shared.auth import CurrentPrincipal
 from shared.clock import Now
 from shared.downloads import XLSX_MEDIA_TYPE, attachment
-
-Year = Annotated[int, Path(ge=2000, le=2100)]
+from shared.validation import Year
 
 router = APIRouter(tags=["reliability"])
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
@@ -13,6 +12,7 @@ from services.notify.reminders.service import ReminderRun, queue_ledger_reminder
 from shared.app import Client, Session
 from shared.calendar import beijing_date
 from shared.clock import Now
+from shared.validation import Day
 
 router = APIRouter(tags=["reminders"])
 
@@ -28,7 +28,7 @@ async def run_ledger_reminders(
     hours: Hours,
     request: Request,
     now: Now,
-    as_of: date | None = None,
+    as_of: Day | None = None,
     days_before: Annotated[int, Query(ge=0, le=60)] = 7,
 ) -> ReminderRun:
     return await queue_ledger_reminders(
@@ -53,7 +53,7 @@ async def run_report_reminders(
     hours: Hours,
     request: Request,
     now: Now,
-    as_of: date | None = None,
+    as_of: Day | None = None,
     days_before: Annotated[int, Query(ge=1, le=30)] = 5,
 ) -> ReportReminderRun:
     return await queue_report_reminders(

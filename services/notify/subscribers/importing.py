@@ -136,18 +136,24 @@ def _batches(path: Path) -> Iterator[Batch]:
         if not any(values.values()):
             continue  # blank line
         read += 1
-        try:
-            parsed = SubscriberCreate.model_validate(values)
-        except ValidationError as exc:
-            for e in exc.errors():
-                field = ".".join(str(p) for p in e["loc"]) or "row"
-                errors.append(RowError(row=number, field=field, message=e["msg"]))
+        with_nul = [f for f, v in values.items() if v is not None and "\x00" in v]
+        if with_nul:  # the database's text refuses NUL
+            errors += [
+                RowError(row=number, field=f, message="NUL is not allowed") for f in with_nul
+            ]
         else:
-            # One statement may not touch a row twice: within a batch the later row wins.
-            valid[parsed.account_number] = {
-                **parsed.model_dump(exclude={"opt_outs"}),
-                "_row": number,
-            }
+            try:
+                parsed = SubscriberCreate.model_validate(values)
+            except ValidationError as exc:
+                for e in exc.errors():
+                    field = ".".join(str(p) for p in e["loc"]) or "row"
+                    errors.append(RowError(row=number, field=field, message=e["msg"]))
+            else:
+                # One statement may not touch a row twice: within a batch the later row wins.
+                valid[parsed.account_number] = {
+                    **parsed.model_dump(exclude={"opt_outs"}),
+                    "_row": number,
+                }
         if read % BATCH_ROWS == 0:
             yield list(valid.values()), errors, read
             valid, errors, read = {}, [], 0

@@ -24,6 +24,7 @@ from sqlmodel import Field, SQLModel
 from services.notify.db import NotifyTable
 from shared.db import UTCDateTime, enum_column
 from shared.timeutil import BeijingTime
+from shared.validation import Day
 
 _MOBILE = re.compile(r"^(\+?86)?1[3-9]\d{9}$")
 
@@ -160,7 +161,7 @@ class SubscriberCreate(SubscriberFields):
         str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)
     ]
     opt_outs: list[str] = Field(default=[], description="Message types not wanted (退订)")
-    served_since: date | None = Field(
+    served_since: Day | None = Field(
         default=None, description="Connection date (接电日期); the day of creation if left out"
     )
 
@@ -177,7 +178,7 @@ class SubscriberUpdate(SQLModel):
     feeder: Place | None = None
     transformer_area: Place | None = None
     area_class: AreaClass | None = None
-    served_since: date | None = Field(default=None, description="Correct the connection date")
+    served_since: Day | None = Field(default=None, description="Correct the connection date")
 
 
 class Preferences(SQLModel):

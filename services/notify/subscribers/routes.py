@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import shutil
 import uuid
-from datetime import date
 from pathlib import Path
 from typing import Annotated
 
@@ -29,6 +28,7 @@ from shared.app import Outbound, Session
 from shared.clock import Now
 from shared.errors import Unprocessable
 from shared.settings import Settings
+from shared.validation import Day, Id, Offset
 
 router = APIRouter(tags=["subscribers"])
 
@@ -50,7 +50,7 @@ async def list_subscribers(
     area_class: AreaClass | None = None,
     q: Annotated[str | None, Query(max_length=100, description="name, account or mobile")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> SubscriberPage:
     return await service.list_subscribers(
         session,
@@ -111,14 +111,14 @@ async def import_subscribers(
 
 @router.get("/subscribers/imports/{import_id}", summary="An import's progress and row errors")
 async def import_progress(
-    _staff: Dispatcher, session: Session, import_id: int
+    _staff: Dispatcher, session: Session, import_id: Id
 ) -> SubscriberImportPublic:
     return importing.to_public(await importing.get_import(session, import_id))
 
 
 @router.get("/subscribers/{subscriber_id}", summary="One subscriber (订阅用户)")
 async def get_subscriber(
-    _staff: Dispatcher, session: Session, subscriber_id: int
+    _staff: Dispatcher, session: Session, subscriber_id: Id
 ) -> SubscriberPublic:
     return await service.to_public(session, await service.get(session, subscriber_id))
 
@@ -128,7 +128,7 @@ async def update_subscriber(
     _staff: Dispatcher,
     session: Session,
     outbound: Outbound,
-    subscriber_id: int,
+    subscriber_id: Id,
     body: SubscriberUpdate,
     now: Now,
 ) -> SubscriberPublic:
@@ -138,7 +138,7 @@ async def update_subscriber(
 
 @router.put("/subscribers/{subscriber_id}/preferences", summary="Opt-outs per type (退订设置)")
 async def set_preferences(
-    _staff: Dispatcher, session: Session, subscriber_id: int, body: Preferences
+    _staff: Dispatcher, session: Session, subscriber_id: Id, body: Preferences
 ) -> SubscriberPublic:
     subscriber = await service.set_preferences(session, subscriber_id, body.opt_outs)
     return await service.to_public(session, subscriber)
@@ -154,10 +154,10 @@ async def set_preferences(
 async def delete_subscriber(
     _staff: Dispatcher,
     session: Session,
-    subscriber_id: int,
+    subscriber_id: Id,
     now: Now,
     ended_on: Annotated[
-        date | None, Query(description="First day no longer served (销户日期); today if left out")
+        Day | None, Query(description="First day no longer served (销户日期); today if left out")
     ] = None,
 ) -> Response:
     await service.remove(session, subscriber_id, ended_on=ended_on, now=now)
@@ -168,11 +168,11 @@ async def delete_subscriber(
 async def subscriber_messages(
     _staff: Dispatcher,
     session: Session,
-    subscriber_id: int,
+    subscriber_id: Id,
     state: MessageState | None = None,
     channel: Channel | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> MessagePage:
     await service.get(session, subscriber_id)
     where = MessageFilter(subscriber_id=subscriber_id, state=state, channel=channel)
