@@ -22,7 +22,6 @@ from shared.calendar import beijing_date
 
 __all__ = [
     "SYSTEM_CLOCK",
-    "AppClock",
     "Clock",
     "FixedClock",
     "Now",
@@ -92,6 +91,5 @@ def _request_today(now: Annotated[datetime, Depends(_request_now)]) -> date:
     return beijing_date(now)
 
 
-AppClock = Annotated[Clock, Depends(clock_of)]
 Now = Annotated[datetime, Depends(_request_now)]
 Today = Annotated[date, Depends(_request_today)]

@@ -28,6 +28,10 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy import Enum as SAEnum
+from sqlalchemy.dialects.postgresql import Insert as PostgresInsert
+from sqlalchemy.dialects.postgresql import insert as postgres_insert
+from sqlalchemy.dialects.sqlite import Insert as SqliteInsert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.orm import registry
@@ -47,6 +51,12 @@ NAMING_CONVENTION = {
 def new_registry() -> registry:
     """A mapper registry with its own metadata, so each service's tables stay apart."""
     return registry(metadata=MetaData(naming_convention=NAMING_CONVENTION))
+
+
+def conflict_insert(table: Any, dialect: Dialect) -> PostgresInsert | SqliteInsert:
+    """``INSERT INTO table`` in the dialect's own form, so that ``ON CONFLICT DO NOTHING`` or
+    ``DO UPDATE`` can follow: the same statement on PostgreSQL and SQLite."""
+    return postgres_insert(table) if dialect.name == "postgresql" else sqlite_insert(table)
 
 
 class UTCDateTime(TypeDecorator[datetime]):

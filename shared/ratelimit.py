@@ -19,11 +19,9 @@ from datetime import UTC, datetime, timedelta
 
 from fastapi import Request
 from sqlalchemy import Column, Integer, MetaData, String, Table, case, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from shared.db import UTCDateTime
+from shared.db import UTCDateTime, conflict_insert
 from shared.errors import HuodianError
 
 RATE_LIMITS_TABLE = "rate_limits"
@@ -70,36 +68,42 @@ class RateLimited(HuodianError):
         self.headers = {"Retry-After": str(retry_after)}
 
 
-async def hit(engine: AsyncEngine, table: Table, limit: Limit, subject: str, now: datetime) -> int:
-    """Count one hit for ``subject`` (committed at once); returns the hits in this window."""
-    start = limit.window_start(now)
+Check = tuple[Limit, str]
+"""A limit and the subject it is counted for: ``(PER_ADDRESS, "10.0.0.7")``."""
+
+
+async def hit(engine: AsyncEngine, table: Table, now: datetime, *checks: Check) -> list[int]:
+    """Count one hit for each subject, in one transaction committed at once; returns the hits
+    each now has in its current window."""
+    counted: list[int] = []
     async with engine.begin() as conn:
-        insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
-        statement = insert(table).values(key=limit.key(subject), window_start=start, hits=1)
-        fresh = statement.excluded.window_start != table.c.window_start
-        upsert = statement.on_conflict_do_update(
-            index_elements=[table.c.key],
-            set_={
-                "window_start": start,
-                # A hit in a new window starts counting again.
-                "hits": case((fresh, 1), else_=table.c.hits + 1),
-            },
-        ).returning(table.c.hits)
-        counted: int = (await conn.execute(upsert)).scalar_one()
+        for limit, subject in checks:
+            start = limit.window_start(now)
+            statement = conflict_insert(table, conn.dialect).values(
+                key=limit.key(subject), window_start=start, hits=1
+            )
+            fresh = statement.excluded.window_start != table.c.window_start
+            upsert = statement.on_conflict_do_update(
+                index_elements=[table.c.key],
+                set_={
+                    "window_start": start,
+                    # A hit in a new window starts counting again.
+                    "hits": case((fresh, 1), else_=table.c.hits + 1),
+                },
+            ).returning(table.c.hits)
+            counted.append((await conn.execute(upsert)).scalar_one())
     return counted
 
 
-async def hits(engine: AsyncEngine, table: Table, limit: Limit, subject: str, now: datetime) -> int:
-    """The hits counted for ``subject`` in the current window (0 in a new one)."""
+async def reached(engine: AsyncEngine, table: Table, now: datetime, *checks: Check) -> Limit | None:
+    """The first limit whose subject has used up its current window, read in one query."""
+    keys = {limit.key(subject): limit for limit, subject in checks}
     async with engine.connect() as conn:
-        row = (
-            await conn.execute(
-                select(table.c.window_start, table.c.hits).where(table.c.key == limit.key(subject))
-            )
-        ).first()
-    if row is None or row.window_start != limit.window_start(now):
-        return 0
-    return int(row.hits)
+        rows = await conn.execute(
+            select(table.c.key, table.c.window_start, table.c.hits).where(table.c.key.in_(keys))
+        )
+        counts = {r.key: r.hits for r in rows if r.window_start == keys[r.key].window_start(now)}
+    return next((limit for key, limit in keys.items() if counts.get(key, 0) >= limit.limit), None)
 
 
 def refuse(limit: Limit, now: datetime, detail: str) -> RateLimited:

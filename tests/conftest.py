@@ -168,7 +168,9 @@ async def add_user(
     """Create a user through the service, with the password hashed once per run (argon2 is slow
     on purpose); a user of that name made earlier in the test (e.g. by intake's fixtures) stays."""
     async with session_scope(apps.ledger.state.engine) as session:
-        if await get_user_by_name(session, username) is not None:
+        existing = await get_user_by_name(session, username)
+        if existing is not None:
+            assert existing.role is role, f"{username} exists already as {existing.role}"
             return
         user = await create_user(
             session,

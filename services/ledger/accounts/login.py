@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime, timedelta
+from functools import cache
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -22,12 +23,17 @@ from services.ledger.accounts.service import get_user_by_name
 from services.ledger.schema import rate_limits
 from shared.auth import hash_password, verify_password
 from shared.errors import Unauthorized
-from shared.ratelimit import Limit, hit, hits, refuse
+from shared.ratelimit import Limit, hit, reached, refuse
 
 PER_ADDRESS = Limit("login-address", 30, timedelta(minutes=1))
 PER_ACCOUNT = Limit("login-account", 5, timedelta(minutes=15))
-# Checked when the username is unknown, so that both cases cost one argon2 verification.
-_DUMMY_HASH = hash_password("not a password anybody has")
+
+
+@cache
+def _dummy_hash() -> str:
+    """Checked when the username is unknown, so that both cases cost one argon2 verification
+    (made on first use: argon2 is slow on purpose, and importing the module should not be)."""
+    return hash_password("not a password anybody has")
 
 
 async def sign_in(
@@ -40,15 +46,16 @@ async def sign_in(
     now: datetime,
 ) -> User:
     """The user if the password is right and no limit is reached; 401 or 429 otherwise."""
-    if await hit(engine, rate_limits, PER_ADDRESS, address, now) > PER_ADDRESS.limit:
+    (attempts,) = await hit(engine, rate_limits, now, (PER_ADDRESS, address))
+    if attempts > PER_ADDRESS.limit:
         raise refuse(PER_ADDRESS, now, "too many sign-in attempts from this address; wait")
     account = username.strip().lower()
-    if await hits(engine, rate_limits, PER_ACCOUNT, account, now) >= PER_ACCOUNT.limit:
+    if await reached(engine, rate_limits, now, (PER_ACCOUNT, account)):
         raise refuse(PER_ACCOUNT, now, "too many wrong passwords for this account; wait")
     user = await get_user_by_name(session, username)
-    stored = user.password_hash if user is not None else _DUMMY_HASH
+    stored = user.password_hash if user is not None else _dummy_hash()
     right = await asyncio.to_thread(verify_password, stored, password)
     if user is None or not user.is_active or not right:
-        await hit(engine, rate_limits, PER_ACCOUNT, account, now)
+        await hit(engine, rate_limits, now, (PER_ACCOUNT, account))
         raise Unauthorized("wrong username or password", code="bad_credentials")
     return user

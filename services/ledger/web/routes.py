@@ -3,6 +3,7 @@ update form. They call the same service functions as the API."""
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -20,7 +21,7 @@ from services.ledger.web.session import COOKIE, csrf_ok, csrf_token, session_tok
 from shared.app import Session
 from shared.auth import Role, decode_token
 from shared.calendar import beijing_date
-from shared.clock import clock_of
+from shared.clock import Now
 from shared.downloads import attachment
 from shared.errors import Forbidden, HuodianError, Unauthorized
 from shared.ratelimit import RateLimited, client_address
@@ -59,12 +60,12 @@ def _settings(request: Request) -> Settings:
     return settings
 
 
-async def _signed_in(request: Request, session: Session) -> tuple[User, str] | None:
+async def _signed_in(request: Request, session: Session, now: datetime) -> tuple[User, str] | None:
     token = session_token(request)
     if not token:
         return None
     try:
-        principal = decode_token(_settings(request), token, clock_of(request).now())
+        principal = decode_token(_settings(request), token, now)
         return await accounts.user_of(session, principal), token
     except Unauthorized:
         return None
@@ -103,6 +104,7 @@ async def login(
     session: Session,
     username: Annotated[str, Form()],
     password: Annotated[str, Form()],
+    now: Now,
 ) -> Response:
     try:
         user = await login_service.sign_in(
@@ -111,7 +113,7 @@ async def login(
             username,
             password,
             address=client_address(request),
-            now=clock_of(request).now(),
+            now=now,
         )
     except (Unauthorized, RateLimited) as exc:
         limited = isinstance(exc, RateLimited)
@@ -124,7 +126,7 @@ async def login(
             error="尝试次数过多，请稍后再试。" if limited else "用户名或密码错误。",
             username=username,
         )
-    token = await accounts.token_for(session, _settings(request), user, now=clock_of(request).now())
+    token = await accounts.token_for(session, _settings(request), user, now=now)
     response = RedirectResponse("/ui/", status_code=303)
     response.set_cookie(
         COOKIE,
@@ -144,14 +146,14 @@ async def logout() -> Response:
 
 @router.get("/", response_model=None)
 async def item_list(
-    request: Request, session: Session, ledger: str = "", overdue: bool = False
+    request: Request, session: Session, now: Now, ledger: str = "", overdue: bool = False
 ) -> Response:
-    signed_in = await _signed_in(request, session)
+    signed_in = await _signed_in(request, session, now)
     if signed_in is None:
         return _to_login()
     user, token = signed_in
     assert user.id is not None
-    today = beijing_date(clock_of(request).now())
+    today = beijing_date(now)
     mine = user.role is Role.dept_head
     flt = ledgers.ItemFilter(
         ledger_code=ledger or None,
@@ -179,10 +181,10 @@ async def _item_page(
     user: User,
     token: str,
     item_id: Id,
+    today: date,
     status_code: int = 200,
     **context: object,
 ) -> HTMLResponse:
-    today = beijing_date(clock_of(request).now())
     item = await ledgers.get_item_public(session, item_id, as_of=today)
     can_update = (
         user.role is Role.dept_head
@@ -204,13 +206,13 @@ async def _item_page(
 
 @router.get("/items/{item_id}", response_model=None)
 async def item_detail(
-    request: Request, session: Session, item_id: Id, saved: bool = False
+    request: Request, session: Session, item_id: Id, now: Now, saved: bool = False
 ) -> Response:
-    signed_in = await _signed_in(request, session)
+    signed_in = await _signed_in(request, session, now)
     if signed_in is None:
         return _to_login()
     notice = "进展已提交。" if saved else None
-    return await _item_page(request, session, *signed_in, item_id, notice=notice)
+    return await _item_page(request, session, *signed_in, item_id, beijing_date(now), notice=notice)
 
 
 @router.post("/items/{item_id}/updates", response_model=None)
@@ -218,13 +220,14 @@ async def post_update(
     request: Request,
     session: Session,
     item_id: Id,
+    now: Now,
     csrf: Annotated[str, Form()],
     status: Annotated[TaskStatus, Form()],
     progress: Annotated[int, Form()],
     narrative: Annotated[str, Form(max_length=5000)],
     files: Annotated[list[UploadFile], File()] = [],  # noqa: B006
 ) -> Response:
-    signed_in = await _signed_in(request, session)
+    signed_in = await _signed_in(request, session, now)
     if signed_in is None:
         return _to_login()
     user, token = signed_in
@@ -246,7 +249,7 @@ async def post_update(
             item_id,
             updates.StatusUpdateCreate(status=status, progress=progress, narrative=narrative),
             uploads,
-            now=clock_of(request).now(),
+            now=now,
         )
     except HuodianError as exc:
         # post_update checks everything before it writes, so there is nothing to undo here.
@@ -256,6 +259,7 @@ async def post_update(
             user,
             token,
             item_id,
+            beijing_date(now),
             status_code=exc.status,
             error=MESSAGES.get(exc.code, exc.detail),
         )
@@ -263,8 +267,10 @@ async def post_update(
 
 
 @router.get("/items/{item_id}/evidence/{evidence_id}", response_model=None)
-async def evidence(request: Request, session: Session, item_id: Id, evidence_id: Id) -> Response:
-    if await _signed_in(request, session) is None:
+async def evidence(
+    request: Request, session: Session, item_id: Id, evidence_id: Id, now: Now
+) -> Response:
+    if await _signed_in(request, session, now) is None:
         return _to_login()
     found = await updates.get_evidence(session, item_id, evidence_id)
     return attachment(found.content, found.content_type, found.filename)

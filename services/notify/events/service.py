@@ -12,8 +12,6 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -29,6 +27,7 @@ from services.notify.messages.service import NewMessage, enqueue
 from services.notify.subscribers.models import Subscriber, SubscriberFields, SubscriberSource
 from services.notify.subscribers.service import upsert
 from services.notify.templates.service import templates
+from shared.db import conflict_insert
 from shared.errors import FieldError, Unprocessable
 from shared.events import Event, EventReceipt
 from shared.http import ServiceClient
@@ -145,9 +144,8 @@ async def receive(
         raise Unprocessable(
             f"notify does not handle events of type {event.type}", code="unknown_event_type"
         )
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     recorded = await session.exec(
-        insert(ReceivedEvent)
+        conflict_insert(ReceivedEvent, session.get_bind().dialect)
         .values(
             id=event.id,
             type=event.type,

@@ -5,8 +5,6 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import func, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -19,6 +17,7 @@ from services.notify.messages.models import (
     MessagePublic,
     MessageState,
 )
+from shared.db import conflict_insert
 from shared.errors import Conflict, NotFound
 from shared.validation import Id
 
@@ -74,7 +73,6 @@ async def enqueue(
     if not messages:
         return 0
     bind = session.get_bind()
-    insert = pg_insert if bind.dialect.name == "postgresql" else sqlite_insert
     rows = [
         {
             **m.model_dump(),
@@ -83,7 +81,11 @@ async def enqueue(
         }
         for m in messages
     ]
-    statement = insert(Message).values(rows).on_conflict_do_nothing(index_elements=["dedup_key"])
+    statement = (
+        conflict_insert(Message, bind.dialect)
+        .values(rows)
+        .on_conflict_do_nothing(index_elements=["dedup_key"])
+    )
     result = await session.exec(statement.returning(col(Message.id)))
     return len(result.all())
 

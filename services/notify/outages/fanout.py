@@ -27,15 +27,13 @@ from sqlalchemy import (
     union_all,
 )
 from sqlalchemy import select as sa_select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.notify.messages.models import Channel, DeliveryWindow, Message, MessageState
 from services.notify.subscribers.models import Subscriber, SubscriberOptOut
 from services.notify.templates.service import Rendered, templates
-from shared.db import UTCDateTime
+from shared.db import UTCDateTime, conflict_insert
 
 # Contact point column → channel.
 CONTACTS = (
@@ -125,9 +123,8 @@ async def fan_out(
         literal(now, UTCDateTime),
         literal(due, UTCDateTime),
     ).where(~opted_out)
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     statement = (
-        insert(Message)
+        conflict_insert(Message, session.get_bind().dialect)
         .from_select(
             [
                 "dedup_key",

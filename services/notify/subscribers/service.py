@@ -8,8 +8,6 @@ from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy import case, delete, func
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -25,6 +23,7 @@ from services.notify.subscribers.models import (
     SubscriberSource,
     SubscriberUpdate,
 )
+from shared.db import conflict_insert
 from shared.errors import Conflict, FieldError, NotFound, Unprocessable
 from shared.outbound import OutboundPolicy, UrlNotAllowed
 from shared.timeutil import beijing_date
@@ -291,8 +290,7 @@ async def upsert(
         }
         for r in rows
     ]
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    statement = insert(Subscriber)
+    statement = conflict_insert(Subscriber, session.get_bind().dialect)
     given = statement.excluded.served_since
     statement = statement.on_conflict_do_update(
         index_elements=["account_number"],

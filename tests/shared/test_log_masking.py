@@ -1,0 +1,47 @@
+"""Every service masks ID numbers and mobiles in its logs (shared.masking), the access log's
+query strings included: the filter goes on the handlers when the app starts."""
+
+from __future__ import annotations
+
+import io
+import logging
+
+import pytest
+
+from services.intake.app import create_app as create_intake
+from services.ledger.app import create_app as create_ledger
+from services.notify.app import create_app as create_notify
+from services.notify.settings import NotifySettings
+from shared.masking import SensitiveDataFilter
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        create_intake,
+        create_ledger,
+        lambda s: create_notify(s, NotifySettings(worker_enabled=False, scheduler_enabled=False)),
+    ],
+    ids=["intake", "ledger", "notify"],
+)
+async def test_the_access_log_never_shows_a_mobile_or_an_id_number(settings, make):
+    access = logging.getLogger("uvicorn.access")
+    written = io.StringIO()
+    handler = logging.StreamHandler(written)
+    access.addHandler(handler)
+    try:
+        app = make(settings)
+        async with app.router.lifespan_context(app):
+            access.warning(
+                '%s - "%s %s HTTP/1.1" %d',
+                "127.0.0.1:5000",
+                "GET",
+                "/subscribers?q=13943901234&id=370502198001011239",
+                200,
+            )
+        assert any(isinstance(f, SensitiveDataFilter) for f in handler.filters)
+    finally:
+        access.removeHandler(handler)
+    line = written.getvalue()
+    assert "/subscribers?q=139****1234&id=370502********1239" in line
+    assert "13943901234" not in line
