@@ -162,6 +162,23 @@ def cmd_key_rotate(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_keyring_show(settings: Settings, _args: argparse.Namespace) -> int:
+    keyring = settings.keyring()
+    print(f"keyring: {settings.keyring_path()}")
+    for key_id in sorted(keyring.keys):
+        print(f"{key_id}{'  (current)' if key_id == keyring.current_id else ''}")
+    return 0
+
+
+def cmd_keyring_rotate(settings: Settings, _args: argparse.Namespace) -> int:
+    from shared.keyring import save_keyring
+
+    rotated = settings.keyring().rotated()
+    save_keyring(settings.keyring_path(), rotated)
+    print(f"new current key: {rotated.current_id} (older keys kept to open and verify old data)")
+    return 0
+
+
 def _read_password(args: argparse.Namespace) -> str:
     if args.password_stdin:
         return sys.stdin.readline().rstrip("\n")
@@ -325,6 +342,16 @@ def build_parser() -> argparse.ArgumentParser:
     key_rotate = key.add_parser("rotate", help="issue a new secret; the old one stops at once")
     key_rotate.add_argument("key_id")
     key_rotate.set_defaults(handler=cmd_key_rotate)
+
+    keyring = commands.add_parser(
+        "keyring", help="the keys that seal secrets and key the stage log (密钥环)"
+    ).add_subparsers(dest="keyring_command", required=True)
+    keyring.add_parser("show", help="key ids and the current one").set_defaults(
+        handler=cmd_keyring_show
+    )
+    keyring.add_parser("rotate", help="add a new current key; old ones stay").set_defaults(
+        handler=cmd_keyring_rotate
+    )
     return parser
 
 

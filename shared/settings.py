@@ -7,8 +7,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, PrivateAttr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from shared.keyring import Keyring, KeyringFile
 
 ServiceName = Literal["intake", "ledger", "notify"]
 SERVICES: tuple[ServiceName, ...] = ("intake", "ledger", "notify")
@@ -31,6 +33,11 @@ class Settings(BaseSettings):
     var_dir: Path = Field(default=Path("var"), description="SQLite files and the generated secret.")
     secret_key: str | None = Field(
         default=None, description="Signs bearer and service tokens; generated into var/ if unset."
+    )
+    keyring_file: Path | None = Field(
+        default=None,
+        description="Keys that seal secrets at rest and key the stage log (shared.keyring); "
+        "unset = var/keyring.json, made on first use. The same file for every service.",
     )
     host: str = "127.0.0.1"
     intake_port: int = DEFAULT_PORTS["intake"]
@@ -60,6 +67,8 @@ class Settings(BaseSettings):
         description="Hosts and networks (comma-separated: 'robots.corp, 10.8.0.0/16') that "
         "webhook, robot and callback URLs may reach besides public addresses.",
     )
+
+    _keyring: KeyringFile | None = PrivateAttr(default=None)
 
     @field_validator("outbound_allow", mode="before")
     @classmethod
@@ -92,6 +101,15 @@ class Settings(BaseSettings):
             path.chmod(0o600)
         self.secret_key = path.read_text().strip()
         return self.secret_key
+
+    def keyring_path(self) -> Path:
+        return self.keyring_file or self.var_dir / "keyring.json"
+
+    def keyring(self) -> Keyring:
+        """The deployment's keyring, re-read after a rotation (``huodian keyring rotate``)."""
+        if self._keyring is None:
+            self._keyring = KeyringFile(self.keyring_path())
+        return self._keyring.get()
 
 
 @lru_cache
