@@ -129,7 +129,16 @@ def state_columns(as_of: date, due_soon_days: int = DEFAULT_DUE_SOON_DAYS) -> St
         .join(StatusUpdate, col(StatusUpdate.id) == last_ids.c.update_id)
         .subquery("latest")
     )
-    status = func.coalesce(latest.c.status, literal(TaskStatus.not_started.value))
+    # Before its first update an item reads 未开始, except one whose 完成时间 says it is already
+    # achieved (已实现，持续巩固提升): that one starts as 持续巩固.
+    initial = case(
+        (
+            col(Item.due_kind) == DueKind.achieved_consolidating.value,
+            literal(TaskStatus.consolidating.value),
+        ),
+        else_=literal(TaskStatus.not_started.value),
+    )
+    status = func.coalesce(latest.c.status, initial)
     unfinished = status.not_in([s.value for s in FINISHED_STATUSES])
     dated = and_(col(Item.due_kind) == DueKind.date.value, col(Item.due_date).is_not(None))
     overdue = and_(dated, col(Item.due_date) < as_of, unfinished)
