@@ -1,4 +1,9 @@
-"""Files a service hands out: .xlsx workbooks with a bold header row, and attachment responses.
+"""Files a service hands out: .xlsx workbooks laid out for reading and printing, and attachments.
+
+Every sheet is laid out like the plans' own annexes (附件): an optional title row across the
+table, a bold shaded header, columns as wide as their text (CJK characters count double, long
+text wraps), the header frozen while scrolling and repeated on every printed page, and A4
+landscape fitted to one page wide.
 
 A workbook must survive any text the services have stored: XML 1.0 (and so .xlsx) cannot carry
 most C0 control characters (``\x00``–``\x08``, ``\x0b``, ``\x0c``, ``\x0e``–``\x1f``), and
@@ -17,11 +22,18 @@ from urllib.parse import quote
 from fastapi import Response
 from openpyxl import Workbook
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-from openpyxl.styles import Font
+from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
 XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+# Column widths in Excel's units (about one Latin character); CJK characters count two.
+_MIN_WIDTH = 6.0
+_MAX_WIDTH = 50.0
+_THIN = Side(style="thin", color="999999")
+_HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
+_WRAP_TOP = Alignment(wrap_text=True, vertical="top")
 
 
 def attachment(content: bytes, media_type: str, filename: str) -> Response:
@@ -62,21 +74,67 @@ def add_sheet(
     header: Iterable[str],
     rows: Iterable[Iterable[Any]],
     *,
+    heading: str = "",
     preamble: Iterable[Iterable[Any]] = (),
     widths: Sequence[float] = (),
 ) -> Worksheet:
-    """A sheet: optional preamble lines, the header in bold, then the rows."""
-    sheet = workbook.create_sheet(title)
+    """A sheet named ``title``: the ``heading`` across the table, optional preamble lines, the
+    header, then the rows; laid out to read and to print (see the module's docstring).
+
+    ``widths`` fixes the column widths; without it each column is as wide as its text, up to a
+    limit past which the text wraps.
+    """
+    header = list(header)
+    sheet = workbook.create_sheet(cell_text(title)[:31])
+    if heading:
+        _append(sheet, [heading])
+        sheet.merge_cells(start_row=1, start_column=1, end_row=1, end_column=max(len(header), 1))
+        sheet.cell(1, 1).font = Font(bold=True, size=14)
+        sheet.cell(1, 1).alignment = Alignment(horizontal="center", vertical="center")
+        sheet.row_dimensions[1].height = 28
     for line in preamble:
         _append(sheet, line)
     _append(sheet, header)
-    for cell in sheet[sheet.max_row]:
+    header_row = sheet.max_row
+    for cell in sheet[header_row]:
         cell.font = Font(bold=True)
+        cell.fill = _HEADER_FILL
+        cell.alignment = Alignment(wrap_text=True, vertical="center", horizontal="center")
+        cell.border = Border(top=_THIN, bottom=_THIN, left=_THIN, right=_THIN)
     for row in rows:
         _append(sheet, row)
+    for line in sheet.iter_rows(min_row=header_row + 1):
+        for cell in line:
+            cell.alignment = _WRAP_TOP
+    _lay_out(sheet, header, header_row, widths)
+    return sheet
+
+
+def _display_width(value: Any) -> float:
+    text = value if isinstance(value, str) else "" if value is None else str(value)
+    lines = text.split("\n")
+    return max(sum(2.0 if ord(ch) > 0x2E7F else 1.0 for ch in line) for line in lines) + 2
+
+
+def _lay_out(sheet: Worksheet, header: list[str], header_row: int, widths: Sequence[float]) -> None:
+    if not widths:
+        measured = [_display_width(name) for name in header]
+        for line in sheet.iter_rows(min_row=header_row + 1, max_col=len(header), values_only=True):
+            for index, value in enumerate(line):
+                measured[index] = max(measured[index], _display_width(value))
+        widths = [min(max(w, _MIN_WIDTH), _MAX_WIDTH) for w in measured]
     for index, width in enumerate(widths, start=1):
         sheet.column_dimensions[get_column_letter(index)].width = width
-    return sheet
+    sheet.freeze_panes = sheet.cell(header_row + 1, 1)
+    sheet.print_title_rows = f"1:{header_row}"
+    sheet.page_setup.paperSize = sheet.PAPERSIZE_A4
+    sheet.page_setup.orientation = sheet.ORIENTATION_LANDSCAPE
+    sheet.page_setup.fitToWidth = 1
+    sheet.page_setup.fitToHeight = 0
+    sheet.sheet_properties.pageSetUpPr.fitToPage = True
+    sheet.print_options.horizontalCentered = True
+    sheet.page_margins.left = sheet.page_margins.right = 0.4
+    sheet.page_margins.top = sheet.page_margins.bottom = 0.5
 
 
 def workbook_bytes(workbook: Workbook) -> bytes:

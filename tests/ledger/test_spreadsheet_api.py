@@ -116,7 +116,8 @@ class TestExportRoundTrip:
         assert exported.status_code == 200
         assert "dongying-2021.xlsx" in exported.headers["content-disposition"]
         sheet = load_workbook(io.BytesIO(exported.content)).active
-        header = [c.value for c in sheet[1]]
+        assert sheet["A1"].value == "东营市全面提升“获得电力”服务水平工作任务台账"
+        header = [c.value for c in sheet[2]]
         assert header[:5] == list(ANNEX2_COLUMNS)
         assert header[5:] == [
             "状态",
@@ -126,7 +127,7 @@ class TestExportRoundTrip:
             "是否逾期",
             "逾期天数",
         ]
-        row_7 = [c.value for c in sheet[8]]
+        row_7 = [c.value for c in sheet[9]]
         assert (row_7[0], row_7[5], row_7[6], row_7[7]) == (7, "已完成", 100, "已推广")
         assert row_7[9] == "否"
 

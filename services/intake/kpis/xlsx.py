@@ -51,6 +51,7 @@ def kpi_xlsx(report: KpiReport) -> bytes:
             ]
             for t in report.types
         ),
+        heading=f"获得电力指标汇总（接电日期 {report.period_start} 至 {report.period_end}）",
     )
     add_sheet(
         workbook,
@@ -61,6 +62,7 @@ def kpi_xlsx(report: KpiReport) -> bytes:
             for t in report.types
             for s in t.stages
         ),
+        heading="获得电力指标：分环节用时",
     )
     add_sheet(
         workbook,
@@ -91,6 +93,7 @@ def kpi_xlsx(report: KpiReport) -> bytes:
             for t in report.types
             for w in t.worst
         ),
+        heading="获得电力指标：用时最长的申请",
     )
     add_sheet(
         workbook,
@@ -103,5 +106,6 @@ def kpi_xlsx(report: KpiReport) -> bytes:
             ["生成时间(北京时间)", format_beijing(report.generated_at)],
             ["口径", "电网环节时长 = 工作日总时长 − 等待客户的暂停时长；P90 取最近秩"],
         ],
+        heading="统计说明",
     )
     return workbook_bytes(workbook)

@@ -14,7 +14,6 @@ from datetime import date, datetime
 from typing import Any
 
 from openpyxl import load_workbook
-from openpyxl.styles import Alignment
 from openpyxl.utils.exceptions import InvalidFileException
 
 from services.ledger.ledgers.parsing import DueTextError, parse_due, parse_responsibilities
@@ -26,6 +25,8 @@ from shared.timeutil import format_beijing
 ANNEX2_COLUMNS = ("序号", "分类", "工作目标任务", "责任单位", "完成时间")
 STATUS_COLUMNS = ("状态", "进度(%)", "最新进展", "最近更新(北京时间)", "是否逾期", "逾期天数")
 EXPORT_COLUMNS = (*ANNEX2_COLUMNS, *STATUS_COLUMNS)
+# The export's column widths: the task (工作目标任务) and the narrative wrap.
+ITEM_WIDTHS = (6, 14, 60, 30, 16, 10, 8, 40, 18, 8, 8)
 MAX_IMPORT_BYTES = 5 * 1024 * 1024
 MAX_IMPORT_ROWS = 5000
 
@@ -170,16 +171,14 @@ def item_row(item: ItemPublic) -> list[Any]:
 
 def write_ledger_xlsx(title: str, items: Sequence[ItemPublic]) -> bytes:
     workbook = new_workbook(title)
-    sheet = add_sheet(
+    add_sheet(
         workbook,
         "任务台账",
         EXPORT_COLUMNS,
         (item_row(item) for item in items),
-        widths=(6, 14, 60, 30, 16, 10, 8, 40, 18, 8, 8),
+        heading=title,
+        widths=ITEM_WIDTHS,
     )
-    for row in sheet.iter_rows(min_row=2, min_col=3, max_col=4):
-        for cell in row:
-            cell.alignment = Alignment(wrap_text=True, vertical="top")
     return workbook_bytes(workbook)
 
 

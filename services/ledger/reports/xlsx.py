@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from services.ledger.ledgers.spreadsheet import EXPORT_COLUMNS, item_row
+from services.ledger.ledgers.spreadsheet import EXPORT_COLUMNS, ITEM_WIDTHS, item_row
 from services.ledger.reports.service import LedgerReport
 from services.ledger.updates.models import STATUS_LABELS, TaskStatus
 from shared.downloads import add_sheet, new_workbook, workbook_bytes
@@ -26,13 +26,29 @@ def report_xlsx(report: LedgerReport) -> bytes:
             *((f"{STATUS_LABELS[s]}事项", report.status_totals[s]) for s in TaskStatus),
             ("逾期事项", len(report.overdue)),
         ],
+        heading=report.title,
     )
-    add_sheet(workbook, "任务进展", EXPORT_COLUMNS, (item_row(i) for i in report.items))
+    add_sheet(
+        workbook,
+        "任务进展",
+        EXPORT_COLUMNS,
+        (item_row(i) for i in report.items),
+        heading=f"{report.title}：任务进展（截至{report.as_of.isoformat()}）",
+        widths=ITEM_WIDTHS,
+    )
     add_sheet(
         workbook,
         "单位汇总",
         ("责任单位", "事项数", *(STATUS_LABELS[s] for s in TaskStatus), "逾期"),
         ([u.unit, u.items, *(u.by_status[s] for s in TaskStatus), u.overdue] for u in report.units),
+        heading=f"{report.title}：单位汇总",
     )
-    add_sheet(workbook, "逾期事项", EXPORT_COLUMNS, (item_row(i) for i in report.overdue))
+    add_sheet(
+        workbook,
+        "逾期事项",
+        EXPORT_COLUMNS,
+        (item_row(i) for i in report.overdue),
+        heading=f"{report.title}：逾期事项",
+        widths=ITEM_WIDTHS,
+    )
     return workbook_bytes(workbook)

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from openpyxl import Workbook
-from openpyxl.styles import Font
-
 from services.notify.reliability.models import CustomersSource
 from services.notify.reliability.service import ReliabilityReport
-from shared.downloads import workbook_bytes
+from shared.downloads import add_sheet, new_workbook, workbook_bytes
 
 SOURCE_LABELS = {
     CustomersSource.official: "官方用户数",
@@ -34,22 +31,12 @@ HEADER = (
 
 
 def reliability_xlsx(report: ReliabilityReport) -> bytes:
-    workbook = Workbook()
-    sheet = workbook.active
-    assert sheet is not None
-    sheet.title = f"{report.year}年供电可靠性"
-    sheet.append([f"{report.plan_name}：{report.year}年户均停电时间统计"])
-    sheet.append(
-        [
-            f"目标：户均停电时间不超过各区域目标，或同比压缩{report.reduction_target_percent:g}%以上；"
-            f"统计已复电停电{report.outages_counted}次，进行中{report.outages_ongoing}次"
-        ]
-    )
-    sheet.append(list(HEADER))
-    for cell in sheet[3]:
-        cell.font = Font(bold=True)
-    for row in report.area_classes:
-        sheet.append(
+    workbook = new_workbook()
+    add_sheet(
+        workbook,
+        f"{report.year}年供电可靠性",
+        HEADER,
+        (
             [
                 row.area_class.value,
                 row.customers_served,
@@ -67,5 +54,15 @@ def reliability_xlsx(report: ReliabilityReport) -> bytes:
                 row.reduction_percent,
                 "达标" if row.meets else "未达标",
             ]
-        )
+            for row in report.area_classes
+        ),
+        heading=f"{report.plan_name}：{report.year}年户均停电时间统计",
+        preamble=[
+            [
+                f"目标：户均停电时间不超过各区域目标，或同比压缩"
+                f"{report.reduction_target_percent:g}%以上；"
+                f"统计已复电停电{report.outages_counted}次，进行中{report.outages_ongoing}次"
+            ]
+        ],
+    )
     return workbook_bytes(workbook)

@@ -1,0 +1,63 @@
+"""Workbooks laid out like the plans' annexes: a title, widths, wrapping, frozen headers, A4."""
+
+from __future__ import annotations
+
+import io
+
+from openpyxl import load_workbook
+
+from shared.downloads import add_sheet, new_workbook, workbook_bytes
+
+
+def _sheet(**layout: object):  # type: ignore[no-untyped-def]
+    workbook = new_workbook("台账")
+    add_sheet(
+        workbook,
+        "任务台账",
+        ("序号", "工作目标任务", "责任单位"),
+        [
+            (1, "推行“三零”服务，低压小微企业160千瓦及以下" * 4, "各供电企业"),
+            (2, "short", "市发展改革委"),
+        ],
+        **layout,  # type: ignore[arg-type]
+    )
+    return load_workbook(io.BytesIO(workbook_bytes(workbook)))["任务台账"]
+
+
+class TestLayout:
+    def test_a_title_row_across_the_table(self) -> None:
+        sheet = _sheet(heading="东营市任务台账")
+        assert sheet["A1"].value == "东营市任务台账"
+        assert sheet["A1"].font.bold
+        assert "A1:C1" in {str(r) for r in sheet.merged_cells.ranges}
+        assert [c.value for c in sheet[2]] == ["序号", "工作目标任务", "责任单位"]
+
+    def test_the_header_is_frozen_and_printed_on_every_page(self) -> None:
+        sheet = _sheet(heading="东营市任务台账")
+        assert sheet.freeze_panes == "A3"
+        assert sheet.print_title_rows == "$1:$2"
+        without_title = _sheet()
+        assert without_title.freeze_panes == "A2"
+        assert without_title.print_title_rows == "$1:$1"
+
+    def test_a4_landscape_one_page_wide(self) -> None:
+        sheet = _sheet()
+        assert sheet.page_setup.paperSize == 9  # A4
+        assert sheet.page_setup.orientation == "landscape"
+        assert sheet.page_setup.fitToWidth == 1
+        assert sheet.page_setup.fitToHeight == 0
+        assert sheet.sheet_properties.pageSetUpPr.fitToPage
+
+    def test_columns_fit_their_text_and_long_text_wraps(self) -> None:
+        sheet = _sheet()
+        widths = {col: sheet.column_dimensions[col].width for col in "ABC"}
+        assert widths["A"] == 6  # a number: the minimum
+        assert widths["B"] == 50  # long Chinese text: capped, and it wraps
+        assert widths["C"] == 2 * len("市发展改革委") + 2
+        assert sheet["B2"].alignment.wrap_text
+        assert sheet["B2"].alignment.vertical == "top"
+        assert sheet["A1"].font.bold  # the header row
+
+    def test_given_widths_are_kept(self) -> None:
+        sheet = _sheet(widths=(8, 60, 20))
+        assert [sheet.column_dimensions[c].width for c in "ABC"] == [8, 60, 20]
