@@ -33,6 +33,13 @@ class Ledger(LedgerTable, table=True):
     source: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     plan_end: date | None = None
     created_at: BeijingTime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    # An archived ledger (已归档) keeps its items and history but leaves the lists, the
+    # dashboards, the ranking and the reminders; its items take no more updates.
+    archived_at: BeijingTime | None = Field(
+        default=None, sa_column=Column(UTCDateTime, nullable=True)
+    )
+    archived_by: str | None = Field(default=None, max_length=64)
+    archive_reason: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
 
 
 class Item(LedgerTable, table=True):
@@ -84,3 +91,12 @@ class LedgerPublic(SQLModel):
     source: str
     plan_end: date | None
     item_count: int
+    archived_at: BeijingTime | None = None
+    archived_by: str | None = None
+    archive_reason: str = ""
+
+
+class LedgerArchive(SQLModel):
+    """Why a ledger is archived (归档原因), e.g. 误导入."""
+
+    reason: str = Field(min_length=1, max_length=500)

@@ -8,7 +8,7 @@ from fastapi import APIRouter, File, Form, Query, Response, UploadFile, status
 
 from services.ledger.deps import AsOf, CurrentAdmin, Reader
 from services.ledger.ledgers import service, spreadsheet
-from services.ledger.ledgers.models import LedgerPublic, UnitPublic
+from services.ledger.ledgers.models import LedgerArchive, LedgerPublic, UnitPublic
 from services.ledger.ledgers.service import (
     DeadlineFeed,
     ItemFilter,
@@ -33,15 +33,30 @@ class ItemDetail(ItemPublic):
     history: list[StatusUpdatePublic]
 
 
-@router.get("/ledgers", summary="All ledgers (任务台账列表)")
-async def list_ledgers(_reader: Reader, session: Session) -> list[LedgerPublic]:
-    return await service.list_ledgers(session)
+@router.get("/ledgers", summary="All ledgers in use, or with the archived too (任务台账列表)")
+async def list_ledgers(
+    _reader: Reader, session: Session, include_archived: bool = False
+) -> list[LedgerPublic]:
+    return await service.list_ledgers(session, include_archived=include_archived)
 
 
-@router.get("/ledgers/{code}", summary="One ledger (任务台账)")
+@router.get("/ledgers/{code}", summary="One ledger, archived or not (任务台账)")
 async def get_ledger(code: str, _reader: Reader, session: Session) -> LedgerPublic:
-    await service.get_ledger(session, code)
-    return next(lp for lp in await service.list_ledgers(session) if lp.code == code)
+    return await service.get_ledger_public(session, code)
+
+
+@router.post("/ledgers/{code}/archive", summary="Archive a ledger, history kept (台账归档)")
+async def archive_ledger(
+    code: str, body: LedgerArchive, admin: CurrentAdmin, session: Session, now: Now
+) -> LedgerPublic:
+    return await service.archive_ledger(
+        session, code, by=admin.username, reason=body.reason, now=now
+    )
+
+
+@router.post("/ledgers/{code}/restore", summary="Bring an archived ledger back (取消归档)")
+async def restore_ledger(code: str, _admin: CurrentAdmin, session: Session) -> LedgerPublic:
+    return await service.restore_ledger(session, code)
 
 
 @router.post(

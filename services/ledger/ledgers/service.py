@@ -85,6 +85,8 @@ class ItemFilter:
     due_before: date | None = None
     overdue: bool | None = None
     due_soon: bool | None = None
+    # Archived ledgers' items are left out unless asked for, or their ledger is named.
+    include_archived: bool = False
 
 
 @dataclass(frozen=True)
@@ -109,6 +111,11 @@ class StateColumns:
     status: ColumnElement[str]
     overdue: ColumnElement[bool]
     due_soon: ColumnElement[bool]
+
+
+def _in_use() -> ColumnElement[bool]:
+    """The ledger is not archived."""
+    return col(Ledger.archived_at).is_(None)
 
 
 def state_columns(as_of: date, due_soon_days: int = DEFAULT_DUE_SOON_DAYS) -> StateColumns:
@@ -154,6 +161,8 @@ def state_columns(as_of: date, due_soon_days: int = DEFAULT_DUE_SOON_DAYS) -> St
 def _filtered(query: AnySelect, state: StateColumns, flt: ItemFilter) -> AnySelect:
     if flt.ledger_code:
         query = query.where(col(Ledger.code) == flt.ledger_code)
+    elif not flt.include_archived:
+        query = query.where(_in_use())
     if flt.category:
         query = query.where(col(Item.category) == flt.category)
     if flt.unit_id is not None:
@@ -280,16 +289,74 @@ async def get_ledger(session: AsyncSession, code: str) -> Ledger:
     return ledger
 
 
-async def list_ledgers(session: AsyncSession) -> list[LedgerPublic]:
+async def list_ledgers(
+    session: AsyncSession, *, include_archived: bool = False, code: str | None = None
+) -> list[LedgerPublic]:
     counts = (
         select(Item.ledger_id, func.count().label("n")).group_by(col(Item.ledger_id)).subquery()
     )
-    rows = await session.exec(
+    query = (
         select(Ledger, func.coalesce(counts.c.n, 0))
         .outerjoin(counts, counts.c.ledger_id == col(Ledger.id))
         .order_by(col(Ledger.id))
     )
+    if code is not None:
+        query = query.where(col(Ledger.code) == code)
+    elif not include_archived:
+        query = query.where(_in_use())
+    rows = await session.exec(query)
     return [LedgerPublic(**ledger.model_dump(), item_count=n) for ledger, n in rows]
+
+
+async def get_ledger_public(session: AsyncSession, code: str) -> LedgerPublic:
+    found = await list_ledgers(session, code=code)
+    if not found:
+        raise NotFound(f"ledger '{code}' does not exist", code="ledger_not_found")
+    return found[0]
+
+
+async def archive_ledger(
+    session: AsyncSession, code: str, *, by: str, reason: str, now: datetime
+) -> LedgerPublic:
+    """Archive a ledger (归档), e.g. one imported by mistake: it leaves the lists, dashboards,
+    ranking and reminders; its items, updates and evidence are kept and can still be read."""
+    ledger = await get_ledger(session, code)
+    if ledger.archived_at is not None:
+        raise Conflict(f"ledger '{code}' is already archived", code="ledger_archived")
+    ledger.archived_at = now
+    ledger.archived_by = by
+    ledger.archive_reason = reason.strip()
+    session.add(ledger)
+    await session.flush()
+    return await get_ledger_public(session, code)
+
+
+async def restore_ledger(session: AsyncSession, code: str) -> LedgerPublic:
+    """Bring an archived ledger back into use (取消归档)."""
+    ledger = await get_ledger(session, code)
+    if ledger.archived_at is None:
+        raise Conflict(f"ledger '{code}' is not archived", code="ledger_not_archived")
+    ledger.archived_at = None
+    ledger.archived_by = None
+    ledger.archive_reason = ""
+    session.add(ledger)
+    await session.flush()
+    return await get_ledger_public(session, code)
+
+
+async def ensure_in_use(session: AsyncSession, item_id: int) -> None:
+    """Refuse a change to an item of an archived ledger."""
+    archived = (
+        await session.exec(
+            select(Ledger.code)
+            .join(Item, col(Item.ledger_id) == col(Ledger.id))
+            .where(col(Item.id) == item_id, col(Ledger.archived_at).is_not(None))
+        )
+    ).first()
+    if archived is not None:
+        raise Conflict(
+            f"ledger '{archived}' is archived; its items take no updates", code="ledger_archived"
+        )
 
 
 async def unit_ids_by_name(session: AsyncSession, names: Sequence[str]) -> dict[str, int]:
@@ -489,8 +556,7 @@ async def unit_ranking(
         .outerjoin(state.latest, state.latest.c.item_id == col(Item.id))
         .group_by(col(Unit.id), col(Unit.name))
     )
-    if ledger_code:
-        query = query.where(col(Ledger.code) == ledger_code)
+    query = query.where(col(Ledger.code) == ledger_code) if ledger_code else query.where(_in_use())
     rows = sorted(await fetch_all(session, query), key=lambda r: (-(r[3] or 0), -(r[4] or 0), r[1]))
     return [
         UnitStanding(rank=i, unit_id=uid, unit=name, items=n, overdue=late or 0, stale=old or 0)
@@ -541,7 +607,7 @@ async def deadline_feed(session: AsyncSession, *, as_of: date, within_days: int)
     rows = await fetch_all(
         session,
         _item_rows(state)
-        .where(or_(state.overdue, state.due_soon))
+        .where(or_(state.overdue, state.due_soon), _in_use())
         .order_by(col(Item.due_date), col(Ledger.code), col(Item.seq)),
     )
     items = await _to_public(session, rows, as_of)

@@ -14,6 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from services.ledger.accounts.models import User
 from services.ledger.accounts.service import responsible_unit_for
 from services.ledger.ledgers.models import Item, Unit
+from services.ledger.ledgers.service import ensure_in_use
 from services.ledger.updates.models import (
     STATUS_LABELS,
     Evidence,
@@ -82,6 +83,7 @@ async def post_update(
     unit_id = await responsible_unit_for(session, user, item_id)
     if unit_id is None:
         raise Forbidden("none of your units is responsible for this item", code="not_responsible")
+    await ensure_in_use(session, item_id)
     _check(data, files)
     assert user.id is not None
     update = StatusUpdate(
