@@ -385,6 +385,27 @@ class WorkingCalendar:
             return self._counts_provisional[days]
         return self._counts[days]
 
+    def working_days_before(self, d: date, n: int) -> date:
+        """The ``n``-th working day before ``d`` (``d`` itself never counts), for reminders
+        "n working days before" a due date.
+
+        Due 2026-10-09, a Friday just after the National Day holiday (10-01..10-07) and with
+        09-25 (Mid-Autumn) off: 1 working day before is 10-08, 2 before is 09-30, 7 before is
+        09-22 — not 10-02, inside the holiday, as seven calendar days would give.
+        ``n == 0`` gives ``d``. ``n < 0`` raises ValueError.
+        """
+        i = d.toordinal() - self._base
+        if not 0 <= i < self._size or isinstance(d, datetime):
+            self._out_of_range(d)
+        if n <= 0:
+            if n == 0:
+                return d
+            raise ValueError(f"n must be >= 0 working days, got {n}")
+        k = self._count[i] - n
+        if k < 0:
+            self._out_of_range(date.fromordinal(self._base))
+        return self._work_dates[k]
+
     def next_workday(self, d: date) -> date:
         """``d`` if it is a working day, else the first working day after it.
 

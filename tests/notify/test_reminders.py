@@ -12,7 +12,7 @@ CALENDAR = WorkingCalendar.build(last_year=2028)
 
 class TestTriggers:
     def test_before_due_and_weekly_after(self):
-        names = [t.name for t in triggers(date(2025, 3, 31), 7, date(2025, 4, 21))]
+        names = [t.name for t in triggers(CALENDAR, date(2025, 3, 31), 7, date(2025, 4, 21))]
         assert names == [
             "before-7d",
             "due-day",
@@ -21,12 +21,30 @@ class TestTriggers:
             "overdue-week-3",
         ]
 
+    def test_days_before_are_working_days(self):
+        # Due 2026-10-09: seven calendar days before is 10-02, inside the National Day holiday
+        # (10-01..10-07), which would have moved the warning to 10-08, the day before. Seven
+        # working days before is 09-22 (09-25, Mid-Autumn, is off too).
+        assert CALENDAR.working_days_before(date(2026, 10, 9), 7) == date(2026, 9, 22)
+        fired = trigger_firing(CALENDAR, date(2026, 10, 9), 7, date(2026, 9, 22))
+        assert fired is not None
+        assert fired.name == "before-7d"
+        for quiet_day in (date(2026, 9, 21), date(2026, 9, 23), date(2026, 10, 8)):
+            assert trigger_firing(CALENDAR, date(2026, 10, 9), 7, quiet_day) is None
+        due_day = trigger_firing(CALENDAR, date(2026, 10, 9), 7, date(2026, 10, 9))
+        assert due_day is not None
+        assert due_day.name == "due-day"
+
     def test_reminder_on_a_holiday_moves_to_the_next_working_day(self):
-        # Due 2025-10-09; seven days before is 2025-10-02, inside the National Day holiday.
-        assert trigger_firing(CALENDAR, date(2025, 10, 9), 7, date(2025, 10, 2)) is None
-        moved = trigger_firing(CALENDAR, date(2025, 10, 9), 7, date(2025, 10, 9))
+        # Due 2025-10-05, inside the National Day holiday: the due-day reminder moves to 10-09;
+        # the one two working days before is 09-29 (09-28, a make-up Sunday, counts).
+        assert trigger_firing(CALENDAR, date(2025, 10, 5), 2, date(2025, 10, 5)) is None
+        moved = trigger_firing(CALENDAR, date(2025, 10, 5), 2, date(2025, 10, 9))
         assert moved is not None
-        assert moved.name == "due-day"  # folded with before-7d onto 10-09: the latest speaks
+        assert moved.name == "due-day"
+        before = trigger_firing(CALENDAR, date(2025, 10, 5), 2, date(2025, 9, 29))
+        assert before is not None
+        assert before.name == "before-2d"
 
     def test_weekend_due_day_is_reminded_on_monday(self):
         # 2025-06-01 is a Sunday, 2025-06-02 the Dragon Boat Festival holiday: Tuesday it is.
@@ -49,25 +67,47 @@ class TestLedgerReminderRun:
     async def test_queues_once_per_reminder_recipient_channel(self, apps, notify_admin):
         await add_user(apps, "power", Role.dept_head, ["各供电企业"], "power@example.cn")
         run = await notify_admin.post(
-            "/reminders/ledger-deadlines/run", params={"as_of": "2021-06-23", "days_before": 7}
+            "/reminders/ledger-deadlines/run", params={"as_of": "2021-06-21", "days_before": 7}
         )
         assert run.status_code == 200, run.text
-        # Twelve items fall due on 2021-06-30; item 32 (due 03-31) is in its 12th overdue week.
+        # Twelve items fall due on 2021-06-30; 06-21 is seven working days before (06-14 was
+        # the Dragon Boat Festival). 各供电企业 has a head; nobody heads the other two units.
+        no_head = "no active department head with an email is bound to unit '{}'"
         assert run.json() == {
-            "as_of": "2021-06-23",
+            "as_of": "2021-06-21",
             "working_day": True,
-            "reminders_due": 23,
-            "queued": 23,
+            "reminders_due": 21,
+            "queued": 8,
+            "dead": 13,
             "already_queued": 0,
-            "unresolved": 14,
+            "unresolved": [
+                {
+                    "recipient": "unit:其他相关政府部门",
+                    "error": no_head.format("其他相关政府部门"),
+                    "reminders": 6,
+                },
+                {
+                    "recipient": "unit:各电力主管部门",
+                    "error": no_head.format("各电力主管部门"),
+                    "reminders": 7,
+                },
+            ],
         }
         again = (
+            await notify_admin.post(
+                "/reminders/ledger-deadlines/run", params={"as_of": "2021-06-21", "days_before": 7}
+            )
+        ).json()
+        assert (again["queued"], again["dead"], again["already_queued"]) == (0, 0, 21)
+
+        # Two days later none of them is reminded again; item 32 (due 03-31) is in its 12th
+        # overdue week.
+        later = (
             await notify_admin.post(
                 "/reminders/ledger-deadlines/run", params={"as_of": "2021-06-23", "days_before": 7}
             )
         ).json()
-        assert again["queued"] == 0
-        assert again["already_queued"] == 23
+        assert (later["reminders_due"], later["queued"], later["dead"]) == (3, 1, 2)
 
         sent_to_power = (await notify_admin.get("/messages", params={"state": "queued"})).json()
         assert sent_to_power["total"] == 9
@@ -78,10 +118,10 @@ class TestLedgerReminderRun:
 
     async def test_unresolved_recipients_are_visible_errors(self, apps, notify_admin):
         await notify_admin.post(
-            "/reminders/ledger-deadlines/run", params={"as_of": "2021-06-23", "days_before": 7}
+            "/reminders/ledger-deadlines/run", params={"as_of": "2021-06-21", "days_before": 7}
         )
         dead = (await notify_admin.get("/messages", params={"state": "dead"})).json()
-        assert dead["total"] == 23
+        assert dead["total"] == 21
         assert {m["recipient"] for m in dead["messages"]} == {
             "unit:各供电企业",
             "unit:各电力主管部门",

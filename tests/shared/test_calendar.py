@@ -208,6 +208,27 @@ def test_next_workday(cal: WorkingCalendar) -> None:
     assert cal.next_workday(D(2025, 10, 12)) == D(2025, 10, 13)
 
 
+def test_working_days_before(cal: WorkingCalendar) -> None:
+    # Due the Friday after National Day 2026; 09-25 (Mid-Autumn) and 10-01..10-07 are off.
+    due = D(2026, 10, 9)
+    assert cal.working_days_before(due, 0) == due
+    assert cal.working_days_before(due, 1) == D(2026, 10, 8)
+    assert cal.working_days_before(due, 2) == D(2026, 9, 30)
+    assert cal.working_days_before(due, 7) == D(2026, 9, 22)
+    assert cal.working_days_before(D(2025, 10, 12), 1) == D(2025, 10, 11)  # make-up Saturday
+    with pytest.raises(ValueError, match=">= 0"):
+        cal.working_days_before(due, -1)
+
+
+def test_working_days_before_matches_the_package_day_by_day(cal: WorkingCalendar) -> None:
+    horizon = _days(D(2025, 1, 1), D(2026, 12, 31))
+    working = [d for d in horizon if chinese_calendar.is_workday(d)]
+    for d in _days(D(2025, 3, 1), D(2026, 12, 31)):
+        before = [w for w in working if w < d]
+        for n in (1, 5, 7, 20):
+            assert cal.working_days_before(d, n) == before[-n], (d, n)
+
+
 def test_matches_day_by_day_reference_and_round_trips(cal: WorkingCalendar) -> None:
     # Reference: walk day by day with the package's own is_workday.
     horizon = _days(D(2025, 1, 1), D(2026, 12, 31))

@@ -2,22 +2,22 @@
 (每年6月25日前报送上半年情况，次年1月4日前报送上一年度全年情况).
 
 Department heads (部门负责人) in ledger's directory are reminded once per report, on the first
-working day of the last ``days_before`` days before the deadline; the dedup key makes later days
+of the last ``days_before`` working days before the deadline; the dedup key makes later days
 queue nothing.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 
-from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.notify.delivery.windows import DeliveryHours
 from services.notify.messages.models import Channel, DeliveryWindow, MessageState
-from services.notify.messages.service import NewMessage, enqueue
+from services.notify.messages.service import NewMessage
+from services.notify.reminders.outcome import ReminderOutcome, enqueue_reminders
 from services.notify.templates.service import templates
 from shared.calendar import WorkingCalendar
 from shared.http import ServiceClient
@@ -33,8 +33,10 @@ class ReportDeadline:
     report_name: str
 
 
-def deadlines_near(today: date, days_before: int) -> list[ReportDeadline]:
-    """The report deadlines within ``days_before`` days from ``today`` (today included)."""
+def deadlines_near(
+    calendar: WorkingCalendar, today: date, days_before: int
+) -> list[ReportDeadline]:
+    """The report deadlines at most ``days_before`` working days after ``today`` (or today)."""
     candidates = [
         ReportDeadline(
             f"{today.year}-half_year",
@@ -55,16 +57,15 @@ def deadlines_near(today: date, days_before: int) -> list[ReportDeadline]:
             "年度报告",
         ),
     ]
-    return [d for d in candidates if d.due - timedelta(days=days_before) <= today <= d.due]
+    return [
+        d for d in candidates if calendar.working_days_before(d.due, days_before) <= today <= d.due
+    ]
 
 
-class ReportReminderRun(SQLModel):
+class ReportReminderRun(ReminderOutcome):
     as_of: date
     working_day: bool
     reports: list[str]
-    reminders_due: int
-    queued: int
-    unresolved: int
 
 
 def _reminder(
@@ -121,7 +122,7 @@ async def queue_report_reminders(
 ) -> ReportReminderRun:
     """Queue reminders of the reports due soon; running again queues nothing new."""
     working_day = calendar.is_workday(today)
-    near = deadlines_near(today, days_before) if working_day else []
+    near = deadlines_near(calendar, today, days_before) if working_day else []
     window = hours.staff_window if hours else DeliveryWindow.working_hours
     messages: list[NewMessage] = []
     if near:
@@ -130,12 +131,7 @@ async def queue_report_reminders(
         )
         for deadline in near:
             messages.extend(_reminder(deadline, head, window) for head in heads or [None])
-    queued = await enqueue(session, messages, hours=hours, now=now)
+    outcome = await enqueue_reminders(session, messages, hours=hours, now=now)
     return ReportReminderRun(
-        as_of=today,
-        working_day=working_day,
-        reports=[d.key for d in near],
-        reminders_due=len(messages),
-        queued=queued,
-        unresolved=sum(1 for m in messages if m.state is MessageState.dead),
+        as_of=today, working_day=working_day, reports=[d.key for d in near], **outcome.model_dump()
     )

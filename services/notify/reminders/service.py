@@ -1,8 +1,11 @@
-"""Ledger deadline reminders (任务到期提醒): N days before, on the due day, weekly while overdue.
+"""Ledger deadline reminders (任务到期提醒): N working days before, on the due day, weekly while
+overdue.
 
 The ledger service owns the items; notify reads its deadline feed over HTTP and queues one message
-per (reminder, recipient, channel). A reminder day that falls on a weekend or holiday moves to the
-next working day, so nobody is reminded on a holiday.
+per (reminder, recipient, channel). "N days before" counts working days, so a holiday between
+the reminder and the due date does not eat the warning; a due day or overdue week that falls on
+a weekend or holiday moves to the next working day, so nobody is reminded on a holiday. The
+messages go out in the staff window (working time), never at night.
 """
 
 from __future__ import annotations
@@ -12,12 +15,12 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.notify.delivery.windows import DeliveryHours
 from services.notify.messages.models import Channel, DeliveryWindow, MessageState
-from services.notify.messages.service import NewMessage, enqueue
+from services.notify.messages.service import NewMessage
+from services.notify.reminders.outcome import ReminderOutcome, enqueue_reminders
 from services.notify.templates.service import templates
 from shared.calendar import WorkingCalendar
 from shared.http import ServiceClient
@@ -27,13 +30,9 @@ LEDGER_REMINDER = "ledger_deadline"
 _FEED_MARGIN_DAYS = 14
 
 
-class ReminderRun(SQLModel):
+class ReminderRun(ReminderOutcome):
     as_of: date
     working_day: bool
-    reminders_due: int
-    queued: int
-    already_queued: int
-    unresolved: int
 
 
 @dataclass(frozen=True)
@@ -44,10 +43,13 @@ class Trigger:
     day: date
 
 
-def triggers(due: date, days_before: int, until: date) -> Iterator[Trigger]:
-    """Every reminder of an item due on ``due`` meant for a day up to ``until``."""
+def triggers(
+    calendar: WorkingCalendar, due: date, days_before: int, until: date
+) -> Iterator[Trigger]:
+    """Every reminder of an item due on ``due`` meant for a day up to ``until``; the first
+    ``days_before`` working days before the due day."""
     if days_before > 0:
-        yield Trigger(f"before-{days_before}d", due - timedelta(days=days_before))
+        yield Trigger(f"before-{days_before}d", calendar.working_days_before(due, days_before))
     yield Trigger("due-day", due)
     week = 1
     while due + timedelta(weeks=week) <= until:
@@ -62,7 +64,7 @@ def trigger_firing(
     holiday folds several onto one day (the day before and the due day), the latest speaks."""
     firing = [
         t
-        for t in triggers(due, days_before, today)
+        for t in triggers(calendar, due, days_before, today)
         if t.day <= today and calendar.next_workday(t.day) == today
     ]
     return max(firing, key=lambda t: t.day, default=None)
@@ -112,14 +114,7 @@ async def queue_ledger_reminders(
 ) -> ReminderRun:
     """Read ledger's feed and queue today's reminders; running twice queues nothing new."""
     if not calendar.is_workday(today):
-        return ReminderRun(
-            as_of=today,
-            working_day=False,
-            reminders_due=0,
-            queued=0,
-            already_queued=0,
-            unresolved=0,
-        )
+        return ReminderRun(as_of=today, working_day=False)
     feed = await client.get_json(
         "ledger",
         "/feed/deadlines",
@@ -135,12 +130,5 @@ async def queue_ledger_reminders(
         for unit in entry["units"]:
             heads = unit["heads"] or [None]
             messages.extend(_message_for(entry, trigger, unit, head, window) for head in heads)
-    queued = await enqueue(session, messages, hours=hours, now=now)
-    return ReminderRun(
-        as_of=today,
-        working_day=True,
-        reminders_due=len(messages),
-        queued=queued,
-        already_queued=len(messages) - queued,
-        unresolved=sum(1 for m in messages if m.state is MessageState.dead),
-    )
+    outcome = await enqueue_reminders(session, messages, hours=hours, now=now)
+    return ReminderRun(as_of=today, working_day=True, **outcome.model_dump())
