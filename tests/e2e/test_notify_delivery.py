@@ -87,10 +87,10 @@ def test_a_ledger_reminder_arrives_as_an_email(stack, smtp):
         password="power-password-1",
         units=["各供电企业"],
     )
-    reminder_day = WorkingCalendar.build(today=today(SYSTEM_CLOCK)).next_workday(
-        today(SYSTEM_CLOCK) + timedelta(days=1)
-    )
-    due = (reminder_day + timedelta(days=7)).isoformat()
+    calendar = WorkingCalendar.build(today=today(SYSTEM_CLOCK))
+    reminder_day = calendar.next_workday(today(SYSTEM_CLOCK) + timedelta(days=1))
+    # Reminded 7 working days before the due day.
+    due = calendar.add_working_days(reminder_day, 7).due.isoformat()
     sheet = f"序号,分类,工作目标任务,责任单位,完成时间\n1,工作目标,推广电子证照,各供电企业,{due}\n"
     imported = httpx.post(
         f"{ledger}/ledgers/import",

@@ -54,11 +54,10 @@ def test_department_head_update_reaches_notify(stack):
     ).json()["access_token"]
     head = {"Authorization": f"Bearer {head_token}"}
 
-    # A county ledger with two items due a week after the next working day.
-    reminder_day = WorkingCalendar.build(today=today(SYSTEM_CLOCK)).next_workday(
-        today(SYSTEM_CLOCK) + timedelta(days=1)
-    )
-    due = (reminder_day + timedelta(days=7)).isoformat()
+    # A county ledger with two items due 7 working days after the next working day.
+    calendar = WorkingCalendar.build(today=today(SYSTEM_CLOCK))
+    reminder_day = calendar.next_workday(today(SYSTEM_CLOCK) + timedelta(days=1))
+    due = calendar.add_working_days(reminder_day, 7).due.isoformat()
     sheet = (
         f"序号,分类,工作目标任务,责任单位,完成时间\n"
         f"1,工作目标,推广电子证照,各供电企业,{due}\n"
