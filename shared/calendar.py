@@ -4,7 +4,9 @@ A day is a working day if it is Monday-Friday and not a public holiday (法定�
 weekend day declared a make-up working day (调休上班). The data comes from the maintained package
 ``chinese_calendar`` (pip ``chinesecalendar``); years it does not know yet can be loaded as a
 :class:`YearArrangement` once the State Council (国务院办公厅) publishes them. Any other year is
-*unconfirmed*: it is counted as weekends-only and every result touching it is marked provisional.
+*unconfirmed*: its statutory holidays are predicted (:mod:`shared.statutory_holidays`: the fixed
+dates and the lunar ones, e.g. 2027-01-01 and 2027-10-01 are off whatever the notice will say),
+the other weekdays count as working days, and every result touching it is marked provisional.
 
 Everything is precomputed per :class:`WorkingCalendar`, so queries are O(1) list look-ups.
 """
@@ -21,6 +23,8 @@ from zoneinfo import ZoneInfo
 
 # The project's mypy config may already silence this import, hence unused-ignore.
 import chinese_calendar  # type: ignore[import-untyped, unused-ignore]
+
+from shared.statutory_holidays import predicted_holidays
 
 __all__ = [
     "BEIJING",
@@ -212,7 +216,8 @@ class WorkingCalendar:
         unconfirmed_at_work: list[int] = []
         for year in range(first_year, last_year + 1):
             data = arrangements.get(year) or package.get(year)
-            holidays = {d.toordinal() for d in data.holidays} if data else set()
+            predicted = predicted_holidays(year) if data is None else frozenset()
+            holidays = {d.toordinal() for d in (data.holidays if data else predicted)}
             makeups = {d.toordinal() for d in data.makeup_workdays} if data else set()
             is_unconfirmed = int(data is None)
             for ordinal in range(date(year, 1, 1).toordinal(), date(year, 12, 31).toordinal() + 1):
@@ -337,7 +342,8 @@ class WorkingCalendar:
         )
 
     def is_workday(self, d: date) -> bool:
-        """Whether ``d`` is a working day (weekends-only if its year is unconfirmed)."""
+        """Whether ``d`` is a working day (if its year is unconfirmed: not a weekend and not a
+        predicted statutory holiday)."""
         i = d.toordinal() - self._base
         if not 0 <= i < self._size or isinstance(d, datetime):
             self._out_of_range(d)

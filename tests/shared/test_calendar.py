@@ -257,15 +257,24 @@ def test_round_trip_across_an_unconfirmed_year(cal: WorkingCalendar) -> None:
 
 
 class TestUnconfirmed2027:
-    def test_weekends_only_and_provisional(self, unknown_2027: WorkingCalendar) -> None:
+    def test_statutory_holidays_predicted_and_provisional(
+        self, unknown_2027: WorkingCalendar
+    ) -> None:
         cal = unknown_2027
         assert cal.source_of(2027) is None
-        assert cal.is_workday(D(2027, 1, 1))  # a Friday; its holiday status is unknown
+        # 2027-01-01 (a Friday) is New Year's Day whatever the State Council will publish.
+        assert not cal.is_workday(D(2027, 1, 1))
+        assert cal.is_workday(D(2027, 1, 4))
         assert cal.add_working_days(D(2026, 12, 30), 1) == Deadline(D(2026, 12, 31), False)
-        assert cal.add_working_days(D(2026, 12, 31), 1) == Deadline(D(2027, 1, 1), True)
-        assert cal.add_working_days(D(2026, 12, 30), 5) == Deadline(D(2027, 1, 6), True)
-        assert cal.working_days_between(D(2026, 12, 30), D(2027, 1, 6)) == WorkingDayCount(5, True)
+        assert cal.add_working_days(D(2026, 12, 31), 1) == Deadline(D(2027, 1, 4), True)
+        assert cal.add_working_days(D(2026, 12, 30), 5) == Deadline(D(2027, 1, 7), True)
+        assert cal.working_days_between(D(2026, 12, 30), D(2027, 1, 7)) == WorkingDayCount(5, True)
         assert not cal.working_days_between(D(2026, 12, 1), D(2026, 12, 31)).provisional
+        # The lunar ones: 除夕 to 初三 (02-05..02-08), 端午 06-09, 中秋 09-15; and National Day.
+        days_off = (D(2027, 2, 5), D(2027, 2, 8), D(2027, 6, 9), D(2027, 9, 15), D(2027, 10, 1))
+        for day_off in days_off:
+            assert not cal.is_workday(day_off), day_off
+        assert cal.is_workday(D(2027, 2, 9))  # no bridging days are guessed
 
     def test_loaded_arrangement_confirms_the_year(self, unknown_2027: WorkingCalendar) -> None:
         loaded = unknown_2027.with_arrangement(SYNTHETIC_2027)
@@ -280,7 +289,7 @@ class TestUnconfirmed2027:
         assert loaded.add_working_days(D(2027, 12, 31), 1) == Deadline(D(2028, 1, 3), True)
         # The original calendar is untouched.
         assert not unknown_2027.is_confirmed(2027)
-        assert unknown_2027.add_working_days(D(2026, 12, 30), 5).due == D(2027, 1, 6)
+        assert unknown_2027.add_working_days(D(2026, 12, 30), 5).due == D(2027, 1, 7)
 
 
 def test_year_before_the_package_is_unconfirmed() -> None:

@@ -551,6 +551,7 @@ class ProgressStage(BaseModel):
     started_at: BeijingTime | None
     completed_at: BeijingTime | None
     due_date: date | None
+    due_provisional: bool = DataField(description="暂定: counted over an unpublished year")
 
 
 class ApplicantProgress(BaseModel):
@@ -563,6 +564,10 @@ class ApplicantProgress(BaseModel):
     accepted_at: BeijingTime
     current_stage_label: str | None
     due_date: date | None
+    due_provisional: bool = DataField(
+        description="暂定: the due date counts over a year whose holidays are not published "
+        "yet, and moves when they are"
+    )
     stages: list[ProgressStage]
     awaiting_you: list[str] = DataField(description="What is awaited from the applicant (待您办理)")
     documents: list[str] = DataField(

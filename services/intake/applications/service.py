@@ -174,11 +174,16 @@ def refresh(
         if stage.started_day is None:
             stage.due_date = None
             continue
-        stage.due_date = (
-            calendar.add_working_days(stage.started_day, stage.limit_days + stage.paused_days).due
+        deadline = (
+            calendar.add_working_days(stage.started_day, stage.limit_days + stage.paused_days)
             if application.staged and stage.limit_days is not None
             else None
         )
+        stage.due_date = deadline.due if deadline else None
+        # An open stage is provisional if its due date is; a closed one if its count was.
+        stage.provisional = (deadline is not None and deadline.provisional) or provisional_by_stage[
+            stage.seq
+        ]
         if stage.completed_day is not None:
             time = clock.spent(
                 calendar,
@@ -1296,6 +1301,7 @@ async def progress(
         accepted_at=application.accepted_at,
         current_stage_label=STAGE_LABELS[current] if current else None,
         due_date=application.due_date,
+        due_provisional=application.due_provisional,
         stages=[
             ProgressStage(
                 stage=s.stage,
@@ -1308,6 +1314,7 @@ async def progress(
                 started_at=s.started_at,
                 completed_at=s.completed_at,
                 due_date=s.due_date,
+                due_provisional=s.provisional,
             )
             for s in stages
         ],

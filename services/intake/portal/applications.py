@@ -189,6 +189,7 @@ async def submit_application(
         accepted_at=application.accepted_at,
         current_stage=application.current_stage,
         due_date=application.due_date,
+        due_provisional=application.due_provisional,
         project_code=application.project_code,
         pre_application_joined=joined is not None,
         licences=[

@@ -343,6 +343,10 @@ class PortalApplicationCreated(BaseModel):
     accepted_at: BeijingTime
     current_stage: Stage | None
     due_date: date | None
+    due_provisional: bool = DataField(
+        description="The due date counts over a year whose holidays are not published yet "
+        "(暂定): it is recomputed when they are"
+    )
     project_code: str | None
     pre_application_joined: bool
     licences: list[LicenceCheckPublic]

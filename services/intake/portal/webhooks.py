@@ -97,6 +97,8 @@ def queue_status_callback(
         "stage_label": STAGE_LABELS[event.stage] if event.stage else None,
         "current_stage": current.value if current else None,
         "current_stage_label": STAGE_LABELS[current] if current else None,
+        "due_date": application.due_date.isoformat() if application.due_date else None,
+        "due_provisional": application.due_provisional,
         "reason": event.reason,
         "details": _details(event),
     }

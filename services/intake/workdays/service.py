@@ -58,6 +58,10 @@ async def restore_calendar(app: FastAPI) -> None:
         app.state.calendar = await stored_calendar(session, beijing_date(app.state.clock.now()))
 
 
+# An unpublished year: its statutory holidays predicted, everything over it provisional.
+PREDICTED_SOURCE = "predicted statutory holidays (未公布，按法定节假日预测，结果为暂定)"
+
+
 def _days(year: int) -> list[date]:
     first = date(year, 1, 1)
     return [first + timedelta(days=i) for i in range((date(year + 1, 1, 1) - first).days)]
@@ -80,7 +84,7 @@ def year_detail(
     working = [d for d in days if calendar.is_workday(d)]
     return CalendarYearDetail(
         year=year,
-        source=calendar.source_of(year) or "weekends only (未确认，仅按周末计算)",
+        source=calendar.source_of(year) or PREDICTED_SOURCE,
         origin="loaded" if row is not None else "package",
         loaded_at=row.loaded_at if row else None,
         loaded_by=row.loaded_by if row else None,

@@ -17,13 +17,14 @@ class TestProvisionalDeadlines:
         number = (await create(clerk, customer_type="hv35_dual"))["application"]["number"]
         clock.set("2026-12-30 10:00")
         application = (await complete(clerk, number, "acceptance")).json()
-        # 20 working days from 12-30 counted on weekends only: 2027-01-27, provisional.
-        assert application["clock"]["due_date"] == "2027-01-27"
+        # 20 working days from 12-30 with 2027-01-01 predicted off (元旦): 2027-01-28,
+        # provisional until 2027 is published.
+        assert application["clock"]["due_date"] == "2027-01-28"
         assert application["clock"]["provisional"] is True
         loaded = await intake_admin.put("/calendar/years/2027", json=ARRANGEMENT_2027)
         assert loaded.json()["recomputed_applications"] == 1
         detail = (await clerk.get(f"/applications/{number}")).json()
-        assert detail["clock"]["due_date"] == "2027-01-28"  # 2027-01-01 is a holiday
+        assert detail["clock"]["due_date"] == "2027-01-28"  # the same, now confirmed
         assert detail["clock"]["provisional"] is False
 
     async def test_a_pause_in_an_unconfirmed_year_is_recounted(self, intake_admin, clerk, clock):
@@ -32,7 +33,7 @@ class TestProvisionalDeadlines:
         await clerk.post(f"/applications/{number}/pause", json={"reason": "customer_works"})
         clock.set("2027-01-04 10:00")
         resumed = (await clerk.post(f"/applications/{number}/resume", json={})).json()
-        assert resumed["pauses"][0]["days"] == 3  # 12-31, 01-01, 01-04 on weekends only
+        assert resumed["pauses"][0]["days"] == 2  # 12-31, 01-04: 01-01 predicted off
         await intake_admin.put("/calendar/years/2027", json=ARRANGEMENT_2027)
         detail = (await clerk.get(f"/applications/{number}")).json()
         assert detail["pauses"][0]["days"] == 2  # 01-01 is a holiday

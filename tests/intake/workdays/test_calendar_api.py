@@ -49,12 +49,22 @@ class TestListing:
         assert "2025-09-28" in body["makeup_workdays"]
         assert "2025-10-11" in body["makeup_workdays"]
 
-    async def test_an_unconfirmed_year_is_weekends_only(self, intake_admin):
+    async def test_an_unconfirmed_year_has_its_statutory_holidays_predicted(self, intake_admin):
         body = (await intake_admin.get("/calendar/years/2027")).json()
         assert body["confirmed"] is False
-        assert body["holidays"] == []
+        # The statutory days that fall on weekdays (2 May, 2–3 October are weekend days).
+        assert body["holidays"] == [
+            "2027-01-01",
+            "2027-02-05",
+            "2027-02-08",
+            "2027-04-05",
+            "2027-06-09",
+            "2027-09-15",
+            "2027-10-01",
+        ]
         assert body["makeup_workdays"] == []
-        assert "未确认" in body["source"]
+        assert "未公布" in body["source"]
+        assert "暂定" in body["source"]
 
     async def test_out_of_range(self, intake_admin):
         response = await intake_admin.get("/calendar/years/1999")
@@ -68,7 +78,8 @@ class TestListing:
 class TestLoading:
     async def test_admin_loads_a_year_and_the_calendar_uses_it(self, intake, intake_admin, clock):
         clock.set("2026-11-27 09:00")
-        assert intake.state.calendar.is_workday(date(2027, 2, 8))  # a Monday, weekends-only
+        # A Tuesday after 初三: a working day until the arrangement says otherwise.
+        assert intake.state.calendar.is_workday(date(2027, 2, 9))
         response = await intake_admin.put("/calendar/years/2027", json=ARRANGEMENT_2027)
         assert response.status_code == 200, response.text
         body = response.json()
@@ -79,7 +90,7 @@ class TestLoading:
         assert body["makeup_workdays"] == ["2027-02-06", "2027-02-20"]
         calendar = intake.state.calendar
         assert calendar.is_confirmed(2027)
-        assert not calendar.is_workday(date(2027, 2, 8))
+        assert not calendar.is_workday(date(2027, 2, 9))
         assert calendar.is_workday(date(2027, 2, 6))  # a Saturday worked
         assert not calendar.add_working_days(date(2027, 2, 4), 1).provisional
         listed = (await intake_admin.get("/calendar/years")).json()
