@@ -3,9 +3,13 @@
 Residential customers and small and micro enterprises (小微企业) up to a capacity limit connect at
 low voltage with zero investment: the utility invests up to and including the meter. The limit
 is policy data, versioned by jurisdiction and the date it is in force (``three_zero.json``):
-Dongying 160 kW from the end of June 2021; Jingyu 160 kW in urban and 100 kW in rural areas from
-the end of 2021, then 160 kW everywhere from the end of 2022. An application is judged by the
-version in force on the day it is accepted.
+Dongying 160 kW (due 2021年6月底前), in force from 2021-01-01; Jingyu 160 kW in urban and 100 kW
+in rural areas (2021年底前) from 2021-01-01, then 160 kW everywhere (2022年底前) from
+2022-01-01. An application is judged by the version in force on the day it is accepted.
+
+A target the plans set "by the end of" a year is that year's standard from its first day: the
+time-limit versions read the same way (jingyu-2021's 20 working days apply from 2021-01-01), so
+an application is never judged by one year's time limits and the previous year's 三零 rule.
 
 An eligible application in an area whose open capacity is exhausted (接入容量超出可开放范围), or in
 an area outside the grid plan (未纳入电网规划区域), goes on the whitelist: the utility upgrades the

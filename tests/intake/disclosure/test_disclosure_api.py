@@ -51,10 +51,18 @@ class TestDisclosure:
             params = {"jurisdiction": "jingyu", "on": day}
             return (await anonymous.get("/public/disclosure", params=params)).json()
 
-        early, later = await on("2021-03-01"), await on("2023-03-01")
+        before, early, later = (
+            await on("2020-06-01"),
+            await on("2021-03-01"),
+            await on("2023-03-01"),
+        )
         assert process(early, "low_voltage_three_zero")["total_days"] == 20
         assert process(later, "low_voltage_three_zero")["total_days"] == 15
-        assert early["three_zero"] is None  # 零投资 from the end of 2021
+        assert before["three_zero"] is None  # the plan sets no 零投资 limit for 2020
+        # 2021's targets (20 working days, 零投资 up to 100 kW in the countryside) are 2021's
+        # standard from 1 January, read alike.
+        early_rural = {lim["category"]: lim["rural_kw"] for lim in early["three_zero"]["limits"]}
+        assert early_rural["small_micro_enterprise"] == "100"
         rural = {lim["category"]: lim["rural_kw"] for lim in later["three_zero"]["limits"]}
         assert rural["small_micro_enterprise"] == "160"
 

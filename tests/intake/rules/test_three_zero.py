@@ -31,9 +31,9 @@ class TestPolicyData:
     def test_versions(self):
         policies = load_three_zero_rules().policies
         assert [(p.code, p.jurisdiction, p.effective_from) for p in policies] == [
-            ("dongying-2021-06", "dongying", date(2021, 6, 30)),
-            ("jingyu-2021", "jingyu", date(2021, 12, 31)),
-            ("jingyu-2022", "jingyu", date(2022, 12, 31)),
+            ("dongying-2021-06", "dongying", date(2021, 1, 1)),
+            ("jingyu-2021", "jingyu", date(2021, 1, 1)),
+            ("jingyu-2022", "jingyu", date(2022, 1, 1)),
         ]
 
     def test_limits_transcribed_from_the_plans(self):
@@ -71,23 +71,38 @@ class TestPolicyInForce:
     @pytest.mark.parametrize(
         ("jurisdiction", "on", "code"),
         [
-            ("dongying", date(2021, 6, 30), "dongying-2021-06"),
+            ("dongying", date(2021, 1, 1), "dongying-2021-06"),
             ("dongying", date(2026, 1, 5), "dongying-2021-06"),
+            ("jingyu", date(2021, 1, 1), "jingyu-2021"),
+            ("jingyu", date(2021, 6, 1), "jingyu-2021"),
             ("jingyu", date(2021, 12, 31), "jingyu-2021"),
-            ("jingyu", date(2022, 12, 30), "jingyu-2021"),
-            ("jingyu", date(2022, 12, 31), "jingyu-2022"),
+            ("jingyu", date(2022, 1, 1), "jingyu-2022"),
         ],
     )
     def test_version_by_date(self, jurisdiction, on, code):
         assert policy_in_force(jurisdiction, on).code == code
 
     @pytest.mark.parametrize(
-        ("jurisdiction", "on"), [("dongying", date(2021, 6, 29)), ("beijing", date(2025, 1, 1))]
+        ("jurisdiction", "on"),
+        [
+            ("dongying", date(2020, 12, 31)),
+            ("jingyu", date(2020, 12, 31)),
+            ("beijing", date(2025, 1, 1)),
+        ],
     )
     def test_none_in_force(self, jurisdiction, on):
         with pytest.raises(Unprocessable) as caught:
             policy_in_force(jurisdiction, on)
         assert caught.value.code == "three_zero_policy_not_in_force"
+
+    def test_read_like_the_time_limits(self):
+        """A 2021 target is 2021's standard from 1 January, as jingyu-2021's time limits are."""
+        from services.intake.policies.service import reference_versions
+
+        jingyu_2021 = next(v for v in reference_versions() if v.code == "jingyu-2021")
+        assert (
+            jingyu_2021.effective_from == policy_in_force("jingyu", date(2021, 6, 1)).effective_from
+        )
 
     def test_own_policy_list(self):
         custom = (
@@ -139,8 +154,8 @@ class TestAssessThreeZero:
         assert decision.capacity_limit_kw is None
         assert "不在适用范围内" in decision.reasons[0]
 
-    def test_jingyu_rural_100_kw_in_2022(self):
-        on = date(2022, 6, 1)
+    def test_jingyu_rural_100_kw_in_2021(self):
+        on = date(2021, 6, 1)
         rural_120 = request(kw="120", area=Area.rural)
         assert assess_three_zero(rural_120, jurisdiction="jingyu", on=on).eligible is False
         rural_100 = request(kw="100", area=Area.rural)
@@ -148,9 +163,9 @@ class TestAssessThreeZero:
         urban_120 = request(kw="120", area=Area.urban)
         assert assess_three_zero(urban_120, jurisdiction="jingyu", on=on).eligible is True
 
-    def test_jingyu_rural_160_kw_from_the_end_of_2022(self):
+    def test_jingyu_rural_160_kw_in_2022(self):
         decision = assess_three_zero(
-            request(kw="120", area=Area.rural), jurisdiction="jingyu", on=date(2023, 3, 1)
+            request(kw="120", area=Area.rural), jurisdiction="jingyu", on=date(2022, 3, 1)
         )
         assert decision.eligible is True
         assert decision.policy_code == "jingyu-2022"

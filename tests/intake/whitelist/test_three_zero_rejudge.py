@@ -83,10 +83,10 @@ class TestRejudgement:
     async def test_an_area_class_correction_beyond_the_rural_limit_is_refused(
         self, intake, apps, clock
     ):
-        """Jingyu in 2022: small businesses up to 160 kW in towns, 100 kW in the countryside."""
+        """Jingyu in 2021: small businesses up to 160 kW in towns, 100 kW in the countryside."""
         token = await staff_token(apps, "clerk-li", Role.clerk, (JINGYU_UNIT,))
         async with client_for(intake, token) as jingyu:
-            clock.set("2022-06-01 09:00")
+            clock.set("2021-06-01 09:00")
             created = await jingyu.post(
                 "/applications",
                 json=application_body(

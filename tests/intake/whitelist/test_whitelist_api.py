@@ -121,8 +121,8 @@ class TestThreeZeroOnAcceptance:
         assert response.json()["errors"][0]["code"] == "grid_area_unknown"
 
     async def test_the_policy_in_force_on_the_day_decides(self, intake, apps, clock):
-        """Jingyu: rural small businesses up to 100 kW from the end of 2021, 160 kW from the end
-        of 2022; before the end of 2021 no 三零 investment policy was in force."""
+        """Jingyu: rural small businesses up to 100 kW in 2021, 160 kW in 2022 (each year's
+        target from its first day); for 2020 the plan sets no 三零 investment limit."""
         token = await staff_token(apps, "clerk-li", Role.clerk, (JINGYU_UNIT,))
         rural = {"address": "靖宇县某村", "area_class": "rural"}
         async with client_for(intake, token) as jingyu:
@@ -140,15 +140,15 @@ class TestThreeZeroOnAcceptance:
                     ),
                 )
 
-            refused = await apply("2022-06-01 09:00")
+            refused = await apply("2021-06-01 09:00")
             assert refused.status_code == 422, refused.text
             [error] = refused.json()["errors"]
             assert (error["field"], error["code"]) == ("capacity_kw", "three_zero_over_limit")
             assert "100千瓦" in error["message"]
-            accepted = await apply("2023-06-01 09:00")
+            accepted = await apply("2022-06-01 09:00")
             assert accepted.status_code == 201, accepted.text
             assert accepted.json()["application"]["three_zero"]["policy_code"] == "jingyu-2022"
-            early = (await apply("2021-03-01 09:00")).json()["application"]["three_zero"]
+            early = (await apply("2020-06-01 09:00")).json()["application"]["three_zero"]
             assert (early["policy_code"], early["zero_investment"]) == (None, False)
 
 
