@@ -224,7 +224,7 @@ class TestQueryCodeLimits:
                 ]
                 return wrong, self.progress(client, intake, "BZ20990101009999", "AAAAAAAA")
 
-        addresses = ("127.0.0.23", "127.0.0.24")
+        addresses = ("127.0.0.23", "127.0.0.24", "127.0.0.26")
         wrong, refused = in_one_window(CODES_PER_ADDRESS, addresses, sixty_and_one_more)
         assert wrong == [404] * CODES_PER_ADDRESS.limit
         assert_rate_limited(refused, CODES_PER_ADDRESS)
