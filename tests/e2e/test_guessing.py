@@ -17,6 +17,7 @@ import statistics
 import threading
 import time
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -34,6 +35,8 @@ from tests.e2e.support import running_service, running_stack
 from tests.e2e.test_intake_flow import add_user, sign_in
 
 pytestmark = pytest.mark.e2e
+# A loaded machine hashes slowly: wait longer than httpx's 5 s.
+post = partial(httpx.post, timeout=60)
 ADMIN_PASSWORD = "e2e-guessing-admin-password"
 PREFIX = f"e2eg{os.getpid()}_"
 T = TypeVar("T")
@@ -184,7 +187,7 @@ def new_application(intake: str, clerk: dict[str, str], **applicant: str) -> dic
         "site": {"address": "靖宇县工业园区", "area_class": "town"},
         "capacity_kw": "400",
     }
-    created = httpx.post(f"{intake}/applications", headers=clerk, json=body)
+    created = post(f"{intake}/applications", headers=clerk, json=body)
     assert created.status_code == 201, created.text
     result: dict[str, Any] = created.json()
     return result

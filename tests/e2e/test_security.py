@@ -202,7 +202,9 @@ def connection(request: pytest.FixtureRequest, stack: dict[str, str]) -> Iterato
 @pytest.fixture(scope="module")
 def staff(stack: dict[str, str]) -> dict[str, str]:
     token = httpx.post(
-        f"{stack['ledger']}/auth/token", json={"username": "admin", "password": ADMIN_PASSWORD}
+        f"{stack['ledger']}/auth/token",
+        json={"username": "admin", "password": ADMIN_PASSWORD},
+        timeout=60,
     ).json()["access_token"]
     return {"Authorization": f"Bearer {token}"}
 
