@@ -102,11 +102,18 @@ class SensitiveDataFilter(logging.Filter):
 
 
 def install_log_masking(logger: logging.Logger | None = None) -> SensitiveDataFilter:
-    """Add one :class:`SensitiveDataFilter` to every handler of ``logger`` (default: root) that
-    has none yet; returns the filter. Call it after logging is configured."""
+    """Add one :class:`SensitiveDataFilter` to every handler of ``logger`` (default: root, and
+    then also :data:`logging.lastResort`) that has none yet; returns the filter. Call it after
+    logging is configured."""
     target = logger or logging.getLogger()
     masking = SensitiveDataFilter()
-    for handler in target.handlers:
+    handlers = list(target.handlers)
+    if target is logging.getLogger() and logging.lastResort is not None:
+        # uvicorn configures handlers for its own loggers only: the services' own warnings and
+        # errors (``services.*``, ``shared.*``) reach a root without handlers and are written by
+        # logging's last resort, which must mask them too.
+        handlers.append(logging.lastResort)
+    for handler in handlers:
         if not any(isinstance(f, SensitiveDataFilter) for f in handler.filters):
             handler.addFilter(masking)
     return masking

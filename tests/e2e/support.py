@@ -67,10 +67,12 @@ def run_cli(env: dict[str, str], *args: str, stdin: str = "") -> str:
     return result.stdout
 
 
-def wait_ready(process: subprocess.Popen[str], url: str, seconds: float = 60) -> None:
+def wait_ready(
+    process: subprocess.Popen[str], url: str, seconds: float = 120, log: Path | None = None
+) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        assert process.poll() is None, process.stdout.read() if process.stdout else ""
+        assert process.poll() is None, log.read_text() if log else ""
         try:
             if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
                 return
@@ -108,11 +110,17 @@ def require_chromium() -> Path:
 
 @contextmanager
 def running_stack(
-    var_dir: Path, schema_prefix: str, admin_password: str, **extra_env: str
+    var_dir: Path,
+    schema_prefix: str,
+    admin_password: str,
+    *,
+    log_level: str = "warning",
+    **extra_env: str,
 ) -> Iterator[dict[str, str]]:
     """``huodian up`` on free ports until the block ends, then SIGTERM: it must stop cleanly.
 
-    Yields the services' base URLs (and ``var_dir``).
+    Yields the services' base URLs, ``var_dir``, and ``log``: the file that every process's
+    output (access and application logs) goes to.
     """
     # The e-license stand-in gets a free port too, so that stacks never collide on 8104.
     extra_env.setdefault("HUODIAN_ELICENSE_PORT", str(free_port()))
@@ -124,23 +132,68 @@ def running_stack(
         **{f"HUODIAN_{n.upper()}_PORT": str(p) for n, p in ports.items()},
         **extra_env,
     )
-    process = subprocess.Popen(
-        [sys.executable, "-m", "services.cli", "up", "--log-level", "warning"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    # A file, not a pipe: a pipe nobody reads until the end fills up and stops the services.
+    log = var_dir / "huodian-up.log"
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "services.cli", "up", "--log-level", log_level],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
     urls = {n: f"http://127.0.0.1:{p}" for n, p in ports.items()}
     try:
         for url in urls.values():
-            wait_ready(process, url)
-        yield {**urls, "var_dir": str(var_dir)}
+            wait_ready(process, url, log=log)
+        yield {**urls, "var_dir": str(var_dir), "log": str(log)}
     finally:
         if process.poll() is None:
             process.send_signal(signal.SIGTERM)
-        output, _ = process.communicate(timeout=30)
+        process.wait(timeout=30)
         drop_schemas(schema_prefix)
+    output = log.read_text()
     assert process.returncode == 0, output
     assert "all services stopped" in output, output
     assert "Traceback" not in output, output
+
+
+@contextmanager
+def running_service(
+    service: str, var_dir: Path, schema_prefix: str, **extra_env: str
+) -> Iterator[str]:
+    """One more process of ``service`` (uvicorn, as ``huodian up`` runs it) on the database
+    and signing key of a running stack (same ``var_dir`` and ``schema_prefix``): a second
+    worker or replica. Yields its base URL; its output goes to ``var_dir/<service>-<port>.log``.
+    """
+    port = free_port()
+    log = var_dir / f"{service}-{port}.log"
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                f"services.{service}.app:create_app",
+                "--factory",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--log-level",
+                "warning",
+            ],
+            env=service_env(var_dir, schema_prefix, **extra_env),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_ready(process, url, log=log)
+        yield url
+    finally:
+        if process.poll() is None:
+            process.terminate()
+        process.wait(timeout=30)
+    assert "Traceback" not in log.read_text(), log.read_text()

@@ -38,7 +38,10 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
 
 
 def sign_in(ledger: str, username: str, password: str) -> dict[str, str]:
-    response = httpx.post(f"{ledger}/auth/token", json={"username": username, "password": password})
+    # Signing in and adding a user hash with argon2: slow on a loaded machine.
+    response = httpx.post(
+        f"{ledger}/auth/token", json={"username": username, "password": password}, timeout=60
+    )
     assert response.status_code == 200, response.text
     return {"Authorization": f"Bearer {response.json()['access_token']}"}
 
@@ -55,6 +58,7 @@ def add_user(ledger: str, admin: dict[str, str], username: str, role: str, unit:
             "password": f"{username}-password-1",
             "units": [unit],
         },
+        timeout=60,
     )
     assert response.status_code == 201, response.text
 

@@ -12,7 +12,7 @@ from services.intake.app import create_app as create_intake
 from services.ledger.app import create_app as create_ledger
 from services.notify.app import create_app as create_notify
 from services.notify.settings import NotifySettings
-from shared.masking import SensitiveDataFilter
+from shared.masking import SensitiveDataFilter, install_log_masking
 
 
 @pytest.mark.parametrize(
@@ -45,3 +45,17 @@ async def test_the_access_log_never_shows_a_mobile_or_an_id_number(settings, mak
     line = written.getvalue()
     assert "/subscribers?q=139****1234&id=370502********1239" in line
     assert "13943901234" not in line
+
+
+def test_the_services_own_warnings_are_masked_without_a_root_handler(capsys):
+    """Under uvicorn the root logger has no handler, so a warning of ``shared.errors`` (an
+    integrity error with its SQL parameters) is written by logging's last resort."""
+    install_log_masking(logging.getLogger())
+    assert logging.lastResort is not None
+    record = logging.LogRecord(
+        "shared.errors", logging.WARNING, __file__, 1, "integrity error: %s", ("13943901234",), None
+    )
+    logging.lastResort.handle(record)
+    written = capsys.readouterr().err
+    assert "139****1234" in written
+    assert "13943901234" not in written
