@@ -175,7 +175,7 @@ class Application(IntakeTable, table=True):
     )
     id: int | None = Field(default=None, primary_key=True)
     number: str = Field(sa_column=Column(String(24), nullable=False, unique=True))
-    query_code_hash: str = Field(sa_column=Column(String(64), nullable=False))
+    query_code_hash: str = Field(sa_column=Column(String(100), nullable=False))
     jurisdiction: str = Field(max_length=40)
     policy_code: str = Field(max_length=64)
     customer_type: CustomerType = Field(sa_column=enum_column(CustomerType))
