@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr
 from pydantic import Field as DataField
@@ -36,6 +36,7 @@ from services.intake.fees.models import ApplicantFee, FeeSheet
 from services.intake.policies.models import CustomerType, Stage
 from services.intake.whitelist.models import ThreeZeroPublic
 from shared.db import UTCDateTime, enum_column
+from shared.masking import FREE_TEXT, FreeText
 from shared.timeutil import BeijingTime
 
 PROJECT_CODE_PATTERN = r"^[0-9]{4}-[0-9]{6}-[0-9]{2}-[0-9]{2}-[0-9]{6}$"
@@ -466,7 +467,7 @@ class PausePublic(BaseModel):
     stage: Stage
     reason: PauseReason
     reason_label: str
-    note: str
+    note: FreeText
     started_at: BeijingTime
     started_by: str
     ended_at: BeijingTime | None
@@ -527,8 +528,12 @@ class EventPublic(BaseModel):
     stage: Stage | None
     occurred_at: BeijingTime
     actor: str
-    reason: str | None
-    payload: dict[str, Any]
+    reason: Annotated[str | None, FREE_TEXT]
+    payload: Annotated[
+        dict[str, Any],
+        FREE_TEXT,
+        DataField(description="Strings in it are masked (ID numbers, phones) for other roles"),
+    ]
     prev_hash: str
     hash: str
 

@@ -93,6 +93,7 @@ from shared.auth import Principal, Role
 from shared.calendar import WorkingCalendar, beijing_date
 from shared.errors import Conflict, FieldError, Forbidden, NotFound, Unprocessable
 from shared.keyring import Keyring
+from shared.masking import masked_unless
 
 THREE_ZERO_MAX_KW = Decimal(160)
 """三零 users are small and micro enterprises and residents up to 160 kW (Dongying §三)."""
@@ -1116,7 +1117,7 @@ async def detail(
     pauses = await _pauses(session, application.id)
     public = to_public(application, stages, pauses, calendar, today, unmasked=unmasked)
     by_seq = {s.seq: s.stage for s in stages}
-    return ApplicationDetail(
+    shaped = ApplicationDetail(
         **public.model_dump(),
         stages=[_stage_public(s, application, pauses, calendar, today) for s in stages],
         pauses=[
@@ -1139,6 +1140,8 @@ async def detail(
         documents=await documents_view(session, application, today, unmasked=unmasked),
         fees=await fee_sheet(session, application.id, unmasked=unmasked),
     )
+    # Pause notes and every other free text in it (documents, fees), for the caller's role.
+    return masked_unless(shaped, unmasked)
 
 
 async def read_detail(
@@ -1237,12 +1240,16 @@ async def events(session: AsyncSession, application: Application) -> list[Applic
 
 
 async def read_log(session: AsyncSession, number: str, principal: Principal) -> list[EventPublic]:
+    """The stage log; reasons and payloads (notes, corrected values) masked for other roles."""
     application = await get_application(session, number)
-    check_reader(application, principal)
-    return [
-        EventPublic.model_validate(e, from_attributes=True)
-        for e in await events(session, application)
-    ]
+    unmasked = check_reader(application, principal)
+    return masked_unless(
+        [
+            EventPublic.model_validate(e, from_attributes=True)
+            for e in await events(session, application)
+        ],
+        unmasked,
+    )
 
 
 async def verify_log(session: AsyncSession, number: str, principal: Principal) -> ChainCheck:
