@@ -125,13 +125,15 @@ def cmd_key_add(settings: Settings, args: argparse.Namespace) -> int:
     if unknown:
         raise SystemExit(f"unknown scope {', '.join(unknown)}; choose from {', '.join(known)}")
     scopes = [PortalScope(s) for s in args.scope or [PortalScope.applications.value]]
-    client = _run_in_session(
+    client, secret = _run_in_session(
         settings,
         "intake",
-        lambda s: add_portal_client(s, args.name, scopes, now=SYSTEM_CLOCK.now()),
+        lambda s: add_portal_client(
+            s, args.name, scopes, now=SYSTEM_CLOCK.now(), keyring=settings.keyring()
+        ),
     )
     print(
-        f"key id: {client.key_id}\nsecret: {client.secret}\nscopes: {' '.join(client.scopes)}\n"
+        f"key id: {client.key_id}\nsecret: {secret}\nscopes: {' '.join(client.scopes)}\n"
         "(the secret is shown only now)"
     )
     return 0
@@ -157,8 +159,12 @@ def cmd_key_revoke(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_key_rotate(settings: Settings, args: argparse.Namespace) -> int:
     from services.intake.portal.service import rotate_portal_client
 
-    client = _run_in_session(settings, "intake", lambda s: rotate_portal_client(s, args.key_id))
-    print(f"key id: {client.key_id}\nsecret: {client.secret}\n(the old secret no longer works)")
+    client, secret = _run_in_session(
+        settings,
+        "intake",
+        lambda s: rotate_portal_client(s, args.key_id, keyring=settings.keyring()),
+    )
+    print(f"key id: {client.key_id}\nsecret: {secret}\n(the old secret no longer works)")
     return 0
 
 

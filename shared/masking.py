@@ -1,18 +1,25 @@
-"""Masking personal data (个人信息脱敏): resident ID numbers and mobile numbers in any text,
-and one logging filter that every service puts on its log handlers, so that neither is ever
-written to a log in full (日志脱敏)."""
+"""Masking personal data (个人信息脱敏): resident ID numbers, mobile and landline numbers in any
+text; free text in responses for the roles that may not see them (:data:`FreeText`,
+:func:`masked_unless`); and one logging filter that every service puts on its log handlers,
+so that none is ever written to a log in full (日志脱敏)."""
 
 from __future__ import annotations
 
 import logging
 import re
 from collections.abc import Mapping
+from typing import Annotated, Any, Final, TypeVar
+
+from pydantic import BaseModel
 
 __all__ = [
+    "FREE_TEXT",
+    "FreeText",
     "SensitiveDataFilter",
     "install_log_masking",
     "mask_middle",
     "mask_sensitive",
+    "masked_unless",
 ]
 
 _SEPARATORS = re.compile(r"[\s\-]")
@@ -38,19 +45,81 @@ _MOBILE_IN_TEXT = re.compile(
 )
 
 
+# A landline (固定电话): an area code 0xx or 0xxx, then 7 or 8 digits, written 0546-8123456,
+# 0546 8123456, (0546)8123456, （0546）8123456 or run together (05468123456).
+_LANDLINE_IN_TEXT = re.compile(
+    r"(?<![\dA-Za-z])(?P<area>[(（]0\d{2,3}[)）][\s\-]?|0\d{2,3}[\s\-]"
+    # Run together, the area code is told by its first digits: 010 and 02x have three digits
+    # and 8-digit numbers, the others four.
+    r"|0(?:10|2\d)(?=\d{8}(?!\d))|0[3-9]\d{2}(?=\d{7,8}(?!\d)))"
+    r"(?P<local>\d{3,4}[\s\-]?\d{4})(?![\dA-Za-z])"
+)
+
+
 def _mask_mobile_match(match: re.Match[str]) -> str:
     digits = _SEPARATORS.sub("", match["number"])
     return (match["prefix"] or "") + mask_middle(digits, 3, 4)
 
 
+def _mask_landline_match(match: re.Match[str]) -> str:
+    return match["area"] + mask_middle(_SEPARATORS.sub("", match["local"]), 0, 4)
+
+
 def mask_sensitive(text: str) -> str:
-    """Mask every resident ID number (18 or legacy 15 digits) and mobile number in ``text``.
+    """Mask every resident ID number (18 or legacy 15 digits), mobile and landline number in
+    ``text``: ``370502********1234``, ``139****1234``, ``0546-****3456``.
 
     ID numbers are recognised by their layout (a plausible birth date in the right place), not by
     their check character, so mistyped numbers are masked too.
     """
     text = _ID_IN_TEXT.sub(lambda m: mask_middle(m.group(), 6, 4), text)
-    return _MOBILE_IN_TEXT.sub(_mask_mobile_match, text)
+    text = _MOBILE_IN_TEXT.sub(_mask_mobile_match, text)
+    return _LANDLINE_IN_TEXT.sub(_mask_landline_match, text)
+
+
+class _FreeTextMarker:
+    def __repr__(self) -> str:
+        return "FREE_TEXT"
+
+
+FREE_TEXT: Final = _FreeTextMarker()
+"""Marks a response field as free text that staff or applicants typed (备注、原因、意见):
+``note: Annotated[str, FREE_TEXT]``. On a dict or list field every string inside is free text
+(a stage-log event's payload)."""
+
+FreeText = Annotated[str, FREE_TEXT]
+"""A free-text response field (see :data:`FREE_TEXT`)."""
+
+M = TypeVar("M")
+
+
+def masked_unless(value: M, unmasked: bool) -> M:
+    """``value`` as a role that may not see personal data gets it: every :data:`FREE_TEXT`
+    field of it, of the models nested in it and of lists of them, with :func:`mask_sensitive`
+    applied; ``value`` itself when ``unmasked``. The one place where free text is masked for a
+    role: call it where a response is shaped for the caller (JSON, a workbook, a page)."""
+    return value if unmasked else _masked(value, free=False)
+
+
+def _masked(value: Any, *, free: bool) -> Any:
+    if isinstance(value, str):
+        return mask_sensitive(value) if free else value
+    if isinstance(value, BaseModel):
+        updates = {}
+        for name, field in type(value).model_fields.items():
+            current = getattr(value, name)
+            masked = _masked(current, free=free or FREE_TEXT in field.metadata)
+            if masked is not current:
+                updates[name] = masked
+        return value.model_copy(update=updates) if updates else value
+    if isinstance(value, list | tuple):
+        items = [_masked(v, free=free) for v in value]
+        changed = any(a is not b for a, b in zip(items, value, strict=True))
+        return type(value)(items) if changed else value
+    if isinstance(value, dict):
+        entries = {k: _masked(v, free=free) for k, v in value.items()}
+        return entries if any(entries[k] is not value[k] for k in value) else value
+    return value
 
 
 def _mask_argument(value: object) -> object:

@@ -21,6 +21,8 @@ def alembic_config(service: ServiceName, settings: Settings) -> Config:
     config = Config()
     config.set_main_option("script_location", str(SERVICES_DIR / service / "migrations"))
     config.attributes["target"] = database_target(settings, service)
+    # Migrations that seal or key what is stored (shared.keyring) read the keyring here.
+    config.attributes["keyring"] = settings.keyring()
     return config
 
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from fastapi import Request
-from sqlalchemy import Column, Integer, MetaData, String, Table, case, select
+from sqlalchemy import Column, Integer, MetaData, String, Table, and_, case, or_, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.db import UTCDateTime, conflict_insert
@@ -95,15 +95,41 @@ async def hit(engine: AsyncEngine, table: Table, now: datetime, *checks: Check) 
     return counted
 
 
-async def reached(engine: AsyncEngine, table: Table, now: datetime, *checks: Check) -> Limit | None:
-    """The first limit whose subject has used up its current window, read in one query."""
-    keys = {limit.key(subject): limit for limit, subject in checks}
-    async with engine.connect() as conn:
-        rows = await conn.execute(
-            select(table.c.key, table.c.window_start, table.c.hits).where(table.c.key.in_(keys))
+async def claim(engine: AsyncEngine, table: Table, now: datetime, *checks: Check) -> Limit | None:
+    """Take one try for each subject, atomically: the hit is recorded and its new count read in
+    one upsert (``INSERT … ON CONFLICT … RETURNING``), so N concurrent tries get exactly
+    ``limit`` chances between them — reading the count first and recording the hit afterwards
+    would let every concurrent try pass the read. Returns the first limit the try went past
+    (the try is refused; its hit stays counted), or None: the try may go ahead. A try that
+    turns out right gives its hit back with :func:`release`."""
+    counts = await hit(engine, table, now, *checks)
+    return next(
+        (limit for (limit, _), n in zip(checks, counts, strict=True) if n > limit.limit), None
+    )
+
+
+async def release(engine: AsyncEngine, table: Table, now: datetime, *checks: Check) -> None:
+    """Give back a hit taken by :func:`claim` in the current window (a right password or
+    query code does not count as a wrong one)."""
+    if not checks:
+        return
+    async with engine.begin() as conn:
+        await conn.execute(
+            update(table)
+            .where(
+                or_(
+                    *(
+                        and_(
+                            table.c.key == limit.key(subject),
+                            table.c.window_start == limit.window_start(now),
+                        )
+                        for limit, subject in checks
+                    )
+                ),
+                table.c.hits > 0,
+            )
+            .values(hits=table.c.hits - 1)
         )
-        counts = {r.key: r.hits for r in rows if r.window_start == keys[r.key].window_start(now)}
-    return next((limit for key, limit in keys.items() if counts.get(key, 0) >= limit.limit), None)
 
 
 def refuse(limit: Limit, now: datetime, detail: str) -> RateLimited:

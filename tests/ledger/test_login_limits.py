@@ -3,6 +3,7 @@ per address, counted in the database so that every worker and process sees the s
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from datetime import timedelta
 
@@ -59,6 +60,34 @@ class TestPerAccount:
             for _ in range(2):
                 await attempt(second, "wang", "wrong-password")
             assert (await attempt(second, "wang", PASSWORD)).status_code == 429
+        assert (await attempt(anonymous, "wang", PASSWORD)).status_code == 429
+
+    async def test_parallel_wrong_passwords_get_exactly_five_chances(self, apps, settings):
+        # Several clients, and a second app on the same database (another worker), at once:
+        # each try is recorded and its count read in one statement, so none slips past.
+        await add_user(apps, "wang", Role.viewer)
+        other = create_app(settings)
+        async with (
+            other.router.lifespan_context(other),
+            client_for(apps.ledger) as first,
+            client_for(other) as second,
+        ):
+            answers = await asyncio.gather(
+                *(attempt((first, second)[i % 2], "wang", "wrong-password") for i in range(14))
+            )
+            codes = sorted(a.status_code for a in answers)
+            assert codes == [401] * 5 + [429] * 9
+            assert (await attempt(first, "wang", PASSWORD)).status_code == 429
+
+    async def test_a_right_password_does_not_count_as_a_wrong_one(self, apps, anonymous):
+        await add_user(apps, "wang", Role.viewer)
+        # A try is taken while its password is checked, so at most five may be in flight.
+        answers = await asyncio.gather(*(attempt(anonymous, "wang", PASSWORD) for _ in range(5)))
+        assert {a.status_code for a in answers} == {200}
+        for _ in range(8):
+            assert (await attempt(anonymous, "wang", PASSWORD)).status_code == 200
+        for _ in range(5):
+            assert (await attempt(anonymous, "wang", "wrong-password")).status_code == 401
         assert (await attempt(anonymous, "wang", PASSWORD)).status_code == 429
 
 

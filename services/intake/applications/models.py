@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr
 from pydantic import Field as DataField
@@ -36,6 +36,7 @@ from services.intake.fees.models import ApplicantFee, FeeSheet
 from services.intake.policies.models import CustomerType, Stage
 from services.intake.whitelist.models import ThreeZeroPublic
 from shared.db import UTCDateTime, enum_column
+from shared.masking import FREE_TEXT, FreeText
 from shared.timeutil import BeijingTime
 
 PROJECT_CODE_PATTERN = r"^[0-9]{4}-[0-9]{6}-[0-9]{2}-[0-9]{2}-[0-9]{6}$"
@@ -175,7 +176,7 @@ class Application(IntakeTable, table=True):
     )
     id: int | None = Field(default=None, primary_key=True)
     number: str = Field(sa_column=Column(String(24), nullable=False, unique=True))
-    query_code_hash: str = Field(sa_column=Column(String(64), nullable=False))
+    query_code_hash: str = Field(sa_column=Column(String(100), nullable=False))
     jurisdiction: str = Field(max_length=40)
     policy_code: str = Field(max_length=64)
     customer_type: CustomerType = Field(sa_column=enum_column(CustomerType))
@@ -466,7 +467,7 @@ class PausePublic(BaseModel):
     stage: Stage
     reason: PauseReason
     reason_label: str
-    note: str
+    note: FreeText
     started_at: BeijingTime
     started_by: str
     ended_at: BeijingTime | None
@@ -527,8 +528,12 @@ class EventPublic(BaseModel):
     stage: Stage | None
     occurred_at: BeijingTime
     actor: str
-    reason: str | None
-    payload: dict[str, Any]
+    reason: Annotated[str | None, FREE_TEXT]
+    payload: Annotated[
+        dict[str, Any],
+        FREE_TEXT,
+        DataField(description="Strings in it are masked (ID numbers, phones) for other roles"),
+    ]
     prev_hash: str
     hash: str
 

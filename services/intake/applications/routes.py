@@ -23,9 +23,9 @@ from services.intake.applications.models import (
     ResumeRequest,
     StageCompletion,
 )
-from services.intake.applications.query_codes import with_query_code
+from services.intake.applications.query_codes import applicant_application
 from services.intake.applications.service import ApplicationFilter, Clocking
-from services.intake.deps import Calendar, Config, CurrentClerk, Staff
+from services.intake.deps import Calendar, Config, CurrentClerk, Keys, Staff
 from services.intake.policies.models import CustomerType, Stage
 from shared.app import Session
 from shared.calendar import WorkingCalendar, beijing_date
@@ -54,10 +54,16 @@ async def create_application(
     session: Session,
     calendar: Calendar,
     config: Config,
+    keys: Keys,
     now: Now,
 ) -> ApplicationCreated:
     application, code = await service.create_application(
-        session, body, clerk=clerk, now=now, clocking=_clocking(calendar, config)
+        session,
+        body,
+        clerk=clerk,
+        now=now,
+        clocking=_clocking(calendar, config),
+        keyring=keys,
     )
     shown = await service.detail(session, application, calendar, beijing_date(now), unmasked=True)
     return ApplicationCreated(application=shown, query_code=code)
@@ -193,12 +199,8 @@ TOO_MANY_TRIES: dict[int | str, dict[str, Any]] = {
 async def progress(
     number: str, query_code: QueryCode, session: Session, now: Now, request: Request
 ) -> ApplicantProgress:
-    return await with_query_code(
-        request,
-        number,
-        now,
-        lambda: service.progress(session, number, query_code, today=beijing_date(now)),
-    )
+    application = await applicant_application(request, session, number, query_code, now)
+    return await service.progress(session, application, today=beijing_date(now))
 
 
 @public_router.post(
@@ -214,6 +216,5 @@ async def rate(
     now: Now,
     request: Request,
 ) -> ApplicantProgress:
-    return await with_query_code(
-        request, number, now, lambda: service.rate(session, number, query_code, body, now=now)
-    )
+    application = await applicant_application(request, session, number, query_code, now)
+    return await service.rate(session, application, body, now=now)

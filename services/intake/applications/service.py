@@ -8,8 +8,6 @@ is applied, whether after a transition, a calendar load or a policy change.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import secrets
 from collections import defaultdict
 from collections.abc import Sequence
@@ -58,6 +56,7 @@ from services.intake.applications.models import (
     TimeSpent,
     WatchState,
 )
+from services.intake.applications.query_codes import query_code_digest
 from services.intake.documents.on_file import (
     check_change_of_use,
     documents_view,
@@ -93,6 +92,8 @@ from services.intake.whitelist.gate import whitelist_ready_to_connect
 from shared.auth import Principal, Role
 from shared.calendar import WorkingCalendar, beijing_date
 from shared.errors import Conflict, FieldError, Forbidden, NotFound, Unprocessable
+from shared.keyring import Keyring
+from shared.masking import masked_unless
 
 THREE_ZERO_MAX_KW = Decimal(160)
 """三零 users are small and micro enterprises and residents up to 160 kW (Dongying §三)."""
@@ -379,10 +380,6 @@ def _check_changeable(application: Application) -> None:
 # ---- creating --------------------------------------------------------------------------------
 
 
-def _query_code_hash(number: str, code: str) -> str:
-    return hashlib.sha256(f"{number}:{code}".encode()).hexdigest()
-
-
 def _validated_identity(
     errors: FieldErrors, field: str, kind: IdKind, value: str, today: date
 ) -> str | None:
@@ -409,6 +406,7 @@ async def create_application(
     clerk: Principal,
     now: datetime,
     clocking: Clocking,
+    keyring: Keyring,
     portal_client: str | None = None,
 ) -> tuple[Application, str]:
     """Accept an application (受理) now; returns it with the applicant's query code (查询码).
@@ -475,7 +473,7 @@ async def create_application(
     assert application.id is not None
     application.number = f"BZ{today:%Y%m%d}{application.id:06d}"
     query_code = "".join(secrets.choice(_CODE_ALPHABET) for _ in range(_QUERY_CODE_LENGTH))
-    application.query_code_hash = _query_code_hash(application.number, query_code)
+    application.query_code_hash = query_code_digest(keyring, application.number, query_code)
     stages = [
         ApplicationStage(
             application_id=application.id,
@@ -1124,7 +1122,7 @@ async def detail(
     pauses = await _pauses(session, application.id)
     public = to_public(application, stages, pauses, calendar, today, unmasked=unmasked)
     by_seq = {s.seq: s.stage for s in stages}
-    return ApplicationDetail(
+    shaped = ApplicationDetail(
         **public.model_dump(),
         stages=[_stage_public(s, application, pauses, calendar, today) for s in stages],
         pauses=[
@@ -1147,6 +1145,8 @@ async def detail(
         documents=await documents_view(session, application, today, unmasked=unmasked),
         fees=await fee_sheet(session, application.id, unmasked=unmasked),
     )
+    # Pause notes and every other free text in it (documents, fees), for the caller's role.
+    return masked_unless(shaped, unmasked)
 
 
 async def read_detail(
@@ -1245,12 +1245,16 @@ async def events(session: AsyncSession, application: Application) -> list[Applic
 
 
 async def read_log(session: AsyncSession, number: str, principal: Principal) -> list[EventPublic]:
+    """The stage log; reasons and payloads (notes, corrected values) masked for other roles."""
     application = await get_application(session, number)
-    check_reader(application, principal)
-    return [
-        EventPublic.model_validate(e, from_attributes=True)
-        for e in await events(session, application)
-    ]
+    unmasked = check_reader(application, principal)
+    return masked_unless(
+        [
+            EventPublic.model_validate(e, from_attributes=True)
+            for e in await events(session, application)
+        ],
+        unmasked,
+    )
 
 
 async def verify_log(session: AsyncSession, number: str, principal: Principal) -> ChainCheck:
@@ -1262,20 +1266,6 @@ async def verify_log(session: AsyncSession, number: str, principal: Principal) -
 # ---- the applicant ---------------------------------------------------------------------------
 
 
-async def _applicant_application(session: AsyncSession, number: str, code: str) -> Application:
-    """The application if ``code`` is its query code; the same 404 either way otherwise."""
-    application = (
-        await session.exec(select(Application).where(col(Application.number) == number))
-    ).first()
-    expected = application.query_code_hash if application else _query_code_hash("", "")
-    given = _query_code_hash(number, code.strip().upper())
-    if application is None or not hmac.compare_digest(expected, given):
-        raise NotFound(
-            "no application matches this number and query code", code="application_not_found"
-        )
-    return application
-
-
 def _awaiting(application: Application, pauses: Sequence[ApplicationPause]) -> list[str]:
     if application.status is not ApplicationStatus.paused:
         return []
@@ -1284,10 +1274,10 @@ def _awaiting(application: Application, pauses: Sequence[ApplicationPause]) -> l
 
 
 async def progress(
-    session: AsyncSession, number: str, code: str, *, today: date
+    session: AsyncSession, application: Application, *, today: date
 ) -> ApplicantProgress:
-    """What the applicant may see with the number and query code (no login)."""
-    application = await _applicant_application(session, number, code)
+    """What the applicant may see with the number and query code (no login; the code checked
+    by :func:`services.intake.applications.query_codes.applicant_application`)."""
     needs = needs_of(application, await holdings(session, application), today)
     fees, fee_total = await applicant_fees(session, application.id)
     stages = await _stages(session, application.id)
@@ -1333,10 +1323,9 @@ async def progress(
 
 
 async def rate(
-    session: AsyncSession, number: str, code: str, data: RatingRequest, *, now: datetime
+    session: AsyncSession, application: Application, data: RatingRequest, *, now: datetime
 ) -> ApplicantProgress:
     """The applicant's rating of the service once connected (服务线上评价), once."""
-    application = await _applicant_application(session, number, code)
     if application.status is not ApplicationStatus.connected:
         raise Conflict("the service can be rated once the power is connected", code="not_connected")
     if application.rating is not None:
@@ -1356,4 +1345,4 @@ async def rate(
         payload={"score": data.score},
     )
     await session.flush()
-    return await progress(session, number, code, today=beijing_date(now))
+    return await progress(session, application, today=beijing_date(now))

@@ -20,6 +20,7 @@ from sqlmodel import Field
 from services.intake.db import IntakeTable
 from services.intake.policies.models import Stage
 from shared.db import UTCDateTime, enum_column
+from shared.masking import FreeText
 from shared.timeutil import BeijingTime
 from shared.validation import Day
 
@@ -110,10 +111,10 @@ class DocumentPublic(BaseModel):
     name: str
     stage: Stage
     stage_label: str
-    reference: str = DataField(description="ID numbers and mobiles in it are masked for others")
+    reference: FreeText = DataField(description="ID numbers and phones in it are masked for others")
     valid_until: date | None
     valid: bool = DataField(description="Valid today (在有效期内)")
-    note: str
+    note: FreeText
     received_at: BeijingTime
     received_by: str
 
@@ -143,7 +144,7 @@ class DocumentRequestPublic(BaseModel):
     stage: Stage
     stage_label: str
     documents: list[RequestedDocument]
-    note: str
+    note: FreeText
     requested_at: BeijingTime
     requested_by: str
 

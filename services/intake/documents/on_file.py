@@ -42,7 +42,7 @@ from services.intake.rules.documents import (
     load_document_catalogue,
 )
 from services.intake.rules.identity import FieldErrors
-from shared.masking import mask_sensitive
+from shared.masking import masked_unless
 
 _OPEN = (ApplicationStatus.open, ApplicationStatus.paused)
 
@@ -196,7 +196,7 @@ async def _requests(session: AsyncSession, application_id: int | None) -> list[D
     return list((await session.exec(query)).all())
 
 
-def _document_public(document: ApplicationDocument, today: date, unmasked: bool) -> DocumentPublic:
+def _document_public(document: ApplicationDocument, today: date) -> DocumentPublic:
     catalogue = load_document_catalogue()
     assert document.id is not None
     return DocumentPublic(
@@ -205,10 +205,10 @@ def _document_public(document: ApplicationDocument, today: date, unmasked: bool)
         name=catalogue.kind(document.kind).name,
         stage=document.stage,
         stage_label=STAGE_LABELS[document.stage],
-        reference=document.reference if unmasked else mask_sensitive(document.reference),
+        reference=document.reference,
         valid_until=document.valid_until,
         valid=document.valid_until is None or document.valid_until >= today,
-        note=document.note if unmasked else mask_sensitive(document.note),
+        note=document.note,
         received_at=document.received_at,
         received_by=document.received_by,
     )
@@ -226,7 +226,8 @@ def _reused_from(held: Holdings, kind: str, today: date) -> str | None:
 async def documents_view(
     session: AsyncSession, application: Application, today: date, *, unmasked: bool
 ) -> DocumentsView:
-    """What the current stage requires, what is held, what is still needed, what was asked."""
+    """What the current stage requires, what is held, what is still needed, what was asked;
+    free text masked unless ``unmasked`` (:func:`shared.masking.masked_unless`)."""
     catalogue = load_document_catalogue()
     held = await holdings(session, application)
     needs = needs_of(application, held, today)
@@ -250,24 +251,25 @@ async def documents_view(
                 )
             )
     stage = current_stage(application)
-    return DocumentsView(
+    view = DocumentsView(
         stage=stage,
         stage_label=STAGE_LABELS[stage] if stage else None,
         change_of_use=held.change_of_use,
         changes_application=held.changes_application,
         required=required,
         needed=[r.name for r in required if r.state == "needed"],
-        on_file=[_document_public(d, today, unmasked) for d in held.received],
+        on_file=[_document_public(d, today) for d in held.received],
         requests=[
             DocumentRequestPublic(
                 id=r.id or 0,
                 stage=r.stage,
                 stage_label=STAGE_LABELS[r.stage],
                 documents=[RequestedDocument(code=k, name=catalogue.kind(k).name) for k in r.kinds],
-                note=r.note if unmasked else mask_sensitive(r.note),
+                note=r.note,
                 requested_at=r.requested_at,
                 requested_by=r.requested_by,
             )
             for r in await _requests(session, application.id)
         ],
     )
+    return masked_unless(view, unmasked)

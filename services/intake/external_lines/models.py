@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict
 from pydantic import Field as DataField
@@ -20,6 +21,7 @@ from services.intake.db import IntakeTable
 from services.intake.rules.external_lines import ApprovalProcedure, Crossing, PushState
 from services.intake.rules.terms import VoltageClass
 from shared.db import UTCDateTime, enum_column
+from shared.masking import FREE_TEXT
 from shared.timeutil import BeijingTime
 from shared.validation import Day
 
@@ -168,7 +170,7 @@ class ApprovalPublic(BaseModel):
     approval_number: str | None
     decided_on: date | None
     received_at: BeijingTime | None
-    note: str | None
+    note: Annotated[str | None, FREE_TEXT]
 
 
 class PushPublic(BaseModel):

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 from fastapi.responses import JSONResponse
 
-from services.intake.deps import Calendar, CurrentClerk, Staff
+from services.intake.deps import Calendar, CurrentClerk, Keys, Staff
 from services.intake.external_lines import service
 from services.intake.external_lines.models import (
     ApprovalResultIn,
@@ -99,10 +99,15 @@ async def list_works(
     },
 )
 async def post_approval(
-    body: ApprovalResultIn, caller: ApprovalsCaller, key: IdempotencyKey, session: Session, now: Now
+    body: ApprovalResultIn,
+    caller: ApprovalsCaller,
+    key: IdempotencyKey,
+    session: Session,
+    keys: Keys,
+    now: Now,
 ) -> JSONResponse:
     async def effect() -> tuple[int, ExternalLinePublic]:
         works = await service.post_approval(session, body, caller=caller, now=now)
         return status.HTTP_200_OK, works
 
-    return await run_once(session, caller, key, effect, now=now)
+    return await run_once(session, caller, key, effect, now=now, keyring=keys)

@@ -58,6 +58,7 @@ from services.intake.rules.terms import voltage_of
 from shared.auth import Principal, Role
 from shared.calendar import WorkingCalendar, beijing_date
 from shared.errors import Conflict, Forbidden, NotFound
+from shared.masking import masked_unless
 
 ENDED = (ApplicationStatus.connected, ApplicationStatus.closed)
 
@@ -330,8 +331,9 @@ async def read_works(
     session: AsyncSession, number: str, principal: Principal, today: date
 ) -> ExternalLinePublic:
     application = await get_application(session, number)
-    check_reader(application, principal)
-    return to_public(await _existing_works(session, application), application, today)
+    unmasked = check_reader(application, principal)
+    works = to_public(await _existing_works(session, application), application, today)
+    return masked_unless(works, unmasked)
 
 
 @dataclass(frozen=True)
@@ -390,5 +392,8 @@ async def list_works(
         total=total,
         limit=limit,
         offset=offset,
-        works=[to_public(works, application, today) for works, application in rows],
+        works=masked_unless(
+            [to_public(works, application, today) for works, application in rows],
+            principal.role is Role.clerk,
+        ),
     )

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 from enum import StrEnum
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict
 from pydantic import Field as DataField
@@ -21,6 +21,7 @@ from sqlmodel import Field
 
 from services.intake.db import IntakeTable
 from shared.db import UTCDateTime, enum_column
+from shared.masking import FREE_TEXT
 from shared.timeutil import BeijingTime
 
 
@@ -121,12 +122,12 @@ class FeePublic(BaseModel):
     utility_side: bool
     consented_at: BeijingTime | None
     consent_recorded_by: str | None
-    consent_evidence: str | None
+    consent_evidence: Annotated[str | None, FREE_TEXT]
     added_at: BeijingTime
     added_by: str
     voided_at: BeijingTime | None
     voided_by: str | None
-    void_reason: str | None
+    void_reason: Annotated[str | None, FREE_TEXT]
 
 
 class FeeSheet(BaseModel):

@@ -16,7 +16,7 @@ from services.intake.fees.models import (
     FeeSheet,
 )
 from services.intake.whitelist.assess import zero_investment
-from shared.masking import mask_sensitive
+from shared.masking import masked_unless
 
 ZERO = Decimal("0.00")
 
@@ -30,7 +30,7 @@ async def fees_of(session: AsyncSession, application_id: int | None) -> list[App
     return list((await session.exec(query)).all())
 
 
-def _public(fee: ApplicationFee, unmasked: bool) -> FeePublic:
+def _public(fee: ApplicationFee) -> FeePublic:
     assert fee.id is not None
     return FeePublic(
         id=fee.id,
@@ -46,16 +46,12 @@ def _public(fee: ApplicationFee, unmasked: bool) -> FeePublic:
         utility_side=fee.utility_side,
         consented_at=fee.consented_at,
         consent_recorded_by=fee.consent_recorded_by,
-        consent_evidence=fee.consent_evidence
-        if unmasked or fee.consent_evidence is None
-        else mask_sensitive(fee.consent_evidence),
+        consent_evidence=fee.consent_evidence,
         added_at=fee.added_at,
         added_by=fee.added_by,
         voided_at=fee.voided_at,
         voided_by=fee.voided_by,
-        void_reason=fee.void_reason
-        if unmasked or fee.void_reason is None
-        else mask_sensitive(fee.void_reason),
+        void_reason=fee.void_reason,
     )
 
 
@@ -69,15 +65,16 @@ def _sum(fees: list[ApplicationFee], kind: FeeKind | None = None) -> Decimal:
 async def fee_sheet(
     session: AsyncSession, application_id: int | None, *, unmasked: bool
 ) -> FeeSheet:
-    """The items and totals; ID numbers and mobiles in free text masked unless ``unmasked``."""
+    """The items and totals; ID numbers and phones in free text masked unless ``unmasked``."""
     fees = await fees_of(session, application_id)
-    return FeeSheet(
+    sheet = FeeSheet(
         zero_investment=await zero_investment(session, application_id),
-        items=[_public(f, unmasked) for f in fees],
+        items=[_public(f) for f in fees],
         statutory_total=_sum(fees, FeeKind.statutory),
         extended_total=_sum(fees, FeeKind.extended),
         total=_sum(fees),
     )
+    return masked_unless(sheet, unmasked)
 
 
 async def applicant_fees(

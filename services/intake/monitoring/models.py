@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import date
 from enum import StrEnum
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict
 from pydantic import Field as DataField
@@ -19,6 +19,7 @@ from sqlmodel import Field
 from services.intake.db import IntakeTable
 from services.intake.policies.models import CustomerType, Stage
 from shared.db import UTCDateTime, enum_column
+from shared.masking import FREE_TEXT
 from shared.timeutil import BeijingTime
 
 
@@ -119,10 +120,10 @@ class EscalationPublic(BaseModel):
     state_label: str
     acknowledged_at: BeijingTime | None
     acknowledged_by: str | None
-    acknowledgement: str | None
+    acknowledgement: Annotated[str | None, FREE_TEXT]
     resolved_at: BeijingTime | None
     resolved_by: str | None
-    resolution: str | None
+    resolution: Annotated[str | None, FREE_TEXT]
 
 
 class EscalationPage(BaseModel):

@@ -45,6 +45,7 @@ from shared.auth import Principal, Role
 from shared.calendar import BEIJING, WorkingCalendar
 from shared.db import AnySelect, fetch_all
 from shared.errors import Conflict, Forbidden, NotFound
+from shared.masking import masked_unless
 
 SCAN_BATCH = 500
 SCAN_MAX_PER_RUN = 20_000
@@ -177,6 +178,12 @@ def _public(escalation: Escalation, number: str) -> EscalationPublic:
     )
 
 
+def _shown(public: EscalationPublic, principal: Principal) -> EscalationPublic:
+    """Notes (受理意见, 处理情况) as the caller may see them: unmasked for the unit's clerks
+    (who only ever see their own units' escalations), masked for supervisors and admins."""
+    return masked_unless(public, principal.role is Role.clerk)
+
+
 @dataclass(frozen=True)
 class EscalationFilter:
     state: EscalationState | None = None
@@ -221,7 +228,7 @@ async def list_escalations(
         total=total,
         limit=limit,
         offset=offset,
-        escalations=[_public(e, number) for e, number in rows],
+        escalations=[_shown(_public(e, number), principal) for e, number in rows],
     )
 
 
@@ -263,7 +270,7 @@ async def get_escalation(
 ) -> EscalationPublic:
     escalation, application = await _escalation(session, escalation_id)
     _check_reader(escalation, principal)
-    return _public(escalation, application.number)
+    return _shown(_public(escalation, application.number), principal)
 
 
 async def acknowledge(
@@ -296,7 +303,7 @@ async def acknowledge(
         payload={"escalation": escalation.id},
     )
     await session.flush()
-    return _public(escalation, application.number)
+    return _shown(_public(escalation, application.number), principal)
 
 
 async def resolve(
@@ -326,7 +333,7 @@ async def resolve(
         payload={"escalation": escalation.id},
     )
     await session.flush()
-    return _public(escalation, application.number)
+    return _shown(_public(escalation, application.number), principal)
 
 
 # ---- the scan --------------------------------------------------------------------------------

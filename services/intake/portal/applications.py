@@ -37,6 +37,7 @@ from services.intake.standins.elicense import ELicenseClient, LicenceOutcome, Li
 from services.intake.standins.elicense import LicenceCheck as ELicenceAnswer
 from shared.auth import Principal
 from shared.errors import FieldError, Unprocessable
+from shared.keyring import Keyring
 
 _REFUSALS = {
     LicenceOutcome.not_found: ("licence_not_found", "电子证照库中没有查到该证照"),
@@ -115,6 +116,7 @@ async def submit_application(
     elicense: ELicenseClient,
     now: datetime,
     clocking: Clocking,
+    keyring: Keyring,
 ) -> PortalApplicationCreated:
     """Accept a portal application after its e-license checks; joins its project if pushed."""
     area = areas.of_region(data.region_code)
@@ -147,6 +149,7 @@ async def submit_application(
         clerk=accepting,
         now=now,
         clocking=clocking,
+        keyring=keyring,
         portal_client=caller.key_id,
     )
     # Checked after the application's own validation, so a malformed number is named the

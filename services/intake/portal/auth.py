@@ -19,6 +19,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.intake.portal.models import PortalClient, PortalNonce, PortalScope
+from services.intake.portal.service import portal_secret
 from services.intake.portal.sql import insert_once
 from services.intake.rules.signing import request_target, verify_request
 from services.intake.settings import IntakeSettings
@@ -84,7 +85,7 @@ async def portal_caller(request: Request) -> PortalPrincipal:
             if client is None or not client.is_active:
                 return None
             found[key_id] = client
-            return client.secret
+            return portal_secret(request.app.state.settings.keyring(), client)
 
         async def remember(key_id: str, nonce: str, expires_at: datetime) -> bool:
             return await remember_nonce(session, key_id, nonce, expires_at)

@@ -13,14 +13,19 @@ effect is done. So:
   claim, so nothing is stored and a retry tries again.
 
 Stored answers are kept ``idempotency_retention_hours`` (24 h by default), then forgotten.
+An answer can carry a secret (a new application's query code, 查询码), so it is stored sealed
+with the keyring outside the database (``shared.keyring``, AES-GCM, bound to the portal key and
+the idempotency key: an answer moved to another row does not open); the row is found by the
+portal key and the idempotency key, and the request by its SHA-256, none of them secret.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Header
 from fastapi.responses import JSONResponse
@@ -33,6 +38,7 @@ from services.intake.portal.auth import PortalPrincipal
 from services.intake.portal.models import IdempotencyRecord
 from services.intake.portal.sql import insert_once
 from shared.errors import BadRequest, Conflict
+from shared.keyring import Keyring
 
 HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
@@ -66,6 +72,22 @@ def idempotency_key(
 
 IdempotencyKey = Annotated[str, Depends(idempotency_key)]
 
+SEALED = "sealed"
+"""The one field of a stored body: the answer, sealed."""
+
+
+def _purpose(key_id: str, key: str) -> str:
+    return f"idempotency:{key_id}:{key}"
+
+
+def seal_answer(keyring: Keyring, key_id: str, key: str, body: dict[str, Any]) -> dict[str, Any]:
+    """The stored form of an answer: ``{"sealed": "hk1.<key id>.…"}``."""
+    return {SEALED: keyring.seal(_purpose(key_id, key), json.dumps(body, ensure_ascii=False))}
+
+
+def open_answer(keyring: Keyring, key_id: str, key: str, stored: dict[str, Any]) -> Any:
+    return json.loads(keyring.open(_purpose(key_id, key), stored[SEALED]))
+
 
 async def run_once(
     session: AsyncSession,
@@ -74,8 +96,9 @@ async def run_once(
     effect: Effect,
     *,
     now: datetime,
+    keyring: Keyring,
 ) -> JSONResponse:
-    """Run ``effect`` unless ``key`` has an answer already; store its answer with it."""
+    """Run ``effect`` unless ``key`` has an answer already; store its answer, sealed, with it."""
     claimed = await insert_once(
         session,
         IdempotencyRecord,
@@ -103,11 +126,14 @@ async def run_once(
                 code="idempotency_key_reused",
             )
         return JSONResponse(
-            record.body, status_code=record.status_code, headers={REPLAYED_HEADER: "true"}
+            open_answer(keyring, caller.key_id, key, record.body),
+            status_code=record.status_code,
+            headers={REPLAYED_HEADER: "true"},
         )
     status, answer = await effect()
     body = answer.model_dump(mode="json")
-    record.status_code, record.body = status, body
+    record.status_code = status
+    record.body = seal_answer(keyring, caller.key_id, key, body)
     session.add(record)
     await session.flush()
     return JSONResponse(body, status_code=status)

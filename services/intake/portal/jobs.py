@@ -50,6 +50,7 @@ async def run_webhook_delivery(app: FastAPI) -> WebhookRun:
         app.state.webhook_http,
         app.state.intake_settings,
         now=app.state.clock.now(),
+        keyring=app.state.settings.keyring(),
     )
 
 

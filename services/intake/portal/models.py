@@ -66,14 +66,17 @@ class PortalScope(StrEnum):
 class PortalClient(IntakeTable, table=True):
     """A portal that calls intake with a key id and an HMAC signature.
 
-    The secret is kept as issued because the server must recompute each request's HMAC.
+    The server must recompute each request's HMAC, so the secret cannot be hashed: it is kept
+    sealed with the keyring outside the database (``shared.keyring``, AES-GCM), opened by
+    :func:`services.intake.portal.service.portal_secret` when a request is checked or a
+    callback signed.
     """
 
     __tablename__ = "portal_clients"
     id: int | None = Field(default=None, primary_key=True)
     key_id: str = Field(sa_column=Column(String(40), nullable=False, unique=True))
     name: str = Field(max_length=200)
-    secret: str = Field(max_length=128)
+    sealed_secret: str = Field(max_length=255)
     is_active: bool = True
     created_at: BeijingTime = Field(sa_column=Column(UTCDateTime, nullable=False))
     webhook_url: str | None = Field(

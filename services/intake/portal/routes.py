@@ -13,7 +13,7 @@ from fastapi import APIRouter, Query, Request, status
 from fastapi.responses import JSONResponse
 
 from services.intake.applications.service import Clocking
-from services.intake.deps import Calendar, Config, CurrentAdmin
+from services.intake.deps import Calendar, Config, CurrentAdmin, Keys
 from services.intake.portal import pre_applications, service, webhooks
 from services.intake.portal.applications import submit_application
 from services.intake.portal.auth import ApplicationsCaller, PortalCaller, ProjectsCaller
@@ -83,6 +83,7 @@ async def push_project(
     key: IdempotencyKey,
     session: Session,
     areas: Areas,
+    keys: Keys,
     now: Now,
 ) -> JSONResponse:
     async def effect() -> tuple[int, PreApplicationPublic]:
@@ -91,7 +92,7 @@ async def push_project(
         )
         return (status.HTTP_201_CREATED if created else status.HTTP_200_OK), pre
 
-    return await run_once(session, caller, key, effect, now=now)
+    return await run_once(session, caller, key, effect, now=now, keyring=keys)
 
 
 @portal_router.post(
@@ -110,6 +111,7 @@ async def submit(
     elicense: ELicense,
     calendar: Calendar,
     config: Config,
+    keys: Keys,
     now: Now,
 ) -> JSONResponse:
     async def effect() -> tuple[int, PortalApplicationCreated]:
@@ -121,10 +123,11 @@ async def submit(
             elicense=elicense,
             now=now,
             clocking=Clocking(calendar, config.at_risk_percent),
+            keyring=keys,
         )
         return status.HTTP_201_CREATED, created
 
-    return await run_once(session, caller, key, effect, now=now)
+    return await run_once(session, caller, key, effect, now=now, keyring=keys)
 
 
 # ---- staff -----------------------------------------------------------------------------------
@@ -186,9 +189,11 @@ async def revoke_client(key_id: str, _admin: CurrentAdmin, session: Session) -> 
     summary="Issue a new secret for a key; the old one stops at once (轮换密钥)",
     responses={409: {"model": Problem, "description": "portal_client_revoked"}},
 )
-async def rotate_client(key_id: str, _admin: CurrentAdmin, session: Session) -> PortalKeyIssued:
-    client = await service.rotate_portal_client(session, key_id)
-    return PortalKeyIssued(**service.to_public(client).model_dump(), secret=client.secret)
+async def rotate_client(
+    key_id: str, _admin: CurrentAdmin, session: Session, keys: Keys
+) -> PortalKeyIssued:
+    client, secret = await service.rotate_portal_client(session, key_id, keyring=keys)
+    return PortalKeyIssued(**service.to_public(client).model_dump(), secret=secret)
 
 
 @router.get(

@@ -11,7 +11,32 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.intake.portal.models import PortalClient, PortalClientPublic, PortalScope
 from shared.errors import BadRequest, Conflict, NotFound
+from shared.keyring import Keyring
 from shared.outbound import OutboundPolicy
+
+
+def _purpose(key_id: str) -> str:
+    # Bound to the key id: a sealed secret copied onto another row does not open there.
+    return f"portal-secret:{key_id}"
+
+
+def seal_secret(keyring: Keyring, key_id: str, secret: str) -> str:
+    return keyring.seal(_purpose(key_id), secret)
+
+
+def open_secret(keyring: Keyring, key_id: str, sealed: str) -> str:
+    return keyring.open(_purpose(key_id), sealed)
+
+
+def portal_secret(keyring: Keyring, client: PortalClient) -> str:
+    """The HMAC secret of a portal key (接入密钥), opened from its sealed form."""
+    return open_secret(keyring, client.key_id, client.sealed_secret)
+
+
+def _issue_secret(keyring: Keyring, client: PortalClient) -> str:
+    secret = secrets.token_urlsafe(32)
+    client.sealed_secret = seal_secret(keyring, client.key_id, secret)
+    return secret
 
 
 async def add_portal_client(
@@ -20,9 +45,10 @@ async def add_portal_client(
     scopes: Collection[PortalScope] = (PortalScope.applications,),
     *,
     now: datetime,
-) -> PortalClient:
-    """Create a key for a portal with the routes it may call (``scopes``, 接入权限); the secret
-    is shown once to whoever created it."""
+    keyring: Keyring,
+) -> tuple[PortalClient, str]:
+    """Create a key for a portal with the routes it may call (``scopes``, 接入权限); returns it
+    with its secret, to be shown once to whoever created it (only its sealed form is kept)."""
     if not scopes:
         raise BadRequest("a portal key needs at least one scope", code="scope_required")
     existing = await session.exec(select(PortalClient).where(PortalClient.name == name))
@@ -33,13 +59,14 @@ async def add_portal_client(
     client = PortalClient(
         key_id=f"pk_{secrets.token_hex(8)}",
         name=name,
-        secret=secrets.token_urlsafe(32),
+        sealed_secret="",
         scopes=[s.value for s in PortalScope if s in set(scopes)],
         created_at=now,
     )
+    secret = _issue_secret(keyring, client)
     session.add(client)
     await session.flush()
-    return client
+    return client, secret
 
 
 async def list_portal_clients(session: AsyncSession) -> list[PortalClient]:
@@ -83,7 +110,9 @@ async def revoke_portal_client(session: AsyncSession, key_id: str) -> PortalClie
     return to_public(client)
 
 
-async def rotate_portal_client(session: AsyncSession, key_id: str) -> PortalClient:
+async def rotate_portal_client(
+    session: AsyncSession, key_id: str, *, keyring: Keyring
+) -> tuple[PortalClient, str]:
     """Issue a new secret for an active key (轮换); the old one stops working at once. The
     caller shows the new secret once."""
     client = await get_portal_client(session, key_id)
@@ -91,7 +120,7 @@ async def rotate_portal_client(session: AsyncSession, key_id: str) -> PortalClie
         raise Conflict(
             f"portal key {key_id} is revoked; issue a new key", code="portal_client_revoked"
         )
-    client.secret = secrets.token_urlsafe(32)
+    secret = _issue_secret(keyring, client)
     session.add(client)
     await session.flush()
-    return client
+    return client, secret

@@ -42,10 +42,12 @@ from services.intake.portal.models import (
     WebhookDeliveryPublic,
     WebhookRun,
 )
+from services.intake.portal.service import portal_secret
 from services.intake.rules.signing import webhook_headers
 from services.intake.settings import IntakeSettings
 from shared.db import session_scope
 from shared.errors import NotFound
+from shared.keyring import Keyring
 from shared.outbound import UrlNotAllowed
 
 log = logging.getLogger("huodian.intake.webhooks")
@@ -129,7 +131,7 @@ def encode(body: dict[str, Any]) -> bytes:
 
 
 async def _post(
-    http: httpx.AsyncClient, client: PortalClient, row: WebhookDelivery, now: datetime
+    http: httpx.AsyncClient, client: PortalClient, secret: str, row: WebhookDelivery, now: datetime
 ) -> str | None:
     """Send one callback; None if the portal took it, else why not."""
     assert client.webhook_url is not None
@@ -138,7 +140,7 @@ async def _post(
         "Content-Type": "application/json; charset=utf-8",
         EVENT_HEADER: row.type,
         DELIVERY_HEADER: str(row.event_id),
-        **webhook_headers(client.secret, content, int(now.timestamp()), key_id=client.key_id),
+        **webhook_headers(secret, content, int(now.timestamp()), key_id=client.key_id),
     }
     try:
         response = await http.post(client.webhook_url, content=content, headers=headers)
@@ -154,7 +156,11 @@ async def _post(
 
 
 async def deliver_one(
-    engine: AsyncEngine, http: httpx.AsyncClient, settings: IntakeSettings, now: datetime
+    engine: AsyncEngine,
+    http: httpx.AsyncClient,
+    settings: IntakeSettings,
+    now: datetime,
+    keyring: Keyring,
 ) -> DeliveryState | None:
     """Send the oldest due callback whose predecessors are done, in its own transaction.
 
@@ -191,7 +197,7 @@ async def deliver_one(
             row.last_error = "the portal has no webhook URL (or its key is inactive)"
             return row.state
         row.attempts += 1
-        error = await _post(http, client, row, now)
+        error = await _post(http, client, portal_secret(keyring, client), row, now)
         if error is None:
             row.state, row.delivered_at, row.last_error = DeliveryState.delivered, now, None
         else:
@@ -214,11 +220,12 @@ async def deliver_pending(
     settings: IntakeSettings,
     *,
     now: datetime,
+    keyring: Keyring,
 ) -> WebhookRun:
     """Send every due callback (up to a batch), each in its own transaction."""
     run = WebhookRun()
     for _ in range(settings.webhook_batch):
-        state = await deliver_one(engine, http, settings, now)
+        state = await deliver_one(engine, http, settings, now, keyring)
         if state is None:
             break
         if state is DeliveryState.delivered:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 from enum import StrEnum
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict
 from pydantic import Field as DataField
@@ -22,6 +22,7 @@ from services.intake.db import IntakeTable
 from services.intake.policies.models import CustomerType
 from services.intake.rules.three_zero import Area, CustomerCategory
 from shared.db import UTCDateTime, enum_column
+from shared.masking import FREE_TEXT
 from shared.timeutil import BeijingTime
 
 
@@ -204,10 +205,10 @@ class WhitelistItem(BaseModel):
     created_at: BeijingTime
     upgrade_done_at: BeijingTime | None
     upgrade_done_by: str | None
-    upgrade_note: str | None
+    upgrade_note: Annotated[str | None, FREE_TEXT]
     released_at: BeijingTime | None
     released_by: str | None
-    release_note: str | None
+    release_note: Annotated[str | None, FREE_TEXT]
 
 
 class WhitelistPage(BaseModel):

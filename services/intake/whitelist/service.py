@@ -40,7 +40,7 @@ from services.intake.whitelist.models import (
 from shared.auth import Principal, Role
 from shared.db import fetch_all
 from shared.errors import Conflict, Forbidden, NotFound, Unprocessable
-from shared.masking import mask_sensitive
+from shared.masking import mask_sensitive, masked_unless
 
 CENT = Decimal("0.01")
 
@@ -144,15 +144,11 @@ class WhitelistFilter:
     status: WhitelistStatus | None = None
 
 
-def _shown(text: str | None, unmasked: bool) -> str | None:
-    return text if unmasked or text is None else mask_sensitive(text)
-
-
 def _item(
     entry: WhitelistEntry, application: Application, area_name: str | None, unmasked: bool
 ) -> WhitelistItem:
     assert entry.id is not None
-    return WhitelistItem(
+    item = WhitelistItem(
         id=entry.id,
         number=application.number,
         unit=entry.unit,
@@ -169,11 +165,12 @@ def _item(
         created_at=entry.created_at,
         upgrade_done_at=entry.upgrade_done_at,
         upgrade_done_by=entry.upgrade_done_by,
-        upgrade_note=_shown(entry.upgrade_note, unmasked),
+        upgrade_note=entry.upgrade_note,
         released_at=entry.released_at,
         released_by=entry.released_by,
-        release_note=_shown(entry.release_note, unmasked),
+        release_note=entry.release_note,
     )
+    return masked_unless(item, unmasked)
 
 
 async def list_whitelist(

@@ -3,8 +3,11 @@ the same work for known and unknown usernames, and password hashing off the even
 
 - Per client address: at most 30 sign-in attempts a minute.
 - Per account: after 5 wrong passwords in 15 minutes the account is locked until the window
-  ends, also for the right password (``429 rate_limited`` with ``Retry-After``). An unknown
-  username is counted and locked the same way, so the answers never tell which names exist.
+  ends, also for the right password. Each try is counted *before* the password is checked
+  (one atomic upsert that returns the new count) and given back if the password was right, so
+  parallel wrong tries cannot slip past the count (``429 rate_limited``, ``Retry-After``). An
+  unknown username is counted and locked the same way, so the answers never tell which
+  names exist.
 - argon2 runs in a worker thread, and an unknown username is checked against a dummy hash, so
   a known and an unknown name take the same time and the event loop keeps serving.
 """
@@ -23,7 +26,7 @@ from services.ledger.accounts.service import get_user_by_name
 from services.ledger.schema import rate_limits
 from shared.auth import hash_password, verify_password
 from shared.errors import Unauthorized
-from shared.ratelimit import Limit, hit, reached, refuse
+from shared.ratelimit import Limit, claim, hit, refuse, release
 
 PER_ADDRESS = Limit("login-address", 30, timedelta(minutes=1))
 PER_ACCOUNT = Limit("login-account", 5, timedelta(minutes=15))
@@ -50,12 +53,14 @@ async def sign_in(
     if attempts > PER_ADDRESS.limit:
         raise refuse(PER_ADDRESS, now, "too many sign-in attempts from this address; wait")
     account = username.strip().lower()
-    if await reached(engine, rate_limits, now, (PER_ACCOUNT, account)):
+    # The try is taken before the password is checked, in one statement that records it and
+    # reads the new count: concurrent wrong passwords get exactly PER_ACCOUNT.limit chances.
+    if await claim(engine, rate_limits, now, (PER_ACCOUNT, account)):
         raise refuse(PER_ACCOUNT, now, "too many wrong passwords for this account; wait")
     user = await get_user_by_name(session, username)
     stored = user.password_hash if user is not None else _dummy_hash()
     right = await asyncio.to_thread(verify_password, stored, password)
     if user is None or not user.is_active or not right:
-        await hit(engine, rate_limits, now, (PER_ACCOUNT, account))
         raise Unauthorized("wrong username or password", code="bad_credentials")
+    await release(engine, rate_limits, now, (PER_ACCOUNT, account))
     return user

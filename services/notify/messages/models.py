@@ -9,6 +9,7 @@ from sqlmodel import Field, SQLModel
 
 from services.notify.db import NotifyTable
 from shared.db import UTCDateTime, enum_column
+from shared.masking import FreeText
 from shared.timeutil import BeijingTime
 
 
@@ -85,8 +86,11 @@ class MessagePublic(SQLModel):
     kind: str
     channel: Channel
     recipient: str
-    subject: str
-    body: str
+    subject: FreeText
+    body: FreeText = Field(
+        description="ID numbers and phones typed into it (an outage's notes) are masked for "
+        "administrators; Huodian's services get it whole"
+    )
     state: MessageState
     window: DeliveryWindow
     attempts: int

@@ -13,6 +13,7 @@ from services.notify.messages.models import Channel, MessagePublic, MessageState
 from services.notify.messages.service import MessageFilter, MessagePage, ResendResult
 from shared.app import Session
 from shared.clock import Now
+from shared.masking import masked_unless
 from shared.validation import Id, Offset
 
 router = APIRouter(tags=["messages"])
@@ -20,18 +21,21 @@ router = APIRouter(tags=["messages"])
 
 @router.get("/messages", summary="Queued, sent, failed and dead messages (消息记录)")
 async def messages(
-    _operator: Operator,
+    operator: Operator,
     session: Session,
     where: Annotated[MessageFilter, Query()],
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Offset = 0,
 ) -> MessagePage:
-    return await service.list_messages(session, where, limit=limit, offset=offset)
+    return masked_unless(
+        await service.list_messages(session, where, limit=limit, offset=offset),
+        operator.is_service,
+    )
 
 
 @router.get("/messages/dead", summary="Dead letters: messages that could not be sent (死信)")
 async def dead_letters(
-    _operator: Operator,
+    operator: Operator,
     session: Session,
     kind: str | None = None,
     channel: Channel | None = None,
@@ -39,7 +43,10 @@ async def dead_letters(
     offset: Offset = 0,
 ) -> MessagePage:
     where = MessageFilter(state=MessageState.dead, kind=kind, channel=channel)
-    return await service.list_messages(session, where, limit=limit, offset=offset)
+    return masked_unless(
+        await service.list_messages(session, where, limit=limit, offset=offset),
+        operator.is_service,
+    )
 
 
 @router.post("/messages/dead/resend", summary="Re-send every dead letter of a kind (批量重发)")
@@ -54,15 +61,19 @@ async def resend_dead(
 
 
 @router.get("/messages/{message_id}", summary="One message (消息详情)")
-async def message(_operator: Operator, session: Session, message_id: Id) -> MessagePublic:
+async def message(operator: Operator, session: Session, message_id: Id) -> MessagePublic:
     found = await service.get_message(session, message_id)
-    return MessagePublic.model_validate(found, from_attributes=True)
+    return masked_unless(
+        MessagePublic.model_validate(found, from_attributes=True), operator.is_service
+    )
 
 
 @router.post("/messages/{message_id}/resend", summary="Re-send a dead or failed message (重发)")
-async def resend(_operator: Operator, session: Session, message_id: Id, now: Now) -> MessagePublic:
+async def resend(operator: Operator, session: Session, message_id: Id, now: Now) -> MessagePublic:
     found = await service.resend(session, message_id, now=now)
-    return MessagePublic.model_validate(found, from_attributes=True)
+    return masked_unless(
+        MessagePublic.model_validate(found, from_attributes=True), operator.is_service
+    )
 
 
 @router.post("/delivery/run", summary="Deliver due messages now, one round (立即投递)")

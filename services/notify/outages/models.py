@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Annotated
 
 from pydantic import model_validator
 from sqlalchemy import Column, ForeignKey, Index, Integer, String, Text, UniqueConstraint
@@ -11,6 +12,7 @@ from sqlmodel import Field, SQLModel
 from services.notify.db import NotifyTable
 from services.notify.subscribers.models import AreaClass
 from shared.db import UTCDateTime, enum_column
+from shared.masking import FREE_TEXT
 from shared.timeutil import BeijingTime
 from shared.validation import Instant
 
@@ -178,7 +180,7 @@ class Cancellation(SQLModel):
 class OutageUpdatePublic(SQLModel):
     id: int
     change: OutageChange
-    note: str | None
+    note: Annotated[str | None, FREE_TEXT]
     etr: BeijingTime | None
     at: BeijingTime
     by: str
@@ -198,7 +200,7 @@ class OutagePublic(SQLModel):
     actual_start: BeijingTime | None
     actual_end: BeijingTime | None
     late_notice: bool
-    late_reason: str | None
+    late_reason: Annotated[str | None, FREE_TEXT]
     overlap_acknowledged: bool
     created_by: str
     created_at: BeijingTime

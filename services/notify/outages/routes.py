@@ -46,12 +46,12 @@ async def create_outage(
 ) -> OutagePublic:
     outage = await service.create(session, body, by=staff.subject, now=now, hours=hours)
     _wake_worker(request, background)
-    return await service.to_public(session, outage)
+    return await service.to_public(session, outage, viewer=staff)
 
 
 @router.get("/outages", summary="Outages, newest first (停电列表)")
 async def list_outages(
-    _staff: Dispatcher,
+    staff: Dispatcher,
     session: Session,
     state: OutageState | None = None,
     kind: OutageKind | None = None,
@@ -59,12 +59,12 @@ async def list_outages(
     offset: Offset = 0,
 ) -> list[OutagePublic]:
     found = await service.list_outages(session, state=state, kind=kind, limit=limit, offset=offset)
-    return [await service.to_public(session, o) for o in found]
+    return [await service.to_public(session, o, viewer=staff) for o in found]
 
 
 @router.get("/outages/{outage_id}", summary="An outage with its changes and deliveries")
-async def get_outage(_staff: Dispatcher, session: Session, outage_id: Id) -> OutagePublic:
-    return await service.to_public(session, await service.get(session, outage_id))
+async def get_outage(staff: Dispatcher, session: Session, outage_id: Id) -> OutagePublic:
+    return await service.to_public(session, await service.get(session, outage_id), viewer=staff)
 
 
 @router.get(
@@ -94,7 +94,7 @@ async def announce(
         session, outage_id, body, by=staff.subject, now=now, settings=config, hours=hours
     )
     _wake_worker(request, background)
-    return await service.to_public(session, outage)
+    return await service.to_public(session, outage, viewer=staff)
 
 
 @router.post("/outages/{outage_id}/start", summary="Power is off (开始停电)")
@@ -112,7 +112,7 @@ async def start(
         session, outage_id, at=body.at or now, by=staff.subject, now=now, hours=hours
     )
     _wake_worker(request, background)
-    return await service.to_public(session, outage)
+    return await service.to_public(session, outage, viewer=staff)
 
 
 @router.post("/outages/{outage_id}/etr", summary="Change the expected restoration (调整复电时间)")
@@ -130,7 +130,7 @@ async def change_etr(
         session, outage_id, body.etr, body.note, by=staff.subject, now=now, hours=hours
     )
     _wake_worker(request, background)
-    return await service.to_public(session, outage)
+    return await service.to_public(session, outage, viewer=staff)
 
 
 @router.post("/outages/{outage_id}/progress", summary="Repair progress (抢修进度)")
@@ -148,7 +148,7 @@ async def progress(
         session, outage_id, body.note, by=staff.subject, now=now, hours=hours
     )
     _wake_worker(request, background)
-    return await service.to_public(session, outage)
+    return await service.to_public(session, outage, viewer=staff)
 
 
 @router.post("/outages/{outage_id}/restore", summary="Power is back (恢复送电)")
@@ -166,7 +166,7 @@ async def restore(
         session, outage_id, at=body.at or now, by=staff.subject, now=now, hours=hours
     )
     _wake_worker(request, background)
-    return await service.to_public(session, outage)
+    return await service.to_public(session, outage, viewer=staff)
 
 
 @router.post("/outages/{outage_id}/cancel", summary="Cancel a draft or announced outage (取消)")
@@ -184,7 +184,7 @@ async def cancel(
         session, outage_id, body.reason, by=staff.subject, now=now, hours=hours
     )
     _wake_worker(request, background)
-    return await service.to_public(session, outage)
+    return await service.to_public(session, outage, viewer=staff)
 
 
 @router.get("/outages/{outage_id}/messages", summary="Delivery log of an outage (投递记录)")

@@ -35,8 +35,10 @@ from services.notify.outages.models import (
 from services.notify.settings import NotifySettings
 from services.notify.subscribers.models import Subscriber
 from services.notify.subscribers.service import served_on
+from shared.auth import Principal, Role
 from shared.db import fetch_all
 from shared.errors import Conflict, NotFound, Unprocessable
+from shared.masking import masked_unless
 from shared.timeutil import BEIJING, beijing_date, format_beijing
 
 
@@ -449,7 +451,9 @@ async def cancel(
     return outage
 
 
-async def to_public(session: AsyncSession, outage: Outage) -> OutagePublic:
+async def to_public(session: AsyncSession, outage: Outage, *, viewer: Principal) -> OutagePublic:
+    """The outage as ``viewer`` may see it: the notes dispatchers typed (抢修进度, reasons) are
+    masked (ID numbers, phones) for anyone but dispatchers."""
     assert outage.id is not None
     feeders, areas = await _scope(session, outage.id)
     updates = await session.exec(
@@ -467,7 +471,7 @@ async def to_public(session: AsyncSession, outage: Outage) -> OutagePublic:
         .where(col(Message.outage_id) == outage.id)
         .group_by(col(Message.state)),
     )
-    return OutagePublic(
+    public = OutagePublic(
         **outage.model_dump(),
         number=number_of(outage),
         feeders=feeders,
@@ -478,6 +482,7 @@ async def to_public(session: AsyncSession, outage: Outage) -> OutagePublic:
         updates=[OutageUpdatePublic.model_validate(u, from_attributes=True) for u in updates],
         deliveries={str(state): n for state, n in deliveries},
     )
+    return masked_unless(public, viewer.role is Role.dispatcher)
 
 
 async def list_outages(

@@ -1,5 +1,6 @@
 """The applicant checks progress with the number and query code, and rates the service."""
 
+import asyncio
 from datetime import timedelta
 
 from tests.intake.applications.test_stages_api import CONNECTION_POINT, complete
@@ -110,3 +111,25 @@ class TestGuessing:
         assert refused.status_code == 429
         clock.moment += timedelta(minutes=1)
         assert (await progress(anonymous, "BZ20990101009999", "AAAAAAAA")).status_code == 404
+
+    async def test_parallel_wrong_codes_get_exactly_ten_chances(self, clerk, anonymous, clock):
+        # The try is counted and its count read in one statement: parallel tries cannot all
+        # read "fewer than ten" before any of them is recorded.
+        created = await create(clerk)
+        number, code = created["application"]["number"], created["query_code"]
+        answers = await asyncio.gather(
+            *(progress(anonymous, number, "AAAAAAAA") for _ in range(16))
+        )
+        assert sorted(a.status_code for a in answers) == [404] * 10 + [429] * 6
+        assert (await progress(anonymous, number, code)).status_code == 429
+
+    async def test_right_codes_in_parallel_use_up_nothing(self, clerk, anonymous, clock):
+        created = await create(clerk)
+        number, code = created["application"]["number"], created["query_code"]
+        answers = await asyncio.gather(*(progress(anonymous, number, code) for _ in range(10)))
+        assert {a.status_code for a in answers} == {200}
+        for _ in range(12):
+            assert (await progress(anonymous, number, code)).status_code == 200
+        for _ in range(10):
+            assert (await progress(anonymous, number, "AAAAAAAA")).status_code == 404
+        assert (await progress(anonymous, number, code)).status_code == 429

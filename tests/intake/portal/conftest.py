@@ -60,8 +60,14 @@ async def new_portal_key(
     intake: FastAPI, name: str, scopes: Collection[PortalScope] = tuple(PortalScope)
 ) -> PortalKey:
     async with session_scope(intake.state.engine) as session:
-        client = await add_portal_client(session, name, scopes, now=SYSTEM_CLOCK.now())
-        return PortalKey(client.key_id, client.secret)
+        client, secret = await add_portal_client(
+            session,
+            name,
+            scopes,
+            now=SYSTEM_CLOCK.now(),
+            keyring=intake.state.settings.keyring(),
+        )
+        return PortalKey(client.key_id, secret)
 
 
 @pytest.fixture

@@ -386,8 +386,22 @@ class TestMaskSensitive:
         assert mask_sensitive("旧证370502800101123") == "旧证370502*****1123"
 
     def test_leaves_other_numbers_alone(self):
-        text = "申请编号 20250601000123 容量 160 kW 信用代码 91350100M000100Y43 电话 0546-8381073"
+        text = "申请编号 20250601000123 容量 160 kW 信用代码 91350100M000100Y43 于 2025-09-30 10:00"
         assert mask_sensitive(text) == text
+
+    @pytest.mark.parametrize(
+        ("typed", "shown"),
+        [
+            ("电话 0546-8381073", "电话 0546-***1073"),
+            ("座机（0546）8381073转", "座机（0546）***1073转"),
+            ("(010)12345678", "(010)****5678"),
+            ("021 1234 5678", "021 ****5678"),
+            ("固话05468381073", "固话0546***1073"),
+            ("BZ20250930000001", "BZ20250930000001"),
+        ],
+    )
+    def test_masks_landlines(self, typed, shown):
+        assert mask_sensitive(typed) == shown
 
     def test_does_not_cut_into_longer_numbers(self):
         text = "流水号 1381234567890123456789"
