@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from services.intake.applications.log import attach_keyring
 from services.intake.applications.routes import public_router as applicant_router
 from services.intake.applications.routes import router as applications_router
 from services.intake.disclosure.routes import router as disclosure_router
@@ -60,7 +61,7 @@ def create_app(
             disclosure_router,
         ],
         settings=settings,
-        on_startup=[restore_calendar, start_jobs, open_portal, start_portal_jobs],
+        on_startup=[attach_keyring, restore_calendar, start_jobs, open_portal, start_portal_jobs],
         on_shutdown=[stop_jobs, stop_portal_jobs, close_portal],
     )
     app.state.intake_settings = intake_settings or IntakeSettings()

@@ -24,7 +24,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.intake.applications import clock
-from services.intake.applications.log import append_event, verify
+from services.intake.applications.log import append_event
 from services.intake.applications.models import (
     AREA_CLASS_LABELS,
     PAUSE_REASON_LABELS,
@@ -40,7 +40,6 @@ from services.intake.applications.models import (
     ApplicationStage,
     ApplicationStatus,
     AreaClass,
-    ChainCheck,
     ClockPublic,
     CloseRequest,
     CorrectionRequest,
@@ -1246,12 +1245,6 @@ async def read_log(session: AsyncSession, number: str, principal: Principal) -> 
         EventPublic.model_validate(e, from_attributes=True)
         for e in await events(session, application)
     ]
-
-
-async def verify_log(session: AsyncSession, number: str, principal: Principal) -> ChainCheck:
-    application = await get_application(session, number)
-    check_reader(application, principal)
-    return verify(application, await events(session, application))
 
 
 # ---- the applicant ---------------------------------------------------------------------------
