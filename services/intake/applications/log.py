@@ -170,6 +170,7 @@ def check_chain(
             problem=problem,
             findings=[
                 Finding(
+                    application=application.number,
                     table="application_events" if event else "applications",
                     row=event.id if event else application.id,
                     seq=seq,

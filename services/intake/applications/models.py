@@ -543,6 +543,7 @@ class EventPublic(BaseModel):
 class Finding(BaseModel):
     """One thing that does not agree with the stage log, named by table and row (问题记录)."""
 
+    application: str | None = DataField(default=None, description="The application's number")
     table: str
     row: int | None = DataField(default=None, description="The row's id in that table")
     seq: int | None = DataField(default=None, description="Event or stage sequence number")

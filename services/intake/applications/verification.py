@@ -59,6 +59,7 @@ def check_application(
 
 
 def _failed(chain: ChainCheck, findings: list[Finding]) -> ChainCheck:
+    findings = [f.model_copy(update={"application": chain.number}) for f in findings]
     return chain.model_copy(
         update={
             "valid": False,
