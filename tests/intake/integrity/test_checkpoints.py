@@ -128,3 +128,30 @@ class TestDetection:
         report = await sweep(intake, path, copy=copy)
         assert report.file_problems == []
         assert "cut back or replaced" in report.copy_problems[0]
+
+
+class TestJobs:
+    async def test_the_periodic_verify_raises_an_alert_event_that_notify_keeps(
+        self, apps, intake, clerk, clock, tmp_path, settings
+    ):
+        from services.intake.jobs import run_checkpoint, run_verify
+        from services.intake.settings import IntakeSettings
+
+        intake.state.intake_settings = IntakeSettings(
+            background_jobs=False, checkpoint_file=tmp_path / "c.jsonl"
+        )
+        intake.state.clock = clock
+        number = await connected_application(clerk, clock)
+        assert (await run_checkpoint(intake)).changed == 1
+        await run_delivery(intake)  # the copy reaches notify
+        assert (await run_verify(intake)).valid
+        await tamper(intake, "UPDATE application_stages SET completed_at = NULL WHERE seq = 3")
+        report = await run_verify(intake)
+        assert report.valid is False
+        assert report.copy_note is None  # notify's copy was there and compared
+        await run_delivery(intake)
+        async with service_client(apps, settings, "notify", "intake") as notify:
+            alert = await notify.get("/events/latest", params={"type": "intake.log.verify_failed"})
+        assert alert.status_code == 200, alert.text
+        assert alert.json()["data"]["applications"] == [number]
+        assert alert.json()["data"]["findings"][0]["table"] == "application_stages"
