@@ -77,6 +77,8 @@ class CheckpointFile:
     heads: Heads = field(default_factory=dict)
     last_digest: str = GENESIS
     problems: list[str] = field(default_factory=list)
+    torn_at: int | None = None
+    """Byte offset of a last line cut off mid-write (a process killed while appending)."""
 
     @property
     def last(self) -> dict[str, Any] | None:
@@ -100,7 +102,17 @@ def read_checkpoints(path: Path, keyring: Keyring) -> CheckpointFile:
         text = path.read_text()
     except FileNotFoundError:
         return state
-    for number, raw in enumerate(text.splitlines(), start=1):
+    raws = text.split("\n")
+    tail = raws.pop()  # "" after a complete last line
+    if tail:
+        try:
+            json.loads(tail)
+        except ValueError:
+            # A write cut off by a crash: not a checkpoint; the next writer drops it.
+            state.torn_at = len(text.encode()) - len(tail.encode())
+        else:
+            raws.append(tail)
+    for number, raw in enumerate(raws, start=1):
         try:
             entry = json.loads(raw)
         except ValueError:
@@ -248,6 +260,8 @@ async def write_checkpoint(
             signature = keyring.sign(PURPOSE, _canonical({**body, "key_id": keyring.current_id}))
             entry = {**body, "key_id": signature.key_id, "mac": signature.digest}
             line = json.dumps(entry, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+            if state.torn_at is not None:
+                os.truncate(path, state.torn_at)
             with open(path, "a") as handle:
                 handle.write(line + "\n")
                 handle.flush()

@@ -155,3 +155,19 @@ class TestJobs:
         assert alert.status_code == 200, alert.text
         assert alert.json()["data"]["applications"] == [number]
         assert alert.json()["data"]["findings"][0]["table"] == "application_stages"
+
+
+class TestCrashes:
+    async def test_a_line_cut_off_by_a_crash_is_dropped_by_the_next_checkpoint(
+        self, intake, clerk, clock, path
+    ):
+        await connected_application(clerk, clock)
+        await checkpoint(intake, path, clock)
+        with open(path, "a") as handle:
+            handle.write('{"format":1,"seq":2,"he')  # killed mid-write
+        state = read_checkpoints(path, intake.state.settings.keyring())
+        assert (state.problems, len(state.lines)) == ([], 1)
+        written = await checkpoint(intake, path, clock)
+        assert written.seq == 2
+        assert read_checkpoints(path, intake.state.settings.keyring()).problems == []
+        assert (await sweep(intake, path)).valid
