@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from services.intake.applications.log import attach_keyring
 from services.intake.applications.routes import public_router as applicant_router
 from services.intake.applications.routes import router as applications_router
 from services.intake.disclosure.routes import router as disclosure_router
@@ -11,6 +12,7 @@ from services.intake.documents.routes import router as documents_router
 from services.intake.external_lines.routes import portal_router as approvals_router
 from services.intake.external_lines.routes import router as external_lines_router
 from services.intake.fees.routes import router as fees_router
+from services.intake.integrity.routes import router as integrity_router
 from services.intake.jobs import start_jobs, stop_jobs
 from services.intake.kpis.routes import router as kpis_router
 from services.intake.monitoring.routes import router as monitoring_router
@@ -58,9 +60,10 @@ def create_app(
             fees_router,
             whitelist_router,
             disclosure_router,
+            integrity_router,
         ],
         settings=settings,
-        on_startup=[restore_calendar, start_jobs, open_portal, start_portal_jobs],
+        on_startup=[attach_keyring, restore_calendar, start_jobs, open_portal, start_portal_jobs],
         on_shutdown=[stop_jobs, stop_portal_jobs, close_portal],
     )
     app.state.intake_settings = intake_settings or IntakeSettings()

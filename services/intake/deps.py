@@ -31,7 +31,8 @@ def intake_settings(request: Request) -> IntakeSettings:
 
 
 def keyring(request: Request) -> Keyring:
-    """The deployment's keyring (shared.keyring), kept outside the database."""
+    """The deployment's keyring (shared.keyring, kept outside the database), re-read after a
+    rotation."""
     settings: Settings = request.app.state.settings
     return settings.keyring()
 

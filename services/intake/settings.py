@@ -59,6 +59,19 @@ class IntakeSettings(BaseSettings):
     webhook_retry_base_seconds: float = Field(default=10, gt=0)
     webhook_retry_max_seconds: float = Field(default=3600, gt=0)
 
+    # The stage record's anchor outside the database (记录锚定) and its periodic check.
+    checkpoint_file: Path | None = Field(
+        default=None,
+        description="Append-only file of signed checkpoints of the stage log; default: "
+        "<var dir>/intake-checkpoints.jsonl. Keep it off the database's host.",
+    )
+    checkpoint_interval_seconds: float = Field(
+        default=3600, gt=0, description="How often the background job writes a checkpoint."
+    )
+    verify_interval_seconds: float = Field(
+        default=6 * 3600, gt=0, description="How often the background job verifies everything."
+    )
+
     @model_validator(mode="after")
     def _office_hours_in_order(self) -> IntakeSettings:
         if self.office_opens >= self.office_closes:

@@ -1,18 +1,32 @@
-"""The stage log (环节记录): append-only and tamper-evident.
+"""The stage log (环节记录): append-only, keyed and tamper-evident.
 
-Each event's hash covers its content and the previous event's hash, and the application row
-keeps the last hash and the length, so an edited, removed or reordered event — or a cut-off
-tail — shows when the chain is re-hashed.
+Each event's hash is an HMAC-SHA256, with a key kept outside the database (``shared.keyring``,
+purpose ``stage-log``), over its content and the previous event's hash; the entry names the id
+of the key it was made with, so entries made before a rotation still verify with the old key.
+The application row keeps the last hash and the length. An edited, removed or reordered event,
+or a cut-off tail, shows when the chain is re-hashed; a whole chain rewritten by someone
+without the key does not verify at all; a chain cut back to an earlier, genuine state is caught
+against the last checkpoint written outside the database (:mod:`services.intake.integrity`).
+
+The facts the clock is computed from (stage times, pauses, limits) are derived from the log:
+:mod:`services.intake.applications.record` replays it and names every row that disagrees.
+
+Entries made before the log was keyed (``key_id`` empty) are re-sealed once by
+:func:`reseal_legacy`, which ``huodian migrate`` runs; verify refuses an unkeyed entry.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
+from weakref import WeakKeyDictionary
 
+from fastapi import FastAPI
+from sqlalchemy import Engine
+from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.intake.applications.models import (
@@ -20,14 +34,44 @@ from services.intake.applications.models import (
     ApplicationEvent,
     ChainCheck,
     EventKind,
+    Finding,
 )
 from services.intake.policies.models import Stage
 from services.intake.portal.webhooks import queue_status_callback
+from shared.keyring import Keyring, Signature
+from shared.settings import Settings
 
-GENESIS = "0" * 64
+GENESIS: Final = "0" * 64
+PURPOSE: Final = "stage-log"
+"""The keyring purpose of the chain's HMAC (each purpose derives its own subkey)."""
+
+KeyringSource = Callable[[], Keyring]
+_KEYRINGS: WeakKeyDictionary[Engine, KeyringSource] = WeakKeyDictionary()
 
 
-def event_hash(
+def use_keyring(engine: AsyncEngine, source: KeyringSource) -> None:
+    """Make ``source`` the keyring of every log entry written through ``engine``.
+
+    The intake app registers ``settings.keyring`` at startup (and the CLI for its own engine),
+    so the dozen places that append to the log need not carry the keyring down to here.
+    """
+    _KEYRINGS[engine.sync_engine] = source
+
+
+async def attach_keyring(app: FastAPI) -> None:
+    """Startup hook: the app's engine writes log entries with the deployment's keyring."""
+    settings: Settings = app.state.settings
+    use_keyring(app.state.engine, settings.keyring)
+
+
+def keyring_of(session: AsyncSession) -> Keyring:
+    source = _KEYRINGS.get(session.get_bind())  # type: ignore[arg-type]
+    if source is None:
+        raise RuntimeError("no keyring registered for this engine (use_keyring)")
+    return source()
+
+
+def canonical(
     number: str,
     seq: int,
     kind: str,
@@ -36,7 +80,6 @@ def event_hash(
     actor: str,
     reason: str | None,
     payload: dict[str, Any],
-    prev_hash: str,
 ) -> str:
     body = {
         "application": number,
@@ -48,8 +91,30 @@ def event_hash(
         "reason": reason,
         "payload": payload,
     }
-    canonical = json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(f"{prev_hash}\n{canonical}".encode()).hexdigest()
+    return json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+def _message(number: str, event: ApplicationEvent, prev_hash: str) -> bytes:
+    text = canonical(
+        number,
+        event.seq,
+        event.kind.value,
+        event.stage.value if event.stage else None,
+        event.occurred_at,
+        event.actor,
+        event.reason,
+        event.payload,
+    )
+    return f"{prev_hash}\n{text}".encode()
+
+
+def legacy_hash(number: str, event: ApplicationEvent, prev_hash: str) -> str:
+    """The unkeyed SHA-256 of entries written before the log was keyed (for the re-seal)."""
+    return hashlib.sha256(_message(number, event, prev_hash)).hexdigest()
+
+
+def seal(keyring: Keyring, number: str, event: ApplicationEvent, prev_hash: str) -> Signature:
+    return keyring.sign(PURPOSE, _message(number, event, prev_hash))
 
 
 def append_event(
@@ -67,20 +132,8 @@ def append_event(
     assert application.id is not None
     seq = application.log_length + 1
     prev = application.log_head or GENESIS
-    body = payload or {}
     # Store exactly what was hashed: JSON round-trips must not change the payload.
-    body = json.loads(json.dumps(body, ensure_ascii=False))
-    digest = event_hash(
-        application.number,
-        seq,
-        kind.value,
-        stage.value if stage else None,
-        now,
-        actor,
-        reason,
-        body,
-        prev,
-    )
+    body = json.loads(json.dumps(payload or {}, ensure_ascii=False))
     event = ApplicationEvent(
         application_id=application.id,
         seq=seq,
@@ -91,19 +144,23 @@ def append_event(
         reason=reason,
         payload=body,
         prev_hash=prev,
-        hash=digest,
+        hash="",
     )
+    signature = seal(keyring_of(session), application.number, event, prev)
+    event.key_id, event.hash = signature.key_id, signature.digest
     session.add(event)
     application.log_length = seq
-    application.log_head = digest
+    application.log_head = signature.digest
     queue_status_callback(session, application, event)
     return event
 
 
-def verify(application: Application, events: Sequence[ApplicationEvent]) -> ChainCheck:
-    """Re-hash the log in order and compare it with what is stored."""
+def check_chain(
+    keyring: Keyring, application: Application, events: Sequence[ApplicationEvent]
+) -> ChainCheck:
+    """Re-compute every entry's HMAC in order and compare it with what is stored."""
 
-    def broken(seq: int | None, problem: str) -> ChainCheck:
+    def broken(event: ApplicationEvent | None, seq: int | None, problem: str) -> ChainCheck:
         return ChainCheck(
             number=application.number,
             valid=False,
@@ -111,30 +168,78 @@ def verify(application: Application, events: Sequence[ApplicationEvent]) -> Chai
             head=application.log_head,
             first_bad_seq=seq,
             problem=problem,
+            findings=[
+                Finding(
+                    application=application.number,
+                    table="application_events" if event else "applications",
+                    row=event.id if event else application.id,
+                    seq=seq,
+                    problem=problem,
+                )
+            ],
         )
 
     prev = GENESIS
+    key_ids: set[str] = set()
     for position, event in enumerate(events, start=1):
         if event.seq != position:
-            return broken(position, f"event {position} is missing or out of order")
+            return broken(event, position, f"event {position} is missing or out of order")
         if event.prev_hash != prev:
-            return broken(event.seq, "the link to the previous event does not match")
-        digest = event_hash(
-            application.number,
-            event.seq,
-            event.kind.value,
-            event.stage.value if event.stage else None,
-            event.occurred_at,
-            event.actor,
-            event.reason,
-            event.payload,
-            prev,
-        )
-        if digest != event.hash:
-            return broken(event.seq, "the event's content does not match its hash")
-        prev = digest
+            return broken(event, event.seq, "the link to the previous event does not match")
+        if not event.key_id:
+            return broken(
+                event,
+                event.seq,
+                "the event is not keyed (written before the log was keyed and never "
+                "re-sealed: run `huodian migrate`)",
+            )
+        signature = Signature(event.key_id, event.hash)
+        if not keyring.verify(PURPOSE, _message(application.number, event, prev), signature):
+            known = event.key_id in keyring.keys
+            return broken(
+                event,
+                event.seq,
+                "the event's content does not match its hash"
+                if known
+                else f"the event names key {event.key_id!r}, which the keyring does not hold",
+            )
+        key_ids.add(event.key_id)
+        prev = event.hash
     if len(events) != application.log_length or prev != (application.log_head or GENESIS):
-        return broken(None, "the log is shorter or longer than the application records")
+        return broken(None, None, "the log is shorter or longer than the application records")
     return ChainCheck(
-        number=application.number, valid=True, length=len(events), head=application.log_head
+        number=application.number,
+        valid=True,
+        length=len(events),
+        head=application.log_head,
+        key_ids=sorted(key_ids),
     )
+
+
+def reseal_chain(
+    keyring: Keyring, application: Application, events: Sequence[ApplicationEvent]
+) -> bool:
+    """Key the unkeyed entries of one application's log, if its unkeyed chain is intact.
+
+    Returns whether anything was re-sealed. A legacy chain that does not re-hash is left as it
+    is, so that verify keeps reporting it: re-sealing must never launder an altered log.
+    """
+    if not events or all(e.key_id for e in events):
+        return False
+    prev = GENESIS
+    for position, event in enumerate(events, start=1):
+        if event.key_id or event.seq != position or event.prev_hash != prev:
+            return False  # mixed or broken: leave it for verify to report
+        if legacy_hash(application.number, event, prev) != event.hash:
+            return False
+        prev = event.hash
+    if prev != application.log_head or len(events) != application.log_length:
+        return False
+    prev = GENESIS
+    for event in events:
+        signature = seal(keyring, application.number, event, prev)
+        event.prev_hash = prev
+        event.key_id, event.hash = signature.key_id, signature.digest
+        prev = signature.digest
+    application.log_head = prev
+    return True

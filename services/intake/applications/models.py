@@ -129,6 +129,7 @@ class EventKind(StrEnum):
     fee_voided = "fee_voided"
     whitelist_transition = "whitelist_transition"
     three_zero_rejudged = "three_zero_rejudged"
+    log_resealed = "log_resealed"
 
 
 # ---- tables ----------------------------------------------------------------------------------
@@ -296,6 +297,11 @@ class ApplicationEvent(IntakeTable, table=True):
     payload: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
     prev_hash: str = Field(sa_column=Column(String(64), nullable=False))
     hash: str = Field(sa_column=Column(String(64), nullable=False))
+    key_id: str | None = Field(
+        default=None,
+        sa_column=Column(String(16), nullable=True),
+        description="Keyring key of the entry's HMAC; empty only before the log was keyed",
+    )
 
 
 # ---- request shapes --------------------------------------------------------------------------
@@ -536,10 +542,23 @@ class EventPublic(BaseModel):
     ]
     prev_hash: str
     hash: str
+    key_id: str | None
+
+
+class Finding(BaseModel):
+    """One thing that does not agree with the stage log, named by table and row (问题记录)."""
+
+    application: str | None = DataField(default=None, description="The application's number")
+    table: str
+    row: int | None = DataField(default=None, description="The row's id in that table")
+    seq: int | None = DataField(default=None, description="Event or stage sequence number")
+    field: str | None = None
+    problem: str
 
 
 class ChainCheck(BaseModel):
-    """The result of re-hashing an application's stage log (环节记录校验)."""
+    """The result of verifying an application's stage log and the rows derived from it
+    (环节记录校验): the keyed chain, then the stage, pause and clock rows replayed from it."""
 
     number: str
     valid: bool
@@ -547,6 +566,8 @@ class ChainCheck(BaseModel):
     head: str
     first_bad_seq: int | None = None
     problem: str | None = None
+    key_ids: list[str] = DataField(default_factory=list, description="Keys the entries name")
+    findings: list[Finding] = DataField(default_factory=list)
 
 
 class ProgressStage(BaseModel):

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request, status
 
-from services.intake.applications import service
+from services.intake.applications import service, verification
 from services.intake.applications.models import (
     ApplicantProgress,
     ApplicationCreate,
@@ -182,8 +182,10 @@ async def read_log(number: str, staff: Staff, session: Session) -> list[EventPub
 
 
 @router.get("/applications/{number}/log/verify", summary="Verify the log's hash chain (记录校验)")
-async def verify_log(number: str, staff: Staff, session: Session) -> ChainCheck:
-    return await service.verify_log(session, number, staff)
+async def verify_log(
+    number: str, staff: Staff, session: Session, keys: Keys, calendar: Calendar, config: Config
+) -> ChainCheck:
+    return await verification.verify_log(session, number, staff, keys, _clocking(calendar, config))
 
 
 TOO_MANY_TRIES: dict[int | str, dict[str, Any]] = {

@@ -22,7 +22,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.intake.applications import clock
-from services.intake.applications.log import append_event, verify
+from services.intake.applications.log import append_event
 from services.intake.applications.models import (
     AREA_CLASS_LABELS,
     PAUSE_REASON_LABELS,
@@ -38,7 +38,6 @@ from services.intake.applications.models import (
     ApplicationStage,
     ApplicationStatus,
     AreaClass,
-    ChainCheck,
     ClockPublic,
     CloseRequest,
     CorrectionRequest,
@@ -1255,12 +1254,6 @@ async def read_log(session: AsyncSession, number: str, principal: Principal) -> 
         ],
         unmasked,
     )
-
-
-async def verify_log(session: AsyncSession, number: str, principal: Principal) -> ChainCheck:
-    application = await get_application(session, number)
-    check_reader(application, principal)
-    return verify(application, await events(session, application))
 
 
 # ---- the applicant ---------------------------------------------------------------------------

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 from uuid import UUID
 
+from pydantic import BaseModel
 from sqlalchemy import Column, Text, Uuid
 from sqlmodel import Field, SQLModel
 
@@ -55,3 +57,15 @@ class EventOutcome(SQLModel):
     messages_queued: int = 0
     unresolved: list[str] = []
     subscriber_id: int | None = None
+    recorded: dict[str, Any] | None = None
+
+
+class RecordedEvent(BaseModel):
+    """A kept event and its data (e.g. the copy of intake's last checkpoint)."""
+
+    id: UUID
+    type: str
+    subject: str
+    occurred_at: BeijingTime
+    received_at: BeijingTime
+    data: dict[str, Any]

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Query
 
 from services.notify.deps import Hours
-from services.notify.events.service import receive
+from services.notify.events.models import RecordedEvent
+from services.notify.events.service import latest_recorded, receive
 from shared.app import Client, Session
 from shared.auth import CurrentPrincipal, require_service
 from shared.clock import Now
@@ -35,3 +38,17 @@ async def post_event(
 ) -> EventReceipt:
     require_service(principal, "intake")
     return await receive(session, client, event, hours=hours, now=now)
+
+
+@router.get(
+    "/events/latest",
+    summary="The last kept event of a type, e.g. intake's checkpoint copy (记录锚定副本)",
+)
+async def latest_event(
+    event_type: Annotated[str, Query(alias="type", max_length=100)],
+    principal: CurrentPrincipal,
+    session: Session,
+    source: Annotated[str, Query(max_length=32)] = "intake",
+) -> RecordedEvent:
+    require_service(principal, "intake")
+    return await latest_recorded(session, event_type, source)

@@ -20,6 +20,7 @@ from services.notify.events.models import (
     ConnectedEventData,
     EventOutcome,
     ReceivedEvent,
+    RecordedEvent,
     StageEventData,
 )
 from services.notify.messages.models import Channel, DeliveryWindow, MessageState
@@ -28,7 +29,7 @@ from services.notify.subscribers.models import Subscriber, SubscriberFields, Sub
 from services.notify.subscribers.service import upsert
 from services.notify.templates.service import templates
 from shared.db import conflict_insert
-from shared.errors import FieldError, Unprocessable
+from shared.errors import FieldError, NotFound, Unprocessable
 from shared.events import Event, EventReceipt
 from shared.http import ServiceClient
 from shared.timeutil import beijing_date
@@ -39,6 +40,9 @@ STAGE_KINDS = {
     "intake.escalation.opened": "intake.escalation",
 }
 CONNECTED = "intake.application.connected"
+RECORDED = {"intake.log.checkpoint", "intake.log.verify_failed"}
+"""Events notify only keeps, with their data: the copy of intake's checkpoints outside
+intake's database (记录锚定副本), and the alerts of a failed verification."""
 
 
 def _invalid(exc: ValidationError, event: Event) -> Unprocessable:
@@ -140,7 +144,7 @@ async def receive(
     now: datetime,
 ) -> EventReceipt:
     """Record the event id and act on it once; a repeat is answered as a duplicate."""
-    if event.type not in STAGE_KINDS and event.type != CONNECTED:
+    if event.type not in STAGE_KINDS and event.type != CONNECTED and event.type not in RECORDED:
         raise Unprocessable(
             f"notify does not handle events of type {event.type}", code="unknown_event_type"
         )
@@ -164,7 +168,9 @@ async def receive(
         return EventReceipt(id=event.id, duplicate=True, received_at=earlier.received_at)
 
     outcome = EventOutcome()
-    if event.type == CONNECTED:
+    if event.type in RECORDED:
+        outcome.recorded = event.data
+    elif event.type == CONNECTED:
         try:
             connected = ConnectedEventData.model_validate(event.data)
         except ValidationError as exc:
@@ -185,3 +191,28 @@ async def receive(
     session.add(row)
     await session.flush()
     return EventReceipt(id=event.id, duplicate=False, received_at=now)
+
+
+async def latest_recorded(session: AsyncSession, event_type: str, source: str) -> RecordedEvent:
+    """The last event of a recorded type (e.g. intake's last checkpoint copy)."""
+    if event_type not in RECORDED:
+        raise Unprocessable(f"notify does not keep events of type {event_type}", code="not_kept")
+    row = (
+        await session.exec(
+            select(ReceivedEvent)
+            .where(col(ReceivedEvent.type) == event_type, col(ReceivedEvent.source) == source)
+            .order_by(col(ReceivedEvent.occurred_at).desc(), col(ReceivedEvent.received_at).desc())
+            .limit(1)
+        )
+    ).first()
+    if row is None:
+        raise NotFound(f"no {event_type} event from {source} was received", code="none_received")
+    outcome = EventOutcome.model_validate_json(row.outcome)
+    return RecordedEvent(
+        id=row.id,
+        type=row.type,
+        subject=row.subject,
+        occurred_at=row.occurred_at,
+        received_at=row.received_at,
+        data=outcome.recorded or {},
+    )

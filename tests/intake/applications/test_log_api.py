@@ -41,6 +41,8 @@ class TestLog:
             "head": log[-1]["hash"],
             "first_bad_seq": None,
             "problem": None,
+            "key_ids": ["k1"],
+            "findings": [],
         }
 
     async def test_an_edited_event_breaks_the_chain(self, intake, clerk, clock):

@@ -1,0 +1,84 @@
+"""The evidence bundle to download, and a checkpoint on demand (证据包、记录锚定)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+
+from services.intake.applications.service import check_reader, get_application
+from services.intake.deps import Config, CurrentAdmin, Keys, Staff
+from services.intake.integrity.bundle import build_bundle
+from services.intake.integrity.checkpoints import checkpoint_path, read_checkpoints
+from services.intake.integrity.service import checkpoint_now
+from shared.app import Session
+from shared.clock import Now
+from shared.settings import Settings
+from shared.timeutil import BeijingTime
+
+router = APIRouter(tags=["integrity"])
+
+
+class CheckpointPublic(BaseModel):
+    """A checkpoint just written (记录锚定点)."""
+
+    seq: int
+    at: BeijingTime
+    applications: int
+    events: int
+    changed: int
+    root: str
+    key_id: str
+    refused: list[str]
+
+
+@router.get(
+    "/applications/{number}/evidence",
+    summary="The evidence bundle of an application, verifiable offline (证据包)",
+    response_class=JSONResponse,
+)
+async def evidence(
+    number: str,
+    staff: Staff,
+    session: Session,
+    keys: Keys,
+    config: Config,
+    now: Now,
+    request: Request,
+) -> JSONResponse:
+    application = await get_application(session, number)
+    check_reader(application, staff)
+    settings: Settings = request.app.state.settings
+    checkpoints = read_checkpoints(checkpoint_path(settings, config), keys)
+    bundle: dict[str, Any] = await build_bundle(session, application, keys, checkpoints, now=now)
+    return JSONResponse(
+        bundle,
+        headers={"Content-Disposition": f'attachment; filename="evidence-{number}.json"'},
+    )
+
+
+@router.post(
+    "/integrity/checkpoints",
+    summary="Write a checkpoint of the stage log now (记录锚定)",
+    status_code=201,
+)
+async def write_checkpoint(
+    admin: CurrentAdmin, config: Config, now: Now, request: Request
+) -> CheckpointPublic:
+    del admin
+    # The checkpoint owns its transaction and the file's lock: not the request's session.
+    written = await checkpoint_now(
+        request.app.state.engine, request.app.state.settings, config, now=now
+    )
+    return CheckpointPublic(
+        seq=written.seq,
+        at=written.at,
+        applications=written.applications,
+        events=written.events,
+        changed=written.changed,
+        root=written.root,
+        key_id=written.key_id,
+        refused=written.refused,
+    )
