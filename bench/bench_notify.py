@@ -22,6 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlalchemy import create_engine, text
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.notify.delivery.windows import DeliveryHours
 from services.notify.outages import service as outages
@@ -85,25 +86,32 @@ async def _run(settings: Settings, n: int) -> None:
     )
     try:
         async with session_scope(engine) as session:
-            outage = await outages.create(session, body, by="bench", now=now, hours=hours)
+            outage = await outages.create(
+                session, body, unit="bench", by="bench", now=now, hours=hours
+            )
         assert outage.id is not None
+        outage_id = outage.id
+
+        async def announce(s: AsyncSession) -> object:
+            found = await outages.get(s, outage_id)
+            return await outages.announce(
+                s, found, Announcement(), by="bench", now=now, settings=config, hours=hours
+            )
+
+        async def begin(s: AsyncSession) -> object:
+            found = await outages.get(s, outage_id)
+            return await outages.start(s, found, at=start, by="bench", now=now, hours=hours)
+
+        async def restore(s: AsyncSession) -> object:
+            found = await outages.get(s, outage_id)
+            return await outages.restore(
+                s, found, at=start + timedelta(hours=6), by="bench", now=now, hours=hours
+            )
+
         steps = [
-            (
-                "announce (fan-out)",
-                lambda s: outages.announce(
-                    s, outage.id, Announcement(), by="bench", now=now, settings=config, hours=hours
-                ),
-            ),
-            (
-                "start (impact count + fan-out)",
-                lambda s: outages.start(s, outage.id, at=start, by="bench", now=now, hours=hours),
-            ),
-            (
-                "restore (fan-out)",
-                lambda s: outages.restore(
-                    s, outage.id, at=start + timedelta(hours=6), by="bench", now=now, hours=hours
-                ),
-            ),
+            ("announce (fan-out)", announce),
+            ("start (impact count + fan-out)", begin),
+            ("restore (fan-out)", restore),
         ]
         for name, step in steps:
             t0 = time.perf_counter()

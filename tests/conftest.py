@@ -22,6 +22,7 @@ import pytest
 import time_machine
 from fastapi import FastAPI
 from sqlalchemy import create_engine, text
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.intake.app import create_app as create_intake
@@ -29,6 +30,7 @@ from services.intake.settings import IntakeSettings
 from services.ledger.accounts.models import UserCreate
 from services.ledger.accounts.service import create_user, get_user_by_name, token_for
 from services.ledger.app import create_app as create_ledger
+from services.ledger.ledgers.models import Unit
 from services.ledger.reference.seed import seed_reference_ledgers
 from services.notify.app import create_app as create_notify
 from services.notify.settings import NotifySettings
@@ -166,12 +168,18 @@ async def add_user(
     apps: Apps, username: str, role: Role, units: list[str] | None = None, email: str | None = None
 ) -> None:
     """Create a user through the service, with the password hashed once per run (argon2 is slow
-    on purpose); a user of that name made earlier in the test (e.g. by intake's fixtures) stays."""
+    on purpose); a user of that name made earlier in the test (e.g. by intake's fixtures) stays.
+    Units the ledger does not have yet (no reference ledger loaded) are added first."""
     async with session_scope(apps.ledger.state.engine) as session:
         existing = await get_user_by_name(session, username)
         if existing is not None:
             assert existing.role is role, f"{username} exists already as {existing.role}"
             return
+        known = set(
+            (await session.exec(select(Unit.name).where(col(Unit.name).in_(units or [])))).all()
+        )
+        session.add_all(Unit(name=name) for name in dict.fromkeys(units or []) if name not in known)
+        await session.flush()
         user = await create_user(
             session,
             UserCreate(

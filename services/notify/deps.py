@@ -35,6 +35,13 @@ async def current_operator(principal: CurrentPrincipal) -> Principal:
     return principal
 
 
+async def current_admin(principal: CurrentPrincipal) -> Principal:
+    """An administrator (管理员)."""
+    if principal.role is not Role.admin:
+        raise Forbidden("this action is for administrators (管理员)", code="admin_required")
+    return principal
+
+
 async def current_dispatcher(principal: CurrentPrincipal) -> Principal:
     """A dispatcher (调度人员) or administrator: announces outages and reads their logs."""
     if principal.role not in (Role.dispatcher, Role.admin):
@@ -48,4 +55,5 @@ async def current_dispatcher(principal: CurrentPrincipal) -> Principal:
 NotifyConfig = Annotated[NotifySettings, Depends(get_notify_settings)]
 Hours = Annotated[DeliveryHours, Depends(get_hours)]
 Operator = Annotated[Principal, Depends(current_operator)]
+Admin = Annotated[Principal, Depends(current_admin)]
 Dispatcher = Annotated[Principal, Depends(current_dispatcher)]

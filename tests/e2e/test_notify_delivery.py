@@ -130,6 +130,7 @@ def test_an_outage_announcement_reaches_subscribers(stack, smtp):
         display_name="调度员",
         role="dispatcher",
         password="dispatch-password-1",
+        units=["营销部"],
     )
     dispatcher = token(stack, "diaodu", "dispatch-password-1")
 

@@ -50,7 +50,7 @@ async def customers(apps):
 
 @pytest.fixture
 async def dispatcher(apps):
-    await add_user(apps, "diaodu", Role.dispatcher)
+    await add_user(apps, "diaodu", Role.dispatcher, ["营销部"])
     async with client_for(apps.notify, await sign_in(apps, "diaodu")) as client:
         yield client
 

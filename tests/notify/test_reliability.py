@@ -53,20 +53,20 @@ async def record(engine, kind: OutageKind, feeders: list[str], began: datetime, 
     )
     async with session_scope(engine) as session:
         outage = await outages.create(
-            session, body, by="t", now=began - timedelta(days=10), hours=HOURS
+            session, body, unit="营销部", by="t", now=began - timedelta(days=10), hours=HOURS
         )
         if kind is not OutageKind.fault:
             await outages.announce(
                 session,
-                outage.id,
+                outage,
                 Announcement(),
                 by="t",
                 now=began - timedelta(days=10),
                 settings=NotifySettings(),
                 hours=HOURS,
             )
-            await outages.start(session, outage.id, at=began, by="t", now=began, hours=HOURS)
-        await outages.restore(session, outage.id, at=ended, by="t", now=ended, hours=HOURS)
+            await outages.start(session, outage, at=began, by="t", now=began, hours=HOURS)
+        await outages.restore(session, outage, at=ended, by="t", now=ended, hours=HOURS)
 
 
 @pytest.fixture
@@ -305,6 +305,7 @@ class TestEndingService:
             "/outages",
             json={
                 "kind": "fault",
+                "unit": "营销部",
                 "cause": "线路故障",
                 "feeders": ["A"],
                 "planned_start": start.isoformat(),
@@ -388,7 +389,7 @@ class TestOfficialCustomerCounts:
         ):
             refused = await notify_admin.put(path, json=body)
             assert refused.status_code == 422, (path, body)
-        await add_user(apps, "diaodu", Role.dispatcher)
+        await add_user(apps, "diaodu", Role.dispatcher, ["营销部"])
         async with client_for(apps.notify, await sign_in(apps, "diaodu")) as dispatcher:
             denied = await dispatcher.put(
                 "/reliability/customer-counts/2022/中心区", json={"customers": 5}

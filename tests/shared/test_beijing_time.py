@@ -60,7 +60,7 @@ class TestRealResponses:
         assert_beijing((await power_head.get(f"/items/{target}")).json())
 
     async def test_notify(self, apps):
-        await add_user(apps, "diaodu", Role.dispatcher)
+        await add_user(apps, "diaodu", Role.dispatcher, ["营销部"])
         async with client_for(apps.notify, await sign_in(apps, "diaodu")) as dispatcher:
             start = FROZEN_AT + timedelta(days=8)
             created = await dispatcher.post(

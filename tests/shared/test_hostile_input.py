@@ -85,8 +85,8 @@ async def signed_in(apps, settings) -> AsyncIterator[dict[str, list[httpx.AsyncC
     intake roles bound to units hold tokens naming those units, as ledger would issue them.
     """
     tokens = []
-    for role in (Role.admin, Role.dispatcher):
-        await add_user(apps, role.value, role)
+    for role, units in [(Role.admin, None), (Role.dispatcher, ["营销部"])]:
+        await add_user(apps, role.value, role, units)
         tokens.append(await sign_in(apps, role.value))
     for role, unit in [(Role.clerk, "国网东营供电公司"), (Role.supervisor, "市发展改革委")]:
         tokens.append(await staff_token(apps, role.value, role, (unit,)))

@@ -33,7 +33,7 @@ async def clerk_token(apps) -> str:
 
 
 async def dispatcher_token(apps) -> str:
-    await add_user(apps, "diaodu", Role.dispatcher)
+    await add_user(apps, "diaodu", Role.dispatcher, ["营销部"])
     return await sign_in(apps, "diaodu")
 
 

@@ -278,6 +278,13 @@ async def read_pre_application(
             select(PreApplication).where(col(PreApplication.project_code) == project_code)
         )
     ).first()
-    if pre is None or (principal.role is Role.clerk and pre.unit not in principal.units):
+    if pre is None:
         raise NotFound(f"there is no pre-application {project_code}", code="project_not_found")
+    # Another unit's project is refused, not hidden, as intake refuses another unit's
+    # application (403 not_your_unit): project codes are public, so a 404 would hide nothing.
+    if principal.role is Role.clerk and pre.unit not in principal.units:
+        raise Forbidden(
+            f"pre-application {project_code} belongs to {pre.unit}, not your units",
+            code="not_your_unit",
+        )
     return await to_public(session, pre, areas)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import model_validator
+from pydantic import StringConstraints, model_validator
 from sqlalchemy import Column, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
@@ -73,6 +73,9 @@ class Outage(NotifyTable, table=True):
     late_notice: bool = False
     late_reason: str | None = Field(default=None, max_length=300)
     overlap_acknowledged: bool = False
+    # The unit (单位) the outage belongs to: its dispatchers, and admins, may act on it. Null only
+    # for outages drafted before outages had units (migration 0007): admins' until assigned.
+    unit: str | None = Field(default=None, sa_column=Column(String(100), nullable=True, index=True))
     created_by: str = Field(max_length=100)
     created_at: BeijingTime = Field(sa_column=Column(UTCDateTime, nullable=False))
     announced_at: BeijingTime | None = Field(
@@ -130,8 +133,16 @@ class OutageImpact(NotifyTable, table=True):
 # API shapes.
 
 
+UnitName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+
+
 class OutageCreate(SQLModel):
     kind: OutageKind
+    unit: UnitName | None = Field(
+        default=None,
+        description="The unit (单位) the outage belongs to: one of the dispatcher's units, "
+        "needed when they have several; an administrator always names it",
+    )
     cause: str = Field(min_length=1, max_length=300, description="停电原因")
     feeders: list[str] = Field(default=[], description="Feeders/lines cut (线路)")
     transformer_areas: list[str] = Field(default=[], description="Transformer areas cut (台区)")
@@ -173,6 +184,10 @@ class Moment(SQLModel):
     at: Instant | None = Field(default=None, description="When; now if left out")
 
 
+class UnitAssignment(SQLModel):
+    unit: UnitName = Field(description="The unit (单位) the outage is handed to")
+
+
 class Cancellation(SQLModel):
     reason: str = Field(min_length=1, max_length=300)
 
@@ -202,6 +217,7 @@ class OutagePublic(SQLModel):
     late_notice: bool
     late_reason: Annotated[str | None, FREE_TEXT]
     overlap_acknowledged: bool
+    unit: str | None
     created_by: str
     created_at: BeijingTime
     announced_at: BeijingTime | None

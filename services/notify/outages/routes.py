@@ -6,10 +6,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Query, Request, status
 
-from services.notify.deps import Dispatcher, Hours, NotifyConfig
+from services.notify.deps import Admin, Dispatcher, Hours, NotifyConfig
 from services.notify.messages.models import Channel, MessageState
 from services.notify.messages.service import MessageFilter, MessagePage, list_messages
 from services.notify.outages import service
+from services.notify.outages.access import outage_for, unit_for_new_outage, visible_units
 from services.notify.outages.models import (
     Announcement,
     Cancellation,
@@ -21,6 +22,7 @@ from services.notify.outages.models import (
     OutageState,
     ProgressNote,
     RepeatWarning,
+    UnitAssignment,
 )
 from shared.app import Session
 from shared.clock import Now
@@ -44,7 +46,8 @@ async def create_outage(
     background: BackgroundTasks,
     now: Now,
 ) -> OutagePublic:
-    outage = await service.create(session, body, by=staff.subject, now=now, hours=hours)
+    unit = unit_for_new_outage(staff, body.unit)
+    outage = await service.create(session, body, unit=unit, by=staff.subject, now=now, hours=hours)
     _wake_worker(request, background)
     return await service.to_public(session, outage, viewer=staff)
 
@@ -58,13 +61,28 @@ async def list_outages(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Offset = 0,
 ) -> list[OutagePublic]:
-    found = await service.list_outages(session, state=state, kind=kind, limit=limit, offset=offset)
+    found = await service.list_outages(
+        session, units=visible_units(staff), state=state, kind=kind, limit=limit, offset=offset
+    )
     return [await service.to_public(session, o, viewer=staff) for o in found]
 
 
 @router.get("/outages/{outage_id}", summary="An outage with its changes and deliveries")
 async def get_outage(staff: Dispatcher, session: Session, outage_id: Id) -> OutagePublic:
-    return await service.to_public(session, await service.get(session, outage_id), viewer=staff)
+    return await service.to_public(
+        session, await outage_for(session, outage_id, staff), viewer=staff
+    )
+
+
+@router.put(
+    "/outages/{outage_id}/unit",
+    summary="Hand an outage to a unit (指定所属单位; administrators)",
+)
+async def assign_unit(
+    outage_id: Id, body: UnitAssignment, admin: Admin, session: Session
+) -> OutagePublic:
+    outage = await service.assign_unit(session, outage_id, body.unit)
+    return await service.to_public(session, outage, viewer=admin)
 
 
 @router.get(
@@ -72,9 +90,9 @@ async def get_outage(staff: Dispatcher, session: Session, outage_id: Id) -> Outa
     summary="Customers also cut by other outages nearby in time (一停多用 预警)",
 )
 async def repeat_warning(
-    _staff: Dispatcher, session: Session, config: NotifyConfig, outage_id: Id
+    staff: Dispatcher, session: Session, config: NotifyConfig, outage_id: Id
 ) -> RepeatWarning:
-    outage = await service.get(session, outage_id)
+    outage = await outage_for(session, outage_id, staff)
     return await service.repeat_warning(session, outage, config.repeat_window_days)
 
 
@@ -90,8 +108,9 @@ async def announce(
     background: BackgroundTasks,
     now: Now,
 ) -> OutagePublic:
-    outage = await service.announce(
-        session, outage_id, body, by=staff.subject, now=now, settings=config, hours=hours
+    outage = await outage_for(session, outage_id, staff)
+    await service.announce(
+        session, outage, body, by=staff.subject, now=now, settings=config, hours=hours
     )
     _wake_worker(request, background)
     return await service.to_public(session, outage, viewer=staff)
@@ -108,9 +127,8 @@ async def start(
     background: BackgroundTasks,
     now: Now,
 ) -> OutagePublic:
-    outage = await service.start(
-        session, outage_id, at=body.at or now, by=staff.subject, now=now, hours=hours
-    )
+    outage = await outage_for(session, outage_id, staff)
+    await service.start(session, outage, at=body.at or now, by=staff.subject, now=now, hours=hours)
     _wake_worker(request, background)
     return await service.to_public(session, outage, viewer=staff)
 
@@ -126,8 +144,9 @@ async def change_etr(
     background: BackgroundTasks,
     now: Now,
 ) -> OutagePublic:
-    outage = await service.change_etr(
-        session, outage_id, body.etr, body.note, by=staff.subject, now=now, hours=hours
+    outage = await outage_for(session, outage_id, staff)
+    await service.change_etr(
+        session, outage, body.etr, body.note, by=staff.subject, now=now, hours=hours
     )
     _wake_worker(request, background)
     return await service.to_public(session, outage, viewer=staff)
@@ -144,9 +163,8 @@ async def progress(
     background: BackgroundTasks,
     now: Now,
 ) -> OutagePublic:
-    outage = await service.add_progress(
-        session, outage_id, body.note, by=staff.subject, now=now, hours=hours
-    )
+    outage = await outage_for(session, outage_id, staff)
+    await service.add_progress(session, outage, body.note, by=staff.subject, now=now, hours=hours)
     _wake_worker(request, background)
     return await service.to_public(session, outage, viewer=staff)
 
@@ -162,8 +180,9 @@ async def restore(
     background: BackgroundTasks,
     now: Now,
 ) -> OutagePublic:
-    outage = await service.restore(
-        session, outage_id, at=body.at or now, by=staff.subject, now=now, hours=hours
+    outage = await outage_for(session, outage_id, staff)
+    await service.restore(
+        session, outage, at=body.at or now, by=staff.subject, now=now, hours=hours
     )
     _wake_worker(request, background)
     return await service.to_public(session, outage, viewer=staff)
@@ -180,16 +199,15 @@ async def cancel(
     background: BackgroundTasks,
     now: Now,
 ) -> OutagePublic:
-    outage = await service.cancel(
-        session, outage_id, body.reason, by=staff.subject, now=now, hours=hours
-    )
+    outage = await outage_for(session, outage_id, staff)
+    await service.cancel(session, outage, body.reason, by=staff.subject, now=now, hours=hours)
     _wake_worker(request, background)
     return await service.to_public(session, outage, viewer=staff)
 
 
 @router.get("/outages/{outage_id}/messages", summary="Delivery log of an outage (投递记录)")
 async def outage_messages(
-    _staff: Dispatcher,
+    staff: Dispatcher,
     session: Session,
     outage_id: Id,
     state: MessageState | None = None,
@@ -198,7 +216,7 @@ async def outage_messages(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Offset = 0,
 ) -> MessagePage:
-    await service.get(session, outage_id)
+    await outage_for(session, outage_id, staff)
     where = MessageFilter(
         outage_id=outage_id, state=state, channel=channel, subscriber_id=subscriber_id
     )

@@ -187,12 +187,13 @@ async def create(
     session: AsyncSession,
     data: OutageCreate,
     *,
+    unit: str,
     by: str,
     now: datetime,
     hours: DeliveryHours,
 ) -> Outage:
-    """A planned or temporary outage starts as a draft (announce it next); a fault is under
-    way already and is told to its customers at once, at any hour."""
+    """A planned or temporary outage of ``unit`` starts as a draft (announce it next); a fault
+    is under way already and is told to its customers at once, at any hour."""
     fault = data.kind is OutageKind.fault
     outage = Outage(
         kind=data.kind,
@@ -201,6 +202,7 @@ async def create(
         planned_start=data.planned_start,
         etr=data.etr,
         actual_start=data.planned_start if fault else None,
+        unit=unit,
         created_by=by,
         created_at=now,
         announced_at=now if fault else None,
@@ -289,7 +291,7 @@ async def repeat_warning(session: AsyncSession, outage: Outage, window_days: int
 
 async def announce(
     session: AsyncSession,
-    outage_id: int,
+    outage: Outage,
     body: Announcement,
     *,
     by: str,
@@ -297,7 +299,6 @@ async def announce(
     settings: NotifySettings,
     hours: DeliveryHours,
 ) -> Outage:
-    outage = await get(session, outage_id)
     _require(outage, OutageState.draft, action="announcing")
     if outage.planned_start <= now:
         raise Conflict(
@@ -337,14 +338,13 @@ async def announce(
 
 async def start(
     session: AsyncSession,
-    outage_id: int,
+    outage: Outage,
     *,
     at: datetime,
     by: str,
     now: datetime,
     hours: DeliveryHours,
 ) -> Outage:
-    outage = await get(session, outage_id)
     _require(outage, OutageState.announced, action="starting")
     outage.state = OutageState.started
     outage.actual_start = at
@@ -356,7 +356,7 @@ async def start(
 
 async def change_etr(
     session: AsyncSession,
-    outage_id: int,
+    outage: Outage,
     etr: datetime,
     note: str | None,
     *,
@@ -364,7 +364,6 @@ async def change_etr(
     now: datetime,
     hours: DeliveryHours,
 ) -> Outage:
-    outage = await get(session, outage_id)
     _require(outage, OutageState.announced, OutageState.started, action="changing the ETR")
     if etr <= (outage.actual_start or outage.planned_start):
         raise Unprocessable("the expected restoration must be after the start", code="etr_invalid")
@@ -387,14 +386,13 @@ async def change_etr(
 
 async def add_progress(
     session: AsyncSession,
-    outage_id: int,
+    outage: Outage,
     note: str,
     *,
     by: str,
     now: datetime,
     hours: DeliveryHours,
 ) -> Outage:
-    outage = await get(session, outage_id)
     _require(outage, OutageState.started, action="a repair progress note")
     await _tell(session, outage, OutageChange.progress, by=by, now=now, hours=hours, note=note)
     return outage
@@ -402,14 +400,13 @@ async def add_progress(
 
 async def restore(
     session: AsyncSession,
-    outage_id: int,
+    outage: Outage,
     *,
     at: datetime,
     by: str,
     now: datetime,
     hours: DeliveryHours,
 ) -> Outage:
-    outage = await get(session, outage_id)
     _require(outage, OutageState.started, action="restoring")
     assert outage.actual_start is not None
     if at < outage.actual_start:
@@ -425,14 +422,14 @@ async def restore(
 
 async def cancel(
     session: AsyncSession,
-    outage_id: int,
+    outage: Outage,
     reason: str,
     *,
     by: str,
     now: datetime,
     hours: DeliveryHours,
 ) -> Outage:
-    outage = await get(session, outage_id)
+    assert outage.id is not None
     _require(outage, OutageState.draft, OutageState.announced, action="cancelling")
     told = outage.state is OutageState.announced
     outage.state = OutageState.cancelled
@@ -444,7 +441,7 @@ async def cancel(
     else:
         session.add(
             OutageUpdate(
-                outage_id=outage_id, change=OutageChange.cancelled, note=reason, at=now, by=by
+                outage_id=outage.id, change=OutageChange.cancelled, note=reason, at=now, by=by
             )
         )
         await session.flush()
@@ -485,15 +482,29 @@ async def to_public(session: AsyncSession, outage: Outage, *, viewer: Principal)
     return masked_unless(public, viewer.role is Role.dispatcher)
 
 
+async def assign_unit(session: AsyncSession, outage_id: int, unit: str) -> Outage:
+    """Hand the outage to ``unit`` (an outage from before units, or one drafted for the wrong
+    unit); from now on only that unit's dispatchers (and administrators) act on it."""
+    outage = await get(session, outage_id)
+    outage.unit = unit
+    session.add(outage)
+    await session.flush()
+    return outage
+
+
 async def list_outages(
     session: AsyncSession,
     *,
+    units: Sequence[str] | None,
     state: OutageState | None,
     kind: OutageKind | None,
     limit: int,
     offset: int,
 ) -> list[Outage]:
+    """Outages newest first; of ``units`` only, unless ``units`` is None (all of them)."""
     query = select(Outage)
+    if units is not None:
+        query = query.where(col(Outage.unit).in_(units))
     if state is not None:
         query = query.where(col(Outage.state) == state)
     if kind is not None:

@@ -77,8 +77,10 @@ class TestStaffSee:
         assert (await anonymous.get("/pre-applications")).status_code == 401
         one = await clerk.get(f"/pre-applications/{PROJECT_CODE}")
         assert one.json()["project_name"] == "东营区测试电器产业园一期"
-        hidden = await other_clerk.get(f"/pre-applications/{PROJECT_CODE}")
-        assert hidden.json()["code"] == "project_not_found"
+        foreign_one = await other_clerk.get(f"/pre-applications/{PROJECT_CODE}")
+        assert (foreign_one.status_code, foreign_one.json()["code"]) == (403, "not_your_unit")
+        missing = await clerk.get("/pre-applications/2025-370502-44-03-999999")
+        assert (missing.status_code, missing.json()["code"]) == (404, "project_not_found")
 
 
 class TestJoin:
