@@ -278,8 +278,14 @@ async def signed_in_callers(apps: Apps, app: FastAPI) -> Callers:
         await add_user(apps, f"m-{name}", role, units, f"{name}@example.cn")
         tokens[name] = await sign_in(apps, f"m-{name}")
     async with session_scope(apps.intake.state.engine) as session:
-        key = await add_portal_client(session, "矩阵平台", tuple(PortalScope), now=FROZEN_AT)
-    return Callers(app, tokens, PortalAuth(key.key_id, key.secret))
+        client, secret = await add_portal_client(
+            session,
+            "矩阵平台",
+            tuple(PortalScope),
+            now=FROZEN_AT,
+            keyring=apps.intake.state.settings.keyring(),
+        )
+    return Callers(app, tokens, PortalAuth(client.key_id, secret))
 
 
 # ---- the rows of unit A, seeded once per service ----------------------------------------------
@@ -345,7 +351,13 @@ async def intake_facts(apps: Apps, callers: Callers) -> dict[str, Any]:
             k: year[k] for k in ("holidays", "makeup_workdays", "source")
         }
     async with session_scope(app.state.engine) as session:
-        spare = await add_portal_client(session, "矩阵备用", tuple(PortalScope), now=FROZEN_AT)
+        spare, _ = await add_portal_client(
+            session,
+            "矩阵备用",
+            tuple(PortalScope),
+            now=FROZEN_AT,
+            keyring=app.state.settings.keyring(),
+        )
         application = (
             await session.exec(
                 select(Application).where(col(Application.number) == facts["number"])
