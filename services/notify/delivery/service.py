@@ -21,7 +21,7 @@ async def channel_health(
 ) -> list[ChannelHealthPublic]:
     """Every channel: configured or not, down or up (the circuit breaker), messages waiting."""
     rows = {h.channel: h for h in await session.exec(select(ChannelHealth))}
-    waiting = dict(
+    waiting: dict[str, int] = dict(
         await fetch_all(
             session,
             sa_select(col(Message.channel), func.count())
