@@ -44,7 +44,7 @@ import re
 import secrets
 import smtplib
 import ssl
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import parseaddr
@@ -97,11 +97,22 @@ def message_id(message: Outgoing, domain: str = "huodian.local") -> str:
     return f"<huodian.{message.id}.{digest}@{domain}>"
 
 
+Accepted = Callable[[], None]
+
+
 class Sender(Protocol):
     channel: Channel
 
-    async def send(self, message: Outgoing) -> None:
-        """Deliver one message or raise :class:`DeliveryFailed`."""
+    async def send(self, message: Outgoing, accepted: Accepted) -> None:
+        """Deliver one message or raise :class:`DeliveryFailed`.
+
+        Call ``accepted`` (blocking, from any thread) the moment the far end has taken the
+        message and before anything else: it commits the outcome, so a crash after it cannot
+        send the message again."""
+
+
+async def _taken(accepted: Accepted) -> None:
+    await asyncio.to_thread(accepted)
 
 
 def _url_problem(recipient: str) -> str | None:
@@ -152,7 +163,7 @@ class EmailSender:
         mail.set_content(message.body)
         return mail
 
-    def _send_blocking(self, mail: EmailMessage) -> None:
+    def _send_blocking(self, mail: EmailMessage, accepted: Accepted) -> None:
         s = self._settings
         timeout = s.smtp_timeout_seconds
         smtp: smtplib.SMTP
@@ -168,17 +179,19 @@ class EmailSender:
             if s.smtp_username and s.smtp_password:
                 smtp.login(s.smtp_username, s.smtp_password)
             smtp.send_message(mail)
-            # The server took the message (250 after DATA). QUIT without waiting for its answer:
-            # every moment from here until the outcome is committed is a window for a duplicate.
+            # The server took the message (250 after DATA): every moment from here until the
+            # outcome is committed is a window for a duplicate, so record it first, in this
+            # thread, then QUIT without waiting for the answer.
+            accepted()
             with contextlib.suppress(smtplib.SMTPException, OSError):
                 smtp.send("QUIT\r\n")
         finally:
             smtp.close()
 
-    async def send(self, message: Outgoing) -> None:
+    async def send(self, message: Outgoing, accepted: Accepted) -> None:
         mail = self._compose(message)
         try:
-            await asyncio.to_thread(self._send_blocking, mail)
+            await asyncio.to_thread(self._send_blocking, mail, accepted)
         except smtplib.SMTPRecipientsRefused as exc:
             # About this recipient: its own failure, final for a 5xx.
             codes = [code for code, _ in exc.recipients.values()]
@@ -271,7 +284,7 @@ class SmsSender:
         self._client = client
         self._clock = clock
 
-    async def send(self, message: Outgoing) -> None:
+    async def send(self, message: Outgoing, accepted: Accepted) -> None:
         s = self._settings
         body = _dumps(
             {
@@ -295,6 +308,7 @@ class SmsSender:
                 f"SMS gateway refused: {code} {payload.get('message', '')}".strip(),
                 permanent=code in self._FINAL_CODES,
             )
+        await _taken(accepted)
 
 
 class WeComSender:
@@ -307,7 +321,7 @@ class WeComSender:
     def __init__(self, client: httpx.AsyncClient) -> None:
         self._client = client
 
-    async def send(self, message: Outgoing) -> None:
+    async def send(self, message: Outgoing, accepted: Accepted) -> None:
         body = _dumps({"msgtype": "text", "text": {"content": _robot_text(message)}})
         payload = _json_of(await _post_json(self._client, message.recipient, body, {}))
         code = _errcode(payload)
@@ -315,6 +329,7 @@ class WeComSender:
             raise DeliveryFailed(
                 f"WeCom robot refused: errcode {code}", permanent=code in self._FINAL_CODES
             )
+        await _taken(accepted)
 
 
 def dingtalk_sign(secret: str, timestamp_ms: str) -> str:
@@ -347,7 +362,7 @@ class DingTalkSender:
         joiner = "&" if urlsplit(url).query else "?"
         return f"{url}{joiner}timestamp={timestamp}&sign={sign}"
 
-    async def send(self, message: Outgoing) -> None:
+    async def send(self, message: Outgoing, accepted: Accepted) -> None:
         url = self.signed_url(message.recipient, int(self._clock.now().timestamp() * 1000))
         body = _dumps({"msgtype": "text", "text": {"content": _robot_text(message)}})
         payload = _json_of(await _post_json(self._client, url, body, {}))
@@ -356,6 +371,7 @@ class DingTalkSender:
             raise DeliveryFailed(
                 f"DingTalk robot refused: errcode {code}", permanent=code in self._FINAL_CODES
             )
+        await _taken(accepted)
 
 
 def webhook_signature(secret: str, body: bytes) -> str:
@@ -369,7 +385,7 @@ class WebhookSender:
         self._client = client
         self._secret = secret
 
-    async def send(self, message: Outgoing) -> None:
+    async def send(self, message: Outgoing, accepted: Accepted) -> None:
         body = _dumps(
             {
                 "id": message.dedup_key,
@@ -382,6 +398,7 @@ class WebhookSender:
         if self._secret:
             headers["X-Huodian-Signature"] = webhook_signature(self._secret, body)
         await _post_json(self._client, message.recipient, body, headers)
+        await _taken(accepted)
 
 
 @dataclass(frozen=True)

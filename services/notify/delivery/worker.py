@@ -9,10 +9,12 @@ and leases it (``next_attempt_at`` moves ``lease_seconds`` ahead), so a worker t
 leaves it to be claimed again when the lease runs out, never lost.
 
 Sends happen outside any transaction, and **each message's outcome is committed in its own
-transaction as soon as its send returns**, only if the lease is still the worker's own. What
-remains is the window between the server accepting a message and that commit: a worker killed
-inside it sends the message again after the lease runs out, with the same Message-ID /
-idempotency key, so the duplicate is recognisable (``docs/reliability.md`` measures it).
+transaction the moment the far end has taken it**, only if the lease is still the worker's own:
+the sender calls ``accepted`` then (for email, in the sending thread right after the server's 250
+to DATA, before QUIT, on a database connection checked out before the send). What remains is the
+window of that one UPDATE and COMMIT: a worker killed inside it sends the message again after the
+lease runs out, with the same Message-ID / idempotency key, so the duplicate is recognisable
+(``docs/reliability.md`` measures it).
 
 **Circuit breaker (熔断), per channel.** A failure of the channel's server (the SMTP server, the
 SMS gateway: see ``DeliveryFailed.channel_down``) gives the attempt back and marks the channel
@@ -31,7 +33,8 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, text, update
+from sqlalchemy import Engine, func, text, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -179,47 +182,81 @@ async def _claim(
     )
 
 
-async def _record(
+class _SentRecorder:
+    """Commits ``sent`` for one claimed message, synchronously, from whichever thread the
+    sender calls it in: the shortest path from "the far end took it" to "it is recorded"."""
+
+    def __init__(self, engine: Engine, claimed: _Claimed, now: datetime) -> None:
+        self._engine = engine
+        self._statement = (
+            update(Message)
+            .where(col(Message.id) == claimed.message.id, col(Message.attempts) == claimed.attempts)
+            # Sent is the truth even if a later change superseded it meanwhile.
+            .values(state=MessageState.sent, sent_at=now, last_error=None)
+        )
+        self.done = False
+
+    def __call__(self) -> None:
+        if self.done:
+            return
+        try:
+            self._commit()
+        except Exception:  # recorded again by the worker once the send returns
+            log.exception("recording a sent message failed")
+            return
+        self.done = True
+
+    def _commit(self) -> None:
+        for attempt in (1, 2):
+            try:
+                with self._engine.begin() as connection:
+                    connection.execute(self._statement)
+                return
+            except DBAPIError as exc:  # a pooled connection the database dropped: once more
+                if attempt == 2 or not exc.connection_invalidated:
+                    raise
+
+    async def ensure(self) -> None:
+        """Commit now if the sender did not call it (or its call failed)."""
+        if not self.done:
+            await asyncio.to_thread(self._commit)
+            self.done = True
+
+
+async def _record_failure(
     engine: AsyncEngine,
     claimed: _Claimed,
-    error: DeliveryFailed | None,
+    error: DeliveryFailed,
     settings: NotifySettings,
     hours: DeliveryHours,
     now: datetime,
 ) -> MessageState:
-    """Commit one message's outcome in its own short transaction, if it is still ours.
+    """Commit a failed send in its own short transaction, if the message is still ours.
 
     Returns the state recorded; ``queued`` means the channel was down and the attempt was
     given back."""
-    message, attempts = claimed.message, claimed.attempts
-    mine = (col(Message.id) == message.id, col(Message.attempts) == attempts)
+    mine = (col(Message.id) == claimed.message.id, col(Message.attempts) == claimed.attempts)
+    attempts = claimed.attempts
     values: dict[str, object]
-    if error is None:
-        # Sent is the truth even if a later change superseded it meanwhile.
-        state = MessageState.sent
-        statement = update(Message).where(*mine).values(state=state, sent_at=now, last_error=None)
+    if error.channel_down:
+        state = MessageState.queued
+        values = {
+            "state": MessageState.failed,
+            "attempts": attempts - 1,
+            "next_attempt_at": hours.earliest(claimed.window, now),
+        }
+    elif error.permanent or attempts >= settings.max_attempts:
+        state = MessageState.dead
+        values = {"state": state}
     else:
-        if error.channel_down:
-            state = MessageState.queued
-            values = {
-                "state": MessageState.failed,
-                "attempts": attempts - 1,
-                "next_attempt_at": hours.earliest(claimed.window, now),
-            }
-        elif error.permanent or attempts >= settings.max_attempts:
-            state = MessageState.dead
-            values = {"state": state}
-        else:
-            state = MessageState.failed
-            retry_at = now + backoff(settings, attempts)
-            values = {"state": state, "next_attempt_at": hours.earliest(claimed.window, retry_at)}
-        values["last_error"] = error.reason[:2000]
-        # A superseded message that failed stays superseded: it is never retried.
-        statement = (
-            update(Message)
-            .where(*mine, col(Message.state) == MessageState.sending)
-            .values(**values)
-        )
+        state = MessageState.failed
+        retry_at = now + backoff(settings, attempts)
+        values = {"state": state, "next_attempt_at": hours.earliest(claimed.window, retry_at)}
+    values["last_error"] = error.reason[:2000]
+    # A superseded message that failed stays superseded: it is never retried.
+    statement = (
+        update(Message).where(*mine, col(Message.state) == MessageState.sending).values(**values)
+    )
     async with session_scope(engine) as session:
         await session.exec(statement)
     return state
@@ -266,6 +303,7 @@ async def _mark_up(engine: AsyncEngine, channel: Channel) -> None:
 
 async def _deliver_one(
     engine: AsyncEngine,
+    sync_engine: Engine,
     sender: Sender,
     claimed: _Claimed,
     settings: NotifySettings,
@@ -277,14 +315,20 @@ async def _deliver_one(
 ) -> MessageState:
     async with gate:
         error: DeliveryFailed | None = None
+        accepted = _SentRecorder(sync_engine, claimed, now)
         try:
-            await sender.send(claimed.message)
+            await sender.send(claimed.message, accepted)
         except DeliveryFailed as exc:
             error = exc
         except Exception as exc:  # a sender bug must not lose the message: retry it later
             log.exception("sending message %s failed unexpectedly", claimed.message.id)
             error = DeliveryFailed(f"unexpected error: {exc!r}")
-        state = await _record(engine, claimed, error, settings, hours, now)
+        if error is None or accepted.done:
+            await accepted.ensure()
+            state = MessageState.sent
+            error = None
+        else:
+            state = await _record_failure(engine, claimed, error, settings, hours, now)
     if error is not None and error.channel_down:
         await _mark_down(engine, sender.channel, error, settings, probing=probing, now=now)
     elif probing:
@@ -294,6 +338,7 @@ async def _deliver_one(
 
 async def deliver_due(
     engine: AsyncEngine,
+    sync_engine: Engine,
     channels: Channels,
     settings: NotifySettings,
     hours: DeliveryHours,
@@ -301,7 +346,8 @@ async def deliver_due(
     now: datetime,
 ) -> DeliveryRound:
     """One round over every configured channel; callable directly (tests, a CLI) or by the
-    background worker."""
+    background worker. ``sync_engine`` (the same database) records sent messages from the
+    sending threads."""
     result = DeliveryRound()
     gate = asyncio.Semaphore(_PARALLEL_SENDS)
     for channel, sender in channels.senders.items():
@@ -312,7 +358,15 @@ async def deliver_due(
         states = await asyncio.gather(
             *(
                 _deliver_one(
-                    engine, sender, c, settings, hours, gate, probing=claim.probing, now=now
+                    engine,
+                    sync_engine,
+                    sender,
+                    c,
+                    settings,
+                    hours,
+                    gate,
+                    probing=claim.probing,
+                    now=now,
                 )
                 for c in claim.messages
             )
@@ -339,12 +393,14 @@ class DeliveryWorker:
     def __init__(
         self,
         engine: AsyncEngine,
+        sync_engine: Engine,
         channels: Channels,
         settings: NotifySettings,
         hours: DeliveryHours,
         clock: Clock,
     ) -> None:
         self._engine = engine
+        self._sync_engine = sync_engine
         self._clock = clock
         self._channels = channels
         self._settings = settings
@@ -390,6 +446,7 @@ class DeliveryWorker:
             try:
                 done = await deliver_due(
                     self._engine,
+                    self._sync_engine,
                     self._channels,
                     self._settings,
                     self._hours,

@@ -71,7 +71,12 @@ async def resend(_operator: Operator, session: Session, message_id: Id, now: Now
 async def run_delivery(_operator: Operator, request: Request, now: Now) -> DeliveryRound:
     state = request.app.state
     return await deliver_due(
-        state.engine, state.channels, state.notify_settings, state.delivery_hours, now=now
+        state.engine,
+        state.delivery_engine,
+        state.channels,
+        state.notify_settings,
+        state.delivery_hours,
+        now=now,
     )
 
 
