@@ -357,6 +357,20 @@ class TestQuietHours:
             datetime.fromisoformat(at_beijing(7))
         }
 
+    async def test_a_notice_for_tomorrow_morning_is_not_held_by_tonight(
+        self, dispatcher, customers
+    ):
+        # Announced at 10:00 for 06:00 tomorrow: if it cannot go out before 22:00 (a channel
+        # down, say), it still must not wait for 07:00.
+        early = {
+            **planned(0, kind="temporary"),
+            "planned_start": at_beijing(6),
+            "etr": at_beijing(8),
+        }
+        oid = (await dispatcher.post("/outages", json=early)).json()["id"]
+        await dispatcher.post(f"/outages/{oid}/announce", json={})
+        assert {m["window"] for m in await messages_of(dispatcher, oid)} == {"anytime"}
+
     async def test_a_planned_outage_under_way_is_told_at_night(
         self, apps, dispatcher, customers, frozen
     ):

@@ -30,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -53,6 +54,7 @@ log = logging.getLogger("huodian.notify.delivery")
 _CLAIMABLE = (MessageState.queued, MessageState.failed, MessageState.sending)
 _CHANNEL_LOCK_BASE = 72_031_000
 _PARALLEL_SENDS = 8
+_SQLITE_WRITES = threading.Lock()
 
 
 @dataclass
@@ -207,9 +209,14 @@ class _SentRecorder:
         self.done = True
 
     def _commit(self) -> None:
+        # SQLite has one writer: queued here, the sends that finish together commit one after
+        # the other at once instead of sleeping in SQLite's busy handler (milliseconds each).
+        serial = (
+            _SQLITE_WRITES if self._engine.dialect.name == "sqlite" else contextlib.nullcontext()
+        )
         for attempt in (1, 2):
             try:
-                with self._engine.begin() as connection:
+                with serial, self._engine.begin() as connection:
                     connection.execute(self._statement)
                 return
             except DBAPIError as exc:  # a pooled connection the database dropped: once more

@@ -91,14 +91,14 @@ _UNSENT = (MessageState.queued, MessageState.failed, MessageState.sending)
 
 
 def _window(outage: Outage, hours: DeliveryHours, now: datetime) -> DeliveryWindow:
-    """Faults, outages under way and outages that start before the quiet hours (免打扰) end are
-    told at once; other notices (and news of a restoration) wait for the quiet hours to end."""
+    """Faults, outages under way and outages that start before the quiet hours (免打扰) now in
+    force or next to come are over go at any hour (held up by nothing, not even a channel that
+    comes back at night); other notices, and news of a restoration, wait for waking hours."""
     if outage.kind is OutageKind.fault or outage.state is OutageState.started:
         return DeliveryWindow.anytime
     if outage.state is OutageState.restored:
         return DeliveryWindow.waking_hours
-    start = outage.actual_start or outage.planned_start
-    if start <= hours.earliest(DeliveryWindow.waking_hours, now):
+    if outage.planned_start <= hours.quiet_end_after(now):
         return DeliveryWindow.anytime
     return DeliveryWindow.waking_hours
 
