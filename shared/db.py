@@ -123,8 +123,13 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def create_sync_engine(target: DatabaseTarget) -> Engine:
-    engine = create_engine(target.sync_url, **_engine_options(target))
+def create_sync_engine(target: DatabaseTarget, *, pre_ping: bool = True) -> Engine:
+    """``pre_ping=False``: no ``SELECT 1`` before each checkout (the caller retries once on a
+    dropped connection instead), for a path that must be as short as possible."""
+    options = _engine_options(target)
+    if not pre_ping:
+        options.pop("pool_pre_ping", None)
+    engine = create_engine(target.sync_url, **options)
     if target.is_sqlite:
         event.listen(engine, "connect", _sqlite_pragmas)
     return engine

@@ -69,8 +69,17 @@ def create_app(
         app.state.channels = Channels.build(
             config, app.state.channel_client, app.state.clock, outbound=app.state.outbound_client
         )
+        # Records sent messages from the sending threads (no pre-ping: nothing between the
+        # server's acceptance and the commit but the UPDATE itself).
+        target = database_target(app.state.settings, "notify")
+        app.state.delivery_engine = create_sync_engine(target, pre_ping=False)
         app.state.worker = DeliveryWorker(
-            app.state.engine, app.state.channels, config, app.state.delivery_hours, app.state.clock
+            app.state.engine,
+            app.state.delivery_engine,
+            app.state.channels,
+            config,
+            app.state.delivery_hours,
+            app.state.clock,
         )
         if config.worker_enabled:
             app.state.worker.start()
@@ -96,6 +105,7 @@ def create_app(
             await app.state.scheduler.stop()
             app.state.scheduler_engine.dispose()
         await app.state.worker.stop()
+        app.state.delivery_engine.dispose()
         await app.state.channel_client.aclose()
         await app.state.outbound_client.aclose()
 

@@ -25,12 +25,19 @@ class NotifySettings(BaseSettings):
     # The delivery worker (投递进程).
     worker_enabled: bool = Field(default=True, description="Run the delivery worker in the app.")
     worker_poll_seconds: float = Field(default=2.0, gt=0, description="Idle wait between rounds.")
-    worker_batch: int = Field(default=100, ge=1, le=5000, description="Messages claimed a round.")
-    max_attempts: int = Field(default=8, ge=1, description="Attempts before a message is dead.")
+    worker_batch: int = Field(
+        default=10, ge=1, le=5000, description="Messages claimed per channel a round (a lease)."
+    )
+    max_attempts: int = Field(
+        default=8, ge=1, description="A message's own failed attempts before it is dead."
+    )
     backoff_base_seconds: int = Field(default=30, ge=1, description="Wait after the 1st failure.")
     backoff_max_seconds: int = Field(default=6 * 3600, ge=1, description="Longest wait.")
     lease_seconds: int = Field(
-        default=300, ge=10, description="A claimed message is retried if no outcome is recorded."
+        default=60, ge=1, description="A claimed message is retried if no outcome is recorded."
+    )
+    channel_probe_max_seconds: int = Field(
+        default=300, ge=1, description="Longest wait between probes of a channel that is down."
     )
     rate_per_minute: dict[str, int] = Field(
         default_factory=lambda: dict(DEFAULT_RATES),

@@ -49,12 +49,20 @@ class Kit:
     """Deliver and enqueue against the test database with chosen settings."""
 
     engine: object
+    sync_engine: object
     settings: NotifySettings
     channels: Channels
     hours: DeliveryHours
 
     async def deliver(self, now: datetime = WORKDAY_MORNING) -> DeliveryRound:
-        return await deliver_due(self.engine, self.channels, self.settings, self.hours, now=now)  # type: ignore[arg-type]
+        return await deliver_due(
+            self.engine,  # type: ignore[arg-type]
+            self.sync_engine,  # type: ignore[arg-type]
+            self.channels,
+            self.settings,
+            self.hours,
+            now=now,
+        )
 
     async def enqueue(self, *messages: NewMessage, now: datetime = WORKDAY_MORNING) -> int:
         async with session_scope(self.engine) as session:  # type: ignore[arg-type]
@@ -72,6 +80,7 @@ async def make_kit(apps) -> AsyncIterator[object]:
         clients.extend((client, robots))
         return Kit(
             apps.notify.state.engine,
+            apps.notify.state.delivery_engine,
             settings,
             Channels.build(settings, client, SYSTEM_CLOCK, outbound=robots),
             DeliveryHours.from_settings(settings, CALENDAR),

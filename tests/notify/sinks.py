@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
 import threading
@@ -30,10 +31,15 @@ class _Handler:
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if address.startswith("nobody"):
             return "550 5.1.1 no such mailbox"
+        for prefix, reply in self.sink.refuse.items():
+            if address.startswith(prefix):
+                return reply
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
+        if self.sink.delay:
+            await asyncio.sleep(self.sink.delay)  # a slow server: each message takes a while
         mail = message_from_bytes(envelope.content, policy=policy.default)
         with self.sink.lock:
             self.sink.received.append((list(envelope.rcpt_tos), mail))
@@ -41,10 +47,15 @@ class _Handler:
 
 
 class SmtpSink:
-    """An aiosmtpd server on a fixed free port that can be stopped and started again."""
+    """An aiosmtpd server on a fixed free port that can be stopped and started again.
 
-    def __init__(self) -> None:
+    ``delay``: seconds each message takes before the server accepts it (a slow server);
+    ``refuse``: recipient prefix → the reply to RCPT (e.g. ``"450 4.2.1 mailbox busy"``)."""
+
+    def __init__(self, delay: float = 0.0) -> None:
         self.port = free_port()
+        self.delay = delay
+        self.refuse: dict[str, str] = {}
         self.received: list[tuple[list[str], EmailMessage]] = []
         self.lock = threading.Lock()
         self._controller: Controller | None = None

@@ -2,12 +2,14 @@ import asyncio
 import base64
 import hashlib
 import hmac
+import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlmodel import col, select
 
 from services.notify.delivery.channels import sms_signature, webhook_signature
+from services.notify.delivery.models import ChannelHealth
 from services.notify.delivery.worker import backoff
 from services.notify.messages.models import Channel, DeliveryWindow, Message, MessageState
 from services.notify.messages.service import NewMessage
@@ -79,48 +81,100 @@ class TestEmail:
         assert (await stored(apps, "waiting")).state is MessageState.queued
 
 
+async def health(apps) -> ChannelHealth | None:
+    async with session_scope(apps.notify.state.engine) as session:
+        return await session.get(ChannelHealth, "email")
+
+
 class TestSmtpOutage:
-    async def test_nothing_is_lost_while_the_server_is_down(self, apps, make_kit, smtp):
+    """A channel that is down holds its messages (circuit breaker); it does not kill them."""
+
+    async def test_a_down_server_holds_messages_without_using_attempts(self, apps, make_kit, smtp):
         kit = make_kit(smtp_host="127.0.0.1", smtp_port=smtp.port, max_attempts=5)
         smtp.stop()
         await kit.enqueue(*(email(f"m{i}", to=f"u{i}@example.cn") for i in range(5)))
 
         first = await kit.deliver(LATER)
-        assert (first.claimed, first.failed) == (5, 5)
+        assert (first.claimed, first.held, first.failed) == (5, 5, 0)
         message = await stored(apps, "m0")
         assert message.state is MessageState.failed
-        assert message.attempts == 1
+        assert message.attempts == 0
         assert "SMTP server 127.0.0.1" in (message.last_error or "")
-        assert message.next_attempt_at == LATER + timedelta(seconds=30)
+        down = await health(apps)
+        assert down is not None
+        assert (down.down_since, down.failures) == (LATER, 1)
+        assert down.next_probe_at == LATER + timedelta(seconds=30)
 
-        # Not due before the backoff has passed; then due again, with a doubled wait.
+        # Down: nothing is tried before the probe; then one message probes, with a doubled wait.
         assert (await kit.deliver(LATER + timedelta(seconds=29))).claimed == 0
-        second = await kit.deliver(LATER + timedelta(seconds=30))
-        assert second.failed == 5
-        again = await stored(apps, "m0")
-        assert again.next_attempt_at == LATER + timedelta(seconds=30 + 60)
+        probe = await kit.deliver(LATER + timedelta(seconds=30))
+        assert (probe.claimed, probe.held) == (1, 1)
+        down = await health(apps)
+        assert down is not None
+        assert down.next_probe_at == LATER + timedelta(seconds=30 + 60)
 
         smtp.start()
-        third = await kit.deliver(LATER + timedelta(seconds=90))
-        assert third.sent == 5
+        back = await kit.deliver(LATER + timedelta(seconds=90))
+        assert (back.claimed, back.sent) == (1, 1)
+        assert (await health(apps)).down_since is None  # type: ignore[union-attr]
+        rest = await kit.deliver(LATER + timedelta(seconds=91))
+        assert rest.sent == 4
         assert sorted(to[0] for to, _ in smtp.mails()) == [f"u{i}@example.cn" for i in range(5)]
-        assert (await stored(apps, "m4")).attempts == 3
+        assert (await stored(apps, "m4")).attempts == 1
 
-    async def test_dead_after_max_attempts_then_resent_over_the_api(
+    async def test_down_longer_than_the_retry_budget_then_everything_is_delivered(
+        self, apps, make_kit, smtp
+    ):
+        # With max_attempts=2 the old worker turned these into dead letters within a minute.
+        kit = make_kit(
+            smtp_host="127.0.0.1",
+            smtp_port=smtp.port,
+            max_attempts=2,
+            backoff_base_seconds=30,
+            channel_probe_max_seconds=300,
+        )
+        smtp.stop()
+        await kit.enqueue(*(email(f"long{i}", to=f"l{i}@example.cn") for i in range(12)))
+        moment = LATER
+        for _ in range(40):  # three hours of rounds every five minutes
+            done = await kit.deliver(moment)
+            assert done.dead == 0
+            moment += timedelta(minutes=5)
+        down = await health(apps)
+        assert down is not None
+        assert down.failures > 2
+        assert down.next_probe_at is not None
+        assert down.next_probe_at - moment <= timedelta(seconds=300)
+
+        smtp.start()
+        for _ in range(4):
+            await kit.deliver(moment)
+            moment += timedelta(minutes=5)
+        assert sorted(to[0] for to, _ in smtp.mails()) == sorted(
+            f"l{i}@example.cn" for i in range(12)
+        )
+        async with session_scope(apps.notify.state.engine) as session:
+            states = (await session.exec(select(Message.state, Message.attempts))).all()
+        assert set(states) == {(MessageState.sent, 1)}
+
+    async def test_a_message_failing_for_its_own_reason_still_dies_then_is_resent(
         self, apps, make_kit, smtp, notify_admin, frozen
     ):
         kit = make_kit(smtp_host="127.0.0.1", smtp_port=smtp.port, max_attempts=2)
-        smtp.stop()
-        await kit.enqueue(email("d"))
-        await kit.deliver(LATER)
+        smtp.refuse["busy"] = "450 4.2.1 mailbox busy"
+        await kit.enqueue(email("d", to="busy@example.cn"), email("ok"))
+        first = await kit.deliver(LATER)
+        assert (first.sent, first.failed) == (1, 1)
         await kit.deliver(LATER + timedelta(minutes=5))
         message = await stored(apps, "d")
         assert message.state is MessageState.dead
         assert message.attempts == 2
+        # The server answered: the channel was never marked down.
+        assert await health(apps) is None
 
         dead = (await notify_admin.get("/messages/dead")).json()
         assert [m["dedup_key"] for m in dead["messages"]] == ["d"]
-        assert "Connection refused" in dead["messages"][0]["last_error"]
+        assert "450" in dead["messages"][0]["last_error"]
 
         resend_at = LATER + timedelta(minutes=10)
         frozen.move_to(resend_at)
@@ -128,10 +182,20 @@ class TestSmtpOutage:
         assert resent.status_code == 200, resent.text
         assert resent.json()["state"] == "queued"
         assert resent.json()["attempts"] == 0
-        smtp.start()
+        smtp.refuse.clear()
         await kit.deliver(resend_at)
         assert (await stored(apps, "d")).state is MessageState.sent
-        assert len(smtp.mails()) == 1
+        assert len(smtp.mails()) == 2
+
+    async def test_channel_health_is_listed(self, apps, make_kit, smtp, notify_admin):
+        kit = make_kit(smtp_host="127.0.0.1", smtp_port=smtp.port)
+        smtp.stop()
+        await kit.enqueue(email("h1"), email("h2", to="b@example.cn"))
+        await kit.deliver(LATER)
+        listed = (await notify_admin.get("/delivery/channels")).json()
+        mail = next(c for c in listed if c["channel"] == "email")
+        assert (mail["down"], mail["failures"], mail["waiting"]) == (True, 1, 2)
+        assert "SMTP server" in mail["last_error"]
 
     def test_backoff_doubles_up_to_the_cap(self):
         settings = NotifySettings(backoff_base_seconds=30, backoff_max_seconds=300)
@@ -195,18 +259,23 @@ class TestSms:
             "content": "东城线10kV 今日检修",
         }
 
-    async def test_a_wrong_secret_is_retried_and_an_empty_number_is_dead(
+    async def test_a_wrong_secret_holds_the_channel_and_an_empty_number_is_dead(
         self, apps, make_kit, http_sink
     ):
         http_sink.responder = self.gateway("right")
         wrong = make_kit(sms_gateway_url=http_sink.url, sms_secret="wrong")
         await wrong.enqueue(robot(Channel.sms, "s2", "13812345678"))
-        assert (await wrong.deliver()).failed == 1
-        assert "HTTP 401" in ((await stored(apps, "s2")).last_error or "")
+        assert (await wrong.deliver()).held == 1
+        held = await stored(apps, "s2")
+        assert "HTTP 401" in (held.last_error or "")
+        assert held.attempts == 0
 
+        # Fixed: the next probe (after the backoff) goes through and the channel is up.
         right = make_kit(sms_gateway_url=http_sink.url, sms_secret="right")
         await right.enqueue(robot(Channel.sms, "s3", "13900000000"))
-        assert (await right.deliver()).dead == 1
+        later = WORKDAY_MORNING + timedelta(seconds=30)
+        assert (await right.deliver(later)).sent == 1
+        assert (await right.deliver(later)).dead == 1
         assert "INVALID_MOBILE" in ((await stored(apps, "s3")).last_error or "")
 
 
@@ -467,3 +536,63 @@ class TestOutboundGuard:
         assert (await kit.deliver()).dead == 1
         error = (await stored(apps, "w93000")).last_error or ""
         assert error == "WeCom robot refused: errcode 93000"
+
+
+class TestExactlyOnce:
+    """Each outcome is committed as soon as its send returns, and a resend is recognisable."""
+
+    async def test_each_outcome_is_recorded_as_soon_as_it_is_sent(self, apps, make_kit, http_sink):
+        release = threading.Event()
+
+        def answer(request):
+            if request.path == "/slow":
+                release.wait(10)
+            return 200, {}
+
+        http_sink.responder = answer
+        kit = make_kit()
+        await kit.enqueue(
+            robot(Channel.webhook, "fast", f"{http_sink.url}/fast"),
+            robot(Channel.webhook, "slow", f"{http_sink.url}/slow"),
+        )
+        round_ = asyncio.create_task(kit.deliver())
+        try:
+            for _ in range(200):
+                if (await stored(apps, "fast")).state is MessageState.sent:
+                    break
+                await asyncio.sleep(0.02)
+            # The slow one is still in flight, held by its lease; the fast one is recorded.
+            assert (await stored(apps, "fast")).state is MessageState.sent
+            assert (await stored(apps, "slow")).state is MessageState.sending
+        finally:
+            release.set()
+        assert (await round_).sent == 2
+        assert {r.headers["Idempotency-Key"] for r in http_sink.requests} == {"fast", "slow"}
+
+    async def test_the_message_id_is_the_same_on_every_attempt(self, apps, make_kit, smtp):
+        kit = make_kit(
+            smtp_host="127.0.0.1", smtp_port=smtp.port, smtp_from="获电 <n@hd.cn>", lease_seconds=10
+        )
+        await kit.enqueue(email("twice"))
+        await kit.deliver()
+        # As if the worker had died after the server took it: the lease runs out, it is re-sent.
+        async with session_scope(apps.notify.state.engine) as session:
+            message = (
+                await session.exec(select(Message).where(col(Message.dedup_key) == "twice"))
+            ).one()
+            message.state = MessageState.sending
+            message.next_attempt_at = WORKDAY_MORNING + timedelta(seconds=10)
+            session.add(message)
+        assert (await kit.deliver(WORKDAY_MORNING + timedelta(seconds=10))).sent == 1
+        first, second = (mail for _, mail in smtp.mails())
+        assert first["Message-ID"] == second["Message-ID"]
+        assert first["Message-ID"].endswith("@hd.cn>")
+        assert first["X-Huodian-Dedup-Key"] == "twice"
+        assert (await stored(apps, "twice")).attempts == 2
+
+    async def test_a_claim_is_a_small_lease(self, apps, make_kit, smtp):
+        kit = make_kit(smtp_host="127.0.0.1", smtp_port=smtp.port)
+        assert kit.settings.worker_batch == 10
+        await kit.enqueue(*(email(f"b{i}", to=f"b{i}@example.cn") for i in range(25)))
+        assert [(await kit.deliver()).claimed for _ in range(4)] == [10, 10, 5, 0]
+        assert len(smtp.mails()) == 25

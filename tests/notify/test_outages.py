@@ -1,4 +1,4 @@
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -7,6 +7,7 @@ from services.notify.subscribers.models import SubscriberSource
 from services.notify.subscribers.service import upsert
 from shared.auth import Role
 from shared.db import session_scope
+from shared.timeutil import BEIJING
 from tests.conftest import FROZEN_AT, add_user, client_for, sign_in
 
 DINGTALK = "http://127.0.0.1:9/robot/send?access_token=T"
@@ -129,7 +130,8 @@ class TestPlannedOutage:
             ("progress", 5),  # C2 opted out of progress notes
             ("restored", 6),
         ]
-        assert detail["deliveries"] == {"queued": 29}
+        # Nothing went out meanwhile: the restoration replaced every earlier notice.
+        assert detail["deliveries"] == {"queued": 6, "superseded": 23}
         etr_sms = next(
             m for m in await messages_of(dispatcher, oid) if m["kind"] == "outage.etr_changed"
         )
@@ -275,13 +277,27 @@ class TestRules:
         assert (await dispatcher.post("/outages", json=backwards)).status_code == 422
         assert (await dispatcher.get("/outages/999")).json()["code"] == "outage_not_found"
 
-    async def test_cancelling_an_announced_outage_tells_the_customers(self, dispatcher, customers):
+    async def test_cancelling_tells_only_those_who_heard(
+        self, dispatcher, customers, make_kit, smtp
+    ):
         oid = (await dispatcher.post("/outages", json=planned(9))).json()["id"]
         await dispatcher.post(f"/outages/{oid}/announce", json={})
+        # Only the email has gone out when the outage is cancelled (no SMS gateway here).
+        kit = make_kit(smtp_host="127.0.0.1", smtp_port=smtp.port)
+        await kit.deliver(FROZEN_AT)
         cancelled = await dispatcher.post(f"/outages/{oid}/cancel", json={"reason": "计划调整"})
         assert cancelled.json()["state"] == "cancelled"
-        kinds = [m["kind"] for m in await messages_of(dispatcher, oid)]
-        assert kinds.count("outage.cancelled") == 6
+        assert cancelled.json()["updates"][-1]["messages_queued"] == 1
+        log = await messages_of(dispatcher, oid)
+        assert sorted((m["kind"], m["channel"], m["state"]) for m in log if m["channel"] != "sms")[
+            :2
+        ] == [("outage.announced", "dingtalk", "superseded"), ("outage.announced", "email", "sent")]
+        assert [(m["channel"], m["recipient"]) for m in log if m["kind"] == "outage.cancelled"] == [
+            ("email", "c1@example.cn")
+        ]
+        assert {m["state"] for m in log if m["channel"] == "sms"} == {"superseded"}
+        await kit.deliver(FROZEN_AT)
+        assert [m["Subject"][:6] for _, m in smtp.mails()] == ["【计划停电通", "【停电取消】"]
 
     async def test_only_dispatchers_and_administrators(self, apps):
         await add_user(apps, "viewer", Role.viewer)
@@ -303,3 +319,127 @@ class TestDelivery:
         assert mail["Subject"].startswith("【计划停电通知】")
         emailed = await messages_of(dispatcher, oid, channel="email")
         assert emailed[0]["state"] == "sent"
+
+
+BEIJING_NIGHT = datetime(2026, 11, 27, 4, 47, tzinfo=BEIJING)
+
+
+def at_beijing(hour: int, minute: int = 0, day: int = 27) -> str:
+    return datetime(2026, 11, day, hour, minute, tzinfo=BEIJING).isoformat()
+
+
+class TestQuietHours:
+    """Quiet hours (免打扰) hold back only news that can wait."""
+
+    async def test_an_outage_starting_before_quiet_hours_end_is_told_now(
+        self, apps, dispatcher, customers, frozen
+    ):
+        frozen.move_to(BEIJING_NIGHT)
+        dispatcher.headers["Authorization"] = f"Bearer {await sign_in(apps, 'diaodu')}"
+        soon = {
+            **planned(0, kind="temporary"),
+            "planned_start": at_beijing(6),
+            "etr": at_beijing(6, 45),
+        }
+        oid = (await dispatcher.post("/outages", json=soon)).json()["id"]
+        assert (await dispatcher.post(f"/outages/{oid}/announce", json={})).status_code == 200
+        told = await messages_of(dispatcher, oid)
+        assert {m["window"] for m in told} == {"anytime"}
+        assert {datetime.fromisoformat(m["next_attempt_at"]) for m in told} == {BEIJING_NIGHT}
+
+        # One that starts after 07:00 waits for the end of the quiet hours.
+        later = {**soon, "planned_start": at_beijing(9), "etr": at_beijing(11)}
+        other = (await dispatcher.post("/outages", json=later)).json()["id"]
+        await dispatcher.post(f"/outages/{other}/announce", json={})
+        waiting = await messages_of(dispatcher, other)
+        assert {m["window"] for m in waiting} == {"waking_hours"}
+        assert {datetime.fromisoformat(m["next_attempt_at"]) for m in waiting} == {
+            datetime.fromisoformat(at_beijing(7))
+        }
+
+    async def test_a_notice_for_tomorrow_morning_is_not_held_by_tonight(
+        self, dispatcher, customers
+    ):
+        # Announced at 10:00 for 06:00 tomorrow: if it cannot go out before 22:00 (a channel
+        # down, say), it still must not wait for 07:00.
+        early = {
+            **planned(0, kind="temporary"),
+            "planned_start": at_beijing(6),
+            "etr": at_beijing(8),
+        }
+        oid = (await dispatcher.post("/outages", json=early)).json()["id"]
+        await dispatcher.post(f"/outages/{oid}/announce", json={})
+        assert {m["window"] for m in await messages_of(dispatcher, oid)} == {"anytime"}
+
+    async def test_a_planned_outage_under_way_is_told_at_night(
+        self, apps, dispatcher, customers, frozen
+    ):
+        oid = (await dispatcher.post("/outages", json=planned(10))).json()["id"]
+        await dispatcher.post(f"/outages/{oid}/announce", json={})
+        frozen.move_to(FROZEN_AT + timedelta(days=10, hours=13))  # 23:00 in Beijing
+        dispatcher.headers["Authorization"] = f"Bearer {await sign_in(apps, 'diaodu')}"
+        await dispatcher.post(f"/outages/{oid}/start", json={})
+        started = await messages_of(dispatcher, oid)
+        assert {m["window"] for m in started if m["kind"] == "outage.started"} == {"anytime"}
+
+
+class TestLaterStates:
+    async def test_a_start_replaces_an_unsent_announcement_where_it_goes(
+        self, dispatcher, customers, apps
+    ):
+        oid = (await dispatcher.post("/outages", json=planned(10))).json()["id"]
+        await dispatcher.post(f"/outages/{oid}/announce", json={})
+        c1 = (await dispatcher.get("/subscribers", params={"q": "C1"})).json()["subscribers"][0]
+        await dispatcher.put(
+            f"/subscribers/{c1['id']}/preferences", json={"opt_outs": ["outage.started"]}
+        )
+        await dispatcher.post(f"/outages/{oid}/start", json={})
+        log = await messages_of(dispatcher, oid)
+        announced = {
+            (m["subscriber_id"], m["channel"]): m["state"]
+            for m in log
+            if m["kind"] == "outage.announced"
+        }
+        # C1 gets no start notice, so keeps the announcement; everybody else has it replaced.
+        assert {s for (sid, _), s in announced.items() if sid == c1["id"]} == {"queued"}
+        assert {s for (sid, _), s in announced.items() if sid != c1["id"]} == {"superseded"}
+
+
+class TestHistory:
+    async def test_a_past_fault_is_recorded_without_messages_and_with_its_times(
+        self, dispatcher, customers
+    ):
+        past = {
+            **planned(0, kind="fault"),
+            "planned_start": "2025-06-01T08:00:00+08:00",
+            "etr": "2025-06-01T12:00:00+08:00",
+            "restored_at": "2025-06-01T11:30:00+08:00",
+        }
+        created = await dispatcher.post("/outages", json=past)
+        assert created.status_code == 201, created.text
+        outage = created.json()
+        assert outage["state"] == "restored"
+        assert outage["actual_start"] == "2025-06-01T08:00:00+08:00"
+        assert outage["actual_end"] == "2025-06-01T11:30:00+08:00"
+        assert [(u["change"], u["at"], u["messages_queued"]) for u in outage["updates"]] == [
+            ("started", "2025-06-01T08:00:00+08:00", 0),
+            ("restored", "2025-06-01T11:30:00+08:00", 0),
+        ]
+        assert outage["customers_affected"] == 5
+        assert await messages_of(dispatcher, outage["id"]) == []
+
+    async def test_a_restoration_in_the_future_is_refused(self, dispatcher, customers):
+        ahead = {**planned(-1, kind="fault"), "restored_at": planned(1)["planned_start"]}
+        refused = await dispatcher.post("/outages", json=ahead)
+        assert refused.status_code == 422
+        assert refused.json()["code"] == "restored_in_future"
+        backwards = {**planned(-1, kind="fault"), "restored_at": planned(-2)["planned_start"]}
+        assert (await dispatcher.post("/outages", json=backwards)).status_code == 422
+
+    async def test_start_and_restore_keep_the_at_given(self, dispatcher, customers):
+        fault = {**planned(-0.05), "kind": "fault"}  # began 72 minutes ago
+        oid = (await dispatcher.post("/outages", json=fault)).json()["id"]
+        at = (FROZEN_AT - timedelta(minutes=20)).isoformat()
+        restored = (await dispatcher.post(f"/outages/{oid}/restore", json={"at": at})).json()
+        assert datetime.fromisoformat(restored["updates"][-1]["at"]) == datetime.fromisoformat(at)
+        assert datetime.fromisoformat(restored["actual_end"]) == datetime.fromisoformat(at)

@@ -12,10 +12,19 @@ blocking ``requests``, and a signed SMS gateway would need a custom plugin anywa
 hex) and ``X-Huodian-Signature``: lowercase hex HMAC-SHA256, keyed with the shared secret, of
 ``"{timestamp}\\n{nonce}\\n"`` followed by the exact body bytes. The gateway answers 200 with
 ``{"code": "OK", "message": str, "biz_id": str}``, or another ``code`` on refusal;
-``INVALID_MOBILE`` and ``BLACKLISTED`` are final, other codes are retried.
+``INVALID_MOBILE`` and ``BLACKLISTED`` are final, other codes are retried. ``message_id`` and the
+``Idempotency-Key`` header are the message's dedup key, the same on every attempt: a gateway that
+keeps them for a day drops a resend after a crash. Not reaching the gateway, or HTTP 5xx, 429,
+401 or 403 from it, marks the SMS channel down (see ``delivery/worker.py``).
 
 **Generic webhook (通用回调).** ``POST <recipient URL>`` with JSON ``{"id", "kind", "subject",
-"body"}``; when ``webhook_secret`` is set, ``X-Huodian-Signature: sha256=<hex HMAC of body>``.
+"body"}`` and ``Idempotency-Key: <id>`` (both the dedup key, stable across attempts); when
+``webhook_secret`` is set, ``X-Huodian-Signature: sha256=<hex HMAC of body>``.
+
+**Email.** The ``Message-ID`` is stable (:func:`message_id`) and ``X-Huodian-Dedup-Key`` carries
+the dedup key, so a resend after a crash is recognisable. Not reaching the SMTP server, or a
+failure not about the recipient, marks the email channel down; a refused recipient is the
+message's own failure (5xx: dead at once).
 
 Robots and webhooks are URLs from outside: they are posted to through the guarded client of
 :mod:`shared.outbound` (never an internal address), and what they answer is never copied into
@@ -27,6 +36,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import hashlib
 import hmac
 import json
@@ -34,10 +44,10 @@ import re
 import secrets
 import smtplib
 import ssl
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from email.message import EmailMessage
-from email.utils import make_msgid
+from email.utils import parseaddr
 from typing import Any, Protocol
 from urllib.parse import parse_qs, quote, urlsplit
 
@@ -54,12 +64,19 @@ _FINAL_HTTP = {400, 404, 405, 410, 413, 422}
 
 
 class DeliveryFailed(Exception):
-    """A send did not succeed; ``permanent`` ones are not retried (the message goes dead)."""
+    """A send did not succeed.
 
-    def __init__(self, reason: str, *, permanent: bool = False) -> None:
+    ``permanent``: the message's own final refusal (a bad address, a 5xx for this message); it
+    goes dead. ``channel_down``: the channel's server failed (cannot connect, 4xx/5xx not about
+    this message); the channel is marked down and the message waits without using an attempt.
+    Neither: the message's own passing failure, retried within ``max_attempts``.
+    """
+
+    def __init__(self, reason: str, *, permanent: bool = False, channel_down: bool = False) -> None:
         super().__init__(reason)
         self.reason = reason
         self.permanent = permanent
+        self.channel_down = channel_down and not permanent
 
 
 @dataclass(frozen=True)
@@ -73,11 +90,29 @@ class Outgoing:
     body: str
 
 
+def message_id(message: Outgoing, domain: str = "huodian.local") -> str:
+    """The Message-ID of an email: the same on every attempt, so that a resend after a crash
+    can be recognised (and dropped) by the receiver; the id and a digest of the dedup key."""
+    digest = hashlib.sha256(message.dedup_key.encode()).hexdigest()[:16]
+    return f"<huodian.{message.id}.{digest}@{domain}>"
+
+
+Accepted = Callable[[], None]
+
+
 class Sender(Protocol):
     channel: Channel
 
-    async def send(self, message: Outgoing) -> None:
-        """Deliver one message or raise :class:`DeliveryFailed`."""
+    async def send(self, message: Outgoing, accepted: Accepted) -> None:
+        """Deliver one message or raise :class:`DeliveryFailed`.
+
+        Call ``accepted`` (blocking, from any thread) the moment the far end has taken the
+        message and before anything else: it commits the outcome, so a crash after it cannot
+        send the message again."""
+
+
+async def _taken(accepted: Accepted) -> None:
+    await asyncio.to_thread(accepted)
 
 
 def _url_problem(recipient: str) -> str | None:
@@ -115,18 +150,20 @@ class EmailSender:
         assert settings.smtp_host is not None
         self._settings = settings
         self._host = settings.smtp_host
+        address = parseaddr(settings.smtp_from)[1]
+        self._domain = address.rpartition("@")[2] or "huodian.local"
 
     def _compose(self, message: Outgoing) -> EmailMessage:
         mail = EmailMessage()
         mail["From"] = self._settings.smtp_from
         mail["To"] = message.recipient
         mail["Subject"] = message.subject
-        mail["Message-ID"] = make_msgid(idstring=f"m{message.id}", domain="huodian.local")
+        mail["Message-ID"] = message_id(message, self._domain)
         mail["X-Huodian-Dedup-Key"] = message.dedup_key
         mail.set_content(message.body)
         return mail
 
-    def _send_blocking(self, mail: EmailMessage) -> None:
+    def _send_blocking(self, mail: EmailMessage, accepted: Accepted) -> None:
         s = self._settings
         timeout = s.smtp_timeout_seconds
         smtp: smtplib.SMTP
@@ -136,37 +173,60 @@ class EmailSender:
             )
         else:
             smtp = smtplib.SMTP(self._host, s.smtp_port, timeout=timeout)
-        with smtp:
+        try:
             if s.smtp_security == "starttls":
                 smtp.starttls(context=ssl.create_default_context())
             if s.smtp_username and s.smtp_password:
                 smtp.login(s.smtp_username, s.smtp_password)
             smtp.send_message(mail)
+            # The server took the message (250 after DATA): every moment from here until the
+            # outcome is committed is a window for a duplicate, so record it first, in this
+            # thread, then QUIT without waiting for the answer.
+            accepted()
+            with contextlib.suppress(smtplib.SMTPException, OSError):
+                smtp.send("QUIT\r\n")
+        finally:
+            smtp.close()
 
-    async def send(self, message: Outgoing) -> None:
+    async def send(self, message: Outgoing, accepted: Accepted) -> None:
         mail = self._compose(message)
         try:
-            await asyncio.to_thread(self._send_blocking, mail)
+            await asyncio.to_thread(self._send_blocking, mail, accepted)
         except smtplib.SMTPRecipientsRefused as exc:
+            # About this recipient: its own failure, final for a 5xx.
             codes = [code for code, _ in exc.recipients.values()]
             raise DeliveryFailed(
                 f"SMTP refused the recipient: {exc.recipients}",
                 permanent=all(500 <= c < 600 for c in codes),
             ) from exc
-        except smtplib.SMTPResponseException as exc:
-            error = exc.smtp_error
-            reason = error.decode(errors="replace") if isinstance(error, bytes) else str(error)
+        except smtplib.SMTPDataError as exc:
+            # The server refused this message's content (5xx: for good) or failed (4xx).
+            reason = _smtp_reason(exc.smtp_error)
+            final = 500 <= exc.smtp_code < 600
             raise DeliveryFailed(
-                f"SMTP {exc.smtp_code}: {reason}", permanent=500 <= exc.smtp_code < 600
+                f"SMTP {exc.smtp_code}: {reason}", permanent=final, channel_down=not final
             ) from exc
         except (smtplib.SMTPException, OSError) as exc:
+            # Connecting, greeting, TLS, login or the sender refused: the server's failure.
             where = f"{self._host}:{self._settings.smtp_port}"
-            raise DeliveryFailed(f"SMTP server {where}: {exc!r}") from exc
+            raise DeliveryFailed(f"SMTP server {where}: {exc!r}", channel_down=True) from exc
+
+
+def _smtp_reason(error: bytes | str) -> str:
+    return error.decode(errors="replace") if isinstance(error, bytes) else str(error)
 
 
 async def _post_json(
-    client: httpx.AsyncClient, url: str, body: bytes, headers: Mapping[str, str]
+    client: httpx.AsyncClient,
+    url: str,
+    body: bytes,
+    headers: Mapping[str, str],
+    *,
+    one_server: bool = False,
 ) -> httpx.Response:
+    """POST JSON. ``one_server``: the URL is the channel's one server (the SMS gateway), so
+    not reaching it, or a 5xx/429/401/403 from it, means the channel is down; robots and
+    webhooks are each their recipient's own endpoint, whose failures are the message's."""
     try:
         response = await client.post(
             url, content=body, headers={"Content-Type": "application/json", **headers}
@@ -174,11 +234,15 @@ async def _post_json(
     except UrlNotAllowed as exc:
         raise DeliveryFailed(f"not sent: {exc.detail}", permanent=True) from exc
     except httpx.HTTPError as exc:
-        raise DeliveryFailed(f"{urlsplit(url).netloc} could not be reached: {exc!r}") from exc
-    if response.status_code >= 300:
         raise DeliveryFailed(
-            f"{urlsplit(url).netloc} answered HTTP {response.status_code}",
-            permanent=response.status_code in _FINAL_HTTP,
+            f"{urlsplit(url).netloc} could not be reached: {exc!r}", channel_down=one_server
+        ) from exc
+    status = response.status_code
+    if status >= 300:
+        raise DeliveryFailed(
+            f"{urlsplit(url).netloc} answered HTTP {status}",
+            permanent=status in _FINAL_HTTP,
+            channel_down=one_server and (status >= 500 or status in (401, 403, 429)),
         )
     return response
 
@@ -220,7 +284,7 @@ class SmsSender:
         self._client = client
         self._clock = clock
 
-    async def send(self, message: Outgoing) -> None:
+    async def send(self, message: Outgoing, accepted: Accepted) -> None:
         s = self._settings
         body = _dumps(
             {
@@ -233,15 +297,18 @@ class SmsSender:
         timestamp, nonce = str(epoch_seconds(self._clock)), secrets.token_hex(8)
         headers = {"X-Huodian-Key": s.sms_key_id, "X-Huodian-Timestamp": timestamp}
         headers["X-Huodian-Nonce"] = nonce
+        headers["Idempotency-Key"] = message.dedup_key
         if s.sms_secret:
             headers["X-Huodian-Signature"] = sms_signature(s.sms_secret, timestamp, nonce, body)
-        payload = _json_of(await _post_json(self._client, self._url, body, headers))
+        response = await _post_json(self._client, self._url, body, headers, one_server=True)
+        payload = _json_of(response)
         code = str(payload.get("code", ""))
         if code != "OK":
             raise DeliveryFailed(
                 f"SMS gateway refused: {code} {payload.get('message', '')}".strip(),
                 permanent=code in self._FINAL_CODES,
             )
+        await _taken(accepted)
 
 
 class WeComSender:
@@ -254,7 +321,7 @@ class WeComSender:
     def __init__(self, client: httpx.AsyncClient) -> None:
         self._client = client
 
-    async def send(self, message: Outgoing) -> None:
+    async def send(self, message: Outgoing, accepted: Accepted) -> None:
         body = _dumps({"msgtype": "text", "text": {"content": _robot_text(message)}})
         payload = _json_of(await _post_json(self._client, message.recipient, body, {}))
         code = _errcode(payload)
@@ -262,6 +329,7 @@ class WeComSender:
             raise DeliveryFailed(
                 f"WeCom robot refused: errcode {code}", permanent=code in self._FINAL_CODES
             )
+        await _taken(accepted)
 
 
 def dingtalk_sign(secret: str, timestamp_ms: str) -> str:
@@ -294,7 +362,7 @@ class DingTalkSender:
         joiner = "&" if urlsplit(url).query else "?"
         return f"{url}{joiner}timestamp={timestamp}&sign={sign}"
 
-    async def send(self, message: Outgoing) -> None:
+    async def send(self, message: Outgoing, accepted: Accepted) -> None:
         url = self.signed_url(message.recipient, int(self._clock.now().timestamp() * 1000))
         body = _dumps({"msgtype": "text", "text": {"content": _robot_text(message)}})
         payload = _json_of(await _post_json(self._client, url, body, {}))
@@ -303,6 +371,7 @@ class DingTalkSender:
             raise DeliveryFailed(
                 f"DingTalk robot refused: errcode {code}", permanent=code in self._FINAL_CODES
             )
+        await _taken(accepted)
 
 
 def webhook_signature(secret: str, body: bytes) -> str:
@@ -316,7 +385,7 @@ class WebhookSender:
         self._client = client
         self._secret = secret
 
-    async def send(self, message: Outgoing) -> None:
+    async def send(self, message: Outgoing, accepted: Accepted) -> None:
         body = _dumps(
             {
                 "id": message.dedup_key,
@@ -325,10 +394,11 @@ class WebhookSender:
                 "body": message.body,
             }
         )
-        headers = (
-            {"X-Huodian-Signature": webhook_signature(self._secret, body)} if self._secret else {}
-        )
+        headers = {"Idempotency-Key": message.dedup_key}
+        if self._secret:
+            headers["X-Huodian-Signature"] = webhook_signature(self._secret, body)
         await _post_json(self._client, message.recipient, body, headers)
+        await _taken(accepted)
 
 
 @dataclass(frozen=True)

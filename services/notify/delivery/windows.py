@@ -60,6 +60,17 @@ class DeliveryHours:
     def open_windows(self, moment: datetime) -> list[DeliveryWindow]:
         return [w for w in DeliveryWindow if self.is_open(w, moment)]
 
+    def quiet_end_after(self, moment: datetime) -> datetime:
+        """The end of the quiet hours in force at ``moment`` or, outside them, of the next
+        ones (UTC); ``moment`` itself when there are no quiet hours."""
+        if self.quiet_start == self.quiet_end:
+            return moment
+        local = moment.astimezone(BEIJING)
+        end = datetime.combine(local.date(), self.quiet_end, tzinfo=BEIJING)
+        if end <= local:
+            end += timedelta(days=1)
+        return end.astimezone(UTC)
+
     def earliest(self, window: DeliveryWindow, moment: datetime) -> datetime:
         """The first moment at or after ``moment`` when ``window`` is open (UTC)."""
         if self.is_open(window, moment):

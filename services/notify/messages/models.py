@@ -14,13 +14,17 @@ from shared.timeutil import BeijingTime
 
 
 class MessageState(StrEnum):
-    """queued 待发送 (also while a worker holds it); sent 已发送; failed 发送失败, retried later;
-    dead 死信: attempts exhausted, refused for good, or nobody to send to."""
+    """queued 待发送; sending 发送中 (a worker holds it until ``next_attempt_at``, its lease);
+    sent 已发送; failed 发送失败, retried later; dead 死信: refused for good, its own attempts
+    exhausted, or nobody to send to; superseded 已取代: a later change of the same outage
+    replaced it before it went out (never sent)."""
 
     queued = "queued"
+    sending = "sending"
     sent = "sent"
     failed = "failed"
     dead = "dead"
+    superseded = "superseded"
 
 
 class Channel(StrEnum):

@@ -6,6 +6,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 
+from services.notify.delivery.models import ChannelHealthPublic
+from services.notify.delivery.service import channel_health
 from services.notify.delivery.worker import DeliveryRound, deliver_due
 from services.notify.deps import Operator
 from services.notify.messages import service
@@ -80,5 +82,17 @@ async def resend(operator: Operator, session: Session, message_id: Id, now: Now)
 async def run_delivery(_operator: Operator, request: Request, now: Now) -> DeliveryRound:
     state = request.app.state
     return await deliver_due(
-        state.engine, state.channels, state.notify_settings, state.delivery_hours, now=now
+        state.engine,
+        state.delivery_engine,
+        state.channels,
+        state.notify_settings,
+        state.delivery_hours,
+        now=now,
     )
+
+
+@router.get("/delivery/channels", summary="Each channel: down or up, messages waiting (渠道状态)")
+async def channels(
+    _operator: Operator, session: Session, request: Request
+) -> list[ChannelHealthPublic]:
+    return await channel_health(session, request.app.state.channels.senders.keys())

@@ -27,6 +27,7 @@ from sqlalchemy import (
     union_all,
 )
 from sqlalchemy import select as sa_select
+from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -81,8 +82,12 @@ async def fan_out(
     due: datetime,
     now: datetime,
     outage_id: int | None = None,
+    only_told: bool = False,
 ) -> int:
-    """Queue ``kind`` to every subscriber in scope who has not opted out; returns rows queued."""
+    """Queue ``kind`` to every subscriber in scope who has not opted out; returns rows queued.
+
+    ``only_told``: only on the channels where a message of ``outage_id`` was sent (or is being
+    sent) to the subscriber, i.e. to those who may have heard of the outage."""
     texts: dict[Channel, Rendered] = {
         channel: templates().render(kind, channel, data) for _, channel in CONTACTS
     }
@@ -108,6 +113,13 @@ async def fan_out(
     opted_out = exists().where(
         col(SubscriberOptOut.subscriber_id) == sid, col(SubscriberOptOut.kind) == kind
     )
+    told = aliased(Message)
+    heard = exists().where(
+        col(told.outage_id) == outage_id,
+        col(told.subscriber_id) == sid,
+        col(told.channel) == channel_col,
+        col(told.state).in_([MessageState.sent, MessageState.sending]),
+    )
     rows = sa_select(
         (literal(dedup_prefix) + cast(sid, String) + literal(":") + channel_col).label("k"),
         literal(kind),
@@ -123,6 +135,8 @@ async def fan_out(
         literal(now, UTCDateTime),
         literal(due, UTCDateTime),
     ).where(~opted_out)
+    if only_told:
+        rows = rows.where(heard)
     statement = (
         conflict_insert(Message, session.get_bind().dialect)
         .from_select(

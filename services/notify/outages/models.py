@@ -148,6 +148,11 @@ class OutageCreate(SQLModel):
     transformer_areas: list[str] = Field(default=[], description="Transformer areas cut (台区)")
     planned_start: Instant = Field(description="Start; for a fault, when it happened")
     etr: Instant = Field(description="Expected restoration (预计复电时间)")
+    restored_at: Instant | None = Field(
+        default=None,
+        description="Record a past outage (历史停电) for the reliability statistics: it started "
+        "at planned_start and was restored at this moment; nobody is messaged",
+    )
 
     @model_validator(mode="after")
     def _sane(self) -> OutageCreate:
@@ -155,6 +160,8 @@ class OutageCreate(SQLModel):
             raise ValueError("name at least one feeder or transformer area")
         if self.etr <= self.planned_start:
             raise ValueError("the expected restoration must be after the start")
+        if self.restored_at is not None and self.restored_at < self.planned_start:
+            raise ValueError("power cannot be restored before the outage began")
         if any(not n.strip() or len(n) > 100 for n in self.feeders + self.transformer_areas):
             raise ValueError("feeder and area names are 1 to 100 characters")
         return self

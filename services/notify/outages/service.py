@@ -7,13 +7,14 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_
+from sqlalchemy import and_, exists, func, or_, update
 from sqlalchemy import select as sa_select
+from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.notify.delivery.windows import DeliveryHours
-from services.notify.messages.models import DeliveryWindow, Message
+from services.notify.messages.models import DeliveryWindow, Message, MessageState
 from services.notify.outages.fanout import at_place, count_in_scope, fan_out, in_scope
 from services.notify.outages.models import (
     KIND_LABELS,
@@ -73,10 +74,71 @@ async def _scope(session: AsyncSession, outage_id: int) -> tuple[list[str], list
     return feeders, areas
 
 
-def _window(outage: Outage) -> DeliveryWindow:
-    return (
-        DeliveryWindow.anytime if outage.kind is OutageKind.fault else DeliveryWindow.waking_hours
+# A change replaces the messages of these earlier changes that have not gone out yet (to the
+# same subscriber and channel): its own text says what they said, and more recently.
+REPLACES: dict[OutageChange, tuple[OutageChange, ...]] = {
+    OutageChange.announced: (),
+    OutageChange.started: (OutageChange.announced, OutageChange.etr_changed),
+    OutageChange.etr_changed: (OutageChange.etr_changed,),
+    OutageChange.progress: (OutageChange.progress,),
+    OutageChange.restored: (
+        OutageChange.announced,
+        OutageChange.started,
+        OutageChange.etr_changed,
+        OutageChange.progress,
+    ),
+    OutageChange.cancelled: (OutageChange.announced, OutageChange.etr_changed),
+}
+_UNSENT = (MessageState.queued, MessageState.failed, MessageState.sending)
+
+
+def _window(outage: Outage, hours: DeliveryHours, now: datetime) -> DeliveryWindow:
+    """Faults, outages under way and outages that start before the quiet hours (免打扰) now in
+    force or next to come are over go at any hour (held up by nothing, not even a channel that
+    comes back at night); other notices, and news of a restoration, wait for waking hours."""
+    if outage.kind is OutageKind.fault or outage.state is OutageState.started:
+        return DeliveryWindow.anytime
+    if outage.state is OutageState.restored:
+        return DeliveryWindow.waking_hours
+    if outage.planned_start <= hours.quiet_end_after(now):
+        return DeliveryWindow.anytime
+    return DeliveryWindow.waking_hours
+
+
+async def _supersede(
+    session: AsyncSession, outage_id: int, change: OutageChange, new_prefix: str
+) -> None:
+    """Mark the unsent messages this change replaces ``superseded`` (they are never sent).
+
+    A cancellation replaces them for everybody; other changes only where the new message goes
+    (the same subscriber and channel). A message a worker is sending right now is marked too:
+    if its send succeeds it is recorded ``sent`` all the same (what happened), if it fails it
+    is not retried."""
+    kinds = [f"outage.{c.value}" for c in REPLACES[change]]
+    if not kinds:
+        return
+    new = aliased(Message)
+    statement = (
+        update(Message)
+        .where(
+            col(Message.outage_id) == outage_id,
+            col(Message.kind).in_(kinds),
+            col(Message.state).in_(_UNSENT),
+            ~col(Message.dedup_key).startswith(new_prefix),
+        )
+        .values(state=MessageState.superseded)
+        .execution_options(synchronize_session=False)
     )
+    if change is not OutageChange.cancelled:
+        statement = statement.where(
+            exists().where(
+                col(new.outage_id) == outage_id,
+                col(new.dedup_key).startswith(new_prefix),
+                col(new.subscriber_id) == col(Message.subscriber_id),
+                col(new.channel) == col(Message.channel),
+            )
+        )
+    await session.exec(statement)
 
 
 def _template_data(
@@ -108,24 +170,29 @@ async def _tell(
     by: str,
     now: datetime,
     hours: DeliveryHours,
+    at: datetime | None = None,
     note: str | None = None,
     previous_etr: datetime | None = None,
 ) -> OutageUpdate:
-    """Record a change and queue it to every affected subscriber (once per change)."""
+    """Record a change (``at``: when it happened, now if not given) and queue it to every
+    affected subscriber, once per change, replacing what it supersedes (:data:`REPLACES`).
+    A cancellation goes only to those who may have heard of the outage (a message of it sent or
+    being sent on that channel): nobody is told of an outage cancelled before they heard of it."""
     assert outage.id is not None
-    update = OutageUpdate(
+    record = OutageUpdate(
         outage_id=outage.id,
         change=change,
         note=note,
         etr=outage.etr,
-        at=now,
+        at=at or now,
         by=by,
     )
-    session.add(update)
+    session.add(record)
     await session.flush()
     feeders, areas = await _scope(session, outage.id)
-    window = _window(outage)
-    update.messages_queued = await fan_out(
+    window = _window(outage, hours, now)
+    prefix = f"outage:{outage.id}:u{record.id}:"
+    record.messages_queued = await fan_out(
         session,
         kind=f"outage.{change.value}",
         data=_template_data(
@@ -137,15 +204,17 @@ async def _tell(
         ),
         feeders=feeders,
         areas=areas,
-        dedup_prefix=f"outage:{outage.id}:u{update.id}:",
+        dedup_prefix=prefix,
         window=window,
         due=hours.earliest(window, now),
         now=now,
         outage_id=outage.id,
+        only_told=change is OutageChange.cancelled,
     )
-    session.add(update)
+    await _supersede(session, outage.id, change, prefix)
+    session.add(record)
     await session.flush()
-    return update
+    return record
 
 
 async def _count_impact(session: AsyncSession, outage: Outage) -> None:
@@ -183,6 +252,56 @@ def _require(outage: Outage, *states: OutageState, action: str) -> None:
         )
 
 
+async def _add_scope(session: AsyncSession, outage_id: int, data: OutageCreate) -> None:
+    scopes = [(ScopeKind.feeder, n) for n in dict.fromkeys(data.feeders)]
+    scopes += [(ScopeKind.area, n) for n in dict.fromkeys(data.transformer_areas)]
+    session.add_all(OutageScope(outage_id=outage_id, kind=k, name=n) for k, n in scopes)
+    await session.flush()
+
+
+async def _record_history(
+    session: AsyncSession,
+    data: OutageCreate,
+    restored_at: datetime,
+    *,
+    unit: str,
+    by: str,
+    now: datetime,
+) -> Outage:
+    if restored_at > now:
+        raise Unprocessable(
+            "a past outage is recorded once power is back: restored_at is in the future",
+            code="restored_in_future",
+        )
+    outage = Outage(
+        kind=data.kind,
+        state=OutageState.restored,
+        cause=data.cause,
+        planned_start=data.planned_start,
+        etr=data.etr,
+        actual_start=data.planned_start,
+        actual_end=restored_at,
+        unit=unit,
+        created_by=by,
+        created_at=now,
+    )
+    session.add(outage)
+    await session.flush()
+    assert outage.id is not None
+    await _add_scope(session, outage.id, data)
+    await _count_impact(session, outage)
+    note = "历史记录（未通知客户）"
+    session.add_all(
+        OutageUpdate(outage_id=outage.id, change=change, note=note, etr=data.etr, at=at, by=by)
+        for change, at in (
+            (OutageChange.started, data.planned_start),
+            (OutageChange.restored, restored_at),
+        )
+    )
+    await session.flush()
+    return outage
+
+
 async def create(
     session: AsyncSession,
     data: OutageCreate,
@@ -193,7 +312,12 @@ async def create(
     hours: DeliveryHours,
 ) -> Outage:
     """A planned or temporary outage of ``unit`` starts as a draft (announce it next); a fault
-    is under way already and is told to its customers at once, at any hour."""
+    is under way already and is told to its customers at once, at any hour.
+
+    With ``restored_at`` it is history (历史停电), recorded for the reliability statistics: it
+    ran from ``planned_start`` to ``restored_at``, both kept as given, and nothing is sent."""
+    if data.restored_at is not None:
+        return await _record_history(session, data, data.restored_at, unit=unit, by=by, now=now)
     fault = data.kind is OutageKind.fault
     outage = Outage(
         kind=data.kind,
@@ -210,10 +334,7 @@ async def create(
     session.add(outage)
     await session.flush()
     assert outage.id is not None
-    scopes = [(ScopeKind.feeder, n) for n in dict.fromkeys(data.feeders)]
-    scopes += [(ScopeKind.area, n) for n in dict.fromkeys(data.transformer_areas)]
-    session.add_all(OutageScope(outage_id=outage.id, kind=k, name=n) for k, n in scopes)
-    await session.flush()
+    await _add_scope(session, outage.id, data)
     if fault:
         await _count_impact(session, outage)
         await _tell(session, outage, OutageChange.started, by=by, now=now, hours=hours)
@@ -350,7 +471,7 @@ async def start(
     outage.actual_start = at
     session.add(outage)
     await _count_impact(session, outage)
-    await _tell(session, outage, OutageChange.started, by=by, now=now, hours=hours)
+    await _tell(session, outage, OutageChange.started, by=by, now=now, hours=hours, at=at)
     return outage
 
 
@@ -416,7 +537,7 @@ async def restore(
     outage.state = OutageState.restored
     outage.actual_end = at
     session.add(outage)
-    await _tell(session, outage, OutageChange.restored, by=by, now=now, hours=hours)
+    await _tell(session, outage, OutageChange.restored, by=by, now=now, hours=hours, at=at)
     return outage
 
 
