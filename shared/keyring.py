@@ -163,7 +163,6 @@ def load_keyring(path: Path) -> Keyring:
         return Keyring.from_json(path.read_text())
     except FileNotFoundError:
         pass
-    path.parent.mkdir(parents=True, exist_ok=True)
     _write_new(path, Keyring.generate(), replace=False)
     return Keyring.from_json(path.read_text())
 
@@ -174,10 +173,25 @@ def save_keyring(path: Path, keyring: Keyring) -> None:
 
 
 def _write_new(path: Path, keyring: Keyring, *, replace: bool) -> None:
-    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".keyring-")
+    if replace:
+        _write_private(path, keyring.to_json(), replace=True)
+    else:
+        write_private_once(path, keyring.to_json())
+
+
+def write_private_once(path: Path, text: str) -> None:
+    """Create ``path`` (mode 0600) holding ``text`` unless it exists, atomically: written whole
+    under a temporary name and linked into place, so that processes starting at once agree on
+    one file and a process killed mid-write never leaves a short one."""
+    _write_private(path, text, replace=False)
+
+
+def _write_private(path: Path, text: str, *, replace: bool) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".secret-")
     try:
         with os.fdopen(fd, "w") as handle:
-            handle.write(keyring.to_json())
+            handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(temporary, 0o600)
@@ -187,7 +201,7 @@ def _write_new(path: Path, keyring: Keyring, *, replace: bool) -> None:
             try:
                 os.link(temporary, path)
             except FileExistsError:
-                pass  # another process made it first: theirs is the keyring
+                pass  # another process made it first: theirs it is
     finally:
         if os.path.exists(temporary):
             os.unlink(temporary)

@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 from pydantic import Field, PrivateAttr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from shared.keyring import Keyring, KeyringFile
+from shared.keyring import Keyring, KeyringFile, write_private_once
 
 ServiceName = Literal["intake", "ledger", "notify"]
 SERVICES: tuple[ServiceName, ...] = ("intake", "ledger", "notify")
@@ -96,9 +96,8 @@ class Settings(BaseSettings):
             return self.secret_key
         path = self.var_dir / "secret.key"
         if not path.exists():
-            self.var_dir.mkdir(parents=True, exist_ok=True)
-            path.write_text(secrets.token_urlsafe(48))
-            path.chmod(0o600)
+            # Atomic: three services start at once on a new machine, and one may be killed.
+            write_private_once(path, secrets.token_urlsafe(48))
         self.secret_key = path.read_text().strip()
         return self.secret_key
 

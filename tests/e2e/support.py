@@ -68,7 +68,7 @@ def run_cli(env: dict[str, str], *args: str, stdin: str = "") -> str:
 
 
 def wait_ready(
-    process: subprocess.Popen[str], url: str, seconds: float = 120, log: Path | None = None
+    process: subprocess.Popen[str], url: str, seconds: float = 180, log: Path | None = None
 ) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:

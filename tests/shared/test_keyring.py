@@ -84,7 +84,7 @@ class TestFile:
         for thread in threads:
             thread.join()
         assert all(k == found[0] for k in found)
-        assert not [p for p in tmp_path.iterdir() if p.name.startswith(".keyring-")]
+        assert not [p for p in tmp_path.iterdir() if p.name.startswith(".secret-")]
 
     @pytest.mark.parametrize(
         "text",
