@@ -68,8 +68,17 @@ def admin(stack: dict[str, str]) -> dict[str, str]:
 
 
 def client_from(address: str) -> httpx.Client:
-    """A client whose requests come from ``address`` (a loopback address of its own)."""
-    return httpx.Client(transport=httpx.HTTPTransport(local_address=address), timeout=60)
+    """A client whose requests come from ``address`` (a loopback address of its own).
+
+    A new connection for each request: on a loaded machine a kept-alive one can sit idle past
+    uvicorn's keep-alive timeout (5 s) and be closed just as the next request goes out.
+    """
+    return httpx.Client(
+        transport=httpx.HTTPTransport(
+            local_address=address, limits=httpx.Limits(max_keepalive_connections=0)
+        ),
+        timeout=60,
+    )
 
 
 def attempt(client: httpx.Client, ledger: str, username: str, password: str) -> httpx.Response:
