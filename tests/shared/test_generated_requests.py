@@ -4,10 +4,11 @@ the schema documents it (status code, content type, body).
 
 Cases are drawn from the schema by Schemathesis's Hypothesis strategies (valid and invalid
 input), with path parameters often set to rows the test seeded, and sent through
-``httpx.ASGITransport`` to the apps of ``tests/conftest.py`` (real SQLite or PostgreSQL).
-Generation is derandomized, so a run is reproducible; ``HUODIAN_FUZZ_CASES`` (cases per service,
-default 1 000) and ``HUODIAN_FUZZ_SEED`` make a larger or a different run by hand
-(docs/security.md, "Generated requests").
+``httpx.ASGITransport`` to the apps of ``tests/conftest.py`` (real SQLite or PostgreSQL). They are
+drawn first and sent afterwards, in the test's own event loop, which the apps' engines belong to.
+Generation is seeded, so a run is reproducible; ``HUODIAN_FUZZ_CASES`` (cases per service,
+default 1 000), ``HUODIAN_FUZZ_SEED`` and ``HUODIAN_FUZZ_COVERAGE=1`` (Schemathesis's coverage
+cases as well) make a larger or a different run by hand (docs/security.md, "Generated requests").
 """
 
 from __future__ import annotations
