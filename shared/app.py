@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from sqlalchemy import text
@@ -15,7 +15,13 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from shared.calendar import WorkingCalendar
 from shared.clock import SYSTEM_CLOCK, Clock, today
 from shared.db import create_service_engine, database_target, session_scope
-from shared.errors import ERROR_RESPONSES, Problem, install_error_handlers, problem_response
+from shared.errors import (
+    ERROR_RESPONSES,
+    PROBLEM_JSON,
+    Problem,
+    install_error_handlers,
+    problem_response,
+)
 from shared.http import ServiceClient
 from shared.limits import BodyLimit
 from shared.masking import install_log_masking
@@ -155,4 +161,27 @@ def create_service_app(
     app.include_router(_health_router(service))
     for router in routers:
         app.include_router(router)
+    if service != "ledger":
+        _document_revocation_check(app)
     return app
+
+
+def _document_revocation_check(app: FastAPI) -> None:
+    """Intake and notify check every user token against ledger's list of valid sign-ins
+    (shared.revocation), so every operation that takes a bearer token may answer ``503
+    revocation_list_unavailable``; OpenAPI says so, once the schema is built."""
+    build = app.openapi
+    unavailable = {
+        "description": "Ledger's list of valid sign-ins unreachable (吊销列表不可用)",
+        "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+    }
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            for operations in build().get("paths", {}).values():
+                for operation in operations.values():
+                    if operation.get("security"):
+                        operation["responses"].setdefault("503", unavailable)
+        return app.openapi_schema or build()
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -32,7 +32,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Annotated, Any
 
 from annotated_types import Interval
-from fastapi import Request
+from fastapi import Request, params
 from fastapi.routing import APIRoute
 from pydantic import AwareDatetime
 from starlette.datastructures import UploadFile
@@ -108,8 +108,10 @@ async def refuse_nul_characters(request: Request) -> None:
     route = request.scope.get("route")
     if not isinstance(route, APIRoute) or route.body_field is None:
         return  # the route reads no body, so nothing in it reaches the route
-    content_type = request.headers.get("content-type", "")
-    if content_type.startswith(("multipart/form-data", "application/x-www-form-urlencoded")):
+    if isinstance(route.body_field.field_info, params.Form):
+        # The form FastAPI has already parsed for the route (and closes after the response).
+        # A route that reads JSON gets no form parsed here, whatever its content type says:
+        # nobody would close the files it spools.
         for name, item in (await request.form()).multi_items():
             text = (item.filename or "") if isinstance(item, UploadFile) else item
             if "\x00" in name or "\x00" in text:
