@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.calendar import CalendarRangeError
+from shared.keyring import KeyringError
 
 PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger("huodian.errors")
@@ -168,6 +169,21 @@ async def _handle_calendar_range(_request: Request, exc: Exception) -> JSONRespo
     )
 
 
+async def _handle_keyring(_request: Request, exc: Exception) -> JSONResponse:
+    # A stored value names a key this process's keyring does not hold (a keyring file not
+    # distributed to every host after a rotation) or does not open: an operator must act.
+    log.error("keyring: %s", exc)
+    return problem_response(
+        Problem(
+            title="Key not available",
+            status=503,
+            code="keyring_unavailable",
+            detail="a stored secret cannot be opened with this server's keyring; "
+            "an administrator must check the keyring file (HUODIAN_KEYRING_FILE)",
+        )
+    )
+
+
 INTERNAL_ERROR = Problem(
     title="Internal error",
     status=500,
@@ -219,6 +235,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _handle_http)
     app.add_exception_handler(IntegrityError, _handle_integrity)
     app.add_exception_handler(CalendarRangeError, _handle_calendar_range)
+    app.add_exception_handler(KeyringError, _handle_keyring)
     app.add_exception_handler(Exception, _handle_unexpected)
     app.add_middleware(UnexpectedErrorMiddleware)
     _document_problems(app)

@@ -163,20 +163,13 @@ def load_keyring(path: Path) -> Keyring:
         return Keyring.from_json(path.read_text())
     except FileNotFoundError:
         pass
-    _write_new(path, Keyring.generate(), replace=False)
+    write_private_once(path, Keyring.generate().to_json())
     return Keyring.from_json(path.read_text())
 
 
 def save_keyring(path: Path, keyring: Keyring) -> None:
     """Replace the keyring file atomically (rotation)."""
-    _write_new(path, keyring, replace=True)
-
-
-def _write_new(path: Path, keyring: Keyring, *, replace: bool) -> None:
-    if replace:
-        _write_private(path, keyring.to_json(), replace=True)
-    else:
-        write_private_once(path, keyring.to_json())
+    _write_private(path, keyring.to_json(), replace=True)
 
 
 def write_private_once(path: Path, text: str) -> None:
@@ -216,13 +209,17 @@ class KeyringFile:
         self._stamp: tuple[int, int] | None = None
 
     def get(self) -> Keyring:
-        try:
-            stat = self.path.stat()
-            stamp: tuple[int, int] | None = (stat.st_mtime_ns, stat.st_ino)
-        except FileNotFoundError:
-            stamp = None
+        stamp = self._stamp_now()
         if self._keyring is None or stamp != self._stamp:
             self._keyring = load_keyring(self.path)
-            stat = self.path.stat()
-            self._stamp = (stat.st_mtime_ns, stat.st_ino)
+            # The stamp taken *before* the read: a rotation landing between the two makes the
+            # next call read again, instead of keeping the old keys under the new stamp.
+            self._stamp = stamp if stamp is not None else self._stamp_now()
         return self._keyring
+
+    def _stamp_now(self) -> tuple[int, int] | None:
+        try:
+            stat = self.path.stat()
+        except FileNotFoundError:
+            return None
+        return (stat.st_mtime_ns, stat.st_ino)

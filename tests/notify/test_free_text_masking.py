@@ -59,3 +59,14 @@ class TestOutageNotes:
         assert all(masked(b) for b in bodies)
         one = (await notify_admin.get(f"/messages/{with_note[0]['id']}")).json()
         assert masked(one["body"])
+        # The outage's and the subscriber's delivery logs mask them for administrators too.
+        for path in (
+            f"/outages/{oid}/messages",
+            f"/subscribers/{with_note[0]['subscriber_id']}/messages",
+        ):
+            theirs = (await notify_admin.get(path, params={"limit": 500})).json()["messages"]
+            progress_bodies = [m["body"] for m in theirs if m["kind"] == "outage.progress"]
+            assert progress_bodies, path
+            assert all(masked(b) for b in progress_bodies), path
+            mine = (await dispatcher.get(path, params={"limit": 500})).json()["messages"]
+            assert any(shows_whole(m["body"]) for m in mine), path

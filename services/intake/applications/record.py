@@ -108,7 +108,11 @@ def replay(events: Sequence[ApplicationEvent]) -> Facts:
         raise ReplayError(1, f"the creation event lacks what the clock needs ({exc})") from exc
     facts.stages[0].started_at = first.occurred_at
     for event in events[1:]:
-        _apply(facts, event)
+        try:
+            _apply(facts, event)
+        except (KeyError, ValueError, TypeError, IndexError) as exc:
+            # A validly signed entry the replay does not understand is a finding, not a 500.
+            raise ReplayError(event.seq, f"the entry lacks what the clock needs ({exc})") from exc
     return facts
 
 

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from services.intake.applications.service import Clocking, recompute_open
 from services.intake.workdays.models import (
     CalendarLoadResult,
     CalendarYear,
@@ -53,9 +54,18 @@ async def stored_calendar(session: AsyncSession, today: date) -> WorkingCalendar
 
 
 async def restore_calendar(app: FastAPI) -> None:
-    """Startup hook: make ``app.state.calendar`` include the years loaded earlier."""
+    """Startup hook: make ``app.state.calendar`` include the years loaded earlier, and bring
+    every open clock up to it.
+
+    The calendar a process starts with may differ from the one the stored due dates were
+    computed under (a newer ``chinesecalendar``, predicted holidays for an unpublished year, a
+    changed warning share): recomputing the open applications keeps the stored figures what the
+    clock says, so the integrity check (which recomputes them) reports tampering, not drift.
+    """
     async with session_scope(app.state.engine) as session:
-        app.state.calendar = await stored_calendar(session, beijing_date(app.state.clock.now()))
+        calendar = await stored_calendar(session, beijing_date(app.state.clock.now()))
+        app.state.calendar = calendar
+        await recompute_open(session, Clocking(calendar, app.state.intake_settings.at_risk_percent))
 
 
 # An unpublished year: its statutory holidays predicted, everything over it provisional.

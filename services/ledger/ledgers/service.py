@@ -85,8 +85,6 @@ class ItemFilter:
     due_before: date | None = None
     overdue: bool | None = None
     due_soon: bool | None = None
-    # Archived ledgers' items are left out unless asked for, or their ledger is named.
-    include_archived: bool = False
 
 
 @dataclass(frozen=True)
@@ -161,7 +159,7 @@ def state_columns(as_of: date, due_soon_days: int = DEFAULT_DUE_SOON_DAYS) -> St
 def _filtered(query: AnySelect, state: StateColumns, flt: ItemFilter) -> AnySelect:
     if flt.ledger_code:
         query = query.where(col(Ledger.code) == flt.ledger_code)
-    elif not flt.include_archived:
+    else:  # archived ledgers' items only when their ledger is named
         query = query.where(_in_use())
     if flt.category:
         query = query.where(col(Item.category) == flt.category)

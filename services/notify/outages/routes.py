@@ -26,6 +26,7 @@ from services.notify.outages.models import (
 )
 from shared.app import Session
 from shared.clock import Now
+from shared.masking import masked_unless
 from shared.validation import Id, Offset
 
 router = APIRouter(tags=["outages"])
@@ -220,4 +221,5 @@ async def outage_messages(
     where = MessageFilter(
         outage_id=outage_id, state=state, channel=channel, subscriber_id=subscriber_id
     )
-    return await list_messages(session, where, limit=limit, offset=offset)
+    page = await list_messages(session, where, limit=limit, offset=offset)
+    return masked_unless(page, service.sees_notes_whole(staff))

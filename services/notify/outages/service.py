@@ -600,7 +600,13 @@ async def to_public(session: AsyncSession, outage: Outage, *, viewer: Principal)
         updates=[OutageUpdatePublic.model_validate(u, from_attributes=True) for u in updates],
         deliveries={str(state): n for state, n in deliveries},
     )
-    return masked_unless(public, viewer.role is Role.dispatcher)
+    return masked_unless(public, sees_notes_whole(viewer))
+
+
+def sees_notes_whole(viewer: Principal) -> bool:
+    """Dispatchers type the outage notes and call the customers: they see them whole; anyone
+    else (administrators) gets ID numbers and phones masked."""
+    return viewer.role is Role.dispatcher
 
 
 async def assign_unit(session: AsyncSession, outage_id: int, unit: str) -> Outage:

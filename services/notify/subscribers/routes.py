@@ -13,6 +13,7 @@ from fastapi import APIRouter, BackgroundTasks, File, Query, Request, Response, 
 from services.notify.deps import Dispatcher
 from services.notify.messages.models import Channel, MessageState
 from services.notify.messages.service import MessageFilter, MessagePage, list_messages
+from services.notify.outages.service import sees_notes_whole
 from services.notify.subscribers import importing, service
 from services.notify.subscribers.models import (
     AreaClass,
@@ -27,6 +28,7 @@ from services.notify.subscribers.models import (
 from shared.app import Outbound, Session
 from shared.clock import Now
 from shared.errors import Unprocessable
+from shared.masking import masked_unless
 from shared.settings import Settings
 from shared.validation import Day, Id, Offset
 
@@ -166,7 +168,7 @@ async def delete_subscriber(
 
 @router.get("/subscribers/{subscriber_id}/messages", summary="Delivery log (投递记录)")
 async def subscriber_messages(
-    _staff: Dispatcher,
+    staff: Dispatcher,
     session: Session,
     subscriber_id: Id,
     state: MessageState | None = None,
@@ -176,4 +178,5 @@ async def subscriber_messages(
 ) -> MessagePage:
     await service.get(session, subscriber_id)
     where = MessageFilter(subscriber_id=subscriber_id, state=state, channel=channel)
-    return await list_messages(session, where, limit=limit, offset=offset)
+    page = await list_messages(session, where, limit=limit, offset=offset)
+    return masked_unless(page, sees_notes_whole(staff))

@@ -197,3 +197,46 @@ class TestLegacyEntries:
         run = await reseal_legacy(intake.state.engine, settings.keyring(), now=clock.now())
         assert run.left_broken == [number]
         assert (await verify(clerk, number))["valid"] is False
+
+
+class TestUnreadableEntries:
+    def test_a_signed_entry_the_replay_cannot_read_is_a_finding_not_a_crash(self):
+        """An entry whose payload lacks what the clock needs (an old or foreign shape, signed
+        all the same) is reported at its seq, so /log/verify answers instead of a 500."""
+        from datetime import UTC, datetime
+
+        from services.intake.applications.models import EventKind
+        from services.intake.applications.record import ReplayError, replay
+        from services.intake.policies.models import Stage
+
+        at = datetime(2026, 11, 26, 2, tzinfo=UTC)
+
+        def entry(seq, kind, payload, stage=None):
+            return ApplicationEvent(
+                application_id=1,
+                seq=seq,
+                kind=kind,
+                stage=stage,
+                occurred_at=at,
+                actor="clerk",
+                payload=payload,
+                prev_hash="",
+                hash="",
+            )
+
+        created = entry(
+            1,
+            EventKind.created,
+            {
+                "customer_type": "hv10_single",
+                "has_works": True,
+                "policy": "dongying-2020",
+                "total_limit_days": 22,
+                "stages": [["acceptance", 1], ["supply_plan", 10]],
+            },
+            Stage.acceptance,
+        )
+        paused_without_reason = entry(2, EventKind.paused, {})
+        with pytest.raises(ReplayError) as caught:
+            replay([created, paused_without_reason])
+        assert caught.value.seq == 2

@@ -188,3 +188,21 @@ class TestMigration:
         assert open_answer(keyring, "pk_old", "k-1", body) == answer
         with pytest.raises(RuntimeError, match="cannot be downgraded"):
             downgrade("intake", fresh, "0011")
+
+
+class TestMissingKey:
+    async def test_a_secret_sealed_with_a_key_this_server_lacks_is_a_503(
+        self, settings, portal, portal_key
+    ):
+        """A keyring file not copied to this host after a rotation: an answer that says so
+        (problem+json), not a 500."""
+        engine = create_sync_engine(database_target(settings, "intake"))
+        try:
+            with engine.begin() as conn:
+                conn.execute(sa.text("UPDATE portal_clients SET sealed_secret = 'hk1.k99.AAAA'"))
+        finally:
+            engine.dispose()
+        response = await portal.get("/portal/me")
+        assert response.status_code == 503
+        assert response.headers["content-type"] == "application/problem+json"
+        assert response.json()["code"] == "keyring_unavailable"

@@ -2,9 +2,14 @@
 
 from datetime import date
 
+from sqlmodel import col, update
+
+from services.intake.applications.models import Application
 from services.intake.workdays.service import restore_calendar
 from shared.calendar import WorkingCalendar, package_source, package_year_range
 from shared.clock import SYSTEM_CLOCK, today
+from shared.db import session_scope
+from tests.intake.conftest import create
 
 # Test data shaped like a State Council notice for 2027 (not the real one, unpublished here).
 ARRANGEMENT_2027 = {
@@ -108,6 +113,25 @@ class TestLoading:
         intake.state.calendar = WorkingCalendar.build(today=today(SYSTEM_CLOCK))
         await restore_calendar(intake)
         assert intake.state.calendar.source_of(2027) == "国办发明电〔2026〕测试号"
+
+    async def test_a_restart_brings_open_clocks_up_to_its_calendar(
+        self, intake, intake_admin, clerk, clock
+    ):
+        """A due date stored under another calendar (an older package, weekends-only 2027) is
+        recomputed at start-up, so the integrity check sees no difference."""
+        clock.set("2026-12-31 10:00")
+        number = (await create(clerk))["application"]["number"]
+        async with session_scope(intake.state.engine) as session:
+            await session.exec(
+                update(Application)
+                .where(col(Application.number) == number)
+                .values(due_date=date(2027, 1, 1), due_provisional=True)
+            )
+        await restore_calendar(intake)
+        detail = (await clerk.get(f"/applications/{number}")).json()
+        assert detail["clock"]["due_date"] == "2027-01-04"  # 01-01 is off (predicted)
+        verified = (await clerk.get(f"/applications/{number}/log/verify")).json()
+        assert verified["valid"] is True, verified
 
     async def test_a_reload_replaces_the_year(self, intake, intake_admin):
         await intake_admin.put("/calendar/years/2027", json=ARRANGEMENT_2027)
