@@ -169,12 +169,33 @@ def test_from_a_portal_push_to_connection(stack: dict[str, Any]) -> None:
         )
         assert approved.json()["approval"]["state"] == "approved", approved.text
 
+        # 零证办电: the licences verified online and the pushed project count as received.
+        view = httpx.get(f"{intake}/applications/{number}/documents", headers=clerk).json()
+        assert {r["code"]: r["source"] for r in view["required"]} == {
+            "identity_proof": "elicense",
+            "property_proof": "elicense",
+            "project_approval": "portal",
+        }
+        again = httpx.post(
+            f"{intake}/applications/{number}/documents/requests",
+            headers=clerk,
+            json={"documents": ["营业执照"]},
+        )
+        assert (again.status_code, again.json()["code"]) == (409, "document_verified_online")
+
         for stage in STAGES:
             body = (
                 {"feeder": "10kV 园区线", "transformer_area": "园区2号台区"}
                 if stage == "connection"
                 else {"note": "按时办结"}
             )
+            if stage == "completion_inspection":
+                report = httpx.post(
+                    f"{intake}/applications/{number}/documents",
+                    headers=clerk,
+                    json={"kind": "工程竣工报告", "reference": "竣工-2025-007"},
+                )
+                assert report.status_code == 201, report.text
             done = httpx.post(
                 f"{intake}/applications/{number}/stages/{stage}/complete", headers=clerk, json=body
             )

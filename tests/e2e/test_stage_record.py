@@ -202,7 +202,19 @@ def new_application(intake: str, clerk: dict[str, str], n: int) -> str:
         timeout=30,
     )
     assert created.status_code == 201, created.text
-    return str(created.json()["application"]["number"])
+    number = str(created.json()["application"]["number"])
+    for kind in needed_documents(intake, clerk, number):  # 业务受理 completes with its documents
+        taken = httpx.post(
+            f"{intake}/applications/{number}/documents", headers=clerk, json={"kind": kind}
+        )
+        assert taken.status_code == 201, taken.text
+    return number
+
+
+def needed_documents(intake: str, clerk: dict[str, str], number: str) -> list[str]:
+    """What the current stage still needs before it can complete."""
+    view = httpx.get(f"{intake}/applications/{number}/documents", headers=clerk, timeout=30)
+    return [r["code"] for r in view.json()["required"] if r["state"] == "needed"]
 
 
 def post(intake: str, clerk: dict[str, str], path: str, body: dict[str, Any]) -> int | None:
@@ -229,6 +241,10 @@ def verified(intake: str, clerk: dict[str, str], number: str) -> dict[str, Any]:
     return result
 
 
+STAGE_DOCUMENTS = {"completion_inspection": ("completion_report",)}
+"""What a 10 kV application's later stages require (rules/documents.json)."""
+
+
 class Worker:
     """Moves one application on, one transition at a time, until intake dies: the next
     stage when the clock runs, else a pause for the customer and its resume (暂停/恢复计时)."""
@@ -247,11 +263,15 @@ class Worker:
         ).json()
         paused = application["status"] == "paused"
         stage = application["current_stage"]
+        needed = needed_documents(self.intake, self.clerk, self.number)
         deadline = time.monotonic() + stop_after
         while time.monotonic() < deadline:
-            completing = False
+            completing = taking = False
             if paused:
                 path, body = f"/applications/{self.number}/resume", {}
+            elif stage not in (None, "connection") and self.answered % 3 == 2 and needed:
+                path, body = f"/applications/{self.number}/documents", {"kind": needed[0]}
+                taking = True
             elif stage not in (None, "connection") and self.answered % 3 == 2:
                 path = f"/applications/{self.number}/stages/{stage}/complete"
                 body, completing = {"note": "按时办结"}, True
@@ -261,11 +281,14 @@ class Worker:
             if status is None:
                 self.cut_off = True
                 return
-            assert status == 200, (path, status)
+            assert status == (201 if taking else 200), (path, status)
             self.answered += 1
             self.answered_length += 1
-            if completing:
+            if taking:
+                needed.pop(0)
+            elif completing:
                 stage = STAGES[STAGES.index(stage) + 1]
+                needed = list(STAGE_DOCUMENTS.get(stage, ()))
             elif path.endswith(("/pause", "/resume")):
                 paused = not paused
 

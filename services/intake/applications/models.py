@@ -125,6 +125,7 @@ class EventKind(StrEnum):
     external_line_approval = "external_line_approval"
     document_received = "document_received"
     documents_requested = "documents_requested"
+    document_waived = "document_waived"
     fee_added = "fee_added"
     fee_voided = "fee_voided"
     whitelist_transition = "whitelist_transition"
@@ -368,6 +369,12 @@ class StageCompletion(_Body):
 class PauseRequest(_Body):
     reason: PauseReason
     note: str = DataField(default="", max_length=2000, description="等待客户的事项")
+    documents: list[str] = DataField(
+        default=[],
+        max_length=20,
+        description="向客户一次性告知、等待补充的资料（须为本环节尚需的资料）；"
+        "missing_material 须填写资料或事项",
+    )
 
 
 class ResumeRequest(_Body):

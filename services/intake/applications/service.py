@@ -56,6 +56,7 @@ from services.intake.applications.models import (
     WatchState,
 )
 from services.intake.applications.query_codes import query_code_digest
+from services.intake.documents.gate import check_stage_documents
 from services.intake.documents.on_file import (
     check_change_of_use,
     documents_view,
@@ -63,6 +64,7 @@ from services.intake.documents.on_file import (
     link_change_of_use,
     needs_of,
 )
+from services.intake.documents.pauses import ask_on_pause
 from services.intake.external_lines.gate import external_line_ready_to_connect
 from services.intake.fees.sheet import applicant_fees, fee_sheet
 from services.intake.outbox.models import EventType
@@ -554,6 +556,7 @@ async def complete_stage(
             code="stage_not_reached",
         )
     _check_not_before(target.started_at, now)
+    await check_stage_documents(session, application, beijing_date(now))
     application.feeder = data.feeder or application.feeder
     application.transformer_area = data.transformer_area or application.transformer_area
     last = target.seq == len(stages) - 1
@@ -662,6 +665,7 @@ async def pause(
         started_by=actor.subject,
     )
     session.add(new)
+    await ask_on_pause(session, application, new, data, actor=actor.subject, now=now)
     application.status = ApplicationStatus.paused
     refresh(application, stages, [*pauses, new], clocking)
     append_event(

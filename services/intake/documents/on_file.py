@@ -25,12 +25,16 @@ from services.intake.applications.models import (
     ApplicationStatus,
 )
 from services.intake.documents.models import (
+    DOCUMENT_SOURCE_LABELS,
     ApplicationDocument,
     ChangeOfUseLink,
     DocumentPublic,
     DocumentRequest,
     DocumentRequestPublic,
+    DocumentSource,
     DocumentsView,
+    DocumentWaiver,
+    DocumentWaiverPublic,
     RequestedDocument,
     RequiredDocument,
 )
@@ -117,10 +121,34 @@ class Holdings:
     archived: list[tuple[ApplicationDocument, str]]
     """Documents received on the customer's other applications, with their numbers."""
     changes_application: str | None
+    waivers: list[DocumentWaiver]
+
+    def waived_at(self, stage: Stage | None) -> list[str]:
+        """Codes waived for ``stage`` (免于提供)."""
+        return [w.kind for w in self.waivers if w.stage is stage]
+
+    def counted_copy(self, kind: str, today: date) -> ApplicationDocument | None:
+        """The valid copy of ``kind`` received on this application, the latest first."""
+        valid = [
+            d
+            for d in self.received
+            if d.kind == kind and (d.valid_until is None or d.valid_until >= today)
+        ]
+        return valid[-1] if valid else None
 
     @property
     def change_of_use(self) -> bool:
         return self.changes_application is not None
+
+    def online(self, today: date) -> dict[str, ApplicationDocument]:
+        """Valid copies verified online or pushed by a platform, by code (零证办电)."""
+        found: dict[str, ApplicationDocument] = {}
+        for document in self.received:
+            if document.source is not DocumentSource.counter and (
+                document.valid_until is None or document.valid_until >= today
+            ):
+                found[document.kind] = document
+        return found
 
     def on_file(self) -> tuple[list[DocumentOnFile], list[DocumentOnFile]]:
         """(received, archived) as the rules take them; the reference is the holder's number."""
@@ -161,7 +189,16 @@ async def holdings(session: AsyncSession, application: Application) -> Holdings:
             .order_by(col(ApplicationDocument.id))
         )
         archived = [(document, number) for document, number in rows.all()]
-    return Holdings(received, archived, link)
+    waivers = list(
+        (
+            await session.exec(
+                select(DocumentWaiver)
+                .where(col(DocumentWaiver.application_id) == application.id)
+                .order_by(col(DocumentWaiver.id))
+            )
+        ).all()
+    )
+    return Holdings(received, archived, link, waivers)
 
 
 def current_stage(application: Application) -> Stage | None:
@@ -180,6 +217,7 @@ def needs_of(application: Application, held: Holdings, today: date) -> DocumentN
         received=received,
         archived=archived,
         change_of_use=held.change_of_use,
+        waived=held.waived_at(stage),
         today=today,
     )
 
@@ -211,6 +249,22 @@ def _document_public(document: ApplicationDocument, today: date) -> DocumentPubl
         note=document.note,
         received_at=document.received_at,
         received_by=document.received_by,
+        source=document.source,
+        source_label=DOCUMENT_SOURCE_LABELS[document.source],
+    )
+
+
+def _waiver_public(waiver: DocumentWaiver) -> DocumentWaiverPublic:
+    assert waiver.id is not None
+    return DocumentWaiverPublic(
+        id=waiver.id,
+        kind=waiver.kind,
+        name=load_document_catalogue().kind(waiver.kind).name,
+        stage=waiver.stage,
+        stage_label=STAGE_LABELS[waiver.stage],
+        reason=waiver.reason,
+        waived_at=waiver.waived_at,
+        waived_by=waiver.waived_by,
     )
 
 
@@ -239,8 +293,11 @@ async def documents_view(
                 if code in needs.received
                 else "reused"
                 if code in needs.reused
+                else "waived"
+                if code in needs.waived
                 else "needed"
             )
+            copy = held.counted_copy(code, today) if state == "received" else None
             required.append(
                 RequiredDocument(
                     code=code,
@@ -248,6 +305,7 @@ async def documents_view(
                     state=state,
                     expired=code in needs.expired,
                     reused_from=_reused_from(held, code, today) if state == "reused" else None,
+                    source=copy.source if copy is not None else None,
                 )
             )
     stage = current_stage(application)
@@ -268,8 +326,10 @@ async def documents_view(
                 note=r.note,
                 requested_at=r.requested_at,
                 requested_by=r.requested_by,
+                pause_id=r.pause_id,
             )
             for r in await _requests(session, application.id)
         ],
+        waivers=[_waiver_public(w) for w in held.waivers],
     )
     return masked_unless(view, unmasked)

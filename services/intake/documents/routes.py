@@ -2,18 +2,39 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, Response, status
 
 from services.intake.applications.service import check_operator, check_reader, get_application
 from services.intake.deps import CurrentClerk, Staff
-from services.intake.documents import service
-from services.intake.documents.models import DocumentReceipt, DocumentRequestIn, DocumentsView
+from services.intake.documents import pauses, service
+from services.intake.documents.models import (
+    DocumentReceipt,
+    DocumentRequestIn,
+    DocumentsView,
+    DocumentWaiverIn,
+)
 from services.intake.documents.on_file import documents_view
+from services.intake.documents.pauses import PauseEvidenceReport
 from shared.app import Session
 from shared.calendar import beijing_date
 from shared.clock import Now
+from shared.downloads import XLSX_MEDIA_TYPE, attachment
+from shared.errors import Problem
+from shared.validation import Day
 
 router = APIRouter(tags=["documents"])
+
+Format = Annotated[Literal["json", "xlsx"], Query(alias="format")]
+_XLSX: dict[int | str, dict[str, Any]] = {200: {"content": {XLSX_MEDIA_TYPE: {}}}}
+_CONFLICTS: dict[int | str, dict[str, Any]] = {
+    409: {
+        "model": Problem,
+        "description": "document_verified_online: verified online or pushed by a platform, "
+        "not asked for or taken again (零证办电); application_ended",
+    }
+}
 
 
 @router.get(
@@ -30,6 +51,7 @@ async def read_documents(number: str, staff: Staff, session: Session, now: Now) 
     "/applications/{number}/documents",
     status_code=status.HTTP_201_CREATED,
     summary="Record a document received at the current stage (收取资料)",
+    responses=_CONFLICTS,
 )
 async def receive_document(
     number: str, body: DocumentReceipt, clerk: CurrentClerk, session: Session, now: Now
@@ -43,6 +65,7 @@ async def receive_document(
     "/applications/{number}/documents/requests",
     status_code=status.HTTP_201_CREATED,
     summary="Ask the customer for documents the stage still needs (一次性告知)",
+    responses=_CONFLICTS,
 )
 async def request_documents(
     number: str, body: DocumentRequestIn, clerk: CurrentClerk, session: Session, now: Now
@@ -50,3 +73,61 @@ async def request_documents(
     application = await get_application(session, number, for_update=True)
     check_operator(application, clerk)
     return await service.request_documents(session, application, body, actor=clerk.subject, now=now)
+
+
+@router.post(
+    "/applications/{number}/documents/waivers",
+    status_code=status.HTTP_201_CREATED,
+    summary="Waive a required document for the current stage, with the reason (免于提供)",
+    responses={
+        409: {
+            "model": Problem,
+            "description": "document_not_needed: already received, reused or waived",
+        }
+    },
+)
+async def waive_document(
+    number: str, body: DocumentWaiverIn, clerk: CurrentClerk, session: Session, now: Now
+) -> DocumentsView:
+    application = await get_application(session, number, for_update=True)
+    check_operator(application, clerk)
+    return await service.waive(session, application, body, actor=clerk.subject, now=now)
+
+
+@router.get(
+    "/applications/{number}/pauses/evidence",
+    summary="Each pause with what was asked and when it arrived (暂停计时佐证)",
+    response_model=PauseEvidenceReport,
+    responses=_XLSX,
+)
+async def application_pause_evidence(
+    number: str, staff: Staff, session: Session, fmt: Format = "json"
+) -> PauseEvidenceReport | Response:
+    application = await get_application(session, number)
+    unmasked = check_reader(application, staff)
+    report = await pauses.evidence_for_application(session, application, unmasked=unmasked)
+    if fmt == "json":
+        return report
+    content = pauses.evidence_xlsx(report, f"暂停计时佐证（{application.number}）")
+    return attachment(content, XLSX_MEDIA_TYPE, f"pause-evidence-{application.number}.xlsx")
+
+
+@router.get(
+    "/pauses/evidence",
+    summary="Pauses started in a period with their evidence, for the evaluation (暂停计时佐证)",
+    response_model=PauseEvidenceReport,
+    responses=_XLSX,
+)
+async def period_pause_evidence(
+    staff: Staff,
+    session: Session,
+    period_start: Annotated[Day, Query(description="暂停开始日期起（北京时间）")],
+    period_end: Annotated[Day, Query(description="暂停开始日期止（含）")],
+    unit: str | None = None,
+    fmt: Format = "json",
+) -> PauseEvidenceReport | Response:
+    report = await pauses.evidence_for_period(session, staff, period_start, period_end, unit=unit)
+    if fmt == "json":
+        return report
+    content = pauses.evidence_xlsx(report, f"暂停计时佐证（{period_start}至{period_end}）")
+    return attachment(content, XLSX_MEDIA_TYPE, f"pause-evidence-{period_start}-{period_end}.xlsx")

@@ -23,6 +23,7 @@ from services.intake.applications.models import (
     IdKind,
 )
 from services.intake.applications.service import Clocking, create_application
+from services.intake.documents.online import VerifiedLicence, record_verified_licences
 from services.intake.portal.areas import ServiceAreas
 from services.intake.portal.auth import PortalPrincipal
 from services.intake.portal.models import (
@@ -175,6 +176,25 @@ async def submit_application(
             checked_at=now,
         )
         for c in checks
+    )
+    await record_verified_licences(
+        session,
+        application,
+        [
+            VerifiedLicence(
+                kind="property_proof"
+                if c.answer.type is LicenceType.real_estate
+                else "identity_proof",
+                number=mask_id_number(c.answer.number)
+                if c.answer.type is LicenceType.id_card
+                else c.answer.number,
+                issuer=c.answer.issuer,
+                expires_on=c.answer.expires_on,
+            )
+            for c in checks
+        ],
+        actor=caller.actor,
+        now=now,
     )
     joined = (
         await session.exec(

@@ -20,6 +20,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.intake.applications.models import Application, ApplicationStatus
+from services.intake.documents.online import record_project_pushed
 from services.intake.portal.areas import ServiceAreas
 from services.intake.portal.auth import PortalPrincipal
 from services.intake.portal.models import (
@@ -123,6 +124,7 @@ async def push_project(
     if waiting is not None and not await _is_joined(session, waiting):
         _join(pre, waiting, now)
         await session.flush()
+        await _count_project_approval(session, pre, waiting, now)
     return await to_public(session, pre, areas), created
 
 
@@ -131,6 +133,20 @@ async def _is_joined(session: AsyncSession, application: Application) -> bool:
         select(PreApplication.id).where(col(PreApplication.application_id) == application.id)
     )
     return found.first() is not None
+
+
+async def _count_project_approval(
+    session: AsyncSession, pre: PreApplication, application: Application, now: datetime
+) -> None:
+    """The pushed project is the application's project approval document (零证办电)."""
+    await record_project_pushed(
+        session,
+        application,
+        project_code=pre.project_code,
+        project_name=pre.project_name,
+        source_key_id=pre.source_key_id,
+        now=now,
+    )
 
 
 def _join(pre: PreApplication, application: Application, now: datetime) -> None:
@@ -169,6 +185,7 @@ async def join_application(session: AsyncSession, application: Application, now:
     _join(pre, application, now)
     session.add(pre)
     await session.flush()
+    await _count_project_approval(session, pre, application, now)
 
 
 async def to_public(

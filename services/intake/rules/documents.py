@@ -185,6 +185,8 @@ class DocumentNeeds(BaseModel):
     """Valid copies already given on this application."""
     reused: list[str]
     """Valid copies on file from an earlier application, reused for a change of use (变更用电)."""
+    waived: list[str] = []
+    """Waived for this stage with a recorded reason (免于提供)."""
     needed: list[str]
     """Still to be given by the customer."""
     expired: list[str]
@@ -198,6 +200,7 @@ def documents_still_needed(
     received: Iterable[DocumentOnFile] = (),
     archived: Iterable[DocumentOnFile] = (),
     change_of_use: bool = False,
+    waived: Iterable[str] = (),
     today: date,
 ) -> DocumentNeeds:
     """What ``stage`` still needs from the customer.
@@ -205,15 +208,17 @@ def documents_still_needed(
     ``received`` are documents given on this application; ``archived`` the customer's documents
     from earlier applications, which count only for a change-of-use application and only for
     kinds marked ``reusable_on_change``. A copy counts while it is valid on ``today`` (Beijing
-    date).
+    date). ``waived`` are codes waived for ``stage`` with a recorded reason; a valid copy
+    counts before a waiver.
     """
+    waived = set(waived)
     day = today
     catalogue = load_document_catalogue()
     received = list(received)
     usable_archive = (
         [d for d in archived if catalogue.kind(d.kind).reusable_on_change] if change_of_use else []
     )
-    needs = DocumentNeeds(required=[], received=[], reused=[], needed=[], expired=[])
+    needs = DocumentNeeds(required=[], received=[], reused=[], waived=[], needed=[], expired=[])
     for kind in required_documents(customer_type, stage):
         needs.required.append(kind.code)
         mine = [d for d in received if d.kind == kind.code]
@@ -222,6 +227,8 @@ def documents_still_needed(
             needs.received.append(kind.code)
         elif any(d.is_valid_on(day) for d in theirs):
             needs.reused.append(kind.code)
+        elif kind.code in waived:
+            needs.waived.append(kind.code)
         else:
             needs.needed.append(kind.code)
             if mine or theirs:
@@ -244,6 +251,7 @@ def check_document_request(
     received: Iterable[DocumentOnFile] = (),
     archived: Iterable[DocumentOnFile] = (),
     change_of_use: bool = False,
+    waived: Iterable[str] = (),
     today: date,
     field: str = "documents",
 ) -> tuple[DocumentKind, ...]:
@@ -262,6 +270,7 @@ def check_document_request(
         received=received,
         archived=archived,
         change_of_use=change_of_use,
+        waived=waived,
         today=today,
     )
     rule = catalogue.no_other_documents
@@ -300,6 +309,8 @@ def check_document_request(
             how = (
                 catalogue.reuse_on_change.rule
                 if kind.code in needs.reused
+                else "本环节已登记免于提供。"
+                if kind.code in needs.waived
                 else "本次申请已提供且在有效期内。"
             )
             errors.append(

@@ -18,26 +18,32 @@ class TestLog:
         number = (await create(clerk))["application"]["number"]
         clock.set("2025-10-09 09:00")
         await complete(clerk, number, "acceptance")
-        await clerk.post(f"/applications/{number}/pause", json={"reason": "missing_material"})
+        await clerk.post(
+            f"/applications/{number}/pause",
+            json={"reason": "missing_material", "note": "等待客户补充资料"},
+        )
         clock.set("2025-10-10 09:00")
         await clerk.post(f"/applications/{number}/resume", json={"note": "资料已补齐"})
         log = (await clerk.get(f"/applications/{number}/log")).json()
         assert [(e["seq"], e["kind"], e["stage"]) for e in log] == [
             (1, "created", "acceptance"),
-            (2, "stage_completed", "acceptance"),
-            (3, "paused", "supply_plan"),
-            (4, "resumed", "supply_plan"),
+            (2, "document_received", "acceptance"),
+            (3, "document_received", "acceptance"),
+            (4, "document_received", "acceptance"),
+            (5, "stage_completed", "acceptance"),
+            (6, "paused", "supply_plan"),
+            (7, "resumed", "supply_plan"),
         ]
         assert log[0]["prev_hash"] == "0" * 64
         assert all(e["prev_hash"] == before["hash"] for before, e in itertools.pairwise(log))
-        assert log[1]["payload"]["grid_days"] == 1
-        assert log[3]["reason"] == "资料已补齐"
-        assert log[3]["payload"] == {"paused_days": 1}
+        assert log[4]["payload"]["grid_days"] == 1
+        assert log[6]["reason"] == "资料已补齐"
+        assert log[6]["payload"] == {"paused_days": 1}
         check = (await clerk.get(f"/applications/{number}/log/verify")).json()
         assert check == {
             "number": number,
             "valid": True,
-            "length": 4,
+            "length": 7,
             "head": log[-1]["hash"],
             "first_bad_seq": None,
             "problem": None,
@@ -52,22 +58,23 @@ class TestLog:
         # Someone with database access backdates the completion (后补流程).
         await tamper(
             intake,
-            "UPDATE application_events SET occurred_at = :t WHERE seq = 2",
+            "UPDATE application_events SET occurred_at = :t WHERE seq = 5",
             t="2025-09-30 03:00:00",
         )
         check = (await clerk.get(f"/applications/{number}/log/verify")).json()
         assert check["valid"] is False
-        assert check["first_bad_seq"] == 2
+        assert check["first_bad_seq"] == 5
         assert "hash" in check["problem"]
 
     async def test_a_removed_last_event_is_noticed(self, intake, clerk, clock):
         number = (await create(clerk))["application"]["number"]
         clock.set("2025-10-09 09:00")
         await complete(clerk, number, "acceptance")
-        await tamper(intake, "DELETE FROM application_events WHERE seq = 2")
+        # 1 created, 2-4 the documents taken, 5 the completion: the last one goes.
+        await tamper(intake, "DELETE FROM application_events WHERE seq = 5")
         check = (await clerk.get(f"/applications/{number}/log/verify")).json()
         assert check["valid"] is False
-        assert check["length"] == 1
+        assert check["length"] == 4
         assert "shorter" in check["problem"]
 
     async def test_a_removed_middle_event_is_noticed(self, intake, clerk, clock):

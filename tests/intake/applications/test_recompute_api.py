@@ -66,7 +66,10 @@ class TestPolicyEnteredLate:
         number = (await create(clerk))["application"]["number"]
         clock.set("2025-10-09 09:00")
         await complete(clerk, number, "acceptance")
-        await clerk.post(f"/applications/{number}/pause", json={"reason": "missing_material"})
+        await clerk.post(
+            f"/applications/{number}/pause",
+            json={"reason": "missing_material", "note": "等待客户补充资料"},
+        )
         clock.set("2025-10-10 09:00")
         await clerk.post(f"/applications/{number}/resume", json={})
 

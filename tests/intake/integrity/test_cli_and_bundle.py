@@ -39,7 +39,7 @@ class TestVerifyCommand:
         assert await huodian("verify", "--no-copy") == 0
         out, err = capsys.readouterr()
         assert "1/1 applications" in err
-        assert "applications: 1  events: 7" in out
+        assert "applications: 1  events: 11"  # 7 steps and 4 documents taken in out
         assert "checkpoints: the last is 1" in out
         assert "verify: all valid" in out
 

@@ -109,7 +109,10 @@ class TestStageRows:
         from tests.intake.conftest import create
 
         number = (await create(clerk))["application"]["number"]
-        await clerk.post(f"/applications/{number}/pause", json={"reason": "missing_material"})
+        await clerk.post(
+            f"/applications/{number}/pause",
+            json={"reason": "missing_material", "note": "等待客户补充资料"},
+        )
         assert (await verify(clerk, number))["valid"] is True
         await tamper(intake, "UPDATE application_pauses SET started_at = '2025-09-01 01:00:00'")
         assert (await verify(clerk, number))["valid"] is False
@@ -146,7 +149,8 @@ class TestKeyedChain:
         clock.set("2025-10-09 09:00")
         await complete(clerk, number, "acceptance")
         log = (await clerk.get(f"/applications/{number}/log")).json()
-        assert [e["key_id"] for e in log] == ["k1", "k2"]
+        # The documents 业务受理 needs (3) and its completion, all under the new key.
+        assert [e["key_id"] for e in log] == ["k1", "k2", "k2", "k2", "k2"]
         check = await verify(clerk, number)
         assert (check["valid"], check["key_ids"]) == (True, ["k1", "k2"])
 

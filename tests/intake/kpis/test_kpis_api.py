@@ -19,7 +19,8 @@ async def run(clerk, clock, accepted, steps, **changes):
         clock.set(when)
         if action == "pause":
             response = await clerk.post(
-                f"/applications/{number}/pause", json={"reason": "missing_material"}
+                f"/applications/{number}/pause",
+                json={"reason": "missing_material", "note": "等待客户补充资料"},
             )
         elif action == "resume":
             response = await clerk.post(f"/applications/{number}/resume", json={})

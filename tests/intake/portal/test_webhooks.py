@@ -70,7 +70,10 @@ class TestCallbacks:
         number = await submit(portal)
         clock.set("2025-10-09 10:00")
         await complete(clerk, number, "acceptance")
-        await clerk.post(f"/applications/{number}/pause", json={"reason": "missing_material"})
+        await clerk.post(
+            f"/applications/{number}/pause",
+            json={"reason": "missing_material", "note": "等待客户补充资料"},
+        )
         clock.set("2025-10-10 10:00")
         await clerk.post(f"/applications/{number}/resume", json={"note": "资料已补齐"})
         await complete(clerk, number, "supply_plan")
@@ -152,8 +155,9 @@ class TestRetries:
         assert registered.types() == [(second, "application.stage_completed")]
         waiting = await deliveries(intake_admin, portal_key.key_id, application=first)
         assert [(d["seq"], d["state"], d["attempts"]) for d in waiting["deliveries"]] == [
-            (3, "pending", 0),
-            (2, "pending", 1),
+            # log seq: 1 created, 2-3 licences verified online, 4 the project approval taken
+            (6, "pending", 0),
+            (5, "pending", 1),
         ]
         failed = waiting["deliveries"][1]
         assert failed["last_status"] == 503
