@@ -305,12 +305,18 @@ def check_document_request(
                     message=f"本环节不需要“{kind.name}”，不得额外要求提供：{rule.rule}",
                 )
             )
+        elif kind.code in needs.waived:
+            errors.append(
+                FieldError(
+                    field=item,
+                    code="document_on_file",
+                    message=f"“{kind.name}”本环节已登记免于提供，不得再要求提供",
+                )
+            )
         elif kind.code not in needs.needed:
             how = (
                 catalogue.reuse_on_change.rule
                 if kind.code in needs.reused
-                else "本环节已登记免于提供。"
-                if kind.code in needs.waived
                 else "本次申请已提供且在有效期内。"
             )
             errors.append(
