@@ -8,6 +8,7 @@ import httpx
 from fastapi import FastAPI
 
 from services.notify.delivery.channels import Channels
+from services.notify.delivery.metrics import notify_figures
 from services.notify.delivery.windows import DeliveryHours
 from services.notify.delivery.worker import DeliveryWorker
 from services.notify.events.routes import router as events_router
@@ -126,6 +127,7 @@ def create_app(
             subscribers_router,
             templates_router,
         ],
+        metrics=notify_figures,
         settings=settings,
         on_startup=[start_delivery, listen_for_calendar, calendar_sync.start],
         on_shutdown=[calendar_sync.stop, stop_delivery],
