@@ -4,6 +4,7 @@ configuration with ``nginx -t``. Each check is also run on a broken copy, so tha
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -155,3 +156,31 @@ class TestNginx:
                 if line.startswith(f"upstream huodian_{service} ")
             )
             assert line.count(" server ") == 2
+
+
+def test_the_grafana_dashboard_reads_only_metrics_the_services_export() -> None:
+    dashboard = json.loads((DEPLOY / "grafana" / "huodian.json").read_text())
+    used = {
+        name
+        for panel in dashboard["panels"]
+        for target in panel["targets"]
+        for name in re.findall(r"\bhuodian_[a-z_]+\b", target["expr"])
+    }
+    sources = [Path("shared/metrics.py"), *Path("services").glob("*/*/metrics.py")]
+    root = DEPLOY.parent
+    exported = {
+        f"huodian_{name}"
+        for source in sources
+        for name in re.findall(r'Figure\(\s*"([a-z_]+)"', (root / source).read_text())
+    }
+    exported |= {f"{name}_total" for name in exported}
+    for service in SERVICES:
+        exported |= {
+            f"huodian_{service}_http_requests_total",
+            f"huodian_{service}_http_request_duration_seconds_bucket",
+        }
+    assert used, "the dashboard has no queries"
+    assert used - {"huodian_intake", "huodian_ledger", "huodian_notify"} <= exported, (
+        used - exported
+    )
+    assert {"huodian_notify_scheduler_leader", "huodian_intake_outbox_lag_seconds"} <= used
