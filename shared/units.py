@@ -69,12 +69,14 @@ class UnitTree(BaseModel):
                     raise ValueError(
                         f"{member} is a member of both {parents[member]} and {unit.name}"
                     )
-        for name in names:
-            seen = {name}
-            while (name := parents.get(name, "")) != "":
-                if name in seen:
-                    raise ValueError(f"{name} is its own ancestor")
-                seen.add(name)
+        for start in names:
+            seen = {start}
+            ancestor = parents.get(start)
+            while ancestor is not None:
+                if ancestor in seen:
+                    raise ValueError(f"{ancestor} is its own ancestor")
+                seen.add(ancestor)
+                ancestor = parents.get(ancestor)
         return self
 
     def entry(self, name: str) -> UnitEntry | None:
