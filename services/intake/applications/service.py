@@ -88,6 +88,7 @@ from services.intake.rules.identity import (
 )
 from services.intake.whitelist import assess as three_zero
 from services.intake.whitelist.gate import whitelist_ready_to_connect
+from shared import units
 from shared.auth import Principal, Role
 from shared.calendar import WorkingCalendar, beijing_date
 from shared.errors import Conflict, FieldError, Forbidden, NotFound, Unprocessable
@@ -340,7 +341,7 @@ def check_operator(application: Application, principal: Principal) -> None:
     """Only a clerk of the application's unit operates it."""
     if principal.role is not Role.clerk:
         raise Forbidden("this action is for clerks (受理人员)", code="clerk_required")
-    if application.unit not in principal.units:
+    if not units.covers(principal.units, application.unit):
         raise Forbidden(
             f"application {application.number} belongs to {application.unit}, not your units",
             code="not_your_unit",
@@ -352,7 +353,9 @@ def check_reader(application: Application, principal: Principal) -> bool:
     if principal.role is Role.clerk:
         check_operator(application, principal)
         return True
-    if principal.role is Role.supervisor and application.supervising_unit not in principal.units:
+    if principal.role is Role.supervisor and not units.covers(
+        principal.units, application.supervising_unit
+    ):
         raise Forbidden(
             f"application {application.number} is supervised by {application.supervising_unit}",
             code="not_your_unit",
@@ -414,7 +417,7 @@ async def create_application(
     through the government portal a principal standing for that portal (``portal_client`` its
     key id). An application naming a project code joins the project's pre-application.
     """
-    if data.unit not in clerk.units:
+    if not units.covers(clerk.units, data.unit):
         raise Forbidden(f"you do not act for {data.unit}", code="not_your_unit")
     today = beijing_date(now)
     errors = FieldErrors()
@@ -1181,15 +1184,15 @@ async def list_applications(
     """Applications the caller may see, newest first."""
     query = select(Application)
     if principal.role is Role.clerk:
-        if flt.unit is not None and flt.unit not in principal.units:
+        if flt.unit is not None and not units.covers(principal.units, flt.unit):
             raise Forbidden(f"you do not act for {flt.unit}", code="not_your_unit")
-        query = query.where(col(Application.unit).in_(principal.units))
+        query = query.where(col(Application.unit).in_(units.covered(principal.units)))
     elif principal.role is Role.supervisor:
-        query = query.where(col(Application.supervising_unit).in_(principal.units))
+        query = query.where(col(Application.supervising_unit).in_(units.covered(principal.units)))
     if flt.status is not None:
         query = query.where(col(Application.status) == flt.status.value)
     if flt.unit is not None:
-        query = query.where(col(Application.unit) == flt.unit)
+        query = query.where(col(Application.unit).in_(units.covered([flt.unit])))
     if flt.customer_type is not None:
         query = query.where(col(Application.customer_type) == flt.customer_type.value)
     if flt.stage is not None:
