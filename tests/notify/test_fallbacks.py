@@ -437,3 +437,16 @@ class TestFallbackDelivery:
         assert await last_step("outage:7:restored:x:wecom") == ("no_rule", None)
         assert await count_messages(apps, no_mobile) == {"wecom": 1}
         assert await count_messages(apps, told) == {"wecom": 2, "sms": 1}
+
+    async def test_a_former_subscriber_gets_no_fallback(
+        self, apps, make_kit, smtp, http_sink, robot_sink, notify_admin
+    ):
+        kit = kit_for(make_kit, smtp, http_sink)
+        await set_fallbacks(notify_admin, wecom="email")
+        robot_sink.answers["GONE"] = 93000
+        sid = await subscriber(notify_admin, "0546000015", email="zhou@example.cn")
+        await kit.enqueue(wecom(sid, f"{robot_sink.url}/cgi-bin/webhook/send?key=GONE"))
+        assert (await notify_admin.delete(f"/subscribers/{sid}")).status_code == 204
+        assert (await kit.deliver()).dead == 1
+        assert await count_messages(apps, sid) == {"wecom": 1}
+        assert smtp.mails() == []

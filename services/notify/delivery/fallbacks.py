@@ -169,7 +169,7 @@ async def queue_fallback(
     session: AsyncSession, message: Message, hours: DeliveryHours, *, now: datetime
 ) -> tuple[FallbackNote, int | None]:
     """Queue ``message`` (just dead, in this transaction) on its type's fallback channel, to
-    the same subscriber. Returns what came of it and the message it leads to."""
+    the same subscriber if still served. Returns what came of it and the message it leads to."""
     rule = await session.get(FallbackRule, (message.kind, message.channel.value))
     if rule is None:
         return FallbackNote.no_rule, None
@@ -177,7 +177,8 @@ async def queue_fallback(
     subscriber = (
         await session.get(Subscriber, message.subscriber_id) if message.subscriber_id else None
     )
-    address = getattr(subscriber, _ADDRESS[fallback]) if subscriber else None
+    current = subscriber is not None and subscriber.served_until is None
+    address = getattr(subscriber, _ADDRESS[fallback]) if current else None
     if not address or recipient_problem(fallback, address):
         return FallbackNote.no_address, None
     key = fallback_key(message.dedup_key, message.channel, fallback)
