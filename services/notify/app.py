@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from services.notify.delivery.channels import Channels
 from services.notify.delivery.metrics import notify_figures
+from services.notify.delivery.routes import router as delivery_router
 from services.notify.delivery.windows import DeliveryHours
 from services.notify.delivery.worker import DeliveryWorker
 from services.notify.events.routes import router as events_router
@@ -118,6 +119,7 @@ def create_app(
             "WeCom and DingTalk.\n\n停电信息推送、任务到期提醒。"
         ),
         routers=[
+            delivery_router,
             events_router,
             messages_router,
             outages_router,
