@@ -165,7 +165,7 @@ class TestZeroInvestment:
         assert (await add(clerk, number, MAINTENANCE)).status_code == 201
 
     async def test_the_same_item_is_allowed_without_three_zero(self, clerk, clock):
-        number = (await create(clerk, customer_type="low_voltage", capacity_kw="100"))[
+        number = (await create(clerk, customer_type="low_voltage", capacity_kw="200"))[
             "application"
         ]["number"]
         assert (await sheet(clerk, number))["zero_investment"] is False
