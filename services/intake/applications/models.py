@@ -127,6 +127,8 @@ class EventKind(StrEnum):
     documents_requested = "documents_requested"
     fee_added = "fee_added"
     fee_voided = "fee_voided"
+    fee_approved = "fee_approved"
+    fee_rejected = "fee_rejected"
     whitelist_transition = "whitelist_transition"
     three_zero_rejudged = "three_zero_rejudged"
     three_zero_overridden = "three_zero_overridden"
