@@ -52,10 +52,13 @@ class TestFeeData:
         rules = load_fee_rules()
         for keyword in rules.banned.keywords:
             assert keyword.reason
-            assert any(
-                normalise_fee_name(keyword.keyword) in normalise_fee_name(name)
-                for name in rules.banned.names
-            ) or keyword.keyword in SYNONYMS, keyword.keyword
+            assert (
+                any(
+                    normalise_fee_name(keyword.keyword) in normalise_fee_name(name)
+                    for name in rules.banned.names
+                )
+                or keyword.keyword in SYNONYMS
+            ), keyword.keyword
 
     def test_catalogue_has_listed_prices(self):
         catalogue = load_fee_rules().extended_services.catalogue
