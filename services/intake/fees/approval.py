@@ -30,10 +30,14 @@ from services.intake.fees.models import (
     FeeItemIn,
     FeeKind,
     FeeSheet,
+    PendingFee,
+    PendingFees,
 )
-from services.intake.fees.sheet import fee_sheet
+from services.intake.fees.sheet import fee_public, fee_sheet
 from services.intake.rules.fees import FeeRefused
+from shared.auth import Principal, Role
 from shared.errors import Conflict, FieldError, NotFound
+from shared.masking import masked_unless
 
 HOLDABLE = "fee_not_listed"
 
@@ -140,3 +144,34 @@ async def decide(
     )
     await session.flush()
     return await fee_sheet(session, application.id, unmasked=False)
+
+
+async def pending_fees(session: AsyncSession, principal: Principal, *, limit: int) -> PendingFees:
+    """The held items waiting for a decision, oldest first: for a supervisor those of the
+    applications their units supervise, for an administrator all. Free text is masked."""
+    query = (
+        select(ApplicationFee, Application)
+        .join(Application, col(Application.id) == col(ApplicationFee.application_id))
+        .where(
+            col(ApplicationFee.approval) == FeeApproval.pending,
+            col(ApplicationFee.voided_at).is_(None),
+        )
+        .order_by(col(ApplicationFee.id))
+        .limit(limit)
+    )
+    if principal.role is not Role.admin:
+        query = query.where(col(Application.supervising_unit).in_(principal.units))
+    rows = (await session.exec(query)).all()
+    found = PendingFees(
+        items=[
+            PendingFee(
+                number=application.number,
+                unit=application.unit,
+                supervising_unit=application.supervising_unit,
+                applicant_name=application.applicant_name,
+                fee=fee_public(fee),
+            )
+            for fee, application in rows
+        ]
+    )
+    return masked_unless(found, False)

@@ -208,3 +208,17 @@ class ApplicantFee(BaseModel):
     quantity: Decimal
     unit: str | None
     amount: Decimal
+
+
+class PendingFee(BaseModel):
+    """A held fee item waiting for a supervisor (待审核收费项目), with its application."""
+
+    number: str
+    unit: str
+    supervising_unit: str
+    applicant_name: str
+    fee: FeePublic
+
+
+class PendingFees(BaseModel):
+    items: list[PendingFee]

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
 
 from services.intake.applications.service import check_operator, check_reader, get_application
 from services.intake.deps import CurrentClerk, CurrentSupervisor, Staff
 from services.intake.fees import approval, service
-from services.intake.fees.models import FeeDecisionIn, FeeItemsIn, FeeSheet, FeeVoid
+from services.intake.fees.models import FeeDecisionIn, FeeItemsIn, FeeSheet, FeeVoid, PendingFees
 from services.intake.fees.sheet import fee_sheet
 from shared.app import Session
 from shared.clock import Now
@@ -43,6 +45,15 @@ async def void_fee(
     application = await get_application(session, number, for_update=True)
     check_operator(application, clerk)
     return await service.void_fee(session, application, fee_id, body, actor=clerk.subject, now=now)
+
+
+@router.get("/fees/pending", summary="Held fee items waiting for a decision (待审核收费项目)")
+async def pending_fees(
+    supervisor: CurrentSupervisor,
+    session: Session,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> PendingFees:
+    return await approval.pending_fees(session, supervisor, limit=limit)
 
 
 @router.post(

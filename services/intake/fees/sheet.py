@@ -32,7 +32,7 @@ async def fees_of(session: AsyncSession, application_id: int | None) -> list[App
     return list((await session.exec(query)).all())
 
 
-def _public(fee: ApplicationFee) -> FeePublic:
+def fee_public(fee: ApplicationFee) -> FeePublic:
     assert fee.id is not None
     return FeePublic(
         id=fee.id,
@@ -87,7 +87,7 @@ async def fee_sheet(
     fees = await fees_of(session, application_id)
     sheet = FeeSheet(
         zero_investment=await zero_investment(session, application_id),
-        items=[_public(f) for f in fees],
+        items=[fee_public(f) for f in fees],
         statutory_total=_sum(fees, FeeKind.statutory),
         extended_total=_sum(fees, FeeKind.extended),
         total=_sum(fees),

@@ -6,7 +6,7 @@ with a reason, and is not charged or shown to the applicant until approved."""
 import pytest
 
 from services.intake.rules.fees import banned_fee_match, load_fee_rules
-from tests.intake.conftest import create
+from tests.intake.conftest import JINGYU_UNIT, create
 from tests.intake.fees.test_fees_api import HIGH_RELIABILITY, add, refusals, sheet
 
 # Entered as statutory with any text as the basis, all six were accepted before.
@@ -111,6 +111,9 @@ class TestHeldForApproval:
         assert [f["name"] for f in shown["fees"]] == ["高可靠性供电费"]
         assert shown["fee_total"] == "24000.00"
 
+        queue = (await supervisor.get("/fees/pending")).json()["items"]
+        assert [(q["number"], q["fee"]["id"]) for q in queue] == [(number, held["id"])]
+        assert queue[0]["supervising_unit"] == "市发展改革委"
         clock.set("2026-03-17 09:30")
         path = f"/applications/{number}/fees/{held['id']}"
         denied = await clerk.post(f"{path}/approve", json={"note": "自己审核"})
@@ -125,6 +128,7 @@ class TestHeldForApproval:
             "2026-03-17T09:30:00+08:00",
         )
         assert approved.json()["total"] == "25200.00"
+        assert (await supervisor.get("/fees/pending")).json()["items"] == []
         shown = await progress(anonymous, created)
         assert [f["name"] for f in shown["fees"]] == ["高可靠性供电费", "临时用电方案编制费"]
         again = await supervisor.post(f"{path}/reject", json={"note": "改判"})
@@ -178,9 +182,7 @@ class TestHeldForApproval:
         ]
         assert (await sheet(clerk, number))["items"] == []
 
-    async def test_only_pending_items_of_the_supervised_unit_are_decided(
-        self, clerk, supervisor, intake_admin, clock
-    ):
+    async def test_only_pending_items_are_decided(self, clerk, supervisor, intake_admin, clock):
         clock.set("2026-06-01 10:00")
         number = (await create(clerk))["application"]["number"]
         fees = (await add(clerk, number, HIGH_RELIABILITY)).json()["items"]
@@ -200,3 +202,22 @@ class TestHeldForApproval:
             f"/applications/{number}/fees/{held['id']}/approve", json={"note": "同意"}
         )
         assert (voided.status_code, voided.json()["code"]) == (409, "fee_already_voided")
+
+    async def test_a_supervisor_sees_and_decides_only_what_their_unit_supervises(
+        self, other_clerk, supervisor, intake_admin, clock
+    ):
+        clock.set("2026-06-01 10:00")
+        jingyu = {
+            "jurisdiction": "jingyu",
+            "unit": JINGYU_UNIT,
+            "site": {"address": "靖宇县工业园区", "area_class": "town"},
+        }
+        number = (await create(other_clerk, **jingyu))["application"]["number"]
+        held = (await add(other_clerk, number, OFF_LIST)).json()["items"][0]
+        assert (await supervisor.get("/fees/pending")).json()["items"] == []
+        admin_queue = (await intake_admin.get("/fees/pending")).json()["items"]
+        assert [q["number"] for q in admin_queue] == [number]
+        refused = await supervisor.post(
+            f"/applications/{number}/fees/{held['id']}/approve", json={"note": "同意"}
+        )
+        assert (refused.status_code, refused.json()["code"]) == (403, "not_your_unit")
