@@ -16,7 +16,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict
 from pydantic import Field as DataField
-from sqlalchemy import Column, ForeignKey, Integer, Numeric, String, Text
+from sqlalchemy import Column, ForeignKey, Index, Integer, Numeric, String, Text
 from sqlmodel import Field
 
 from services.intake.db import IntakeTable
@@ -53,6 +53,8 @@ FEE_APPROVAL_LABELS = {
 
 class ApplicationFee(IntakeTable, table=True):
     __tablename__ = "application_fees"
+    # The supervisors' queue reads the held items only (GET /fees/pending).
+    __table_args__ = (Index("ix_application_fees_approval", "approval", "id"),)
     id: int | None = Field(default=None, primary_key=True)
     application_id: int = Field(
         sa_column=Column(Integer, ForeignKey("applications.id"), nullable=False, index=True)

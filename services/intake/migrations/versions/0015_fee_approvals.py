@@ -37,9 +37,11 @@ def upgrade() -> None:
         batch.add_column(sa.Column('decided_at', sa.DateTime(timezone=True), nullable=True))
         batch.add_column(sa.Column('decided_by', sa.String(length=100), nullable=True))
         batch.add_column(sa.Column('decision_note', sa.Text(), nullable=True))
+    op.create_index('ix_application_fees_approval', 'application_fees', ['approval', 'id'])
 
 
 def downgrade() -> None:
+    op.drop_index('ix_application_fees_approval', table_name='application_fees')
     with op.batch_alter_table('application_fees') as batch:
         batch.drop_column('decision_note')
         batch.drop_column('decided_by')
