@@ -86,6 +86,7 @@ from services.intake.rules.identity import (
     parse_mobile,
     parse_resident_id,
 )
+from services.intake.rules.three_zero import load_three_zero_rules
 from services.intake.whitelist import assess as three_zero
 from services.intake.whitelist.gate import whitelist_ready_to_connect
 from shared import units
@@ -95,8 +96,6 @@ from shared.errors import Conflict, FieldError, Forbidden, NotFound, Unprocessab
 from shared.keyring import Keyring
 from shared.masking import masked_unless
 
-THREE_ZERO_MAX_KW = Decimal(160)
-"""三零 users are small and micro enterprises and residents up to 160 kW (Dongying §三)."""
 _CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 _QUERY_CODE_LENGTH = 8
 STATUS_LABELS = {
@@ -393,11 +392,12 @@ def _validated_identity(
 
 
 def _check_three_zero(errors: FieldErrors, customer_type: CustomerType, capacity: Decimal) -> None:
-    if customer_type is CustomerType.low_voltage_three_zero and capacity > THREE_ZERO_MAX_KW:
+    ceiling = load_three_zero_rules().ceiling.limit_kw
+    if customer_type is CustomerType.low_voltage_three_zero and capacity > ceiling:
         errors.add(
             "capacity_kw",
             "three_zero_over_160kw",
-            "实行“三零”服务的低压非居民用户报装容量不超过160千瓦",
+            f"实行“三零”服务的低压非居民用户报装容量不超过{ceiling.normalize():f}千瓦",
         )
 
 
@@ -428,9 +428,11 @@ async def create_application(
     if not data.has_works and data.customer_type not in LOW_VOLTAGE_TYPES:
         errors.add("has_works", "no_works_not_low_voltage", "只有低压用户可以无工程直接接电")
     _check_three_zero(errors, data.customer_type, data.capacity_kw)
-    assessed = await three_zero.assess(session, data, today, errors)
+    assessed = await three_zero.assess(session, data, today, errors, actor=clerk.subject)
     earlier = await check_change_of_use(session, data, id_number, errors)
     errors.raise_if_any()
+    if assessed.customer_type is not None:  # the facts' 三零 decision picks the workflow
+        data = data.model_copy(update={"customer_type": assessed.customer_type})
     assert id_number is not None
     assert mobile is not None
     policy = await version_in_force(session, data.jurisdiction, today)
