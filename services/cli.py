@@ -12,17 +12,63 @@ import subprocess
 import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
 from typing import TypeVar
 
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.auth import Role
 from shared.clock import SYSTEM_CLOCK
 from shared.db import create_service_engine, database_target, session_scope
-from shared.migrations import upgrade
+from shared.migrations import current_revision, head_revision, known_revisions, upgrade
 from shared.settings import SERVICES, ServiceName, Settings, get_settings
 
 T = TypeVar("T")
+
+
+class CommandError(Exception):
+    """A command that cannot do what was asked: one line on stderr, exit 2, no traceback."""
+
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(detail)
+        self.code = code
+        self.detail = detail
+
+
+def _where(settings: Settings, service: ServiceName) -> str:
+    target = database_target(settings, service)
+    if target.is_sqlite:
+        return target.sync_url.removeprefix("sqlite:///")
+    shown = make_url(target.sync_url).render_as_string(hide_password=True)
+    return f"{shown} (schema {target.schema})"
+
+
+async def _require_migrated(engine: AsyncEngine, settings: Settings, service: ServiceName) -> None:
+    """A command run against an empty, older or foreign database says so in one line."""
+    current = await current_revision(engine)
+    if current == head_revision(service):
+        return
+    where = _where(settings, service)
+    if current is None:
+        raise CommandError(
+            "database_not_migrated",
+            f"the {service} database at {where} has no Huodian tables: run 'huodian migrate' "
+            "(or check HUODIAN_DATABASE_URL / HUODIAN_VAR_DIR)",
+        )
+    if current in known_revisions(service):
+        raise CommandError(
+            "database_behind",
+            f"the {service} database at {where} is at {current}, this release expects "
+            f"{head_revision(service)}: run 'huodian migrate'",
+        )
+    raise CommandError(
+        "database_unknown",
+        f"the {service} database at {where} is at revision {current}, which this release does "
+        "not know: a different database, or one migrated by a newer release",
+    )
 
 
 def _run_in_session(
@@ -31,6 +77,7 @@ def _run_in_session(
     async def main() -> T:
         engine = create_service_engine(database_target(settings, service))
         try:
+            await _require_migrated(engine, settings, service)
             async with session_scope(engine) as session:
                 return await work(session)
         finally:
@@ -305,11 +352,49 @@ def cmd_keyring_rotate(settings: Settings, _args: argparse.Namespace) -> int:
 
 def _read_password(args: argparse.Namespace) -> str:
     if args.password_stdin:
-        return sys.stdin.readline().rstrip("\n")
-    first = getpass.getpass("Password: ")
-    if getpass.getpass("Repeat: ") != first:
-        raise SystemExit("passwords differ")
+        password = sys.stdin.readline().rstrip("\n")
+        if not password:
+            raise CommandError("password_missing", "no password on stdin")
+        return password
+    if not sys.stdin.isatty():
+        raise CommandError(
+            "no_terminal",
+            "no terminal to ask for the password: pass --password-stdin and write the password "
+            'to stdin (echo "$PW" | huodian user add … --password-stdin)',
+        )
+    try:
+        first = getpass.getpass("Password: ")
+        repeated = getpass.getpass("Repeat: ")
+    except EOFError:
+        raise CommandError("password_missing", "no password given") from None
+    if repeated != first:
+        raise CommandError("passwords_differ", "the two passwords differ")
     return first
+
+
+def cmd_backup(settings: Settings, args: argparse.Namespace) -> int:
+    from services.backup import take_backup
+
+    folder, done = take_backup(settings, Path(args.into), now=SYSTEM_CLOCK.now())
+    for item in done:
+        print(f"{item.service}: {item.file} (revision {item.revision}, sha256 {item.sha256[:12]}…)")
+    print(f"backup in {folder}; keep var/keyring.json and var/secret.key apart from it")
+    return 0
+
+
+def cmd_restore(settings: Settings, args: argparse.Namespace) -> int:
+    from services.backup import restore_backup
+
+    if not args.yes:
+        raise CommandError(
+            "confirmation_needed",
+            "restore replaces every database in place: stop the services, then run again with "
+            "--yes",
+        )
+    for item in restore_backup(settings, Path(args.folder)):
+        print(f"{item.service}: restored from {item.file} (revision {item.revision})")
+    print("restored; run 'huodian migrate' if the backup is older, then 'huodian verify'")
+    return 0
 
 
 def _elicense_standin(
@@ -492,6 +577,18 @@ def build_parser() -> argparse.ArgumentParser:
     keyring.add_parser("rotate", help="add a new current key; old ones stay").set_defaults(
         handler=cmd_keyring_rotate
     )
+
+    backup = commands.add_parser(
+        "backup", help="copy the SQLite databases into a new folder (备份; PostgreSQL: pg_dump)"
+    )
+    backup.add_argument("into", nargs="?", default="backups", help="where the folder is made")
+    backup.set_defaults(handler=cmd_backup)
+    restore = commands.add_parser(
+        "restore", help="replace the SQLite databases with a backup's, after checking it (恢复)"
+    )
+    restore.add_argument("folder", help="a folder made by 'huodian backup'")
+    restore.add_argument("--yes", action="store_true", help="the services are stopped: go ahead")
+    restore.set_defaults(handler=cmd_restore)
     return parser
 
 
@@ -502,10 +599,21 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     args = build_parser().parse_args(argv)
     settings = get_settings()
+    from services.backup import BackupError
+
     try:
         code: int = args.handler(settings, args)
-    except HuodianError as exc:
+    except (HuodianError, CommandError, BackupError) as exc:
         print(f"error ({exc.code}): {exc.detail}", file=sys.stderr)
+        return 2
+    except DBAPIError as exc:
+        # Whatever the database said, in one line: never a page of traceback.
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
+        print(
+            f"error (database_error): {reason}; is the database reachable and migrated "
+            "('huodian migrate')? HUODIAN_DATABASE_URL / HUODIAN_VAR_DIR say which one",
+            file=sys.stderr,
+        )
         return 2
     except ValidationError as exc:
         for error in exc.errors():

@@ -25,6 +25,7 @@ from shared.errors import (
 from shared.http import ServiceClient
 from shared.limits import BodyLimit
 from shared.masking import install_log_masking
+from shared.metrics import FigureSource, install_metrics
 from shared.migrations import current_revision, head_revision
 from shared.outbound import OutboundPolicy
 from shared.revocation import TokenVersions
@@ -110,9 +111,11 @@ def create_service_app(
     on_shutdown: Sequence[LifespanHook] = (),
     clock: Clock = SYSTEM_CLOCK,
     body_limits: Mapping[str, int] | None = None,
+    metrics: FigureSource | None = None,
 ) -> FastAPI:
     """The service's app. ``body_limits`` lets upload routes (by path template) take bodies
-    larger than ``settings.max_body_bytes``."""
+    larger than ``settings.max_body_bytes``; ``metrics`` adds the service's own figures to
+    ``/metrics``."""
     settings = settings or get_settings()
 
     @asynccontextmanager
@@ -157,6 +160,7 @@ def create_service_app(
     # The body limit inside the error middleware that install_error_handlers adds last (the
     # outermost), so that whatever goes wrong in it still ends as a problem+json answer.
     app.add_middleware(BodyLimit, default=settings.max_body_bytes, routes=body_limits or {})
+    install_metrics(app, service, metrics)  # inside the error middleware: 4xx/5xx counted
     install_error_handlers(app)
     app.include_router(_health_router(service))
     for router in routers:

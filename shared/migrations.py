@@ -41,6 +41,12 @@ def head_revision(service: ServiceName) -> str | None:
     return script.get_current_head()
 
 
+def known_revisions(service: ServiceName) -> set[str]:
+    """Every revision of the service's history: a database at one of them is only behind."""
+    script = ScriptDirectory(str(SERVICES_DIR / service / "migrations"))
+    return {revision.revision for revision in script.walk_revisions()}
+
+
 async def current_revision(engine: AsyncEngine) -> str | None:
     def read(connection: Connection) -> str | None:
         return MigrationContext.configure(connection).get_current_revision()

@@ -34,6 +34,11 @@ class Settings(BaseSettings):
     secret_key: str | None = Field(
         default=None, description="Signs bearer and service tokens; generated into var/ if unset."
     )
+    secret_key_file: Path | None = Field(
+        default=None,
+        description="A file holding the signing key (a mounted secret), read if secret_key is "
+        "unset.",
+    )
     keyring_file: Path | None = Field(
         default=None,
         description="Keys that seal secrets at rest and key the stage log (shared.keyring); "
@@ -93,6 +98,12 @@ class Settings(BaseSettings):
     def signing_key(self) -> str:
         """The token signing key; on first use without one, a random key is kept in var/."""
         if self.secret_key:
+            return self.secret_key
+        if self.secret_key_file is not None:
+            # A deployment's secret is never generated here: a missing file is a set-up error.
+            self.secret_key = self.secret_key_file.read_text().strip()
+            if not self.secret_key:
+                raise ValueError(f"the signing key file {self.secret_key_file} is empty")
             return self.secret_key
         path = self.var_dir / "secret.key"
         if not path.exists():

@@ -15,6 +15,7 @@ from services.intake.fees.routes import router as fees_router
 from services.intake.integrity.routes import router as integrity_router
 from services.intake.jobs import start_jobs, stop_jobs
 from services.intake.kpis.routes import router as kpis_router
+from services.intake.monitoring.metrics import intake_figures
 from services.intake.monitoring.routes import router as monitoring_router
 from services.intake.outbox.routes import router as outbox_router
 from services.intake.policies.routes import router as policies_router
@@ -62,6 +63,7 @@ def create_app(
             disclosure_router,
             integrity_router,
         ],
+        metrics=intake_figures,
         settings=settings,
         on_startup=[attach_keyring, restore_calendar, start_jobs, open_portal, start_portal_jobs],
         on_shutdown=[stop_jobs, stop_portal_jobs, close_portal],

@@ -8,6 +8,8 @@ import httpx
 from fastapi import FastAPI
 
 from services.notify.delivery.channels import Channels
+from services.notify.delivery.metrics import notify_figures
+from services.notify.delivery.routes import router as delivery_router
 from services.notify.delivery.windows import DeliveryHours
 from services.notify.delivery.worker import DeliveryWorker
 from services.notify.events.routes import router as events_router
@@ -117,6 +119,7 @@ def create_app(
             "WeCom and DingTalk.\n\n停电信息推送、任务到期提醒。"
         ),
         routers=[
+            delivery_router,
             events_router,
             messages_router,
             outages_router,
@@ -126,6 +129,7 @@ def create_app(
             subscribers_router,
             templates_router,
         ],
+        metrics=notify_figures,
         settings=settings,
         on_startup=[start_delivery, listen_for_calendar, calendar_sync.start],
         on_shutdown=[calendar_sync.stop, stop_delivery],

@@ -1,7 +1,7 @@
 """Every table of the notify service, imported so that its metadata is complete."""
 
 from services.notify.db import NotifyTable
-from services.notify.delivery.models import ChannelHealth
+from services.notify.delivery.models import ChannelHealth, DeliveryAttempt, FallbackRule
 from services.notify.events.models import ReceivedEvent
 from services.notify.messages.models import Message
 from services.notify.outages.models import Outage, OutageImpact, OutageScope, OutageUpdate
@@ -12,6 +12,8 @@ from services.notify.subscribers.models import Subscriber, SubscriberImport, Sub
 metadata = NotifyTable.metadata
 __all__ = [
     "ChannelHealth",
+    "DeliveryAttempt",
+    "FallbackRule",
     "Message",
     "OfficialCustomerCount",
     "Outage",

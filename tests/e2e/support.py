@@ -97,15 +97,20 @@ def drop_schemas(prefix: str) -> None:
     engine.dispose()
 
 
-def require_chromium() -> Path:
-    """Debian's Chromium; CI must have it (.ci/run installs it), a developer may not."""
+def require_debian_binary(binary: Path, package: str) -> Path:
+    """A program from a Debian package: CI must have it (.ci/run installs it), a developer may
+    not, and then the test is skipped with the command that installs it."""
     import pytest
 
-    if not CHROMIUM.exists():
+    if not binary.exists():
         if os.environ.get("CI"):
-            pytest.fail("Chromium is missing in CI: install Debian's chromium package")
-        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
-    return CHROMIUM
+            pytest.fail(f"{binary} is missing in CI: install Debian's {package} package")
+        pytest.skip(f"Debian's {package} is not installed (apt-get install {package})")
+    return binary
+
+
+def require_chromium() -> Path:
+    return require_debian_binary(CHROMIUM, "chromium")
 
 
 @contextmanager

@@ -16,6 +16,8 @@ from urllib.parse import parse_qs, urlsplit
 
 from aiosmtpd.controller import Controller
 
+from services.notify.delivery.channels import sms_signature
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -43,19 +45,22 @@ class _Handler:
         mail = message_from_bytes(envelope.content, policy=policy.default)
         with self.sink.lock:
             self.sink.received.append((list(envelope.rcpt_tos), mail))
-        return "250 Message accepted for delivery"
+        return self.sink.data_reply
 
 
 class SmtpSink:
     """An aiosmtpd server on a fixed free port that can be stopped and started again.
 
     ``delay``: seconds each message takes before the server accepts it (a slow server);
-    ``refuse``: recipient prefix → the reply to RCPT (e.g. ``"450 4.2.1 mailbox busy"``)."""
+    ``refuse``: recipient prefix → the reply to RCPT (e.g. ``"450 4.2.1 mailbox busy"``);
+    ``data_reply``: the reply to DATA (Postfix names its queue id there:
+    ``250 2.0.0 Ok: queued as …``)."""
 
     def __init__(self, delay: float = 0.0) -> None:
         self.port = free_port()
         self.delay = delay
         self.refuse: dict[str, str] = {}
+        self.data_reply = "250 Message accepted for delivery"
         self.received: list[tuple[list[str], EmailMessage]] = []
         self.lock = threading.Lock()
         self._controller: Controller | None = None
@@ -131,3 +136,31 @@ class HttpSink:
     def close(self) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+
+class SmsGateway:
+    """A stand-in of the SMS gateway (短信网关) as ``delivery/channels.py`` documents it: checks
+    the signature, answers ``{"code": "OK", "biz_id": …}`` with a new biz_id per message taken,
+    ``INVALID_MOBILE`` (空号) for the numbers in ``empty``, and HTTP 503 while ``down``.
+    Use it as an :class:`HttpSink`'s responder."""
+
+    def __init__(self, secret: str) -> None:
+        self.secret = secret
+        self.empty: set[str] = set()
+        self.down = False
+        self.taken: list[dict[str, Any]] = []
+
+    def __call__(self, request: Request) -> tuple[int, dict[str, Any]]:
+        if self.down:
+            return 503, {"code": "UNAVAILABLE", "message": "维护中"}
+        h = request.headers
+        expected = sms_signature(
+            self.secret, h["X-Huodian-Timestamp"], h["X-Huodian-Nonce"], request.body
+        )
+        if h.get("X-Huodian-Signature") != expected:
+            return 401, {"code": "BAD_SIGNATURE", "message": "signature mismatch"}
+        body = request.json()
+        if body["mobile"] in self.empty:
+            return 200, {"code": "INVALID_MOBILE", "message": "空号", "biz_id": "E-0"}
+        self.taken.append(body)
+        return 200, {"code": "OK", "message": "ok", "biz_id": f"BIZ{len(self.taken):06d}"}

@@ -153,3 +153,44 @@ class TestOutagesFromBeforeUnits:
         assert (await staff["branch"].get(path)).json()["unit"] == BRANCH
         missing = await staff["admin"].put("/outages/999/unit", json={"unit": BRANCH})
         assert missing.status_code == 404
+
+
+class TestTheUnitHierarchy:
+    """A dispatcher of a company (shared/units.json) works its departments' and branches'
+    outages; a department never sees the company's or a sibling's."""
+
+    COMPANY = "吉林省地方电力有限公司靖宇分公司"
+
+    async def test_a_company_dispatcher_works_its_departments_outages(self, apps, staff):
+        await add_user(apps, "company", Role.dispatcher, [self.COMPANY])
+        async with client_for(apps.notify, await sign_in(apps, "company")) as company:
+            marketing = await draft(staff["marketing"])
+            branch = await draft(staff["branch"])
+            own = await draft(company)
+            assert own["unit"] == self.COMPANY
+            assert (await draft(company, unit=PRODUCTION))["unit"] == PRODUCTION
+            listed = [o["id"] for o in (await company.get("/outages")).json()]
+            assert set(listed) >= {marketing["id"], branch["id"], own["id"]}
+            announced = await company.post(f"/outages/{marketing['id']}/announce", json={})
+            assert announced.status_code == 200, announced.text
+
+            assert [o["id"] for o in (await staff["marketing"].get("/outages")).json()] == [
+                marketing["id"]
+            ]
+            refused = await staff["marketing"].get(f"/outages/{own['id']}")
+            assert (refused.status_code, refused.json()["code"]) == (403, "not_your_unit")
+            upward = await staff["marketing"].post("/outages", json=planned(10, unit=self.COMPANY))
+            assert (upward.status_code, upward.json()["code"]) == (403, "not_your_unit")
+
+    async def test_dongying_a_company_drafts_for_its_branch(self, apps):
+        await add_user(apps, "dy-dispatch", Role.dispatcher, ["国网东营供电公司"])
+        await add_user(apps, "gr-dispatch", Role.dispatcher, ["国网广饶县供电公司"])
+        async with (
+            client_for(apps.notify, await sign_in(apps, "dy-dispatch")) as city,
+            client_for(apps.notify, await sign_in(apps, "gr-dispatch")) as county,
+        ):
+            outage = await draft(city, unit="国网广饶县供电公司")
+            assert (await county.get(f"/outages/{outage['id']}")).status_code == 200
+            assert [o["id"] for o in (await city.get("/outages")).json()] == [outage["id"]]
+            sibling = await county.post("/outages", json=planned(10, unit="国网利津县供电公司"))
+            assert sibling.json()["code"] == "not_your_unit"

@@ -1,8 +1,14 @@
 import io
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
 from services.cli import main
+from shared.migrations import downgrade
 from shared.settings import get_settings
 
 COMMANDS = [
@@ -19,6 +25,8 @@ COMMANDS = [
     ["key", "list"],
     ["key", "revoke"],
     ["key", "rotate"],
+    ["backup"],
+    ["restore"],
 ]
 
 
@@ -112,3 +120,106 @@ def test_duplicate_portal_name(sqlite_env, capsys):
     assert main(["key", "add", "--name", "省政务服务网"]) == 0
     assert main(["key", "add", "--name", "省政务服务网"]) == 2
     assert "portal_client_exists" in capsys.readouterr().err
+
+
+def _add_user(monkeypatch, name: str) -> None:
+    monkeypatch.setattr("sys.stdin", io.StringIO("long-enough-pw-1\n"))
+    assert main(["user", "add", name, "--role", "viewer", "--password-stdin"]) == 0
+
+
+class TestNoTerminal:
+    def test_user_add_without_a_terminal_asks_for_password_stdin(
+        self, sqlite_env, monkeypatch, capsys
+    ):
+        assert main(["migrate", "--service", "ledger"]) == 0
+        monkeypatch.setattr("sys.stdin", io.StringIO(""))  # not a terminal, nothing on it
+        assert main(["user", "add", "li", "--role", "viewer"]) == 2
+        assert "error (no_terminal)" in capsys.readouterr().err
+        assert main(["user", "add", "li", "--role", "viewer", "--password-stdin"]) == 2
+        assert "error (password_missing)" in capsys.readouterr().err
+
+    def test_in_a_real_process_there_is_no_traceback(self, sqlite_env):
+        env = {**os.environ, "HUODIAN_VAR_DIR": str(sqlite_env)}
+        env.pop("HUODIAN_DATABASE_URL", None)
+        result = subprocess.run(
+            [sys.executable, "-m", "services.cli", "user", "add", "li", "--role", "viewer"],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+        )
+        assert result.returncode == 2
+        assert "Traceback" not in result.stderr
+        assert "EOFError" not in result.stderr
+        assert result.stderr.count("\n") == 1, result.stderr
+
+
+class TestWrongDatabase:
+    def test_an_unmigrated_database_says_so(self, sqlite_env, capsys):
+        assert main(["user", "list"]) == 2
+        err = capsys.readouterr().err
+        assert "error (database_not_migrated)" in err
+        assert "huodian migrate" in err
+        assert err.count("\n") == 1
+        assert main(["key", "list"]) == 2
+        assert "the intake database" in capsys.readouterr().err
+
+    def test_an_older_and_a_foreign_database(self, sqlite_env, capsys):
+        assert main(["migrate", "--service", "ledger"]) == 0
+        ledger_db = sqlite_env / "ledger.db"
+        downgrade("ledger", get_settings(), "0001")
+        capsys.readouterr()
+        assert main(["user", "list"]) == 2
+        assert "error (database_behind)" in capsys.readouterr().err
+        with sqlite3.connect(ledger_db) as db:
+            db.execute("UPDATE alembic_version SET version_num = 'f00dfeed'")
+        assert main(["user", "list"]) == 2
+        err = capsys.readouterr().err
+        assert "error (database_unknown)" in err
+        assert "f00dfeed" in err
+
+
+class TestBackup:
+    def test_backup_then_restore_brings_back_what_was_there(self, sqlite_env, monkeypatch, capsys):
+        assert main(["migrate"]) == 0
+        _add_user(monkeypatch, "before")
+        assert main(["backup", str(sqlite_env / "backups")]) == 0
+        out = capsys.readouterr().out
+        folder = Path(out.split("backup in ")[1].split(";")[0])
+        assert sorted(p.name for p in folder.iterdir()) == [
+            "intake.db",
+            "ledger.db",
+            "manifest.json",
+            "notify.db",
+        ]
+        _add_user(monkeypatch, "after")
+
+        assert main(["restore", str(folder)]) == 2  # not without --yes
+        assert "error (confirmation_needed)" in capsys.readouterr().err
+        assert main(["restore", str(folder), "--yes"]) == 0
+        capsys.readouterr()
+        assert main(["user", "list"]) == 0
+        listed = capsys.readouterr().out
+        assert "before\tviewer" in listed
+        assert "after" not in listed
+
+    def test_a_damaged_backup_restores_nothing(self, sqlite_env, monkeypatch, capsys):
+        assert main(["migrate"]) == 0
+        assert main(["backup", str(sqlite_env / "backups")]) == 0
+        folder = Path(capsys.readouterr().out.split("backup in ")[1].split(";")[0])
+        _add_user(monkeypatch, "kept")
+        with (folder / "notify.db").open("ab") as file:
+            file.write(b"tampered")
+        assert main(["restore", str(folder), "--yes"]) == 2
+        assert "error (backup_damaged): notify.db" in capsys.readouterr().err
+        assert main(["user", "list"]) == 0
+        assert "kept\tviewer" in capsys.readouterr().out  # ledger untouched too
+        assert main(["restore", str(sqlite_env), "--yes"]) == 2
+        assert "error (backup_unreadable)" in capsys.readouterr().err
+
+    def test_postgresql_is_backed_up_with_pg_dump(self, sqlite_env, monkeypatch, capsys):
+        monkeypatch.setenv("HUODIAN_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/x")
+        get_settings.cache_clear()
+        assert main(["backup", str(sqlite_env)]) == 2
+        assert "error (not_sqlite)" in capsys.readouterr().err

@@ -34,7 +34,7 @@ from services.intake.db import IntakeTable
 from services.intake.documents.models import DocumentsView
 from services.intake.fees.models import ApplicantFee, FeeSheet
 from services.intake.policies.models import CustomerType, Stage
-from services.intake.whitelist.models import ThreeZeroPublic
+from services.intake.whitelist.models import ThreeZeroOverrideIn, ThreeZeroPublic
 from shared.db import UTCDateTime, enum_column
 from shared.masking import FREE_TEXT, FreeText
 from shared.timeutil import BeijingTime
@@ -128,8 +128,11 @@ class EventKind(StrEnum):
     document_waived = "document_waived"
     fee_added = "fee_added"
     fee_voided = "fee_voided"
+    fee_approved = "fee_approved"
+    fee_rejected = "fee_rejected"
     whitelist_transition = "whitelist_transition"
     three_zero_rejudged = "three_zero_rejudged"
+    three_zero_overridden = "three_zero_overridden"
     log_resealed = "log_resealed"
 
 
@@ -357,6 +360,10 @@ class ApplicationCreate(_Body):
         default=None,
         pattern=PROJECT_CODE_PATTERN,
         description="项目代码 of a construction project: joins its pre-application (超前对接)",
+    )
+    three_zero_override: ThreeZeroOverrideIn | None = DataField(
+        default=None,
+        description="Override the 三零 decision the facts give, with a reason (recorded)",
     )
 
 

@@ -88,16 +88,16 @@ from services.intake.rules.identity import (
     parse_mobile,
     parse_resident_id,
 )
+from services.intake.rules.three_zero import load_three_zero_rules
 from services.intake.whitelist import assess as three_zero
 from services.intake.whitelist.gate import whitelist_ready_to_connect
+from shared import units
 from shared.auth import Principal, Role
 from shared.calendar import WorkingCalendar, beijing_date
 from shared.errors import Conflict, FieldError, Forbidden, NotFound, Unprocessable
 from shared.keyring import Keyring
 from shared.masking import masked_unless
 
-THREE_ZERO_MAX_KW = Decimal(160)
-"""三零 users are small and micro enterprises and residents up to 160 kW (Dongying §三)."""
 _CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 _QUERY_CODE_LENGTH = 8
 STATUS_LABELS = {
@@ -342,7 +342,7 @@ def check_operator(application: Application, principal: Principal) -> None:
     """Only a clerk of the application's unit operates it."""
     if principal.role is not Role.clerk:
         raise Forbidden("this action is for clerks (受理人员)", code="clerk_required")
-    if application.unit not in principal.units:
+    if not units.covers(principal.units, application.unit):
         raise Forbidden(
             f"application {application.number} belongs to {application.unit}, not your units",
             code="not_your_unit",
@@ -354,7 +354,9 @@ def check_reader(application: Application, principal: Principal) -> bool:
     if principal.role is Role.clerk:
         check_operator(application, principal)
         return True
-    if principal.role is Role.supervisor and application.supervising_unit not in principal.units:
+    if principal.role is Role.supervisor and not units.covers(
+        principal.units, application.supervising_unit
+    ):
         raise Forbidden(
             f"application {application.number} is supervised by {application.supervising_unit}",
             code="not_your_unit",
@@ -392,11 +394,12 @@ def _validated_identity(
 
 
 def _check_three_zero(errors: FieldErrors, customer_type: CustomerType, capacity: Decimal) -> None:
-    if customer_type is CustomerType.low_voltage_three_zero and capacity > THREE_ZERO_MAX_KW:
+    ceiling = load_three_zero_rules().ceiling.limit_kw
+    if customer_type is CustomerType.low_voltage_three_zero and capacity > ceiling:
         errors.add(
             "capacity_kw",
             "three_zero_over_160kw",
-            "实行“三零”服务的低压非居民用户报装容量不超过160千瓦",
+            f"实行“三零”服务的低压非居民用户报装容量不超过{ceiling.normalize():f}千瓦",
         )
 
 
@@ -416,7 +419,7 @@ async def create_application(
     through the government portal a principal standing for that portal (``portal_client`` its
     key id). An application naming a project code joins the project's pre-application.
     """
-    if data.unit not in clerk.units:
+    if not units.covers(clerk.units, data.unit):
         raise Forbidden(f"you do not act for {data.unit}", code="not_your_unit")
     today = beijing_date(now)
     errors = FieldErrors()
@@ -427,9 +430,11 @@ async def create_application(
     if not data.has_works and data.customer_type not in LOW_VOLTAGE_TYPES:
         errors.add("has_works", "no_works_not_low_voltage", "只有低压用户可以无工程直接接电")
     _check_three_zero(errors, data.customer_type, data.capacity_kw)
-    assessed = await three_zero.assess(session, data, today, errors)
+    assessed = await three_zero.assess(session, data, today, errors, actor=clerk.subject)
     earlier = await check_change_of_use(session, data, id_number, errors)
     errors.raise_if_any()
+    if assessed.customer_type is not None:  # the facts' 三零 decision picks the workflow
+        data = data.model_copy(update={"customer_type": assessed.customer_type})
     assert id_number is not None
     assert mobile is not None
     policy = await version_in_force(session, data.jurisdiction, today)
@@ -1185,15 +1190,15 @@ async def list_applications(
     """Applications the caller may see, newest first."""
     query = select(Application)
     if principal.role is Role.clerk:
-        if flt.unit is not None and flt.unit not in principal.units:
+        if flt.unit is not None and not units.covers(principal.units, flt.unit):
             raise Forbidden(f"you do not act for {flt.unit}", code="not_your_unit")
-        query = query.where(col(Application.unit).in_(principal.units))
+        query = query.where(col(Application.unit).in_(units.covered(principal.units)))
     elif principal.role is Role.supervisor:
-        query = query.where(col(Application.supervising_unit).in_(principal.units))
+        query = query.where(col(Application.supervising_unit).in_(units.covered(principal.units)))
     if flt.status is not None:
         query = query.where(col(Application.status) == flt.status.value)
     if flt.unit is not None:
-        query = query.where(col(Application.unit) == flt.unit)
+        query = query.where(col(Application.unit).in_(units.covered([flt.unit])))
     if flt.customer_type is not None:
         query = query.where(col(Application.customer_type) == flt.customer_type.value)
     if flt.stage is not None:

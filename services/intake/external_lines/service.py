@@ -55,6 +55,7 @@ from services.intake.rules.external_lines import (
     load_external_line_policy,
 )
 from services.intake.rules.terms import voltage_of
+from shared import units
 from shared.auth import Principal, Role
 from shared.calendar import WorkingCalendar, beijing_date
 from shared.errors import Conflict, Forbidden, NotFound
@@ -370,13 +371,13 @@ async def list_works(
         Application, col(Application.id) == col(ExternalLineRecord.application_id)
     )
     if principal.role is Role.clerk:
-        if flt.unit is not None and flt.unit not in principal.units:
+        if flt.unit is not None and not units.covers(principal.units, flt.unit):
             raise Forbidden(f"you do not act for {flt.unit}", code="not_your_unit")
-        query = query.where(col(Application.unit).in_(principal.units))
+        query = query.where(col(Application.unit).in_(units.covered(principal.units)))
     elif principal.role is Role.supervisor:
-        query = query.where(col(Application.supervising_unit).in_(principal.units))
+        query = query.where(col(Application.supervising_unit).in_(units.covered(principal.units)))
     if flt.unit is not None:
-        query = query.where(col(Application.unit) == flt.unit)
+        query = query.where(col(Application.unit).in_(units.covered([flt.unit])))
     if flt.approval_state is not None:
         query = query.where(col(ExternalLineRecord.approval_state) == flt.approval_state.value)
     if flt.push_state is not None:

@@ -16,7 +16,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict
 from pydantic import Field as DataField
-from sqlalchemy import Column, ForeignKey, Integer, Numeric, String, Text
+from sqlalchemy import Column, ForeignKey, Index, Integer, Numeric, String, Text
 from sqlmodel import Field
 
 from services.intake.db import IntakeTable
@@ -36,8 +36,25 @@ FEE_KIND_LABELS = {
 }
 
 
+class FeeApproval(StrEnum):
+    """Where a fee item held for a supervisor's approval (待审核收费) stands."""
+
+    pending = "pending"
+    approved = "approved"
+    rejected = "rejected"
+
+
+FEE_APPROVAL_LABELS = {
+    FeeApproval.pending: "待监管人员审核（未计入应收）",
+    FeeApproval.approved: "审核同意",
+    FeeApproval.rejected: "审核不同意（不得收取）",
+}
+
+
 class ApplicationFee(IntakeTable, table=True):
     __tablename__ = "application_fees"
+    # The supervisors' queue reads the held items only (GET /fees/pending).
+    __table_args__ = (Index("ix_application_fees_approval", "approval", "id"),)
     id: int | None = Field(default=None, primary_key=True)
     application_id: int = Field(
         sa_column=Column(Integer, ForeignKey("applications.id"), nullable=False, index=True)
@@ -65,6 +82,23 @@ class ApplicationFee(IntakeTable, table=True):
     )
     voided_by: str | None = Field(default=None, max_length=100)
     void_reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    price_document: str | None = Field(default=None, max_length=300)
+    """The provincial price document the clerk cites beside a statutory item's legal basis."""
+    approval: FeeApproval | None = Field(
+        default=None, sa_column=enum_column(FeeApproval, nullable=True)
+    )
+    """Set for an item on neither list, held for a supervisor's approval at the clerk's request."""
+    hold_reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    decided_at: BeijingTime | None = Field(
+        default=None, sa_column=Column(UTCDateTime, nullable=True)
+    )
+    decided_by: str | None = Field(default=None, max_length=100)
+    decision_note: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+
+    @property
+    def due(self) -> bool:
+        """Charged to the applicant: not voided, and not held or refused by a supervisor."""
+        return self.voided_at is None and self.approval in (None, FeeApproval.approved)
 
 
 # ---- request shapes --------------------------------------------------------------------------
@@ -82,6 +116,12 @@ class ConsentIn(_Body):
     )
 
 
+class FeeHoldIn(_Body):
+    """Hold an item that is on neither list for a supervisor's approval (提请监管审核)."""
+
+    reason: str | None = DataField(default=None, max_length=2000, description="提请审核的理由")
+
+
 class FeeItemIn(_Body):
     kind: FeeKind
     name: str = DataField(min_length=1, max_length=200, description="收费项目名称")
@@ -91,10 +131,16 @@ class FeeItemIn(_Body):
         default=None, min_length=1, max_length=64, description="延伸服务目录编码"
     )
     basis: str | None = DataField(
-        default=None, min_length=1, max_length=300, description="收费依据（政府定价文件）"
+        default=None,
+        min_length=1,
+        max_length=300,
+        description="政府定价收费：本省核定收费标准的文件（依据由清单给出）；待审核项目：收费依据",
     )
     utility_side: bool = DataField(default=False, description="供电企业投资部分（至电能表）的费用")
     consent: ConsentIn | None = None
+    hold: FeeHoldIn | None = DataField(
+        default=None, description="Not on the lists: hold it for a supervisor instead of refusing"
+    )
 
 
 class FeeItemsIn(_Body):
@@ -103,6 +149,10 @@ class FeeItemsIn(_Body):
 
 class FeeVoid(_Body):
     reason: str = DataField(min_length=1, max_length=2000, description="作废原因")
+
+
+class FeeDecisionIn(_Body):
+    note: str = DataField(min_length=1, max_length=2000, description="审核意见")
 
 
 # ---- response shapes -------------------------------------------------------------------------
@@ -128,6 +178,14 @@ class FeePublic(BaseModel):
     voided_at: BeijingTime | None
     voided_by: str | None
     void_reason: Annotated[str | None, FREE_TEXT]
+    price_document: str | None = None
+    approval: FeeApproval | None = DataField(default=None, description="Held items only")
+    approval_label: str | None = None
+    hold_reason: Annotated[str | None, FREE_TEXT] = None
+    decided_at: BeijingTime | None = None
+    decided_by: str | None = None
+    decision_note: Annotated[str | None, FREE_TEXT] = None
+    due: bool = DataField(default=True, description="Charged: not voided, not held or refused")
 
 
 class FeeSheet(BaseModel):
@@ -138,7 +196,10 @@ class FeeSheet(BaseModel):
     items: list[FeePublic]
     statutory_total: Decimal
     extended_total: Decimal
-    total: Decimal = DataField(description="合计（不含已作废项目）")
+    total: Decimal = DataField(description="合计（不含已作废、待审核和审核不同意的项目）")
+    pending_total: Decimal = DataField(
+        default=Decimal("0.00"), description="待监管人员审核的金额（未计入合计）"
+    )
 
 
 class ApplicantFee(BaseModel):
@@ -149,3 +210,17 @@ class ApplicantFee(BaseModel):
     quantity: Decimal
     unit: str | None
     amount: Decimal
+
+
+class PendingFee(BaseModel):
+    """A held fee item waiting for a supervisor (待审核收费项目), with its application."""
+
+    number: str
+    unit: str
+    supervising_unit: str
+    applicant_name: str
+    fee: FeePublic
+
+
+class PendingFees(BaseModel):
+    items: list[PendingFee]

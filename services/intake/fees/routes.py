@@ -1,13 +1,15 @@
-"""Fee items over HTTP: clerks add and void them, staff read them."""
+"""Fee items over HTTP: clerks add and void them, supervisors decide held ones, staff read them."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
 
 from services.intake.applications.service import check_operator, check_reader, get_application
-from services.intake.deps import CurrentClerk, Staff
-from services.intake.fees import service
-from services.intake.fees.models import FeeItemsIn, FeeSheet, FeeVoid
+from services.intake.deps import CurrentClerk, CurrentSupervisor, Staff
+from services.intake.fees import approval, service
+from services.intake.fees.models import FeeDecisionIn, FeeItemsIn, FeeSheet, FeeVoid, PendingFees
 from services.intake.fees.sheet import fee_sheet
 from shared.app import Session
 from shared.clock import Now
@@ -43,3 +45,50 @@ async def void_fee(
     application = await get_application(session, number, for_update=True)
     check_operator(application, clerk)
     return await service.void_fee(session, application, fee_id, body, actor=clerk.subject, now=now)
+
+
+@router.get("/fees/pending", summary="Held fee items waiting for a decision (待审核收费项目)")
+async def pending_fees(
+    supervisor: CurrentSupervisor,
+    session: Session,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> PendingFees:
+    return await approval.pending_fees(session, supervisor, limit=limit)
+
+
+@router.post(
+    "/applications/{number}/fees/{fee_id}/approve",
+    summary="Approve a held fee item (审核同意待审核收费项目)",
+)
+async def approve_fee(
+    number: str,
+    fee_id: Id,
+    body: FeeDecisionIn,
+    supervisor: CurrentSupervisor,
+    session: Session,
+    now: Now,
+) -> FeeSheet:
+    application = await get_application(session, number, for_update=True)
+    check_reader(application, supervisor)
+    return await approval.decide(
+        session, application, fee_id, body, approve=True, actor=supervisor.subject, now=now
+    )
+
+
+@router.post(
+    "/applications/{number}/fees/{fee_id}/reject",
+    summary="Reject a held fee item (审核不同意待审核收费项目)",
+)
+async def reject_fee(
+    number: str,
+    fee_id: Id,
+    body: FeeDecisionIn,
+    supervisor: CurrentSupervisor,
+    session: Session,
+    now: Now,
+) -> FeeSheet:
+    application = await get_application(session, number, for_update=True)
+    check_reader(application, supervisor)
+    return await approval.decide(
+        session, application, fee_id, body, approve=False, actor=supervisor.subject, now=now
+    )

@@ -4,8 +4,11 @@ Every item passes :func:`services.intake.rules.fees.check_fee_items` with the ap
 zero-investment decision (三零, taken when it was accepted), so the rule codes are the ones the
 caller sees: ``fee_banned``, ``fee_banned_similar``, ``fee_zero_investment`` for any item, and for
 an extended service ``fee_not_listed``, ``fee_price_mismatch``, ``fee_consent_missing``. A
-statutory fee is not in the extended-service catalogue; it must name its basis
-(``fee_basis_missing``) and must not be a listed extended service (``fee_listed_as_extended``).
+statutory fee comes from the statutory list, which gives its legal basis (the clerk's ``basis`` is
+kept only as the provincial price document); a name on neither list is ``fee_not_listed``, and a
+listed extended service entered as statutory ``fee_listed_as_extended``.
+An item on neither list may instead be held for a supervisor's approval when the clerk asks
+(``hold`` with a reason, :mod:`services.intake.fees.approval`); banned names never can.
 One refused item refuses the whole request (422 ``fee_refused``, each item named as
 ``items[i]``); nothing is stored then. The caller has been checked to operate the application.
 """
@@ -20,6 +23,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.intake.applications.log import append_event
 from services.intake.applications.models import Application, ApplicationStatus, EventKind
+from services.intake.fees.approval import held_fee, hold_not_needed
 from services.intake.fees.models import (
     ApplicationFee,
     FeeItemIn,
@@ -29,11 +33,15 @@ from services.intake.fees.models import (
     FeeVoid,
 )
 from services.intake.fees.sheet import fee_sheet
-from services.intake.rules.fees import CustomerConsent, FeeItem, FeeRefused, check_fee_items
+from services.intake.rules.fees import (
+    CustomerConsent,
+    FeeItem,
+    FeeRefused,
+    check_fee_items,
+    check_statutory_item,
+)
 from services.intake.whitelist.assess import zero_investment
 from shared.errors import Conflict, FieldError, NotFound
-
-_ANY_ITEM_REFUSALS = frozenset({"fee_banned", "fee_banned_similar", "fee_zero_investment"})
 
 
 def _logged(fee: ApplicationFee) -> dict[str, Any]:
@@ -48,6 +56,12 @@ def _logged(fee: ApplicationFee) -> dict[str, Any]:
         "amount": str(fee.amount),
         "utility_side": fee.utility_side,
         "consented": fee.consented_at is not None,
+        **(
+            {"approval": fee.approval.value, "hold_reason": fee.hold_reason}
+            if fee.approval is not None
+            else {}
+        ),
+        **({"price_document": fee.price_document} if fee.price_document else {}),
     }
 
 
@@ -103,34 +117,23 @@ def _extended(
 def _statutory(
     item: FeeItemIn, zero: bool, application_id: int, actor: str, now: datetime
 ) -> ApplicationFee:
-    plain = FeeItem(
-        name=item.name, amount=item.amount, quantity=item.quantity, utility_side=item.utility_side
+    listed = check_statutory_item(
+        FeeItem(
+            name=item.name,
+            amount=item.amount,
+            quantity=item.quantity,
+            service_code=item.service_code,
+            utility_side=item.utility_side,
+        ),
+        zero_investment=zero,
     )
-    try:
-        check_fee_items([plain], zero_investment=zero)
-        refusal: FieldError | None = None
-    except FeeRefused as exc:
-        refusal = exc.errors[0]
-    # The rules check banned names and 三零 first; "not listed" means it passed both and is
-    # not an extended service, which is what a statutory fee is.
-    if refusal is None or refusal.code not in _ANY_ITEM_REFUSALS | {"fee_not_listed"}:
-        refusal = FieldError(
-            field="",
-            code="fee_listed_as_extended",
-            message=f"“{item.name}”是收费项目目录中的延伸服务，应按延伸服务登记并取得用户确认",
-        )
-    if refusal.code != "fee_not_listed":
-        raise FeeRefused(refusal.message, errors=[refusal])
-    if item.basis is None or not item.basis.strip():
-        message = f"政府定价收费“{item.name}”须注明收费依据（价格主管部门文件）"
-        raise FeeRefused(
-            message, errors=[FieldError(field="", code="fee_basis_missing", message=message)]
-        )
     return ApplicationFee(
         application_id=application_id,
         kind=FeeKind.statutory,
-        name=item.name.strip(),
-        basis=item.basis.strip(),
+        name=listed.name,
+        service_code=listed.code,
+        basis=listed.basis,
+        price_document=item.basis.strip() if item.basis else None,
         quantity=item.quantity,
         amount=item.amount,
         utility_side=item.utility_side,
@@ -159,7 +162,16 @@ async def add_fees(
     for i, item in enumerate(data.items):
         build = _extended if item.kind is FeeKind.extended else _statutory
         try:
-            rows.append(build(item, zero, application.id, actor, now))
+            try:
+                fee = build(item, zero, application.id, actor, now)
+            except FeeRefused as exc:
+                if item.hold is None:
+                    raise
+                fee = held_fee(item, exc, application.id, actor, now)
+            else:
+                if item.hold is not None:
+                    raise hold_not_needed(item)
+            rows.append(fee)
         except FeeRefused as exc:
             errors.extend(
                 FieldError(field=f"items[{i}]", code=e.code, message=e.message) for e in exc.errors

@@ -8,9 +8,11 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.intake.fees.models import (
+    FEE_APPROVAL_LABELS,
     FEE_KIND_LABELS,
     ApplicantFee,
     ApplicationFee,
+    FeeApproval,
     FeeKind,
     FeePublic,
     FeeSheet,
@@ -30,7 +32,7 @@ async def fees_of(session: AsyncSession, application_id: int | None) -> list[App
     return list((await session.exec(query)).all())
 
 
-def _public(fee: ApplicationFee) -> FeePublic:
+def fee_public(fee: ApplicationFee) -> FeePublic:
     assert fee.id is not None
     return FeePublic(
         id=fee.id,
@@ -52,12 +54,28 @@ def _public(fee: ApplicationFee) -> FeePublic:
         voided_at=fee.voided_at,
         voided_by=fee.voided_by,
         void_reason=fee.void_reason,
+        price_document=fee.price_document,
+        approval=fee.approval,
+        approval_label=FEE_APPROVAL_LABELS[fee.approval] if fee.approval else None,
+        hold_reason=fee.hold_reason,
+        decided_at=fee.decided_at,
+        decided_by=fee.decided_by,
+        decision_note=fee.decision_note,
+        due=fee.due,
     )
 
 
 def _sum(fees: list[ApplicationFee], kind: FeeKind | None = None) -> Decimal:
+    """What is charged: held items count only once a supervisor has approved them."""
     return sum(
-        (f.amount for f in fees if f.voided_at is None and (kind is None or f.kind is kind)),
+        (f.amount for f in fees if f.due and (kind is None or f.kind is kind)),
+        ZERO,
+    ).quantize(Decimal("0.01"))
+
+
+def _pending(fees: list[ApplicationFee]) -> Decimal:
+    return sum(
+        (f.amount for f in fees if f.voided_at is None and f.approval is FeeApproval.pending),
         ZERO,
     ).quantize(Decimal("0.01"))
 
@@ -69,10 +87,11 @@ async def fee_sheet(
     fees = await fees_of(session, application_id)
     sheet = FeeSheet(
         zero_investment=await zero_investment(session, application_id),
-        items=[_public(f) for f in fees],
+        items=[fee_public(f) for f in fees],
         statutory_total=_sum(fees, FeeKind.statutory),
         extended_total=_sum(fees, FeeKind.extended),
         total=_sum(fees),
+        pending_total=_pending(fees),
     )
     return masked_unless(sheet, unmasked)
 
@@ -80,8 +99,9 @@ async def fee_sheet(
 async def applicant_fees(
     session: AsyncSession, application_id: int | None
 ) -> tuple[list[ApplicantFee], Decimal]:
-    """The fee items in force and their total, as the applicant sees them."""
-    fees = [f for f in await fees_of(session, application_id) if f.voided_at is None]
+    """The fee items due and their total, as the applicant sees them: an item held for a
+    supervisor's approval is not shown until it is approved."""
+    fees = [f for f in await fees_of(session, application_id) if f.due]
     return (
         [
             ApplicantFee(

@@ -33,6 +33,7 @@ from services.intake.kpis.models import (
     WorstCase,
 )
 from services.intake.policies.models import CUSTOMER_TYPE_LABELS, STAGE_LABELS, CustomerType, Stage
+from shared import units
 from shared.auth import Principal, Role
 from shared.db import fetch_all
 from shared.errors import Forbidden, Unprocessable
@@ -57,15 +58,15 @@ def _scope(principal: Principal, flt: KpiFilter) -> list[ColumnElement[bool]]:
         col(Application.ended_day) <= flt.period_end,
     ]
     if principal.role is Role.clerk:
-        if flt.unit is not None and flt.unit not in principal.units:
+        if flt.unit is not None and not units.covers(principal.units, flt.unit):
             raise Forbidden(f"you do not act for {flt.unit}", code="not_your_unit")
-        conditions.append(col(Application.unit).in_(principal.units))
+        conditions.append(col(Application.unit).in_(units.covered(principal.units)))
     elif principal.role is Role.supervisor:
-        conditions.append(col(Application.supervising_unit).in_(principal.units))
+        conditions.append(col(Application.supervising_unit).in_(units.covered(principal.units)))
     if flt.jurisdiction is not None:
         conditions.append(col(Application.jurisdiction) == flt.jurisdiction)
     if flt.unit is not None:
-        conditions.append(col(Application.unit) == flt.unit)
+        conditions.append(col(Application.unit).in_(units.covered([flt.unit])))
     return conditions
 
 

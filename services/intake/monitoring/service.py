@@ -41,6 +41,7 @@ from services.intake.outbox.models import EventType
 from services.intake.outbox.service import enqueue
 from services.intake.policies.models import CUSTOMER_TYPE_LABELS, STAGE_LABELS, CustomerType, Stage
 from services.intake.settings import IntakeSettings
+from shared import units
 from shared.auth import Principal, Role
 from shared.calendar import BEIJING, WorkingCalendar
 from shared.db import AnySelect, fetch_all
@@ -63,9 +64,9 @@ class WatchFilter:
 def _scope(principal: Principal, unit: Any, supervising: Any) -> list[ColumnElement[bool]]:
     """Clerks see their units' applications, supervisors those they supervise."""
     if principal.role is Role.clerk:
-        return [col(unit).in_(principal.units)]
+        return [col(unit).in_(units.covered(principal.units))]
     if principal.role is Role.supervisor:
-        return [col(supervising).in_(principal.units)]
+        return [col(supervising).in_(units.covered(principal.units))]
     return []
 
 
@@ -89,7 +90,11 @@ async def list_watch(
     offset: int = 0,
 ) -> WatchPage:
     """At-risk or overdue stages, soonest due first, counted and paged in SQL."""
-    if principal.role is Role.clerk and flt.unit is not None and flt.unit not in principal.units:
+    if (
+        principal.role is Role.clerk
+        and flt.unit is not None
+        and not units.covers(principal.units, flt.unit)
+    ):
         raise Forbidden(f"you do not act for {flt.unit}", code="not_your_unit")
     query: AnySelect = sa_select(
         col(Application.number),
@@ -107,7 +112,7 @@ async def list_watch(
         *_scope(principal, Application.unit, Application.supervising_unit),
     )
     if flt.unit is not None:
-        query = query.where(col(Application.unit) == flt.unit)
+        query = query.where(col(Application.unit).in_(units.covered([flt.unit])))
     if flt.customer_type is not None:
         query = query.where(col(Application.customer_type) == flt.customer_type.value)
     if flt.stage is not None:
@@ -209,7 +214,7 @@ async def list_escalations(
     if flt.state is not None:
         query = query.where(col(Escalation.state) == flt.state.value)
     if flt.unit is not None:
-        query = query.where(col(Escalation.unit) == flt.unit)
+        query = query.where(col(Escalation.unit).in_(units.covered([flt.unit])))
     if flt.supervising_unit is not None:
         query = query.where(col(Escalation.supervising_unit) == flt.supervising_unit)
     if flt.customer_type is not None:
@@ -249,9 +254,11 @@ async def _escalation(
 
 
 def _check_reader(escalation: Escalation, principal: Principal) -> None:
-    if principal.role is Role.clerk and escalation.unit not in principal.units:
+    if principal.role is Role.clerk and not units.covers(principal.units, escalation.unit):
         raise Forbidden("the escalation concerns another unit", code="not_your_unit")
-    if principal.role is Role.supervisor and escalation.supervising_unit not in principal.units:
+    if principal.role is Role.supervisor and not units.covers(
+        principal.units, escalation.supervising_unit
+    ):
         raise Forbidden("the escalation is for another supervising unit", code="not_your_unit")
 
 

@@ -32,6 +32,7 @@ from services.intake.portal.models import (
     ProjectPush,
 )
 from services.intake.rules.identity import FieldErrors, parse_credit_code
+from shared import units
 from shared.auth import Principal, Role
 from shared.db import fetch_all
 from shared.errors import Conflict, Forbidden, NotFound
@@ -238,7 +239,7 @@ def _check_reader(principal: Principal, unit: str | None) -> None:
             "pre-applications are for clerks (受理人员) and administrators",
             code="clerk_or_admin_required",
         )
-    if unit is not None and unit not in principal.units:
+    if unit is not None and not units.covers(principal.units, unit):
         raise Forbidden(f"you do not act for {unit}", code="not_your_unit")
 
 
@@ -261,9 +262,9 @@ async def list_pre_applications(
     _check_reader(principal, flt.unit)
     conditions: list[ColumnElement[bool]] = []
     if principal.role is Role.clerk:
-        conditions.append(col(PreApplication.unit).in_(principal.units))
+        conditions.append(col(PreApplication.unit).in_(units.covered(principal.units)))
     if flt.unit is not None:
-        conditions.append(col(PreApplication.unit) == flt.unit)
+        conditions.append(col(PreApplication.unit).in_(units.covered([flt.unit])))
     if flt.status is not None:
         conditions.append(col(PreApplication.status) == flt.status.value)
     total = (
@@ -299,7 +300,7 @@ async def read_pre_application(
         raise NotFound(f"there is no pre-application {project_code}", code="project_not_found")
     # Another unit's project is refused, not hidden, as intake refuses another unit's
     # application (403 not_your_unit): project codes are public, so a 404 would hide nothing.
-    if principal.role is Role.clerk and pre.unit not in principal.units:
+    if principal.role is Role.clerk and not units.covers(principal.units, pre.unit):
         raise Forbidden(
             f"pre-application {project_code} belongs to {pre.unit}, not your units",
             code="not_your_unit",

@@ -1,6 +1,6 @@
 """Fee items an application carries (收费项目), and the ones it may not.
 
-Three rules, each with its source in ``fees.json``:
+Four rules, each with its source in ``fees.json``:
 
 - The fee names banned by the Jingyu plan (移表费, 计量装置赔偿费, … 带电作业费) are refused, and
   so are "similar names" (等类似名目): a name is compared after normalisation (width, spaces,
@@ -10,6 +10,8 @@ Three rules, each with its source in ``fees.json``:
   price (明码标价), at that price, and with the customer's recorded consent (知情权和选择权).
 - A zero-investment (三零) application carries no fee for the utility's part: the utility invests
   up to and including the meter (投资至电能表).
+- A statutory fee (政府定价收费) is one of the items on the statutory list, with the legal basis
+  the list gives (:func:`check_statutory_item`); the clerk's text is never the basis.
 
 :func:`check_fee_items` applies all three and raises :class:`FeeRefused` (422, ``fee_refused``)
 listing every refused item.
@@ -38,8 +40,10 @@ __all__ = [
     "FeeRefused",
     "FeeRules",
     "MatchKind",
+    "StatutoryFee",
     "banned_fee_match",
     "check_fee_items",
+    "check_statutory_item",
     "load_fee_rules",
     "normalise_fee_name",
     "utility_side_match",
@@ -64,6 +68,21 @@ class BannedFees(_Data):
     source: str
     keywords: tuple[Keyword, ...]
     synonyms: dict[str, str]
+
+
+class StatutoryFee(_Data):
+    """A fee the state still allows (保留的政府定价收费), with its legal basis (收费依据)."""
+
+    code: str
+    name: str
+    basis: str
+
+
+class StatutoryFees(_Data):
+    rule: str
+    source: str
+    basis_note: str
+    items: tuple[StatutoryFee, ...]
 
 
 class ZeroInvestment(_Data):
@@ -94,18 +113,30 @@ class FeeRules(_Data):
     extended-service catalogue (收费项目目录)."""
 
     banned: BannedFees
+    statutory: StatutoryFees
     zero_investment: ZeroInvestment
     extended_services: ExtendedServices
 
     @model_validator(mode="after")
     def _catalogue_is_clean(self) -> FeeRules:
         codes = [s.code for s in self.extended_services.catalogue]
+        codes += [s.code for s in self.statutory.items]
         if len(set(codes)) != len(codes):
-            raise ValueError("extended service codes must be unique")
-        for service in self.extended_services.catalogue:
-            if _banned_match(self, service.name) is not None:
-                raise ValueError(f"the catalogue lists a banned fee: {service.name}")
+            raise ValueError("fee codes must be unique across both lists")
+        names = [s.name for s in self.extended_services.catalogue]
+        names += [s.name for s in self.statutory.items]
+        for name in names:
+            if _banned_match(self, name) is not None:
+                raise ValueError(f"a list names a banned fee: {name}")
         return self
+
+    def statutory_item(self, code_or_name: str) -> StatutoryFee | None:
+        """The statutory item with this code or (normalised) name."""
+        key = _normalise(self, code_or_name)
+        for item in self.statutory.items:
+            if code_or_name == item.code or key == _normalise(self, item.name):
+                return item
+        return None
 
     def service(self, code_or_name: str) -> ExtendedService | None:
         """The listed service with this code or (normalised) name."""
@@ -305,3 +336,34 @@ def check_fee_items(
     if errors:
         raise FeeRefused(f"{len(errors)} fee item(s) refused (收费项目不合规)", errors=errors)
     return accepted
+
+
+def check_statutory_item(
+    item: FeeItem, *, zero_investment: bool, rules: FeeRules | None = None
+) -> StatutoryFee:
+    """The statutory list's entry for ``item``, which carries its legal basis.
+
+    Raises :class:`FeeRefused` with one error (field empty, the caller names it) coded
+    ``fee_banned``, ``fee_banned_similar`` or ``fee_zero_investment`` as for any item,
+    ``fee_listed_as_extended`` for a listed extended service, and ``fee_not_listed`` for a name
+    on neither list (类似名目 included: a name is not made lawful by the basis typed beside it).
+    """
+    rules = rules or load_fee_rules()
+    refusal = _refusal(rules, item.model_copy(update={"service_code": None}), zero_investment)
+    listed = rules.statutory_item(item.service_code or item.name)
+    if refusal is not None and refusal[0] == "fee_not_listed" and listed is not None:
+        return listed
+    if refusal is None or refusal[0] in {"fee_price_mismatch", "fee_consent_missing"}:
+        refusal = (
+            "fee_listed_as_extended",
+            f"“{item.name}”是收费项目目录中的延伸服务，应按延伸服务登记并取得用户确认",
+        )
+    elif refusal[0] == "fee_not_listed":
+        names = "、".join(s.name for s in rules.statutory.items)
+        refusal = (
+            "fee_not_listed",
+            f"“{item.name}”不在政府定价收费清单（{names}）中，不得作为政府定价收费收取："
+            f"{rules.statutory.rule}",
+        )
+    code, message = refusal
+    raise FeeRefused(message, errors=[FieldError(field="", code=code, message=message)])

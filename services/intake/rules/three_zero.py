@@ -33,14 +33,18 @@ from shared.errors import Unprocessable
 
 __all__ = [
     "Area",
+    "Ceiling",
     "CustomerCategory",
     "ThreeZeroDecision",
     "ThreeZeroPolicy",
     "ThreeZeroRequest",
     "ThreeZeroRules",
     "assess_three_zero",
+    "category_from_facts",
     "load_three_zero_rules",
+    "overridden",
     "policy_in_force",
+    "workflow_type",
 ]
 
 _DATA_FILE = Path(__file__).with_name("three_zero.json")
@@ -98,7 +102,17 @@ class Citation(_Data):
     source: str
 
 
+class Ceiling(_Data):
+    """The most any 三零 policy covers (160 kW in both plans): a customer typed as 实行“三零”的
+    低压非居民用户 above it is refused whatever the version in force."""
+
+    limit_kw: Decimal = Field(gt=0)
+    rule: str
+    source: str
+
+
 class ThreeZeroRules(_Data):
+    ceiling: Ceiling
     policies: tuple[ThreeZeroPolicy, ...]
     whitelist: Citation
 
@@ -110,6 +124,10 @@ class ThreeZeroRules(_Data):
         codes = [p.code for p in self.policies]
         if len(set(codes)) != len(codes):
             raise ValueError("policy codes must be unique")
+        for policy in self.policies:
+            for limits in policy.limits_kw.values():
+                if any(limit > self.ceiling.limit_kw for limit in limits.values()):
+                    raise ValueError(f"{policy.code}: a limit is above the ceiling")
         return self
 
 
@@ -232,4 +250,83 @@ def assess_three_zero(
         investment_boundary=policy.investment_boundary,
         whitelist=whitelist,
         reasons=reasons,
+    )
+
+
+FACT_CATEGORIES: dict[CustomerType, CustomerCategory] = {
+    CustomerType.residential: CustomerCategory.residential,
+    CustomerType.low_voltage_three_zero: CustomerCategory.small_micro_enterprise,
+    CustomerType.low_voltage: CustomerCategory.small_micro_enterprise,
+}
+"""Who a new application is, as far as 三零 goes, from the facts given on acceptance.
+
+A low-voltage non-residential customer is judged as a small or micro enterprise whether the
+clerk typed it 实行“三零” or not: both plans make 三零 mandatory up to the limit, so it is not
+the clerk's choice of type that decides. High-voltage types are not covered (三零 users connect
+at low voltage). A customer who is not a small or micro enterprise is taken out by an override
+with its reason (:func:`overridden`).
+"""
+
+
+def category_from_facts(customer_type: CustomerType) -> CustomerCategory:
+    return FACT_CATEGORIES.get(customer_type, CustomerCategory.other)
+
+
+def workflow_type(customer_type: CustomerType, eligible: bool) -> CustomerType:
+    """The customer type whose stages and time limits an application follows once 三零 is
+    decided: a low-voltage non-residential customer follows 实行“三零”服务的低压非居民用户
+    exactly when it is eligible; residential and high-voltage types keep their own.
+
+    >>> workflow_type(CustomerType.low_voltage, True)
+    <CustomerType.low_voltage_three_zero: 'low_voltage_three_zero'>
+    >>> workflow_type(CustomerType.low_voltage_three_zero, False)
+    <CustomerType.low_voltage: 'low_voltage'>
+    """
+    if customer_type in (CustomerType.low_voltage, CustomerType.low_voltage_three_zero):
+        return CustomerType.low_voltage_three_zero if eligible else CustomerType.low_voltage
+    return customer_type
+
+
+def overridden(
+    decision: ThreeZeroDecision,
+    request: ThreeZeroRequest,
+    *,
+    eligible: bool,
+    reason: str,
+    jurisdiction: str,
+    on: date,
+    policies: Sequence[ThreeZeroPolicy] | None = None,
+) -> ThreeZeroDecision:
+    """The decision a clerk's override (人工调整) makes of ``decision``, its reason recorded.
+
+    The caller has checked that the override changes the outcome and has a reason.
+    """
+    note = f"经办人员调整“三零”判定为{'适用' if eligible else '不适用'}，理由：{reason}"
+    if not eligible:
+        return decision.model_copy(
+            update={
+                "eligible": False,
+                "customer_type": None,
+                "connection_voltage": None,
+                "zero_investment": False,
+                "investment_boundary": None,
+                "whitelist": False,
+                "reasons": [*decision.reasons, note],
+            }
+        )
+    policy = policy_in_force(jurisdiction, on, policies)
+    return decision.model_copy(
+        update={
+            "eligible": True,
+            "customer_type": (
+                CustomerType.residential
+                if request.category is CustomerCategory.residential
+                else CustomerType.low_voltage_three_zero
+            ),
+            "connection_voltage": VoltageClass.low,
+            "zero_investment": True,
+            "investment_boundary": policy.investment_boundary,
+            "whitelist": request.capacity_limited or not request.in_grid_plan,
+            "reasons": [*decision.reasons, note],
+        }
     )

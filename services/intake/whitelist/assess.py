@@ -19,11 +19,18 @@ correction of the application's own facts — its capacity (capacity_kw) or its 
 again with the corrected facts and the named area as it stands now; the new decision replaces the
 stored one and is a ``three_zero_rejudged`` event of the stage log, whose payload keeps the
 earlier decision, so the history stays in the log.
+
+On acceptance the facts decide, not the type the clerk picked: a low-voltage non-residential
+customer within the limit of the policy in force gets 三零 and its workflow (the stages and time
+limits of 实行“三零”服务的低压非居民用户) even when entered as 未实行“三零”; one above it follows
+the other low-voltage workflow. A clerk may override the decision (``three_zero_override``) only
+with a reason: the override, who, why and when are stored with the decision, shown in its answer
+and are a ``three_zero_overridden`` event of the stage log.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -40,7 +47,7 @@ from services.intake.applications.models import (
     AreaClass,
     EventKind,
 )
-from services.intake.policies.models import CustomerType
+from services.intake.policies.models import CUSTOMER_TYPE_LABELS, LOW_VOLTAGE_TYPES, CustomerType
 from services.intake.rules.identity import FieldErrors
 from services.intake.rules.three_zero import (
     Area,
@@ -48,11 +55,16 @@ from services.intake.rules.three_zero import (
     ThreeZeroDecision,
     ThreeZeroRequest,
     assess_three_zero,
+    category_from_facts,
+    load_three_zero_rules,
+    overridden,
+    workflow_type,
 )
 from services.intake.whitelist.models import (
     WHITELIST_STATUS_LABELS,
     GridArea,
     ThreeZeroAssessment,
+    ThreeZeroOverridePublic,
     ThreeZeroPublic,
     WhitelistEntry,
     WhitelistStatus,
@@ -73,6 +85,15 @@ NO_POLICY = "three_zero_policy_not_in_force"
 
 
 @dataclass(frozen=True)
+class Override:
+    """A clerk's override of the facts' decision, as taken on acceptance."""
+
+    eligible: bool
+    reason: str
+    actor: str
+
+
+@dataclass(frozen=True)
 class Assessed:
     """The facts and the decision, before anything is stored."""
 
@@ -81,6 +102,17 @@ class Assessed:
     """None when no 三零 policy of the jurisdiction was in force on the day."""
     grid_area: GridArea | None
     reasons: list[str]
+    customer_type: CustomerType | None = None
+    """The workflow the application follows (set on acceptance: :func:`assess`)."""
+    declared_customer_type: CustomerType | None = None
+    """The type entered, when it is not :attr:`customer_type`."""
+    override: Override | None = None
+    notes: tuple[str, ...] = ()
+    """What the workflow and an override add to the reasons (kept after them)."""
+
+    @property
+    def stored_reasons(self) -> list[str]:
+        return [*self.reasons, *self.notes]
 
 
 async def find_grid_area(session: AsyncSession, unit: str, name: str) -> GridArea | None:
@@ -102,7 +134,7 @@ def _area_reason(area: GridArea, capacity_kw: Decimal) -> str | None:
 
 
 def _decide(
-    customer_type: CustomerType,
+    category: CustomerCategory,
     capacity_kw: Decimal,
     area_class: AreaClass,
     area: GridArea | None,
@@ -113,7 +145,7 @@ def _decide(
     """Gather the facts of an application and decide 三零 by the policy in force ``on``."""
     area_reason = _area_reason(area, capacity_kw) if area is not None else None
     request = ThreeZeroRequest(
-        category=CATEGORY_OF_TYPE.get(customer_type, CustomerCategory.other),
+        category=category,
         capacity_kw=capacity_kw,
         area=AREA_OF_CLASS[area_class],
         capacity_limited=area is not None
@@ -148,12 +180,16 @@ def _over_limit(customer_type: CustomerType, assessed: Assessed) -> bool:
 
 
 async def assess(
-    session: AsyncSession, data: ApplicationCreate, today: date, errors: FieldErrors
+    session: AsyncSession, data: ApplicationCreate, today: date, errors: FieldErrors, *, actor: str
 ) -> Assessed:
     """Decide 三零 for ``data`` accepted on ``today``; refusals are added to ``errors``.
 
-    Refused: a grid area the unit does not have (``grid_area_unknown``), and a customer typed as
-    实行“三零”的低压非居民用户 whom the policy in force does not cover (``three_zero_over_limit``).
+    Refused: a grid area the unit does not have (``grid_area_unknown``), a customer typed as
+    实行“三零”的低压非居民用户 whom the policy in force does not cover (``three_zero_over_limit``),
+    and an override without a reason (``three_zero_override_reason_required``), that changes
+    nothing (``three_zero_override_not_needed``), that would give 三零 to a high-voltage customer
+    (``three_zero_override_not_low_voltage``) or above the ceiling (``three_zero_over_160kw``),
+    or with no policy in force (``three_zero_policy_not_in_force``). ``actor`` is the clerk.
     """
     area: GridArea | None = None
     if data.site.grid_area is not None:
@@ -164,19 +200,96 @@ async def assess(
                 "grid_area_unknown",
                 f"{data.unit}没有名为“{data.site.grid_area.strip()}”的配电网区域",
             )
+    declared = data.customer_type
     assessed = _decide(
-        data.customer_type,
+        category_from_facts(declared),
         data.capacity_kw,
         data.site.area_class,
         area,
         jurisdiction=data.jurisdiction,
         on=today,
     )
-    if _over_limit(data.customer_type, assessed) and not any(
-        e.field == "capacity_kw" for e in errors.errors
+    override = None
+    if data.three_zero_override is not None:
+        override = _checked_override(data, assessed, errors, actor=actor)
+    if override is not None:
+        assessed = _overridden(assessed, override, jurisdiction=data.jurisdiction, on=today)
+    elif (
+        data.three_zero_override is None
+        and _over_limit(declared, assessed)
+        and not any(e.field == "capacity_kw" for e in errors.errors)
     ):
         errors.add("capacity_kw", "three_zero_over_limit", assessed.reasons[0])
-    return assessed
+    eligible = bool(assessed.decision and assessed.decision.eligible)
+    applied = workflow_type(declared, eligible)
+    notes = assessed.notes
+    if applied is not declared:
+        notes = (
+            *notes,
+            f"申报用户类型为“{CUSTOMER_TYPE_LABELS[declared]}”，按“三零”判定结果"
+            f"按“{CUSTOMER_TYPE_LABELS[applied]}”的环节和时限办理。",
+        )
+    return replace(
+        assessed,
+        notes=notes,
+        customer_type=applied,
+        declared_customer_type=declared if applied is not declared else None,
+        override=override,
+    )
+
+
+def _checked_override(
+    data: ApplicationCreate, assessed: Assessed, errors: FieldErrors, *, actor: str
+) -> Override | None:
+    """The clerk's override if it may be taken; otherwise its refusal is added to ``errors``."""
+    assert data.three_zero_override is not None
+    wanted = data.three_zero_override.eligible
+    reason = (data.three_zero_override.reason or "").strip()
+    field = "three_zero_override"
+    ceiling = load_three_zero_rules().ceiling
+    if not reason:
+        errors.add(
+            f"{field}.reason",
+            "three_zero_override_reason_required",
+            "调整“三零”判定须填写理由，理由与调整人、调整时间一并记录",
+        )
+    elif assessed.decision is None:
+        errors.add(f"{field}.eligible", NO_POLICY, assessed.reasons[0])
+    elif assessed.decision.eligible == wanted:
+        errors.add(
+            f"{field}.eligible",
+            "three_zero_override_not_needed",
+            f"按申请事实已判定为{'适用' if wanted else '不适用'}“三零”服务，无需调整",
+        )
+    elif wanted and data.customer_type not in LOW_VOLTAGE_TYPES:
+        errors.add(
+            f"{field}.eligible",
+            "three_zero_override_not_low_voltage",
+            "“三零”服务用户采取低压方式接入电网，高压用户不能调整为适用“三零”",
+        )
+    elif wanted and data.capacity_kw > ceiling.limit_kw:
+        errors.add(
+            f"{field}.eligible",
+            "three_zero_over_160kw",
+            f"“三零”服务适用于报装容量{ceiling.limit_kw.normalize():f}千瓦及以下的用户"
+            f"（{ceiling.rule}）",
+        )
+    else:
+        return Override(eligible=wanted, reason=reason, actor=actor)
+    return None
+
+
+def _overridden(assessed: Assessed, override: Override, *, jurisdiction: str, on: date) -> Assessed:
+    assert assessed.decision is not None
+    decision = overridden(
+        assessed.decision,
+        assessed.request,
+        eligible=override.eligible,
+        reason=override.reason,
+        jurisdiction=jurisdiction,
+        on=on,
+    )
+    return replace(assessed, decision=decision, notes=(*assessed.notes, decision.reasons[-1]))
 
 
 def record(
@@ -199,10 +312,34 @@ def record(
             zero_investment=bool(decision and decision.zero_investment),
             capacity_limit_kw=decision.capacity_limit_kw if decision else None,
             whitelist=bool(decision and decision.whitelist),
-            reasons=assessed.reasons,
+            reasons=assessed.stored_reasons,
             assessed_at=now,
+            declared_customer_type=assessed.declared_customer_type,
+            override_eligible=assessed.override.eligible if assessed.override else None,
+            override_reason=assessed.override.reason if assessed.override else None,
+            overridden_by=assessed.override.actor if assessed.override else None,
+            overridden_at=now if assessed.override else None,
         )
     )
+    if assessed.override is not None:
+        append_event(
+            session,
+            application,
+            EventKind.three_zero_overridden,
+            now=now,
+            actor=assessed.override.actor,
+            stage=application.current_stage,
+            reason=assessed.override.reason,
+            payload={
+                "policy": decision.policy_code if decision else None,
+                "eligible_by_facts": not assessed.override.eligible,
+                "eligible": assessed.override.eligible,
+                "declared_customer_type": (
+                    assessed.declared_customer_type or application.customer_type
+                ).value,
+                "customer_type": application.customer_type.value,
+            },
+        )
     if decision is not None and decision.whitelist:
         session.add(
             WhitelistEntry(
@@ -232,6 +369,22 @@ def _summary(
         "whitelist": whitelist,
         "reasons": reasons,
     }
+
+
+def _kept_override(stored: ThreeZeroAssessment | None, assessed: Assessed) -> Override | None:
+    """The override recorded on acceptance, when the new decision would undo it."""
+    if (
+        stored is None
+        or stored.override_eligible is None
+        or assessed.decision is None
+        or assessed.decision.eligible == stored.override_eligible
+    ):
+        return None
+    return Override(
+        eligible=stored.override_eligible,
+        reason=stored.override_reason or "",
+        actor=stored.overridden_by or "",
+    )
 
 
 async def rejudge(
@@ -264,14 +417,19 @@ async def rejudge(
         else None
     )
     assessed = _decide(
-        application.customer_type,
+        CATEGORY_OF_TYPE.get(application.customer_type, CustomerCategory.other),
         application.capacity_kw,
         application.area_class,
         area,
         jurisdiction=application.jurisdiction,
         on=application.accepted_day,
     )
-    if _over_limit(application.customer_type, assessed):
+    kept = _kept_override(stored, assessed)
+    if kept is not None:
+        assessed = _overridden(
+            assessed, kept, jurisdiction=application.jurisdiction, on=application.accepted_day
+        )
+    elif _over_limit(application.customer_type, assessed):
         raise Unprocessable(
             assessed.reasons[0],
             code="three_zero_over_limit",
@@ -313,7 +471,7 @@ async def rejudge(
     stored.zero_investment = bool(decision and decision.zero_investment)
     stored.capacity_limit_kw = decision.capacity_limit_kw if decision else None
     stored.whitelist = bool(decision and decision.whitelist)
-    stored.reasons = assessed.reasons
+    stored.reasons = assessed.stored_reasons
     stored.assessed_at = now
     session.add(stored)
     whitelist_change = await _follow_whitelist(session, application, assessed, actor=actor, now=now)
@@ -426,4 +584,16 @@ async def three_zero_of(
         whitelist_status_label=WHITELIST_STATUS_LABELS[entry.status] if entry else None,
         reasons=assessment.reasons,
         assessed_at=assessment.assessed_at,
+        declared_customer_type=assessment.declared_customer_type,
+        override=(
+            ThreeZeroOverridePublic(
+                eligible_by_facts=not assessment.override_eligible,
+                eligible=assessment.override_eligible,
+                reason=assessment.override_reason or "",
+                overridden_by=assessment.overridden_by or "",
+                overridden_at=assessment.overridden_at,
+            )
+            if assessment.override_eligible is not None and assessment.overridden_at is not None
+            else None
+        ),
     )

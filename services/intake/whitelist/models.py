@@ -88,6 +88,17 @@ class ThreeZeroAssessment(IntakeTable, table=True):
     whitelist: bool
     reasons: list[str] = Field(sa_column=Column(JSON, nullable=False))
     assessed_at: BeijingTime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    declared_customer_type: CustomerType | None = Field(
+        default=None, sa_column=enum_column(CustomerType, nullable=True)
+    )
+    """The type the clerk entered, when the decision gave the application another workflow."""
+    override_eligible: bool | None = None
+    """Set when a clerk overrode the decision the facts gave (人工调整): the outcome chosen."""
+    override_reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    overridden_by: str | None = Field(default=None, max_length=100)
+    overridden_at: BeijingTime | None = Field(
+        default=None, sa_column=Column(UTCDateTime, nullable=True)
+    )
 
 
 class WhitelistEntry(IntakeTable, table=True):
@@ -172,6 +183,26 @@ class GridAreaPublic(BaseModel):
     updated_by: str
 
 
+class ThreeZeroOverrideIn(BaseModel):
+    """A clerk's override of the 三零 decision the facts give (人工调整“三零”判定)."""
+
+    model_config = ConfigDict(extra="forbid")
+    eligible: bool = DataField(description="The outcome chosen against the facts' decision")
+    reason: str | None = DataField(
+        default=None, max_length=2000, description="调整理由（必填）, e.g. 非小微企业"
+    )
+
+
+class ThreeZeroOverridePublic(BaseModel):
+    """Who overrode the decision the facts gave, why and when."""
+
+    eligible_by_facts: bool
+    eligible: bool
+    reason: Annotated[str, FREE_TEXT]
+    overridden_by: str
+    overridden_at: BeijingTime
+
+
 class ThreeZeroPublic(BaseModel):
     """The 三零 decision of an application (三零 判定) and why, in Chinese."""
 
@@ -186,6 +217,13 @@ class ThreeZeroPublic(BaseModel):
     whitelist_status_label: str | None
     reasons: list[str]
     assessed_at: BeijingTime
+    declared_customer_type: CustomerType | None = DataField(
+        default=None,
+        description="The type entered, when the decision gave the application another workflow",
+    )
+    override: ThreeZeroOverridePublic | None = DataField(
+        default=None, description="人工调整：the override of the facts' decision, if any"
+    )
 
 
 class WhitelistItem(BaseModel):

@@ -37,6 +37,7 @@ from services.intake.whitelist.models import (
     WhitelistTransition,
     status_of,
 )
+from shared import units
 from shared.auth import Principal, Role
 from shared.db import fetch_all
 from shared.errors import Conflict, Forbidden, NotFound, Unprocessable
@@ -56,7 +57,7 @@ def _check_maintainer(principal: Principal, unit: str) -> None:
             "grid capacity is kept by administrators and the unit's clerks",
             code="grid_area_maintainer_required",
         )
-    if unit not in principal.units:
+    if not units.covers(principal.units, unit):
         raise Forbidden(f"you do not act for {unit}", code="not_your_unit")
 
 
@@ -190,13 +191,13 @@ async def list_whitelist(
         .outerjoin(area, col(area.id) == col(WhitelistEntry.grid_area_id))
     )
     if principal.role is Role.clerk:
-        if flt.unit is not None and flt.unit not in principal.units:
+        if flt.unit is not None and not units.covers(principal.units, flt.unit):
             raise Forbidden(f"you do not act for {flt.unit}", code="not_your_unit")
-        query = query.where(col(WhitelistEntry.unit).in_(principal.units))
+        query = query.where(col(WhitelistEntry.unit).in_(units.covered(principal.units)))
     elif principal.role is Role.supervisor:
-        query = query.where(col(Application.supervising_unit).in_(principal.units))
+        query = query.where(col(Application.supervising_unit).in_(units.covered(principal.units)))
     if flt.unit is not None:
-        query = query.where(col(WhitelistEntry.unit) == flt.unit)
+        query = query.where(col(WhitelistEntry.unit).in_(units.covered([flt.unit])))
     if flt.status is not None:
         query = query.where(col(WhitelistEntry.status) == flt.status.value)
     if flt.area is not None:
@@ -280,11 +281,11 @@ async def report(session: AsyncSession, principal: Principal) -> WhitelistReport
         col(WhitelistEntry.unit), col(WhitelistEntry.status)
     )
     if principal.role is Role.clerk:
-        query = query.where(col(WhitelistEntry.unit).in_(principal.units))
+        query = query.where(col(WhitelistEntry.unit).in_(units.covered(principal.units)))
     elif principal.role is Role.supervisor:
         query = query.join(
             Application, col(Application.id) == col(WhitelistEntry.application_id)
-        ).where(col(Application.supervising_unit).in_(principal.units))
+        ).where(col(Application.supervising_unit).in_(units.covered(principal.units)))
     counts: dict[str, dict[WhitelistStatus, int]] = {}
     for unit, status, count in await fetch_all(session, query):
         counts.setdefault(unit, dict.fromkeys(WhitelistStatus, 0))[WhitelistStatus(status)] = count

@@ -12,6 +12,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.ledger.accounts.models import User, UserCreate, UserPublic, UserUnit, UserUpdate
 from services.ledger.ledgers.models import ItemUnit, Unit, UnitPublic
+from shared import units
 from shared.auth import Principal, Role, hash_password, issue_user_token
 from shared.errors import Conflict, NotFound, Unauthorized, Unprocessable
 from shared.revocation import TokenVersion, TokenVersionList
@@ -33,8 +34,10 @@ async def _units_of(session: AsyncSession, user_id: int) -> list[Unit]:
 
 
 async def unit_ids_of(session: AsyncSession, user_id: int) -> set[int]:
-    rows = await session.exec(select(UserUnit.unit_id).where(col(UserUnit.user_id) == user_id))
-    return set(rows.all())
+    """The units the user answers for: those bound to them and every unit below those."""
+    covered = units.covered(u.name for u in await _units_of(session, user_id))
+    rows = await session.exec(select(Unit.id).where(col(Unit.name).in_(covered)))
+    return {i for i in rows.all() if i is not None}
 
 
 async def users_public(session: AsyncSession, users: Sequence[User]) -> list[UserPublic]:
@@ -155,13 +158,23 @@ async def token_for(session: AsyncSession, settings: Settings, user: User, *, no
 
 
 async def _units_named(session: AsyncSession, names: Sequence[str]) -> list[Unit]:
-    found = {u.name: u for u in await session.exec(select(Unit).where(col(Unit.name).in_(names)))}
-    missing = [n for n in names if n not in found]
+    """The units a user is bound to: units a ledger names, or units of the hierarchy
+    (``shared/units.json``, stored on first use); any other name is ``422 unknown_unit``."""
+    wanted = list(dict.fromkeys(units.canonical(n) or n for n in names))
+    found = {u.name: u for u in await session.exec(select(Unit).where(col(Unit.name).in_(wanted)))}
+    missing = [n for n in wanted if n not in found and units.canonical(n) is None]
     if missing:
         raise Unprocessable(
-            f"unknown unit(s): {', '.join(missing)}; load the ledger first", code="unknown_unit"
+            f"unknown unit(s): {', '.join(missing)}; name a unit of a loaded ledger "
+            "or of the unit hierarchy (shared/units.json)",
+            code="unknown_unit",
         )
-    return [found[n] for n in dict.fromkeys(names)]
+    for name in wanted:
+        if name not in found:
+            found[name] = Unit(name=name)
+            session.add(found[name])
+    await session.flush()
+    return [found[n] for n in wanted]
 
 
 async def list_users(session: AsyncSession) -> list[User]:
@@ -192,12 +205,13 @@ async def user_of(session: AsyncSession, principal: Principal) -> User:
 
 
 async def responsible_unit_for(session: AsyncSession, user: User, item_id: int) -> int | None:
-    """The unit through which ``user`` answers for the item, if any (lead units first)."""
+    """The unit through which ``user`` answers for the item, if any (lead units first): one
+    bound to them, or below one (a head of 各供电企业 answers for 国网东营供电公司's items)."""
     assert user.id is not None
+    answered = await unit_ids_of(session, user.id)
     rows = await session.exec(
         select(ItemUnit.unit_id)
-        .join(UserUnit, col(UserUnit.unit_id) == col(ItemUnit.unit_id))
-        .where(col(ItemUnit.item_id) == item_id, col(UserUnit.user_id) == user.id)
+        .where(col(ItemUnit.item_id) == item_id, col(ItemUnit.unit_id).in_(answered))
         .order_by(col(ItemUnit.role), col(ItemUnit.position))
     )
     return rows.first()

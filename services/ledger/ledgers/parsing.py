@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
 
+from shared import units
+
 
 class DueKind(StrEnum):
     """How an item's 完成时间 reads: a date, 持续推进, or 已实现，持续巩固提升."""
@@ -102,7 +104,6 @@ def parse_due(text: str) -> Due:
 
 _LEAD_MARK = "牵头"
 _DIVISION_MARK = "按职责分工负责"
-_UNIT_ALIASES = {"各市电力主管部门": "各电力主管部门"}
 
 
 def parse_responsibilities(text: str) -> list[Responsibility]:
@@ -119,18 +120,19 @@ def parse_responsibilities(text: str) -> list[Responsibility]:
         for candidate in (_LEAD_MARK, _DIVISION_MARK):
             if clause.endswith(candidate):
                 clause, mark = clause.removesuffix(candidate), candidate
-        units = [_UNIT_ALIASES.get(u, u) for u in clause.split("、") if u]
-        if units:
-            parsed.append((units, mark))
+        # A unit's full name or old spelling (各市电力主管部门) is read as the hierarchy names it.
+        names = [units.canonical(u) or u for u in clause.split("、") if u]
+        if names:
+            parsed.append((names, mark))
     if not parsed:
         raise ValueError("责任单位 is empty")
     has_lead = any(mark != _DIVISION_MARK for _, mark in parsed)
     result: list[Responsibility] = []
     seen: set[str] = set()
-    for units, mark in parsed:
+    for names, mark in parsed:
         supporting = mark == _DIVISION_MARK and has_lead
         role = ResponsibilityRole.supporting if supporting else ResponsibilityRole.lead
-        for unit in units:
+        for unit in names:
             if unit not in seen:
                 seen.add(unit)
                 result.append(Responsibility(unit, role))

@@ -72,11 +72,48 @@ class DeliveryFailed(Exception):
     Neither: the message's own passing failure, retried within ``max_attempts``.
     """
 
-    def __init__(self, reason: str, *, permanent: bool = False, channel_down: bool = False) -> None:
+    def __init__(
+        self,
+        reason: str,
+        *,
+        permanent: bool = False,
+        channel_down: bool = False,
+        receipt: Receipt | None = None,
+    ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.permanent = permanent
         self.channel_down = channel_down and not permanent
+        self.receipt = receipt
+
+
+_RECEIPT_MAX = 200
+_UNPRINTABLE = re.compile(r"[^\x20-\x7e\u4e00-\u9fff]")
+
+
+def _short(value: object) -> str | None:
+    """A provider's value fit to keep: printable, at most 200 characters; None if empty."""
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, bytes):
+        value = value.decode(errors="replace")
+    text = _UNPRINTABLE.sub(" ", str(value)).strip()
+    return text[:_RECEIPT_MAX] or None
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """The provider's receipt of one attempt (回执): ``id`` is its own id of the message (the SMS
+    gateway's ``biz_id``, the SMTP queue id from the 250 reply or else the Message-ID the server
+    took, a robot's ``msgid``), ``code`` its status (``250 …``, ``OK``/``INVALID_MOBILE``,
+    ``errcode 0``, ``HTTP 200``). Only these short fields are kept, never a response body."""
+
+    id: str | None
+    code: str | None
+
+    @classmethod
+    def of(cls, id_: object, code: object) -> Receipt:
+        return cls(_short(id_), _short(code))
 
 
 @dataclass(frozen=True)
@@ -97,7 +134,7 @@ def message_id(message: Outgoing, domain: str = "huodian.local") -> str:
     return f"<huodian.{message.id}.{digest}@{domain}>"
 
 
-Accepted = Callable[[], None]
+Accepted = Callable[[Receipt], None]
 
 
 class Sender(Protocol):
@@ -106,13 +143,13 @@ class Sender(Protocol):
     async def send(self, message: Outgoing, accepted: Accepted) -> None:
         """Deliver one message or raise :class:`DeliveryFailed`.
 
-        Call ``accepted`` (blocking, from any thread) the moment the far end has taken the
-        message and before anything else: it commits the outcome, so a crash after it cannot
-        send the message again."""
+        Call ``accepted`` (blocking, from any thread) with the far end's receipt the moment it
+        has taken the message and before anything else: it commits the outcome, so a crash
+        after it cannot send the message again."""
 
 
-async def _taken(accepted: Accepted) -> None:
-    await asyncio.to_thread(accepted)
+async def _taken(accepted: Accepted, receipt: Receipt) -> None:
+    await asyncio.to_thread(accepted, receipt)
 
 
 def _url_problem(recipient: str) -> str | None:
@@ -166,13 +203,13 @@ class EmailSender:
     def _send_blocking(self, mail: EmailMessage, accepted: Accepted) -> None:
         s = self._settings
         timeout = s.smtp_timeout_seconds
-        smtp: smtplib.SMTP
+        smtp: _Smtp | _SmtpSsl
         if s.smtp_security == "tls":
-            smtp = smtplib.SMTP_SSL(
+            smtp = _SmtpSsl(
                 self._host, s.smtp_port, timeout=timeout, context=ssl.create_default_context()
             )
         else:
-            smtp = smtplib.SMTP(self._host, s.smtp_port, timeout=timeout)
+            smtp = _Smtp(self._host, s.smtp_port, timeout=timeout)
         try:
             if s.smtp_security == "starttls":
                 smtp.starttls(context=ssl.create_default_context())
@@ -182,7 +219,7 @@ class EmailSender:
             # The server took the message (250 after DATA): every moment from here until the
             # outcome is committed is a window for a duplicate, so record it first, in this
             # thread, then QUIT without waiting for the answer.
-            accepted()
+            accepted(smtp_receipt(*smtp.data_reply, str(mail["Message-ID"])))
             with contextlib.suppress(smtplib.SMTPException, OSError):
                 smtp.send("QUIT\r\n")
         finally:
@@ -194,22 +231,56 @@ class EmailSender:
             await asyncio.to_thread(self._send_blocking, mail, accepted)
         except smtplib.SMTPRecipientsRefused as exc:
             # About this recipient: its own failure, final for a 5xx.
-            codes = [code for code, _ in exc.recipients.values()]
+            replies = list(exc.recipients.values())
+            codes = [code for code, _ in replies]
             raise DeliveryFailed(
                 f"SMTP refused the recipient: {exc.recipients}",
                 permanent=all(500 <= c < 600 for c in codes),
+                receipt=Receipt.of(None, " ".join(f"{c} {_smtp_reason(r)}" for c, r in replies)),
             ) from exc
         except smtplib.SMTPDataError as exc:
             # The server refused this message's content (5xx: for good) or failed (4xx).
             reason = _smtp_reason(exc.smtp_error)
             final = 500 <= exc.smtp_code < 600
             raise DeliveryFailed(
-                f"SMTP {exc.smtp_code}: {reason}", permanent=final, channel_down=not final
+                f"SMTP {exc.smtp_code}: {reason}",
+                permanent=final,
+                channel_down=not final,
+                receipt=Receipt.of(None, f"{exc.smtp_code} {reason}"),
             ) from exc
         except (smtplib.SMTPException, OSError) as exc:
             # Connecting, greeting, TLS, login or the sender refused: the server's failure.
             where = f"{self._host}:{self._settings.smtp_port}"
             raise DeliveryFailed(f"SMTP server {where}: {exc!r}", channel_down=True) from exc
+
+
+class _Smtp(smtplib.SMTP):
+    """Keeps the server's reply to DATA, which ``send_message`` drops: it names the queue id."""
+
+    data_reply: tuple[int, bytes] = (0, b"")
+
+    def data(self, msg: Any) -> tuple[int, bytes]:
+        self.data_reply = super().data(msg)
+        return self.data_reply
+
+
+class _SmtpSsl(smtplib.SMTP_SSL):
+    data_reply: tuple[int, bytes] = (0, b"")
+
+    def data(self, msg: Any) -> tuple[int, bytes]:
+        self.data_reply = super().data(msg)
+        return self.data_reply
+
+
+_QUEUE_ID = re.compile(r"(?:queued as\s+|\bid=)<?([A-Za-z0-9._@-]+)>?", re.IGNORECASE)
+
+
+def smtp_receipt(code: int, reply: bytes | str, message_id: str) -> Receipt:
+    """The receipt of a mail the server took: the queue id its 250 names (Postfix's ``2.0.0 Ok:
+    queued as 4Z1x…``, Exim's ``OK id=1tA…``), else the Message-ID the server took."""
+    text = _smtp_reason(reply)
+    found = _QUEUE_ID.search(text)
+    return Receipt.of(found.group(1) if found else message_id, f"{code} {text}")
 
 
 def _smtp_reason(error: bytes | str) -> str:
@@ -243,6 +314,7 @@ async def _post_json(
             f"{urlsplit(url).netloc} answered HTTP {status}",
             permanent=status in _FINAL_HTTP,
             channel_down=one_server and (status >= 500 or status in (401, 403, 429)),
+            receipt=Receipt.of(None, f"HTTP {status}"),
         )
     return response
 
@@ -261,6 +333,12 @@ def _errcode(payload: Mapping[str, Any]) -> int:
     """A robot's numeric ``errcode`` (-1 if it gave none): the only part of its answer kept."""
     code = payload.get("errcode", -1)
     return code if isinstance(code, int) else -1
+
+
+def _robot_receipt(payload: Mapping[str, Any], code: int) -> Receipt:
+    """A robot's ``msgid`` where its API returns one, and its errcode (never its errmsg)."""
+    msgid = payload.get("msgid")
+    return Receipt.of(msgid if isinstance(msgid, str | int) else None, f"errcode {code}")
 
 
 def _dumps(payload: Mapping[str, Any]) -> bytes:
@@ -303,12 +381,14 @@ class SmsSender:
         response = await _post_json(self._client, self._url, body, headers, one_server=True)
         payload = _json_of(response)
         code = str(payload.get("code", ""))
+        receipt = Receipt.of(payload.get("biz_id"), code)
         if code != "OK":
             raise DeliveryFailed(
                 f"SMS gateway refused: {code} {payload.get('message', '')}".strip(),
                 permanent=code in self._FINAL_CODES,
+                receipt=receipt,
             )
-        await _taken(accepted)
+        await _taken(accepted, receipt)
 
 
 class WeComSender:
@@ -325,11 +405,14 @@ class WeComSender:
         body = _dumps({"msgtype": "text", "text": {"content": _robot_text(message)}})
         payload = _json_of(await _post_json(self._client, message.recipient, body, {}))
         code = _errcode(payload)
+        receipt = _robot_receipt(payload, code)
         if code != 0:
             raise DeliveryFailed(
-                f"WeCom robot refused: errcode {code}", permanent=code in self._FINAL_CODES
+                f"WeCom robot refused: errcode {code}",
+                permanent=code in self._FINAL_CODES,
+                receipt=receipt,
             )
-        await _taken(accepted)
+        await _taken(accepted, receipt)
 
 
 def dingtalk_sign(secret: str, timestamp_ms: str) -> str:
@@ -367,11 +450,14 @@ class DingTalkSender:
         body = _dumps({"msgtype": "text", "text": {"content": _robot_text(message)}})
         payload = _json_of(await _post_json(self._client, url, body, {}))
         code = _errcode(payload)
+        receipt = _robot_receipt(payload, code)
         if code != 0:
             raise DeliveryFailed(
-                f"DingTalk robot refused: errcode {code}", permanent=code in self._FINAL_CODES
+                f"DingTalk robot refused: errcode {code}",
+                permanent=code in self._FINAL_CODES,
+                receipt=receipt,
             )
-        await _taken(accepted)
+        await _taken(accepted, receipt)
 
 
 def webhook_signature(secret: str, body: bytes) -> str:
@@ -397,8 +483,8 @@ class WebhookSender:
         headers = {"Idempotency-Key": message.dedup_key}
         if self._secret:
             headers["X-Huodian-Signature"] = webhook_signature(self._secret, body)
-        await _post_json(self._client, message.recipient, body, headers)
-        await _taken(accepted)
+        response = await _post_json(self._client, message.recipient, body, headers)
+        await _taken(accepted, Receipt.of(None, f"HTTP {response.status_code}"))
 
 
 @dataclass(frozen=True)

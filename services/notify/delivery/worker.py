@@ -33,15 +33,27 @@ import logging
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import Engine, func, text, update
+from sqlalchemy import Engine, func, insert, text, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.notify.delivery.channels import Channels, DeliveryFailed, Outgoing, Sender
-from services.notify.delivery.models import ChannelHealth
+from services.notify.delivery.channels import (
+    Channels,
+    DeliveryFailed,
+    Outgoing,
+    Receipt,
+    Sender,
+)
+from services.notify.delivery.fallbacks import queue_fallback
+from services.notify.delivery.models import (
+    AttemptOutcome,
+    ChannelHealth,
+    DeliveryAttempt,
+)
 from services.notify.delivery.windows import DeliveryHours
 from services.notify.messages.models import Channel, DeliveryWindow, Message, MessageState
 from services.notify.settings import NotifySettings
@@ -184,23 +196,60 @@ async def _claim(
     )
 
 
+def _attempt(
+    claimed: _Claimed,
+    outcome: AttemptOutcome,
+    receipt: Receipt | None,
+    now: datetime,
+    error: str | None = None,
+) -> dict[str, object]:
+    """The row of one attempt in ``delivery_attempts`` (投递尝试), with the provider's receipt."""
+    return {
+        "message_id": claimed.message.id,
+        "attempt": claimed.attempts,
+        "channel": claimed.message.channel,
+        "attempted_at": now,
+        "outcome": outcome,
+        "receipt": receipt.id if receipt else None,
+        "provider_code": receipt.code if receipt else None,
+        "error": error,
+    }
+
+
 class _SentRecorder:
     """Commits ``sent`` for one claimed message, synchronously, from whichever thread the
-    sender calls it in: the shortest path from "the far end took it" to "it is recorded"."""
+    sender calls it in: the shortest path from "the far end took it" to "it is recorded".
+    The attempt and its receipt are recorded in the same transaction."""
 
     def __init__(self, engine: Engine, claimed: _Claimed, now: datetime) -> None:
         self._engine = engine
-        self._statement = (
+        self._claimed = claimed
+        self._now = now
+        self._receipt: Receipt | None = None
+        self.done = False
+
+    def _statements(self) -> tuple[Any, Any]:
+        claimed, receipt = self._claimed, self._receipt
+        sent = (
             update(Message)
             .where(col(Message.id) == claimed.message.id, col(Message.attempts) == claimed.attempts)
             # Sent is the truth even if a later change superseded it meanwhile.
-            .values(state=MessageState.sent, sent_at=now, last_error=None)
+            .values(
+                state=MessageState.sent,
+                sent_at=self._now,
+                last_error=None,
+                receipt=receipt.id if receipt else None,
+            )
         )
-        self.done = False
+        attempt = insert(DeliveryAttempt).values(
+            _attempt(claimed, AttemptOutcome.sent, receipt, self._now)
+        )
+        return sent, attempt
 
-    def __call__(self) -> None:
+    def __call__(self, receipt: Receipt) -> None:
         if self.done:
             return
+        self._receipt = receipt
         try:
             self._commit()
         except Exception:  # recorded again by the worker once the send returns
@@ -217,7 +266,8 @@ class _SentRecorder:
         for attempt in (1, 2):
             try:
                 with serial, self._engine.begin() as connection:
-                    connection.execute(self._statement)
+                    for statement in self._statements():
+                        connection.execute(statement)
                 return
             except DBAPIError as exc:  # a pooled connection the database dropped: once more
                 if attempt == 2 or not exc.connection_invalidated:
@@ -241,10 +291,16 @@ async def _record_failure(
     """Commit a failed send in its own short transaction, if the message is still ours.
 
     Returns the state recorded; ``queued`` means the channel was down and the attempt was
-    given back."""
+    given back. The attempt is recorded with its receipt; a dead letter leads to its type's
+    fallback channel in the same transaction (``delivery/fallbacks.py``)."""
     mine = (col(Message.id) == claimed.message.id, col(Message.attempts) == claimed.attempts)
     attempts = claimed.attempts
     values: dict[str, object]
+    outcome = {
+        MessageState.queued: AttemptOutcome.held,
+        MessageState.dead: AttemptOutcome.dead,
+        MessageState.failed: AttemptOutcome.failed,
+    }
     if error.channel_down:
         state = MessageState.queued
         values = {
@@ -259,13 +315,22 @@ async def _record_failure(
         state = MessageState.failed
         retry_at = now + backoff(settings, attempts)
         values = {"state": state, "next_attempt_at": hours.earliest(claimed.window, retry_at)}
-    values["last_error"] = error.reason[:2000]
+    reason = error.reason[:2000]
+    values["last_error"] = reason
     # A superseded message that failed stays superseded: it is never retried.
     statement = (
         update(Message).where(*mine, col(Message.state) == MessageState.sending).values(**values)
     )
+    attempt = _attempt(claimed, outcome[state], error.receipt, now, reason)
     async with session_scope(engine) as session:
-        await session.exec(statement)
+        recorded = await session.exec(statement.execution_options(preserve_rowcount=True))
+        if state is MessageState.dead and recorded.rowcount == 1:
+            dead = await session.get(Message, claimed.message.id)
+            assert dead is not None
+            attempt["fallback"], attempt["fallback_message_id"] = await queue_fallback(
+                session, dead, hours, now=now
+            )
+        await session.exec(insert(DeliveryAttempt).values(attempt))
     return state
 
 

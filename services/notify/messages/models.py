@@ -82,6 +82,8 @@ class Message(NotifyTable, table=True):
         default=None, sa_column=Column(UTCDateTime, nullable=True)
     )
     sent_at: BeijingTime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
+    # The provider's receipt of the attempt that sent it (回执: SMS biz_id, SMTP queue id…).
+    receipt: str | None = Field(default=None, max_length=200)
 
 
 class MessagePublic(SQLModel):
@@ -104,3 +106,9 @@ class MessagePublic(SQLModel):
     created_at: BeijingTime
     next_attempt_at: BeijingTime
     sent_at: BeijingTime | None
+    receipt: str | None = Field(
+        default=None,
+        description="The provider's receipt of the sending attempt: the SMS gateway's biz_id, "
+        "the SMTP queue id (or Message-ID), a robot's msgid; every attempt's is in "
+        "GET /messages/{id}",
+    )

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 
+from services.notify.delivery.fallbacks import MessageDetail, chain_of
 from services.notify.delivery.models import ChannelHealthPublic
 from services.notify.delivery.service import channel_health
 from services.notify.delivery.worker import DeliveryRound, deliver_due
@@ -62,12 +63,19 @@ async def resend_dead(
     return await service.resend_dead(session, kind=kind, channel=channel, now=now)
 
 
-@router.get("/messages/{message_id}", summary="One message (消息详情)")
-async def message(operator: Operator, session: Session, message_id: Id) -> MessagePublic:
+@router.get(
+    "/messages/{message_id}",
+    summary="One message, its attempts, receipts and fallbacks (消息详情与投递链)",
+)
+async def message(operator: Operator, session: Session, message_id: Id) -> MessageDetail:
     found = await service.get_message(session, message_id)
-    return masked_unless(
-        MessagePublic.model_validate(found, from_attributes=True), operator.is_service
+    detail = MessageDetail.model_validate(
+        {
+            **MessagePublic.model_validate(found, from_attributes=True).model_dump(),
+            "chain": await chain_of(session, message_id),
+        }
     )
+    return masked_unless(detail, operator.is_service)
 
 
 @router.post("/messages/{message_id}/resend", summary="Re-send a dead or failed message (重发)")

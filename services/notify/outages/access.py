@@ -1,4 +1,4 @@
-"""Which outages a caller may see and act on: those of their own units (单位).
+"""Which outages a caller may see and act on: those of their units (单位) and of the units below.
 
 An outage belongs to one unit, taken from the drafting dispatcher's units. A dispatcher reads,
 changes, announces, cancels and restores only the outages of their units; an administrator may
@@ -15,6 +15,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.notify.outages.models import Outage
 from services.notify.outages.service import get
+from shared import units
 from shared.auth import Principal, Role
 from shared.errors import FieldError, Forbidden, Unprocessable
 
@@ -47,21 +48,21 @@ def unit_for_new_outage(staff: Principal, asked: str | None) -> str:
         if len(staff.units) > 1:
             raise UnitRequired(f"you act for several units; name one: {', '.join(staff.units)}")
         return staff.units[0]
-    if asked not in staff.units:
+    if not units.covers(staff.units, asked):
         raise NotYourUnit(f"you do not act for {asked}")
     return asked
 
 
 def visible_units(staff: Principal) -> Sequence[str] | None:
     """The units whose outages ``staff`` may list; ``None`` for all of them (administrators)."""
-    return None if staff.role is Role.admin else staff.units
+    return None if staff.role is Role.admin else units.covered(staff.units)
 
 
 def check_unit(outage: Outage, staff: Principal) -> None:
     """Refuse ``staff`` an outage of a unit they do not act for."""
     if staff.role is Role.admin:
         return
-    if outage.unit is None or outage.unit not in staff.units:
+    if not units.covers(staff.units, outage.unit):
         owner = outage.unit or "no unit yet (an administrator assigns one)"
         raise NotYourUnit(f"outage {outage.id} belongs to {owner}, not to your units")
 

@@ -82,7 +82,7 @@ class TestObligationsAreLogged:
         number = (await create(clerk))["application"]["number"]
         refused = await clerk.post(
             f"/applications/{number}/fees",
-            json={"items": [{**HIGH_RELIABILITY, "basis": None}]},
+            json={"items": [{**HIGH_RELIABILITY, "name": "表计迁移费"}]},
         )
         assert refused.status_code == 422, refused.text
         assert [e["kind"] for e in await log_of(clerk, number)] == ["created"]

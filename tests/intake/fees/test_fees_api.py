@@ -51,10 +51,13 @@ class TestAdding:
             "30000.00",
         )
         statutory, extended = fees["items"]
-        assert (statutory["kind_label"], statutory["basis"]) == (
+        assert (statutory["kind_label"], statutory["service_code"]) == (
             "政府定价收费",
-            "鲁发改价格〔2017〕XX号",
+            "high_reliability_supply",
         )
+        # The legal basis comes from the statutory list; the clerk's text is the price document.
+        assert "发改价格〔2003〕2279号" in statutory["basis"]
+        assert statutory["price_document"] == "鲁发改价格〔2017〕XX号"
         assert extended["service_code"] == "receiving_works_maintenance"
         assert (extended["unit"], extended["unit_price"]) == ("年", "6000.00")
         assert extended["consented_at"] == "2025-09-30T10:00:00+08:00"
@@ -114,18 +117,23 @@ class TestAdding:
             ("items[2]", "fee_not_listed"),
         ]
 
-    async def test_a_statutory_fee_names_its_basis_and_is_not_a_listed_service(self, clerk, clock):
+    async def test_a_statutory_fee_comes_from_the_list_and_is_not_a_listed_service(
+        self, clerk, clock
+    ):
         number = (await create(clerk))["application"]["number"]
         response = await add(
             clerk,
             number,
-            {**HIGH_RELIABILITY, "basis": None},
+            {"kind": "statutory", "name": "增容配套费", "amount": "900", "basis": "某文件"},
             {**MAINTENANCE, "kind": "statutory", "basis": "无"},
         )
         assert refusals(response) == [
-            ("items[0]", "fee_basis_missing"),
+            ("items[0]", "fee_not_listed"),
             ("items[1]", "fee_listed_as_extended"),
         ]
+        listed = await add(clerk, number, {**HIGH_RELIABILITY, "basis": None})
+        assert listed.status_code == 201, listed.text
+        assert "发改价格〔2003〕2279号" in listed.json()["items"][0]["basis"]
 
     async def test_only_the_units_clerk_adds_and_staff_read(
         self, clerk, other_clerk, supervisor, clock
@@ -165,12 +173,16 @@ class TestZeroInvestment:
         assert (await add(clerk, number, MAINTENANCE)).status_code == 201
 
     async def test_the_same_item_is_allowed_without_three_zero(self, clerk, clock):
-        number = (await create(clerk, customer_type="low_voltage", capacity_kw="100"))[
+        number = (await create(clerk, customer_type="low_voltage", capacity_kw="200"))[
             "application"
         ]["number"]
         assert (await sheet(clerk, number))["zero_investment"] is False
         item = {"kind": "statutory", "name": "接户线工程费", "amount": "800", "basis": "某文件"}
-        assert (await add(clerk, number, item)).status_code == 201
+        # Not refused for 三零 but for the lists, so it may be held for a supervisor instead.
+        assert refusals(await add(clerk, number, item)) == [("items[0]", "fee_not_listed")]
+        held = await add(clerk, number, {**item, "hold": {"reason": "用户自建接户线委托施工"}})
+        assert held.status_code == 201, held.text
+        assert held.json()["items"][0]["approval"] == "pending"
 
 
 class TestVoiding:
