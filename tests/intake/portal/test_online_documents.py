@@ -3,6 +3,7 @@ counts as received with its source, and is never asked of the customer again."""
 
 import pytest
 
+from services.intake.integrity.bundle import verify_bundle
 from tests.intake.documents.test_documents_api import ask, documents, receive, states
 from tests.intake.portal.conftest import PROJECT_CODE, portal_application_body, post, project_body
 
@@ -14,7 +15,9 @@ def sources(view):
 
 
 class TestVerifiedOnline:
-    async def test_licences_and_pushed_project_count_as_received(self, portal, clerk, clock):
+    async def test_licences_and_pushed_project_count_as_received(
+        self, intake, portal, clerk, clock
+    ):
         clock.set("2025-09-30 10:00")
         assert (await post(portal, "/portal/projects", project_body())).status_code == 201
         clock.set("2025-10-09 09:30")
@@ -61,6 +64,13 @@ class TestVerifiedOnline:
         clock.set("2025-10-09 15:00")
         done = await clerk.post(f"/applications/{number}/stages/acceptance/complete", json={})
         assert done.status_code == 200, done.text
+
+        # The evidence bundle binds each of them to its log entry, like a counter document.
+        bundle = (await clerk.get(f"/applications/{number}/evidence")).json()
+        lines = verify_bundle(bundle, intake.state.settings.keyring()).lines
+        assert [line for line in lines if "document" in line] == [
+            f"ok   document {d['id']} ({d['kind']}) matches the log" for d in view["on_file"]
+        ]
 
     async def test_a_project_pushed_after_the_application_joins_as_its_approval(
         self, portal, clerk, clock
