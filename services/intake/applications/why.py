@@ -351,5 +351,3 @@ async def application_why(
         today=today,
     )
     return masked_unless(why, unmasked)
-
-
