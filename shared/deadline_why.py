@@ -27,6 +27,7 @@ from shared.calendar import WorkingCalendar, package_year_range
 from shared.statutory_holidays import predicted_holidays
 
 __all__ = [
+    "DAY_BY_DAY_MAX",
     "KIND_LABELS",
     "WEEKDAY_LABELS",
     "CalendarYearUsed",
@@ -39,6 +40,8 @@ __all__ = [
     "span_lines",
 ]
 
+DAY_BY_DAY_MAX = 62
+"""Spans up to about two months are listed day by day; longer ones are summed up."""
 WEEKDAY_LABELS = ("周一", "周二", "周三", "周四", "周五", "周六", "周日")
 
 
@@ -241,15 +244,29 @@ def _run_key(day: DayExplained) -> tuple[DayKind, str | None, bool]:
     return day.kind, day.holiday_name if named else None, day.provisional
 
 
-def span_lines(span: SpanWhy) -> list[str]:
-    """The span as readable Chinese lines, one per run of days of the same kind."""
+def span_lines(span: SpanWhy, *, every_day: bool | None = None) -> list[str]:
+    """The span as readable Chinese lines, one per run of days of the same kind.
+
+    A long span (more than :data:`DAY_BY_DAY_MAX` days, e.g. a ledger item years overdue) is
+    summed up instead, listing only its holidays and make-up working days; ``every_day`` forces
+    one way or the other.
+    """
+    detailed = len(span.days) <= DAY_BY_DAY_MAX if every_day is None else every_day
     lines: list[str] = []
+    if not detailed:
+        lines.append(
+            f"{span.from_day.isoformat()}（不含）至{span.to_day.isoformat()}共{len(span.days)}天："
+            f"工作日{span.working_days}天（其中调休上班{span.makeup_workdays}天"
+            + (f"，暂停计时{span.paused_days}天" if span.paused_days else "")
+            + f"），周末{span.skipped_weekend_days}天，节假日{span.skipped_holiday_days}天。"
+        )
     run: list[DayExplained] = []
     for day in span.days:
         if run and _run_key(day) != _run_key(run[-1]):
             lines.append(_run_text(run[0], run[-1], len(run)))
             run = []
-        run.append(day)
+        if detailed or day.kind in (DayKind.holiday, DayKind.makeup_workday):
+            run.append(day)
     if run:
         lines.append(_run_text(run[0], run[-1], len(run)))
     return lines
