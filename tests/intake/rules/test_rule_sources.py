@@ -1,6 +1,6 @@
 """Each rule cites its own jurisdiction's plan (规则出处): Dongying's rules name
-东发改能源〔2021〕122号, Jingyu's cite the Jilin local power company's plan by item, and where Jingyu's plan has no rule
-of its own that is said plainly, never filled in with Dongying's."""
+东发改能源〔2021〕122号, Jingyu's cite the Jilin local power company's plan by item, and where
+Jingyu's plan has no rule of its own that is said plainly, never filled in with Dongying's."""
 
 import json
 import re
