@@ -24,6 +24,7 @@ from services.intake.rules.external_lines import (
     push_due_date,
 )
 from services.intake.rules.terms import VoltageClass
+from services.intake.rules.three_zero import load_three_zero_rules
 from shared.calendar import WorkingCalendar
 from tests.intake.conftest import JINGYU_UNIT, beijing, create
 
@@ -199,3 +200,20 @@ class TestOverHttp:
             works, jurisdiction="dongying", actor="clerk-wang", now=now, calendar=calendar
         )
         assert works.push_due_on == date(2025, 12, 30)
+
+
+class TestThreeZeroAndTimeLimits:
+    def test_each_three_zero_policy_cites_its_jurisdictions_plan(self):
+        plans = {"dongying": DONGYING_PLAN, "jingyu": JINGYU_PLAN}
+        policies = load_three_zero_rules().policies
+        assert {p.jurisdiction for p in policies} == set(plans)
+        for policy in policies:
+            assert policy.source.startswith(plans[policy.jurisdiction]), policy.code
+
+    def test_each_time_limit_version_cites_its_jurisdictions_plan(self):
+        for version in reference_versions():
+            if version.jurisdiction == "dongying":
+                assert DONGYING_NUMBER in version.source, version.code
+            else:
+                assert version.jurisdiction == "jingyu"
+                assert not mentions_dongying_plan(version.source), version.code
