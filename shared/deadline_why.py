@@ -100,6 +100,8 @@ class SpanWhy(BaseModel):
     skipped_holiday_days: int
     makeup_workdays: int
     provisional: bool
+    days_listed: bool = True
+    """False for a span too long to list day by day: the counts above still stand."""
     days: list[DayExplained]
 
 
@@ -180,28 +182,59 @@ def explain_day(
 
 
 def explain_span(
-    calendar: WorkingCalendar, start: date, end: date, pauses: Sequence[PauseWindow] = ()
+    calendar: WorkingCalendar,
+    start: date,
+    end: date,
+    pauses: Sequence[PauseWindow] = (),
+    *,
+    max_listed: int | None = None,
 ) -> SpanWhy:
-    """Every day of ``(start, end]`` explained; empty when ``end <= start``."""
+    """Every day of ``(start, end]`` explained; empty when ``end <= start``.
+
+    With ``max_listed``, a longer span is counted the same way but its days are not listed
+    (``days`` is empty, ``days_listed`` False): a ledger item asked about decades ahead.
+    """
+    total = max(0, (end - start).days)
+    listed = max_listed is None or total <= max_listed
     days: list[DayExplained] = []
+    working = paused = weekend = holiday = makeup = 0
+    provisional = False
     day = start + timedelta(days=1)
     while day <= end:
-        days.append(explain_day(calendar, day, pauses))
+        if listed:
+            explained = explain_day(calendar, day, pauses)
+            days.append(explained)
+            kind, is_provisional = explained.kind, explained.provisional
+        else:
+            kind, is_provisional = _kind(calendar, day, pauses), not calendar.is_confirmed(day.year)
+        working += kind in (DayKind.workday, DayKind.makeup_workday, DayKind.paused)
+        paused += kind is DayKind.paused
+        weekend += kind is DayKind.weekend
+        holiday += kind is DayKind.holiday
+        makeup += kind is DayKind.makeup_workday
+        provisional |= is_provisional
         day += timedelta(days=1)
-    working = sum(d.working for d in days)
-    paused = sum(d.kind is DayKind.paused for d in days)
     return SpanWhy(
         from_day=start,
         to_day=max(start, end),
         working_days=working,
         paused_days=paused,
         counted_days=working - paused,
-        skipped_weekend_days=sum(d.kind is DayKind.weekend for d in days),
-        skipped_holiday_days=sum(d.kind is DayKind.holiday for d in days),
-        makeup_workdays=sum(d.kind is DayKind.makeup_workday for d in days),
-        provisional=any(d.provisional for d in days),
+        skipped_weekend_days=weekend,
+        skipped_holiday_days=holiday,
+        makeup_workdays=makeup,
+        provisional=provisional,
+        days_listed=listed,
         days=days,
     )
+
+
+def _kind(calendar: WorkingCalendar, day: date, pauses: Sequence[PauseWindow]) -> DayKind:
+    if not calendar.is_workday(day):
+        return _rest_kind(calendar, day)
+    if any(p.covers(day) for p in pauses):
+        return DayKind.paused
+    return DayKind.makeup_workday if day.weekday() >= 5 else DayKind.workday
 
 
 def calendar_years_used(calendar: WorkingCalendar, years: Iterable[int]) -> list[CalendarYearUsed]:
@@ -251,11 +284,12 @@ def span_lines(span: SpanWhy, *, every_day: bool | None = None) -> list[str]:
     summed up instead, listing only its holidays and make-up working days; ``every_day`` forces
     one way or the other.
     """
-    detailed = len(span.days) <= DAY_BY_DAY_MAX if every_day is None else every_day
+    length = (span.to_day - span.from_day).days
+    detailed = length <= DAY_BY_DAY_MAX if every_day is None else every_day
     lines: list[str] = []
     if not detailed:
         lines.append(
-            f"{span.from_day.isoformat()}（不含）至{span.to_day.isoformat()}共{len(span.days)}天："
+            f"{span.from_day.isoformat()}（不含）至{span.to_day.isoformat()}共{length}天："
             f"工作日{span.working_days}天（其中调休上班{span.makeup_workdays}天"
             + (f"，暂停计时{span.paused_days}天" if span.paused_days else "")
             + f"），周末{span.skipped_weekend_days}天，节假日{span.skipped_holiday_days}天。"

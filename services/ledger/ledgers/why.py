@@ -30,6 +30,8 @@ from shared.deadline_why import (
 
 __all__ = ["ItemWhy", "explain_item", "item_why"]
 
+MAX_LISTED_DAYS = 2200
+"""About six years: longer spans are counted but not listed day by day."""
 ItemFigure = Literal["overdue", "due_soon", "on_time", "finished", "no_date"]
 
 
@@ -132,7 +134,8 @@ def explain_item(item: ItemPublic, as_of: date) -> ItemWhy:
 
 def _span(start: date, end: date) -> SpanWhy | None:
     try:
-        return explain_span(_calendar(max(start.year, end.year) + 1), start, end)
+        calendar = _calendar(max(start.year, end.year) + 1)
+        return explain_span(calendar, start, end, max_listed=MAX_LISTED_DAYS)
     except CalendarRangeError:
         return None  # before the package's first year: the calendar days still stand
 
