@@ -224,3 +224,23 @@ class TestWhoMayAsk:
         assert not any("13812345678" in line for line in seen["lines"])
         own = (await clerk.get(f"/applications/{number}/why")).json()
         assert "13812345678" in own["pauses"][0]["note"]
+
+
+class TestAProvisionalYear:
+    async def test_a_due_date_in_an_unpublished_year_says_it_is_provisional(self, clerk, clock):
+        clock.set("2026-12-30 10:00")
+        number = (await create(clerk))["application"]["number"]
+        clock.set("2026-12-31 10:00")
+        await complete(clerk, number, "acceptance")
+        why = (await clerk.get(f"/applications/{number}/stages/supply_plan/why")).json()
+        detail = (await clerk.get(f"/applications/{number}")).json()
+        assert why["due_date"] == detail["clock"]["due_date"]
+        assert why["provisional"] is detail["clock"]["provisional"] is True
+        new_year = day(why["due"], "2027-01-01")
+        assert (new_year["kind"], new_year["provisional"]) == ("holiday", True)
+        assert [(y["year"], y["confirmed"]) for y in why["calendar"]] == [
+            (2026, True),
+            (2027, False),
+        ]
+        assert any(line.startswith("注意：") for line in why["lines"])
+        assert_adds_up(why)
