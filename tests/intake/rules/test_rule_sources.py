@@ -2,6 +2,7 @@
 东发改能源〔2021〕122号, Jingyu's cite the Jilin local power company's plan by item, and where
 Jingyu's plan has no rule of its own that is said plainly, never filled in with Dongying's."""
 
+import importlib.util
 import json
 import re
 from datetime import date
@@ -9,7 +10,11 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from alembic.operations import Operations
+from alembic.runtime.migration import MigrationContext
+from sqlmodel import col, select
 
+from services.intake.applications.models import Application
 from services.intake.external_lines.gate import mark_completed
 from services.intake.external_lines.models import ExternalLineRecord
 from services.intake.policies.service import reference_versions
@@ -25,8 +30,11 @@ from services.intake.rules.external_lines import (
 )
 from services.intake.rules.terms import VoltageClass
 from services.intake.rules.three_zero import load_three_zero_rules
+from shared.auth import Role
 from shared.calendar import WorkingCalendar
-from tests.intake.conftest import JINGYU_UNIT, beijing, create
+from shared.db import create_sync_engine, database_target, session_scope
+from tests.conftest import client_for
+from tests.intake.conftest import DONGYING_UNIT, JINGYU_UNIT, beijing, create, staff_token
 
 DONGYING_PLAN = (
     "《东营市全面提升“获得电力”服务水平持续优化用电营商环境三年行动计划（2020—2022年）》"
@@ -217,3 +225,58 @@ class TestThreeZeroAndTimeLimits:
             else:
                 assert version.jurisdiction == "jingyu"
                 assert not mentions_dongying_plan(version.source), version.code
+
+
+class TestMigration0014:
+    async def test_open_jingyu_push_duties_lose_the_dongying_deadline(
+        self, intake, apps, settings, clerk, clock
+    ):
+        token = await staff_token(apps, "clerk-li", Role.clerk, (JINGYU_UNIT,))
+        numbers = {}
+        async with client_for(intake, token) as jingyu_clerk:
+            for jurisdiction, client, unit in (
+                ("jingyu", jingyu_clerk, JINGYU_UNIT),
+                ("dongying", clerk, DONGYING_UNIT),
+            ):
+                number = (await create(client, jurisdiction=jurisdiction, unit=unit))[
+                    "application"
+                ]["number"]
+                recorded = await client.put(
+                    f"/applications/{number}/external-line", json={"length_m": "180"}
+                )
+                assert recorded.status_code == 200, recorded.text
+                numbers[jurisdiction] = number
+        # As recorded before rules were per jurisdiction: both held to Dongying's 3 months.
+        async with session_scope(intake.state.engine) as session:
+            for works in (await session.exec(select(ExternalLineRecord))).all():
+                works.completed_on, works.push_due_on = date(2025, 9, 30), date(2025, 12, 30)
+                session.add(works)
+        path = next(
+            Path(__file__)
+            .parents[3]
+            .joinpath("services/intake/migrations/versions")
+            .glob("*_jingyu_has_no_push_duty.py")
+        )
+        spec = importlib.util.spec_from_file_location("jingyu_has_no_push_duty", path)
+        assert spec is not None
+        assert spec.loader is not None
+        migration = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(migration)
+        engine = create_sync_engine(database_target(settings, "intake"))
+        try:
+            with engine.begin() as conn, Operations.context(MigrationContext.configure(conn)):
+                migration.upgrade()
+        finally:
+            engine.dispose()
+        async with session_scope(intake.state.engine) as session:
+            rows = (
+                await session.exec(
+                    select(Application.number, ExternalLineRecord.push_due_on).join(
+                        ExternalLineRecord,
+                        col(ExternalLineRecord.application_id) == col(Application.id),
+                    )
+                )
+            ).all()
+        due = dict(rows)
+        assert due[numbers["jingyu"]] is None
+        assert due[numbers["dongying"]] == date(2025, 12, 30)
