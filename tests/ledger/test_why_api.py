@@ -42,6 +42,8 @@ class TestItemWhy:
         assert why["span"]["skipped_holiday_days"] == 8
         assert "2025-10-01（周三）至2025-10-05（周日）：国庆节放假，跳过5天" in why["lines"]
         assert why["calendar"][0]["source"].startswith("chinesecalendar")
+        assert why["plan"]["name"] == "某县任务台账"
+        assert any(line.startswith("依据：某县任务台账") for line in why["lines"])
 
     async def test_due_soon_over_the_spring_festival_2026(self, admin, viewer, seeded):
         ids = await imported(admin)
@@ -65,6 +67,7 @@ class TestItemWhy:
         item = next(i for i in page["items"] if i["seq"] == 32)  # due 2021-03-31
         why = (await viewer.get(f"/items/{item['id']}/why", params={"as_of": "2026-03-02"})).json()
         assert why["calendar_days"] == (date(2026, 3, 2) - date(2021, 3, 31)).days
+        assert "东发改能源〔2021〕122号" in why["plan"]["document_no"]
         assert why["working_days"] == sum(d["counted"] for d in why["span"]["days"])
         assert len(why["lines"]) < 200
         assert any(line.startswith("2021-03-31（不含）至2026-03-02") for line in why["lines"])

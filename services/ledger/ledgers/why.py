@@ -17,7 +17,12 @@ from pydantic import BaseModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.ledger.ledgers.parsing import DueKind
-from services.ledger.ledgers.service import DEFAULT_DUE_SOON_DAYS, ItemPublic, get_item_public
+from services.ledger.ledgers.service import (
+    DEFAULT_DUE_SOON_DAYS,
+    ItemPublic,
+    get_item_public,
+    get_ledger,
+)
 from services.ledger.updates.models import FINISHED_STATUSES
 from shared.calendar import CalendarRangeError, WorkingCalendar, package_year_range
 from shared.deadline_why import (
@@ -28,11 +33,20 @@ from shared.deadline_why import (
     span_lines,
 )
 
-__all__ = ["ItemWhy", "explain_item", "item_why"]
+__all__ = ["ItemWhy", "PlanUsed", "explain_item", "item_why", "plan_of"]
 
 MAX_LISTED_DAYS = 2200
 """About six years: longer spans are counted but not listed day by day."""
 ItemFigure = Literal["overdue", "due_soon", "on_time", "finished", "no_date"]
+
+
+class PlanUsed(BaseModel):
+    """The plan whose ledger the item belongs to (任务台账出处)."""
+
+    code: str
+    name: str
+    document_no: str
+    source: str
 
 
 class ItemWhy(BaseModel):
@@ -40,6 +54,7 @@ class ItemWhy(BaseModel):
 
     item_id: int
     ledger_code: str
+    plan: PlanUsed
     seq: int
     due_text: str
     due_kind: DueKind
@@ -64,8 +79,9 @@ def _calendar(last_year: int) -> WorkingCalendar:
     return WorkingCalendar.build(first_year=package_year_range()[0], last_year=last_year)
 
 
-def explain_item(item: ItemPublic, as_of: date) -> ItemWhy:
+def explain_item(item: ItemPublic, plan: PlanUsed, as_of: date) -> ItemWhy:
     """The explanation of an item already shaped for ``as_of``."""
+    number = f"（{plan.document_no}）" if plan.document_no else ""
     lines = [f"完成时间：“{item.due_text}”。"]
     span: SpanWhy | None = None
     figure: ItemFigure
@@ -110,12 +126,14 @@ def explain_item(item: ItemPublic, as_of: date) -> ItemWhy:
     used = calendar_years_used(_calendar(max(years)), years) if years else []
     if used:
         lines.append("工作日历：" + "；".join(f"{y.year}年：{y.source}" for y in used) + "。")
+    lines.append(f"依据：{plan.name}{number}" + (f"，{plan.source}" if plan.source else "") + "。")
     provisional = span is not None and span.provisional
     if provisional:
         lines.append("注意：部分日期所在年份的放假安排尚未公布，工作日数为暂定。")
     return ItemWhy(
         item_id=item.id,
         ledger_code=item.ledger_code,
+        plan=plan,
         seq=item.seq,
         due_text=item.due_text,
         due_kind=item.due_kind,
@@ -142,4 +160,12 @@ def _span(start: date, end: date) -> SpanWhy | None:
 
 async def item_why(session: AsyncSession, item_id: int, *, as_of: date) -> ItemWhy:
     """Why the item stands where it does on ``as_of`` (a Beijing date)."""
-    return explain_item(await get_item_public(session, item_id, as_of=as_of), as_of)
+    item = await get_item_public(session, item_id, as_of=as_of)
+    return explain_item(item, await plan_of(session, item.ledger_code), as_of)
+
+
+async def plan_of(session: AsyncSession, ledger_code: str) -> PlanUsed:
+    ledger = await get_ledger(session, ledger_code)
+    return PlanUsed(
+        code=ledger.code, name=ledger.name, document_no=ledger.document_no, source=ledger.source
+    )
