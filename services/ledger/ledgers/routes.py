@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, File, Form, Query, Response, UploadFile, status
 
 from services.ledger.deps import AsOf, CurrentAdmin, Reader
-from services.ledger.ledgers import service, spreadsheet
+from services.ledger.ledgers import service, spreadsheet, why
 from services.ledger.ledgers.models import LedgerArchive, LedgerPublic, UnitPublic
 from services.ledger.ledgers.service import (
     DeadlineFeed,
@@ -157,6 +157,11 @@ async def list_items(
 async def get_item(item_id: Id, _reader: Reader, session: Session, as_of: AsOf) -> ItemDetail:
     item = await service.get_item_public(session, item_id, as_of=as_of)
     return ItemDetail(**item.model_dump(), history=await history(session, item_id))
+
+
+@router.get("/items/{item_id}/why", summary="Why an item is overdue or due soon (事项期限说明)")
+async def item_why(item_id: Id, _reader: Reader, session: Session, as_of: AsOf) -> why.ItemWhy:
+    return await why.item_why(session, item_id, as_of=as_of)
 
 
 @router.get("/units", summary="Responsible units (责任单位)")
