@@ -130,6 +130,7 @@ class EventKind(StrEnum):
     whitelist_transition = "whitelist_transition"
     three_zero_rejudged = "three_zero_rejudged"
     log_resealed = "log_resealed"
+    due_changed = "due_changed"
 
 
 # ---- tables ----------------------------------------------------------------------------------
@@ -479,6 +480,9 @@ class PausePublic(BaseModel):
     ended_at: BeijingTime | None
     ended_by: str | None
     days: int
+    provisional: bool = DataField(
+        description="Its working days are counted over a year not yet published (暂定)"
+    )
 
 
 class ApplicationPublic(BaseModel):

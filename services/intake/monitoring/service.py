@@ -421,7 +421,16 @@ async def _escalate(session: AsyncSession, application: Application, now: dateti
     assert application.id is not None
     assert application.current_stage is not None
     assert application.due_date is not None
-    escalation = Escalation(
+    # One 督办 per stage: one withdrawn by a calendar change (services.intake.due_changes) is
+    # opened again when the moved deadline is missed too.
+    escalation = (
+        await session.exec(
+            select(Escalation).where(
+                col(Escalation.application_id) == application.id,
+                col(Escalation.stage_seq) == application.current_seq,
+            )
+        )
+    ).first() or Escalation(
         application_id=application.id,
         stage_seq=application.current_seq,
         stage=application.current_stage,
@@ -433,6 +442,15 @@ async def _escalate(session: AsyncSession, application: Application, now: dateti
         opened_at=now,
         state=EscalationState.open,
     )
+    escalation.due_date, escalation.opened_at, escalation.state = (
+        application.due_date,
+        now,
+        EscalationState.open,
+    )
+    for field in ("acknowledged_at", "acknowledged_by", "acknowledgement"):
+        setattr(escalation, field, None)
+    for field in ("resolved_at", "resolved_by", "resolution"):
+        setattr(escalation, field, None)
     session.add(escalation)
     await session.flush()
     application.warned_level = 2
