@@ -4,12 +4,16 @@ the applicant (through notify) and the portal (its callback), exactly once."""
 
 from datetime import date
 
+import pytest
 from sqlmodel import col, select
 
 from services.intake.applications.models import Application
+from services.intake.jobs import run_delivery
 from services.intake.monitoring.models import Escalation
 from services.intake.outbox.models import EventType, OutboxEvent
+from shared.auth import Role
 from shared.db import session_scope
+from tests.conftest import add_user, client_for, sign_in
 from tests.intake.applications.test_stages_api import complete
 from tests.intake.conftest import create
 from tests.intake.workdays.test_calendar_api import ARRANGEMENT_2027
@@ -62,6 +66,13 @@ async def row(intake, number: str) -> Application:
 async def escalations(intake) -> list[Escalation]:
     async with session_scope(intake.state.engine) as session:
         return list((await session.exec(select(Escalation))).all())
+
+
+@pytest.fixture
+async def notify_admin(apps):
+    await add_user(apps, "admin", Role.admin)
+    async with client_for(apps.notify, await sign_in(apps, "admin")) as client:
+        yield client
 
 
 class TestAmendedYear:
@@ -195,6 +206,31 @@ class TestAmendedYear:
         assert (await intake_admin.post("/monitoring/scan")).json()["at_risk"] == 0
         clock.set("2026-10-15 10:00")
         assert (await intake_admin.post("/monitoring/scan")).json()["at_risk"] == 1
+
+
+class TestToldThroughNotify:
+    async def test_notify_takes_the_event_and_messages_the_applicant(
+        self, apps, intake, intake_admin, clerk, notify_admin, clock
+    ):
+        await add_user(apps, "he.head", Role.dept_head, ["国网东营供电公司"], "he@example.cn")
+        clock.set("2026-10-08 09:30")
+        number = (await create(clerk))["application"]["number"]
+        await load(intake_admin, 2026, await amended_2026(intake_admin))
+        run = await run_delivery(intake)
+        assert (run.delivered, run.failed) == (1, 0)
+        listed = (
+            await notify_admin.get("/messages", params={"kind": "intake.due_changed"})
+        ).json()["messages"]
+        by_recipient = {(m["recipient"], m["channel"]): m for m in listed}
+        sms = by_recipient[("13800138000", "sms")]
+        assert f"报装{number}" in sms["body"]
+        assert "由2026年10月9日调整为2026年10月12日" in sms["body"]
+        assert ("contact@example.cn", "email") in by_recipient
+        assert ("he@example.cn", "email") in by_recipient
+        # The test clerk has no email in the directory: a visible dead message, not silence.
+        dead = by_recipient[("user:clerk-wang", "email")]
+        assert dead["state"] == "dead"
+        assert (await run_delivery(intake)).delivered == 0
 
 
 class TestPublishedYearReplacesThePrediction:
