@@ -422,15 +422,16 @@ async def _escalate(session: AsyncSession, application: Application, now: dateti
     assert application.current_stage is not None
     assert application.due_date is not None
     # One 督办 per stage: one withdrawn by a calendar change (services.intake.due_changes) is
-    # opened again when the moved deadline is missed too.
-    escalation = (
+    # opened again, at the new due date, when the moved deadline is missed too.
+    withdrawn = (
         await session.exec(
             select(Escalation).where(
                 col(Escalation.application_id) == application.id,
                 col(Escalation.stage_seq) == application.current_seq,
             )
         )
-    ).first() or Escalation(
+    ).first()
+    escalation = withdrawn or Escalation(
         application_id=application.id,
         stage_seq=application.current_seq,
         stage=application.current_stage,
@@ -442,15 +443,11 @@ async def _escalate(session: AsyncSession, application: Application, now: dateti
         opened_at=now,
         state=EscalationState.open,
     )
-    escalation.due_date, escalation.opened_at, escalation.state = (
-        application.due_date,
-        now,
-        EscalationState.open,
-    )
-    for field in ("acknowledged_at", "acknowledged_by", "acknowledgement"):
-        setattr(escalation, field, None)
-    for field in ("resolved_at", "resolved_by", "resolution"):
-        setattr(escalation, field, None)
+    if withdrawn is not None:
+        withdrawn.due_date, withdrawn.opened_at = application.due_date, now
+        withdrawn.state = EscalationState.open
+        withdrawn.acknowledged_at = withdrawn.acknowledged_by = withdrawn.acknowledgement = None
+        withdrawn.resolved_at = withdrawn.resolved_by = withdrawn.resolution = None
     session.add(escalation)
     await session.flush()
     application.warned_level = 2

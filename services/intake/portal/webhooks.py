@@ -2,13 +2,13 @@
 
 Every status change of a portal application — a stage completed, the clock paused or resumed,
 the application closed or connected, its deadline moved by a calendar change — is written, in
-the transaction of the change, as a
-:class:`WebhookDelivery` keyed by the stage-log sequence number. :func:`deliver_pending` posts
-them to the portal's webhook URL, signed with the portal's secret
-(:func:`services.intake.rules.signing.webhook_headers`), retried with exponential backoff, and
-**in order per application**: an event is not sent while an earlier one of the same application
-is undelivered; other applications go on meanwhile. Each event carries a unique ``id`` so the
-portal can recognise a redelivery. A portal without a webhook URL has its events skipped.
+the transaction of the change, as a :class:`WebhookDelivery` keyed by the stage-log sequence
+number. :func:`deliver_pending` posts them to the portal's webhook URL, signed with the
+portal's secret (:func:`services.intake.rules.signing.webhook_headers`), retried with
+exponential backoff, and **in order per application**: an event is not sent while an earlier
+one of the same application is undelivered; other applications go on meanwhile. Each event
+carries a unique ``id`` so the portal can recognise a redelivery. A portal without a webhook
+URL has its events skipped.
 """
 
 from __future__ import annotations
