@@ -9,6 +9,7 @@ from services.intake.applications.routes import public_router as applicant_route
 from services.intake.applications.routes import router as applications_router
 from services.intake.disclosure.routes import router as disclosure_router
 from services.intake.documents.routes import router as documents_router
+from services.intake.due_changes.routes import router as due_changes_router
 from services.intake.external_lines.routes import portal_router as approvals_router
 from services.intake.external_lines.routes import router as external_lines_router
 from services.intake.fees.routes import router as fees_router
@@ -49,6 +50,7 @@ def create_app(
             policies_router,
             calendar_router,
             applications_router,
+            due_changes_router,
             applicant_router,
             monitoring_router,
             outbox_router,

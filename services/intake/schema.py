@@ -8,6 +8,7 @@ from services.intake.applications.models import (
 )
 from services.intake.db import IntakeTable
 from services.intake.documents.models import ApplicationDocument, ChangeOfUseLink, DocumentRequest
+from services.intake.due_changes.models import DueChange
 from services.intake.external_lines.models import ExternalLineRecord
 from services.intake.fees.models import ApplicationFee
 from services.intake.monitoring.models import Escalation
@@ -38,6 +39,7 @@ __all__ = [
     "CalendarYear",
     "ChangeOfUseLink",
     "DocumentRequest",
+    "DueChange",
     "Escalation",
     "ExternalLineRecord",
     "GridArea",

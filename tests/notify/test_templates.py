@@ -29,6 +29,7 @@ class TestShippedTemplates:
     def test_the_types(self):
         assert templates().kinds() == [
             "intake.at_risk",
+            "intake.due_changed",
             "intake.escalation",
             "intake.overdue",
             "ledger_deadline",

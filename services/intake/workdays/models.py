@@ -69,3 +69,7 @@ class CalendarLoadResult(CalendarYearDetail):
     recomputed_applications: int = DataField(
         description="Applications whose deadlines were recomputed (重新计算时限的申请数)"
     )
+    moved_deadlines: int = DataField(
+        default=0,
+        description="Live deadlines whose date moved, each recorded and told (时限变更数)",
+    )
