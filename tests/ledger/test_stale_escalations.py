@@ -43,7 +43,7 @@ NO_LEADER = "no active supervising leader (supervisor) with an email is bound to
 
 @pytest.fixture
 async def ledger(apps) -> dict[str, int]:
-    """The three-item ledger, 各供电企业's head, and 市发展改革委's supervising leader; ids by seq."""
+    """The three-item ledger, 各供电企业's head, 市发展改革委's supervising leader; ids by seq."""
     async with session_scope(apps.ledger.state.engine) as session:
         await create_ledger(session, code=CODE, name="超期测试台账", rows=ROWS, now=LOADED_AT)
     await add_user(apps, "power", Role.dept_head, ["各供电企业"], "power@example.cn")
