@@ -270,3 +270,14 @@ class TestShown:
         ]
         assert values[2][6:] == ["各供电企业：power（power@example.cn）", "已通知"]
         assert len(values) == 2 + 6
+
+    async def test_on_the_item_page(self, apps, settings, ledger):
+        await feed(apps, settings, "2025-10-14")
+        token = await sign_in(apps, "power")
+        async with client_for(apps.ledger) as browser:
+            browser.cookies.set("huodian_session", token)
+            page = await browser.get(f"/ui/items/{ledger[3]}")
+        assert page.status_code == 200, page.text
+        assert "更新超期督办" in page.text
+        assert "<td>2025-10-14</td><td>提醒责任单位负责人</td><td>2025-09-24</td>" in page.text
+        assert "各电力主管部门：无人可通知" in page.text

@@ -14,6 +14,7 @@ from fastapi.templating import Jinja2Templates
 from services.ledger.accounts import login as login_service
 from services.ledger.accounts import service as accounts
 from services.ledger.accounts.models import User
+from services.ledger.escalations.service import escalations
 from services.ledger.ledgers import service as ledgers
 from services.ledger.updates import service as updates
 from services.ledger.updates.models import STATUS_LABELS, TaskStatus
@@ -198,6 +199,7 @@ async def _item_page(
         status_code=status_code,
         item=item,
         history=await updates.history(session, item_id),
+        escalations=await escalations(session, item_id=item_id),
         can_update=can_update,
         statuses=[(s.value, STATUS_LABELS[s]) for s in TaskStatus],
         **context,
