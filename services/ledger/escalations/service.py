@@ -88,7 +88,8 @@ async def _candidates(session: AsyncSession, as_of: date) -> list[_Candidate]:
         .where(
             col(Ledger.archived_at).is_(None),
             state.status.not_in([s.value for s in FINISHED_STATUSES]),
-        ),
+        )
+        .order_by(col(Ledger.id), col(Item.seq)),
     )
     return [
         _Candidate(item_id, beijing_date(last_post or loaded), n, m)
@@ -246,14 +247,16 @@ async def record_due_steps(
                 "outcome": _outcome(step_targets),
             }
         )
+    # RETURNING, not rowcount: asyncpg reports no rowcount for a many-row INSERT.
     statement = (
         conflict_insert(StaleEscalation, session.get_bind().dialect)
         .values(rows)
         .on_conflict_do_nothing()
+        .returning(col(StaleEscalation.id))
     )
-    result = await session.exec(statement)
+    inserted = (await session.exec(statement)).all()
     await session.flush()
-    return int(result.rowcount or 0)
+    return len(inserted)
 
 
 async def pending_feed(
@@ -342,7 +345,13 @@ async def escalations(
     if fired_to is not None:
         query = query.where(col(StaleEscalation.fired_on) <= fired_to)
     rows = await fetch_all(
-        session, query.order_by(col(StaleEscalation.fired_on), col(StaleEscalation.id))
+        session,
+        query.order_by(
+            col(StaleEscalation.fired_on),
+            col(Item.ledger_id),
+            col(Item.seq),
+            col(StaleEscalation.id),
+        ),
     )
     result = []
     for step, seq, task in rows:
