@@ -40,6 +40,7 @@ class TestShippedTemplates:
             "outage.restored",
             "outage.started",
             "report_reminder",
+            "stale_escalation",
         ]
 
     @pytest.mark.parametrize("kind", [k for k in templates().kinds() if k.startswith("outage.")])
