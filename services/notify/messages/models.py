@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from sqlalchemy import Column, Index, Integer, String, Text
+from sqlalchemy import Boolean, Column, Index, Integer, String, Text, false
 from sqlmodel import Field, SQLModel
 
 from services.notify.db import NotifyTable
@@ -82,6 +82,14 @@ class Message(NotifyTable, table=True):
         default=None, sa_column=Column(UTCDateTime, nullable=True)
     )
     sent_at: BeijingTime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
+    # 可能重复: claimed again after a lease ran out while it was ``sending``, so the far end may
+    # already hold a copy from the attempt that started at ``earlier_attempt_at``.
+    possible_duplicate: bool = Field(
+        default=False, sa_column=Column(Boolean, nullable=False, server_default=false())
+    )
+    earlier_attempt_at: BeijingTime | None = Field(
+        default=None, sa_column=Column(UTCDateTime, nullable=True)
+    )
 
 
 class MessagePublic(SQLModel):
@@ -104,3 +112,11 @@ class MessagePublic(SQLModel):
     created_at: BeijingTime
     next_attempt_at: BeijingTime
     sent_at: BeijingTime | None
+    possible_duplicate: bool = Field(
+        description="可能重复: an earlier attempt was cut off (the worker died or its lease ran "
+        "out) after it may have reached the far end, so the recipient may hold two copies, "
+        "both with this message's Message-ID / idempotency key"
+    )
+    earlier_attempt_at: BeijingTime | None = Field(
+        description="When the latest such cut-off attempt started"
+    )
