@@ -50,14 +50,20 @@ def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
 
 def _reseal_legacy_logs(settings: Settings) -> None:
     """Key the stage logs written before the chain was keyed (once; a no-op afterwards)."""
-    from services.intake.integrity.upgrade import reseal_legacy
+    from services.intake.integrity.clock_record import seal_unsealed
+    from services.intake.integrity.upgrade import SYSTEM_ACTOR, reseal_legacy
 
     async def main() -> None:
         engine = create_service_engine(database_target(settings, "intake"))
         try:
             run = await reseal_legacy(engine, settings.keyring(), now=SYSTEM_CLOCK.now())
+            sealed = await seal_unsealed(
+                engine, settings.keyring(), actor=SYSTEM_ACTOR, now=SYSTEM_CLOCK.now()
+            )
         finally:
             await engine.dispose()
+        if sealed:
+            print(f"intake: sealed {sealed} calendar year(s) loaded before they were sealed")
         if run.resealed:
             print(f"intake: re-sealed the stage log of {run.resealed} application(s)")
         for number in run.left_broken:

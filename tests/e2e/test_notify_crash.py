@@ -240,7 +240,8 @@ def test_kill_9_in_the_middle_of_a_batch_sends_each_message_once(notify_factory)
         # and only messages a killed worker held are flagged.
         assert set(again) <= flagged
         assert flagged <= held | held_second
-        assert len(flagged) <= len(held) + len(held_second) <= 2 * 10
+        # (a message still leased from the first kill is held at the second one too)
+        assert len(flagged) <= len(held | held_second) <= 2 * 10
         with Session(notify.engine) as session:
             rows = session.exec(select(Message).where(col(Message.possible_duplicate))).all()
         assert all(m.earlier_attempt_at is not None and m.attempts >= 2 for m in rows)
