@@ -13,6 +13,7 @@ from services.intake.due_changes.routes import router as due_changes_router
 from services.intake.external_lines.routes import portal_router as approvals_router
 from services.intake.external_lines.routes import router as external_lines_router
 from services.intake.fees.routes import router as fees_router
+from services.intake.integrity.clock_record import record_clock_at_startup
 from services.intake.integrity.routes import router as integrity_router
 from services.intake.jobs import start_jobs, stop_jobs
 from services.intake.kpis.routes import router as kpis_router
@@ -67,7 +68,14 @@ def create_app(
         ],
         metrics=intake_figures,
         settings=settings,
-        on_startup=[attach_keyring, restore_calendar, start_jobs, open_portal, start_portal_jobs],
+        on_startup=[
+            attach_keyring,
+            restore_calendar,
+            record_clock_at_startup,
+            start_jobs,
+            open_portal,
+            start_portal_jobs,
+        ],
         on_shutdown=[stop_jobs, stop_portal_jobs, close_portal],
     )
     app.state.intake_settings = intake_settings or IntakeSettings()

@@ -11,6 +11,7 @@ from services.intake.documents.models import ApplicationDocument, ChangeOfUseLin
 from services.intake.due_changes.models import DueChange
 from services.intake.external_lines.models import ExternalLineRecord
 from services.intake.fees.models import ApplicationFee
+from services.intake.integrity.models import ClockParameter
 from services.intake.monitoring.models import Escalation
 from services.intake.outbox.models import OutboxEvent
 from services.intake.policies.models import TimeLimitPolicy
@@ -38,6 +39,7 @@ __all__ = [
     "ApplicationStage",
     "CalendarYear",
     "ChangeOfUseLink",
+    "ClockParameter",
     "DocumentRequest",
     "DueChange",
     "Escalation",

@@ -30,6 +30,10 @@ class CalendarYear(IntakeTable, table=True):
     source: str = Field(max_length=300)
     loaded_at: BeijingTime = Field(sa_column=Column(UTCDateTime, nullable=False))
     loaded_by: str = Field(max_length=100)
+    # On the record (integrity/clock_record.py): one HMAC per field, so that verify names the
+    # field changed outside intake; None only for a row written outside intake.
+    key_id: str | None = Field(default=None, max_length=32)
+    seals: dict[str, str] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
 
 
 class YearArrangementIn(BaseModel):
