@@ -97,14 +97,20 @@ def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
 
 def _reseal_legacy_logs(settings: Settings) -> None:
     """Key the stage logs written before the chain was keyed (once; a no-op afterwards)."""
-    from services.intake.integrity.upgrade import reseal_legacy
+    from services.intake.integrity.clock_record import seal_unsealed
+    from services.intake.integrity.upgrade import SYSTEM_ACTOR, reseal_legacy
 
     async def main() -> None:
         engine = create_service_engine(database_target(settings, "intake"))
         try:
             run = await reseal_legacy(engine, settings.keyring(), now=SYSTEM_CLOCK.now())
+            sealed = await seal_unsealed(
+                engine, settings.keyring(), actor=SYSTEM_ACTOR, now=SYSTEM_CLOCK.now()
+            )
         finally:
             await engine.dispose()
+        if sealed:
+            print(f"intake: sealed {sealed} calendar year(s) loaded before they were sealed")
         if run.resealed:
             print(f"intake: re-sealed the stage log of {run.resealed} application(s)")
         for number in run.left_broken:
@@ -126,8 +132,11 @@ def _progress_bar(done: int, total: int) -> None:
 
 def cmd_verify(settings: Settings, args: argparse.Namespace) -> int:
     """Verify the whole stage record, or one evidence bundle offline (``--bundle``)."""
+    if args.public_key and not args.bundle:
+        print("--public-key goes with --bundle FILE", file=sys.stderr)
+        return 2
     if args.bundle:
-        return _verify_bundle(settings, args.bundle)
+        return _verify_bundle(settings, args.bundle, args.public_key)
     from services.intake.integrity.service import verify_everything
     from services.intake.settings import IntakeSettings
     from shared.http import ServiceClient
@@ -199,12 +208,24 @@ def cmd_checkpoint(settings: Settings, _args: argparse.Namespace) -> int:
     return asyncio.run(main())
 
 
-def _verify_bundle(settings: Settings, path: str) -> int:
+def _verify_bundle(settings: Settings, path: str, public_key: str | None) -> int:
+    """With ``public_key`` only that file is read: the secret keyring is never opened."""
     from pathlib import Path
 
-    from services.intake.integrity.bundle import verify_bundle_file
+    from services.intake.integrity.bundle import Verifier, verify_bundle_file
+    from shared.keyring import KeyringError, PublicKeys
 
-    result = verify_bundle_file(Path(path), settings.keyring())
+    verifier: Verifier
+    if public_key:
+        try:
+            verifier = PublicKeys.from_json(Path(public_key).read_text())
+        except (OSError, KeyringError) as exc:
+            print(f"FAIL cannot read the public key file {public_key}: {exc}")
+            print("bundle: NOT valid")
+            return 1
+    else:
+        verifier = settings.keyring()
+    result = verify_bundle_file(Path(path), verifier)
     for line in result.lines:
         print(line)
     print("bundle: valid" if result.valid else "bundle: NOT valid")
@@ -338,6 +359,12 @@ def cmd_keyring_show(settings: Settings, _args: argparse.Namespace) -> int:
     print(f"keyring: {settings.keyring_path()}")
     for key_id in sorted(keyring.keys):
         print(f"{key_id}{'  (current)' if key_id == keyring.current_id else ''}")
+    return 0
+
+
+def cmd_keyring_public_keys(settings: Settings, _args: argparse.Namespace) -> int:
+    """The Ed25519 public keys, as the file ``huodian verify --public-key`` reads."""
+    print(settings.keyring().public_keys().to_json())
     return 0
 
 
@@ -561,6 +588,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--bundle", metavar="FILE", help="verify one evidence bundle offline instead"
     )
     verify.add_argument(
+        "--public-key",
+        metavar="FILE",
+        help="with --bundle: verify with these public keys alone (GET /integrity/public-keys, "
+        "huodian keyring public-keys), without the secret keyring",
+    )
+    verify.add_argument(
         "--no-copy", action="store_true", help="do not ask notify for the checkpoint copy"
     )
     verify.set_defaults(handler=cmd_verify)
@@ -574,6 +607,9 @@ def build_parser() -> argparse.ArgumentParser:
     keyring.add_parser("show", help="key ids and the current one").set_defaults(
         handler=cmd_keyring_show
     )
+    keyring.add_parser(
+        "public-keys", help="the public keys that verify checkpoints and bundles (公钥), as JSON"
+    ).set_defaults(handler=cmd_keyring_public_keys)
     keyring.add_parser("rotate", help="add a new current key; old ones stay").set_defaults(
         handler=cmd_keyring_rotate
     )

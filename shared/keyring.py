@@ -17,6 +17,13 @@ current key, and every sealed value or signature carries the id of the key it wa
 
 Each use derives its own subkey (HKDF-SHA256 with the use as ``info``), so the same master key
 never signs a log entry and seals a secret with the same bytes.
+
+*Public signatures (公钥签名).* Each key also yields an Ed25519 key pair (its seed derived the
+same way, ``info`` ``huodian:ed25519``), under the same key id: checkpoints and evidence bundles
+carry an Ed25519 signature besides their HMAC, so that an evaluator or a court can check them
+with the public key alone (:class:`PublicKeys`, ``GET /integrity/public-keys``), never holding
+the secret keyring. The pair lives in the keyring file with the key it comes from: a rotation
+adds a new pair, and the old public keys stay derivable while their keys are kept.
 """
 
 from __future__ import annotations
@@ -33,8 +40,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from cryptography.exceptions import InvalidTag
+from cryptography.exceptions import InvalidSignature, InvalidTag
 from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
@@ -43,6 +51,7 @@ KEY_BYTES: Final = 32
 # A sealed value: "hk1.<key id>.<base64url(nonce ‖ ciphertext ‖ tag)>".
 SEAL_PREFIX: Final = "hk1"
 _NONCE_BYTES: Final = 12
+PUBLIC_KEYS_FORMAT: Final = "huodian-public-keys/1"
 
 
 class KeyringError(Exception):
@@ -113,6 +122,25 @@ class Keyring:
             return False
         return hmac.compare_digest(expected.digest, signature.digest)
 
+    # --- Ed25519 ------------------------------------------------------------------------
+
+    def signing_key(self, key_id: str | None = None) -> tuple[str, Ed25519PrivateKey]:
+        """The Ed25519 private key of the current key, or of the one named."""
+        used, seed = self.subkey("ed25519", key_id)
+        return used, Ed25519PrivateKey.from_private_bytes(seed)
+
+    def sign_public(self, data: bytes, key_id: str | None = None) -> Signature:
+        """An Ed25519 signature (hex) over ``data``, checkable with :meth:`public_keys`."""
+        used, key = self.signing_key(key_id)
+        return Signature(used, key.sign(data).hex())
+
+    def public_keys(self) -> PublicKeys:
+        """The Ed25519 public key of every key in the ring (old ones too)."""
+        return PublicKeys(
+            current_id=self.current_id,
+            keys={k: self.signing_key(k)[1].public_key() for k in sorted(self.keys)},
+        )
+
     def seal(self, purpose: str, plaintext: str) -> str:
         """``plaintext`` encrypted and authenticated (AES-256-GCM) with the current key."""
         key_id, key = self.subkey(purpose)
@@ -151,6 +179,54 @@ class Keyring:
             return cls(current_id=str(data["current"]), keys=keys)
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise KeyringError(f"the keyring file is malformed: {exc}") from exc
+
+
+@dataclass(frozen=True)
+class PublicKeys:
+    """Ed25519 public keys by key id (公钥): all a verifier needs, nothing that can sign.
+
+    As a file (``huodian keyring public-keys``, ``GET /integrity/public-keys``)::
+
+        {"format": "huodian-public-keys/1", "current": "k2",
+         "keys": {"k1": "<base64 32 bytes>", "k2": "..."}}
+    """
+
+    current_id: str
+    keys: Mapping[str, Ed25519PublicKey]
+
+    def verify(self, data: bytes, signature: Signature) -> bool:
+        """Whether ``signature`` (hex) was made over ``data`` (False: unknown key, bad hex)."""
+        key = self.keys.get(signature.key_id)
+        if key is None:
+            return False
+        try:
+            key.verify(bytes.fromhex(signature.digest), data)
+        except (InvalidSignature, ValueError):
+            return False
+        return True
+
+    def encoded(self) -> dict[str, str]:
+        return {k: base64.b64encode(v.public_bytes_raw()).decode() for k, v in self.keys.items()}
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {"format": PUBLIC_KEYS_FORMAT, "current": self.current_id, "keys": self.encoded()},
+            sort_keys=True,
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> PublicKeys:
+        try:
+            data = json.loads(text)
+            if not isinstance(data, dict) or data.get("format") != PUBLIC_KEYS_FORMAT:
+                raise KeyringError("not a public key file (format huodian-public-keys/1)")
+            keys = {
+                str(k): Ed25519PublicKey.from_public_bytes(base64.b64decode(v, validate=True))
+                for k, v in data["keys"].items()
+            }
+            return cls(current_id=str(data.get("current", "")), keys=keys)
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise KeyringError(f"the public key file is malformed: {exc}") from exc
 
 
 def load_keyring(path: Path) -> Keyring:

@@ -9,9 +9,11 @@ from services.intake.applications.routes import public_router as applicant_route
 from services.intake.applications.routes import router as applications_router
 from services.intake.disclosure.routes import router as disclosure_router
 from services.intake.documents.routes import router as documents_router
+from services.intake.due_changes.routes import router as due_changes_router
 from services.intake.external_lines.routes import portal_router as approvals_router
 from services.intake.external_lines.routes import router as external_lines_router
 from services.intake.fees.routes import router as fees_router
+from services.intake.integrity.clock_record import record_clock_at_startup
 from services.intake.integrity.routes import router as integrity_router
 from services.intake.jobs import start_jobs, stop_jobs
 from services.intake.kpis.routes import router as kpis_router
@@ -49,6 +51,7 @@ def create_app(
             policies_router,
             calendar_router,
             applications_router,
+            due_changes_router,
             applicant_router,
             monitoring_router,
             outbox_router,
@@ -65,7 +68,14 @@ def create_app(
         ],
         metrics=intake_figures,
         settings=settings,
-        on_startup=[attach_keyring, restore_calendar, start_jobs, open_portal, start_portal_jobs],
+        on_startup=[
+            attach_keyring,
+            restore_calendar,
+            record_clock_at_startup,
+            start_jobs,
+            open_portal,
+            start_portal_jobs,
+        ],
         on_shutdown=[stop_jobs, stop_portal_jobs, close_portal],
     )
     app.state.intake_settings = intake_settings or IntakeSettings()

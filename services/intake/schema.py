@@ -8,8 +8,10 @@ from services.intake.applications.models import (
 )
 from services.intake.db import IntakeTable
 from services.intake.documents.models import ApplicationDocument, ChangeOfUseLink, DocumentRequest
+from services.intake.due_changes.models import DueChange
 from services.intake.external_lines.models import ExternalLineRecord
 from services.intake.fees.models import ApplicationFee
+from services.intake.integrity.models import ClockParameter
 from services.intake.monitoring.models import Escalation
 from services.intake.outbox.models import OutboxEvent
 from services.intake.policies.models import TimeLimitPolicy
@@ -37,7 +39,9 @@ __all__ = [
     "ApplicationStage",
     "CalendarYear",
     "ChangeOfUseLink",
+    "ClockParameter",
     "DocumentRequest",
+    "DueChange",
     "Escalation",
     "ExternalLineRecord",
     "GridArea",

@@ -3,6 +3,7 @@
 from fastapi import FastAPI
 
 from services.ledger.accounts.routes import router as accounts_router
+from services.ledger.escalations.routes import router as escalations_router
 from services.ledger.ledgers import spreadsheet
 from services.ledger.ledgers.routes import router as ledgers_router
 from services.ledger.reports.routes import router as reports_router
@@ -31,7 +32,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "updates by department heads, reports, and the deadline feed for notify.\n\n"
             "任务台账：责任单位、完成时限、部门填报进展、半年及年度报告、提醒数据源。"
         ),
-        routers=[accounts_router, ledgers_router, updates_router, reports_router, web_router],
+        routers=[
+            accounts_router,
+            ledgers_router,
+            updates_router,
+            reports_router,
+            escalations_router,
+            web_router,
+        ],
         settings=settings,
         body_limits=BODY_LIMITS,
     )

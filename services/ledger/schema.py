@@ -2,6 +2,7 @@
 
 from services.ledger.accounts.models import User, UserUnit
 from services.ledger.db import LedgerTable
+from services.ledger.escalations.models import StaleEscalation
 from services.ledger.ledgers.models import Item, ItemUnit, Ledger, Unit
 from services.ledger.updates.models import Evidence, StatusUpdate
 from shared.ratelimit import rate_limit_table
@@ -14,6 +15,7 @@ __all__ = [
     "Item",
     "ItemUnit",
     "Ledger",
+    "StaleEscalation",
     "StatusUpdate",
     "Unit",
     "User",

@@ -16,6 +16,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 from uuid import uuid4
 
 import pytest
@@ -137,6 +138,17 @@ class Notify:
             ).all()
         return {MessageState(s): n for s, n in rows}
 
+    def recipients(self, *where: Any) -> set[str]:
+        with Session(self.engine) as session:
+            return set(session.exec(select(Message.recipient).where(*where)).all())
+
+    def in_flight(self) -> set[str]:
+        """Recipients of the messages a worker held (``sending``) when it was killed."""
+        return self.recipients(col(Message.state) == MessageState.sending)
+
+    def flagged(self) -> set[str]:
+        return self.recipients(col(Message.possible_duplicate))
+
     def attempts(self) -> Counter[int]:
         with Session(self.engine) as session:
             return Counter(session.exec(select(Message.attempts)).all())
@@ -192,10 +204,12 @@ def test_kill_9_in_the_middle_of_a_batch_sends_each_message_once(notify_factory)
         wait_for(lambda: len(smtp.mails()) >= 24, step=0.002)
         notify.kill()
         first = len(smtp.mails())
+        held = notify.in_flight()
         notify.start()
         time.sleep(random.uniform(1.0, 4.0))
         notify.kill()
         second = len(smtp.mails())
+        held_second = notify.in_flight()
         notify.start()
         wait_for(lambda: notify.states() == {MessageState.sent: 150}, seconds=120)
         time.sleep(0.5)  # nothing more arrives
@@ -206,10 +220,12 @@ def test_kill_9_in_the_middle_of_a_batch_sends_each_message_once(notify_factory)
         order = [to[0] for to, _ in smtp.mails()]
         again = [to for to, ids in got.items() if len(ids) > 1]
         after_first = sum(1 for to in again if order.index(to) < first)
+        flagged = notify.flagged()
         print(
             f"killed at {first} and {second} mails received; {copies} received, {duplicates} "
             f"duplicates ({after_first} after the first kill, {duplicates - after_first} after "
-            "the second)"
+            f"the second); in flight at the kills {len(held)} and {len(held_second)}; "
+            f"{len(flagged)} flagged possible_duplicate"
         )
         assert sorted(got) == recipients
         # Exactly one message per recipient, as a receiver that honours Message-ID sees it.
@@ -220,6 +236,15 @@ def test_kill_9_in_the_middle_of_a_batch_sends_each_message_once(notify_factory)
         # the outcome: at most one per crash and per message in flight (8 at a time).
         assert duplicates <= 2 * 8
         assert max(len(ids) for ids in got.values()) <= 1 + 2
+        # ... and made visible: every recipient that got a second copy has its message flagged,
+        # and only messages a killed worker held are flagged.
+        assert set(again) <= flagged
+        assert flagged <= held | held_second
+        # (a message still leased from the first kill is held at the second one too)
+        assert len(flagged) <= len(held | held_second) <= 2 * 10
+        with Session(notify.engine) as session:
+            rows = session.exec(select(Message).where(col(Message.possible_duplicate))).all()
+        assert all(m.earlier_attempt_at is not None and m.attempts >= 2 for m in rows)
     finally:
         smtp.stop()
 

@@ -100,12 +100,14 @@ class TestAnnualReport:
         )
         assert response.status_code == 200
         workbook = load_workbook(io.BytesIO(response.content))
-        assert workbook.sheetnames == ["汇总", "任务进展", "单位汇总", "逾期事项"]
+        assert workbook.sheetnames == ["汇总", "任务进展", "单位汇总", "逾期事项", "更新超期督办"]
         assert workbook["任务进展"].max_row == 2 + 68  # title, header, the items
         assert workbook["逾期事项"].max_row == 2 + 16
         summary = {r[0].value: r[1].value for r in workbook["汇总"].iter_rows(min_row=3)}
         assert summary["报送期限"] == "2022-01-04"
         assert summary["逾期事项"] == 16
+        assert summary["更新超期督办"] == 0
+        assert workbook["更新超期督办"].max_row == 2  # title, header: no escalation recorded
 
 
 class TestDashboardAndRanking:

@@ -596,3 +596,68 @@ class TestExactlyOnce:
         await kit.enqueue(*(email(f"b{i}", to=f"b{i}@example.cn") for i in range(25)))
         assert [(await kit.deliver()).claimed for _ in range(4)] == [10, 10, 5, 0]
         assert len(smtp.mails()) == 25
+
+
+class TestPossibleDuplicates:
+    """A message claimed again while it was still ``sending`` is flagged, and counted."""
+
+    async def test_a_send_cut_off_mid_flight_is_flagged_when_sent_again(
+        self, apps, make_kit, http_sink, notify_admin
+    ):
+        release = threading.Event()
+        calls: dict[str, int] = {}
+
+        def answer(request):
+            calls[request.path] = calls.get(request.path, 0) + 1
+            if request.path == "/cut" and calls["/cut"] == 1:
+                release.wait(10)
+            if request.path == "/flaky" and calls["/flaky"] == 1:
+                return 500, {}
+            return 200, {}
+
+        http_sink.responder = answer
+        kit = make_kit(lease_seconds=10)
+        await kit.enqueue(
+            robot(Channel.webhook, "cut", f"{http_sink.url}/cut"),
+            robot(Channel.webhook, "fine", f"{http_sink.url}/fine"),
+            robot(Channel.webhook, "flaky", f"{http_sink.url}/flaky"),
+        )
+        round_ = asyncio.create_task(kit.deliver())
+        try:
+            for _ in range(200):
+                if (await stored(apps, "fine")).state is MessageState.sent and (
+                    await stored(apps, "flaky")
+                ).state is MessageState.failed:
+                    break
+                await asyncio.sleep(0.02)
+            assert (await stored(apps, "cut")).state is MessageState.sending
+            # The worker dies with the send in flight: nothing records its outcome.
+            round_.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await round_
+        finally:
+            release.set()
+        assert not (await stored(apps, "cut")).possible_duplicate
+
+        # The lease runs out; it is claimed again (and so is the failed one, after its backoff).
+        assert (await kit.deliver(LATER)).sent == 2
+        cut, fine, flaky = [await stored(apps, k) for k in ("cut", "fine", "flaky")]
+        assert (cut.state, cut.attempts, cut.possible_duplicate) == (MessageState.sent, 2, True)
+        assert cut.earlier_attempt_at == WORKDAY_MORNING
+        # A message whose earlier attempt ended (sent, or failed) is no duplicate.
+        assert (fine.possible_duplicate, fine.earlier_attempt_at) == (False, None)
+        assert (flaky.state, flaky.attempts, flaky.possible_duplicate) == (
+            MessageState.sent,
+            2,
+            False,
+        )
+
+        shown = (await notify_admin.get(f"/messages/{cut.id}")).json()
+        assert shown["possible_duplicate"] is True
+        assert shown["earlier_attempt_at"].startswith("2025-03-04T10:00:00")
+        listed = (await notify_admin.get("/messages", params={"possible_duplicate": True})).json()
+        assert [m["dedup_key"] for m in listed["messages"]] == ["cut"]
+        channels = (await notify_admin.get("/delivery/channels")).json()
+        counts = {c["channel"]: c["possible_duplicates"] for c in channels}
+        assert counts["webhook"] == 1
+        assert counts["email"] == 0

@@ -140,3 +140,83 @@ class TestConnected:
         refused = await intake.post("/events", json=bad)
         assert refused.status_code == 422
         assert refused.json()["errors"][0]["field"] == "data.area_class"
+
+
+DUE_CHANGED = {
+    "application_number": "DY2026100800001",
+    "unit": "国网东营供电公司",
+    "clerk": "li.clerk",
+    "customer_type": "高压单电源",
+    "applicant_name": "东营市某某化工有限公司",
+    "mobile": "13800138000",
+    "email": "contact@example.cn",
+    "stage": "业务受理",
+    "stage_code": "acceptance",
+    "basis": "stage",
+    "old_due": "2026-10-09",
+    "new_due": "2026-10-12",
+    "old_due_text": "2026年10月9日",
+    "new_due_text": "2026年10月12日",
+    "provisional": False,
+    "calendar_year": 2026,
+    "calendar_source": "国办发明电〔2025〕7号（更正）",
+    "cleared": ["超期", "督办"],
+}
+
+
+class TestDueChanged:
+    async def test_clerk_unit_heads_and_applicant_are_told_once(
+        self, apps, seeded, intake, notify_admin
+    ):
+        await add_user(apps, "li.clerk", Role.clerk, ["国网东营供电公司"], "li@example.cn")
+        await add_user(apps, "he.head", Role.dept_head, ["国网东营供电公司"], "he@example.cn")
+        sent = event("intake.application.due_changed", DUE_CHANGED)
+        assert (await intake.post("/events", json=sent)).json()["duplicate"] is False
+        assert (await intake.post("/events", json=sent)).json()["duplicate"] is True
+
+        listed = (await notify_admin.get("/messages", params={"kind": "intake.due_changed"})).json()
+        by_recipient = {(m["recipient"], m["channel"]): m for m in listed["messages"]}
+        assert set(by_recipient) == {
+            ("li@example.cn", "email"),
+            ("he@example.cn", "email"),
+            ("13800138000", "sms"),
+            ("contact@example.cn", "email"),
+        }
+        clerk = by_recipient[("li@example.cn", "email")]
+        assert (
+            clerk["subject"] == "【时限调整】报装DY2026100800001「业务受理」时限改为2026年10月12日"
+        )
+        assert "原时限：2026年10月9日" in clerk["body"]
+        assert "已撤销不再适用的：超期、督办。" in clerk["body"]
+        assert clerk["window"] == "working_hours"
+        assert "请掌握本单位" in by_recipient[("he@example.cn", "email")]["body"]
+        sms = by_recipient[("13800138000", "sms")]
+        assert sms["body"] == (
+            "【办电时限调整】因节假日安排调整，您的报装DY2026100800001「业务受理」时限由"
+            "2026年10月9日调整为2026年10月12日。"
+        )
+        assert sms["window"] == "waking_hours"
+        applicant = by_recipient[("contact@example.cn", "email")]
+        assert applicant["body"].startswith("东营市某某化工有限公司：")
+
+    async def test_a_unit_without_heads_is_a_visible_error(
+        self, apps, seeded, intake, notify_admin
+    ):
+        await add_user(apps, "li.clerk", Role.clerk, ["国网东营供电公司"], "li@example.cn")
+        data = {**DUE_CHANGED, "email": None, "mobile": None}
+        assert (
+            await intake.post("/events", json=event("intake.application.due_changed", data))
+        ).status_code == 200
+        dead = (await notify_admin.get("/messages/dead")).json()["messages"]
+        assert [(m["recipient"], m["last_error"]) for m in dead] == [
+            (
+                "unit:国网东营供电公司",
+                "no active dept_head with an email is bound to unit '国网东营供电公司'",
+            )
+        ]
+
+    async def test_bad_dates_are_refused(self, intake):
+        bad = event("intake.application.due_changed", {**DUE_CHANGED, "new_due": "later"})
+        refused = await intake.post("/events", json=bad)
+        assert refused.status_code == 422
+        assert refused.json()["errors"][0]["field"] == "data.new_due"

@@ -96,7 +96,7 @@ class TestJobs:
         first, _ = two
         await first.step()
         stored = await stored_jobs(apps)
-        assert set(stored) == {"ledger-reminders", "report-reminders"}
+        assert set(stored) == {"ledger-reminders", "report-reminders", "stale-escalations"}
         local = stored["ledger-reminders"].astimezone(BEIJING)
         assert (local.hour, local.minute) == (8, 30)
         assert local - datetime.now(BEIJING) <= timedelta(days=1)
@@ -175,4 +175,8 @@ class TestInTheApp:
             async with client_for(app, await sign_in(apps, "admin")) as admin:
                 state = (await admin.get("/scheduler")).json()
         assert state["active_here"] is True
-        assert [j["id"] for j in state["jobs"]] == ["ledger-reminders", "report-reminders"]
+        assert [j["id"] for j in state["jobs"]] == [
+            "ledger-reminders",
+            "report-reminders",
+            "stale-escalations",
+        ]

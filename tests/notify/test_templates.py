@@ -29,6 +29,7 @@ class TestShippedTemplates:
     def test_the_types(self):
         assert templates().kinds() == [
             "intake.at_risk",
+            "intake.due_changed",
             "intake.escalation",
             "intake.overdue",
             "ledger_deadline",
@@ -39,6 +40,7 @@ class TestShippedTemplates:
             "outage.restored",
             "outage.started",
             "report_reminder",
+            "stale_escalation",
         ]
 
     @pytest.mark.parametrize("kind", [k for k in templates().kinds() if k.startswith("outage.")])

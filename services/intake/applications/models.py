@@ -134,6 +134,7 @@ class EventKind(StrEnum):
     three_zero_rejudged = "three_zero_rejudged"
     three_zero_overridden = "three_zero_overridden"
     log_resealed = "log_resealed"
+    due_changed = "due_changed"
 
 
 # ---- tables ----------------------------------------------------------------------------------
@@ -493,6 +494,9 @@ class PausePublic(BaseModel):
     ended_at: BeijingTime | None
     ended_by: str | None
     days: int
+    provisional: bool = DataField(
+        description="Its working days are counted over a year not yet published (暂定)"
+    )
 
 
 class ApplicationPublic(BaseModel):

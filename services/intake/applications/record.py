@@ -323,7 +323,14 @@ def compare_derived(
     to the log's facts: a KPI edited in the database is named like a moved stage time."""
     found = _Collector()
     want, want_stages, want_pauses = expected
-    for name in ("paused_days", "due_date", "elapsed_days", "grid_days", "within_limit"):
+    for name in (
+        "paused_days",
+        "due_date",
+        "at_risk_from",
+        "elapsed_days",
+        "grid_days",
+        "within_limit",
+    ):
         found.check(
             "applications",
             application.id,

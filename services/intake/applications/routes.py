@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request, status
 
-from services.intake.applications import service, verification
+from services.intake.applications import service, verification, why
 from services.intake.applications.models import (
     ApplicantProgress,
     ApplicationCreate,
@@ -25,6 +25,7 @@ from services.intake.applications.models import (
 )
 from services.intake.applications.query_codes import applicant_application
 from services.intake.applications.service import ApplicationFilter, Clocking
+from services.intake.applications.why import DeadlineWhy
 from services.intake.deps import Calendar, Config, CurrentClerk, Keys, Staff
 from services.intake.policies.models import CustomerType, Stage
 from shared.app import Session
@@ -93,6 +94,26 @@ async def get_application(
     number: str, staff: Staff, session: Session, calendar: Calendar, now: Now
 ) -> ApplicationDetail:
     return await service.read_detail(session, number, staff, calendar, beijing_date(now))
+
+
+@router.get(
+    "/applications/{number}/why",
+    summary="Why the total stands where it does (总时长期限说明)",
+)
+async def application_why(
+    number: str, staff: Staff, session: Session, calendar: Calendar, now: Now
+) -> DeadlineWhy:
+    return await why.application_why(session, number, staff, calendar, beijing_date(now))
+
+
+@router.get(
+    "/applications/{number}/stages/{stage}/why",
+    summary="Why a stage is due when it is (环节期限说明)",
+)
+async def stage_why(
+    number: str, stage: Stage, staff: Staff, session: Session, calendar: Calendar, now: Now
+) -> DeadlineWhy:
+    return await why.stage_why(session, number, stage, staff, calendar, beijing_date(now))
 
 
 @router.post(

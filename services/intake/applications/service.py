@@ -1118,6 +1118,25 @@ def to_public(
     )
 
 
+def _pause_public(
+    pause: ApplicationPause, stages: dict[int, Stage], calendar: WorkingCalendar, until: date
+) -> PausePublic:
+    """A pause with its working days (so far, if running) and whether they are provisional."""
+    days, provisional = clock.paused_days(calendar, pause.started_day, pause.ended_day or until)
+    return PausePublic(
+        stage=stages[pause.stage_seq],
+        reason=pause.reason,
+        reason_label=PAUSE_REASON_LABELS[pause.reason],
+        note=pause.note,
+        started_at=pause.started_at,
+        started_by=pause.started_by,
+        ended_at=pause.ended_at,
+        ended_by=pause.ended_by,
+        days=pause.days if pause.days is not None else days,
+        provisional=provisional,
+    )
+
+
 async def detail(
     session: AsyncSession,
     application: Application,
@@ -1133,22 +1152,7 @@ async def detail(
     shaped = ApplicationDetail(
         **public.model_dump(),
         stages=[_stage_public(s, application, pauses, calendar, today) for s in stages],
-        pauses=[
-            PausePublic(
-                stage=by_seq[p.stage_seq],
-                reason=p.reason,
-                reason_label=PAUSE_REASON_LABELS[p.reason],
-                note=p.note,
-                started_at=p.started_at,
-                started_by=p.started_by,
-                ended_at=p.ended_at,
-                ended_by=p.ended_by,
-                days=p.days
-                if p.days is not None
-                else _open_pause_days([p], calendar, application.ended_day or today)[0],
-            )
-            for p in pauses
-        ],
+        pauses=[_pause_public(p, by_seq, calendar, application.ended_day or today) for p in pauses],
         three_zero=await three_zero.three_zero_of(session, application.id),
         documents=await documents_view(session, application, today, unmasked=unmasked),
         fees=await fee_sheet(session, application.id, unmasked=unmasked),

@@ -28,6 +28,7 @@ from services.intake.applications.service import (
     get_application,
     refresh,
 )
+from services.intake.integrity.clock_record import check_clock_record
 from shared.auth import Principal
 from shared.keyring import Keyring
 
@@ -92,4 +93,16 @@ async def verify_log(
 ) -> ChainCheck:
     application = await get_application(session, number)
     check_reader(application, principal)
-    return await verify_one(session, application, keyring, clocking)
+    check = await verify_one(session, application, keyring, clocking)
+    # The calendar and the warning share the figures were computed with: when they were
+    # changed behind intake's back, that is the cause to name, first.
+    clock = await check_clock_record(session, keyring)
+    if not clock:
+        return check
+    return check.model_copy(
+        update={
+            "valid": False,
+            "problem": check.problem if not check.valid else clock[0].problem,
+            "findings": [*clock, *check.findings],
+        }
+    )

@@ -85,8 +85,11 @@ async def capacity(session: AsyncSession, unit: str | None = None) -> CapacityDi
     texts = load_disclosure_texts()
     return CapacityDisclosure(
         title="配电网接入能力及容量受限情况",
-        rule=texts.rule,
-        source=texts.source,
+        # Areas of every jurisdiction are listed: each plan's own words on it are cited.
+        rule="；".join(local.rule for local in texts.jurisdictions.values()),
+        source="；".join(
+            local.cite(local.source) or local.plan for local in texts.jurisdictions.values()
+        ),
         whitelist_rule=load_three_zero_rules().whitelist.rule,
         areas=areas,
         limited_areas=[a for a in areas if a.capacity_limited or not a.in_grid_plan],

@@ -17,17 +17,26 @@ from services.intake.external_lines.models import (
     BLOCKING_STATES,
     ExternalLineRecord,
 )
-from services.intake.rules.external_lines import push_due_date
+from services.intake.rules.external_lines import load_external_line_policy, push_due_date
 from shared.calendar import WorkingCalendar, beijing_date
 from shared.errors import Conflict
 
 
 def mark_completed(
-    works: ExternalLineRecord, *, actor: str, now: datetime, calendar: WorkingCalendar
+    works: ExternalLineRecord,
+    *,
+    jurisdiction: str,
+    actor: str,
+    now: datetime,
+    calendar: WorkingCalendar,
 ) -> None:
-    """The works are complete (竣工) now: the 3-month push duty starts."""
+    """The works are complete (竣工) now: the push duty starts where the jurisdiction has one."""
     works.completed_at, works.completed_on, works.completed_by = now, beijing_date(now), actor
-    works.push_due_on = push_due_date(works.completed_on, working_calendar=calendar)
+    works.push_due_on = push_due_date(
+        works.completed_on,
+        policy=load_external_line_policy(jurisdiction),
+        working_calendar=calendar,
+    )
 
 
 async def external_line_ready_to_connect(
@@ -56,5 +65,7 @@ async def external_line_ready_to_connect(
             code="external_line_not_approved",
         )
     if works.completed_at is None:
-        mark_completed(works, actor=actor, now=now, calendar=calendar)
+        mark_completed(
+            works, jurisdiction=application.jurisdiction, actor=actor, now=now, calendar=calendar
+        )
         session.add(works)

@@ -162,6 +162,8 @@ class RulePublic(BaseModel):
     code: str
     text: str
     source: str
+    plan: str
+    """The plan the rule is from: the application's own jurisdiction's."""
 
 
 class ApprovalPublic(BaseModel):
@@ -196,11 +198,15 @@ class ExternalLinePublic(BaseModel):
     procedure_name: str
     rule: RulePublic
     explanation: str
+    local_rule: bool
+    """Whether the application's jurisdiction has rules of its own for external lines."""
     approval: ApprovalPublic
     recorded_at: BeijingTime
     recorded_by: str
     completed_at: BeijingTime | None
     push: PushPublic | None
+    push_note: str | None
+    """Where the jurisdiction has no push duty, why (e.g. its plan has no such rule)."""
 
 
 class ExternalLinePage(BaseModel):

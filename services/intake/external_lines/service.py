@@ -49,9 +49,12 @@ from services.intake.external_lines.models import (
 from services.intake.portal.auth import PortalPrincipal
 from services.intake.rules.external_lines import (
     Crossing,
+    ExternalLinePolicy,
     ExternalLineWorks,
+    LineRule,
     PushState,
     decide_external_line_approval,
+    external_line_jurisdictions,
     load_external_line_policy,
 )
 from services.intake.rules.terms import voltage_of
@@ -124,7 +127,8 @@ async def record_works(
     length = data.length_m.quantize(Decimal("0.01"))
     crossings = frozenset(data.crossings)
     decision = decide_external_line_approval(
-        ExternalLineWorks(length_m=length, voltage=voltage, crossings=crossings)
+        ExternalLineWorks(length_m=length, voltage=voltage, crossings=crossings),
+        load_external_line_policy(application.jurisdiction),
     )
     works = await _works_of(session, application, for_update=True)
     if works is not None and works.completed_at is not None:
@@ -239,7 +243,13 @@ async def complete_works(
             "works that wait for, or were refused, their approval are not built",
             code="external_line_not_approved",
         )
-    mark_completed(works, actor=actor.subject, now=now, calendar=calendar)
+    mark_completed(
+        works,
+        jurisdiction=application.jurisdiction,
+        actor=actor.subject,
+        now=now,
+        calendar=calendar,
+    )
     session.add(works)
     await session.flush()
     return to_public(works, application, beijing_date(now))
@@ -274,8 +284,11 @@ async def record_push(
 # ---- reading ---------------------------------------------------------------------------------
 
 
-def _push_public(works: ExternalLineRecord, today: date) -> PushPublic | None:
-    if works.completed_on is None or works.push_due_on is None:
+def _push_public(
+    works: ExternalLineRecord, today: date, policy: ExternalLinePolicy
+) -> PushPublic | None:
+    push = policy.completion_push
+    if works.completed_on is None or works.push_due_on is None or push is None:
         return None
     due = works.push_due_on
     if works.pushed_on is not None:
@@ -285,7 +298,6 @@ def _push_public(works: ExternalLineRecord, today: date) -> PushPublic | None:
     else:
         state = PushState.overdue if today > due else PushState.pending
         days = (today - due).days if today > due else 0
-    policy = load_external_line_policy()
     return PushPublic(
         completed_on=works.completed_on,
         due_on=due,
@@ -294,15 +306,18 @@ def _push_public(works: ExternalLineRecord, today: date) -> PushPublic | None:
         state=state,
         overdue=state is PushState.overdue,
         days_overdue=days,
-        rule=f"{policy.completion_push.text}（{policy.plan}{policy.completion_push.source}）",
+        rule=policy.cite(push),
     )
 
 
 def to_public(
     works: ExternalLineRecord, application: Application, today: date
 ) -> ExternalLinePublic:
-    policy = load_external_line_policy()
-    rule = policy.rule(works.rule_code)
+    policy = load_external_line_policy(application.jurisdiction)
+    rule, plan = policy.rule(works.rule_code), policy.plan
+    if rule is None:
+        # Decided before the jurisdiction had rules of its own: the rule it was decided by.
+        rule, plan = _rule_decided_by(works.rule_code)
     return ExternalLinePublic(
         application_number=application.number,
         unit=application.unit,
@@ -311,8 +326,9 @@ def to_public(
         crossings=[Crossing(c) for c in works.crossings],
         procedure=works.procedure,
         procedure_name=policy.procedures[works.procedure],
-        rule=RulePublic(code=rule.code, text=rule.text, source=rule.source),
+        rule=RulePublic(code=rule.code, text=rule.text, source=rule.source, plan=plan),
         explanation=works.explanation,
+        local_rule=policy.local_rule,
         approval=ApprovalPublic(
             state=works.approval_state,
             state_label=APPROVAL_STATE_LABELS[works.approval_state],
@@ -324,8 +340,17 @@ def to_public(
         recorded_at=works.recorded_at,
         recorded_by=works.recorded_by,
         completed_at=works.completed_at,
-        push=_push_public(works, today),
+        push=_push_public(works, today, policy),
+        push_note=policy.no_completion_push,
     )
+
+
+def _rule_decided_by(code: str) -> tuple[LineRule, str]:
+    for jurisdiction in external_line_jurisdictions():
+        policy = load_external_line_policy(jurisdiction)
+        if (rule := policy.rule(code)) is not None:
+            return rule, policy.plan
+    raise LookupError(f"no external-line rule {code!r} in external_lines.json")
 
 
 async def read_works(

@@ -2,11 +2,15 @@
 
 One JSON file: the application's whole stage log, the checkpoint (from the file outside the
 database) that anchors it, the ids of the keys its entries name, and its documents with their
-digests, the whole sealed with an HMAC (keyring purpose ``evidence-bundle``).
-:func:`verify_bundle` checks it with the keyring alone, without the database: every entry's
-HMAC and link, the anchored head at the anchored length, the checkpoint's own MAC, that the log
-replays into a possible process, and that each document's digest is the one its log entry
-recorded. Events after the covering checkpoint are reported as not yet anchored.
+digests, the whole sealed with an HMAC (keyring purpose ``evidence-bundle``) and signed with
+Ed25519 (``signature``; the public keys ride along in ``public_keys``, for information only).
+:func:`verify_bundle` checks it without the database, either with the keyring (every entry's
+HMAC and link, the checkpoint's MAC, the seal) or with the public key alone (the bundle's and
+the checkpoint's Ed25519 signatures, every link; the entries' HMACs need the secret key, so the
+result intake found when it made the bundle, ``keyed_chain``, is reported instead). Both check
+the anchored head at the anchored length, that the log replays into a possible process, and
+that each document's digest is the one its log entry recorded. Events after the covering
+checkpoint are reported as not yet anchored.
 """
 
 from __future__ import annotations
@@ -32,12 +36,17 @@ from services.intake.applications.models import (
 )
 from services.intake.applications.service import events as log_of
 from services.intake.documents.models import ApplicationDocument
-from services.intake.integrity.checkpoints import CheckpointFile, check_line
+from services.intake.integrity.checkpoints import CheckpointFile, check_line, check_line_public
 from services.intake.policies.models import Stage
-from shared.keyring import Keyring, KeyringError, Signature
+from shared.keyring import Keyring, KeyringError, PublicKeys, Signature
 
 FORMAT: Final = "huodian-evidence/1"
 PURPOSE: Final = "evidence-bundle"
+_SIGNATURES: Final = ("seal", "signature")
+INTACT: Final = "intact"
+
+Verifier = Keyring | PublicKeys
+"""The secret keyring (checks everything), or the public keys alone (what an evaluator holds)."""
 
 
 def _canonical(body: Any) -> bytes:
@@ -97,9 +106,59 @@ async def build_bundle(
         "key_ids": sorted({e.key_id for e in events if e.key_id}),
         "checkpoint": checkpoints.covering(application.number),
         "documents": [_document(d) for d in documents],
+        "public_keys": keyring.public_keys().encoded(),
     }
-    signature = keyring.sign(PURPOSE, _canonical(body))
-    return {**body, "seal": {"key_id": signature.key_id, "mac": signature.digest}}
+    broken = _keyed_chain(application.number, body["events"], keyring)
+    body["keyed_chain"] = broken or INTACT
+    signed = _canonical(body)
+    seal = keyring.sign(PURPOSE, signed)
+    public = keyring.sign_public(signed, seal.key_id)
+    return {
+        **body,
+        "seal": {"key_id": seal.key_id, "mac": seal.digest},
+        "signature": {"key_id": public.key_id, "ed25519": public.digest},
+    }
+
+
+def _entry_message(number: str, prev: str, raw: dict[str, Any]) -> bytes:
+    return (
+        prev
+        + "\n"
+        + entry_canonical(
+            number,
+            raw["seq"],
+            raw["kind"],
+            raw["stage"],
+            datetime.fromisoformat(raw["occurred_at"]),
+            raw["actor"],
+            raw["reason"],
+            raw["payload"],
+        )
+    ).encode()
+
+
+def _links(events: list[dict[str, Any]]) -> str | None:
+    """Why the entries do not form one unbroken chain from the start, or None."""
+    prev = GENESIS
+    for position, raw in enumerate(events, start=1):
+        if raw["seq"] != position or raw["prev_hash"] != prev:
+            return f"event {position} is missing, out of order or unlinked"
+        prev = raw["hash"]
+    return None
+
+
+def _keyed_chain(number: str, events: list[dict[str, Any]], keyring: Keyring) -> str | None:
+    """Why the entries' links or HMACs do not verify with the keyring, or None."""
+    broken = _links(events)
+    if broken:
+        return broken
+    prev = GENESIS
+    for position, raw in enumerate(events, start=1):
+        signature = Signature(str(raw.get("key_id") or ""), str(raw["hash"]))
+        if not keyring.verify(LOG_PURPOSE, _entry_message(number, prev, raw), signature):
+            return f"event {position} does not verify with key {raw.get('key_id')!r}"
+        prev = raw["hash"]
+    return None
 
 
 @dataclass
@@ -131,55 +190,51 @@ def _stored(raw: dict[str, Any], application_id: int = 0) -> ApplicationEvent:
     )
 
 
-def verify_bundle(bundle: dict[str, Any], keyring: Keyring) -> BundleCheck:
-    """Everything in the bundle checked with the keyring alone (no database)."""
+def verify_bundle(bundle: dict[str, Any], verifier: Verifier) -> BundleCheck:
+    """Everything in the bundle checked with the keyring, or with the public keys alone (no
+    database either way)."""
     result = BundleCheck()
     if bundle.get("format") != FORMAT:
         result.fail(f"not an evidence bundle ({bundle.get('format')!r})")
         return result
     number = str(bundle["application"])
-    body = {k: v for k, v in bundle.items() if k != "seal"}
-    seal = bundle.get("seal") or {}
-    if keyring.verify(
-        PURPOSE, _canonical(body), Signature(str(seal.get("key_id")), str(seal.get("mac")))
-    ):
-        result.ok(f"the bundle of {number} is sealed with key {seal.get('key_id')}")
-    else:
-        result.fail("the bundle's seal does not verify: it was altered after it was made")
+    signed = _canonical({k: v for k, v in bundle.items() if k not in _SIGNATURES})
     events = bundle["events"]
-    prev = GENESIS
-    chain_ok = True
-    for position, raw in enumerate(events, start=1):
-        message = (
-            prev
-            + "\n"
-            + entry_canonical(
-                number,
-                raw["seq"],
-                raw["kind"],
-                raw["stage"],
-                datetime.fromisoformat(raw["occurred_at"]),
-                raw["actor"],
-                raw["reason"],
-                raw["payload"],
+    if isinstance(verifier, Keyring):
+        seal = bundle.get("seal") or {}
+        if verifier.verify(
+            PURPOSE, signed, Signature(str(seal.get("key_id")), str(seal.get("mac")))
+        ):
+            result.ok(f"the bundle of {number} is sealed with key {seal.get('key_id')}")
+        else:
+            result.fail("the bundle's seal does not verify: it was altered after it was made")
+        if "signature" in bundle:
+            _check_signature(result, bundle, signed, verifier.public_keys())
+        broken = _keyed_chain(number, events, verifier)
+    else:
+        _check_signature(result, bundle, signed, verifier)
+        broken = _links(events)
+        if broken is None and bundle.get("keyed_chain") != INTACT:
+            broken = (
+                "intake found the log's HMACs broken when it made the bundle: "
+                f"{bundle.get('keyed_chain')}"
             )
-        ).encode()
-        signature = Signature(str(raw.get("key_id") or ""), str(raw["hash"]))
-        if raw["seq"] != position or raw["prev_hash"] != prev:
-            result.fail(f"event {position} is missing, out of order or unlinked")
-            chain_ok = False
-            break
-        if not keyring.verify(LOG_PURPOSE, message, signature):
-            result.fail(f"event {position} does not verify with key {raw.get('key_id')!r}")
-            chain_ok = False
-            break
-        prev = raw["hash"]
+    chain_ok = broken is None
+    if broken:
+        result.fail(broken)
+    prev = events[-1]["hash"] if events else GENESIS
     head = bundle["head"]
     if chain_ok and (len(events) != head["length"] or prev != (head["hash"] or GENESIS)):
         result.fail("the log is shorter or longer than the head the bundle names")
         chain_ok = False
     if chain_ok:
-        result.ok(f"log: {len(events)} events, keyed chain intact (keys {bundle['key_ids']})")
+        how = (
+            "keyed chain intact"
+            if isinstance(verifier, Keyring)
+            else "linked; its HMACs were intact when intake made the bundle (they need the "
+            "secret key)"
+        )
+        result.ok(f"log: {len(events)} events, {how} (keys {bundle['key_ids']})")
         try:
             facts = record.replay([_stored(e) for e in events])
         except (record.ReplayError, ValueError, KeyError) as exc:
@@ -189,8 +244,14 @@ def verify_bundle(bundle: dict[str, Any], keyring: Keyring) -> BundleCheck:
     checkpoint = bundle.get("checkpoint")
     if checkpoint is None:
         result.fail("no checkpoint covers this application yet (huodian checkpoint)")
-    elif not _checkpoint_ok(keyring, checkpoint):
-        result.fail(f"checkpoint {checkpoint.get('seq')} does not verify with its key")
+    elif isinstance(verifier, PublicKeys) and "signature" not in checkpoint:
+        result.fail(
+            f"checkpoint {checkpoint.get('seq')} carries no Ed25519 signature (written before "
+            "checkpoints were signed): verify the bundle with the keyring"
+        )
+    elif not _checkpoint_ok(verifier, checkpoint):
+        how = "its key" if isinstance(verifier, Keyring) else "the public key (Ed25519)"
+        result.fail(f"checkpoint {checkpoint.get('seq')} does not verify with {how}")
     else:
         length, anchored = checkpoint["heads"][number]
         if length > len(events) or events[length - 1]["hash"] != anchored:
@@ -224,14 +285,35 @@ def verify_bundle(bundle: dict[str, Any], keyring: Keyring) -> BundleCheck:
     return result
 
 
-def _checkpoint_ok(keyring: Keyring, checkpoint: dict[str, Any]) -> bool:
+def _check_signature(
+    result: BundleCheck, bundle: dict[str, Any], signed: bytes, public_keys: PublicKeys
+) -> None:
+    signature = bundle.get("signature")
+    if not isinstance(signature, dict):
+        result.fail("the bundle carries no Ed25519 signature: verify it with the keyring")
+        return
+    key_id = str(signature.get("key_id"))
+    if key_id not in public_keys.keys:
+        result.fail(f"the bundle is signed with key {key_id!r}, which the public keys lack")
+    elif public_keys.verify(signed, Signature(key_id, str(signature.get("ed25519")))):
+        result.ok(f"the bundle of {bundle['application']} is signed (Ed25519) with key {key_id}")
+    else:
+        result.fail(
+            f"the bundle's Ed25519 signature (key {key_id}) does not verify: it was altered "
+            "after it was made"
+        )
+
+
+def _checkpoint_ok(verifier: Verifier, checkpoint: dict[str, Any]) -> bool:
+    if isinstance(verifier, PublicKeys):
+        return check_line_public(verifier, checkpoint)
     try:
-        return check_line(keyring, checkpoint)
+        return check_line(verifier, checkpoint)
     except KeyringError:
         return False
 
 
-def verify_bundle_file(path: Path, keyring: Keyring) -> BundleCheck:
+def verify_bundle_file(path: Path, keyring: Verifier) -> BundleCheck:
     try:
         bundle = json.loads(path.read_text())
     except (OSError, ValueError) as exc:

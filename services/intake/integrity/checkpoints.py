@@ -4,7 +4,8 @@ The keyed chain stops anyone without the key from forging entries, but not from 
 application's log back to an earlier genuine state (a restored backup, a deleted tail with
 ``log_head`` set back) or deleting an application outright. So at intervals, and on demand,
 intake writes a *checkpoint*: the head and length of every log that changed since the previous
-one, a root over all of them, the counts, and an HMAC (keyring purpose ``checkpoint``). It is
+one, a root over all of them, the counts, an HMAC (keyring purpose ``checkpoint``) and an
+Ed25519 signature over the same bytes (``signature``: checkable with the public key alone). It is
 appended to a file outside the database (``HUODIAN_INTAKE_CHECKPOINT_FILE``), each line linked
 to the one before by its digest, and a copy of its summary goes to notify through the outbox
 (``intake.log.checkpoint``), which records it in its own database.
@@ -36,7 +37,7 @@ from services.intake.outbox.models import EventType
 from services.intake.outbox.service import enqueue
 from services.intake.settings import IntakeSettings
 from shared.db import fetch_all, session_scope
-from shared.keyring import Keyring, Signature
+from shared.keyring import Keyring, PublicKeys, Signature
 from shared.settings import Settings
 
 PURPOSE: Final = "checkpoint"
@@ -89,10 +90,25 @@ class CheckpointFile:
         return next((c for c in reversed(self.lines) if number in c["heads"]), None)
 
 
+_SIGNATURES: Final = ("mac", "signature")
+
+
+def signed_bytes(entry: Mapping[str, Any]) -> bytes:
+    """What a checkpoint's MAC and its Ed25519 signature are made over."""
+    return _canonical({k: v for k, v in entry.items() if k not in _SIGNATURES})
+
+
 def check_line(keyring: Keyring, entry: Mapping[str, Any]) -> bool:
-    body = {k: v for k, v in entry.items() if k != "mac"}
     signature = Signature(str(entry.get("key_id", "")), str(entry.get("mac", "")))
-    return keyring.verify(PURPOSE, _canonical(body), signature)
+    return keyring.verify(PURPOSE, signed_bytes(entry), signature)
+
+
+def check_line_public(public_keys: PublicKeys, entry: Mapping[str, Any]) -> bool:
+    """The checkpoint's Ed25519 signature, with the public key alone (False: none, or bad)."""
+    signature = entry.get("signature")
+    if not isinstance(signature, str):
+        return False
+    return public_keys.verify(signed_bytes(entry), Signature(str(entry.get("key_id")), signature))
 
 
 def read_checkpoints(path: Path, keyring: Keyring) -> CheckpointFile:
@@ -257,8 +273,15 @@ async def write_checkpoint(
                 "heads": {n: [length, head] for n, (length, head) in sorted(changed.items())},
                 "root": root_of(merged),
             }
-            signature = keyring.sign(PURPOSE, _canonical({**body, "key_id": keyring.current_id}))
-            entry = {**body, "key_id": signature.key_id, "mac": signature.digest}
+            signed = _canonical({**body, "key_id": keyring.current_id})
+            signature = keyring.sign(PURPOSE, signed)
+            public = keyring.sign_public(signed, signature.key_id)
+            entry = {
+                **body,
+                "key_id": signature.key_id,
+                "mac": signature.digest,
+                "signature": public.digest,
+            }
             line = json.dumps(entry, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
             if state.torn_at is not None:
                 os.truncate(path, state.torn_at)
@@ -280,6 +303,7 @@ async def write_checkpoint(
                     "digest": digest,
                     "key_id": signature.key_id,
                     "mac": signature.digest,
+                    "signature": public.digest,
                 },
                 now=now,
             )

@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from services.intake.applications.service import check_reader, get_application
 from services.intake.deps import Config, CurrentAdmin, Keys, Staff
@@ -15,10 +15,21 @@ from services.intake.integrity.checkpoints import checkpoint_path, read_checkpoi
 from services.intake.integrity.service import checkpoint_now
 from shared.app import Session
 from shared.clock import Now
+from shared.keyring import PUBLIC_KEYS_FORMAT
 from shared.settings import Settings
 from shared.timeutil import BeijingTime
 
 router = APIRouter(tags=["integrity"])
+
+
+class PublicKeysPublic(BaseModel):
+    """The Ed25519 public keys that checkpoints and evidence bundles are signed with (公钥).
+
+    Saved as a file, this is what ``huodian verify --bundle FILE --public-key KEYS`` takes."""
+
+    format: str
+    current: str
+    keys: dict[str, str] = Field(description="Key id → the raw 32-byte public key, base64")
 
 
 class CheckpointPublic(BaseModel):
@@ -81,4 +92,16 @@ async def write_checkpoint(
         root=written.root,
         key_id=written.key_id,
         refused=written.refused,
+    )
+
+
+@router.get(
+    "/integrity/public-keys",
+    summary="The public keys to verify checkpoints and evidence bundles offline (公钥)",
+)
+async def public_keys(keys: Keys) -> PublicKeysPublic:
+    # Public by design: they can only check a signature, never make one.
+    published = keys.public_keys()
+    return PublicKeysPublic(
+        format=PUBLIC_KEYS_FORMAT, current=published.current_id, keys=published.encoded()
     )

@@ -27,6 +27,7 @@ from services.intake.applications.models import (
 from services.intake.applications.service import Clocking
 from services.intake.applications.verification import check_application
 from services.intake.integrity.checkpoints import against_checkpoints, read_checkpoints
+from services.intake.integrity.clock_record import check_clock_record
 from shared.db import session_scope
 from shared.keyring import Keyring
 
@@ -46,6 +47,8 @@ class Report:
     anchored: int = 0
     checkpoint: dict[str, Any] | None = None
     checkpoint_findings: list[Finding] = field(default_factory=list)
+    clock_findings: list[Finding] = field(default_factory=list)
+    """The calendar and the warning share (``clock_record``): the cause, named first."""
     file_problems: list[str] = field(default_factory=list)
     copy_problems: list[str] = field(default_factory=list)
     copy_note: str | None = None
@@ -53,12 +56,17 @@ class Report:
     @property
     def valid(self) -> bool:
         return not (
-            self.failed or self.checkpoint_findings or self.file_problems or self.copy_problems
+            self.failed
+            or self.clock_findings
+            or self.checkpoint_findings
+            or self.file_problems
+            or self.copy_problems
         )
 
     def findings(self) -> list[Finding]:
         """Every problem, each naming its application where there is one."""
-        found = [f for check in self.failed for f in check.findings]
+        found = list(self.clock_findings)
+        found += [f for check in self.failed for f in check.findings]
         found += self.checkpoint_findings
         found += [Finding(table="checkpoints", problem=p) for p in self.file_problems]
         found += [Finding(table="checkpoints", problem=p) for p in self.copy_problems]
@@ -78,6 +86,7 @@ async def verify_all(
     the file against ``copy`` (notify's record of the last checkpoint), when given."""
     report = Report()
     async with session_scope(engine) as session:
+        report.clock_findings = await check_clock_record(session, keyring)
         total = int((await session.exec(select(func.count()).select_from(Application))).one())
     after = 0
     while True:

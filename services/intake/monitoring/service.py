@@ -428,7 +428,17 @@ async def _escalate(session: AsyncSession, application: Application, now: dateti
     assert application.id is not None
     assert application.current_stage is not None
     assert application.due_date is not None
-    escalation = Escalation(
+    # One 督办 per stage: one withdrawn by a calendar change (services.intake.due_changes) is
+    # opened again, at the new due date, when the moved deadline is missed too.
+    withdrawn = (
+        await session.exec(
+            select(Escalation).where(
+                col(Escalation.application_id) == application.id,
+                col(Escalation.stage_seq) == application.current_seq,
+            )
+        )
+    ).first()
+    escalation = withdrawn or Escalation(
         application_id=application.id,
         stage_seq=application.current_seq,
         stage=application.current_stage,
@@ -440,6 +450,11 @@ async def _escalate(session: AsyncSession, application: Application, now: dateti
         opened_at=now,
         state=EscalationState.open,
     )
+    if withdrawn is not None:
+        withdrawn.due_date, withdrawn.opened_at = application.due_date, now
+        withdrawn.state = EscalationState.open
+        withdrawn.acknowledged_at = withdrawn.acknowledged_by = withdrawn.acknowledgement = None
+        withdrawn.resolved_at = withdrawn.resolved_by = withdrawn.resolution = None
     session.add(escalation)
     await session.flush()
     application.warned_level = 2

@@ -34,6 +34,7 @@ class EventType(StrEnum):
     stage_overdue = "intake.stage.overdue"
     escalation_opened = "intake.escalation.opened"
     application_connected = "intake.application.connected"
+    due_changed = "intake.application.due_changed"
     log_checkpoint = "intake.log.checkpoint"
     log_verify_failed = "intake.log.verify_failed"
 

@@ -1,13 +1,14 @@
 """Status callbacks (状态回调) to the portal an application came from.
 
 Every status change of a portal application — a stage completed, the clock paused or resumed,
-the application closed or connected — is written, in the transaction of the change, as a
-:class:`WebhookDelivery` keyed by the stage-log sequence number. :func:`deliver_pending` posts
-them to the portal's webhook URL, signed with the portal's secret
-(:func:`services.intake.rules.signing.webhook_headers`), retried with exponential backoff, and
-**in order per application**: an event is not sent while an earlier one of the same application
-is undelivered; other applications go on meanwhile. Each event carries a unique ``id`` so the
-portal can recognise a redelivery. A portal without a webhook URL has its events skipped.
+the application closed or connected, its deadline moved by a calendar change — is written, in
+the transaction of the change, as a :class:`WebhookDelivery` keyed by the stage-log sequence
+number. :func:`deliver_pending` posts them to the portal's webhook URL, signed with the
+portal's secret (:func:`services.intake.rules.signing.webhook_headers`), retried with
+exponential backoff, and **in order per application**: an event is not sent while an earlier
+one of the same application is undelivered; other applications go on meanwhile. Each event
+carries a unique ``id`` so the portal can recognise a redelivery. A portal without a webhook
+URL has its events skipped.
 """
 
 from __future__ import annotations
@@ -53,7 +54,13 @@ from shared.outbound import UrlNotAllowed
 log = logging.getLogger("huodian.intake.webhooks")
 
 STATUS_CHANGES = frozenset(
-    {EventKind.stage_completed, EventKind.paused, EventKind.resumed, EventKind.closed}
+    {
+        EventKind.stage_completed,
+        EventKind.paused,
+        EventKind.resumed,
+        EventKind.closed,
+        EventKind.due_changed,  # a calendar change moved the deadline (节假日调整)
+    }
 )
 EVENT_HEADER = "X-Huodian-Event"
 DELIVERY_HEADER = "X-Huodian-Delivery"
@@ -75,6 +82,15 @@ def _details(event: ApplicationEvent) -> dict[str, Any]:
     if event.kind is EventKind.paused:
         reason = PauseReason(payload["reason"])
         return {"pause_reason": reason.value, "pause_reason_label": PAUSE_REASON_LABELS[reason]}
+    if event.kind is EventKind.due_changed:
+        return {
+            "previous_due_date": payload.get("from"),
+            "due_date": payload.get("to"),
+            "provisional": payload.get("provisional"),
+            "calendar_year": payload.get("calendar_year"),
+            "calendar_source": payload.get("calendar_source"),
+            "cleared": payload.get("cleared"),
+        }
     return {"paused_days": payload.get("paused_days")}
 
 

@@ -41,6 +41,7 @@ __all__ = [
     "DisclosureTexts",
     "FeeDisclosure",
     "Hotline",
+    "LocalTexts",
     "build_disclosure",
     "load_disclosure_texts",
 ]
@@ -60,43 +61,62 @@ class Hotline(_Data):
     purpose: str
 
 
-class Hotlines(_Data):
+class LocalTexts(_Data):
+    """What one jurisdiction's own plan says about disclosure, each rule with its section.
+
+    A rule the plan does not have is ``None``, and ``no_local_rule`` says so in words: Jingyu's
+    plan requires disclosure (its item 13) but says nothing of the two hotlines, so nothing of
+    Dongying's is quoted for it.
+    """
+
+    local_rule: bool
+    """Whether the jurisdiction's plan was entered at all."""
+    plan: str
     rule: str
     source: str
-    numbers: tuple[Hotline, ...]
+    hotline_rule: str | None
+    hotline_source: str | None
+    channels_rule: str | None
+    channels_source: str | None
+    documents_rule: str | None
+    documents_source: str | None
+    no_local_rule: tuple[str, ...]
 
-    @model_validator(mode="after")
-    def _published_together(self) -> Hotlines:
-        numbers = [h.number for h in self.numbers]
-        if sorted(numbers) != sorted(REQUIRED_HOTLINES):
-            raise ValueError("95598 and 12398 must be published together, and only once each")
-        return self
-
-
-class Channels(_Data):
-    rule: str
-    source: str
-    names: tuple[str, ...]
+    def cite(self, section: str | None) -> str | None:
+        """The plan's title with ``section``, e.g. "《吉林省地方电力有限公司…》三、（四）13"."""
+        return f"{self.plan}{section}" if section else None
 
 
 class DisclosureTexts(_Data):
-    """The texts of ``disclosure.json``."""
+    """The texts of ``disclosure.json``: shared facts, and each jurisdiction's own rules."""
 
     title: str
-    rule: str
-    source: str
-    hotlines: Hotlines
-    channels: Channels
+    hotline_numbers: tuple[Hotline, ...]
+    channel_names: tuple[str, ...]
     voltage_note: str
     customer_type_notes: dict[CustomerType, str]
     no_works_rule: str
-    documents_rule: str
+    jurisdictions: dict[str, LocalTexts]
+    unlisted: LocalTexts
+    """For a jurisdiction not in the file: says that nothing was entered for it."""
 
     @model_validator(mode="after")
-    def _every_customer_type(self) -> DisclosureTexts:
+    def _checked(self) -> DisclosureTexts:
         if set(self.customer_type_notes) != set(CustomerType):
             raise ValueError("every customer type needs a note")
+        numbers = [h.number for h in self.hotline_numbers]
+        if sorted(numbers) != sorted(REQUIRED_HOTLINES):
+            raise ValueError("95598 and 12398 must be published together, and only once each")
+        for code, local in self.jurisdictions.items():
+            for rule in ("hotline", "channels", "documents"):
+                if (getattr(local, f"{rule}_rule") is None) != (
+                    getattr(local, f"{rule}_source") is None
+                ):
+                    raise ValueError(f"{code}: {rule}_rule and {rule}_source go together")
         return self
+
+    def local(self, jurisdiction: str) -> LocalTexts:
+        return self.jurisdictions.get(jurisdiction, self.unlisted)
 
 
 @cache
@@ -147,11 +167,15 @@ class FeeDisclosure(BaseModel):
 
 
 class Disclosure(BaseModel):
-    """Everything the public disclosure page shows for one jurisdiction."""
+    """Everything the public disclosure page shows for one jurisdiction, each rule cited from
+    that jurisdiction's own plan (``None`` where the plan has no such rule: see
+    ``no_local_rule``)."""
 
     title: str
     rule: str
     source: str
+    local_rule: bool
+    no_local_rule: list[str]
     jurisdiction: str
     jurisdiction_name: str
     policy_code: str
@@ -159,13 +183,16 @@ class Disclosure(BaseModel):
     policy_source: str
     effective_from: date
     voltage_note: str
-    documents_rule: str
+    documents_rule: str | None
+    documents_source: str | None
     processes: list[DisclosedProcess]
     fees: FeeDisclosure
     hotlines: list[Hotline]
-    hotline_rule: str
+    hotline_rule: str | None
+    hotline_source: str | None
     channels: list[str]
-    channels_rule: str
+    channels_rule: str | None
+    channels_source: str | None
 
 
 def _process(
@@ -207,12 +234,15 @@ def _process(
 def build_disclosure(policy: PolicyVersionCreate) -> Disclosure:
     """The disclosure content under ``policy``, the time-limit version in force."""
     texts = load_disclosure_texts()
+    local = texts.local(policy.jurisdiction)
     fees = load_fee_rules()
     listed = {e.customer_type for e in policy.entries}
     return Disclosure(
         title=texts.title,
-        rule=texts.rule,
-        source=texts.source,
+        rule=local.rule,
+        source=local.cite(local.source) or local.plan,
+        local_rule=local.local_rule,
+        no_local_rule=list(local.no_local_rule),
         jurisdiction=policy.jurisdiction,
         jurisdiction_name=policy.jurisdiction_name,
         policy_code=policy.code,
@@ -220,7 +250,8 @@ def build_disclosure(policy: PolicyVersionCreate) -> Disclosure:
         policy_source=policy.source,
         effective_from=policy.effective_from,
         voltage_note=texts.voltage_note,
-        documents_rule=texts.documents_rule,
+        documents_rule=local.documents_rule,
+        documents_source=local.cite(local.documents_source),
         processes=[_process(policy, t, texts) for t in CustomerType if t in listed],
         fees=FeeDisclosure(
             extended_services=[
@@ -235,8 +266,10 @@ def build_disclosure(policy: PolicyVersionCreate) -> Disclosure:
             banned_rule=fees.banned.rule,
             banned_source=fees.banned.source,
         ),
-        hotlines=list(texts.hotlines.numbers),
-        hotline_rule=texts.hotlines.rule,
-        channels=list(texts.channels.names),
-        channels_rule=texts.channels.rule,
+        hotlines=list(texts.hotline_numbers),
+        hotline_rule=local.hotline_rule,
+        hotline_source=local.cite(local.hotline_source),
+        channels=list(texts.channel_names),
+        channels_rule=local.channels_rule,
+        channels_source=local.cite(local.channels_source),
     )

@@ -30,6 +30,10 @@ class CalendarYear(IntakeTable, table=True):
     source: str = Field(max_length=300)
     loaded_at: BeijingTime = Field(sa_column=Column(UTCDateTime, nullable=False))
     loaded_by: str = Field(max_length=100)
+    # On the record (integrity/clock_record.py): one HMAC per field, so that verify names the
+    # field changed outside intake; None only for a row written outside intake.
+    key_id: str | None = Field(default=None, max_length=32)
+    seals: dict[str, str] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
 
 
 class YearArrangementIn(BaseModel):
@@ -68,4 +72,8 @@ class CalendarYearDetail(CalendarYearSummary):
 class CalendarLoadResult(CalendarYearDetail):
     recomputed_applications: int = DataField(
         description="Applications whose deadlines were recomputed (重新计算时限的申请数)"
+    )
+    moved_deadlines: int = DataField(
+        default=0,
+        description="Live deadlines whose date moved, each recorded and told (时限变更数)",
     )

@@ -5,8 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.intake.applications.service import Clocking, recompute_for_year
+from services.intake.applications.service import Clocking
 from services.intake.deps import Calendar, Config, CurrentAdmin, Staff
+from services.intake.due_changes.service import LoadOutcome, recompute_and_record
 from services.intake.workdays import service
 from services.intake.workdays.models import (
     CalendarLoadResult,
@@ -49,10 +50,22 @@ async def load_year(
     now: Now,
     request: Request,
 ) -> CalendarLoadResult:
-    """Deadlines that depend on the year are recomputed with it, in the same transaction."""
+    """Deadlines that depend on the year are recomputed with it, in the same transaction; each
+    live deadline that moved is recorded, its obsolete warnings cleared, and those concerned
+    told (the clerk, the unit and the applicant through notify, the portal by its callback)."""
+    outcome = LoadOutcome()
 
     async def recompute(session: AsyncSession, updated: WorkingCalendar, loaded: int) -> int:
-        return await recompute_for_year(session, Clocking(updated, config.at_risk_percent), loaded)
+        found = await recompute_and_record(
+            session,
+            Clocking(updated, config.at_risk_percent),
+            loaded,
+            source=body.source.strip(),
+            actor=admin.subject,
+            now=now,
+        )
+        outcome.recomputed, outcome.moved = found.recomputed, found.moved
+        return found.recomputed
 
     updated, result = await service.load_year(
         request.app.state.engine,
@@ -64,7 +77,7 @@ async def load_year(
         recompute=recompute,
     )
     request.app.state.calendar = updated
-    return result
+    return result.model_copy(update={"moved_deadlines": outcome.moved})
 
 
 @router.get(

@@ -14,7 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from services.intake.applications.log import keyring_of
 from services.intake.applications.service import Clocking, recompute_open
+from services.intake.integrity.clock_record import record_loaded_years, seal_year
 from services.intake.workdays.models import (
     CalendarLoadResult,
     CalendarYear,
@@ -183,6 +185,9 @@ async def load_year(
         row.source = arrangement.source
         row.loaded_at = now
         row.loaded_by = actor
+        keyring = keyring_of(session)
+        seal_year(row, keyring)
+        await record_loaded_years(session, keyring, actor=actor, now=now)
         await session.flush()
         updated = await stored_calendar(session, beijing_date(now))
         changed = await recompute(session, updated, year) if recompute else 0

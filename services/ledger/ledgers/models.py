@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import Column, Index, String, Text, UniqueConstraint
+from sqlalchemy import Column, Index, Integer, String, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from services.ledger.db import LedgerTable
+from services.ledger.escalations.models import (
+    DEFAULT_ESCALATE_AFTER_DAYS,
+    DEFAULT_STALE_AFTER_DAYS,
+)
 from services.ledger.ledgers.parsing import DueKind, ResponsibilityRole
 from shared.db import UTCDateTime, enum_column
 from shared.timeutil import BeijingTime
@@ -40,6 +44,17 @@ class Ledger(LedgerTable, table=True):
     )
     archived_by: str | None = Field(default=None, max_length=64)
     archive_reason: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    # Stale-update escalation (更新超期督办), in working days: an item with no status post for
+    # ``stale_after_days`` goes to its units' heads, ``escalate_after_days`` later to the
+    # supervising leaders (services.ledger.escalations).
+    stale_after_days: int = Field(
+        default=DEFAULT_STALE_AFTER_DAYS,
+        sa_column=Column(Integer, nullable=False, default=DEFAULT_STALE_AFTER_DAYS),
+    )
+    escalate_after_days: int = Field(
+        default=DEFAULT_ESCALATE_AFTER_DAYS,
+        sa_column=Column(Integer, nullable=False, default=DEFAULT_ESCALATE_AFTER_DAYS),
+    )
 
 
 class Item(LedgerTable, table=True):
@@ -94,6 +109,8 @@ class LedgerPublic(SQLModel):
     archived_at: BeijingTime | None = None
     archived_by: str | None = None
     archive_reason: str = ""
+    stale_after_days: int = DEFAULT_STALE_AFTER_DAYS
+    escalate_after_days: int = DEFAULT_ESCALATE_AFTER_DAYS
 
 
 class LedgerArchive(SQLModel):

@@ -7,7 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, File, Form, Query, Response, UploadFile, status
 
 from services.ledger.deps import AsOf, CurrentAdmin, Reader
-from services.ledger.ledgers import service, spreadsheet
+from services.ledger.escalations.models import EscalationPublic
+from services.ledger.escalations.service import escalations
+from services.ledger.ledgers import service, spreadsheet, why
 from services.ledger.ledgers.models import LedgerArchive, LedgerPublic, UnitPublic
 from services.ledger.ledgers.service import (
     DeadlineFeed,
@@ -31,6 +33,7 @@ router = APIRouter(tags=["ledgers"])
 
 class ItemDetail(ItemPublic):
     history: list[StatusUpdatePublic]
+    escalations: list[EscalationPublic]
 
 
 @router.get("/ledgers", summary="All ledgers in use, or with the archived too (任务台账列表)")
@@ -156,7 +159,16 @@ async def list_items(
 @router.get("/items/{item_id}", summary="One item with its whole history (事项详情)")
 async def get_item(item_id: Id, _reader: Reader, session: Session, as_of: AsOf) -> ItemDetail:
     item = await service.get_item_public(session, item_id, as_of=as_of)
-    return ItemDetail(**item.model_dump(), history=await history(session, item_id))
+    return ItemDetail(
+        **item.model_dump(),
+        history=await history(session, item_id),
+        escalations=await escalations(session, item_id=item_id),
+    )
+
+
+@router.get("/items/{item_id}/why", summary="Why an item is overdue or due soon (事项期限说明)")
+async def item_why(item_id: Id, _reader: Reader, session: Session, as_of: AsOf) -> why.ItemWhy:
+    return await why.item_why(session, item_id, as_of=as_of)
 
 
 @router.get("/units", summary="Responsible units (责任单位)")

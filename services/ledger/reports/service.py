@@ -14,6 +14,8 @@ from enum import StrEnum
 from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from services.ledger.escalations.models import EscalationPublic
+from services.ledger.escalations.service import escalations
 from services.ledger.ledgers.service import ItemFilter, ItemPublic, get_ledger, list_items
 from services.ledger.updates.models import TaskStatus
 from shared.errors import Unprocessable
@@ -51,6 +53,8 @@ class LedgerReport(SQLModel):
     items: list[ItemPublic]
     units: list[UnitSummary]
     overdue: list[ItemPublic]
+    # Stale-update escalation steps (更新超期督办) fired in the period up to ``as_of``.
+    escalations: list[EscalationPublic] = []
 
 
 def report_period(kind: ReportKind, year: int) -> tuple[date, date, date]:
@@ -119,4 +123,7 @@ async def build_report(
         items=page.items,
         units=_unit_summaries(page.items),
         overdue=[i for i in page.items if i.overdue],
+        escalations=await escalations(
+            session, ledger_id=ledger.id, fired_from=start, fired_to=as_of
+        ),
     )

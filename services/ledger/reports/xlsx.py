@@ -8,6 +8,9 @@ from services.ledger.updates.models import STATUS_LABELS, TaskStatus
 from shared.downloads import add_sheet, new_workbook, workbook_bytes
 from shared.timeutil import format_beijing
 
+# 序号, 任务, 步骤, 最后进展, 应督办, 督办, 通知对象, 结果: the long texts get room to wrap.
+ESCALATION_WIDTHS = (6, 48, 18, 13, 13, 13, 40, 16)
+
 
 def report_xlsx(report: LedgerReport) -> bytes:
     workbook = new_workbook()
@@ -25,6 +28,7 @@ def report_xlsx(report: LedgerReport) -> bytes:
             ("事项总数", len(report.items)),
             *((f"{STATUS_LABELS[s]}事项", report.status_totals[s]) for s in TaskStatus),
             ("逾期事项", len(report.overdue)),
+            ("更新超期督办", len(report.escalations)),
         ],
         heading=report.title,
     )
@@ -50,5 +54,34 @@ def report_xlsx(report: LedgerReport) -> bytes:
         (item_row(i) for i in report.overdue),
         heading=f"{report.title}：逾期事项",
         widths=ITEM_WIDTHS,
+    )
+    add_sheet(
+        workbook,
+        "更新超期督办",
+        (
+            "序号",
+            "工作目标任务",
+            "督办步骤",
+            "最后进展日期",
+            "应督办日期",
+            "督办日期",
+            "通知对象",
+            "结果",
+        ),
+        (
+            (
+                e.seq,
+                e.task,
+                e.level_label,
+                e.period_start.isoformat(),
+                e.due_on.isoformat(),
+                e.fired_on.isoformat(),
+                e.to_whom,
+                e.outcome_label,
+            )
+            for e in report.escalations
+        ),
+        heading=f"{report.title}：更新超期督办（截至{report.as_of.isoformat()}）",
+        widths=ESCALATION_WIDTHS,
     )
     return workbook_bytes(workbook)

@@ -14,7 +14,9 @@ from fastapi.templating import Jinja2Templates
 from services.ledger.accounts import login as login_service
 from services.ledger.accounts import service as accounts
 from services.ledger.accounts.models import User
+from services.ledger.escalations.service import escalations
 from services.ledger.ledgers import service as ledgers
+from services.ledger.ledgers.why import explain_item, plan_of
 from services.ledger.updates import service as updates
 from services.ledger.updates.models import STATUS_LABELS, TaskStatus
 from services.ledger.web.session import COOKIE, csrf_ok, csrf_token, session_token
@@ -198,6 +200,8 @@ async def _item_page(
         status_code=status_code,
         item=item,
         history=await updates.history(session, item_id),
+        why=explain_item(item, await plan_of(session, item.ledger_code), today),
+        escalations=await escalations(session, item_id=item_id),
         can_update=can_update,
         statuses=[(s.value, STATUS_LABELS[s]) for s in TaskStatus],
         **context,

@@ -39,6 +39,10 @@ class ChannelHealthPublic(SQLModel):
     next_probe_at: BeijingTime | None
     last_error: str | None
     waiting: int = Field(description="Messages of the channel waiting to be sent")
+    possible_duplicates: int = Field(
+        description="可能重复: messages of the channel claimed again after an attempt that may "
+        "have reached the far end was cut off (``possible_duplicate`` on the message)"
+    )
 
 
 class AttemptOutcome(StrEnum):

@@ -19,13 +19,22 @@ _WAITING = (MessageState.queued, MessageState.sending, MessageState.failed)
 async def channel_health(
     session: AsyncSession, configured: Collection[Channel]
 ) -> list[ChannelHealthPublic]:
-    """Every channel: configured or not, down or up (the circuit breaker), messages waiting."""
+    """Every channel: configured or not, down or up (the circuit breaker), messages waiting,
+    messages that may have reached their recipient twice."""
     rows = {h.channel: h for h in await session.exec(select(ChannelHealth))}
     waiting: dict[str, int] = dict(
         await fetch_all(
             session,
             sa_select(col(Message.channel), func.count())
             .where(col(Message.state).in_(_WAITING))
+            .group_by(col(Message.channel)),
+        )
+    )
+    flagged: dict[str, int] = dict(
+        await fetch_all(
+            session,
+            sa_select(col(Message.channel), func.count())
+            .where(col(Message.possible_duplicate))
             .group_by(col(Message.channel)),
         )
     )
@@ -43,6 +52,7 @@ async def channel_health(
                 next_probe_at=health.next_probe_at if health and down else None,
                 last_error=health.last_error if health else None,
                 waiting=waiting.get(channel, 0),
+                possible_duplicates=flagged.get(channel, 0),
             )
         )
     return listed

@@ -6,7 +6,9 @@ transaction: on PostgreSQL the rows are picked with ``FOR UPDATE SKIP LOCKED`` u
 per-channel advisory lock, so several workers share the queue and the rate limit holds across
 them; SQLite has one writer at a time. Claiming marks a message ``sending``, bumps ``attempts``
 and leases it (``next_attempt_at`` moves ``lease_seconds`` ahead), so a worker that dies mid-send
-leaves it to be claimed again when the lease runs out, never lost.
+leaves it to be claimed again when the lease runs out, never lost. Such a re-claimed message
+is flagged ``possible_duplicate`` (可能重复), with ``earlier_attempt_at`` the start of the attempt
+that was cut off: the one case where the far end may have two copies is visible on the row.
 
 Sends happen outside any transaction, and **each message's outcome is committed in its own
 transaction the moment the far end has taken it**, only if the lease is still the worker's own:
@@ -35,7 +37,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, func, insert, text, update
+from sqlalchemy import Engine, case, func, insert, text, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col, select
@@ -164,6 +166,17 @@ async def _claim(
         update(Message)
         .where(col(Message.id).in_(due.scalar_subquery()))
         .values(
+            # Still ``sending`` when claimed: its worker died (or its lease ran out) mid-send, so
+            # the far end may hold a copy already. Flagged, with when that attempt started (the
+            # right-hand sides read the row as it was before this UPDATE).
+            possible_duplicate=case(
+                (col(Message.state) == MessageState.sending, True),
+                else_=col(Message.possible_duplicate),
+            ),
+            earlier_attempt_at=case(
+                (col(Message.state) == MessageState.sending, col(Message.last_attempt_at)),
+                else_=col(Message.earlier_attempt_at),
+            ),
             state=MessageState.sending,
             attempts=col(Message.attempts) + 1,
             last_attempt_at=now,

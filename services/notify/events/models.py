@@ -39,6 +39,28 @@ class StageEventData(SQLModel):
     supervising_unit: str = Field(min_length=1, max_length=200)
 
 
+class DueChangedEventData(SQLModel):
+    """``data`` of intake.application.due_changed: a calendar change moved a live deadline
+    (节假日调整). Staff and the applicant are told old and new, in Chinese dates."""
+
+    application_number: str = Field(min_length=1, max_length=64)
+    unit: str = Field(min_length=1, max_length=200)
+    clerk: str = Field(min_length=1, max_length=64, description="The clerk's username")
+    customer_type: str = Field(min_length=1, max_length=100)
+    applicant_name: Name
+    mobile: Mobile = None
+    email: str | None = Field(default=None, max_length=254)
+    stage: str = Field(min_length=1, max_length=100)
+    old_due: date
+    new_due: date
+    old_due_text: str = Field(min_length=1, max_length=20)
+    new_due_text: str = Field(min_length=1, max_length=20)
+    provisional: bool
+    calendar_year: int
+    calendar_source: str = Field(min_length=1, max_length=300)
+    cleared: list[str] = []
+
+
 class ConnectedEventData(SQLModel):
     """``data`` of intake.application.connected (装表接电): the new customer to subscribe."""
 

@@ -1,5 +1,6 @@
 """Handling events (事件处理): intake's warnings and escalations become messages to the clerk
-and the supervising unit's supervisors; a connected application becomes a subscriber.
+and the supervising unit's supervisors; a deadline moved by a calendar change, messages to the
+clerk, the unit's heads and the applicant; a connected application becomes a subscriber.
 
 Each event id is recorded in the same transaction as what it causes, so a redelivered event is
 answered as a duplicate and changes nothing. Recipients are resolved in ledger's directory
@@ -18,6 +19,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from services.notify.delivery.windows import DeliveryHours
 from services.notify.events.models import (
     ConnectedEventData,
+    DueChangedEventData,
     EventOutcome,
     ReceivedEvent,
     RecordedEvent,
@@ -40,6 +42,8 @@ STAGE_KINDS = {
     "intake.escalation.opened": "intake.escalation",
 }
 CONNECTED = "intake.application.connected"
+DUE_CHANGED = "intake.application.due_changed"
+DUE_CHANGED_KIND = "intake.due_changed"
 RECORDED = {"intake.log.checkpoint", "intake.log.verify_failed"}
 """Events notify only keeps, with their data: the copy of intake's checkpoints outside
 intake's database (记录锚定副本), and the alerts of a failed verification."""
@@ -108,6 +112,70 @@ async def _stage_messages(
     return messages
 
 
+async def _due_changed_messages(
+    event: Event, data: DueChangedEventData, client: ServiceClient, staff_window: DeliveryWindow
+) -> list[NewMessage]:
+    """The clerk and the unit's heads (部门负责人) by email in working time; the applicant by
+    SMS and email outside quiet hours. Nobody found on the staff side is a visible dead one."""
+    context = data.model_dump(mode="json")
+    clerks = [c for c in await _contacts(client, role="clerk") if c["username"] == data.clerk]
+    heads = await _contacts(client, unit=data.unit, role="dept_head")
+
+    def message(
+        role: str,
+        channel: Channel,
+        recipient: str,
+        window: DeliveryWindow,
+        error: str | None = None,
+    ) -> NewMessage:
+        text = templates().render(DUE_CHANGED_KIND, channel, {**context, "recipient_role": role})
+        return NewMessage(
+            dedup_key=f"event:{event.id}:{recipient}:{channel.value}",
+            kind=DUE_CHANGED_KIND,
+            channel=channel,
+            recipient=recipient,
+            subject=text.subject,
+            body=text.body,
+            window=window,
+            state=MessageState.dead if error else MessageState.queued,
+            last_error=error,
+        )
+
+    messages: list[NewMessage] = []
+    clerk = clerks[0] if clerks else None
+    if clerk and clerk.get("email"):
+        messages.append(message("clerk", Channel.email, clerk["email"], staff_window))
+    else:
+        why = "has no email" if clerk else "is not an active clerk in the directory"
+        messages.append(
+            message(
+                "clerk",
+                Channel.email,
+                f"user:{data.clerk}",
+                staff_window,
+                f"clerk '{data.clerk}' {why}",
+            )
+        )
+    reachable = [h for h in heads if h.get("email") and h["username"] != data.clerk]
+    messages.extend(message("unit", Channel.email, h["email"], staff_window) for h in reachable)
+    if not reachable:
+        messages.append(
+            message(
+                "unit",
+                Channel.email,
+                f"unit:{data.unit}",
+                staff_window,
+                f"no active dept_head with an email is bound to unit '{data.unit}'",
+            )
+        )
+    customer = DeliveryWindow.waking_hours
+    if data.mobile:
+        messages.append(message("applicant", Channel.sms, data.mobile, customer))
+    if data.email:
+        messages.append(message("applicant", Channel.email, data.email, customer))
+    return messages
+
+
 async def _register_subscriber(
     session: AsyncSession, event: Event, data: ConnectedEventData, now: datetime
 ) -> int:
@@ -144,7 +212,7 @@ async def receive(
     now: datetime,
 ) -> EventReceipt:
     """Record the event id and act on it once; a repeat is answered as a duplicate."""
-    if event.type not in STAGE_KINDS and event.type != CONNECTED and event.type not in RECORDED:
+    if event.type not in STAGE_KINDS and event.type not in {CONNECTED, DUE_CHANGED} | RECORDED:
         raise Unprocessable(
             f"notify does not handle events of type {event.type}", code="unknown_event_type"
         )
@@ -176,6 +244,15 @@ async def receive(
         except ValidationError as exc:
             raise _invalid(exc, event) from exc
         outcome.subscriber_id = await _register_subscriber(session, event, connected, now)
+    elif event.type == DUE_CHANGED:
+        try:
+            moved = DueChangedEventData.model_validate(event.data)
+        except ValidationError as exc:
+            raise _invalid(exc, event) from exc
+        window = hours.staff_window if hours else DeliveryWindow.working_hours
+        messages = await _due_changed_messages(event, moved, client, window)
+        outcome.messages_queued = await enqueue(session, messages, hours=hours, now=now)
+        outcome.unresolved = [m.recipient for m in messages if m.state is MessageState.dead]
     else:
         try:
             stage = StageEventData.model_validate(event.data)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from sqlalchemy import Column, Index, Integer, String, Text
+from sqlalchemy import Boolean, Column, Index, Integer, String, Text, false
 from sqlmodel import Field, SQLModel
 
 from services.notify.db import NotifyTable
@@ -84,6 +84,14 @@ class Message(NotifyTable, table=True):
     sent_at: BeijingTime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
     # The provider's receipt of the attempt that sent it (回执: SMS biz_id, SMTP queue id…).
     receipt: str | None = Field(default=None, max_length=200)
+    # 可能重复: claimed again after a lease ran out while it was ``sending``, so the far end may
+    # already hold a copy from the attempt that started at ``earlier_attempt_at``.
+    possible_duplicate: bool = Field(
+        default=False, sa_column=Column(Boolean, nullable=False, server_default=false())
+    )
+    earlier_attempt_at: BeijingTime | None = Field(
+        default=None, sa_column=Column(UTCDateTime, nullable=True)
+    )
 
 
 class MessagePublic(SQLModel):
@@ -111,4 +119,12 @@ class MessagePublic(SQLModel):
         description="The provider's receipt of the sending attempt: the SMS gateway's biz_id, "
         "the SMTP queue id (or Message-ID), a robot's msgid; every attempt's is in "
         "GET /messages/{id}",
+    )
+    possible_duplicate: bool = Field(
+        description="可能重复: an earlier attempt was cut off (the worker died or its lease ran "
+        "out) after it may have reached the far end, so the recipient may hold two copies, "
+        "both with this message's Message-ID / idempotency key"
+    )
+    earlier_attempt_at: BeijingTime | None = Field(
+        description="When the latest such cut-off attempt started"
     )

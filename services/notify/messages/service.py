@@ -43,6 +43,7 @@ class MessageFilter(SQLModel):
     recipient: str | None = None
     subscriber_id: Id | None = None
     outage_id: Id | None = None
+    possible_duplicate: bool | None = None
 
 
 class MessagePage(SQLModel):

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Request
 from services.notify.deps import Hours, Operator
 from services.notify.reminders.reports import ReportReminderRun, queue_report_reminders
 from services.notify.reminders.service import ReminderRun, queue_ledger_reminders
+from services.notify.reminders.stale import StaleEscalationRun, run_stale_escalations
 from shared.app import Client, Session
 from shared.calendar import beijing_date
 from shared.clock import Now
@@ -62,6 +63,28 @@ async def run_report_reminders(
         request.app.state.calendar,
         today=as_of or beijing_date(now),
         days_before=days_before,
+        hours=hours,
+        now=now,
+    )
+
+
+@router.post(
+    "/reminders/stale-items/run",
+    summary="Escalate ledger items with no status post for too long (更新超期督办)",
+)
+async def run_stale_item_escalations(
+    _operator: Operator,
+    client: Client,
+    hours: Hours,
+    request: Request,
+    now: Now,
+    as_of: Day | None = None,
+) -> StaleEscalationRun:
+    return await run_stale_escalations(
+        request.app.state.engine,
+        client,
+        request.app.state.calendar,
+        today=as_of or beijing_date(now),
         hours=hours,
         now=now,
     )

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from services.notify.delivery.windows import DeliveryHours
 from services.notify.reminders.reports import ReportReminderRun, queue_report_reminders
 from services.notify.reminders.service import ReminderRun, queue_ledger_reminders
+from services.notify.reminders.stale import StaleEscalationRun, run_stale_escalations
 from services.notify.settings import NotifySettings
 from shared.calendar import WorkingCalendar, beijing_date
 from shared.clock import Clock
@@ -78,4 +79,20 @@ async def report_reminders(today: date | None = None) -> ReportReminderRun:
         )
     rt.runs.append(("report-reminders", rt.clock.now()))
     log.info("report reminders: %s", run)
+    return run
+
+
+async def stale_escalations(today: date | None = None) -> StaleEscalationRun:
+    """Daily: escalate ledger items with no status post for too long (更新超期督办)."""
+    rt = _runtime()
+    run = await run_stale_escalations(
+        rt.engine,
+        rt.client,
+        rt.calendar,
+        today=today or beijing_date(rt.clock.now()),
+        hours=rt.hours,
+        now=rt.clock.now(),
+    )
+    rt.runs.append(("stale-escalations", rt.clock.now()))
+    log.info("stale escalations: %s", run)
     return run

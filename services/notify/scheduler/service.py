@@ -76,6 +76,7 @@ class NotifyScheduler:
         for job_id, func in (
             ("ledger-reminders", jobs.ledger_reminders),
             ("report-reminders", jobs.report_reminders),
+            ("stale-escalations", jobs.stale_escalations),
         ):
             trigger = CronTrigger(hour=at.hour, minute=at.minute, timezone=BEIJING)
             stored = scheduler.get_job(job_id)

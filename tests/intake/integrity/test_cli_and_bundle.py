@@ -8,7 +8,9 @@ import json
 import pytest
 
 from services import cli
+from services.intake.integrity.bundle import _canonical
 from services.intake.settings import IntakeSettings
+from shared.keyring import Keyring, save_keyring
 from tests.intake.applications.test_stages_api import complete
 from tests.intake.conftest import create
 from tests.intake.integrity.conftest import connected_application, tamper
@@ -121,3 +123,163 @@ class TestEvidenceBundle:
         path.write_text("[1, 2")
         assert await huodian("verify", "--bundle", str(path)) == 1
         assert "FAIL cannot read" in capsys.readouterr().out
+
+
+class TestPublicKeyBundle:
+    """The bundle verified with the public key alone: what an evaluator holds (公钥验证)."""
+
+    async def _offline(self, clerk, clock, intake_admin, anonymous, tmp_path):
+        number, path = await TestEvidenceBundle()._bundle(clerk, clock, intake_admin, tmp_path)
+        published = await anonymous.get("/integrity/public-keys")
+        assert published.status_code == 200, published.text
+        keys = tmp_path / "huodian-public-keys.json"
+        keys.write_text(published.text)
+        return number, path, keys
+
+    @pytest.fixture
+    def no_keyring(self, monkeypatch, settings):
+        """From here on, reading the secret keyring is an error."""
+
+        def refuse(_self):
+            raise AssertionError("the secret keyring was read")
+
+        monkeypatch.setattr(type(settings), "keyring", refuse)
+
+    async def test_a_bundle_verifies_with_the_public_key_alone(
+        self, clerk, clock, intake_admin, anonymous, checkpoint_file, tmp_path, capsys, request
+    ):
+        number, path, keys = await self._offline(clerk, clock, intake_admin, anonymous, tmp_path)
+        published = json.loads(keys.read_text())
+        bundle = json.loads(path.read_text())
+        assert published["format"] == "huodian-public-keys/1"
+        assert published["current"] == "k1"
+        assert bundle["public_keys"] == published["keys"]
+        assert bundle["signature"]["key_id"] == "k1"
+        assert bundle["keyed_chain"] == "intact"
+        assert "signature" in bundle["checkpoint"]
+        request.getfixturevalue("no_keyring")
+        assert await huodian("verify", "--bundle", str(path), "--public-key", str(keys)) == 0
+        out = capsys.readouterr().out
+        assert f"the bundle of {number} is signed (Ed25519) with key k1" in out
+        assert "HMACs were intact when intake made the bundle" in out
+        assert "checkpoint 1 of" in out
+        assert "bundle: valid" in out
+
+    @pytest.mark.parametrize(
+        ("edit", "finding"),
+        [
+            (
+                lambda b: b["events"][1].update(occurred_at="2025-10-08T07:00:00+00:00"),
+                "Ed25519 signature (key k1) does not verify",
+            ),
+            (lambda b: b["documents"][0].update(kind="x"), "Ed25519 signature (key k1)"),
+            (lambda b: b.update(keyed_chain="intact", made_at="2030-01-01"), "does not verify"),
+            (lambda b: b["signature"].update(key_id="k7"), "signed with key 'k7'"),
+            (lambda b: b.pop("signature"), "carries no Ed25519 signature"),
+            (
+                lambda b: b["checkpoint"].update(events=99),
+                "checkpoint 1 does not verify with the public key",
+            ),
+        ],
+        ids=["moved-event", "document", "bundle", "unknown-key", "unsigned", "checkpoint"],
+    )
+    async def test_a_tampered_bundle_fails_with_a_named_finding(
+        self,
+        clerk,
+        clock,
+        intake_admin,
+        anonymous,
+        checkpoint_file,
+        tmp_path,
+        capsys,
+        edit,
+        finding,
+        request,
+    ):
+        _, path, keys = await self._offline(clerk, clock, intake_admin, anonymous, tmp_path)
+        bundle = json.loads(path.read_text())
+        edit(bundle)
+        path.write_text(json.dumps(bundle, ensure_ascii=False))
+        request.getfixturevalue("no_keyring")
+        assert await huodian("verify", "--bundle", str(path), "--public-key", str(keys)) == 1
+        out = capsys.readouterr().out
+        assert finding in out
+        assert "bundle: NOT valid" in out
+
+    async def test_a_bundle_re_signed_with_another_key_fails(
+        self, clerk, clock, intake_admin, anonymous, checkpoint_file, tmp_path, capsys
+    ):
+        """Someone with the database but not the keyring forges a bundle under the same id."""
+        _, path, keys = await self._offline(clerk, clock, intake_admin, anonymous, tmp_path)
+        bundle = json.loads(path.read_text())
+        bundle["events"][1]["occurred_at"] = "2025-10-08T07:00:00+00:00"
+        body = {k: v for k, v in bundle.items() if k not in ("seal", "signature")}
+        forged = Keyring.generate().sign_public(_canonical(body))
+        bundle["signature"] = {"key_id": "k1", "ed25519": forged.digest}
+        path.write_text(json.dumps(bundle, ensure_ascii=False))
+        assert await huodian("verify", "--bundle", str(path), "--public-key", str(keys)) == 1
+        assert "Ed25519 signature (key k1) does not verify" in capsys.readouterr().out
+        # The public key of another deployment does not verify a genuine one either.
+        other = tmp_path / "other-keys.json"
+        other.write_text(Keyring.generate().public_keys().to_json())
+        _, genuine = await TestEvidenceBundle()._bundle(clerk, clock, intake_admin, tmp_path)
+        assert await huodian("verify", "--bundle", str(genuine), "--public-key", str(other)) == 1
+
+    async def test_a_log_edited_before_the_bundle_is_made_is_named(
+        self, intake, clerk, clock, intake_admin, anonymous, checkpoint_file, tmp_path, capsys
+    ):
+        """The entries' HMACs need the secret key; intake checks them when it makes the
+        bundle and signs what it found."""
+        number = str((await create(clerk))["application"]["number"])
+        clock.set("2025-10-09 15:00")
+        await complete(clerk, number, "acceptance")
+        await tamper(intake, "UPDATE application_events SET actor = 'someone' WHERE seq = 2")
+        await intake_admin.post("/integrity/checkpoints")
+        path = tmp_path / "bundle.json"
+        path.write_bytes((await clerk.get(f"/applications/{number}/evidence")).content)
+        keys = tmp_path / "keys.json"
+        keys.write_text((await anonymous.get("/integrity/public-keys")).text)
+        assert await huodian("verify", "--bundle", str(path), "--public-key", str(keys)) == 1
+        out = capsys.readouterr().out
+        assert "intake found the log's HMACs broken when it made the bundle" in out
+        assert "event 2 does not verify" in out
+
+    async def test_old_public_keys_stay_after_a_rotation(
+        self,
+        clerk,
+        clock,
+        intake_admin,
+        anonymous,
+        checkpoint_file,
+        tmp_path,
+        capsys,
+        settings,
+        restore_keyring,
+    ):
+        _, before = await TestEvidenceBundle()._bundle(clerk, clock, intake_admin, tmp_path)
+        save_keyring(settings.keyring_path(), settings.keyring().rotated())
+        after_dir = tmp_path / "after"
+        after_dir.mkdir()
+        _, after = await TestEvidenceBundle()._bundle(clerk, clock, intake_admin, after_dir)
+        published = (await anonymous.get("/integrity/public-keys")).json()
+        assert (published["current"], sorted(published["keys"])) == ("k2", ["k1", "k2"])
+        assert json.loads(after.read_text())["signature"]["key_id"] == "k2"
+        assert json.loads(after.read_text())["checkpoint"]["key_id"] == "k2"
+        keys = tmp_path / "keys.json"
+        keys.write_text(json.dumps(published))
+        for bundle in (before, after):
+            assert await huodian("verify", "--bundle", str(bundle), "--public-key", str(keys)) == 0
+        assert await huodian("keyring", "public-keys") == 0
+        assert json.loads(capsys.readouterr().out.splitlines()[-1])["keys"] == published["keys"]
+
+    async def test_public_key_without_a_bundle_is_refused(self, checkpoint_file, tmp_path):
+        assert await huodian("verify", "--public-key", str(tmp_path / "k.json")) == 2
+
+    async def test_a_broken_public_key_file_fails_cleanly(
+        self, clerk, clock, intake_admin, checkpoint_file, tmp_path, capsys
+    ):
+        _, path = await TestEvidenceBundle()._bundle(clerk, clock, intake_admin, tmp_path)
+        keys = tmp_path / "keys.json"
+        keys.write_text('{"format": "huodian-public-keys/1", "keys": {"k1": "bm90IGEga2V5"}}')
+        assert await huodian("verify", "--bundle", str(path), "--public-key", str(keys)) == 1
+        assert "FAIL cannot read the public key file" in capsys.readouterr().out

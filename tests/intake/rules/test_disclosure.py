@@ -52,17 +52,17 @@ def dongying():
 
 class TestTexts:
     def test_hotlines_published_together(self):
-        hotlines = load_disclosure_texts().hotlines
-        assert [(h.number, h.name) for h in hotlines.numbers] == [
+        texts = load_disclosure_texts()
+        assert [(h.number, h.name) for h in texts.hotline_numbers] == [
             ("95598", "供电服务热线"),
             ("12398", "能源监管热线"),
         ]
-        assert "同步、同对象公布到位" in hotlines.rule
+        assert "同步、同对象公布到位" in (texts.local("dongying").hotline_rule or "")
 
     @pytest.mark.parametrize("keep", ["95598", "12398"])
     def test_one_hotline_alone_is_refused(self, keep):
         raw = load_disclosure_texts().model_dump(mode="json")
-        raw["hotlines"]["numbers"] = [h for h in raw["hotlines"]["numbers"] if h["number"] == keep]
+        raw["hotline_numbers"] = [h for h in raw["hotline_numbers"] if h["number"] == keep]
         with pytest.raises(ValidationError, match="published together"):
             DisclosureTexts.model_validate(raw)
 
@@ -115,7 +115,10 @@ class TestBuildDisclosure:
         assert all(f.price > 0 for f in disclosure.fees.extended_services)
         assert "明码标价" in disclosure.fees.extended_services_rule
         assert [h.number for h in disclosure.hotlines] == ["95598", "12398"]
-        assert "不得加以限定" in disclosure.channels_rule
+        # "county" has no plan entered: that is said, and no other jurisdiction's rule is quoted.
+        assert disclosure.channels_rule is None
+        assert disclosure.no_local_rule
+        assert "不得加以限定" in (build_disclosure(dongying()).channels_rule or "")
 
     def test_dongying_reference_policy(self):
         disclosure = build_disclosure(dongying())

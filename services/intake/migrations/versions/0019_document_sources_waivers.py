@@ -3,8 +3,8 @@ to the pause they make the clock wait for
 
 Documents already on file were all taken at the counter.
 
-Revision ID: 0016
-Revises: 0015
+Revision ID: 0019
+Revises: 0018
 Create Date: 2026-12-02
 """
 from collections.abc import Sequence
@@ -15,8 +15,8 @@ from alembic import op
 
 import shared.db
 
-revision: str = '0016'
-down_revision: str | None = '0015'
+revision: str = '0019'
+down_revision: str | None = '0018'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
