@@ -125,9 +125,14 @@ class PauseWindow:
 
 
 def _holiday_name(calendar: WorkingCalendar, day: date) -> str | None:
+    """The holiday's name from the package, where the package knows the year and the day is a
+    holiday (or its make-up working day) both there and in a loaded arrangement: a notice
+    carries no names of its own."""
     first, last = package_year_range()
-    loaded = {a.year for a in calendar.arrangements}
-    if day.year in loaded or not first <= day.year <= last:
+    if not first <= day.year <= last:
+        return None
+    loaded = next((a for a in calendar.arrangements if a.year == day.year), None)
+    if loaded is not None and day not in loaded.holidays | loaded.makeup_workdays:
         return None
     _, name = chinese_calendar.get_holiday_detail(day)
     if name is None:
