@@ -6,6 +6,9 @@ class TestDeadlineFeed:
     async def test_due_soon_and_overdue_with_heads(self, apps, settings, seeded):
         await add_user(apps, "power", Role.dept_head, ["各供电企业"], "power@example.cn")
         await add_user(apps, "nomail", Role.dept_head, ["各供电企业"])
+        # Bound to the same unit but not answering for its items: never a "head" in the feed.
+        await add_user(apps, "leader", Role.supervisor, ["各供电企业"], "leader@example.cn")
+        await add_user(apps, "counter", Role.clerk, ["各供电企业"], "counter@example.cn")
         async with service_client(apps, settings, "ledger", "notify") as notify:
             response = await notify.get(
                 "/feed/deadlines", params={"as_of": "2021-06-25", "within_days": 7}

@@ -37,6 +37,7 @@ from services.ledger.updates.models import (
     StatusUpdate,
     TaskStatus,
 )
+from shared.auth import Role
 from shared.db import AnySelect, fetch_all
 from shared.errors import Conflict, NotFound
 from shared.timeutil import BeijingTime, end_of_beijing_day
@@ -615,7 +616,13 @@ async def deadline_feed(session: AsyncSession, *, as_of: date, within_days: int)
         found = await session.exec(
             select(UserUnit.unit_id, User)
             .join(User, col(User.id) == col(UserUnit.user_id))
-            .where(col(UserUnit.unit_id).in_(unit_ids), col(User.is_active))
+            .where(
+                col(UserUnit.unit_id).in_(unit_ids),
+                col(User.is_active),
+                # Only department heads answer for items: a clerk, a dispatcher or a supervising
+                # leader bound to the same unit is not reminded of its deadlines.
+                col(User.role) == Role.dept_head.value,
+            )
             .order_by(col(User.username))
         )
         for unit_id, user in found:
