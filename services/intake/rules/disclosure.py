@@ -19,7 +19,7 @@ from decimal import Decimal
 from functools import cache
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from services.intake.policies.models import (
     CUSTOMER_TYPE_LABELS,
@@ -157,7 +157,20 @@ class DisclosedFee(BaseModel):
     price: Decimal
 
 
+class DisclosedStatutoryFee(BaseModel):
+    """A government-priced fee still allowed (保留的政府定价收费), with its legal basis."""
+
+    code: str
+    name: str
+    basis: str
+
+
 class FeeDisclosure(BaseModel):
+    statutory: list[DisclosedStatutoryFee] = Field(
+        description="The only government-priced fees that may be charged (政府定价收费清单)"
+    )
+    statutory_rule: str
+    statutory_source: str
     extended_services: list[DisclosedFee]
     extended_services_rule: str
     price_note: str
@@ -254,6 +267,12 @@ def build_disclosure(policy: PolicyVersionCreate) -> Disclosure:
         documents_source=local.cite(local.documents_source),
         processes=[_process(policy, t, texts) for t in CustomerType if t in listed],
         fees=FeeDisclosure(
+            statutory=[
+                DisclosedStatutoryFee(code=f.code, name=f.name, basis=f.basis)
+                for f in fees.statutory.items
+            ],
+            statutory_rule=fees.statutory.rule,
+            statutory_source=fees.statutory.source,
             extended_services=[
                 DisclosedFee(
                     code=s.code, name=s.name, content=s.content, unit=s.unit, price=s.price

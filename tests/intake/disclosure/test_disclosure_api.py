@@ -33,6 +33,11 @@ class TestDisclosure:
         assert process(body, "residential")["stage_count"] == 2
         assert {h["number"] for h in body["hotlines"]} == {"95598", "12398"}
         assert "移表费" in body["fees"]["banned"]
+        # The statutory list the allow-list enforces is public too, each with its legal basis.
+        statutory = {f["name"]: f["basis"] for f in body["fees"]["statutory"]}
+        assert set(statutory) == {"高可靠性供电费", "临时接电费"}
+        assert all("发改价格" in basis for basis in statutory.values())
+        assert "清单" in body["fees"]["statutory_rule"]
         assert [f["code"] for f in body["fees"]["extended_services"]] == [
             "receiving_equipment_lease",
             "receiving_works_maintenance",
