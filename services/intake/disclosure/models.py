@@ -30,6 +30,9 @@ class ThreeZeroDisclosure(BaseModel):
     limits: list[ThreeZeroLimit]
     investment_boundary: str
     whitelist_rule: str
+    whitelist_source: str = DataField(
+        description="白名单规则在本地区的出处，或本地区没有此规定的说明"
+    )
 
 
 class PublicDisclosure(Disclosure):

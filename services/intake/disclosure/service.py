@@ -55,6 +55,7 @@ def _three_zero(jurisdiction: str, on: date) -> ThreeZeroDisclosure | None:
         ],
         investment_boundary=policy.investment_boundary,
         whitelist_rule=load_three_zero_rules().whitelist.rule,
+        whitelist_source=load_three_zero_rules().whitelist.source_for(jurisdiction),
     )
 
 

@@ -66,14 +66,18 @@ def _receivable(application: Application, stage: Stage, name: str) -> DocumentKi
     """The catalogue entry of ``name`` if ``stage`` requires it of this customer type."""
     catalogue = load_document_catalogue()
     kind = catalogue.find(name)
-    rule = catalogue.no_other_documents.rule
+    cited = catalogue.no_other_documents
+    rule = f"{cited.rule}（{cited.source_for(application.jurisdiction)}）"
     if kind is None:
         forbidden = catalogue.forbidden_match(name)
         error = (
             FieldError(
                 field="kind",
                 code="document_forbidden",
-                message=f"不得要求提供“{name}”：{forbidden.rule}（{forbidden.source}）",
+                message=(
+                    f"不得要求提供“{name}”：{forbidden.rule}"
+                    f"（{forbidden.source_for(application.jurisdiction)}）"
+                ),
             )
             if forbidden
             else FieldError(
@@ -323,6 +327,7 @@ async def ask(
         waived=held.waived_at(stage),
         today=today,
         field="documents",
+        jurisdiction=application.jurisdiction,
     )
     assert application.id is not None
     request = DocumentRequest(

@@ -75,7 +75,7 @@ def _check_open(application: Application) -> None:
 
 
 def _extended(
-    item: FeeItemIn, zero: bool, application_id: int, actor: str, now: datetime
+    item: FeeItemIn, zero: bool, jurisdiction: str, application_id: int, actor: str, now: datetime
 ) -> ApplicationFee:
     consent = (
         CustomerConsent(consented_at=now, recorded_by=actor, evidence=item.consent.evidence)
@@ -94,6 +94,7 @@ def _extended(
             )
         ],
         zero_investment=zero,
+        jurisdiction=jurisdiction,
     )[0]
     return ApplicationFee(
         application_id=application_id,
@@ -115,7 +116,7 @@ def _extended(
 
 
 def _statutory(
-    item: FeeItemIn, zero: bool, application_id: int, actor: str, now: datetime
+    item: FeeItemIn, zero: bool, jurisdiction: str, application_id: int, actor: str, now: datetime
 ) -> ApplicationFee:
     listed = check_statutory_item(
         FeeItem(
@@ -126,6 +127,7 @@ def _statutory(
             utility_side=item.utility_side,
         ),
         zero_investment=zero,
+        jurisdiction=jurisdiction,
     )
     return ApplicationFee(
         application_id=application_id,
@@ -163,7 +165,7 @@ async def add_fees(
         build = _extended if item.kind is FeeKind.extended else _statutory
         try:
             try:
-                fee = build(item, zero, application.id, actor, now)
+                fee = build(item, zero, application.jurisdiction, application.id, actor, now)
             except FeeRefused as exc:
                 if item.hold is None:
                     raise

@@ -80,6 +80,12 @@ class LocalTexts(_Data):
     channels_source: str | None
     documents_rule: str | None
     documents_source: str | None
+    voltage_note: str
+    """Who is a low- and who a high-voltage customer, in the plan's words; where the plan
+    does not say (``voltage_note_source`` None), the plain statement and what applies instead."""
+    voltage_note_source: str | None
+    customer_type_notes: dict[CustomerType, str]
+    customer_type_notes_source: str | None
     no_local_rule: tuple[str, ...]
 
     def cite(self, section: str | None) -> str | None:
@@ -93,8 +99,6 @@ class DisclosureTexts(_Data):
     title: str
     hotline_numbers: tuple[Hotline, ...]
     channel_names: tuple[str, ...]
-    voltage_note: str
-    customer_type_notes: dict[CustomerType, str]
     no_works_rule: str
     jurisdictions: dict[str, LocalTexts]
     unlisted: LocalTexts
@@ -102,8 +106,11 @@ class DisclosureTexts(_Data):
 
     @model_validator(mode="after")
     def _checked(self) -> DisclosureTexts:
-        if set(self.customer_type_notes) != set(CustomerType):
-            raise ValueError("every customer type needs a note")
+        for code, local in (*self.jurisdictions.items(), ("unlisted", self.unlisted)):
+            if set(local.customer_type_notes) != set(CustomerType):
+                raise ValueError(f"{code}: every customer type needs a note")
+            if local.voltage_note_source is None and "没有" not in local.voltage_note:
+                raise ValueError(f"{code}: a voltage note without a source must say so (没有…)")
         numbers = [h.number for h in self.hotline_numbers]
         if sorted(numbers) != sorted(REQUIRED_HOTLINES):
             raise ValueError("95598 and 12398 must be published together, and only once each")
@@ -173,6 +180,7 @@ class FeeDisclosure(BaseModel):
     statutory_source: str
     extended_services: list[DisclosedFee]
     extended_services_rule: str
+    extended_services_source: str
     price_note: str
     banned: list[str]
     banned_rule: str
@@ -196,6 +204,8 @@ class Disclosure(BaseModel):
     policy_source: str
     effective_from: date
     voltage_note: str
+    voltage_note_source: str | None
+    customer_type_notes_source: str | None
     documents_rule: str | None
     documents_source: str | None
     processes: list[DisclosedProcess]
@@ -209,7 +219,10 @@ class Disclosure(BaseModel):
 
 
 def _process(
-    policy: PolicyVersionCreate, customer_type: CustomerType, texts: DisclosureTexts
+    policy: PolicyVersionCreate,
+    customer_type: CustomerType,
+    texts: DisclosureTexts,
+    local: LocalTexts,
 ) -> DisclosedProcess:
     entry = policy.entry_for(customer_type)
     stages = [
@@ -235,7 +248,7 @@ def _process(
     return DisclosedProcess(
         customer_type=customer_type,
         name=CUSTOMER_TYPE_LABELS[customer_type],
-        note=texts.customer_type_notes[customer_type],
+        note=local.customer_type_notes[customer_type],
         stage_count=len(stages),
         stages=stages,
         total_days=entry.total_days,
@@ -262,17 +275,19 @@ def build_disclosure(policy: PolicyVersionCreate) -> Disclosure:
         policy_title=policy.title,
         policy_source=policy.source,
         effective_from=policy.effective_from,
-        voltage_note=texts.voltage_note,
+        voltage_note=local.voltage_note,
+        voltage_note_source=local.cite(local.voltage_note_source),
+        customer_type_notes_source=local.cite(local.customer_type_notes_source),
         documents_rule=local.documents_rule,
         documents_source=local.cite(local.documents_source),
-        processes=[_process(policy, t, texts) for t in CustomerType if t in listed],
+        processes=[_process(policy, t, texts, local) for t in CustomerType if t in listed],
         fees=FeeDisclosure(
             statutory=[
                 DisclosedStatutoryFee(code=f.code, name=f.name, basis=f.basis)
                 for f in fees.statutory.items
             ],
             statutory_rule=fees.statutory.rule,
-            statutory_source=fees.statutory.source,
+            statutory_source=fees.statutory.source_for(policy.jurisdiction),
             extended_services=[
                 DisclosedFee(
                     code=s.code, name=s.name, content=s.content, unit=s.unit, price=s.price
@@ -280,10 +295,11 @@ def build_disclosure(policy: PolicyVersionCreate) -> Disclosure:
                 for s in fees.extended_services.catalogue
             ],
             extended_services_rule=fees.extended_services.rule,
+            extended_services_source=fees.extended_services.source_for(policy.jurisdiction),
             price_note=fees.extended_services.price_note,
             banned=list(fees.banned.names),
             banned_rule=fees.banned.rule,
-            banned_source=fees.banned.source,
+            banned_source=fees.banned.source_for(policy.jurisdiction),
         ),
         hotlines=list(texts.hotline_numbers),
         hotline_rule=local.hotline_rule,

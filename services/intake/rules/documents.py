@@ -25,6 +25,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, model_validator
 
 from services.intake.policies.models import CustomerType, Stage
+from services.intake.rules.sources import Sourced
 from services.intake.rules.terms import VoltageClass, normalise_name, voltage_of
 from shared.errors import FieldError, Unprocessable
 
@@ -50,8 +51,9 @@ class _Data(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
-class Citation(_Data):
-    """A rule in the plan's words and where it is written (出处)."""
+class Citation(Sourced):
+    """A rule in the plan's words and where it is written (出处), per jurisdiction
+    (:meth:`Sourced.source_for`)."""
 
     rule: str
     source: str
@@ -236,6 +238,11 @@ def documents_still_needed(
     return needs
 
 
+def _source(rule: Citation, jurisdiction: str | None) -> str:
+    """The source shown for ``rule``: the jurisdiction's own, or every plan's without one."""
+    return rule.source_for(jurisdiction) if jurisdiction else rule.source
+
+
 class DocumentNotAllowed(Unprocessable):
     """A stage asked for a document the rules do not allow (额外加收资料)."""
 
@@ -254,6 +261,7 @@ def check_document_request(
     waived: Iterable[str] = (),
     today: date,
     field: str = "documents",
+    jurisdiction: str | None = None,
 ) -> tuple[DocumentKind, ...]:
     """Check that staff ask the customer only for what ``stage`` still needs.
 
@@ -262,6 +270,7 @@ def check_document_request(
     listing every refused item as ``{field}[i]`` with one of the codes ``document_forbidden``
     (a document the plans forbid by name), ``document_not_in_catalogue``,
     ``document_not_required_at_stage``, or ``document_on_file`` (a valid copy is already held).
+    With ``jurisdiction`` each message cites that jurisdiction's source (出处) of the rule.
     """
     catalogue = load_document_catalogue()
     needs = documents_still_needed(
@@ -274,6 +283,7 @@ def check_document_request(
         today=today,
     )
     rule = catalogue.no_other_documents
+    cite = f"（{rule.source_for(jurisdiction)}）" if jurisdiction else ""
     accepted: dict[str, DocumentKind] = {}
     errors: list[FieldError] = []
     for i, name in enumerate(requested):
@@ -286,7 +296,10 @@ def check_document_request(
                     FieldError(
                         field=item,
                         code="document_forbidden",
-                        message=f"不得要求提供“{name}”：{forbidden.rule}（{forbidden.source}）",
+                        message=(
+                            f"不得要求提供“{name}”：{forbidden.rule}"
+                            f"（{_source(forbidden, jurisdiction)}）"
+                        ),
                     )
                 )
             else:
@@ -294,7 +307,7 @@ def check_document_request(
                     FieldError(
                         field=item,
                         code="document_not_in_catalogue",
-                        message=f"“{name}”不在申请资料目录中，不得要求提供：{rule.rule}",
+                        message=f"“{name}”不在申请资料目录中，不得要求提供：{rule.rule}{cite}",
                     )
                 )
         elif kind.code not in needs.required:
@@ -302,7 +315,7 @@ def check_document_request(
                 FieldError(
                     field=item,
                     code="document_not_required_at_stage",
-                    message=f"本环节不需要“{kind.name}”，不得额外要求提供：{rule.rule}",
+                    message=f"本环节不需要“{kind.name}”，不得额外要求提供：{rule.rule}{cite}",
                 )
             )
         elif kind.code in needs.waived:
@@ -314,8 +327,9 @@ def check_document_request(
                 )
             )
         elif kind.code not in needs.needed:
+            reuse = catalogue.reuse_on_change
             how = (
-                catalogue.reuse_on_change.rule
+                reuse.rule + (f"（{reuse.source_for(jurisdiction)}）" if jurisdiction else "")
                 if kind.code in needs.reused
                 else "本次申请已提供且在有效期内。"
             )

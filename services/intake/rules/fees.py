@@ -27,6 +27,7 @@ from pathlib import Path
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
+from services.intake.rules.sources import Sourced
 from services.intake.rules.terms import normalise_name
 from shared.errors import FieldError, Unprocessable
 from shared.timeutil import BeijingTime
@@ -62,7 +63,7 @@ class Keyword(_Data):
     reason: str
 
 
-class BannedFees(_Data):
+class BannedFees(Sourced):
     names: tuple[str, ...]
     rule: str
     source: str
@@ -78,14 +79,14 @@ class StatutoryFee(_Data):
     basis: str
 
 
-class StatutoryFees(_Data):
+class StatutoryFees(Sourced):
     rule: str
     source: str
     basis_note: str
     items: tuple[StatutoryFee, ...]
 
 
-class ZeroInvestment(_Data):
+class ZeroInvestment(Sourced):
     rule: str
     source: str
     utility_side_keywords: tuple[Keyword, ...]
@@ -101,7 +102,7 @@ class ExtendedService(_Data):
     price: Decimal = Field(gt=0, decimal_places=2)
 
 
-class ExtendedServices(_Data):
+class ExtendedServices(Sourced):
     rule: str
     source: str
     price_note: str
@@ -254,16 +255,28 @@ class FeeRefused(Unprocessable):
     title = "Fee refused"
 
 
-def _refusal(rules: FeeRules, item: FeeItem, zero_investment: bool) -> tuple[str, str] | None:
-    """The first rule ``item`` breaks, as (code, Chinese message), or None."""
+def _cited(rule: Sourced, jurisdiction: str | None) -> str:
+    """``（出处：…）`` of ``rule`` for ``jurisdiction``; nothing when no jurisdiction is given."""
+    return "" if jurisdiction is None else f"（出处：{rule.source_for(jurisdiction)}）"
+
+
+def _refusal(
+    rules: FeeRules, item: FeeItem, zero_investment: bool, jurisdiction: str | None = None
+) -> tuple[str, str] | None:
+    """The first rule ``item`` breaks, as (code, Chinese message), or None. With
+    ``jurisdiction`` the message cites that jurisdiction's source of the rule."""
     banned = _banned_match(rules, item.name)
     if banned is not None:
         if banned.kind is MatchKind.name:
-            return "fee_banned", f"不得收取“{banned.matched}”：{rules.banned.rule}"
+            return (
+                "fee_banned",
+                f"不得收取“{banned.matched}”：{rules.banned.rule}"
+                f"{_cited(rules.banned, jurisdiction)}",
+            )
         return (
             "fee_banned_similar",
             f"“{item.name}”属于禁止收取的类似名目（含“{banned.matched}”，{banned.reason}）："
-            f"{rules.banned.rule}",
+            f"{rules.banned.rule}{_cited(rules.banned, jurisdiction)}",
         )
     if zero_investment:
         keyword = None if item.utility_side else utility_side_match(item.name)
@@ -271,14 +284,15 @@ def _refusal(rules: FeeRules, item: FeeItem, zero_investment: bool) -> tuple[str
             return (
                 "fee_zero_investment",
                 f"“三零”服务用户不承担供电企业投资部分的费用（“{item.name}”）："
-                f"{rules.zero_investment.rule}",
+                f"{rules.zero_investment.rule}{_cited(rules.zero_investment, jurisdiction)}",
             )
     service = rules.service(item.service_code or item.name)
     if service is None:
         return (
             "fee_not_listed",
             f"“{item.name}”不在收费项目目录中，未明码标价的项目不得收费："
-            f"{rules.extended_services.rule}",
+            f"{rules.extended_services.rule}"
+            f"{_cited(rules.extended_services, jurisdiction)}",
         )
     expected = (service.price * item.quantity).quantize(CENT)
     if item.amount.quantize(CENT) != expected:
@@ -301,19 +315,21 @@ def check_fee_items(
     zero_investment: bool,
     rules: FeeRules | None = None,
     field: str = "fees",
+    jurisdiction: str | None = None,
 ) -> list[AcceptedFee]:
     """Check every fee item of an application and return them tied to the catalogue.
 
     Raises :class:`FeeRefused` (422, ``fee_refused``) naming each refused item as
     ``{field}[i]`` with one of the codes ``fee_banned``, ``fee_banned_similar``,
     ``fee_zero_investment``, ``fee_not_listed``, ``fee_price_mismatch``,
-    ``fee_consent_missing``. ``rules`` defaults to the shipped ``fees.json``.
+    ``fee_consent_missing``. ``rules`` defaults to the shipped ``fees.json``. With
+    ``jurisdiction`` each message cites that jurisdiction's source (出处) of the rule broken.
     """
     rules = rules or load_fee_rules()
     errors: list[FieldError] = []
     accepted: list[AcceptedFee] = []
     for i, item in enumerate(items):
-        refusal = _refusal(rules, item, zero_investment)
+        refusal = _refusal(rules, item, zero_investment, jurisdiction)
         if refusal is not None:
             code, message = refusal
             errors.append(FieldError(field=f"{field}[{i}]", code=code, message=message))
@@ -339,7 +355,11 @@ def check_fee_items(
 
 
 def check_statutory_item(
-    item: FeeItem, *, zero_investment: bool, rules: FeeRules | None = None
+    item: FeeItem,
+    *,
+    zero_investment: bool,
+    rules: FeeRules | None = None,
+    jurisdiction: str | None = None,
 ) -> StatutoryFee:
     """The statutory list's entry for ``item``, which carries its legal basis.
 
@@ -349,7 +369,9 @@ def check_statutory_item(
     on neither list (类似名目 included: a name is not made lawful by the basis typed beside it).
     """
     rules = rules or load_fee_rules()
-    refusal = _refusal(rules, item.model_copy(update={"service_code": None}), zero_investment)
+    refusal = _refusal(
+        rules, item.model_copy(update={"service_code": None}), zero_investment, jurisdiction
+    )
     listed = rules.statutory_item(item.service_code or item.name)
     if refusal is not None and refusal[0] == "fee_not_listed" and listed is not None:
         return listed
@@ -363,7 +385,7 @@ def check_statutory_item(
         refusal = (
             "fee_not_listed",
             f"“{item.name}”不在政府定价收费清单（{names}）中，不得作为政府定价收费收取："
-            f"{rules.statutory.rule}",
+            f"{rules.statutory.rule}{_cited(rules.statutory, jurisdiction)}",
         )
     code, message = refusal
     raise FeeRefused(message, errors=[FieldError(field="", code=code, message=message)])

@@ -28,6 +28,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from services.intake.policies.models import CustomerType
+from services.intake.rules.sources import Sourced
 from services.intake.rules.terms import VoltageClass
 from shared.errors import Unprocessable
 
@@ -97,12 +98,12 @@ class ThreeZeroPolicy(_Data):
         return self
 
 
-class Citation(_Data):
+class Citation(Sourced):
     rule: str
     source: str
 
 
-class Ceiling(_Data):
+class Ceiling(Sourced):
     """The most any 三零 policy covers (160 kW in both plans): a customer typed as 实行“三零”的
     低压非居民用户 above it is refused whatever the version in force."""
 
@@ -235,7 +236,10 @@ def assess_three_zero(
     whitelist = request.capacity_limited or not request.in_grid_plan
     if whitelist:
         why = "接入容量超出可开放范围" if request.capacity_limited else "未纳入电网规划区域"
-        reasons.append(f"{why}，纳入“白名单”备案：{whitelist_rule.rule}")
+        reasons.append(
+            f"{why}，纳入“白名单”备案：{whitelist_rule.rule}"
+            f"（{whitelist_rule.source_for(jurisdiction)}）"
+        )
     return ThreeZeroDecision(
         eligible=True,
         policy_code=policy.code,

@@ -272,7 +272,7 @@ def _checked_override(
             f"{field}.eligible",
             "three_zero_over_160kw",
             f"“三零”服务适用于报装容量{ceiling.limit_kw.normalize():f}千瓦及以下的用户"
-            f"（{ceiling.rule}）",
+            f"（{ceiling.rule}；{ceiling.source_for(data.jurisdiction)}）",
         )
     else:
         return Override(eligible=wanted, reason=reason, actor=actor)
