@@ -12,13 +12,20 @@ from pathlib import Path
 import pytest
 from alembic.operations import Operations
 from alembic.runtime.migration import MigrationContext
+from pydantic import ValidationError
 from sqlmodel import col, select
 
 from services.intake.applications.models import Application
 from services.intake.external_lines.gate import mark_completed
 from services.intake.external_lines.models import ExternalLineRecord
+from services.intake.policies.models import CustomerType
 from services.intake.policies.service import reference_versions
-from services.intake.rules.disclosure import build_disclosure, load_disclosure_texts
+from services.intake.rules.disclosure import (
+    DisclosureTexts,
+    build_disclosure,
+    load_disclosure_texts,
+)
+from services.intake.rules.documents import load_document_catalogue
 from services.intake.rules.external_lines import (
     NO_LOCAL_RELIEF,
     ApprovalProcedure,
@@ -28,8 +35,16 @@ from services.intake.rules.external_lines import (
     load_external_line_policy,
     push_due_date,
 )
+from services.intake.rules.fees import FeeRules, load_fee_rules
+from services.intake.rules.sources import UNLISTED_SOURCE, Sourced
 from services.intake.rules.terms import VoltageClass
-from services.intake.rules.three_zero import load_three_zero_rules
+from services.intake.rules.three_zero import (
+    Area,
+    CustomerCategory,
+    ThreeZeroRequest,
+    assess_three_zero,
+    load_three_zero_rules,
+)
 from shared.auth import Role
 from shared.calendar import WorkingCalendar
 from shared.db import create_sync_engine, database_target, session_scope
@@ -280,3 +295,289 @@ class TestJingyuPushMigration:
         due = dict(rows)
         assert due[numbers["jingyu"]] is None
         assert due[numbers["dongying"]] == date(2025, 12, 30)
+
+
+# ---- documents, fees and 三零: a source per jurisdiction -------------------------------------
+
+DONGYING_ITEMS = {
+    item["seq"]: re.sub(r"\s+", "", item["task"]).replace(",", "，")
+    for item in json.loads(
+        (Path(__file__).parents[3] / "services/ledger/reference/dongying-2021.json").read_text(
+            encoding="utf-8"
+        )
+    )["items"]
+}
+"""Dongying's 附件2 (工作任务台账), item by item, spaces dropped and commas full-width."""
+DONGYING_SEED = Path(__file__).parents[3].parent / "shared/seeds/dongying-action-plan-2021.txt"
+
+
+def dongying_items(section: str) -> str:
+    """The words of the 附件2 items a Dongying section cites ("三、（二）1；附件2第22、24项")."""
+    found = re.search(r"附件2第(\d+(?:、\d+)*)项$", section)
+    assert found, f"a Dongying rule must cite its 附件2 item: {section}"
+    return "\n".join(DONGYING_ITEMS[int(n)] for n in found.group(1).split("、"))
+
+
+def sourced_rules() -> dict[str, Sourced]:
+    """Every rule of documents.json, fees.json and three_zero.json that carries sources."""
+    documents = load_document_catalogue()
+    fees = load_fee_rules()
+    three_zero = load_three_zero_rules()
+    rules: dict[str, Sourced] = {
+        f"documents.requirements[{'/'.join(r.stages)}@{r.voltage}]": r
+        for r in documents.requirements
+    }
+    rules |= {f"documents.forbidden[{f.name}]": f for f in documents.forbidden}
+    rules |= {
+        "documents.no_other_documents": documents.no_other_documents,
+        "documents.reuse_on_change": documents.reuse_on_change,
+        "fees.banned": fees.banned,
+        "fees.statutory": fees.statutory,
+        "fees.zero_investment": fees.zero_investment,
+        "fees.extended_services": fees.extended_services,
+        "three_zero.ceiling": three_zero.ceiling,
+        "three_zero.whitelist": three_zero.whitelist,
+    }
+    return rules
+
+
+RULES = sourced_rules()
+
+
+def assert_quoted_dongying(text: str, section: str) -> None:
+    """Every clause of ``text`` is in the Dongying 附件2 items ``section`` cites, word for word."""
+    items = dongying_items(section)
+    for clause in filter(None, re.split(r"[；。]", text)):
+        assert clause in items, f"{clause!r} is not in Dongying's {section}"
+
+
+class TestEverySourcedRule:
+    @pytest.mark.parametrize("name", sorted(RULES))
+    def test_dongying_cites_its_own_plan_or_says_it_has_none(self, name):
+        local = RULES[name].sources["dongying"]
+        source = RULES[name].source_for("dongying")
+        if local.local_rule:
+            assert source == f"{DONGYING_PLAN}（{DONGYING_NUMBER}）{local.section}"
+            assert_quoted_dongying(local.text, local.section)
+        else:
+            assert "东营市行动计划没有" in local.text
+            assert source.startswith(local.text)
+            if local.section:
+                assert DONGYING_NUMBER in source
+
+    @pytest.mark.parametrize("name", sorted(RULES))
+    def test_jingyu_cites_its_own_item_or_says_it_has_none(self, name):
+        local = RULES[name].sources["jingyu"]
+        source = RULES[name].source_for("jingyu")
+        assert not mentions_dongying_plan(source)
+        if local.local_rule:
+            assert source == f"{JINGYU_PLAN}{local.section}"
+            assert_quoted(local.text, local.section)
+        else:
+            assert local.text.startswith("本方案没有")
+            if local.section:
+                jingyu_item(local.section)  # a real item of Jingyu's plan
+                assert source.endswith(f"（{JINGYU_PLAN}{local.section}）")
+
+    @pytest.mark.parametrize("name", sorted(RULES))
+    def test_a_jurisdiction_not_entered_is_told_so(self, name):
+        source = RULES[name].source_for("county")
+        assert source == UNLISTED_SOURCE
+        assert not mentions_dongying_plan(source)
+
+    def test_who_has_a_rule_of_its_own(self):
+        local = {
+            name: (rule.sources["dongying"].local_rule, rule.sources["jingyu"].local_rule)
+            for name, rule in RULES.items()
+        }
+        assert local == {
+            "documents.requirements[acceptance/signing@low]": (False, True),
+            "documents.requirements[acceptance/signing@high]": (False, True),
+            "documents.requirements[design_review@high]": (True, False),
+            "documents.requirements[midway_inspection@high]": (True, False),
+            "documents.requirements[completion_inspection@high]": (True, False),
+            "documents.forbidden[申请用电承诺书]": (True, False),
+            "documents.no_other_documents": (True, True),
+            "documents.reuse_on_change": (False, True),
+            "fees.banned": (False, True),
+            "fees.statutory": (True, True),
+            "fees.zero_investment": (True, True),
+            "fees.extended_services": (True, False),
+            "three_zero.ceiling": (True, True),
+            "three_zero.whitelist": (True, False),
+        }
+
+    def test_dongying_banned_fees_point_to_the_national_rule(self):
+        source = load_fee_rules().banned.source_for("dongying")
+        assert "国办函〔2020〕129号" in source
+        assert source.endswith(f"（{DONGYING_PLAN}（{DONGYING_NUMBER}）三、（三）3；附件2第41项）")
+
+    def test_jingyu_has_no_whitelist_and_no_priced_extended_services(self):
+        assert "没有“白名单”备案机制" in load_three_zero_rules().whitelist.source_for("jingyu")
+        assert "没有延伸服务收费明码标价" in (
+            load_fee_rules().extended_services.source_for("jingyu")
+        )
+
+
+class TestStrictSources:
+    def raw(self):
+        return load_fee_rules().model_dump(mode="json")
+
+    def test_a_rule_without_a_jurisdictions_source_is_refused(self):
+        raw = self.raw()
+        del raw["banned"]["sources"]["jingyu"]
+        with pytest.raises(ValidationError, match="sources needed"):
+            FeeRules.model_validate(raw)
+
+    def test_a_local_rule_needs_its_section(self):
+        raw = self.raw()
+        raw["zero_investment"]["sources"]["jingyu"]["section"] = ""
+        with pytest.raises(ValidationError, match="needs its section"):
+            FeeRules.model_validate(raw)
+
+    def test_no_rule_of_its_own_must_be_said_plainly(self):
+        raw = self.raw()
+        raw["banned"]["sources"]["dongying"]["text"] = "按国办函〔2020〕129号执行"
+        with pytest.raises(ValidationError, match="say so plainly"):
+            FeeRules.model_validate(raw)
+
+    def test_an_unknown_jurisdiction_is_refused(self):
+        raw = self.raw()
+        raw["statutory"]["sources"]["county"] = raw["statutory"]["sources"]["jingyu"]
+        with pytest.raises(ValidationError, match="sources needed"):
+            FeeRules.model_validate(raw)
+
+    def test_a_disclosure_voltage_note_without_source_says_so(self):
+        raw = load_disclosure_texts().model_dump(mode="json")
+        raw["jurisdictions"]["jingyu"]["voltage_note"] = "低压用户指采用380V及以下电压供电的用户。"
+        with pytest.raises(ValidationError, match="voltage note"):
+            DisclosureTexts.model_validate(raw)
+
+
+class TestThreeZeroDecisionCitesItsJurisdiction:
+    REQUEST = ThreeZeroRequest(
+        category=CustomerCategory.small_micro_enterprise,
+        capacity_kw=Decimal("80"),
+        area=Area.urban,
+        capacity_limited=True,
+    )
+
+    def test_jingyu_whitelist_reason_says_its_plan_has_none(self):
+        decision = assess_three_zero(self.REQUEST, jurisdiction="jingyu", on=date(2025, 10, 9))
+        assert decision.whitelist is True
+        [why] = [r for r in decision.reasons if "白名单" in r]
+        assert "本方案没有“白名单”备案机制" in why
+        assert not mentions_dongying_plan("".join(decision.reasons))
+
+    def test_dongying_whitelist_reason_cites_item_36(self):
+        decision = assess_three_zero(self.REQUEST, jurisdiction="dongying", on=date(2025, 10, 9))
+        [why] = [r for r in decision.reasons if "白名单" in r]
+        assert why.endswith(f"（{DONGYING_PLAN}（{DONGYING_NUMBER}）三、（三）1；附件2第36项）")
+
+
+class TestDisclosureNotes:
+    def test_jingyu_voltage_note_and_customer_notes_are_its_own(self):
+        disclosure = build_disclosure(reference("jingyu-2021"))
+        assert disclosure.voltage_note.startswith("本方案没有界定低压用户、高压用户")
+        assert disclosure.voltage_note_source is None
+        assert any("电压等级" in line for line in disclosure.no_local_rule)
+        assert disclosure.customer_type_notes_source == f"{JINGYU_PLAN}三、（一）5；三、（三）10"
+        three_zero = next(
+            p for p in disclosure.processes if p.customer_type is CustomerType.residential
+        )
+        assert "零上门" not in three_zero.note
+        local = load_disclosure_texts().local("jingyu")
+        for clause in re.split(
+            r"[；。]", local.customer_type_notes[CustomerType.low_voltage_three_zero]
+        ):
+            clause = clause.removeprefix("实行“三零”服务的低压非居民用户：")
+            if clause:
+                assert clause in jingyu_item("三、（三）10"), clause
+        assert disclosure.fees.banned_source == f"{JINGYU_PLAN}三、（三）12"
+        assert disclosure.fees.extended_services_source.startswith("本方案没有")
+        for text in (disclosure.voltage_note, disclosure.fees.statutory_source):
+            assert not mentions_dongying_plan(text)
+
+    def test_dongying_voltage_note_is_quoted_from_annex_1(self):
+        disclosure = build_disclosure(reference("dongying-2020"))
+        if DONGYING_SEED.exists():  # the transcribed plan, kept beside the repository
+            plan = re.sub(r"\s+", "", DONGYING_SEED.read_text(encoding="utf-8"))
+            assert f"注：1.{disclosure.voltage_note}" in plan
+        assert disclosure.voltage_note_source == f"{DONGYING_PLAN}（{DONGYING_NUMBER}）附件1注1"
+        assert "国办函〔2020〕129号" in disclosure.fees.banned_source
+        assert DONGYING_NUMBER in disclosure.fees.extended_services_source
+
+
+class TestAnswersOverHttp:
+    async def test_fee_refusals_cite_the_applications_jurisdiction(
+        self, intake, apps, clerk, clock
+    ):
+        banned = {"kind": "statutory", "name": "移表费", "amount": "300", "basis": "无"}
+        token = await staff_token(apps, "clerk-li", Role.clerk, (JINGYU_UNIT,))
+        async with client_for(intake, token) as jingyu_clerk:
+            messages = {}
+            for jurisdiction, client, unit in (
+                ("jingyu", jingyu_clerk, JINGYU_UNIT),
+                ("dongying", clerk, DONGYING_UNIT),
+            ):
+                number = (await create(client, jurisdiction=jurisdiction, unit=unit))[
+                    "application"
+                ]["number"]
+                response = await client.post(
+                    f"/applications/{number}/fees", json={"items": [banned]}
+                )
+                assert response.status_code == 422, response.text
+                [error] = response.json()["errors"]
+                assert error["code"] == "fee_banned"
+                messages[jurisdiction] = error["message"]
+        assert f"（出处：{JINGYU_PLAN}三、（三）12）" in messages["jingyu"]
+        assert not mentions_dongying_plan(messages["jingyu"])
+        assert "国办函〔2020〕129号" in messages["dongying"]
+        assert DONGYING_NUMBER in messages["dongying"]
+
+    async def test_document_refusals_cite_the_applications_jurisdiction(
+        self, intake, apps, clerk, clock
+    ):
+        token = await staff_token(apps, "clerk-li", Role.clerk, (JINGYU_UNIT,))
+        async with client_for(intake, token) as jingyu_clerk:
+            answers = {}
+            for jurisdiction, client, unit in (
+                ("jingyu", jingyu_clerk, JINGYU_UNIT),
+                ("dongying", clerk, DONGYING_UNIT),
+            ):
+                number = (await create(client, jurisdiction=jurisdiction, unit=unit))[
+                    "application"
+                ]["number"]
+                received = await client.post(
+                    f"/applications/{number}/documents", json={"kind": "申请用电承诺书"}
+                )
+                asked = await client.post(
+                    f"/applications/{number}/documents/requests",
+                    json={"documents": ["用电设备清单"], "note": ""},
+                )
+                for response in (received, asked):
+                    assert response.status_code == 422, response.text
+                answers[jurisdiction] = [r.json()["errors"][0] for r in (received, asked)]
+        forbidden, extra = answers["jingyu"]
+        assert forbidden["code"] == "document_forbidden"
+        assert "本方案没有点名申请用电承诺书" in forbidden["message"]
+        assert extra["code"] == "document_not_in_catalogue"
+        assert extra["message"].endswith(f"（{JINGYU_PLAN}三、（二）8）")
+        assert not mentions_dongying_plan(forbidden["message"] + extra["message"])
+        forbidden, extra = answers["dongying"]
+        assert forbidden["message"].endswith(
+            f"（{DONGYING_PLAN}（{DONGYING_NUMBER}）三、（二）1；附件2第24项）"
+        )
+        assert extra["message"].endswith(
+            f"（{DONGYING_PLAN}（{DONGYING_NUMBER}）三、（二）1；附件2第22、24项）"
+        )
+
+    async def test_public_disclosure_cites_jingyus_notes_and_whitelist(self, anonymous, clock):
+        response = await anonymous.get("/public/disclosure", params={"jurisdiction": "jingyu"})
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert body["voltage_note_source"] is None
+        assert body["voltage_note"].startswith("本方案没有")
+        assert body["fees"]["banned_source"] == f"{JINGYU_PLAN}三、（三）12"
+        assert body["three_zero"]["whitelist_source"].startswith("本方案没有“白名单”")
+        assert not mentions_dongying_plan(json.dumps(body, ensure_ascii=False))
