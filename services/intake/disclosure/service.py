@@ -38,6 +38,7 @@ def _three_zero(jurisdiction: str, on: date) -> ThreeZeroDisclosure | None:
         if exc.code != "three_zero_policy_not_in_force":
             raise
         return None
+    whitelist = load_three_zero_rules().whitelist
     return ThreeZeroDisclosure(
         policy_code=policy.code,
         title=policy.title,
@@ -54,8 +55,8 @@ def _three_zero(jurisdiction: str, on: date) -> ThreeZeroDisclosure | None:
             for category, limits in policy.limits_kw.items()
         ],
         investment_boundary=policy.investment_boundary,
-        whitelist_rule=load_three_zero_rules().whitelist.rule,
-        whitelist_source=load_three_zero_rules().whitelist.source_for(jurisdiction),
+        whitelist_rule=whitelist.rule_for(jurisdiction, whitelist.rule),
+        whitelist_source=whitelist.source_for(jurisdiction),
     )
 
 

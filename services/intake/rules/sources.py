@@ -66,6 +66,15 @@ class Sourced(BaseModel):
     def local_source(self, jurisdiction: str) -> LocalSource | None:
         return self.sources.get(jurisdiction)
 
+    def has_local_rule(self, jurisdiction: str) -> bool:
+        local = self.sources.get(jurisdiction)
+        return local is not None and local.local_rule
+
+    def rule_for(self, jurisdiction: str, rule: str) -> str:
+        """``rule`` where ``jurisdiction`` has it; otherwise the plain statement that it has
+        not (never another jurisdiction's words)."""
+        return rule if self.has_local_rule(jurisdiction) else self.source_for(jurisdiction)
+
     def source_for(self, jurisdiction: str) -> str:
         """The source an answer shows for ``jurisdiction``: its plan and section, or the plain
         statement that it has no rule of its own (with the section it points to, if any)."""

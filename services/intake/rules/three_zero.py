@@ -236,10 +236,13 @@ def assess_three_zero(
     whitelist = request.capacity_limited or not request.in_grid_plan
     if whitelist:
         why = "接入容量超出可开放范围" if request.capacity_limited else "未纳入电网规划区域"
-        reasons.append(
-            f"{why}，纳入“白名单”备案：{whitelist_rule.rule}"
-            f"（{whitelist_rule.source_for(jurisdiction)}）"
-        )
+        if whitelist_rule.has_local_rule(jurisdiction):
+            reasons.append(
+                f"{why}，纳入“白名单”备案：{whitelist_rule.rule}"
+                f"（{whitelist_rule.source_for(jurisdiction)}）"
+            )
+        else:
+            reasons.append(f"{why}，记录待配套电网改造：{whitelist_rule.source_for(jurisdiction)}")
     return ThreeZeroDecision(
         eligible=True,
         policy_code=policy.code,

@@ -467,6 +467,7 @@ class TestThreeZeroDecisionCitesItsJurisdiction:
         assert decision.whitelist is True
         [why] = [r for r in decision.reasons if "白名单" in r]
         assert "本方案没有“白名单”备案机制" in why
+        assert "纳入“白名单”备案：" not in why  # Dongying's rule is not quoted for Jingyu
         assert not mentions_dongying_plan("".join(decision.reasons))
 
     def test_dongying_whitelist_reason_cites_item_36(self):
@@ -580,4 +581,5 @@ class TestAnswersOverHttp:
         assert body["voltage_note"].startswith("本方案没有")
         assert body["fees"]["banned_source"] == f"{JINGYU_PLAN}三、（三）12"
         assert body["three_zero"]["whitelist_source"].startswith("本方案没有“白名单”")
+        assert body["three_zero"]["whitelist_rule"] == body["three_zero"]["whitelist_source"]
         assert not mentions_dongying_plan(json.dumps(body, ensure_ascii=False))
