@@ -163,6 +163,8 @@ class RequestIdMiddleware:
                 "status": status,
                 "duration_ms": round(elapsed * 1000, 1),
                 "client": client[0] if client else None,
+                "request_id": _request_id.get(),
+                "service": self.service,
             },
         )
 

@@ -61,7 +61,7 @@ from services.notify.messages.models import Channel, DeliveryWindow, Message, Me
 from services.notify.settings import NotifySettings
 from shared.clock import Clock
 from shared.db import conflict_insert, session_scope
-from shared.logs import request_id_scope
+from shared.logs import current_request_id, request_id_scope
 
 log = logging.getLogger("huodian.notify.delivery")
 
@@ -420,6 +420,7 @@ async def _deliver_one(
                 "channel": sender.channel.value,
                 "attempt": claimed.attempts,
                 "state": state.value,
+                "request_id": current_request_id(),
             },
         )
     return state
