@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
+import json
 import os
 import secrets
 import signal
@@ -23,6 +24,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from shared.auth import Role
 from shared.clock import SYSTEM_CLOCK
 from shared.db import create_service_engine, database_target, session_scope
+from shared.logs import logging_config
 from shared.migrations import current_revision, head_revision, known_revisions, upgrade
 from shared.settings import SERVICES, ServiceName, Settings, get_settings
 
@@ -465,6 +467,11 @@ def cmd_up(settings: Settings, args: argparse.Namespace) -> int:
     }
     children: dict[str, subprocess.Popen[bytes]] = {}
     standin = _elicense_standin(settings, args, env)
+    # JSON lines with request ids (shared.logs), one access line per request: uvicorn's own
+    # access log is off.
+    log_config = settings.var_dir / "logging.json"
+    log_config.parent.mkdir(parents=True, exist_ok=True)
+    log_config.write_text(json.dumps(logging_config(args.log_level), indent=2) + "\n")
     for service in SERVICES:
         command = [
             sys.executable,
@@ -478,6 +485,9 @@ def cmd_up(settings: Settings, args: argparse.Namespace) -> int:
             str(settings.port_of(service)),
             "--log-level",
             args.log_level,
+            "--log-config",
+            str(log_config.resolve()),
+            "--no-access-log",
         ]
         children[service] = subprocess.Popen(command, env=env)
         print(f"{service:>6}: http://{settings.host}:{settings.port_of(service)}  (docs: /docs)")

@@ -24,6 +24,7 @@ from shared.errors import (
 )
 from shared.http import ServiceClient
 from shared.limits import BodyLimit
+from shared.logs import RequestIdMiddleware, set_service_name
 from shared.masking import install_log_masking
 from shared.metrics import FigureSource, install_metrics
 from shared.migrations import current_revision, head_revision
@@ -122,7 +123,7 @@ def create_service_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # ID numbers and mobiles never reach a log (日志脱敏), whatever logged them: the access
         # log's query strings (?q=13943901234) included.
-        for name in ("", "uvicorn", "uvicorn.error", "uvicorn.access"):
+        for name in ("", "uvicorn", "uvicorn.error", "uvicorn.access", "huodian.access"):
             install_log_masking(logging.getLogger(name))
         app.state.engine = create_service_engine(database_target(settings, service))
         app.state.client = ServiceClient(settings, service, clock=app.state.clock)
@@ -162,6 +163,10 @@ def create_service_app(
     app.add_middleware(BodyLimit, default=settings.max_body_bytes, routes=body_limits or {})
     install_metrics(app, service, metrics)  # inside the error middleware: 4xx/5xx counted
     install_error_handlers(app)
+    # Outermost: the request id is known to everything inside, error answers included, and the
+    # access line sees the status that went out (日志与请求号, shared.logs).
+    app.add_middleware(RequestIdMiddleware, service=service)
+    set_service_name(service)
     app.include_router(_health_router(service))
     for router in routers:
         app.include_router(router)

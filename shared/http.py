@@ -9,11 +9,13 @@ import httpx
 from shared.auth import issue_service_token
 from shared.clock import SYSTEM_CLOCK, Clock
 from shared.errors import UpstreamUnavailable
+from shared.logs import REQUEST_ID_HEADER, current_request_id
 from shared.settings import ServiceName, Settings
 
 
 class ServiceClient:
-    """Calls another Huodian service with a fresh service token on every request."""
+    """Calls another Huodian service with a fresh service token on every request, and the
+    current request id (``X-Request-Id``, :mod:`shared.logs`) when there is one."""
 
     def __init__(
         self,
@@ -37,6 +39,9 @@ class ServiceClient:
         url = f"{self._settings.url_of(target)}{path}"
         token = issue_service_token(self._settings, self._caller, self._clock.now())
         headers = {"Authorization": f"Bearer {token}"}
+        request_id = current_request_id()
+        if request_id is not None:  # passed on, so the other service's lines carry it too
+            headers[REQUEST_ID_HEADER] = request_id
         headers.update(kwargs.pop("headers", {}))
         try:
             response = await self._client.request(method, url, headers=headers, **kwargs)

@@ -661,3 +661,33 @@ class TestPossibleDuplicates:
         counts = {c["channel"]: c["possible_duplicates"] for c in channels}
         assert counts["webhook"] == 1
         assert counts["email"] == 0
+
+
+class TestRequestIds:
+    async def test_a_message_keeps_the_id_it_was_made_under_and_its_send_is_logged_with_it(
+        self, apps, make_kit, smtp: SmtpSink, caplog
+    ):
+        import logging
+
+        from shared.logs import request_id_scope
+
+        kit = make_kit(smtp_host="127.0.0.1", smtp_port=smtp.port, smtp_from="获电 <n@hd.cn>")
+        with request_id_scope("intake:connect.2026-03-02"):
+            assert await kit.enqueue(email("rid-a")) == 1
+        assert await kit.enqueue(email("rid-b")) == 1  # made outside any request: none
+        assert (await stored(apps, "rid-a")).request_id == "intake:connect.2026-03-02"
+        assert (await stored(apps, "rid-b")).request_id is None
+
+        with caplog.at_level(logging.INFO, logger="huodian.notify.delivery"):
+            done = await kit.deliver()
+        assert done.sent == 2
+        sends = {
+            r.message_id: (r.request_id, r.channel, r.state)
+            for r in caplog.records
+            if r.name == "huodian.notify.delivery" and hasattr(r, "message_id")
+        }
+        first, second = (await stored(apps, "rid-a")), (await stored(apps, "rid-b"))
+        assert sends[first.id] == ("intake:connect.2026-03-02", "email", "sent")
+        fresh, channel, state = sends[second.id]
+        assert fresh != "intake:connect.2026-03-02"
+        assert (channel, state) == ("email", "sent")

@@ -12,11 +12,12 @@ from typing import Any
 from uuid import UUID
 
 from pydantic import BaseModel
-from sqlalchemy import JSON, Column, Index, Text, Uuid
+from sqlalchemy import JSON, Column, Index, String, Text, Uuid
 from sqlmodel import Field
 
 from services.intake.db import IntakeTable
 from shared.db import UTCDateTime, enum_column
+from shared.logs import current_request_id
 from shared.timeutil import BeijingTime
 
 
@@ -57,6 +58,11 @@ class OutboxEvent(IntakeTable, table=True):
     )
     duplicate: bool | None = Field(
         default=None, description="notify's answer: it had handled the id before"
+    )
+    # The request id (请求号) of the transaction that queued the event, sent with it to notify
+    # as X-Request-Id (shared.logs); none for events that jobs queued outside a request.
+    request_id: str | None = Field(
+        default_factory=current_request_id, sa_column=Column(String(64), nullable=True)
     )
 
 

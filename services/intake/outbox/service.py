@@ -32,6 +32,7 @@ from shared.db import session_scope
 from shared.errors import UpstreamUnavailable
 from shared.events import Event, EventReceipt
 from shared.http import ServiceClient
+from shared.logs import request_id_scope
 
 log = logging.getLogger("huodian.intake.outbox")
 
@@ -112,7 +113,10 @@ async def deliver_one(
             return None
         row.attempts += 1
         try:
-            receipt = await _post(client, row)
+            # Under the id of the request that queued it: ServiceClient sends it to notify, and
+            # this delivery's log lines carry it.
+            with request_id_scope(row.request_id):
+                receipt = await _post(client, row)
         except UpstreamUnavailable as exc:
             row.last_error = exc.detail
             row.next_attempt_at = now + backoff(row.attempts, settings)
@@ -122,6 +126,7 @@ async def deliver_one(
                 row.type.value,
                 row.attempts,
                 exc.detail[:200],
+                extra={"request_id": row.request_id},
             )
             return False
         row.state = OutboxState.delivered

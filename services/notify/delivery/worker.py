@@ -61,6 +61,7 @@ from services.notify.messages.models import Channel, DeliveryWindow, Message, Me
 from services.notify.settings import NotifySettings
 from shared.clock import Clock
 from shared.db import conflict_insert, session_scope
+from shared.logs import current_request_id, request_id_scope
 
 log = logging.getLogger("huodian.notify.delivery")
 
@@ -97,6 +98,7 @@ class _Claimed:
     message: Outgoing
     attempts: int
     window: DeliveryWindow
+    request_id: str | None = None  # the message's, so that its send is logged with it
 
 
 @dataclass(frozen=True)
@@ -191,6 +193,7 @@ async def _claim(
             col(Message.body),
             col(Message.attempts),
             col(Message.window),
+            col(Message.request_id),
         )
     )
     rows = claimed.all()
@@ -201,7 +204,10 @@ async def _claim(
     return _Claim(
         [
             _Claimed(
-                Outgoing(row[0], row[1], row[2], channel, row[3], row[4], row[5]), row[6], row[7]
+                Outgoing(row[0], row[1], row[2], channel, row[3], row[4], row[5]),
+                row[6],
+                row[7],
+                row[8],
             )
             for row in rows
         ],
@@ -387,6 +393,40 @@ async def _mark_up(engine: AsyncEngine, channel: Channel) -> None:
 
 
 async def _deliver_one(
+    engine: AsyncEngine,
+    sync_engine: Engine,
+    sender: Sender,
+    claimed: _Claimed,
+    settings: NotifySettings,
+    hours: DeliveryHours,
+    gate: asyncio.Semaphore,
+    *,
+    probing: bool,
+    now: datetime,
+) -> MessageState:
+    # Under the message's request id: this send's lines (and a fallback it queues) carry it.
+    with request_id_scope(claimed.request_id):
+        state = await _deliver_claimed(
+            engine, sync_engine, sender, claimed, settings, hours, gate, probing=probing, now=now
+        )
+        log.info(
+            "message %s via %s, attempt %d: %s",
+            claimed.message.id,
+            sender.channel.value,
+            claimed.attempts,
+            state.value,
+            extra={
+                "message_id": claimed.message.id,
+                "channel": sender.channel.value,
+                "attempt": claimed.attempts,
+                "state": state.value,
+                "request_id": current_request_id(),
+            },
+        )
+    return state
+
+
+async def _deliver_claimed(
     engine: AsyncEngine,
     sync_engine: Engine,
     sender: Sender,

@@ -9,6 +9,7 @@ from sqlmodel import Field, SQLModel
 
 from services.notify.db import NotifyTable
 from shared.db import UTCDateTime, enum_column
+from shared.logs import current_request_id
 from shared.masking import FreeText
 from shared.timeutil import BeijingTime
 
@@ -91,6 +92,13 @@ class Message(NotifyTable, table=True):
     )
     earlier_attempt_at: BeijingTime | None = Field(
         default=None, sa_column=Column(UTCDateTime, nullable=True)
+    )
+    # The request id (请求号) under which the message was made: of intake's request that queued
+    # the event, or of the call that queued it here (shared.logs). The delivery worker logs
+    # each send with it. The column default covers the Core inserts too.
+    request_id: str | None = Field(
+        default_factory=current_request_id,
+        sa_column=Column(String(64), nullable=True, default=current_request_id),
     )
 
 

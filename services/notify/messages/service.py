@@ -19,6 +19,7 @@ from services.notify.messages.models import (
 )
 from shared.db import conflict_insert
 from shared.errors import Conflict, NotFound
+from shared.logs import current_request_id
 from shared.validation import Id
 
 
@@ -79,6 +80,7 @@ async def enqueue(
             **m.model_dump(),
             "created_at": now,
             "next_attempt_at": hours.earliest(m.window, now) if hours else now,
+            "request_id": current_request_id(),
         }
         for m in messages
     ]

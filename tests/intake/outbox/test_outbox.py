@@ -1,6 +1,7 @@
 """Events to notify through the outbox: written with the change, delivered over HTTP with
 retries and backoff, exactly once from notify's side."""
 
+import logging
 from datetime import timedelta
 
 import httpx
@@ -225,3 +226,45 @@ class TestBackgroundTask:
 
 def _refuse_connection(request: httpx.Request) -> httpx.Response:
     raise httpx.ConnectError("connection refused", request=request)
+
+
+class TestRequestIds:
+    async def test_the_queuing_request_s_id_is_stored_and_sent_to_notify(
+        self, intake, clerk, clock, caplog
+    ):
+        from sqlmodel import select
+
+        from services.intake.outbox.models import OutboxEvent
+        from shared.db import session_scope
+
+        clerk.headers["X-Request-Id"] = "clerk:connect.2026-03-02"
+        try:
+            await connected_application(clerk)
+        finally:
+            del clerk.headers["X-Request-Id"]
+        async with session_scope(intake.state.engine) as session:
+            (row,) = (await session.exec(select(OutboxEvent))).all()
+        assert row.request_id == "clerk:connect.2026-03-02"
+        with caplog.at_level(logging.INFO, logger="huodian.access"):
+            assert (await run_delivery(intake)).delivered == 1
+        seen = [
+            (r.service, r.method, r.route, r.status)
+            for r in caplog.records
+            if r.name == "huodian.access" and r.request_id == "clerk:connect.2026-03-02"
+        ]
+        assert ("notify", "POST", "/events", 200) in seen
+
+    async def test_an_event_queued_outside_a_request_has_none(self, intake, clerk, clock):
+        from sqlmodel import select
+
+        from services.intake.outbox.models import OutboxEvent
+        from shared.db import session_scope
+
+        clock.set("2025-09-30 10:00")
+        await create(clerk)
+        clock.set("2025-10-10 09:00")
+        await run_scan(intake)  # the watch, a job: no request of its own
+        async with session_scope(intake.state.engine) as session:
+            rows = (await session.exec(select(OutboxEvent))).all()
+        assert rows
+        assert {r.request_id for r in rows} == {None}
