@@ -18,7 +18,9 @@ correction of the application's own facts — its capacity (capacity_kw) or its 
 (area_class) — does (:func:`rejudge`): the 三零 policy in force on the day of acceptance decides
 again with the corrected facts and the named area as it stands now; the new decision replaces the
 stored one and is a ``three_zero_rejudged`` event of the stage log, whose payload keeps the
-earlier decision, so the history stays in the log.
+earlier decision, so the history stays in the log. When the new decision calls for the other
+low-voltage workflow, the caller switches an open application to it
+(:mod:`services.intake.applications.switch`); a clerk's recorded override is kept.
 
 On acceptance the facts decide, not the type the clerk picked: a low-voltage non-residential
 customer within the limit of the policy in force gets 三零 and its workflow (the stages and time
@@ -76,10 +78,6 @@ AREA_OF_CLASS = {
     AreaClass.urban: Area.urban,
     AreaClass.town: Area.urban,
     AreaClass.rural: Area.rural,
-}
-CATEGORY_OF_TYPE = {
-    CustomerType.residential: CustomerCategory.residential,
-    CustomerType.low_voltage_three_zero: CustomerCategory.small_micro_enterprise,
 }
 NO_POLICY = "three_zero_policy_not_in_force"
 
