@@ -56,7 +56,7 @@ from services.intake.applications.models import (
     WatchState,
 )
 from services.intake.applications.query_codes import query_code_digest
-from services.intake.applications.switch import switch_workflow
+from services.intake.applications.switch import limits_under, switch_workflow
 from services.intake.documents.gate import check_stage_documents
 from services.intake.documents.on_file import (
     check_change_of_use,
@@ -944,13 +944,21 @@ async def rejudge_for_policy(
         query = query.where(col(Application.accepted_day) < min(later))
     applications = list((await session.exec(query.order_by(col(Application.id)))).all())
     conflicts: list[str] = []
-    plans: list[tuple[Application, list[ApplicationStage]]] = []
+    plans: list[tuple[Application, list[ApplicationStage], list[int | None]]] = []
     for application in applications:
         stages = await _stages(session, application.id)
         entry = version.entry_for(application.customer_type)
-        if [s.stage for s in stages] != [s.stage for s in entry.stages]:
+        no_works_budget = not application.has_works and entry.no_works_total_days is not None
+        limits = limits_under(
+            stages,
+            entry,
+            entry.staged and not no_works_budget,
+            switched=await _switched(session, application.id),
+        )
+        if limits is None:
             conflicts.append(application.number)
-        plans.append((application, stages))
+        else:
+            plans.append((application, stages, limits))
     if conflicts:
         shown = ", ".join(conflicts[:5])
         raise Conflict(
@@ -958,21 +966,20 @@ async def rejudge_for_policy(
             f"while it would be in force ({shown}); nothing was stored",
             code="policy_conflicts_with_applications",
         )
-    for application, stages in plans:
+    for application, stages, limits in plans:
         entry = version.entry_for(application.customer_type)
         no_works_budget = not application.has_works and entry.no_works_total_days is not None
-        staged = entry.staged and not no_works_budget
         old = application.policy_code
         application.policy_code = version.code
         application.supervising_unit = version.supervising_unit
-        application.staged = staged
+        application.staged = any(limit is not None for limit in limits)
         application.total_limit_days = (
             entry.no_works_total_days
             if no_works_budget and entry.no_works_total_days
             else entry.total_days
         )
-        for stage, limit in zip(stages, entry.stages, strict=True):
-            stage.limit_days = limit.limit_days if staged else None
+        for stage, limit_days in zip(stages, limits, strict=True):
+            stage.limit_days = limit_days
         refresh(application, stages, await _pauses(session, application.id), clocking)
         append_event(
             session,
@@ -991,6 +998,15 @@ async def rejudge_for_policy(
         )
     await session.flush()
     return len(plans)
+
+
+async def _switched(session: AsyncSession, application_id: int | None) -> bool:
+    """Whether the application's workflow was switched after a 三零 re-judgement."""
+    query = select(ApplicationEvent.id).where(
+        col(ApplicationEvent.application_id) == application_id,
+        col(ApplicationEvent.kind) == EventKind.workflow_switched,
+    )
+    return (await session.exec(query.limit(1))).first() is not None
 
 
 # ---- reading ---------------------------------------------------------------------------------

@@ -46,7 +46,7 @@ from services.intake.policies.models import (
     StageLimit,
 )
 
-__all__ = ["PHASE_END", "remaining_stages", "switch_workflow"]
+__all__ = ["PHASE_END", "limits_under", "remaining_stages", "switch_workflow"]
 
 PHASE_END: dict[Stage, int] = {
     Stage.acceptance: 1,
@@ -66,6 +66,33 @@ def remaining_stages(completed: Sequence[Stage], entry: PolicyEntry) -> list[Sta
     """The stages of ``entry`` still to do after ``completed`` (in order) were done."""
     reached = max((PHASE_END[s] for s in completed), default=0)
     return [limit for limit in entry.stages if PHASE_END[limit.stage] > reached]
+
+
+def limits_under(
+    stages: Sequence[ApplicationStage], entry: PolicyEntry, staged: bool, *, switched: bool
+) -> list[int | None] | None:
+    """The limits ``stages`` take under ``entry`` (a time-limit version entered late), or None
+    when the version changes their stages.
+
+    The stages of an application that never switched must be the entry's. After a workflow
+    switch (``switched``) they are the completed stages kept from the earlier workflow, which
+    keep their limits, followed by the entry's stages beyond them, which take the entry's.
+    """
+    names = [s.stage for s in stages]
+    if names == [limit.stage for limit in entry.stages]:
+        return [limit.limit_days if staged else None for limit in entry.stages]
+    if not switched:
+        return None
+    for kept in range(1, len(stages)):
+        if stages[kept - 1].completed_at is None:
+            break
+        rest = remaining_stages(names[:kept], entry)
+        if names[kept:] == [limit.stage for limit in rest]:
+            return [
+                *(s.limit_days for s in stages[:kept]),
+                *(limit.limit_days if staged else None for limit in rest),
+            ]
+    return None
 
 
 async def switch_workflow(

@@ -10,6 +10,7 @@ import pytest
 
 from services.intake.rules import three_zero as rules
 from services.intake.rules.three_zero import Area, CustomerCategory, ThreeZeroPolicy
+from tests.intake.applications.test_recompute_api import dongying_version
 from tests.intake.applications.test_stages_api import CONNECTION_POINT, complete
 from tests.intake.whitelist.test_three_zero_from_facts import SIMPLIFIED, accepted, small_business
 from tests.intake.whitelist.test_three_zero_rejudge import correct, log_of
@@ -100,6 +101,39 @@ class TestIntoThreeZero:
         await verified(clerk, number)
         clock.set("2026-04-09 09:00")
         assert (await clerk.post(f"/applications/{number}/resume", json={})).status_code == 200
+        await verified(clerk, number)
+
+
+class TestPolicyEnteredLater:
+    async def test_a_switched_application_takes_a_late_version_s_limits(
+        self, intake_admin, clerk, clock
+    ):
+        clock.set("2025-09-30 10:00")
+        number = (await accepted(clerk, small_business("200")))["number"]
+        clock.set("2025-10-09 09:00")
+        assert (await complete(clerk, number, "acceptance")).status_code == 200
+        assert (await correct(clerk, number, "capacity_kw", "100")).status_code == 200
+        version = dongying_version(code="dongying-2025", effective_from="2025-09-01")
+        three_zero_entry = next(
+            e for e in version["entries"] if e["customer_type"] == "low_voltage_three_zero"
+        )
+        three_zero_entry["stages"][1]["limit_days"] = 3  # 施工接电 4 → 3
+        three_zero_entry["total_days"] = 4
+        clock.set("2025-10-09 11:00")
+        response = await intake_admin.post("/policies", json=version)
+        assert response.status_code == 201, response.text
+        assert response.json()["rejudged_applications"] == 1
+        detail = (await clerk.get(f"/applications/{number}")).json()
+        assert detail["policy_code"] == "dongying-2025"
+        assert stages_of(detail) == ["acceptance", "signing", "construction_connection"]
+        event = (await log_of(clerk, number))[-1]
+        assert event["kind"] == "policy_rejudged"
+        assert event["payload"]["stages"] == [
+            ["acceptance", 1],
+            ["signing", 1],
+            ["construction_connection", 3],
+        ]
+        assert detail["total"]["limit_days"] == 4
         await verified(clerk, number)
 
 
