@@ -133,6 +133,7 @@ class EventKind(StrEnum):
     whitelist_transition = "whitelist_transition"
     three_zero_rejudged = "three_zero_rejudged"
     three_zero_overridden = "three_zero_overridden"
+    workflow_switched = "workflow_switched"
     log_resealed = "log_resealed"
     due_changed = "due_changed"
 

@@ -158,6 +158,27 @@ def _apply(facts: Facts, event: ApplicationEvent) -> None:
             stage.limit_days = limit
         facts.total_limit_days = int(event.payload["total_limit_days"])
         facts.policy_code = str(event.payload["to"])
+    elif kind is EventKind.workflow_switched:
+        # The 三零 decision changed: completed stages stay, the open and later ones are replaced.
+        limits = _limits(event.payload)
+        kept = int(event.payload["kept"])
+        if kept != facts.current_seq or [s for s, _ in limits[:kept]] != [
+            s.stage for s in facts.stages[:kept]
+        ]:
+            raise ReplayError(event.seq, "a workflow switch rewrites completed stages")
+        if kept >= len(limits) or facts.status not in (
+            ApplicationStatus.open,
+            ApplicationStatus.paused,
+        ):
+            raise ReplayError(event.seq, "a workflow switch of a finished application")
+        started = facts.stages[kept].started_at
+        facts.stages = [
+            *facts.stages[:kept],
+            *(StageFacts(stage, limit) for stage, limit in limits[kept:]),
+        ]
+        facts.stages[kept].started_at = started
+        facts.customer_type = CustomerType(event.payload["to"])
+        facts.total_limit_days = int(event.payload["total_limit_days"])
 
 
 class _Collector:

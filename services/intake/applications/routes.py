@@ -191,9 +191,12 @@ async def correct(
     clerk: CurrentClerk,
     session: Session,
     calendar: Calendar,
+    config: Config,
     now: Now,
 ) -> ApplicationDetail:
-    application = await service.correct(session, number, body, actor=clerk, now=now)
+    application = await service.correct(
+        session, number, body, actor=clerk, now=now, clocking=_clocking(calendar, config)
+    )
     return await service.detail(session, application, calendar, beijing_date(now), unmasked=True)
 
 

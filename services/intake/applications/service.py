@@ -56,6 +56,7 @@ from services.intake.applications.models import (
     WatchState,
 )
 from services.intake.applications.query_codes import query_code_digest
+from services.intake.applications.switch import limits_under, switch_workflow
 from services.intake.documents.gate import check_stage_documents
 from services.intake.documents.on_file import (
     check_change_of_use,
@@ -77,7 +78,7 @@ from services.intake.policies.models import (
     PolicyVersionPublic,
     Stage,
 )
-from services.intake.policies.service import list_versions, version_in_force
+from services.intake.policies.service import get_version, list_versions, version_in_force
 from services.intake.portal.pre_applications import join_application
 from services.intake.rules.documents import load_document_catalogue, required_documents
 from services.intake.rules.identity import (
@@ -780,7 +781,13 @@ _THREE_ZERO_FIELDS = {"capacity_kw", "area_class"}
 """Corrections that re-judge 三零 (:func:`services.intake.whitelist.assess.rejudge`)."""
 
 
-def _corrected_value(application: Application, field: str, raw: str, today: date) -> Any:
+def _corrected_value(
+    application: Application,
+    field: str,
+    raw: str,
+    today: date,
+    declared: CustomerType | None = None,
+) -> Any:
     errors = FieldErrors()
     value: Any = raw.strip()
     if field == "id_number":
@@ -805,7 +812,7 @@ def _corrected_value(application: Application, field: str, raw: str, today: date
         except InvalidOperation:
             errors.add("value", "invalid_capacity", "容量应为大于0的数值（千瓦）")
         else:
-            _check_three_zero(errors, application.customer_type, value)
+            _check_three_zero(errors, declared or application.customer_type, value)
     elif not value:
         errors.add("value", "required", "更正后的内容不能为空")
     errors.raise_if_any()
@@ -827,12 +834,22 @@ async def correct(
     *,
     actor: Principal,
     now: datetime,
+    clocking: Clocking | None = None,
 ) -> Application:
-    """Correct a recorded detail; the log keeps the old value (masked), the reason and author."""
+    """Correct a recorded detail; the log keeps the old value (masked), the reason and author.
+
+    A correction that changes the 三零 decision switches an open application's workflow
+    (:mod:`services.intake.applications.switch`); ``clocking`` then recomputes its deadlines.
+    """
     application = await get_application(session, number, for_update=True)
     check_operator(application, actor)
     _check_not_before(application.accepted_at, now)
-    value = _corrected_value(application, data.field, data.value, beijing_date(now))
+    declared = (
+        await three_zero.declared_type(session, application.id)
+        if data.field in _THREE_ZERO_FIELDS
+        else None
+    )
+    value = _corrected_value(application, data.field, data.value, beijing_date(now), declared)
     old = getattr(application, data.field)
     if value == old:
         raise Unprocessable("the value is already recorded", code="nothing_to_correct")
@@ -852,7 +869,7 @@ async def correct(
         },
     )
     if data.field in _THREE_ZERO_FIELDS:
-        await three_zero.rejudge(
+        applied = await three_zero.rejudge(
             session,
             application,
             trigger=data.field,
@@ -860,6 +877,8 @@ async def correct(
             reason=data.reason,
             now=now,
         )
+        if applied is not application.customer_type:
+            await _switch(session, application, applied, actor=actor, now=now, clocking=clocking)
     if application.status is ApplicationStatus.connected and data.field in _SUBSCRIBER_FIELDS:
         # notify keeps the customer as a subscriber keyed by the number: tell it again.
         enqueue(
@@ -871,6 +890,31 @@ async def correct(
         )
     await session.flush()
     return application
+
+
+async def _switch(
+    session: AsyncSession,
+    application: Application,
+    to: CustomerType,
+    *,
+    actor: Principal,
+    now: datetime,
+    clocking: Clocking | None,
+) -> None:
+    stages = await _stages(session, application.id)
+    version = await get_version(session, application.policy_code)
+    rows = await switch_workflow(
+        session,
+        application,
+        stages,
+        version.entry_for(to),
+        to,
+        actor=actor.subject,
+        reason="“三零”重新判定后转换办理流程",
+        now=now,
+    )
+    if rows is not None and clocking is not None:
+        refresh(application, rows, await _pauses(session, application.id), clocking)
 
 
 # ---- policy changes --------------------------------------------------------------------------
@@ -900,13 +944,21 @@ async def rejudge_for_policy(
         query = query.where(col(Application.accepted_day) < min(later))
     applications = list((await session.exec(query.order_by(col(Application.id)))).all())
     conflicts: list[str] = []
-    plans: list[tuple[Application, list[ApplicationStage]]] = []
+    plans: list[tuple[Application, list[ApplicationStage], list[int | None]]] = []
     for application in applications:
         stages = await _stages(session, application.id)
         entry = version.entry_for(application.customer_type)
-        if [s.stage for s in stages] != [s.stage for s in entry.stages]:
+        no_works_budget = not application.has_works and entry.no_works_total_days is not None
+        limits = limits_under(
+            stages,
+            entry,
+            entry.staged and not no_works_budget,
+            switched=await _switched(session, application.id),
+        )
+        if limits is None:
             conflicts.append(application.number)
-        plans.append((application, stages))
+        else:
+            plans.append((application, stages, limits))
     if conflicts:
         shown = ", ".join(conflicts[:5])
         raise Conflict(
@@ -914,21 +966,20 @@ async def rejudge_for_policy(
             f"while it would be in force ({shown}); nothing was stored",
             code="policy_conflicts_with_applications",
         )
-    for application, stages in plans:
+    for application, stages, limits in plans:
         entry = version.entry_for(application.customer_type)
         no_works_budget = not application.has_works and entry.no_works_total_days is not None
-        staged = entry.staged and not no_works_budget
         old = application.policy_code
         application.policy_code = version.code
         application.supervising_unit = version.supervising_unit
-        application.staged = staged
+        application.staged = any(limit is not None for limit in limits)
         application.total_limit_days = (
             entry.no_works_total_days
             if no_works_budget and entry.no_works_total_days
             else entry.total_days
         )
-        for stage, limit in zip(stages, entry.stages, strict=True):
-            stage.limit_days = limit.limit_days if staged else None
+        for stage, limit_days in zip(stages, limits, strict=True):
+            stage.limit_days = limit_days
         refresh(application, stages, await _pauses(session, application.id), clocking)
         append_event(
             session,
@@ -947,6 +998,15 @@ async def rejudge_for_policy(
         )
     await session.flush()
     return len(plans)
+
+
+async def _switched(session: AsyncSession, application_id: int | None) -> bool:
+    """Whether the application's workflow was switched after a 三零 re-judgement."""
+    query = select(ApplicationEvent.id).where(
+        col(ApplicationEvent.application_id) == application_id,
+        col(ApplicationEvent.kind) == EventKind.workflow_switched,
+    )
+    return (await session.exec(query.limit(1))).first() is not None
 
 
 # ---- reading ---------------------------------------------------------------------------------

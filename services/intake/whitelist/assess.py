@@ -18,7 +18,9 @@ correction of the application's own facts — its capacity (capacity_kw) or its 
 (area_class) — does (:func:`rejudge`): the 三零 policy in force on the day of acceptance decides
 again with the corrected facts and the named area as it stands now; the new decision replaces the
 stored one and is a ``three_zero_rejudged`` event of the stage log, whose payload keeps the
-earlier decision, so the history stays in the log.
+earlier decision, so the history stays in the log. When the new decision calls for the other
+low-voltage workflow, the caller switches an open application to it
+(:mod:`services.intake.applications.switch`); a clerk's recorded override is kept.
 
 On acceptance the facts decide, not the type the clerk picked: a low-voltage non-residential
 customer within the limit of the policy in force gets 三零 and its workflow (the stages and time
@@ -76,10 +78,6 @@ AREA_OF_CLASS = {
     AreaClass.urban: Area.urban,
     AreaClass.town: Area.urban,
     AreaClass.rural: Area.rural,
-}
-CATEGORY_OF_TYPE = {
-    CustomerType.residential: CustomerCategory.residential,
-    CustomerType.low_voltage_three_zero: CustomerCategory.small_micro_enterprise,
 }
 NO_POLICY = "three_zero_policy_not_in_force"
 
@@ -395,11 +393,17 @@ async def rejudge(
     actor: str,
     reason: str,
     now: datetime,
-) -> None:
-    """Decide 三零 again after ``trigger`` (capacity_kw or area_class) was corrected.
+) -> CustomerType:
+    """Decide 三零 again after ``trigger`` (capacity_kw or area_class) was corrected; returns the
+    customer type whose workflow the new decision calls for (the caller switches to it:
+    :mod:`services.intake.applications.switch`).
 
-    Refused like acceptance, 422 ``three_zero_over_limit`` on the field ``value``, when a customer
-    typed as 实行“三零”的低压非居民用户 is no longer covered. The whitelist follows an open
+    The facts decide as on acceptance: a low-voltage non-residential customer is judged as a
+    small or micro enterprise whichever low-voltage type it follows, by the policy in force on
+    the day of acceptance. A clerk's recorded override is kept. Refused like acceptance, 422
+    ``three_zero_over_limit`` on the field ``value``, when a customer the clerk typed (declared)
+    as 实行“三零”的低压非居民用户 is no longer covered; one entered as 未实行“三零” whom the facts
+    made 三零 goes back to the standard low-voltage workflow instead. The whitelist follows an open
     application: a record is opened when the new decision needs one, and a record still waiting
     is released (已转入报装接电, noted as a re-judgement) when it no longer does.
     """
@@ -416,8 +420,13 @@ async def rejudge(
         if stored is not None and stored.grid_area_id is not None
         else None
     )
+    declared = (
+        stored.declared_customer_type
+        if stored is not None and stored.declared_customer_type is not None
+        else application.customer_type
+    )
     assessed = _decide(
-        CATEGORY_OF_TYPE.get(application.customer_type, CustomerCategory.other),
+        category_from_facts(declared),
         application.capacity_kw,
         application.area_class,
         area,
@@ -425,11 +434,19 @@ async def rejudge(
         on=application.accepted_day,
     )
     kept = _kept_override(stored, assessed)
+    ceiling = load_three_zero_rules().ceiling.limit_kw
+    if kept is not None and kept.eligible and application.capacity_kw > ceiling:
+        message = f"经办人员调整为适用“三零”的申请，报装容量不能超过{ceiling.normalize():f}千瓦"
+        raise Unprocessable(
+            message,
+            code="three_zero_over_160kw",
+            errors=[FieldError(field="value", code="three_zero_over_160kw", message=message)],
+        )
     if kept is not None:
         assessed = _overridden(
             assessed, kept, jurisdiction=application.jurisdiction, on=application.accepted_day
         )
-    elif _over_limit(application.customer_type, assessed):
+    elif _over_limit(declared, assessed):
         raise Unprocessable(
             assessed.reasons[0],
             code="three_zero_over_limit",
@@ -473,6 +490,8 @@ async def rejudge(
     stored.whitelist = bool(decision and decision.whitelist)
     stored.reasons = assessed.stored_reasons
     stored.assessed_at = now
+    applied = workflow_type(application.customer_type, stored.eligible)
+    stored.declared_customer_type = declared if declared is not applied else None
     session.add(stored)
     whitelist_change = await _follow_whitelist(session, application, assessed, actor=actor, now=now)
     payload: dict[str, Any] = {
@@ -499,6 +518,7 @@ async def rejudge(
         reason=reason,
         payload=payload,
     )
+    return applied
 
 
 async def _follow_whitelist(
@@ -543,6 +563,16 @@ async def _follow_whitelist(
         session.add(entry)
         return {"from": previous.value, "to": WhitelistStatus.released.value}
     return None
+
+
+async def declared_type(session: AsyncSession, application_id: int | None) -> CustomerType | None:
+    """The customer type entered on acceptance when the 三零 decision made it follow another
+    workflow; None when it follows the type entered (or no decision was recorded)."""
+    query = select(ThreeZeroAssessment.declared_customer_type).where(
+        col(ThreeZeroAssessment.application_id) == application_id
+    )
+    value = (await session.exec(query)).first()
+    return CustomerType(value) if value is not None else None
 
 
 async def zero_investment(session: AsyncSession, application_id: int | None) -> bool:

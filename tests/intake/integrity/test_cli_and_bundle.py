@@ -52,6 +52,37 @@ class TestVerifyCommand:
         assert "completed_by" in out
         assert "verify: 1 finding(s) in 1 application(s)" in out
 
+    async def test_a_workflow_switched_by_a_correction_verifies(
+        self, intake, clerk, clock, checkpoint_file, capsys
+    ):
+        """A 200 kW small business corrected to 100 kW switches to the 三零 workflow after its
+        业务受理 was completed; the stage rows replayed from the log match (the switch is an
+        event), and editing the switched stage's limit is still caught."""
+        clock.set("2026-06-01 09:00")
+        created = await create(clerk, customer_type="low_voltage", capacity_kw="200")
+        number = created["application"]["number"]
+        clock.set("2026-06-02 09:00")
+        assert (await complete(clerk, number, "acceptance")).status_code == 200
+        corrected = await clerk.post(
+            f"/applications/{number}/corrections",
+            json={"field": "capacity_kw", "value": "100", "reason": "用户核减报装容量"},
+        )
+        assert corrected.status_code == 200, corrected.text
+        assert [s["stage"] for s in corrected.json()["stages"]] == [
+            "acceptance",
+            "signing",
+            "construction_connection",
+        ]
+        assert await huodian("verify", "--no-copy") == 0
+        assert "verify: all valid" in capsys.readouterr().out
+        await tamper(
+            intake,
+            "UPDATE application_stages SET limit_days = 9 WHERE seq = 1",
+        )
+        assert await huodian("verify", "--no-copy") == 1
+        out, _ = capsys.readouterr()
+        assert f"FAIL {number}: application_stages row" in out
+
     async def test_a_checkpoint_on_demand_from_the_command_line(
         self, clerk, clock, checkpoint_file, capsys
     ):
