@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from uuid import uuid4
 
@@ -144,7 +144,7 @@ def test_an_outage_announcement_reaches_subscribers(stack, smtp):
         "id": str(uuid4()),
         "type": "intake.application.connected",
         "source": "intake",
-        "occurred_at": datetime.now(UTC).isoformat(),
+        "occurred_at": SYSTEM_CLOCK.now().isoformat(),
         "subject": "E2E0001",
         "data": {
             "application_number": "E2E0001",
@@ -174,7 +174,7 @@ def test_an_outage_announcement_reaches_subscribers(stack, smtp):
 
     # The SMTP server is down while the outage is announced: nothing is lost.
     smtp.stop()
-    start = datetime.now(UTC) + timedelta(days=8)
+    start = SYSTEM_CLOCK.now() + timedelta(days=8)
     created = httpx.post(
         f"{notify}/outages",
         headers=dispatcher,

@@ -11,7 +11,7 @@ import os
 import time
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ import httpx
 import pytest
 
 from services.intake.rules.signing import PortalAuth
+from shared.clock import SYSTEM_CLOCK
 from tests.e2e.support import free_port, run_cli, running_stack, service_env
 from tests.e2e.test_intake_flow import add_user, sign_in, wait_for
 from tests.e2e.test_portal_flow import COMPANY, PROJECT_CODE, PROPERTY, STAGES, _healthy
@@ -210,7 +211,7 @@ def test_one_application_followed_by_its_request_ids(stack: dict[str, Any], smtp
     assert wait_for(subscribed)
 
     # The message: made under the announcement's id, and its send logged with it.
-    start = datetime.now(UTC) + timedelta(days=8)
+    start = SYSTEM_CLOCK.now() + timedelta(days=8)
     created = httpx.post(
         f"{notify}/outages",
         headers=dispatcher,
