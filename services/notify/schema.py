@@ -6,7 +6,7 @@ from services.notify.events.models import ReceivedEvent
 from services.notify.messages.models import Message
 from services.notify.outages.models import Outage, OutageImpact, OutageScope, OutageUpdate
 from services.notify.reliability.models import OfficialCustomerCount
-from services.notify.scheduler.models import scheduled_jobs
+from services.notify.scheduler.models import ScheduledJobRun, scheduled_jobs
 from services.notify.subscribers.models import Subscriber, SubscriberImport, SubscriberOptOut
 
 metadata = NotifyTable.metadata
@@ -25,5 +25,6 @@ __all__ = [
     "SubscriberImport",
     "SubscriberOptOut",
     "metadata",
+    "ScheduledJobRun",
     "scheduled_jobs",
 ]

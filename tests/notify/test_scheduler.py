@@ -130,6 +130,57 @@ class TestJobs:
         assert {m["state"] for m in states} == {"queued", "dead"}
 
 
+class TestOncePerDay:
+    """Each job runs once per Beijing date, whichever replica leads (定时任务每日一次)."""
+
+    async def test_a_second_run_the_same_day_is_skipped(self, apps, seeded, two, notify_admin):
+        await add_user(apps, "power", Role.dept_head, ["各供电企业"], "power@example.cn")
+        first, second = two
+        await first.step()
+        day = date(2021, 6, 21)
+
+        async def messages() -> int:
+            page = await notify_admin.get("/messages", params={"limit": 500})
+            return len(page.json()["messages"])
+
+        assert (await jobs.ledger_reminders(today=day)) is not None
+        assert await messages() == 8 + 13  # queued + dead
+        await first.stop()
+        await second.step()  # the other replica leads now, the same day
+        assert (await jobs.ledger_reminders(today=day)) is None
+        assert await messages() == 8 + 13
+        assert (await jobs.ledger_reminders(today=date(2021, 6, 22))) is not None
+
+        state = (await notify_admin.get("/scheduler")).json()
+        runs = {(r["job_id"], r["run_date"]): r for r in state["runs"]}
+        assert set(runs) == {("ledger-reminders", "2021-06-22"), ("ledger-reminders", "2021-06-21")}
+        assert runs["ledger-reminders", "2021-06-21"]["attempts"] == 1
+        assert runs["ledger-reminders", "2021-06-21"]["finished_at"] is not None
+        assert "queued=8" in runs["ledger-reminders", "2021-06-21"]["outcome"]
+
+    async def test_a_run_cut_off_midway_is_taken_over(self, apps, seeded, two):
+        from sqlmodel import select as select_rows
+
+        from services.notify.scheduler.models import ScheduledJobRun
+        from services.notify.scheduler.runs import claim_run
+
+        first, _ = two
+        await first.step()
+        day = date(2021, 6, 21)
+        # The leader claimed the run and died before finishing it.
+        async with session_scope(apps.notify.state.engine) as session:
+            assert await claim_run(session, "stale-escalations", day, SYSTEM_CLOCK.now())
+        assert (await jobs.stale_escalations(today=day)) is not None
+        assert (await jobs.stale_escalations(today=day)) is None
+        async with session_scope(apps.notify.state.engine) as session:
+            (run,) = (await session.exec(select_rows(ScheduledJobRun))).all()
+        assert (run.job_id, run.attempts, run.finished_at is not None) == (
+            "stale-escalations",
+            2,
+            True,
+        )
+
+
 class TestReportReminders:
     async def test_once_before_each_deadline(self, apps, seeded, notify_admin):
         await add_user(apps, "power", Role.dept_head, ["各供电企业"], "power@example.cn")

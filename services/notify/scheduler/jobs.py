@@ -8,8 +8,10 @@ running app's engine, client and settings through :data:`runtime`, set when the 
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -17,6 +19,7 @@ from services.notify.delivery.windows import DeliveryHours
 from services.notify.reminders.reports import ReportReminderRun, queue_report_reminders
 from services.notify.reminders.service import ReminderRun, queue_ledger_reminders
 from services.notify.reminders.stale import StaleEscalationRun, run_stale_escalations
+from services.notify.scheduler.runs import claim_run, finish_run
 from services.notify.settings import NotifySettings
 from shared.calendar import WorkingCalendar, beijing_date
 from shared.clock import Clock
@@ -24,6 +27,7 @@ from shared.db import session_scope
 from shared.http import ServiceClient
 
 log = logging.getLogger("huodian.notify.scheduler")
+R = TypeVar("R")
 
 
 @dataclass
@@ -46,53 +50,68 @@ def _runtime() -> JobRuntime:
     return runtime
 
 
-async def ledger_reminders(today: date | None = None) -> ReminderRun:
+async def _once(job_id: str, today: date | None, work: Callable[[date], Awaitable[R]]) -> R | None:
+    """Run ``work`` for the day unless it already ran for that Beijing date (runs.py)."""
+    rt = _runtime()
+    day = today or beijing_date(rt.clock.now())
+    async with session_scope(rt.engine) as session:
+        claimed = await claim_run(session, job_id, day, rt.clock.now())
+    if not claimed:
+        log.info("%s already ran for %s; skipped", job_id, day)
+        return None
+    result = await work(day)
+    async with session_scope(rt.engine) as session:
+        await finish_run(session, job_id, day, str(result), rt.clock.now())
+    rt.runs.append((job_id, rt.clock.now()))
+    log.info("%s: %s", job_id, result)
+    return result
+
+
+async def ledger_reminders(today: date | None = None) -> ReminderRun | None:
     """Daily: ledger deadline reminders (N days before, due day, weekly while overdue)."""
     rt = _runtime()
-    async with session_scope(rt.engine) as session:
-        run = await queue_ledger_reminders(
-            session,
-            rt.client,
-            rt.calendar,
-            today=today or beijing_date(rt.clock.now()),
-            days_before=rt.settings.reminder_days_before,
-            hours=rt.hours,
-            now=rt.clock.now(),
-        )
-    rt.runs.append(("ledger-reminders", rt.clock.now()))
-    log.info("ledger reminders: %s", run)
-    return run
+
+    async def work(day: date) -> ReminderRun:
+        async with session_scope(rt.engine) as session:
+            return await queue_ledger_reminders(
+                session,
+                rt.client,
+                rt.calendar,
+                today=day,
+                days_before=rt.settings.reminder_days_before,
+                hours=rt.hours,
+                now=rt.clock.now(),
+            )
+
+    return await _once("ledger-reminders", today, work)
 
 
-async def report_reminders(today: date | None = None) -> ReportReminderRun:
+async def report_reminders(today: date | None = None) -> ReportReminderRun | None:
     """Daily: reminders of the half-year (25 June) and annual (4 January) reports."""
     rt = _runtime()
-    async with session_scope(rt.engine) as session:
-        run = await queue_report_reminders(
-            session,
-            rt.client,
-            rt.calendar,
-            today=today or beijing_date(rt.clock.now()),
-            days_before=rt.settings.report_reminder_days_before,
-            hours=rt.hours,
-            now=rt.clock.now(),
-        )
-    rt.runs.append(("report-reminders", rt.clock.now()))
-    log.info("report reminders: %s", run)
-    return run
+
+    async def work(day: date) -> ReportReminderRun:
+        async with session_scope(rt.engine) as session:
+            return await queue_report_reminders(
+                session,
+                rt.client,
+                rt.calendar,
+                today=day,
+                days_before=rt.settings.report_reminder_days_before,
+                hours=rt.hours,
+                now=rt.clock.now(),
+            )
+
+    return await _once("report-reminders", today, work)
 
 
-async def stale_escalations(today: date | None = None) -> StaleEscalationRun:
+async def stale_escalations(today: date | None = None) -> StaleEscalationRun | None:
     """Daily: escalate ledger items with no status post for too long (更新超期督办)."""
     rt = _runtime()
-    run = await run_stale_escalations(
-        rt.engine,
-        rt.client,
-        rt.calendar,
-        today=today or beijing_date(rt.clock.now()),
-        hours=rt.hours,
-        now=rt.clock.now(),
-    )
-    rt.runs.append(("stale-escalations", rt.clock.now()))
-    log.info("stale escalations: %s", run)
-    return run
+
+    async def work(day: date) -> StaleEscalationRun:
+        return await run_stale_escalations(
+            rt.engine, rt.client, rt.calendar, today=day, hours=rt.hours, now=rt.clock.now()
+        )
+
+    return await _once("stale-escalations", today, work)

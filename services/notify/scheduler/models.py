@@ -1,13 +1,28 @@
-"""The scheduler's job store table (定时任务), in notify's own database and migrations.
+"""The scheduler's job store table (定时任务) and the record of its runs, in notify's own database
+and migrations.
 
 Its shape is APScheduler 3's ``SQLAlchemyJobStore`` table; the store finds it present and uses it.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import Column, Float, LargeBinary, Table, Unicode
+from datetime import date, datetime
+
+from sqlalchemy import (
+    Column,
+    Date,
+    Float,
+    LargeBinary,
+    String,
+    Table,
+    Text,
+    Unicode,
+    UniqueConstraint,
+)
+from sqlmodel import Field
 
 from services.notify.db import NotifyTable
+from shared.db import UTCDateTime
 
 JOBS_TABLE = "scheduled_jobs"
 
@@ -18,3 +33,22 @@ scheduled_jobs = Table(
     Column("next_run_time", Float(25), index=True),
     Column("job_state", LargeBinary, nullable=False),
 )
+
+
+class ScheduledJobRun(NotifyTable, table=True):
+    """One run of a scheduled job for one Beijing date (定时任务运行记录): claimed before the job
+    works, finished after. The unique (job, date) makes a second run that day a no-op, whichever
+    replica leads then; ``attempts`` counts the claims, so a run taken over from a leader that died
+    mid-run shows as 2."""
+
+    __tablename__ = "scheduled_job_runs"
+    __table_args__ = (UniqueConstraint("job_id", "run_date", name="uq_scheduled_job_runs_day"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    job_id: str = Field(sa_column=Column(String(64), nullable=False))
+    run_date: date = Field(sa_column=Column(Date, nullable=False))
+    replica: str = Field(sa_column=Column(String(128), nullable=False))
+    attempts: int = 1
+    started_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    finished_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
+    outcome: str | None = Field(default=None, sa_column=Column(Text, nullable=True))

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from fastapi import APIRouter, Request
 from sqlalchemy import select
-from sqlmodel import SQLModel
+from sqlmodel import Field, SQLModel
 
 from services.notify.deps import Operator
 from services.notify.scheduler.models import scheduled_jobs
+from services.notify.scheduler.runs import recent_runs
 from shared.app import Session
 from shared.db import fetch_all
 from shared.timeutil import BeijingTime
@@ -22,10 +23,21 @@ class ScheduledJob(SQLModel):
     next_run_time: BeijingTime | None
 
 
+class JobRun(SQLModel):
+    job_id: str
+    run_date: date
+    replica: str
+    attempts: int
+    started_at: BeijingTime
+    finished_at: BeijingTime | None
+    outcome: str | None
+
+
 class SchedulerState(SQLModel):
     enabled: bool
     active_here: bool
     jobs: list[ScheduledJob]
+    runs: list[JobRun] = Field(description="The latest runs (定时任务运行记录), newest day first")
 
 
 @router.get("/scheduler", summary="Scheduled jobs and whether this replica runs them")
@@ -46,5 +58,8 @@ async def scheduler_state(
                 next_run_time=datetime.fromtimestamp(at, UTC) if at is not None else None,
             )
             for job_id, at in rows
+        ],
+        runs=[
+            JobRun.model_validate(run, from_attributes=True) for run in await recent_runs(session)
         ],
     )
