@@ -21,10 +21,10 @@ __all__ = [
     "OutageScope",
     "OutageUpdate",
     "ReceivedEvent",
+    "ScheduledJobRun",
     "Subscriber",
     "SubscriberImport",
     "SubscriberOptOut",
     "metadata",
-    "ScheduledJobRun",
     "scheduled_jobs",
 ]
