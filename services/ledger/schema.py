@@ -4,6 +4,7 @@ from services.ledger.accounts.models import User, UserUnit
 from services.ledger.db import LedgerTable
 from services.ledger.escalations.models import StaleEscalation
 from services.ledger.ledgers.models import Item, ItemUnit, Ledger, Unit
+from services.ledger.updates.idempotency import IdempotencyRecord
 from services.ledger.updates.models import Evidence, StatusUpdate
 from shared.ratelimit import rate_limit_table
 
@@ -12,6 +13,7 @@ metadata = LedgerTable.metadata
 rate_limits = rate_limit_table(metadata)
 __all__ = [
     "Evidence",
+    "IdempotencyRecord",
     "Item",
     "ItemUnit",
     "Ledger",

@@ -158,3 +158,71 @@ class TestEvidence:
         ).json()["evidence"]
         response = await power_head.get(f"/items/{other}/evidence/{evidence[0]['id']}")
         assert response.status_code == 404
+
+
+class TestIdempotentUpdates:
+    """A status update posted with an Idempotency-Key (幂等): a retry gets the first answer."""
+
+    async def test_a_retry_gets_the_first_update_and_posts_no_second(self, power_head, seeded):
+        target = await item_id(power_head, "dongying-2021", 7)
+        headers = {"Idempotency-Key": "update-1"}
+        files = {"files": ("方案.pdf", b"%PDF-1.4 evidence", "application/pdf")}
+        first = await power_head.post(
+            f"/items/{target}/updates", data=update_form(), files=files, headers=headers
+        )
+        assert first.status_code == 201, first.text
+        # A retry builds a new multipart body (another boundary): still the same request.
+        again = await power_head.post(
+            f"/items/{target}/updates", data=update_form(), files=files, headers=headers
+        )
+        assert again.status_code == 201
+        assert again.headers["Idempotent-Replayed"] == "true"
+        assert again.json() == first.json()
+        history = (await power_head.get(f"/items/{target}/updates")).json()
+        assert [u["id"] for u in history] == [first.json()["id"]]
+
+    async def test_the_same_key_on_another_update_is_refused(self, power_head, seeded):
+        target = await item_id(power_head, "dongying-2021", 7)
+        headers = {"Idempotency-Key": "update-2"}
+        first = await power_head.post(
+            f"/items/{target}/updates", data=update_form(), headers=headers
+        )
+        assert first.status_code == 201
+        other = await power_head.post(
+            f"/items/{target}/updates", data=update_form(progress="60"), headers=headers
+        )
+        assert other.status_code == 409
+        assert other.json()["code"] == "idempotency_key_reused"
+        assert len((await power_head.get(f"/items/{target}/updates")).json()) == 1
+
+    async def test_a_refused_update_stores_nothing(self, power_head, seeded):
+        target = await item_id(power_head, "dongying-2021", 7)
+        headers = {"Idempotency-Key": "update-3"}
+        bad = await power_head.post(
+            f"/items/{target}/updates",
+            data=update_form(status="done", progress="90"),
+            headers=headers,
+        )
+        assert bad.status_code == 422
+        good = await power_head.post(
+            f"/items/{target}/updates",
+            data=update_form(status="done", progress="90"),
+            headers=headers,
+        )
+        assert good.status_code == 422  # refused again, not replayed
+        assert "Idempotent-Replayed" not in good.headers
+
+    async def test_answers_older_than_a_day_are_forgotten(self, power_head, seeded, apps):
+        from datetime import timedelta
+
+        from services.ledger.updates.idempotency import IdempotencyRecord
+        from shared import idempotency
+        from shared.clock import SYSTEM_CLOCK
+        from shared.db import session_scope
+
+        target = await item_id(power_head, "dongying-2021", 7)
+        headers = {"Idempotency-Key": "update-4"}
+        await power_head.post(f"/items/{target}/updates", data=update_form(), headers=headers)
+        async with session_scope(apps.ledger.state.engine) as session:
+            later = SYSTEM_CLOCK.now() + timedelta(hours=25)
+            assert await idempotency.forget_old_answers(session, IdempotencyRecord, later, 24) == 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request, status
+from fastapi.responses import JSONResponse
 
 from services.intake.applications import service, verification, why
 from services.intake.applications.models import (
@@ -28,10 +29,13 @@ from services.intake.applications.service import ApplicationFilter, Clocking
 from services.intake.applications.why import DeadlineWhy
 from services.intake.deps import Calendar, Config, CurrentClerk, Keys, Staff
 from services.intake.policies.models import CustomerType, Stage
+from services.intake.portal.models import IdempotencyRecord
+from shared import idempotency
 from shared.app import Session
 from shared.calendar import WorkingCalendar, beijing_date
 from shared.clock import Now
 from shared.errors import Problem
+from shared.idempotency import OptionalIdempotencyKey
 from shared.validation import Offset
 
 router = APIRouter(tags=["applications"])
@@ -48,6 +52,10 @@ def _clocking(calendar: WorkingCalendar, config: Config) -> Clocking:
     "/applications",
     status_code=status.HTTP_201_CREATED,
     summary="Accept an application (受理用电报装申请)",
+    response_model=ApplicationCreated,
+    responses={
+        409: {"model": Problem, "description": "Idempotency-Key reused (idempotency_key_reused)"}
+    },
 )
 async def create_application(
     body: ApplicationCreate,
@@ -57,17 +65,37 @@ async def create_application(
     config: Config,
     keys: Keys,
     now: Now,
-) -> ApplicationCreated:
-    application, code = await service.create_application(
+    key: OptionalIdempotencyKey,
+) -> ApplicationCreated | JSONResponse:
+    """With an ``Idempotency-Key`` a retry (a lost answer, a second click) gets the first answer
+    — the same number and query code — instead of a second application."""
+
+    async def accept() -> tuple[int, ApplicationCreated]:
+        application, code = await service.create_application(
+            session,
+            body,
+            clerk=clerk,
+            now=now,
+            clocking=_clocking(calendar, config),
+            keyring=keys,
+        )
+        shown = await service.detail(
+            session, application, calendar, beijing_date(now), unmasked=True
+        )
+        return status.HTTP_201_CREATED, ApplicationCreated(application=shown, query_code=code)
+
+    if key is None:
+        return (await accept())[1]
+    return await idempotency.run_once(
         session,
-        body,
-        clerk=clerk,
+        IdempotencyRecord,
+        key_id=f"user:{clerk.user_id if clerk.user_id is not None else clerk.subject}",
+        key=key,
+        request_hash=idempotency.fingerprint("POST", "/applications", body.model_dump(mode="json")),
+        effect=accept,
         now=now,
-        clocking=_clocking(calendar, config),
         keyring=keys,
     )
-    shown = await service.detail(session, application, calendar, beijing_date(now), unmasked=True)
-    return ApplicationCreated(application=shown, query_code=code)
 
 
 @router.get("/applications", summary="Applications (申请列表)")

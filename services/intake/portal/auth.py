@@ -7,7 +7,6 @@ the secrets (active :class:`PortalClient` rows) and the memory of used nonces
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,12 +19,12 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.intake.portal.models import PortalClient, PortalNonce, PortalScope
 from services.intake.portal.service import portal_secret
-from services.intake.portal.sql import insert_once
 from services.intake.rules.signing import request_target, verify_request
 from services.intake.settings import IntakeSettings
 from shared.clock import clock_of
 from shared.db import session_scope
 from shared.errors import FieldError, Forbidden
+from shared.idempotency import insert_once, request_hash
 
 
 @dataclass(frozen=True)
@@ -57,13 +56,6 @@ async def forget_expired_nonces(session: AsyncSession, now: datetime) -> int:
     """Drop nonces whose timestamp the window refuses anyway (a replay is stale by then)."""
     result = await session.exec(delete(PortalNonce).where(col(PortalNonce.expires_at) < now))
     return result.rowcount
-
-
-def request_hash(method: str, target: str, body: bytes) -> str:
-    digest = hashlib.sha256()
-    for part in (method.upper().encode(), target.encode("latin-1"), body):
-        digest.update(hashlib.sha256(part).digest())
-    return digest.hexdigest()
 
 
 async def portal_caller(request: Request) -> PortalPrincipal:

@@ -103,7 +103,8 @@ class PortalNonce(IntakeTable, table=True):
 
 
 class IdempotencyRecord(IntakeTable, table=True):
-    """The first answer to a portal POST with a given ``Idempotency-Key`` (per portal key).
+    """The first answer to a POST with a given ``Idempotency-Key``, per portal key (``key_id``) or
+    counter clerk (``user:<id>``).
 
     Claimed at the start of the request and filled in the same transaction as the effect, so
     it exists if and only if the effect does; a unique constraint settles concurrent retries.
