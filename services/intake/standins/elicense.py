@@ -26,7 +26,8 @@ The contract::
 :class:`ELicenseClient` turns that into a :class:`LicenceCheck` (``not_found`` is an outcome, not
 an error); an unreachable service or a 5xx answer raises :class:`UpstreamUnavailable`.
 
-Run the stand-in: ``python -m services.intake.standins.elicense --port 8104``.
+Run the stand-in: ``python -m services.intake.standins.elicense --port 8104``. It logs JSON lines
+like the services (``shared.logs``), with the caller's ``X-Request-Id``, which the adapter sends.
 """
 
 from __future__ import annotations
@@ -56,6 +57,13 @@ from shared.errors import (
     UpstreamUnavailable,
     install_error_handlers,
 )
+from shared.logs import (
+    REQUEST_ID_HEADER,
+    RequestIdMiddleware,
+    current_request_id,
+    logging_config,
+    set_service_name,
+)
 
 __all__ = [
     "VERIFY_PATH",
@@ -74,6 +82,8 @@ __all__ = [
 ]
 
 VERIFY_PATH = "/api/v1/licences/verify"
+SERVICE_NAME = "elicense"
+"""The ``service`` of the stand-in's log lines."""
 RECORDS_FILE = Path(__file__).with_name("elicense_records.json")
 
 
@@ -216,6 +226,9 @@ class ELicenseClient:
                 ],
             ) from None
         headers = {"X-Api-Key": self._api_key} if self._api_key else {}
+        request_id = current_request_id()
+        if request_id is not None:
+            headers[REQUEST_ID_HEADER] = request_id
         try:
             response = await self._client.post(
                 f"{self.base_url}{VERIFY_PATH}",
@@ -321,6 +334,8 @@ def create_standin_app(
         description="A local stand-in for the government e-license service. Fictitious data.",
     )
     install_error_handlers(app)
+    # JSON lines like the services': a request id (the caller's X-Request-Id) and one access line.
+    app.add_middleware(RequestIdMiddleware, service=SERVICE_NAME)
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:
@@ -373,7 +388,16 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--log-level", default="info")
     args = parser.parse_args(argv)
     app = create_standin_app(load_standin_records(args.records), api_key=args.api_key)
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+    set_service_name(SERVICE_NAME)
+    # The services' logging (shared.logs): JSON lines, masked, one access line per request.
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        log_level=args.log_level,
+        log_config=logging_config(args.log_level),
+        access_log=False,
+    )
 
 
 if __name__ == "__main__":

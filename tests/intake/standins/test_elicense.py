@@ -1,6 +1,7 @@
 """The e-license adapter against the stand-in: in-process, and once over real HTTP."""
 
 import asyncio
+import json
 import os
 import socket
 import subprocess
@@ -373,3 +374,46 @@ class TestRealProcess:
         async with httpx.AsyncClient() as client:
             with pytest.raises(UpstreamUnavailable):
                 await ELicenseClient(base, client).verify(LicenceType.id_card, "1", "x")
+
+    async def test_logs_json_lines_with_the_callers_request_id(self):
+        """The stand-in logs like the services (shared.logs): JSON lines, one access line per
+        request carrying the X-Request-Id the adapter passes on from the current request."""
+        from shared.logs import request_id_scope
+
+        port = free_port()
+        process = subprocess.Popen(
+            [sys.executable, "-m", "services.intake.standins.elicense", "--port", str(port)],
+            env={**os.environ},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        base = f"http://127.0.0.1:{port}"
+        try:
+            async with httpx.AsyncClient(timeout=5) as client:
+                deadline = time.monotonic() + 30
+                while True:
+                    assert process.poll() is None
+                    try:
+                        if (await client.get(f"{base}/healthz")).status_code == 200:
+                            break
+                    except httpx.TransportError:
+                        pass
+                    assert time.monotonic() < deadline, "the stand-in did not start"
+                    await asyncio.sleep(0.05)
+                with request_id_scope("trace-elicense-1"):
+                    await ELicenseClient(base, client).verify(
+                        LicenceType.id_card, "370523199207080041", "测试用户乙"
+                    )
+        finally:
+            process.terminate()
+            _, err = process.communicate(timeout=30)
+        lines = [json.loads(line) for line in err.decode().splitlines() if line.strip()]
+        assert lines, "the stand-in logged nothing"
+        assert all({"ts", "level", "logger", "message", "service"} <= set(line) for line in lines)
+        access = [line for line in lines if line["logger"] == "huodian.access"]
+        verify = [line for line in access if line["path"] == VERIFY_PATH]
+        assert [(v["request_id"], v["status"], v["service"]) for v in verify] == [
+            ("trace-elicense-1", 200, "elicense")
+        ]
+        assert not any(line["logger"] == "uvicorn.access" for line in lines)  # one line a request
+        assert "370523199207080041" not in err.decode()
