@@ -5,6 +5,11 @@ One asyncio task, started and stopped with the app (``on_startup``/``on_shutdown
 being a plain function that tests call directly. The scan is cheap when there is nothing new
 (partial indexes) and skips itself outside working time; several processes are safe because
 both jobs lock the rows they take (``SKIP LOCKED``).
+
+The integrity jobs — the stage record's checkpoints (检查点) and its verification (核验) — run
+once across replicas: only the replica holding the integrity lock (``shared.leader``: a
+PostgreSQL advisory lock, or a file lock beside the SQLite database) runs them; the others try
+to take the lock on every pass, so a standby takes over within one pass when the leader dies.
 """
 
 from __future__ import annotations
@@ -24,6 +29,8 @@ from services.intake.outbox.models import DeliveryRun
 from services.intake.outbox.service import deliver_pending
 from services.intake.settings import IntakeSettings
 from shared.db import session_scope
+from shared.leader import LeaderLock, leader_lock
+from shared.settings import Settings
 
 log = logging.getLogger("huodian.intake.jobs")
 
@@ -66,6 +73,43 @@ async def run_verify(app: FastAPI) -> Report:
     return report
 
 
+def integrity_lock(app: FastAPI) -> LeaderLock:
+    """This replica's hold on the integrity jobs (made once per app)."""
+    lock: LeaderLock | None = getattr(app.state, "integrity_lock", None)
+    if lock is None:
+        settings: Settings = app.state.settings
+        config: IntakeSettings = app.state.intake_settings
+        lock = leader_lock(
+            app.state.engine, settings.var_dir / "intake-integrity.lock", config.integrity_lock_id
+        )
+        app.state.integrity_lock = lock
+    return lock
+
+
+async def leads_integrity(app: FastAPI) -> bool:
+    """Whether this replica runs the integrity jobs now: it holds the lock, or has just taken it."""
+    lock = integrity_lock(app)
+    was_leading = bool(getattr(app.state, "integrity_leader", False))
+    leads = await lock.try_acquire() and await lock.still_held()
+    if leads and not was_leading:
+        log.info("integrity jobs: this replica leads (checkpoints, verification)")
+    elif was_leading and not leads:
+        log.warning("integrity jobs: this replica lost the lock; another replica runs them")
+    app.state.integrity_leader = leads
+    return leads
+
+
+async def run_integrity(
+    app: FastAPI, *, checkpoint: bool, verify: bool
+) -> tuple[Checkpoint | None, Report | None] | None:
+    """The integrity jobs that are due, if this replica leads; None if another one does."""
+    if not await leads_integrity(app):
+        return None
+    written = await run_checkpoint(app) if checkpoint else None
+    report = await run_verify(app) if verify else None
+    return written, report
+
+
 async def _loop(app: FastAPI) -> None:
     settings: IntakeSettings = app.state.intake_settings
     loop = asyncio.get_running_loop()
@@ -79,12 +123,14 @@ async def _loop(app: FastAPI) -> None:
                 next_scan = loop.time() + settings.scan_interval_seconds
                 if result.ran and (result.at_risk or result.overdue):
                     log.info("watch: %d at risk, %d overdue", result.at_risk, result.overdue)
-            if loop.time() >= next_checkpoint:
-                next_checkpoint = loop.time() + settings.checkpoint_interval_seconds
-                await run_checkpoint(app)
-            if loop.time() >= next_verify:
-                next_verify = loop.time() + settings.verify_interval_seconds
-                await run_verify(app)
+            checkpoint, verify = loop.time() >= next_checkpoint, loop.time() >= next_verify
+            if checkpoint or verify:
+                ran = await run_integrity(app, checkpoint=checkpoint, verify=verify)
+                # A standby checks again on the next pass; the leader keeps its intervals.
+                if ran is not None and checkpoint:
+                    next_checkpoint = loop.time() + settings.checkpoint_interval_seconds
+                if ran is not None and verify:
+                    next_verify = loop.time() + settings.verify_interval_seconds
         except Exception:  # the loop must outlive a failed pass; the next one retries
             log.exception("intake background pass failed")
         await asyncio.sleep(settings.outbox_interval_seconds)
@@ -97,9 +143,12 @@ async def start_jobs(app: FastAPI) -> None:
 
 async def stop_jobs(app: FastAPI) -> None:
     task: asyncio.Task[None] | None = getattr(app.state, "jobs", None)
-    if task is None:
-        return
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
-    app.state.jobs = None
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        app.state.jobs = None
+    lock: LeaderLock | None = getattr(app.state, "integrity_lock", None)
+    if lock is not None:
+        await lock.release()  # a standby takes over on its next pass
+        app.state.integrity_leader = False

@@ -71,6 +71,11 @@ class IntakeSettings(BaseSettings):
     verify_interval_seconds: float = Field(
         default=6 * 3600, gt=0, description="How often the background job verifies everything."
     )
+    integrity_lock_id: int = Field(
+        default=7_203_104,
+        description="PostgreSQL advisory lock key (with the schema) of the one replica that "
+        "runs the integrity jobs (checkpoints, verification).",
+    )
 
     @model_validator(mode="after")
     def _office_hours_in_order(self) -> IntakeSettings:

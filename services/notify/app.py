@@ -18,7 +18,6 @@ from services.notify.outages.routes import router as outages_router
 from services.notify.reliability.routes import router as reliability_router
 from services.notify.reminders.routes import router as reminders_router
 from services.notify.scheduler.jobs import JobRuntime
-from services.notify.scheduler.leader import AdvisoryLock, FileLock, LeaderLock
 from services.notify.scheduler.routes import router as scheduler_router
 from services.notify.scheduler.service import NotifyScheduler
 from services.notify.settings import NotifySettings
@@ -30,6 +29,7 @@ from shared.app import create_service_app
 from shared.calendar import WorkingCalendar
 from shared.calendar_sync import CalendarSync
 from shared.db import create_sync_engine, database_target
+from shared.leader import AdvisoryLock, FileLock, LeaderLock
 from shared.limits import upload_limit
 from shared.outbound import outbound_client
 from shared.settings import Settings

@@ -8,7 +8,6 @@ from sqlalchemy import select
 from services.notify.delivery.windows import DeliveryHours
 from services.notify.scheduler import jobs
 from services.notify.scheduler.jobs import JobRuntime
-from services.notify.scheduler.leader import AdvisoryLock, FileLock
 from services.notify.scheduler.models import JOBS_TABLE, scheduled_jobs
 from services.notify.scheduler.service import NotifyScheduler
 from services.notify.settings import NotifySettings
@@ -16,6 +15,7 @@ from shared.auth import Role
 from shared.calendar import BEIJING, WorkingCalendar
 from shared.clock import SYSTEM_CLOCK
 from shared.db import create_sync_engine, database_target, session_scope
+from shared.leader import AdvisoryLock, FileLock
 from tests.conftest import add_user
 
 CALENDAR = WorkingCalendar.build(last_year=2028)

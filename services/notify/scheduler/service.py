@@ -20,9 +20,9 @@ from sqlalchemy import Engine
 
 from services.notify.scheduler import jobs
 from services.notify.scheduler.jobs import JobRuntime
-from services.notify.scheduler.leader import LeaderLock
 from services.notify.scheduler.models import JOBS_TABLE
 from shared.calendar import BEIJING
+from shared.leader import LeaderLock
 
 log = logging.getLogger("huodian.notify.scheduler")
 

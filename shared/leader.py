@@ -1,4 +1,5 @@
-"""Exactly one active scheduler across replicas (主调度): whoever holds the lock schedules.
+"""Exactly one leader across replicas (主副本): whoever holds the lock runs the work that must
+run once — notify's scheduler (主调度), intake's integrity jobs (checkpoints and verification).
 
 On PostgreSQL the lock is a session-level advisory lock, keyed by the lock id and the service's
 schema (so deployments sharing a server do not contend), held on a connection kept open for as
@@ -25,6 +26,14 @@ class LeaderLock(Protocol):
         """Whether the lock is still ours (a lost database connection loses it)."""
 
     async def release(self) -> None: ...
+
+
+def leader_lock(engine: AsyncEngine, lock_file: Path, key: int) -> LeaderLock:
+    """The lock for ``engine``'s deployment: an advisory lock with ``key`` on PostgreSQL, an
+    ``flock`` on ``lock_file`` (beside the database) on SQLite."""
+    if engine.dialect.name == "sqlite":
+        return FileLock(lock_file)
+    return AdvisoryLock(engine, key)
 
 
 class AdvisoryLock:

@@ -1,0 +1,48 @@
+"""The integrity jobs (checkpoints, verification) run once across replicas: only the replica
+holding the integrity lock runs them, and a standby takes over when the leader stops."""
+
+from __future__ import annotations
+
+from services.intake.app import create_app as create_intake
+from services.intake.integrity.checkpoints import read_checkpoints
+from services.intake.jobs import leads_integrity, run_integrity, stop_jobs
+from services.intake.settings import IntakeSettings
+from tests.intake.integrity.conftest import connected_application
+
+
+class TestIntegrityLeader:
+    async def test_one_replica_runs_them_and_a_standby_takes_over(
+        self, apps, intake, clerk, clock, tmp_path, settings
+    ):
+        path = tmp_path / "c.jsonl"
+        config = IntakeSettings(background_jobs=False, checkpoint_file=path)
+        intake.state.intake_settings = config
+        await connected_application(clerk, clock)
+        replica = create_intake(settings, config)
+        async with replica.router.lifespan_context(replica):
+            await replica.state.client.aclose()
+            replica.state.client = apps.client_for(settings, "intake")
+            replica.state.clock = clock
+            try:
+                first = await run_integrity(intake, checkpoint=True, verify=True)
+                assert first is not None
+                written, report = first
+                assert written is not None
+                assert written.changed == 1
+                assert report is not None
+                assert report.valid
+                # The other replica, at the same moment: the lock is held, it runs nothing.
+                assert await run_integrity(replica, checkpoint=True, verify=True) is None
+                assert await leads_integrity(intake)  # still the leader on its next pass
+                assert len(read_checkpoints(path, settings.keyring()).lines) == 1
+
+                await stop_jobs(intake)  # the leader stops (or dies): its lock is free
+                taken = await run_integrity(replica, checkpoint=True, verify=False)
+                assert taken is not None
+                assert await run_integrity(intake, checkpoint=True, verify=False) is None
+            finally:
+                await stop_jobs(replica)
+                await stop_jobs(intake)
+        # With the standby gone too, the first replica leads again.
+        assert await leads_integrity(intake)
+        await stop_jobs(intake)
