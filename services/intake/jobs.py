@@ -10,6 +10,10 @@ The integrity jobs — the stage record's checkpoints (检查点) and its verifi
 once across replicas: only the replica holding the integrity lock (``shared.leader``: a
 PostgreSQL advisory lock, or a file lock beside the SQLite database) runs them; the others try
 to take the lock on every pass, so a standby takes over within one pass when the leader dies.
+
+Each run of a job (a scan, a checkpoint, a verification) has a request id of its own, logged
+when it starts: the events it queues carry it in the outbox and on to notify, so a message
+caused by a job is followed back to the run that queued it, as a request's is to the request.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Iterator
 
 from fastapi import FastAPI
 
@@ -30,13 +35,27 @@ from services.intake.outbox.service import deliver_pending
 from services.intake.settings import IntakeSettings
 from shared.db import session_scope
 from shared.leader import LeaderLock, leader_lock
+from shared.logs import request_id_scope
 from shared.settings import Settings
 
 log = logging.getLogger("huodian.intake.jobs")
 
 
+@contextlib.contextmanager
+def job_run(job: str) -> Iterator[str]:
+    """Serve one run of ``job`` under a new request id, logged as it starts."""
+    with request_id_scope(None) as run_id:
+        log.info("%s: run %s", job, run_id, extra={"job": job})
+        yield run_id
+
+
 async def run_scan(app: FastAPI) -> ScanResult:
     """One watch scan, in its own transaction, at the app's current time."""
+    with job_run("watch"):
+        return await _scan(app)
+
+
+async def _scan(app: FastAPI) -> ScanResult:
     async with session_scope(app.state.engine) as session:
         return await scan(
             session,
@@ -54,22 +73,28 @@ async def run_delivery(app: FastAPI) -> DeliveryRun:
 
 async def run_checkpoint(app: FastAPI) -> Checkpoint:
     """A checkpoint of the stage log in the file outside the database (and its copy queued)."""
-    return await checkpoint_now(
-        app.state.engine,
-        app.state.settings,
-        app.state.intake_settings,
-        now=app.state.clock.now(),
-    )
+    with job_run("checkpoint"):
+        return await checkpoint_now(
+            app.state.engine,
+            app.state.settings,
+            app.state.intake_settings,
+            now=app.state.clock.now(),
+        )
 
 
 async def run_verify(app: FastAPI) -> Report:
     """Verify everything; a failure becomes an ``intake.log.verify_failed`` alert event."""
     now = app.state.clock.now()
-    report = await verify_everything(
-        app.state.engine, app.state.settings, app.state.intake_settings, app.state.client, now=now
-    )
-    if not report.valid:
-        await raise_alert(app.state.engine, report, now=now)
+    with job_run("verify"):
+        report = await verify_everything(
+            app.state.engine,
+            app.state.settings,
+            app.state.intake_settings,
+            app.state.client,
+            now=now,
+        )
+        if not report.valid:
+            await raise_alert(app.state.engine, report, now=now)
     return report
 
 

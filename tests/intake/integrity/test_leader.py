@@ -46,3 +46,49 @@ class TestIntegrityLeader:
         # With the standby gone too, the first replica leads again.
         assert await leads_integrity(intake)
         await stop_jobs(intake)
+
+
+class TestJobRunIds:
+    async def test_events_a_run_queues_carry_its_logged_request_id(
+        self, apps, intake, clerk, clock, tmp_path, caplog
+    ):
+        import logging
+
+        from sqlmodel import select
+
+        from services.intake.jobs import run_checkpoint
+        from services.intake.outbox.models import OutboxEvent
+        from shared.db import session_scope
+
+        intake.state.intake_settings = IntakeSettings(
+            background_jobs=False, checkpoint_file=tmp_path / "c.jsonl"
+        )
+        await connected_application(clerk, clock)
+        async with session_scope(intake.state.engine) as session:
+            before = {e.id for e in (await session.exec(select(OutboxEvent))).all()}
+        with caplog.at_level(logging.INFO, logger="huodian.intake.jobs"):
+            assert (await run_checkpoint(intake)).changed == 1
+        (started,) = [r for r in caplog.records if getattr(r, "job", None) == "checkpoint"]
+        run_id = started.getMessage().rsplit(" ", 1)[-1]
+        async with session_scope(intake.state.engine) as session:
+            queued = [
+                e for e in (await session.exec(select(OutboxEvent))).all() if e.id not in before
+            ]
+        assert queued  # the checkpoint's copy for notify
+        assert {e.request_id for e in queued} == {run_id}
+
+    async def test_each_run_has_its_own_id(self, intake, caplog):
+        import logging
+
+        from services.intake.jobs import job_run
+
+        with caplog.at_level(logging.INFO, logger="huodian.intake.jobs"):
+            with job_run("watch") as first:
+                pass
+            with job_run("watch") as second:
+                pass
+        assert first != second
+        assert [r.getMessage() for r in caplog.records] == [
+            f"watch: run {first}",
+            f"watch: run {second}",
+        ]

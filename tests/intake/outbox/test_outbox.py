@@ -254,7 +254,9 @@ class TestRequestIds:
         ]
         assert ("notify", "POST", "/events", 200) in seen
 
-    async def test_an_event_queued_outside_a_request_has_none(self, intake, clerk, clock):
+    async def test_an_event_queued_by_a_job_has_the_runs_id(self, intake, clerk, clock, caplog):
+        import logging
+
         from sqlmodel import select
 
         from services.intake.outbox.models import OutboxEvent
@@ -263,8 +265,10 @@ class TestRequestIds:
         clock.set("2025-09-30 10:00")
         await create(clerk)
         clock.set("2025-10-10 09:00")
-        await run_scan(intake)  # the watch, a job: no request of its own
+        with caplog.at_level(logging.INFO, logger="huodian.intake.jobs"):
+            await run_scan(intake)  # the watch, a job: no request, a run id of its own
+        (started,) = [r for r in caplog.records if getattr(r, "job", None) == "watch"]
         async with session_scope(intake.state.engine) as session:
             rows = (await session.exec(select(OutboxEvent))).all()
         assert rows
-        assert {r.request_id for r in rows} == {None}
+        assert {r.request_id for r in rows} == {started.getMessage().rsplit(" ", 1)[-1]}
