@@ -126,3 +126,15 @@ async def test_openapi_lists_the_codes_of_each_operation(apps, service):
     for status, description in documented:
         for code in re.findall(r"`([a-z0-9_]+)`", description):
             assert str(catalogue()[code]["status"]) == status
+
+
+@pytest.mark.parametrize(
+    ("english", "chinese"),
+    [
+        ("too many sign-in attempts from this address; wait", "该地址登录尝试次数过多，请稍后再试"),
+        ("too many wrong query codes; wait before trying again", "查询码错误次数过多，请稍后再试"),
+    ],
+)
+def test_rate_limits_through_refuse_are_chinese(english, chinese):
+    # shared.ratelimit.refuse(limit, now, detail) hands the detail on: the scan sees no class
+    assert chinese_detail("rate_limited", english) == chinese
