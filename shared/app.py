@@ -19,6 +19,7 @@ from shared.errors import (
     ERROR_RESPONSES,
     PROBLEM_JSON,
     Problem,
+    document_route_errors,
     install_error_handlers,
     problem_response,
 )
@@ -169,6 +170,7 @@ def create_service_app(
     set_service_name(service)
     app.include_router(_health_router(service))
     for router in routers:
+        document_route_errors(router)
         app.include_router(router)
     if service != "ledger":
         _document_revocation_check(app)

@@ -6,12 +6,17 @@ validation errors become 422 with one entry per offending field.
 
 from __future__ import annotations
 
+import json
 import logging
+from functools import cache
+from pathlib import Path
 from typing import Any
 
+import parse  # type: ignore[import-untyped]
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute, APIRouter
 from pydantic import BaseModel
 from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -22,6 +27,51 @@ from shared.keyring import KeyringError
 
 PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger("huodian.errors")
+CATALOGUE_FILE = Path(__file__).with_name("error_codes.json")
+ROUTE_ERRORS_FILE = Path(__file__).with_name("route_errors.json")
+
+
+@cache
+def catalogue() -> dict[str, dict[str, Any]]:
+    """Every error code → its one status, its Chinese title and message (错误码目录).
+
+    ``patterns`` maps each English detail the code is raised with (a ``parse`` pattern) to its
+    Chinese template; the values the English carries fill the Chinese, so the facts stay."""
+    data: dict[str, dict[str, Any]] = json.loads(CATALOGUE_FILE.read_text(encoding="utf-8"))
+    return data
+
+
+@cache
+def _compiled(pattern: str) -> parse.Parser:
+    return parse.compile(pattern, case_sensitive=True)
+
+
+def chinese_detail(code: str, detail: str) -> str:
+    """The Chinese ``detail`` of an error raised with ``code`` and the English ``detail``."""
+    entry = catalogue().get(code)
+    if entry is None:
+        return detail
+    for pattern, template in entry["patterns"].items():
+        found = _compiled(pattern).parse(detail)
+        if isinstance(found, parse.Result):
+            return str(template).format(*found.fixed)
+    # A detail computed elsewhere: kept when it is Chinese already, else after the message, so
+    # that its facts are not lost.
+    if not detail or detail == entry["message"]:
+        return str(entry["message"])
+    if any("\u4e00" <= c <= "\u9fff" for c in detail):
+        return detail
+    return f"{entry['message']}：{detail}"
+
+
+def status_of(code: str, default: int) -> int:
+    entry = catalogue().get(code)
+    return int(entry["status"]) if entry else default
+
+
+def title_of(code: str, default: str) -> str:
+    entry = catalogue().get(code)
+    return str(entry["title"]) if entry else default
 
 
 class FieldError(BaseModel):
@@ -53,9 +103,13 @@ class HuodianError(Exception):
         self, detail: str, *, code: str | None = None, errors: list[FieldError] | None = None
     ) -> None:
         super().__init__(detail)
-        self.detail = detail
+        self.english = detail
         if code:
             self.code = code
+        # The status and title follow the code (shared/error_codes.json), whatever class raised it.
+        self.status = status_of(self.code, self.status)
+        self.title = title_of(self.code, self.title)
+        self.detail = chinese_detail(self.code, detail)
         self.errors = errors or []
 
     def problem(self) -> Problem:
@@ -118,19 +172,99 @@ async def _handle_domain(_request: Request, exc: Exception) -> JSONResponse:
     return problem_response(exc.problem(), headers or None)
 
 
+# Pydantic's error types → a Chinese message; ``{…}`` takes the error's ``ctx`` (校验信息).
+VALIDATION_MESSAGES: dict[str, str] = {
+    "missing": "缺少必填字段",
+    "extra_forbidden": "不允许的字段",
+    "string_type": "应为字符串",
+    "string_too_short": "至少 {min_length} 个字符",
+    "string_too_long": "最多 {max_length} 个字符",
+    "string_pattern_mismatch": "格式不符（{pattern}）",
+    "int_type": "应为整数",
+    "int_parsing": "应为整数",
+    "int_from_float": "应为整数",
+    "float_type": "应为数字",
+    "float_parsing": "应为数字",
+    "decimal_type": "应为数字",
+    "decimal_parsing": "应为数字",
+    "decimal_max_digits": "最多 {max_digits} 位数字",
+    "decimal_max_places": "最多 {decimal_places} 位小数",
+    "decimal_whole_digits": "整数部分最多 {whole_digits} 位",
+    "bool_type": "应为布尔值",
+    "bool_parsing": "应为布尔值（true 或 false）",
+    "greater_than": "应大于 {gt}",
+    "greater_than_equal": "应大于或等于 {ge}",
+    "less_than": "应小于 {lt}",
+    "less_than_equal": "应小于或等于 {le}",
+    "multiple_of": "应为 {multiple_of} 的倍数",
+    "finite_number": "应为有限数",
+    "date_type": "应为日期",
+    "date_parsing": "应为日期（YYYY-MM-DD）",
+    "date_from_datetime_parsing": "应为日期（YYYY-MM-DD）",
+    "date_from_datetime_inexact": "应为日期，不含时刻",
+    "datetime_type": "应为日期时间",
+    "datetime_parsing": "应为日期时间（ISO 8601）",
+    "datetime_from_date_parsing": "应为日期时间（ISO 8601）",
+    "timezone_aware": "须带时区",
+    "timezone_naive": "不得带时区",
+    "time_parsing": "应为时间",
+    "enum": "应为以下之一：{expected}",
+    "literal_error": "应为以下之一：{expected}",
+    "list_type": "应为列表",
+    "dict_type": "应为对象",
+    "model_type": "应为对象",
+    "model_attributes_type": "应为对象",
+    "too_short": "至少 {min_length} 项",
+    "too_long": "最多 {max_length} 项",
+    "json_invalid": "JSON 无效",
+    "json_type": "应为 JSON",
+    "value_error": "值无效",
+    "assertion_error": "值无效",
+    "uuid_parsing": "应为 UUID",
+    "uuid_type": "应为 UUID",
+    "url_parsing": "应为 URL",
+    "url_type": "应为 URL",
+    "url_scheme": "URL 协议应为 {expected_schemes}",
+    "union_tag_invalid": "类型标记无效",
+    "union_tag_not_found": "缺少类型标记",
+    "bytes_too_long": "最多 {max_length} 字节",
+    "bytes_too_short": "至少 {min_length} 字节",
+    "none_required": "应为空",
+    "is_instance_of": "类型不符",
+}
+
+
+def validation_message(error_type: str, ctx: dict[str, Any] | None, original: str) -> str:
+    """The Chinese message of one pydantic error; its own text for a ``value_error`` raised by
+    our validators with a Chinese message, else a generic one naming the type."""
+    template = VALIDATION_MESSAGES.get(error_type)
+    if error_type == "value_error" and any("\u4e00" <= c <= "\u9fff" for c in original):
+        return original.removeprefix("Value error, ")
+    if template is None:
+        return f"输入无效（{error_type}）"
+    try:
+        return template.format(**{k: str(v) for k, v in (ctx or {}).items()})
+    except (KeyError, IndexError):
+        return template.split("（")[0].split("{")[0].rstrip("：") or "输入无效"
+
+
 async def _handle_validation(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     errors = [
-        FieldError(field=_field_name(tuple(e["loc"])), code=e["type"], message=e["msg"])
+        FieldError(
+            field=_field_name(tuple(e["loc"])),
+            code=e["type"],
+            message=validation_message(e["type"], e.get("ctx"), str(e.get("msg", ""))),
+        )
         for e in exc.errors()
     ]
     fields = ", ".join(sorted({e.field for e in errors}))
     return problem_response(
         Problem(
-            title="Validation failed",
+            title=title_of("validation_failed", "校验失败"),
             status=422,
             code="validation_failed",
-            detail=f"Invalid input: {fields}",
+            detail=chinese_detail("validation_failed", f"Invalid input: {fields}"),
             errors=errors,
         )
     )
@@ -139,8 +273,10 @@ async def _handle_validation(_request: Request, exc: Exception) -> JSONResponse:
 async def _handle_http(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+    title = title_of(code, str(exc.detail)) if code != "http_error" else str(exc.detail)
+    detail = chinese_detail(code, "") if code != "http_error" else str(exc.detail)
     return problem_response(
-        Problem(title=str(exc.detail), status=exc.status_code, code=code, detail=str(exc.detail)),
+        Problem(title=title, status=exc.status_code, code=code, detail=detail),
         dict(exc.headers) if exc.headers else None,
     )
 
@@ -150,10 +286,12 @@ async def _handle_integrity(_request: Request, exc: Exception) -> JSONResponse:
     log.warning("integrity error: %s", exc)
     return problem_response(
         Problem(
-            title="Conflict",
+            title=title_of("conflict", "Conflict"),
             status=409,
             code="conflict",
-            detail="The change conflicts with data stored meanwhile; nothing was written.",
+            detail=chinese_detail(
+                "conflict", "The change conflicts with data stored meanwhile; nothing was written."
+            ),
         )
     )
 
@@ -161,10 +299,10 @@ async def _handle_integrity(_request: Request, exc: Exception) -> JSONResponse:
 async def _handle_calendar_range(_request: Request, exc: Exception) -> JSONResponse:
     return problem_response(
         Problem(
-            title="Date outside the working-day calendar",
+            title=title_of("date_outside_calendar", "Date outside the working-day calendar"),
             status=422,
             code="date_outside_calendar",
-            detail=str(exc),
+            detail=chinese_detail("date_outside_calendar", str(exc)),
         )
     )
 
@@ -175,20 +313,25 @@ async def _handle_keyring(_request: Request, exc: Exception) -> JSONResponse:
     log.error("keyring: %s", exc)
     return problem_response(
         Problem(
-            title="Key not available",
+            title=title_of("keyring_unavailable", "Key not available"),
             status=503,
             code="keyring_unavailable",
-            detail="a stored secret cannot be opened with this server's keyring; "
-            "an administrator must check the keyring file (HUODIAN_KEYRING_FILE)",
+            detail=chinese_detail(
+                "keyring_unavailable",
+                "a stored secret cannot be opened with this server's keyring; "
+                "an administrator must check the keyring file (HUODIAN_KEYRING_FILE)",
+            ),
         )
     )
 
 
 INTERNAL_ERROR = Problem(
-    title="Internal error",
+    title=title_of("internal_error", "Internal error"),
     status=500,
     code="internal_error",
-    detail="The server failed to handle the request; it has been logged.",
+    detail=chinese_detail(
+        "internal_error", "The server failed to handle the request; it has been logged."
+    ),
 )
 
 
@@ -260,6 +403,43 @@ def _document_problems(app: FastAPI) -> None:
         return app.openapi_schema or build()
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+@cache
+def route_errors() -> dict[str, list[str]]:
+    """``"module:function"`` of each route → the codes it can answer with (generated by
+    ``python -m tests.shared.error_scan > shared/route_errors.json``)."""
+    data: dict[str, list[str]] = json.loads(ROUTE_ERRORS_FILE.read_text(encoding="utf-8"))
+    return data
+
+
+def responses_for(codes: list[str]) -> dict[int | str, dict[str, Any]]:
+    """The ``responses=`` of an operation that can answer with ``codes``: one entry per status,
+    its description listing the codes with their Chinese message."""
+    by_status: dict[int, list[str]] = {}
+    for code in codes:
+        by_status.setdefault(status_of(code, 400), []).append(code)
+    out: dict[int | str, dict[str, Any]] = {}
+    for status, listed in sorted(by_status.items()):
+        lines = [f"- `{code}`: {catalogue()[code]['message']}" for code in listed]
+        title = title_of(listed[0], "")
+        out[status] = {"model": Problem, "description": f"{title}\n\n" + "\n".join(lines)}
+    return out
+
+
+def document_route_errors(router: APIRouter) -> None:
+    """Each operation documents the error codes its code can raise (shared/route_errors.json).
+
+    Called on a router before it is included: FastAPI copies a route's ``responses`` then."""
+    known = route_errors()
+    todo: list[Any] = list(router.routes)
+    while todo:
+        route = todo.pop()
+        if isinstance(route, APIRoute):
+            key = f"{route.endpoint.__module__}:{route.endpoint.__name__}"
+            route.responses.update(responses_for(known.get(key, [])))
+        else:  # an included router (FastAPI keeps the router it included)
+            todo.extend(getattr(getattr(route, "original_router", None), "routes", []))
 
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {

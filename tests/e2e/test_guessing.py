@@ -170,10 +170,10 @@ class TestSignInLimits:
 
         addresses = ("127.0.0.14", "127.0.0.15", "127.0.0.16")
         counted, refused = in_one_window(PER_ADDRESS, addresses, thirty_and_one_more)
-        assert set(counted) == {"too many wrong passwords for this account; wait"}
+        assert set(counted) == {"该账号密码错误次数过多，请稍后再试"}
         for response in refused:
             assert_rate_limited(response, PER_ADDRESS)
-            assert response.json()["detail"] == "too many sign-in attempts from this address; wait"
+            assert response.json()["detail"] == "该地址登录尝试次数过多，请稍后再试"
         with client_from("127.0.0.17") as other:  # another address is not affected
             assert attempt(other, first, "never-tried", "x").status_code == 401
 

@@ -181,7 +181,7 @@ class TestNoticeRule:
         refused = await dispatcher.post(f"/outages/{oid}/announce", json={})
         assert refused.status_code == 409
         assert refused.json()["code"] == "late_announcement"
-        assert "7 days ahead" in refused.json()["detail"]
+        assert "须提前 7 天公告" in refused.json()["detail"]
         assert await messages_of(dispatcher, oid) == []
 
         flagged = await dispatcher.post(

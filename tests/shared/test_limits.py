@@ -116,4 +116,4 @@ class TestUploadLimits:
                     "Content-Type": "multipart/form-data; boundary=x",
                 },
             )
-        assert_too_large(response, f"larger than {limit // MIB} MiB, the limit of POST {path}")
+        assert_too_large(response, f"请求体超过 {limit // MIB} MiB（POST {path} 的上限）")

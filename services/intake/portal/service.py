@@ -10,7 +10,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.intake.portal.models import PortalClient, PortalClientPublic, PortalScope
-from shared.errors import BadRequest, Conflict, NotFound
+from shared.errors import Conflict, NotFound, Unprocessable
 from shared.keyring import Keyring
 from shared.outbound import OutboundPolicy
 
@@ -50,7 +50,7 @@ async def add_portal_client(
     """Create a key for a portal with the routes it may call (``scopes``, 接入权限); returns it
     with its secret, to be shown once to whoever created it (only its sealed form is kept)."""
     if not scopes:
-        raise BadRequest("a portal key needs at least one scope", code="scope_required")
+        raise Unprocessable("a portal key needs at least one scope", code="scopes_required")
     existing = await session.exec(select(PortalClient).where(PortalClient.name == name))
     if existing.first() is not None:
         raise Conflict(

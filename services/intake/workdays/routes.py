@@ -86,7 +86,7 @@ async def load_year(
 )
 async def arrangements(principal: CurrentPrincipal, session: Session) -> list[ArrangementOut]:
     if not principal.is_service and principal.role is None:
-        raise Forbidden("sign in or call as a Huodian service", code="unauthorized")
+        raise Forbidden("sign in or call as a Huodian service", code="staff_or_service_required")
     return [
         ArrangementOut(
             year=a.year,

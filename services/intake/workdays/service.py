@@ -27,7 +27,7 @@ from services.intake.workdays.models import (
 )
 from shared.calendar import CalendarDataError, WorkingCalendar, YearArrangement, beijing_date
 from shared.db import session_scope
-from shared.errors import FieldError, NotFound, Unprocessable
+from shared.errors import FieldError, Unprocessable
 
 Recompute = Callable[[AsyncSession, WorkingCalendar, int], Awaitable[int]]
 """Recomputes what depends on one year of the calendar; returns how many applications changed."""
@@ -81,7 +81,7 @@ def _days(year: int) -> list[date]:
 
 def _require_in_calendar(calendar: WorkingCalendar, year: int) -> None:
     if not calendar.first_year <= year <= calendar.last_year:
-        raise NotFound(
+        raise Unprocessable(
             f"{year} is outside the calendar ({calendar.first_year}..{calendar.last_year})",
             code="year_out_of_range",
         )

@@ -98,3 +98,14 @@ class TestJingyuTargets:
 def test_every_reference_version_covers_every_customer_type():
     for v in reference_versions():
         assert sorted(e.customer_type for e in v.entries) == sorted(CustomerType)
+
+
+def test_notes_are_chinese():
+    # a note is read by people (政策说明): Chinese, with the facts the plan gives
+    for v in reference_versions():
+        assert v.note
+        latin = sum(c.isascii() and c.isalpha() for c in v.note)
+        assert latin < len(v.note) // 10, v.code
+    notes = " ".join(v.note for v in reference_versions())
+    assert "当日申请，次日接电" in notes
+    assert "高压双电源32个工作日" in notes

@@ -255,4 +255,4 @@ class TestInternalUrls:
         assert registered.received == []
         failed = (await deliveries(intake_admin, portal_key.key_id))["deliveries"][0]
         assert failed["last_status"] is None
-        assert failed["last_error"].startswith("not sent: the host 127.0.0.1 is an internal")
+        assert failed["last_error"].startswith("not sent: 主机 127.0.0.1 是内部或保留地址")

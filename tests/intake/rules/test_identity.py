@@ -341,7 +341,7 @@ class TestFieldErrors:
         with pytest.raises(Unprocessable) as caught:
             errors.raise_if_any()
         assert [e.field for e in caught.value.errors] == ["id_number", "credit_code", "holder"]
-        assert caught.value.detail == "Invalid input: id_number, credit_code, holder"
+        assert caught.value.detail == "输入无效：id_number, credit_code, holder"
 
     def test_nothing_to_raise(self):
         errors = FieldErrors()

@@ -73,7 +73,7 @@ class TestListing:
 
     async def test_out_of_range(self, intake_admin):
         response = await intake_admin.get("/calendar/years/1999")
-        assert response.status_code == 404
+        assert response.status_code == 422
         assert response.json()["code"] == "year_out_of_range"
 
     async def test_staff_only(self, anonymous):
