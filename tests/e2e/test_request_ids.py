@@ -172,9 +172,11 @@ def test_one_application_followed_by_its_request_ids(stack: dict[str, Any], smtp
         assert done.status_code == 200, done.text
     assert done.headers["X-Request-Id"] == CONNECTED
 
-    # The submission: intake's access line (and ledger's, for what intake asked it then).
+    # The submission: intake's access line (and ledger's, for what intake asked it then), and the
+    # e-license stand-in's, which intake asked to check the licence under the same id.
     submit_lines = lines_of(log, SUBMITTED)
-    assert {line["service"] for line in submit_lines} <= {"intake", "ledger"}
+    assert "elicense" in {line["service"] for line in submit_lines}
+    assert {line["service"] for line in submit_lines} <= {"intake", "ledger", "elicense"}
     access = [line for line in submit_lines if line["logger"] == "huodian.access"]
     assert [
         (a["service"], a["method"], a["route"], a["status"])
