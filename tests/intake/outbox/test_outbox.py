@@ -165,7 +165,7 @@ class TestDelivery:
                 assert (run.delivered, run.failed) == (0, 1)
                 (event,) = (await outbox(intake_admin))["events"]
                 assert event["attempts"] == attempt
-                assert "notify could not be reached" in event["last_error"]
+                assert "无法连接 notify" in event["last_error"]
                 clock.moment += timedelta(seconds=wait - 1)
                 assert (await deliver_pending(engine, down, config, now=clock.now())).failed == 0
                 clock.moment += timedelta(seconds=1)
