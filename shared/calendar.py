@@ -14,7 +14,7 @@ Everything is precomputed per :class:`WorkingCalendar`, so queries are O(1) list
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from types import MappingProxyType
@@ -372,6 +372,34 @@ class WorkingCalendar:
         if self._unconfirmed_at_work[k] != self._unconfirmed[i + 1]:
             return self._due_provisional[k]
         return self._due[k]
+
+    def due_dates(self, starts: Sequence[date], ns: Sequence[int]) -> list[Deadline]:
+        """``[add_working_days(s, n) for s, n in zip(starts, ns)]`` in one call, for bulk work
+        (recomputing open deadlines after a calendar change); same results, same errors.
+
+        Each common case is two direct index look-ups; anything unusual (``n <= 0``, a date out
+        of range, a ``datetime``) goes through :meth:`add_working_days` for its answer or error.
+        """
+        if len(starts) != len(ns):
+            raise ValueError(f"starts and ns differ in length: {len(starts)} != {len(ns)}")
+        base, size = self._base, self._size
+        after = self._count[1:]  # after[i]: working days up to and including day i
+        unconfirmed_after = self._unconfirmed[1:]
+        at_work = self._unconfirmed_at_work
+        due, due_provisional = self._due, self._due_provisional
+        last = len(due)
+        single = self.add_working_days
+        out: list[Deadline] = []
+        append = out.append
+        for start, n in zip(starts, ns, strict=True):
+            i = start.toordinal() - base
+            if n > 0 and 0 <= i < size and type(start) is date:
+                k = after[i] + n - 1
+                if k < last:
+                    append(due_provisional[k] if at_work[k] != unconfirmed_after[i] else due[k])
+                    continue
+            append(single(start, n))
+        return out
 
     def working_days_between(self, start: date, end: date) -> WorkingDayCount:
         """The working days elapsed from ``start`` to ``end``: days d with start < d <= end.

@@ -414,3 +414,32 @@ def test_beijing_date(moment: datetime, expected: date) -> None:
 def test_beijing_date_refuses_naive() -> None:
     with pytest.raises(ValueError, match="naive"):
         beijing_date(datetime(2025, 3, 3, 15, 30))
+
+
+@pytest.mark.parametrize("which", ["package", "synthetic_2027", "unknown_2027"])
+def test_due_dates_batch_equals_add_working_days_every_day(
+    cal: WorkingCalendar, unknown_2027: WorkingCalendar, which: str
+) -> None:
+    # Every day of 2024..2027 (make-up days, holidays, an unconfirmed or loaded 2027) x n 0..45.
+    chosen = {
+        "package": cal,
+        "synthetic_2027": cal.with_arrangement(SYNTHETIC_2027),
+        "unknown_2027": unknown_2027,
+    }[which]
+    starts = [d for d in _days(D(2024, 1, 1), D(2027, 12, 31)) for _ in range(46)]
+    ns = list(range(46)) * (len(starts) // 46)
+    batch = chosen.due_dates(starts, ns)
+    single = [chosen.add_working_days(s, n) for s, n in zip(starts, ns, strict=True)]
+    assert batch == single
+    # With 2027 loaded, only deadlines reaching into unconfirmed 2028 are provisional.
+    provisional_years = {d.due.year for d in batch if d.provisional}
+    assert provisional_years == ({2028} if which == "synthetic_2027" else {2027, 2028})
+
+
+def test_due_dates_batch_raises_like_the_single_call(cal: WorkingCalendar) -> None:
+    with pytest.raises(ValueError, match="n must be >= 0"):
+        cal.due_dates([D(2025, 3, 3)], [-1])
+    with pytest.raises(TypeError):
+        cal.due_dates([datetime(2025, 3, 3, tzinfo=UTC)], [1])
+    with pytest.raises(ValueError, match="differ in length"):
+        cal.due_dates([D(2025, 3, 3)], [1, 2])
