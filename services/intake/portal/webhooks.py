@@ -46,6 +46,7 @@ from services.intake.portal.models import (
 from services.intake.portal.service import portal_secret
 from services.intake.rules.signing import webhook_headers
 from services.intake.settings import IntakeSettings
+from shared.backoff import backoff as shared_backoff
 from shared.db import session_scope
 from shared.errors import NotFound
 from shared.keyring import Keyring
@@ -138,8 +139,9 @@ def queue_status_callback(
 
 def backoff(attempts: int, settings: IntakeSettings) -> timedelta:
     """Wait before attempt ``attempts + 1``: base × 2^(attempts − 1), capped."""
-    seconds = settings.webhook_retry_base_seconds * 2 ** max(0, attempts - 1)
-    return timedelta(seconds=min(seconds, settings.webhook_retry_max_seconds))
+    return shared_backoff(
+        attempts, settings.webhook_retry_base_seconds, settings.webhook_retry_max_seconds
+    )
 
 
 def encode(body: dict[str, Any]) -> bytes:
