@@ -13,7 +13,6 @@ URL has its events skipped.
 
 from __future__ import annotations
 
-import json
 import logging
 import uuid
 from datetime import datetime, timedelta
@@ -47,6 +46,7 @@ from services.intake.portal.service import portal_secret
 from services.intake.rules.signing import webhook_headers
 from services.intake.settings import IntakeSettings
 from shared.backoff import backoff as shared_backoff
+from shared.compact_json import compact_json_bytes
 from shared.db import session_scope
 from shared.errors import NotFound
 from shared.keyring import Keyring
@@ -145,7 +145,7 @@ def backoff(attempts: int, settings: IntakeSettings) -> timedelta:
 
 
 def encode(body: dict[str, Any]) -> bytes:
-    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+    return compact_json_bytes(body)
 
 
 async def _post(
