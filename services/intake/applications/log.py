@@ -38,6 +38,7 @@ from services.intake.applications.models import (
 )
 from services.intake.policies.models import Stage
 from services.intake.portal.webhooks import queue_status_callback
+from shared.compact_json import compact_json
 from shared.keyring import Keyring, Signature
 from shared.settings import Settings
 
@@ -91,7 +92,7 @@ def canonical(
         "reason": reason,
         "payload": payload,
     }
-    return json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return compact_json(body, sort_keys=True)
 
 
 def _message(number: str, event: ApplicationEvent, prev_hash: str) -> bytes:

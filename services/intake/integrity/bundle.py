@@ -38,6 +38,7 @@ from services.intake.applications.service import events as log_of
 from services.intake.documents.models import ApplicationDocument
 from services.intake.integrity.checkpoints import CheckpointFile, check_line, check_line_public
 from services.intake.policies.models import Stage
+from shared.compact_json import compact_json_bytes
 from shared.keyring import Keyring, KeyringError, PublicKeys, Signature
 
 FORMAT: Final = "huodian-evidence/1"
@@ -50,7 +51,7 @@ Verifier = Keyring | PublicKeys
 
 
 def _canonical(body: Any) -> bytes:
-    return json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
+    return compact_json_bytes(body, sort_keys=True)
 
 
 def _event(event: ApplicationEvent) -> dict[str, Any]:

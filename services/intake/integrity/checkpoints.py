@@ -36,6 +36,7 @@ from services.intake.applications.models import Application, ApplicationEvent, F
 from services.intake.outbox.models import EventType
 from services.intake.outbox.service import enqueue
 from services.intake.settings import IntakeSettings
+from shared.compact_json import compact_json, compact_json_bytes
 from shared.db import fetch_all, session_scope
 from shared.keyring import Keyring, PublicKeys, Signature
 from shared.settings import Settings
@@ -54,7 +55,7 @@ def checkpoint_path(settings: Settings, intake_settings: IntakeSettings) -> Path
 
 
 def _canonical(body: Mapping[str, Any]) -> bytes:
-    return json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
+    return compact_json_bytes(body, sort_keys=True)
 
 
 def root_of(heads: Mapping[str, tuple[int, str]]) -> str:
@@ -282,7 +283,7 @@ async def write_checkpoint(
                 "mac": signature.digest,
                 "signature": public.digest,
             }
-            line = json.dumps(entry, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+            line = compact_json(entry, sort_keys=True)
             if state.torn_at is not None:
                 os.truncate(path, state.torn_at)
             with open(path, "a") as handle:

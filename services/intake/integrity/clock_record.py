@@ -34,6 +34,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from services.intake.applications.models import Finding
 from services.intake.integrity.models import ClockParameter
 from services.intake.workdays.models import CalendarYear
+from shared.compact_json import compact_json_bytes
 from shared.db import session_scope
 from shared.keyring import Keyring, KeyringError, Signature
 
@@ -55,10 +56,7 @@ def _value(row: CalendarYear, name: str) -> Any:
 
 
 def _field_bytes(year: int, name: str, value: Any) -> bytes:
-    return (
-        f"{year}\n{name}\n".encode()
-        + json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
-    )
+    return f"{year}\n{name}\n".encode() + compact_json_bytes(value, sort_keys=True)
 
 
 def seal_year(row: CalendarYear, keyring: Keyring) -> None:

@@ -28,6 +28,7 @@ from services.intake.outbox.models import (
     OutboxState,
 )
 from services.intake.settings import IntakeSettings
+from shared.backoff import backoff as shared_backoff
 from shared.db import session_scope
 from shared.errors import UpstreamUnavailable
 from shared.events import Event, EventReceipt
@@ -72,8 +73,9 @@ def as_event(row: OutboxEvent) -> Event:
 
 def backoff(attempts: int, settings: IntakeSettings) -> timedelta:
     """Wait before attempt ``attempts + 1``: base × 2^(attempts − 1), capped."""
-    seconds = settings.outbox_retry_base_seconds * 2 ** max(0, attempts - 1)
-    return timedelta(seconds=min(seconds, settings.outbox_retry_max_seconds))
+    return shared_backoff(
+        attempts, settings.outbox_retry_base_seconds, settings.outbox_retry_max_seconds
+    )
 
 
 async def _post(client: ServiceClient, row: OutboxEvent) -> EventReceipt:

@@ -13,7 +13,6 @@ URL has its events skipped.
 
 from __future__ import annotations
 
-import json
 import logging
 import uuid
 from datetime import datetime, timedelta
@@ -46,6 +45,8 @@ from services.intake.portal.models import (
 from services.intake.portal.service import portal_secret
 from services.intake.rules.signing import webhook_headers
 from services.intake.settings import IntakeSettings
+from shared.backoff import backoff as shared_backoff
+from shared.compact_json import compact_json_bytes
 from shared.db import session_scope
 from shared.errors import NotFound
 from shared.keyring import Keyring
@@ -138,12 +139,13 @@ def queue_status_callback(
 
 def backoff(attempts: int, settings: IntakeSettings) -> timedelta:
     """Wait before attempt ``attempts + 1``: base × 2^(attempts − 1), capped."""
-    seconds = settings.webhook_retry_base_seconds * 2 ** max(0, attempts - 1)
-    return timedelta(seconds=min(seconds, settings.webhook_retry_max_seconds))
+    return shared_backoff(
+        attempts, settings.webhook_retry_base_seconds, settings.webhook_retry_max_seconds
+    )
 
 
 def encode(body: dict[str, Any]) -> bytes:
-    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+    return compact_json_bytes(body)
 
 
 async def _post(

@@ -7,6 +7,9 @@
 - Unified social credit codes (统一社会信用代码) per GB 32100-2015: registration authority,
   entity type, 6-digit region code, 9-character organisation code (GB 11714), and a MOD 31 check
   character, all over the 31 characters ``0-9`` and ``A-Z`` without ``I O Z S V``.
+
+Both check characters come from python-stdnum (``stdnum.cn.ric``, ``stdnum.cn.uscc``); the
+layout checks, the Chinese messages and the masking stay ours.
 - Mainland mobile numbers (手机号码): 11 digits ``1[3-9]xxxxxxxxx``, optionally after ``+86``.
 
 ``parse_*`` functions return a typed value or raise :class:`IdentityError` with a stable code;
@@ -30,6 +33,8 @@ from enum import StrEnum
 from functools import cache
 from pathlib import Path
 from typing import Any, TypeVar
+
+from stdnum.cn import ric, uscc
 
 from shared.errors import FieldError, Unprocessable
 from shared.masking import mask_middle
@@ -55,16 +60,9 @@ __all__ = [
 
 _DATA_FILE = Path(__file__).with_name("identity.json")
 
-RESIDENT_ID_WEIGHTS = tuple(2 ** (17 - i) % 11 for i in range(17))
-"""GB 11643-1999 weights W_i = 2^(i-1) mod 11 for positions 18..2 (7, 9, 10, 5, 8, 4, 2, 1, …)."""
-_RESIDENT_ID_CHECK = "10X98765432"
-"""Check character indexed by (Σ a_i·W_i) mod 11."""
-
 CREDIT_CODE_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 """The 31 characters of GB 32100-2015, in value order (I, O, Z, S and V are not used)."""
-CREDIT_CODE_WEIGHTS = tuple(3**i % 31 for i in range(17))
-"""GB 32100-2015 weights 3^(i-1) mod 31: 1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, …"""
-_CREDIT_VALUES = {c: i for i, c in enumerate(CREDIT_CODE_ALPHABET)}
+_CREDIT_VALUES = frozenset(CREDIT_CODE_ALPHABET)
 
 EARLIEST_BIRTH_DATE = date(1900, 1, 1)
 """Older birth dates are treated as typing errors: nobody born before 1900 applies for power."""
@@ -156,10 +154,8 @@ def resident_id_check_character(first17: str) -> str:
     """The ISO 7064 MOD 11-2 check character of the first 17 digits of a resident ID number."""
     if len(first17) != 17 or not first17.isascii() or not first17.isdigit():
         raise ValueError("the check character is computed over exactly 17 ASCII digits")
-    total = sum(
-        int(digit) * weight for digit, weight in zip(first17, RESIDENT_ID_WEIGHTS, strict=True)
-    )
-    return _RESIDENT_ID_CHECK[total % 11]
+    # python-stdnum reads the first 17 characters of an 18-character number; the last is ignored.
+    return ric.calc_check_digit(first17 + "0")
 
 
 def parse_resident_id(value: str, *, today: date) -> ResidentId:
@@ -224,8 +220,7 @@ def credit_code_check_character(first17: str) -> str:
     """The GB 32100-2015 check character: C18 = 31 − (Σ C_i·W_i mod 31), with 31 written as 0."""
     if len(first17) != 17 or any(c not in _CREDIT_VALUES for c in first17):
         raise ValueError("the check character is computed over 17 characters of the code alphabet")
-    total = sum(_CREDIT_VALUES[c] * w for c, w in zip(first17, CREDIT_CODE_WEIGHTS, strict=True))
-    return CREDIT_CODE_ALPHABET[(31 - total % 31) % 31]
+    return uscc.calc_check_digit(first17)
 
 
 def parse_credit_code(value: str) -> CreditCode:

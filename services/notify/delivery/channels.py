@@ -39,7 +39,6 @@ import base64
 import contextlib
 import hashlib
 import hmac
-import json
 import re
 import secrets
 import smtplib
@@ -57,6 +56,7 @@ from email_validator import EmailNotValidError, validate_email
 from services.notify.messages.models import Channel
 from services.notify.settings import NotifySettings
 from shared.clock import Clock, epoch_seconds
+from shared.compact_json import compact_json_bytes
 from shared.outbound import UrlNotAllowed
 
 _MOBILE = re.compile(r"^(\+?86)?1[3-9]\d{9}$")
@@ -342,7 +342,7 @@ def _robot_receipt(payload: Mapping[str, Any], code: int) -> Receipt:
 
 
 def _dumps(payload: Mapping[str, Any]) -> bytes:
-    return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+    return compact_json_bytes(payload)
 
 
 def sms_signature(secret: str, timestamp: str, nonce: str, body: bytes) -> str:

@@ -59,6 +59,7 @@ from services.notify.delivery.models import (
 from services.notify.delivery.windows import DeliveryHours
 from services.notify.messages.models import Channel, DeliveryWindow, Message, MessageState
 from services.notify.settings import NotifySettings
+from shared.backoff import backoff as shared_backoff
 from shared.clock import Clock
 from shared.db import conflict_insert, session_scope
 from shared.logs import current_request_id, request_id_scope
@@ -109,8 +110,7 @@ class _Claim:
 
 def backoff(settings: NotifySettings, attempts: int) -> timedelta:
     """Wait before the next try after ``attempts`` failed ones: base × 2^(attempts−1), capped."""
-    seconds = settings.backoff_base_seconds * 2 ** max(attempts - 1, 0)
-    return timedelta(seconds=min(seconds, settings.backoff_max_seconds))
+    return shared_backoff(attempts, settings.backoff_base_seconds, settings.backoff_max_seconds)
 
 
 def probe_wait(settings: NotifySettings, failures: int) -> timedelta:
