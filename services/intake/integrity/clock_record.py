@@ -27,6 +27,7 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 from fastapi import FastAPI
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -120,15 +121,22 @@ async def record_clock_at_startup(app: FastAPI) -> None:
     except KeyringError:
         log.exception("the keyring cannot be read: the warning share is not recorded")
         return
-    async with session_scope(app.state.engine) as session:
-        if await record_at_risk_percent(
-            session,
-            keyring,
-            app.state.intake_settings.at_risk_percent,
-            actor=STARTUP_ACTOR,
-            now=app.state.clock.now(),
-        ):
-            log.info("warning share on the record: %d%%", app.state.intake_settings.at_risk_percent)
+    percent = app.state.intake_settings.at_risk_percent
+    for attempt in (1, 2):
+        try:
+            async with session_scope(app.state.engine) as session:
+                changed = await record_at_risk_percent(
+                    session, keyring, percent, actor=STARTUP_ACTOR, now=app.state.clock.now()
+                )
+        except IntegrityError:
+            # Replicas starting together race to write the first record; the loser reads the
+            # winner's row again (the same share: nothing to do; another: it replaces it).
+            if attempt == 2:
+                raise
+            continue
+        if changed:
+            log.info("warning share on the record: %d%%", percent)
+        return
 
 
 async def seal_unsealed(engine: AsyncEngine, keyring: Keyring, *, actor: str, now: datetime) -> int:
