@@ -21,7 +21,8 @@ from tests.e2e.support import running_stack
 
 pytestmark = pytest.mark.e2e
 ADMIN_PASSWORD = "e2e-intake-admin-password"
-STAGES = ("acceptance", "supply_plan", "completion_inspection", "connection")
+STAGES = ("acceptance", "supply_plan", "external_works", "inspection_connection")
+"""A Jingyu high-voltage application's stages (its plan's item 8: the merged four)."""
 
 
 @pytest.fixture(scope="module")
@@ -109,7 +110,7 @@ def test_an_application_from_acceptance_to_connection(stack):
     for stage in STAGES:
         body = (
             {"feeder": "10kV 园区线", "transformer_area": "园区2号台区"}
-            if stage == ("connection")
+            if stage == STAGES[-1]
             else {"note": "按时办结"}
         )
         # A stage completes only with its documents: the clerk takes what it still needs.

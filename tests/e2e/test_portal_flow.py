@@ -34,7 +34,8 @@ UNIT = "供电分公司"  # Jingyu's branch, which serves 靖宇县 (220622)
 PROJECT_CODE = "2025-220622-15-03-000007"
 COMPANY = {"name": "靖宇县测试矿泉水有限公司", "credit_code": "91220622MA14X3B6YF"}
 PROPERTY = "吉（2022）靖宇县不动产权第0000123号"
-STAGES = ("acceptance", "supply_plan", "completion_inspection", "connection")
+STAGES = ("acceptance", "supply_plan", "external_works", "inspection_connection")
+"""A Jingyu high-voltage application's stages (its plan's item 8: the merged four)."""
 
 
 @pytest.fixture(scope="module")
@@ -186,10 +187,10 @@ def test_from_a_portal_push_to_connection(stack: dict[str, Any]) -> None:
         for stage in STAGES:
             body = (
                 {"feeder": "10kV 园区线", "transformer_area": "园区2号台区"}
-                if stage == "connection"
+                if stage == STAGES[-1]
                 else {"note": "按时办结"}
             )
-            if stage == "completion_inspection":
+            if stage == STAGES[-1]:
                 report = httpx.post(
                     f"{intake}/applications/{number}/documents",
                     headers=clerk,

@@ -154,12 +154,12 @@ def test_one_application_followed_by_its_request_ids(stack: dict[str, Any], smtp
 
     for stage in STAGES:
         headers = dict(clerk)
-        if stage == "connection":
+        if stage == STAGES[-1]:
             body: dict[str, str] = {"feeder": "10kV 园区线", "transformer_area": "园区2号台区"}
             headers["X-Request-Id"] = CONNECTED
         else:
             body = {"note": "按时办结"}
-        if stage == "completion_inspection":
+        if stage == STAGES[-1]:
             report = httpx.post(
                 f"{intake}/applications/{number}/documents",
                 headers=clerk,

@@ -31,7 +31,8 @@ from tests.e2e.support import drop_schemas, free_port, run_cli, service_env, wai
 
 pytestmark = pytest.mark.e2e
 ADMIN_PASSWORD = "e2e-record-admin-password"
-STAGES = ("acceptance", "supply_plan", "completion_inspection", "connection")
+STAGES = ("acceptance", "supply_plan", "external_works", "inspection_connection")
+"""A Jingyu high-voltage application's stages (its plan's item 8: the merged four)."""
 CONNECTION_POINT = {"feeder": "10kV 园区线", "transformer_area": "园区2号台区"}
 
 
@@ -226,7 +227,7 @@ def post(intake: str, clerk: dict[str, str], path: str, body: dict[str, Any]) ->
 
 
 def transition(intake: str, clerk: dict[str, str], number: str, stage: str) -> int | None:
-    body = CONNECTION_POINT if stage == "connection" else {"note": "按时办结"}
+    body = CONNECTION_POINT if stage == STAGES[-1] else {"note": "按时办结"}
     return post(intake, clerk, f"/applications/{number}/stages/{stage}/complete", body)
 
 
@@ -241,7 +242,7 @@ def verified(intake: str, clerk: dict[str, str], number: str) -> dict[str, Any]:
     return result
 
 
-STAGE_DOCUMENTS = {"completion_inspection": ("completion_report",)}
+STAGE_DOCUMENTS = {"inspection_connection": ("completion_report",)}
 """What a 10 kV application's later stages require (rules/documents.json)."""
 
 
@@ -269,10 +270,10 @@ class Worker:
             completing = taking = False
             if paused:
                 path, body = f"/applications/{self.number}/resume", {}
-            elif stage not in (None, "connection") and self.answered % 3 == 2 and needed:
+            elif stage not in (None, STAGES[-1]) and self.answered % 3 == 2 and needed:
                 path, body = f"/applications/{self.number}/documents", {"kind": needed[0]}
                 taking = True
-            elif stage not in (None, "connection") and self.answered % 3 == 2:
+            elif stage not in (None, STAGES[-1]) and self.answered % 3 == 2:
                 path = f"/applications/{self.number}/stages/{stage}/complete"
                 body, completing = {"note": "按时办结"}, True
             else:

@@ -55,8 +55,10 @@ PHASE_END: dict[Stage, int] = {
     Stage.design_review: 3,
     Stage.midway_inspection: 3,
     Stage.completion_inspection: 3,
+    Stage.external_works: 3,
     Stage.connection: 4,
     Stage.construction_connection: 4,
+    Stage.inspection_connection: 4,
 }
 """The last phase of the process each stage covers (acceptance 1, plan and contract 2, the
 customer's works 3, connection 4)."""

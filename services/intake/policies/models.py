@@ -50,7 +50,9 @@ LOW_VOLTAGE_TYPES = frozenset(
 
 class Stage(StrEnum):
     """办理环节. High-voltage and non-三零 users go through the standard six (or fewer);
-    residential and 三零 users through the two simplified ones (受理签约, 施工接电)."""
+    residential and 三零 users through the two simplified ones (受理签约, 施工接电). Where a plan
+    merges stages (Jingyu's item 8 for 大中型企业) the users go through the merged four: 业务受理,
+    供电方案答复 (现场勘察 is part of it), 外部工程实施 and 竣工验收及装表接电."""
 
     acceptance = "acceptance"
     supply_plan = "supply_plan"
@@ -60,6 +62,8 @@ class Stage(StrEnum):
     connection = "connection"
     signing = "signing"
     construction_connection = "construction_connection"
+    external_works = "external_works"
+    inspection_connection = "inspection_connection"
 
 
 STAGE_LABELS: dict[Stage, str] = {
@@ -71,6 +75,8 @@ STAGE_LABELS: dict[Stage, str] = {
     Stage.connection: "装表接电",
     Stage.signing: "受理签约",
     Stage.construction_connection: "施工接电",
+    Stage.external_works: "外部工程实施",
+    Stage.inspection_connection: "竣工验收及装表接电",
 }
 STANDARD_STAGES = (
     Stage.acceptance,
@@ -81,7 +87,15 @@ STANDARD_STAGES = (
     Stage.connection,
 )
 SIMPLIFIED_STAGES = (Stage.signing, Stage.construction_connection)
-STAGE_FAMILIES = (STANDARD_STAGES, SIMPLIFIED_STAGES)
+MERGED_STAGES = (
+    Stage.acceptance,
+    Stage.supply_plan,
+    Stage.external_works,
+    Stage.inspection_connection,
+)
+"""Jingyu's four for 大中型企业 (item 8): 现场勘察 merged into 供电方案答复, 竣工验收 merged
+with 装表接电, 设计审查 and 中间检查 cancelled, the works (外部工程实施) a stage of their own."""
+STAGE_FAMILIES = (STANDARD_STAGES, SIMPLIFIED_STAGES, MERGED_STAGES)
 
 
 class StageLimit(BaseModel):

@@ -33,14 +33,19 @@ def entry_problems(entry: PolicyEntry, where: str) -> list[FieldError]:
     """What is wrong with one customer type's stages and limits (empty if nothing)."""
     problems: list[FieldError] = []
     stages = [s.stage for s in entry.stages]
-    family = next((f for f in STAGE_FAMILIES if stages[0] in f), STAGE_FAMILIES[0])
-    if any(s not in family for s in stages):
+    families = [f for f in STAGE_FAMILIES if all(s in f for s in stages)]
+    family = next(
+        (f for f in families if stages[0] == f[0] and stages[-1] == f[-1]),
+        families[0] if families else STAGE_FAMILIES[0],
+    )
+    if not families:
         problems.append(
             FieldError(
                 field=f"{where}.stages",
                 code="mixed_stage_families",
-                message="stages are either the standard ones (业务受理…装表接电) or the two "
-                "simplified ones (受理签约, 施工接电), not a mix",
+                message="stages are the standard ones (业务受理…装表接电), the two "
+                "simplified ones (受理签约, 施工接电) or the merged four (业务受理, "
+                "供电方案答复, 外部工程实施, 竣工验收及装表接电), not a mix",
             )
         )
     elif stages != sorted(set(stages), key=family.index):

@@ -4,7 +4,8 @@ The plans fix the list: at 业务受理 (or 受理签约) a low-voltage customer
 identity and proof of property (一证受理); a high-voltage customer also the project approval
 document. At 设计审查 only the design unit's qualification and the design; at 中间检查 only the
 construction unit's qualification and the concealed-works records; at 竣工检验 only the
-completion report with drawings. Every other stage asks for nothing, and a request for any other
+completion report with drawings, and so at 竣工验收及装表接电 where a plan merges 竣工验收 into
+装表接电 (Jingyu's item 8). Every other stage asks for nothing, and a request for any other
 document is refused (杜绝额外加收资料, 不得增加申请资料): :func:`check_document_request` raises
 :class:`DocumentNotAllowed` with code ``document_not_allowed``.
 

@@ -11,7 +11,8 @@ from services import cli
 from services.intake.integrity.bundle import _canonical
 from services.intake.settings import IntakeSettings
 from shared.keyring import Keyring, save_keyring
-from tests.intake.applications.test_stages_api import complete
+from tests.intake.applications.test_plan_stages import up_to_the_merged_stage
+from tests.intake.applications.test_stages_api import CONNECTION_POINT, complete
 from tests.intake.conftest import create
 from tests.intake.integrity.conftest import connected_application, tamper
 
@@ -78,6 +79,28 @@ class TestVerifyCommand:
         await tamper(
             intake,
             "UPDATE application_stages SET limit_days = 9 WHERE seq = 1",
+        )
+        assert await huodian("verify", "--no-copy") == 1
+        out, _ = capsys.readouterr()
+        assert f"FAIL {number}: application_stages row" in out
+
+    async def test_jingyus_merged_stages_verify(
+        self, intake, other_clerk, clock, checkpoint_file, capsys
+    ):
+        """A Jingyu 10 kV application through item 8's four stages (外部工程实施, then
+        竣工验收及装表接电 with its completion report) replays and verifies; editing the merged
+        stage's row is caught."""
+        application, _ = await up_to_the_merged_stage(other_clerk, clock)  # Jingyu's clerk
+        number = application["number"]
+        clock.set("2025-11-26 10:00")
+        done = await complete(other_clerk, number, "inspection_connection", **CONNECTION_POINT)
+        assert done.json()["status"] == "connected", done.text
+        assert await huodian("verify", "--no-copy") == 0
+        assert "verify: all valid" in capsys.readouterr().out
+        await tamper(
+            intake,
+            "UPDATE application_stages SET stage = 'connection' "
+            "WHERE stage = 'inspection_connection'",
         )
         assert await huodian("verify", "--no-copy") == 1
         out, _ = capsys.readouterr()

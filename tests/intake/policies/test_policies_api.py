@@ -94,6 +94,24 @@ class TestAdding:
             (lambda b: b["entries"][4]["stages"].reverse(), "stage_order", "entries.4.stages"),
             (lambda b: b["entries"][3]["stages"].pop(), "stage_bounds", "entries.3.stages"),
             (
+                # the merged four's 外部工程实施 is not a stage of the standard six
+                lambda b: b["entries"][3]["stages"][2].update(stage="external_works"),
+                "mixed_stage_families",
+                "entries.3.stages",
+            ),
+            (
+                # the merged four end with 竣工验收及装表接电
+                lambda b: b["entries"][3].update(
+                    stages=[
+                        {"stage": "acceptance", "limit_days": 1},
+                        {"stage": "supply_plan", "limit_days": 5},
+                        {"stage": "external_works", "limit_days": 2},
+                    ]
+                ),
+                "stage_bounds",
+                "entries.3.stages",
+            ),
+            (
                 lambda b: b["entries"][3]["stages"][0].update(limit_days=None),
                 "partial_stage_limits",
                 "entries.3.stages",

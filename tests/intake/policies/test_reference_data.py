@@ -75,6 +75,27 @@ class TestJingyuTargets:
         for code in ("jingyu-2020", "jingyu-2021", "jingyu-2022"):
             assert all(s.limit_days is None for e in version(code).entries for s in e.stages)
 
+    def test_item_8_stages(self):
+        # 大中型企业: 现场勘察 merged into 供电方案答复, 竣工验收 into 装表接电, 设计审查 and
+        # 中间检查 cancelled — 4; 小微企业: no 设计审查, 中间检查, 竣工验收 — 3; 零投资 — 2
+        hv = ["业务受理", "供电方案答复", "外部工程实施", "竣工验收及装表接电"]
+        for code in ("jingyu-2020", "jingyu-2021", "jingyu-2022"):
+            rows = {k: [name for name, _ in v[0]] for k, v in table(code).items()}
+            assert rows == {
+                "居民用户": ["受理签约", "施工接电"],
+                "实行“三零”服务的低压非居民用户": ["受理签约", "施工接电"],
+                "未实行“三零”服务的低压非居民用户": ["业务受理", "供电方案答复", "装表接电"],
+                "10千伏单电源用户": hv,
+                "10千伏双电源用户": hv,
+                "35千伏及以上单电源用户": hv,
+                "35千伏及以上双电源用户": hv,
+            }, code
+            note = version(code).note
+            assert "第8项" in note
+            assert all(name in note for name in hv)
+            assert "现场勘察" in note
+            assert "设计审查、中间检查取消" in note
+
     def test_three_zero_target_falls_25_20_15(self):
         totals = {
             code: {e.customer_type: e.total_days for e in version(code).entries}

@@ -119,6 +119,15 @@ class TestRequiredDocuments:
             "completion_report"
         ]
 
+    @pytest.mark.parametrize("customer_type", HIGH)
+    def test_merged_stages(self, customer_type):
+        # Jingyu item 8: 竣工验收 merges into 装表接电, so the merged stage takes its report;
+        # the customer's works (外部工程实施) ask for nothing (中间检查 is cancelled)
+        assert codes(required_documents(customer_type, Stage.inspection_connection)) == [
+            "completion_report"
+        ]
+        assert required_documents(customer_type, Stage.external_works) == ()
+
     @pytest.mark.parametrize("customer_type", LOW + HIGH)
     @pytest.mark.parametrize(
         "stage", [Stage.supply_plan, Stage.connection, Stage.construction_connection]
@@ -128,7 +137,12 @@ class TestRequiredDocuments:
 
     @pytest.mark.parametrize("customer_type", LOW)
     def test_low_voltage_has_no_inspection_documents(self, customer_type):
-        for stage in (Stage.design_review, Stage.midway_inspection, Stage.completion_inspection):
+        for stage in (
+            Stage.design_review,
+            Stage.midway_inspection,
+            Stage.completion_inspection,
+            Stage.inspection_connection,
+        ):
             assert required_documents(customer_type, stage) == ()
 
 

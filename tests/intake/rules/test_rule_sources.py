@@ -396,6 +396,7 @@ class TestEverySourcedRule:
             "documents.requirements[design_review@high]": (True, False),
             "documents.requirements[midway_inspection@high]": (True, False),
             "documents.requirements[completion_inspection@high]": (True, False),
+            "documents.requirements[inspection_connection@high]": (False, True),
             "documents.forbidden[申请用电承诺书]": (True, False),
             "documents.no_other_documents": (True, True),
             "documents.reuse_on_change": (False, True),
