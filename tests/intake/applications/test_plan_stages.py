@@ -3,6 +3,8 @@
 
 import pytest
 
+from services.intake.policies import service
+from services.intake.policies.models import CustomerType, Stage, StageLimit
 from tests.intake.applications.test_stages_api import CONNECTION_POINT, complete, complete_only
 from tests.intake.conftest import JINGYU_UNIT, create
 from tests.intake.documents.test_documents_api import receive
@@ -174,3 +176,60 @@ class TestDongyingAnnex1Unchanged:
         ]
         assert application["total"]["limit_days"] == 15
         assert (application["clock"]["basis"], application["clock"]["limit_days"]) == ("stage", 1)
+
+
+class TestOpenedBeforeTheChange:
+    async def test_an_application_keeps_the_stages_it_was_opened_with(
+        self, jingyu, clock, monkeypatch
+    ):
+        """One accepted while jingyu-2022 still listed 竣工检验 and 装表接电 apart goes on
+        through them (its stage rows are its own) and its log verifies."""
+        old_stages = [
+            StageLimit(stage=s)
+            for s in (
+                Stage.acceptance,
+                Stage.supply_plan,
+                Stage.completion_inspection,
+                Stage.connection,
+            )
+        ]
+        versions = service.reference_versions()
+        old = [
+            v.model_copy(
+                update={
+                    "entries": [
+                        e.model_copy(update={"stages": old_stages})
+                        if e.customer_type is CustomerType.hv10_single
+                        else e
+                        for e in v.entries
+                    ]
+                }
+            )
+            if v.code == "jingyu-2022"
+            else v
+            for v in versions
+        ]
+        monkeypatch.setattr(service, "reference_versions", lambda: tuple(old))
+        clock.set("2025-11-03 10:00")
+        number = (await jingyu_application(jingyu))["number"]
+        monkeypatch.undo()
+
+        names = ("acceptance", "supply_plan", "completion_inspection", "connection")
+        for when, name in zip(
+            ("2025-11-04 10:00", "2025-11-10 10:00", "2025-11-24 10:00", "2025-11-26 10:00"),
+            names,
+            strict=True,
+        ):
+            clock.set(when)
+            point = CONNECTION_POINT if name == "connection" else {}
+            done = await complete(jingyu, number, name, **point)
+            assert done.status_code == 200, done.text
+        connected = done.json()
+        assert [s["stage"] for s in connected["stages"]] == list(names)
+        assert (connected["status"], connected["total"]["limit_days"]) == ("connected", 22)
+        assert (await jingyu.get(f"/applications/{number}/log/verify")).json()["valid"] is True
+        fresh = await jingyu_application(jingyu)
+        assert [s["stage"] for s in fresh["stages"]][2:] == [
+            "external_works",
+            "inspection_connection",
+        ]
