@@ -8,8 +8,8 @@ approval service posts its answer through the portal (:func:`post_approval`).
 Time: the plan limits grid-side time (电网环节) and pauses the clock only while the customer is
 awaited; it gives the approval department limits of its own (压减审批时限) and never takes them
 off the grid's. So waiting for an approval does not pause the clock. What the approval moves on
-is the connection: the last stage (装表接电 / 施工接电) cannot be completed while the approval is
-pending or refused (:mod:`.gate`); once it is approved, it can.
+is the connection: the last stage (装表接电 / 施工接电 / 竣工验收及装表接电) cannot be completed
+while the approval is pending or refused (:mod:`.gate`); once it is approved, it can.
 
 After completion (竣工) the construction information must reach the approval department within
 3 calendar months (a last day on a rest day moves to the next working day); the due day is

@@ -71,6 +71,21 @@ class TestDisclosure:
         rural = {lim["category"]: lim["rural_kw"] for lim in later["three_zero"]["limits"]}
         assert rural["small_micro_enterprise"] == "160"
 
+    async def test_jingyus_merged_stages_are_published_with_their_documents(self, anonymous, clock):
+        params = {"jurisdiction": "jingyu", "on": "2025-11-03"}
+        body = (await anonymous.get("/public/disclosure", params=params)).json()
+        stages = process(body, "hv10_dual")["stages"]
+        assert [(s["name"], s["limit_text"]) for s in stages] == [
+            ("业务受理", "计入合计时限"),
+            ("供电方案答复", "计入合计时限"),
+            ("外部工程实施", "计入合计时限"),
+            ("竣工验收及装表接电", "计入合计时限"),
+        ]
+        assert [d["name"] for d in stages[2]["documents"]] == []
+        assert [d["name"] for d in stages[3]["documents"]] == ["工程竣工报告（含竣工图纸）"]
+        low = process(body, "low_voltage")["stages"]
+        assert [s["name"] for s in low] == ["业务受理", "供电方案答复", "装表接电"]
+
     async def test_today_by_default_on_the_server_clock(self, anonymous, clock):
         clock.set("2026-02-16 10:00")
         body = (
