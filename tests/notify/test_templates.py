@@ -13,7 +13,7 @@ ENTRY = {
     "due_date": "2021-03-31",
     "status_label": "未开始",
     "unit": "各供电企业",
-    "heads_of": "各供电企业",
+    "reached_unit": "各供电企业",
 }
 
 

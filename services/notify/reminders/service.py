@@ -80,11 +80,10 @@ def _message_for(
     key = f"{LEDGER_REMINDER}:{entry['item_id']}:{trigger.name}"
     # A unit without a head is reminded through its nearest ancestor's (``heads_of``); the
     # message says for which unit, and the key keeps one message per unit it speaks for.
-    heads_of = unit.get("heads_of") or unit["name"]
-    text = templates().render(
-        LEDGER_REMINDER, Channel.email, {**entry, "unit": unit["name"], "heads_of": heads_of}
-    )
-    if heads_of != unit["name"]:
+    reached_unit = unit.get("heads_of") or unit["name"]
+    data = {**entry, "unit": unit["name"], "reached_unit": reached_unit}
+    text = templates().render(LEDGER_REMINDER, Channel.email, data)
+    if reached_unit != unit["name"]:
         key = f"{key}:unit-{unit['id']}"
     if head is None:
         return NewMessage(

@@ -61,11 +61,11 @@ def _messages(step: dict[str, Any], window: DeliveryWindow) -> list[NewMessage]:
         name = target.get("display_name") or f"{target['unit']}负责同志"
         # Sent up to the nearest ancestor with someone (``via_unit``): the message says for
         # which unit, and the key keeps one message per unit it speaks for.
-        heads_of = target.get("via_unit") or target["unit"]
+        reached_unit = target.get("via_unit") or target["unit"]
         text = templates().render(
             STALE_ESCALATION,
             Channel.email,
-            {**data, "unit": target["unit"], "heads_of": heads_of, "recipient_name": name},
+            {**data, "unit": target["unit"], "reached_unit": reached_unit, "recipient_name": name},
         )
         via = f":unit-{target['unit_id']}" if target.get("via_unit") else ""
         message = NewMessage(
