@@ -16,11 +16,21 @@ beside it::
 A name the file does not list (a unit a ledger import created) stands for itself alone. Every
 "is this your unit" check in the three services goes through :func:`covers` (one record) or
 :func:`covered` (the names to put in a SQL ``IN``), so the rule has one home.
+
+Messages go the other way: a reminder for a unit with nobody to tell goes up to its nearest
+ancestor that has someone (:func:`lineage` lists where to look, :func:`nearest` picks)::
+
+    >>> lineage("国网广饶县供电公司")
+    ('国网广饶县供电公司', '国网东营供电公司', '各供电企业')
+    >>> nearest("国网广饶县供电公司", {"各供电企业": ["head@example.cn"]})
+    '各供电企业'
+
+Only messages go up: acting for a unit (posting on its items) still never reaches above it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from enum import StrEnum
 from functools import cache
 from pathlib import Path
@@ -100,7 +110,16 @@ class UnitTree(BaseModel):
         return frozenset(found)
 
     def parent(self, name: str) -> str | None:
-        return next((u.name for u in self.units if name in u.members), None)
+        return _parents(self).get(name)
+
+    def ancestors(self, name: str) -> tuple[str, ...]:
+        """The units above ``name``, nearest first (none for a top unit or an unlisted name)."""
+        found: list[str] = []
+        current = _parents(self).get(name)
+        while current is not None:
+            found.append(current)
+            current = _parents(self).get(current)
+        return tuple(found)
 
 
 @cache
@@ -111,6 +130,11 @@ def _index(tree: UnitTree) -> dict[str, UnitEntry]:
 @cache
 def _aliases(tree: UnitTree) -> dict[str, UnitEntry]:
     return {a: u for u in tree.units for a in u.aliases}
+
+
+@cache
+def _parents(tree: UnitTree) -> dict[str, str]:
+    return {member: u.name for u in tree.units for member in u.members}
 
 
 @cache
@@ -139,3 +163,15 @@ def covers(holders: Iterable[str], unit: str | None) -> bool:
 def canonical(name: str) -> str | None:
     """The listed name of a unit given by name or alias; ``None`` if the file does not list it."""
     return load_units().canonical(name)
+
+
+@cache
+def lineage(name: str) -> tuple[str, ...]:
+    """``name`` and the units above it, nearest first: where a message for ``name`` may go."""
+    return (name, *load_units().ancestors(name))
+
+
+def nearest(unit: str, reached: Mapping[str, Sequence[object]]) -> str | None:
+    """The first of ``unit`` and its ancestors with someone in ``reached`` (unit → people to
+    tell); ``None`` when none of them has anyone (a dead letter)."""
+    return next((u for u in lineage(unit) if reached.get(u)), None)

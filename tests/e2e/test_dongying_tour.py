@@ -5,7 +5,8 @@ An application submitted on the government portal from 东营区 (region 370502)
 of 国网东营供电公司 and a clerk of the group 各供电企业, which contains it, work it from 业务受理 to
 装表接电 between them; a clerk of a branch (国网广饶县供电公司) and one of a sibling company
 (国网胜利供电公司) are refused it. The portal's webhook hears every step; notify (a real process)
-makes the connected customer an outage subscriber.
+makes the connected customer an outage subscriber. One from 广饶县 (370523) goes to the county
+company 国网广饶县供电公司, whose clerk sees it.
 """
 
 from __future__ import annotations
@@ -163,6 +164,33 @@ def test_a_portal_application_from_dongying_district_to_connection(
         assert [t for _, t in sink.types()] == expected
         assert {n for n, _ in sink.types()} == {number}
         assert sink.refused == []
+
+        # From 广饶县 (370523) an application goes to the county company 国网广饶县供电公司: its
+        # clerk sees it, the city company's and the group's (above it) too, a sibling's not.
+        county = portal.post(
+            "/portal/applications",
+            headers={"Idempotency-Key": str(uuid.uuid4())},
+            json={
+                "region_code": "370523",
+                "customer_type": "hv10_single",
+                "applicant": {
+                    "name": COMPANY["name"],
+                    "id_kind": "credit_code",
+                    "id_number": COMPANY["credit_code"],
+                    "mobile": "13805460000",
+                },
+                "site": {"address": "广饶县测试路2号", "area_class": "town"},
+                "capacity_kw": "800",
+                "property_certificate": {"number": PROPERTY},
+            },
+        )
+        assert county.status_code == 201, county.text
+        assert county.json()["unit"] == "国网广饶县供电公司"
+        county_number = county.json()["number"]
+        for clerk in (branch, company, group):
+            listed = httpx.get(f"{intake}/applications", headers=clerk).json()
+            assert county_number in [a["number"] for a in listed["applications"]]
+        assert httpx.get(f"{intake}/applications", headers=sibling).json()["total"] == 0
 
     def subscribed() -> list[dict[str, Any]]:
         found = httpx.get(f"{notify}/subscribers", headers=admin).json()["subscribers"]

@@ -110,6 +110,7 @@ class TestFirstStep:
                 "username": "power",
                 "display_name": "power",
                 "email": "power@example.cn",
+                "via_unit": None,
                 "error": None,
             }
         ]
@@ -165,6 +166,55 @@ class TestSecondStep:
         assert sorted(new_period) == [1]
         assert new_period[1]["period_start"] == "2025-10-16"
         assert new_period[1]["level"] == "unit_head"
+
+
+class TestSentUp:
+    """A unit with nobody to tell is told through its nearest ancestor with someone."""
+
+    async def test_a_county_company_without_a_head(self, apps, settings, admin):
+        rows = [
+            NewItem(
+                1, "压缩办电时间", "广饶县配电网改造。", "国网广饶县供电公司", "2025年12月底前"
+            ),
+            NewItem(2, "工作目标", "统筹东营区配电网规划。", "东营区发展改革局", "2025年12月底前"),
+        ]
+        async with session_scope(apps.ledger.state.engine) as session:
+            await create_ledger(
+                session, code="up-2025", name="上报测试台账", rows=rows, now=LOADED_AT
+            )
+        await add_user(apps, "group", Role.dept_head, ["各供电企业"], "group@example.cn")
+        await add_user(apps, "city_lead", Role.supervisor, ["国网东营供电公司"], "city@example.cn")
+        # A head below the unit, or beside it, is nobody to tell for it.
+        await add_user(apps, "lijin", Role.dept_head, ["国网利津县供电公司"], "lijin@example.cn")
+
+        first = by_seq(await feed(apps, settings, "2025-10-14"))
+        assert [
+            (t["unit"], t["via_unit"], t["username"], t["error"]) for t in first[1]["targets"]
+        ] == [("国网广饶县供电公司", "各供电企业", "group", None)]
+        # Nobody anywhere above 东营区发展改革局: still a unit with nobody (a visible error).
+        assert [(t["via_unit"], t["error"]) for t in first[2]["targets"]] == [
+            (None, NO_HEAD.format("东营区发展改革局"))
+        ]
+        await ack(apps, settings, [s["id"] for s in first.values()])
+
+        # The supervisor step goes up too: the city company's leader, nearer than the group.
+        second = by_seq(await feed(apps, settings, "2025-10-21"))
+        assert [(t["via_unit"], t["username"]) for t in second[1]["targets"]] == [
+            ("国网东营供电公司", "city_lead")
+        ]
+        items = (await admin.get("/items", params={"ledger": "up-2025"})).json()["items"]
+        item_1 = next(i["id"] for i in items if i["seq"] == 1)
+        shown = (await admin.get(f"/items/{item_1}")).json()["escalations"]
+        assert [(e["to_whom"], e["outcome"]) for e in shown] == [
+            (
+                "国网广饶县供电公司（无人可通知，转各供电企业）：group（group@example.cn）",
+                "notified",
+            ),
+            (
+                "国网广饶县供电公司（无人可通知，转国网东营供电公司）：city_lead（city@example.cn）",
+                "notified",
+            ),
+        ]
 
 
 class TestPolicyAndArchive:

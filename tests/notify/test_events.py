@@ -110,6 +110,25 @@ class TestWarnings:
         }
         assert all(m["kind"] == "intake.escalation" for m in dead)
 
+    async def test_a_supervising_unit_with_nobody_goes_up(self, apps, seeded, intake, notify_admin):
+        # 东营区发展改革局 has no supervisor; its group's group 各电力主管部门 has (the nearer
+        # 各县区发展改革局 has none). A supervisor of the county bureau beside it is not asked.
+        await add_user(apps, "li.clerk", Role.clerk, email="li@example.cn")
+        await add_user(apps, "zhao", Role.supervisor, ["各电力主管部门"], "zhao@example.cn")
+        await add_user(apps, "gr", Role.supervisor, ["广饶县发展改革局"], "gr@example.cn")
+        data = {**STAGE, "supervising_unit": "东营区发展改革局"}
+        posted = await intake.post("/events", json=event("intake.stage.overdue", data))
+        assert posted.status_code == 200, posted.text
+        queued = (await notify_admin.get("/messages", params={"kind": "intake.overdue"})).json()
+        by_recipient = {m["recipient"]: m for m in queued["messages"]}
+        assert set(by_recipient) == {"li@example.cn", "zhao@example.cn"}
+        assert (
+            "（东营区发展改革局无人可通知，转其上级单位各电力主管部门）"
+            in (by_recipient["zhao@example.cn"]["body"])
+        )
+        assert "无人可通知" not in by_recipient["li@example.cn"]["body"]
+        assert (await notify_admin.get("/messages/dead")).json()["messages"] == []
+
     async def test_a_ledger_outage_is_answered_502_so_intake_retries(
         self, apps, intake, notify_admin, monkeypatch
     ):
@@ -214,6 +233,24 @@ class TestDueChanged:
                 "no active dept_head with an email is bound to unit '国网东营供电公司'",
             )
         ]
+
+    async def test_a_county_company_without_heads_goes_up(self, apps, seeded, intake, notify_admin):
+        await add_user(apps, "li.clerk", Role.clerk, ["国网广饶县供电公司"], "li@example.cn")
+        await add_user(apps, "he", Role.dept_head, ["国网东营供电公司"], "he@example.cn")
+        await add_user(apps, "top", Role.dept_head, ["各供电企业"], "top@example.cn")
+        data = {**DUE_CHANGED, "unit": "国网广饶县供电公司", "email": None, "mobile": None}
+        assert (
+            await intake.post("/events", json=event("intake.application.due_changed", data))
+        ).status_code == 200
+        listed = (await notify_admin.get("/messages", params={"kind": "intake.due_changed"})).json()
+        by_recipient = {m["recipient"]: m for m in listed["messages"]}
+        # The nearest ancestor with a head: the city company, not the group above it.
+        assert set(by_recipient) == {"li@example.cn", "he@example.cn"}
+        assert (
+            "（国网广饶县供电公司无人可通知，转其上级单位国网东营供电公司）"
+            in (by_recipient["he@example.cn"]["body"])
+        )
+        assert (await notify_admin.get("/messages/dead")).json()["messages"] == []
 
     async def test_bad_dates_are_refused(self, intake):
         bad = event("intake.application.due_changed", {**DUE_CHANGED, "new_due": "later"})

@@ -1,10 +1,12 @@
-from datetime import date
+from datetime import date, datetime
 
 import pytest
 
+from services.ledger.ledgers.service import NewItem, create_ledger
 from services.notify.reminders.service import trigger_firing, triggers
 from shared.auth import Role
 from shared.calendar import WorkingCalendar
+from shared.db import session_scope
 from tests.conftest import add_user, client_for, service_client
 
 CALENDAR = WorkingCalendar.build(last_year=2028)
@@ -128,6 +130,74 @@ class TestLedgerReminderRun:
             "unit:其他相关政府部门",
         }
         assert all("no active department head" in m["last_error"] for m in dead["messages"])
+
+    async def test_a_unit_without_a_head_goes_up_to_its_nearest_ancestors(self, apps, notify_admin):
+        rows = [
+            NewItem(1, "压缩办电时间", "广饶县配电网改造", "国网广饶县供电公司", "2026年6月底前"),
+            NewItem(
+                2,
+                "压缩办电时间",
+                "城区及县区配电网改造",
+                "国网东营供电公司、国网利津县供电公司",
+                "2026年6月底前",
+            ),
+            NewItem(3, "工作目标", "统筹配电网规划", "东营区发展改革局", "2026年6月底前"),
+        ]
+        loaded = datetime.fromisoformat("2026-04-01T02:00:00+00:00")
+        async with session_scope(apps.ledger.state.engine) as session:
+            await create_ledger(
+                session, code="dongying-2026", name="测试台账", rows=rows, now=loaded
+            )
+        await add_user(apps, "group", Role.dept_head, ["各供电企业"], "group@example.cn")
+        await add_user(apps, "city", Role.dept_head, ["国网东营供电公司"], "city@example.cn")
+        # Tuesday 2026-06-30 is the due day of all three.
+        run = await notify_admin.post(
+            "/reminders/ledger-deadlines/run", params={"as_of": "2026-06-30", "days_before": 7}
+        )
+        assert run.status_code == 200, run.text
+        listed = (await notify_admin.get("/messages", params={"limit": 200})).json()["messages"]
+        ours = sorted(
+            (m["recipient"], m["state"], m["body"].splitlines()[:2])
+            for m in listed
+            if "dongying-2026" in m["subject"]
+        )
+        assert ours == [
+            # The city company has its own head; its county company 利津 has none, so the
+            # nearest ancestor with one (the city company) is told, for 利津, in its own message.
+            (
+                "city@example.cn",
+                "queued",
+                ["责任单位：国网东营供电公司", "工作任务：城区及县区配电网改造"],
+            ),
+            (
+                "city@example.cn",
+                "queued",
+                [
+                    "责任单位：国网利津县供电公司",
+                    "（国网利津县供电公司无人可通知，转其上级单位国网东营供电公司）",
+                ],
+            ),
+            (
+                "city@example.cn",
+                "queued",
+                [
+                    "责任单位：国网广饶县供电公司",
+                    "（国网广饶县供电公司无人可通知，转其上级单位国网东营供电公司）",
+                ],
+            ),
+            # Nobody above 东营区发展改革局 has a head: still a visible dead letter.
+            (
+                "unit:东营区发展改革局",
+                "dead",
+                ["责任单位：东营区发展改革局", "工作任务：统筹配电网规划"],
+            ),
+        ]
+        again = (
+            await notify_admin.post(
+                "/reminders/ledger-deadlines/run", params={"as_of": "2026-06-30", "days_before": 7}
+            )
+        ).json()
+        assert (again["queued"], again["dead"]) == (0, 0)
 
     async def test_nothing_on_a_holiday(self, notify_admin):
         # 2021-06-14 was the Dragon Boat Festival holiday.

@@ -8,10 +8,18 @@ import pytest
 from sqlalchemy import update
 
 from services.ledger.escalations.models import StaleEscalation
+from services.ledger.ledgers.service import NewItem, create_ledger
 from shared.auth import Role
 from shared.db import session_scope
 from tests.conftest import add_user, client_for, sign_in
-from tests.ledger.test_stale_escalations import CODE, NO_HEAD, NO_LEADER, feed, ledger
+from tests.ledger.test_stale_escalations import (
+    CODE,
+    LOADED_AT,
+    NO_HEAD,
+    NO_LEADER,
+    feed,
+    ledger,
+)
 
 __all__ = ["ledger"]  # the fixture, used by name
 
@@ -34,6 +42,47 @@ async def messages(operator, **params: str) -> list[dict]:
         "/messages", params={"kind": "stale_escalation", "limit": 100, **params}
     )
     return found.json()["messages"]
+
+
+class TestSentUp:
+    async def test_one_message_per_unit_to_the_ancestors_head(self, apps, operator):
+        # Neither county company has a head: 各供电企业's (power, of the fixture) is told, once
+        # for each, and each message says for which unit.
+        rows = [
+            NewItem(
+                1,
+                "压缩办电时间",
+                "县区配电网改造。",
+                "国网广饶县供电公司、国网利津县供电公司",
+                "2025年12月底前",
+            )
+        ]
+        async with session_scope(apps.ledger.state.engine) as session:
+            await create_ledger(
+                session, code="up-2025", name="上报测试台账", rows=rows, now=LOADED_AT
+            )
+        await run(operator, "2025-10-14")
+        ours = sorted(
+            (m["recipient"], m["body"].splitlines()[1:3])
+            for m in await messages(operator, state="queued")
+            if "up-2025" in m["subject"]
+        )
+        assert ours == [
+            (
+                "power@example.cn",
+                [
+                    "责任单位：国网利津县供电公司",
+                    "（国网利津县供电公司无人可通知，转其上级单位各供电企业）",
+                ],
+            ),
+            (
+                "power@example.cn",
+                [
+                    "责任单位：国网广饶县供电公司",
+                    "（国网广饶县供电公司无人可通知，转其上级单位各供电企业）",
+                ],
+            ),
+        ]
 
 
 class TestStaleEscalationRun:

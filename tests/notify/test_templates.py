@@ -13,6 +13,7 @@ ENTRY = {
     "due_date": "2021-03-31",
     "status_label": "未开始",
     "unit": "各供电企业",
+    "reached_unit": "各供电企业",
 }
 
 
@@ -65,6 +66,14 @@ class TestShippedTemplates:
             "ledger_deadline", Channel.email, {**ENTRY, "overdue": False, "days_left": 3}
         )
         assert soon.subject == "【临期提醒】dongying-2021 第32项将于2021-03-31到期"
+
+    def test_a_reminder_sent_up_says_for_which_unit(self):
+        for kind in ("ledger_deadline", "stale_escalation"):
+            sent_up = templates().render(kind, Channel.email, templates().sample(kind))
+            assert (
+                "责任单位：国网广饶县供电公司\n（国网广饶县供电公司无人可通知，转其上级单位各供电企业）\n"
+                in (sent_up.body)
+            ), kind
 
 
 class TestPreview:

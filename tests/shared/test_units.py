@@ -142,6 +142,35 @@ class TestCovers:
         assert units.covered([]) == ()
 
 
+class TestMessagesGoUp:
+    def test_lineage_is_the_unit_then_its_ancestors_nearest_first(self):
+        assert units.lineage("国网广饶县供电公司") == (
+            "国网广饶县供电公司",
+            "国网东营供电公司",
+            "各供电企业",
+        )
+        assert units.lineage("东营区发展改革局") == (
+            "东营区发展改革局",
+            "各县区发展改革局",
+            "各电力主管部门",
+        )
+        assert units.lineage("各供电企业") == ("各供电企业",)
+        assert units.lineage("某供电所") == ("某供电所",)
+
+    def test_nearest_with_someone_to_tell(self):
+        both = {"国网东营供电公司": ["city"], "各供电企业": ["group"]}
+        assert units.nearest("国网广饶县供电公司", both) == "国网东营供电公司"
+        assert units.nearest("国网广饶县供电公司", {"各供电企业": ["group"]}) == "各供电企业"
+        assert units.nearest("国网广饶县供电公司", {"国网广饶县供电公司": ["own"], **both}) == (
+            "国网广饶县供电公司"
+        )
+        # Never down or sideways: a member's or a sibling's head is nobody to tell.
+        siblings = {"国网利津县供电公司": ["lijin"], "国网广饶县供电公司": ["gr"]}
+        assert units.nearest("国网东营供电公司", siblings) is None
+        assert units.nearest("国网广饶县供电公司", {"各供电企业": []}) is None
+        assert units.nearest("某供电所", both) is None
+
+
 def _tree(*rows: dict[str, object]) -> UnitTree:
     return UnitTree.model_validate(
         {"note": "", "units": [{"kind": "group", "source": "测试", **r} for r in rows]}

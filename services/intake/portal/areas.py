@@ -23,6 +23,7 @@ class ServiceArea(BaseModel):
     region: str = Field(min_length=1)
     jurisdiction: str = Field(min_length=2, max_length=40)
     unit: str = Field(min_length=1, max_length=100)
+    source: str = Field(min_length=1, description="出处：为何由该单位受理（种子文件或单位层级表）")
 
 
 class ServiceAreas(BaseModel):

@@ -236,6 +236,33 @@ async def directory(
     return await users_public(session, users)
 
 
+async def reachable_people(
+    session: AsyncSession, names: set[str], roles: Sequence[Role]
+) -> dict[tuple[str, Role], list[User]]:
+    """Whom a message for ``names`` may reach: the active users of ``roles`` with an email bound
+    to those units or to any unit above them (a unit with nobody goes up, :func:`units.nearest`),
+    by (unit, role), each list by username."""
+    looked_up = {up for name in names for up in units.lineage(name)}
+    people: dict[tuple[str, Role], list[User]] = {}
+    if not looked_up or not roles:
+        return people
+    found = await session.exec(
+        select(Unit.name, User)
+        .join(UserUnit, col(UserUnit.unit_id) == col(Unit.id))
+        .join(User, col(User.id) == col(UserUnit.user_id))
+        .where(
+            col(Unit.name).in_(looked_up),
+            col(User.is_active),
+            col(User.role).in_([r.value for r in roles]),
+            col(User.email).is_not(None),
+        )
+        .order_by(col(User.username))
+    )
+    for name, user in found:
+        people.setdefault((name, user.role), []).append(user)
+    return people
+
+
 async def token_versions(session: AsyncSession) -> TokenVersionList:
     """The token version of every active user: what intake and notify check tokens against."""
     rows = await session.exec(

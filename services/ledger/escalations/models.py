@@ -70,8 +70,9 @@ class StaleEscalation(LedgerTable, table=True):
     due_on: date
     fired_on: date
     recorded_at: BeijingTime = Field(sa_column=Column(UTCDateTime, nullable=False))
-    # [{unit_id, unit, username?, display_name?, email?, error?}]: one entry per person told,
-    # or per unit with nobody to tell.
+    # [{unit_id, unit, via_unit?, username?, display_name?, email?, error?}]: one entry per
+    # person told (of the unit, or via_unit: of its nearest ancestor with someone), or per unit
+    # with nobody to tell.
     targets: list[dict[str, Any]] = Field(sa_column=Column(JSON, nullable=False))
     outcome: EscalationOutcome = Field(sa_column=enum_column(EscalationOutcome))
     # When notify confirmed it queued the messages (null: not yet handed over).
@@ -81,10 +82,12 @@ class StaleEscalation(LedgerTable, table=True):
 
 
 class EscalationTarget(SQLModel):
-    """Someone told, or a unit with nobody to tell (``error`` says why)."""
+    """Someone told, or a unit with nobody to tell (``error`` says why). ``via_unit``: the
+    unit had nobody, and this person of its nearest ancestor was told for it."""
 
     unit_id: int
     unit: str
+    via_unit: str | None = None
     username: str | None = None
     display_name: str | None = None
     email: str | None = None

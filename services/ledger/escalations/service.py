@@ -9,8 +9,10 @@ counts from the day its ledger was loaded. Then, on a working day:
    supervising leaders (监管督办人员) bound to the item's lead units (牵头单位, from the 责任单位
    column of Annex 2) are told (``supervisor``).
 
-A unit with nobody to tell is recorded as such (an error someone sees: the step's outcome and a
-dead letter in notify). Days are counted with :class:`shared.calendar.WorkingCalendar`, so a
+A unit with nobody to tell goes up: the people of the level's role of its nearest ancestor
+(``shared.units.nearest``) are told for it (``via_unit``). Only when no ancestor has anyone either
+is it recorded as a unit with nobody (an error someone sees: the step's outcome and a dead letter
+in notify). Days are counted with :class:`shared.calendar.WorkingCalendar`, so a
 holiday such as National Day never counts towards N or M.
 """
 
@@ -23,10 +25,10 @@ from typing import Any
 
 from sqlalchemy import select as sa_select
 from sqlalchemy import update
-from sqlmodel import col, select
+from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.ledger.accounts.models import User, UserUnit
+from services.ledger.accounts.service import reachable_people
 from services.ledger.escalations.models import (
     LEVEL_LABELS,
     OUTCOME_LABELS,
@@ -46,6 +48,7 @@ from services.ledger.updates.models import FINISHED_STATUSES, STATUS_LABELS, Tas
 from shared.auth import Role
 from shared.calendar import WorkingCalendar, beijing_date
 from shared.db import conflict_insert, fetch_all
+from shared.units import nearest
 
 _RECIPIENT_ROLE = {
     EscalationLevel.unit_head: Role.dept_head,
@@ -132,8 +135,9 @@ def _due_steps(
 async def _targets(
     session: AsyncSession, steps: Sequence[_Due]
 ) -> dict[tuple[int, EscalationLevel], list[EscalationTarget]]:
-    """Whom each step tells: per unit, its active people of the level's role with an email, or
-    one entry saying that the unit has nobody."""
+    """Whom each step tells: per unit, its active people of the level's role with an email;
+    when it has none, those of its nearest ancestor that has (``via_unit``); when no ancestor
+    has any either, one entry saying that the unit has nobody."""
     item_ids = {s.item_id for s in steps}
     if not item_ids:
         return {}
@@ -144,24 +148,13 @@ async def _targets(
         .where(col(ItemUnit.item_id).in_(item_ids))
         .order_by(col(ItemUnit.item_id), col(ItemUnit.position)),
     )
-    unit_ids = {unit_id for _, _, unit_id, _ in links}
-    people: dict[tuple[int, Role], list[User]] = {}
-    found = await session.exec(
-        select(UserUnit.unit_id, User)
-        .join(User, col(User.id) == col(UserUnit.user_id))
-        .where(
-            col(UserUnit.unit_id).in_(unit_ids),
-            col(User.is_active),
-            col(User.role).in_([Role.dept_head.value, Role.supervisor.value]),
-            col(User.email).is_not(None),
-        )
-        .order_by(col(User.username))
+    people = await reachable_people(
+        session, {unit for _, _, _, unit in links}, list(_RECIPIENT_ROLE.values())
     )
-    for unit_id, user in found:
-        people.setdefault((unit_id, user.role), []).append(user)
     result: dict[tuple[int, EscalationLevel], list[EscalationTarget]] = {}
     for step in steps:
         role = _RECIPIENT_ROLE[step.level]
+        of_role = {unit: users for (unit, r), users in people.items() if r is role}
         targets: list[EscalationTarget] = []
         for item_id, responsibility, unit_id, unit in links:
             if item_id != step.item_id:
@@ -170,21 +163,23 @@ async def _targets(
                 responsibility is not ResponsibilityRole.lead
             ):
                 continue
-            reached = people.get((unit_id, role), [])
+            reached = nearest(unit, of_role)
+            if reached is None:
+                targets.append(
+                    EscalationTarget(unit_id=unit_id, unit=unit, error=_nobody(step.level, unit))
+                )
+                continue
             targets.extend(
                 EscalationTarget(
                     unit_id=unit_id,
                     unit=unit,
+                    via_unit=reached if reached != unit else None,
                     username=u.username,
                     display_name=u.display_name,
                     email=u.email,
                 )
-                for u in reached
+                for u in of_role[reached]
             )
-            if not reached:
-                targets.append(
-                    EscalationTarget(unit_id=unit_id, unit=unit, error=_nobody(step.level, unit))
-                )
         result[(step.item_id, step.level)] = targets
     return result
 
@@ -318,10 +313,13 @@ async def acknowledge(session: AsyncSession, step_ids: Sequence[int], *, now: da
 
 
 def _to_whom(targets: Sequence[EscalationTarget]) -> str:
-    return "；".join(
-        f"{t.unit}：{t.display_name}（{t.email}）" if t.error is None else f"{t.unit}：无人可通知"
-        for t in targets
-    )
+    def one(t: EscalationTarget) -> str:
+        if t.error is not None:
+            return f"{t.unit}：无人可通知"
+        via = f"（无人可通知，转{t.via_unit}）" if t.via_unit else ""
+        return f"{t.unit}{via}：{t.display_name}（{t.email}）"
+
+    return "；".join(one(t) for t in targets)
 
 
 async def escalations(

@@ -16,7 +16,7 @@ from sqlalchemy import select as sa_select
 from sqlmodel import SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.ledger.accounts.models import User, UserUnit
+from services.ledger.accounts.service import reachable_people
 from services.ledger.ledgers.models import (
     Item,
     ItemUnit,
@@ -41,6 +41,7 @@ from shared.auth import Role
 from shared.db import AnySelect, fetch_all
 from shared.errors import Conflict, NotFound
 from shared.timeutil import BeijingTime, end_of_beijing_day
+from shared.units import nearest
 
 DEFAULT_DUE_SOON_DAYS = 14
 
@@ -573,10 +574,15 @@ class FeedRecipient(SQLModel):
 
 
 class FeedUnit(SQLModel):
+    """A unit answering for the item, and whom to remind for it: its own department heads, or,
+    when it has none, those of its nearest ancestor that has (``heads_of`` names that unit; it
+    is ``name`` itself when the unit has heads, and when no ancestor has any either)."""
+
     id: int
     name: str
     role: ResponsibilityRole
     heads: list[FeedRecipient]
+    heads_of: str
 
 
 class DeadlineFeedEntry(SQLModel):
@@ -610,28 +616,19 @@ async def deadline_feed(session: AsyncSession, *, as_of: date, within_days: int)
         .order_by(col(Item.due_date), col(Ledger.code), col(Item.seq)),
     )
     items = await _to_public(session, rows, as_of)
-    unit_ids = {u.id for item in items for u in item.units}
-    heads: dict[int, list[FeedRecipient]] = {uid: [] for uid in unit_ids}
-    if unit_ids:
-        found = await session.exec(
-            select(UserUnit.unit_id, User)
-            .join(User, col(User.id) == col(UserUnit.user_id))
-            .where(
-                col(UserUnit.unit_id).in_(unit_ids),
-                col(User.is_active),
-                # Only department heads answer for items: a clerk, a dispatcher or a supervising
-                # leader bound to the same unit is not reminded of its deadlines.
-                col(User.role) == Role.dept_head.value,
-            )
-            .order_by(col(User.username))
-        )
-        for unit_id, user in found:
-            if user.email:
-                heads[unit_id].append(
-                    FeedRecipient(
-                        username=user.username, display_name=user.display_name, email=user.email
-                    )
-                )
+    names = {u.name for item in items for u in item.units}
+    # Only department heads answer for items: a clerk, a dispatcher or a supervising leader
+    # bound to the same unit is not reminded of its deadlines.
+    people = await reachable_people(session, names, [Role.dept_head])
+    heads = {
+        unit: [
+            FeedRecipient(username=u.username, display_name=u.display_name, email=u.email)
+            for u in users
+            if u.email
+        ]
+        for (unit, _), users in people.items()
+    }
+    reached = {name: nearest(name, heads) or name for name in names}
     return DeadlineFeed(
         as_of=as_of,
         within_days=within_days,
@@ -648,7 +645,13 @@ async def deadline_feed(session: AsyncSession, *, as_of: date, within_days: int)
                 overdue=item.overdue,
                 days_left=(item.due_date - as_of).days,
                 units=[
-                    FeedUnit(id=u.id, name=u.name, role=u.role, heads=heads[u.id])
+                    FeedUnit(
+                        id=u.id,
+                        name=u.name,
+                        role=u.role,
+                        heads=heads.get(reached[u.name], []),
+                        heads_of=reached[u.name],
+                    )
                     for u in item.units
                 ],
             )

@@ -4,7 +4,9 @@ clerk, the unit's heads and the applicant; a connected application becomes a sub
 
 Each event id is recorded in the same transaction as what it causes, so a redelivered event is
 answered as a duplicate and changes nothing. Recipients are resolved in ledger's directory
-(``GET /directory/contacts``); one nobody can be found for becomes a visible dead message.
+(``GET /directory/contacts``); a unit with nobody goes up to its nearest ancestor that has someone
+(the message says for which unit), and one nobody up the line can be found for becomes a visible
+dead message.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from shared.errors import FieldError, NotFound, Unprocessable
 from shared.events import Event, EventReceipt
 from shared.http import ServiceClient
 from shared.timeutil import beijing_date
+from shared.units import lineage
 
 STAGE_KINDS = {
     "intake.stage.at_risk": "intake.at_risk",
@@ -70,13 +73,32 @@ async def _contacts(client: ServiceClient, **params: str) -> list[dict[str, Any]
     return found
 
 
+async def _nearest_contacts(
+    client: ServiceClient, unit: str, role: str, *, skip: str | None = None
+) -> tuple[str, list[dict[str, Any]]]:
+    """The people of ``role`` with an email (``skip``: a username not to count) of ``unit``, or,
+    when it has none, of its nearest ancestor that has (``shared.units.lineage``); with the unit
+    they belong to. ``(unit, [])`` when nobody up the line has anyone."""
+    for candidate in lineage(unit):
+        found = [
+            c
+            for c in await _contacts(client, unit=candidate, role=role)
+            if c.get("email") and c["username"] != skip
+        ]
+        if found:
+            return candidate, found
+    return unit, []
+
+
 async def _stage_messages(
     event: Event, data: StageEventData, client: ServiceClient, window: DeliveryWindow
 ) -> list[NewMessage]:
     kind = STAGE_KINDS[event.type]
     clerks = [c for c in await _contacts(client, role="clerk") if c["username"] == data.clerk]
-    supervisors = await _contacts(client, unit=data.supervising_unit, role="supervisor")
-    context = data.model_dump(mode="json")
+    reached_unit, reachable = await _nearest_contacts(
+        client, data.supervising_unit, role="supervisor"
+    )
+    context = {**data.model_dump(mode="json"), "reached_unit": reached_unit}
     messages: list[NewMessage] = []
 
     def message(role: str, recipient: str, error: str | None = None) -> NewMessage:
@@ -99,7 +121,6 @@ async def _stage_messages(
     else:
         why = "has no email" if clerk else "is not an active clerk in the directory"
         messages.append(message("clerk", f"user:{data.clerk}", f"clerk '{data.clerk}' {why}"))
-    reachable = [s for s in supervisors if s.get("email")]
     messages.extend(message("supervisor", s["email"]) for s in reachable)
     if not reachable:
         messages.append(
@@ -117,9 +138,11 @@ async def _due_changed_messages(
 ) -> list[NewMessage]:
     """The clerk and the unit's heads (部门负责人) by email in working time; the applicant by
     SMS and email outside quiet hours. Nobody found on the staff side is a visible dead one."""
-    context = data.model_dump(mode="json")
     clerks = [c for c in await _contacts(client, role="clerk") if c["username"] == data.clerk]
-    heads = await _contacts(client, unit=data.unit, role="dept_head")
+    reached_unit, reachable = await _nearest_contacts(
+        client, data.unit, role="dept_head", skip=data.clerk
+    )
+    context = {**data.model_dump(mode="json"), "reached_unit": reached_unit}
 
     def message(
         role: str,
@@ -156,7 +179,6 @@ async def _due_changed_messages(
                 f"clerk '{data.clerk}' {why}",
             )
         )
-    reachable = [h for h in heads if h.get("email") and h["username"] != data.clerk]
     messages.extend(message("unit", Channel.email, h["email"], staff_window) for h in reachable)
     if not reachable:
         messages.append(

@@ -78,7 +78,13 @@ def _message_for(
     window: DeliveryWindow,
 ) -> NewMessage:
     key = f"{LEDGER_REMINDER}:{entry['item_id']}:{trigger.name}"
-    text = templates().render(LEDGER_REMINDER, Channel.email, {**entry, "unit": unit["name"]})
+    # A unit without a head is reminded through its nearest ancestor's (``heads_of``); the
+    # message says for which unit, and the key keeps one message per unit it speaks for.
+    reached_unit = unit.get("heads_of") or unit["name"]
+    data = {**entry, "unit": unit["name"], "reached_unit": reached_unit}
+    text = templates().render(LEDGER_REMINDER, Channel.email, data)
+    if reached_unit != unit["name"]:
+        key = f"{key}:unit-{unit['id']}"
     if head is None:
         return NewMessage(
             dedup_key=f"{key}:unit-{unit['id']}:unresolved",

@@ -4,9 +4,10 @@ their units' heads and then to the supervising leaders.
 The ledger decides and records each step (``POST /feed/stale-escalations`` records today's and
 lists those not yet sent); notify queues one message per step and recipient, commits, and only
 then tells the ledger the steps are sent. A run that fails half-way is repeated safely: the steps
-come back from the feed and the dedup keys queue nothing twice. A unit with nobody to tell becomes
-a dead letter naming the unit, like the deadline reminders'. Nothing runs on weekends or
-holidays, and the messages wait for the staff window (working time).
+come back from the feed and the dedup keys queue nothing twice. A unit with nobody to tell is
+told through its nearest ancestor with someone (the ledger says so in ``via_unit``); one with
+nobody up its whole line becomes a dead letter naming the unit, like the deadline reminders'.
+Nothing runs on weekends or holidays, and the messages wait for the staff window (working time).
 """
 
 from __future__ import annotations
@@ -58,13 +59,17 @@ def _messages(step: dict[str, Any], window: DeliveryWindow) -> list[NewMessage]:
     messages = []
     for target in step["targets"]:
         name = target.get("display_name") or f"{target['unit']}负责同志"
+        # Sent up to the nearest ancestor with someone (``via_unit``): the message says for
+        # which unit, and the key keeps one message per unit it speaks for.
+        reached_unit = target.get("via_unit") or target["unit"]
         text = templates().render(
             STALE_ESCALATION,
             Channel.email,
-            {**data, "unit": target["unit"], "recipient_name": name},
+            {**data, "unit": target["unit"], "reached_unit": reached_unit, "recipient_name": name},
         )
+        via = f":unit-{target['unit_id']}" if target.get("via_unit") else ""
         message = NewMessage(
-            dedup_key=f"{key}:{target.get('email')}:email",
+            dedup_key=f"{key}{via}:{target.get('email')}:email",
             kind=STALE_ESCALATION,
             channel=Channel.email,
             recipient=target.get("email") or "",

@@ -7,9 +7,11 @@ from sqlmodel import select
 
 from services.intake.portal.models import IdempotencyRecord, LicenceCheck
 from services.intake.standins.elicense import ELicenseClient
+from shared.auth import Role
 from shared.db import session_scope
+from tests.conftest import client_for
 from tests.e2e.support import free_port
-from tests.intake.conftest import DONGYING_UNIT
+from tests.intake.conftest import DONGYING_UNIT, staff_token
 from tests.intake.portal.conftest import (
     PERSON,
     PERSON_PROPERTY,
@@ -92,6 +94,49 @@ class TestAccepted:
         assert retry.json() == first.json()
         assert retry.headers["idempotent-replayed"] == "true"
         assert (await clerk.get("/applications")).json()["total"] == 1
+
+
+class TestCountyCompanies:
+    """Each county's applications go to its own company (service_areas.json); the city company
+    and the group 各供电企业 are above it in the hierarchy, a sibling county is not."""
+
+    async def test_a_countys_application_goes_to_its_company(self, intake, apps, portal, clerk):
+        guangrao = await submit(
+            portal, region_code="370523", site={"address": "广饶县测试路2号", "area_class": "town"}
+        )
+        assert guangrao.status_code == 201, guangrao.text
+        assert (guangrao.json()["unit"], guangrao.json()["jurisdiction"]) == (
+            "国网广饶县供电公司",
+            "dongying",
+        )
+        kenli = await submit(portal, region_code="370505")
+        assert kenli.json()["unit"] == "国网东营市垦利区供电公司"
+        city = await submit(portal, region_code="370502")
+        assert city.json()["unit"] == "国网东营供电公司"
+        every = sorted(r.json()["number"] for r in (guangrao, kenli, city))
+
+        async def seen(username: str, unit: str) -> list[str]:
+            token = await staff_token(apps, username, Role.clerk, (unit,))
+            async with client_for(intake, token) as client:
+                listed = (await client.get("/applications")).json()["applications"]
+            return sorted(a["number"] for a in listed)
+
+        assert await seen("clerk-guangrao", "国网广饶县供电公司") == [guangrao.json()["number"]]
+        assert await seen("clerk-kenli", "国网东营市垦利区供电公司") == [kenli.json()["number"]]
+        assert await seen("clerk-lijin", "国网利津县供电公司") == []
+        assert await seen("clerk-shengli", "国网胜利供电公司") == []
+        # The city company's clerk has 东营区's and, by the hierarchy, its county companies'.
+        assert (
+            sorted(a["number"] for a in (await clerk.get("/applications")).json()["applications"])
+            == every
+        )
+        assert await seen("clerk-group", "各供电企业") == every
+
+        async with client_for(
+            intake, await staff_token(apps, "clerk-lijin", Role.clerk, ("国网利津县供电公司",))
+        ) as lijin:
+            refused = await lijin.get(f"/applications/{guangrao.json()['number']}")
+        assert (refused.status_code, refused.json()["code"]) == (403, "not_your_unit")
 
 
 class TestRefused:
