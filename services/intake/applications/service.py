@@ -326,6 +326,14 @@ async def recompute_for_year(session: AsyncSession, clocking: Clocking, year: in
     return await _recompute_where(session, clocking, touches_year)
 
 
+async def recompute_live(session: AsyncSession, clocking: Clocking) -> int:
+    """Recompute every open or paused application (the calendar a process starts with)."""
+    is_live = col(Application.status).in_(
+        [ApplicationStatus.open.value, ApplicationStatus.paused.value]
+    )
+    return await _recompute_where(session, clocking, is_live)
+
+
 async def recompute_open(session: AsyncSession, clocking: Clocking) -> int:
     """Recompute the running clock of every open application (after a settings change)."""
     is_open = col(Application.status) == ApplicationStatus.open.value

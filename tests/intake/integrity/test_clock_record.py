@@ -10,8 +10,8 @@ import pytest
 from services import cli
 from services.intake.integrity.clock_record import record_clock_at_startup, seal_unsealed
 from services.intake.integrity.models import ClockParameter
+from services.intake.jobs import restore_calendar
 from services.intake.settings import IntakeSettings
-from services.intake.workdays.service import restore_calendar
 from shared.db import session_scope
 from tests.intake.conftest import create
 from tests.intake.integrity.conftest import tamper

@@ -5,7 +5,7 @@ from datetime import date
 from sqlmodel import col, update
 
 from services.intake.applications.models import Application
-from services.intake.workdays.service import restore_calendar
+from services.intake.jobs import restore_calendar
 from shared.calendar import WorkingCalendar, package_source, package_year_range
 from shared.clock import SYSTEM_CLOCK, today
 from shared.db import session_scope
