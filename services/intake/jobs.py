@@ -159,11 +159,13 @@ async def bring_clocks_up(app: FastAPI) -> LoadOutcome:
 
 
 async def restore_calendar(app: FastAPI) -> None:
-    """Startup hook: ``app.state.calendar`` with the years loaded earlier; then, on the replica
-    that takes the lead, every live clock brought up to it (:func:`bring_clocks_up`). A standby
-    only attaches the calendar: the leader does the rest once for all."""
+    """Startup hook: ``app.state.calendar`` with the years loaded earlier; then, in a process
+    that runs the background jobs and takes the integrity lead, every live clock brought up to
+    it (:func:`bring_clocks_up`). The other processes only attach the calendar: the leader does
+    the rest once for all (a process without jobs must not take the lock it would never use)."""
     await attach_calendar(app)
-    if await leads_integrity(app):
+    config: IntakeSettings = app.state.intake_settings
+    if config.background_jobs and await leads_integrity(app):
         await bring_clocks_up(app)
 
 

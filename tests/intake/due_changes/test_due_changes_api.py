@@ -11,7 +11,7 @@ from sqlmodel import col, select
 
 from services.intake.app import create_app as create_intake
 from services.intake.applications.models import Application
-from services.intake.jobs import leads_integrity, restore_calendar, run_delivery, stop_jobs
+from services.intake.jobs import run_delivery, stop_jobs
 from services.intake.monitoring.models import Escalation
 from services.intake.outbox.models import EventType, OutboxEvent
 from services.intake.settings import IntakeSettings
@@ -21,7 +21,7 @@ from shared.calendar import WorkingCalendar, YearArrangement
 from shared.db import session_scope
 from tests.conftest import add_user, client_for, sign_in
 from tests.intake.applications.test_stages_api import complete
-from tests.intake.conftest import create
+from tests.intake.conftest import create, restart_as_worker
 from tests.intake.workdays.test_calendar_api import ARRANGEMENT_2027
 
 
@@ -301,10 +301,11 @@ class TestStartUp:
 
     @staticmethod
     async def restart_both(intake, replica, caplog) -> int:
-        """Both replicas start at once; returns how many recomputed (a ``calendar`` job run)."""
+        """Both start at once as processes that run the jobs; returns how many recomputed (a
+        ``calendar`` job run)."""
         caplog.clear()
         with caplog.at_level(logging.INFO, logger="huodian.intake.jobs"):
-            await asyncio.gather(restore_calendar(intake), restore_calendar(replica))
+            await asyncio.gather(restart_as_worker(intake), restart_as_worker(replica))
         return sum(getattr(r, "job", None) == "calendar" for r in caplog.records)
 
     async def test_one_replica_recomputes_records_and_tells_once(
@@ -326,17 +327,20 @@ class TestStartUp:
         number = (await create(clerk))["application"]["number"]
         assert (await row(intake, number)).due_date == date(2027, 1, 5)
 
-        assert await leads_integrity(intake)
+        await stop_jobs(intake)  # nobody leads
         replica = create_intake(settings, IntakeSettings(background_jobs=False))
         replica.state.clock = clock
-        async with replica.router.lifespan_context(replica):  # its start-up: a standby
+        async with replica.router.lifespan_context(replica):
             await replica.state.client.aclose()
             replica.state.client = apps.client_for(settings, "intake")
             try:
+                # A process without jobs attaches the calendar only: it takes no lock it
+                # would never use, and recomputes nothing.
+                assert not getattr(replica.state, "integrity_leader", False)
                 assert (await row(intake, number)).due_date == date(2027, 1, 5)
                 assert await due_changes(clerk, number) == []
 
-                await stop_jobs(intake)  # nobody leads: both restart at once and race
+                # Two processes that run the jobs start at once and race for the lock.
                 assert await self.restart_both(intake, replica, caplog) == 1
                 # 2027 unpublished: 01-01 predicted off, 01-04 a working day again.
                 assert (await row(intake, number)).due_date == date(2027, 1, 4)
