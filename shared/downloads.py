@@ -27,6 +27,9 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
 XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+PROVISIONAL_MARK = "预测"
+"""Shown beside a date or figure counted over a year whose holiday arrangement is not
+published yet (its statutory holidays predicted: :mod:`shared.statutory_holidays`)."""
 
 # Column widths in Excel's units (about one Latin character); CJK characters count two.
 _MIN_WIDTH = 6.0

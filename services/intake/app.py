@@ -15,7 +15,7 @@ from services.intake.external_lines.routes import router as external_lines_route
 from services.intake.fees.routes import router as fees_router
 from services.intake.integrity.clock_record import record_clock_at_startup
 from services.intake.integrity.routes import router as integrity_router
-from services.intake.jobs import start_jobs, stop_jobs
+from services.intake.jobs import restore_calendar, start_jobs, stop_jobs
 from services.intake.kpis.routes import router as kpis_router
 from services.intake.monitoring.metrics import intake_figures
 from services.intake.monitoring.routes import router as monitoring_router
@@ -32,7 +32,6 @@ from services.intake.portal.routes import router as portal_staff_router
 from services.intake.settings import IntakeSettings
 from services.intake.whitelist.routes import router as whitelist_router
 from services.intake.workdays.routes import router as calendar_router
-from services.intake.workdays.service import restore_calendar
 from shared.app import create_service_app
 from shared.settings import Settings
 

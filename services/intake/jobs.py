@@ -11,6 +11,11 @@ once across replicas: only the replica holding the integrity lock (``shared.lead
 PostgreSQL advisory lock, or a file lock beside the SQLite database) runs them; the others try
 to take the lock on every pass, so a standby takes over within one pass when the leader dies.
 
+The same leader brings the live clocks up to its calendar (:func:`bring_clocks_up`) when it
+takes the lead — at start-up (:func:`restore_calendar`) or taking over from a leader that
+stopped — so the deadlines a newer calendar moves are recomputed, recorded and told once, not
+by every replica, and the verification it runs then sees no drift.
+
 Each run of a job (a scan, a checkpoint, a verification) has a request id of its own, logged
 when it starts: the events it queues carry it in the outbox and on to notify, so a message
 caused by a job is followed back to the run that queued it, as a request's is to the request.
@@ -25,7 +30,10 @@ from collections.abc import Iterator
 
 from fastapi import FastAPI
 
+from services.intake.applications.service import Clocking
+from services.intake.due_changes.service import LoadOutcome, recompute_and_record
 from services.intake.integrity.checkpoints import Checkpoint
+from services.intake.integrity.clock_record import STARTUP_ACTOR
 from services.intake.integrity.service import checkpoint_now, raise_alert, verify_everything
 from services.intake.integrity.sweep import Report
 from services.intake.monitoring.models import ScanResult
@@ -33,6 +41,7 @@ from services.intake.monitoring.service import scan
 from services.intake.outbox.models import DeliveryRun
 from services.intake.outbox.service import deliver_pending
 from services.intake.settings import IntakeSettings
+from services.intake.workdays.service import attach_calendar
 from shared.db import session_scope
 from shared.leader import LeaderLock, leader_lock
 from shared.logs import request_id_scope
@@ -124,12 +133,52 @@ async def leads_integrity(app: FastAPI) -> bool:
     return leads
 
 
+async def bring_clocks_up(app: FastAPI) -> LoadOutcome:
+    """Recompute every live clock under ``app.state.calendar``, in its own transaction; each
+    deadline that moved is recorded, its obsolete warnings cleared and those concerned told, as
+    a calendar load does (:func:`services.intake.due_changes.service.recompute_and_record`).
+
+    The calendar a process starts with may differ from the one the stored due dates were
+    computed under (a newer ``chinesecalendar``, predicted holidays for an unpublished year, a
+    changed warning share): recomputing keeps the stored figures what the clock says, so the
+    integrity check (which recomputes them) reports tampering, not drift.
+    """
+    config: IntakeSettings = app.state.intake_settings
+    with job_run("calendar"):
+        async with session_scope(app.state.engine) as session:
+            outcome = await recompute_and_record(
+                session,
+                Clocking(app.state.calendar, config.at_risk_percent),
+                None,
+                actor=STARTUP_ACTOR,
+                now=app.state.clock.now(),
+            )
+    if outcome.moved:
+        log.info("calendar: %d deadlines moved at start-up, recorded and told", outcome.moved)
+    return outcome
+
+
+async def restore_calendar(app: FastAPI) -> None:
+    """Startup hook: ``app.state.calendar`` with the years loaded earlier; then, in a process
+    that runs the background jobs and takes the integrity lead, every live clock brought up to
+    it (:func:`bring_clocks_up`). The other processes only attach the calendar: the leader does
+    the rest once for all (a process without jobs must not take the lock it would never use)."""
+    await attach_calendar(app)
+    config: IntakeSettings = app.state.intake_settings
+    if config.background_jobs and await leads_integrity(app):
+        await bring_clocks_up(app)
+
+
 async def run_integrity(
     app: FastAPI, *, checkpoint: bool, verify: bool
 ) -> tuple[Checkpoint | None, Report | None] | None:
-    """The integrity jobs that are due, if this replica leads; None if another one does."""
+    """The integrity jobs that are due, if this replica leads; None if another one does. A
+    replica taking over the lead first brings the live clocks up to its calendar."""
+    was_leading = bool(getattr(app.state, "integrity_leader", False))
     if not await leads_integrity(app):
         return None
+    if not was_leading:
+        await bring_clocks_up(app)
     written = await run_checkpoint(app) if checkpoint else None
     report = await run_verify(app) if verify else None
     return written, report

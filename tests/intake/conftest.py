@@ -10,6 +10,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from services.intake.jobs import restore_calendar
 from services.intake.settings import IntakeSettings
 from services.ledger.accounts.models import User
 from services.ledger.accounts.service import get_user_by_name
@@ -163,3 +164,14 @@ async def create(client: httpx.AsyncClient, **changes: object) -> dict[str, obje
     assert response.status_code == 201, response.text
     created: dict[str, object] = response.json()
     return created
+
+
+async def restart_as_worker(app: FastAPI) -> None:
+    """What the start-up of an intake process that runs the background jobs does (the
+    in-process apps run none, so their own start-up only attaches the calendar)."""
+    config: IntakeSettings = app.state.intake_settings
+    app.state.intake_settings = config.model_copy(update={"background_jobs": True})
+    try:
+        await restore_calendar(app)
+    finally:
+        app.state.intake_settings = config

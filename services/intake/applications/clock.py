@@ -15,7 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from shared.calendar import WorkingCalendar
+from services.intake.applications.models import Application, ApplicationStage
+from shared.calendar import Deadline, WorkingCalendar
 
 
 @dataclass(frozen=True)
@@ -37,13 +38,36 @@ class Spent:
     provisional: bool
 
 
+def deadline(calendar: WorkingCalendar, start: date, limit: int, paused: int) -> Deadline:
+    """The due date of ``limit`` working days from ``start``, moved on by ``paused``;
+    provisional when it was counted over a year whose arrangement is not published (预测)."""
+    return calendar.add_working_days(start, limit + paused)
+
+
+def stage_deadline(
+    calendar: WorkingCalendar, application: Application, stage: ApplicationStage
+) -> Deadline | None:
+    """When ``stage`` is due (环节办结期限), from its start and the pauses ended in it; None
+    before it starts, or when the process has a total limit only (:func:`process_deadline`)."""
+    if stage.started_day is None or not application.staged or stage.limit_days is None:
+        return None
+    return deadline(calendar, stage.started_day, stage.limit_days, stage.paused_days)
+
+
+def process_deadline(calendar: WorkingCalendar, application: Application) -> Deadline:
+    """When the whole process is due (全流程期限), from acceptance and the pauses ended."""
+    return deadline(
+        calendar, application.accepted_day, application.total_limit_days, application.paused_days
+    )
+
+
 def watch(
     calendar: WorkingCalendar, start: date, limit: int, paused: int, at_risk_percent: int
 ) -> Watch:
     """The due date and first at-risk day of ``limit`` working days from ``start``."""
     if limit < 1:
         raise ValueError(f"a limit is at least one working day, got {limit}")
-    due = calendar.add_working_days(start, limit + paused)
+    due = deadline(calendar, start, limit, paused)
     used_share = -(-limit * at_risk_percent // 100)  # ceil(limit × percent / 100)
     by_share = calendar.add_working_days(start, used_share + paused).due
     last_day_left = calendar.add_working_days(start, limit + paused - 1).due + timedelta(days=1)

@@ -177,11 +177,7 @@ def refresh(
         if stage.started_day is None:
             stage.due_date = None
             continue
-        deadline = (
-            calendar.add_working_days(stage.started_day, stage.limit_days + stage.paused_days)
-            if application.staged and stage.limit_days is not None
-            else None
-        )
+        deadline = clock.stage_deadline(calendar, application, stage)
         stage.due_date = deadline.due if deadline else None
         # An open stage is provisional if its due date is; a closed one if its count was.
         stage.provisional = (deadline is not None and deadline.provisional) or provisional_by_stage[
@@ -328,6 +324,14 @@ async def recompute_for_year(session: AsyncSession, clocking: Clocking, year: in
         col(Application.ended_day).is_(None) | (col(Application.ended_day) >= first),
     )
     return await _recompute_where(session, clocking, touches_year)
+
+
+async def recompute_live(session: AsyncSession, clocking: Clocking) -> int:
+    """Recompute every open or paused application (the calendar a process starts with)."""
+    is_live = col(Application.status).in_(
+        [ApplicationStatus.open.value, ApplicationStatus.paused.value]
+    )
+    return await _recompute_where(session, clocking, is_live)
 
 
 async def recompute_open(session: AsyncSession, clocking: Clocking) -> int:

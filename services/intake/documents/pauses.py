@@ -23,6 +23,7 @@ from sqlalchemy import ColumnElement
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from services.intake.applications import clock
 from services.intake.applications.models import (
     PAUSE_REASON_LABELS,
     Application,
@@ -42,7 +43,8 @@ from services.intake.documents.service import ask
 from services.intake.policies.models import STAGE_LABELS, Stage
 from services.intake.rules.documents import load_document_catalogue
 from shared.auth import Principal, Role
-from shared.downloads import add_sheet, new_workbook, workbook_bytes
+from shared.calendar import WorkingCalendar
+from shared.downloads import PROVISIONAL_MARK, add_sheet, new_workbook, workbook_bytes
 from shared.errors import FieldError, Forbidden, Unprocessable
 from shared.masking import FreeText, masked_unless
 from shared.timeutil import BeijingTime, format_beijing
@@ -131,6 +133,18 @@ class PauseEvidence(BaseModel):
     ended_at: BeijingTime | None
     ended_by: str | None
     days: int | None = DataField(description="Working days paused; null while it runs")
+    provisional: bool = DataField(
+        description="预测: the working days paused were counted over a year whose holiday "
+        "arrangement is not published yet"
+    )
+    due_date: date | None = DataField(
+        description="The due date the paused clock runs to: the stage's own (环节办结期限), or "
+        "the whole process's (全流程期限) when only a total limit is set; moved on by every "
+        "pause ended so far"
+    )
+    due_provisional: bool = DataField(
+        description="预测: the due date was counted over a year whose arrangement is not published"
+    )
     awaited: list[AwaitedDocument]
 
 
@@ -142,7 +156,7 @@ class PauseEvidenceReport(BaseModel):
 
 @dataclass
 class _Loaded:
-    stages: dict[tuple[int, int], Stage]
+    stages: dict[tuple[int, int], ApplicationStage]
     requests: dict[int, list[DocumentRequest]]
     documents: dict[int, list[ApplicationDocument]]
     waivers: dict[int, list[DocumentWaiver]]
@@ -158,7 +172,7 @@ async def _load(session: AsyncSession, ids: Sequence[int]) -> _Loaded:
             select(ApplicationStage).where(col(ApplicationStage.application_id).in_(ids))
         )
     ).all():
-        loaded.stages[(stage.application_id, stage.seq)] = stage.stage
+        loaded.stages[(stage.application_id, stage.seq)] = stage
     for request in (
         await session.exec(
             select(DocumentRequest)
@@ -248,12 +262,24 @@ def _awaited(
 
 
 def _evidence(
-    rows: Sequence[tuple[ApplicationPause, Application]], loaded: _Loaded
+    rows: Sequence[tuple[ApplicationPause, Application]],
+    loaded: _Loaded,
+    calendar: WorkingCalendar,
 ) -> list[PauseEvidence]:
     shown: list[PauseEvidence] = []
     for pause, application in rows:
         assert application.id is not None
-        stage = loaded.stages[(application.id, pause.stage_seq)]
+        stage_row = loaded.stages[(application.id, pause.stage_seq)]
+        stage = stage_row.stage
+        due = (
+            clock.stage_deadline(calendar, application, stage_row)
+            if application.staged
+            else clock.process_deadline(calendar, application)
+        )
+        provisional = (
+            pause.ended_day is not None
+            and (clock.paused_days(calendar, pause.started_day, pause.ended_day)[1])
+        )
         shown.append(
             PauseEvidence(
                 application=application.number,
@@ -268,6 +294,9 @@ def _evidence(
                 ended_at=pause.ended_at,
                 ended_by=pause.ended_by,
                 days=pause.days if pause.ended_at is not None else None,
+                provisional=provisional,
+                due_date=due.due if due else None,
+                due_provisional=due is not None and due.provisional,
                 awaited=_awaited(pause, stage, application.id, loaded),
             )
         )
@@ -275,7 +304,7 @@ def _evidence(
 
 
 async def evidence_for_application(
-    session: AsyncSession, application: Application, *, unmasked: bool
+    session: AsyncSession, application: Application, calendar: WorkingCalendar, *, unmasked: bool
 ) -> PauseEvidenceReport:
     """Every pause of one application with its evidence; notes masked unless ``unmasked``."""
     pauses = (
@@ -290,7 +319,7 @@ async def evidence_for_application(
     report = PauseEvidenceReport(
         period_start=None,
         period_end=None,
-        pauses=_evidence([(p, application) for p in pauses], loaded),
+        pauses=_evidence([(p, application) for p in pauses], loaded, calendar),
     )
     return masked_unless(report, unmasked)
 
@@ -313,6 +342,7 @@ async def evidence_for_period(
     principal: Principal,
     period_start: date,
     period_end: date,
+    calendar: WorkingCalendar,
     *,
     unit: str | None = None,
 ) -> PauseEvidenceReport:
@@ -346,7 +376,9 @@ async def evidence_for_period(
     rows = [(pause, application) for pause, application in (await session.exec(query)).all()]
     loaded = await _load(session, sorted({a.id for _, a in rows if a.id is not None}))
     report = PauseEvidenceReport(
-        period_start=period_start, period_end=period_end, pauses=_evidence(rows, loaded)
+        period_start=period_start,
+        period_end=period_end,
+        pauses=_evidence(rows, loaded, calendar),
     )
     return masked_unless(report, principal.role is Role.clerk)
 
@@ -367,6 +399,9 @@ _HEADER = (
     "恢复时间",
     "恢复人",
     "暂停工作日",
+    "暂停工作日预测",
+    "办结期限",
+    "期限预测",
 )
 
 
@@ -400,6 +435,9 @@ def evidence_xlsx(report: PauseEvidenceReport, heading: str) -> bytes:
                 format_beijing(p.ended_at) or "暂停中",
                 p.ended_by or "",
                 p.days if p.days is not None else "",
+                PROVISIONAL_MARK if p.provisional else "",
+                p.due_date.isoformat() if p.due_date else "",
+                PROVISIONAL_MARK if p.due_provisional else "",
             ]
             for p in report.pauses
         ),

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Response, status
 
 from services.intake.applications.service import check_operator, check_reader, get_application
-from services.intake.deps import CurrentClerk, Staff
+from services.intake.deps import Calendar, CurrentClerk, Staff
 from services.intake.documents import pauses, service
 from services.intake.documents.models import (
     DocumentReceipt,
@@ -101,11 +101,13 @@ async def waive_document(
     responses=_XLSX,
 )
 async def application_pause_evidence(
-    number: str, staff: Staff, session: Session, fmt: Format = "json"
+    number: str, staff: Staff, session: Session, calendar: Calendar, fmt: Format = "json"
 ) -> PauseEvidenceReport | Response:
     application = await get_application(session, number)
     unmasked = check_reader(application, staff)
-    report = await pauses.evidence_for_application(session, application, unmasked=unmasked)
+    report = await pauses.evidence_for_application(
+        session, application, calendar, unmasked=unmasked
+    )
     if fmt == "json":
         return report
     content = pauses.evidence_xlsx(report, f"暂停计时佐证（{application.number}）")
@@ -121,12 +123,15 @@ async def application_pause_evidence(
 async def period_pause_evidence(
     staff: Staff,
     session: Session,
+    calendar: Calendar,
     period_start: Annotated[Day, Query(description="暂停开始日期起（北京时间）")],
     period_end: Annotated[Day, Query(description="暂停开始日期止（含）")],
     unit: str | None = None,
     fmt: Format = "json",
 ) -> PauseEvidenceReport | Response:
-    report = await pauses.evidence_for_period(session, staff, period_start, period_end, unit=unit)
+    report = await pauses.evidence_for_period(
+        session, staff, period_start, period_end, calendar, unit=unit
+    )
     if fmt == "json":
         return report
     content = pauses.evidence_xlsx(report, f"暂停计时佐证（{period_start}至{period_end}）")

@@ -1,9 +1,11 @@
 """A calendar change reaching people (节假日调整通知): record, clear and tell, once per change.
 
-:func:`recompute_and_record` wraps the recomputation a calendar load does. It reads every open
-or paused application's live deadline (the current stage's, or the whole budget's where only a
-total is set) before and after, in set queries, and for each one that moved, in the load's
-transaction:
+:func:`recompute_and_record` wraps the recomputation a calendar load does, and the one a
+process does at start-up when the calendar it starts with (a newer package, a year's holidays
+predicted) moves deadlines computed under another
+(:func:`services.intake.jobs.restore_calendar`). It reads every open or paused application's
+live deadline (the current stage's, or the whole budget's where only a total is set) before
+and after, in set queries, and for each one that moved, in the load's transaction:
 
 - stores a :class:`DueChange` (old → new, the arrangement's year and source);
 - clears the warnings that no longer apply: an at-risk mark whose first at-risk day is now
@@ -14,13 +16,15 @@ transaction:
 - queues ``intake.application.due_changed`` for notify, which tells the clerk, the unit's heads
   and the applicant.
 
-A load that moves nothing (the same arrangement loaded again, a year no open clock touches)
-writes nothing. Only the date moving counts: a due date that merely stops being provisional
-is shown as such on every surface, but nobody is messaged about an unchanged date.
+A load that moves nothing (the same arrangement loaded again, a year no open clock touches),
+or a start with the calendar unchanged, writes nothing. Only the date moving counts: a due date
+that merely stops being provisional is shown as such on every surface, but nobody is messaged
+about an unchanged date.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, cast
@@ -42,6 +46,7 @@ from services.intake.applications.service import (
     check_reader,
     get_application,
     recompute_for_year,
+    recompute_live,
 )
 from services.intake.due_changes.models import (
     CLEARED_LABELS,
@@ -53,8 +58,9 @@ from services.intake.monitoring.models import Escalation, EscalationState
 from services.intake.outbox.models import EventType
 from services.intake.outbox.service import enqueue
 from services.intake.policies.models import CUSTOMER_TYPE_LABELS, STAGE_LABELS, Stage
+from services.intake.workdays.models import PREDICTED_SOURCE
 from shared.auth import Principal
-from shared.calendar import beijing_date
+from shared.calendar import WorkingCalendar, beijing_date
 from shared.db import fetch_all
 
 SYSTEM = "system"
@@ -76,9 +82,9 @@ def chinese_date(day: date) -> str:
     return f"{day.year}年{day.month}月{day.day}日"
 
 
-async def live_deadlines(session: AsyncSession, year: int) -> dict[int, LiveDeadline]:
-    """The live deadline of every open or paused application whose time may touch ``year``."""
-    first, last = date(year, 1, 1), date(year, 12, 31)
+async def live_deadlines(session: AsyncSession, year: int | None) -> dict[int, LiveDeadline]:
+    """The live deadline of every open or paused application whose time may touch ``year``
+    (every one with ``year`` None)."""
     query = (
         sa_select(
             col(Application.id),
@@ -101,10 +107,14 @@ async def live_deadlines(session: AsyncSession, year: int) -> dict[int, LiveDead
             col(Application.status).in_(
                 [ApplicationStatus.open.value, ApplicationStatus.paused.value]
             ),
+        )
+    )
+    if year is not None:
+        first, last = date(year, 1, 1), date(year, 12, 31)
+        query = query.where(
             col(Application.accepted_day) <= last,
             col(Application.ended_day).is_(None) | (col(Application.ended_day) >= first),
         )
-    )
     found: dict[int, LiveDeadline] = {}
     for app_id, staged, due, due_prov, seq, stage, stage_due, stage_prov in await fetch_all(
         session, query
@@ -192,13 +202,37 @@ def _event_data(application: Application, change: DueChange, cleared: list[str])
     }
 
 
+Cause = Callable[[LiveDeadline], tuple[int, str]]
+"""The calendar year and its source a moved deadline is put down to (its new one given)."""
+
+
+def loaded_cause(year: int, source: str) -> Cause:
+    """A load: every move is put down to the year loaded and its arrangement's source."""
+
+    def cause(_new: LiveDeadline) -> tuple[int, str]:
+        return year, source
+
+    return cause
+
+
+def start_up_cause(calendar: WorkingCalendar) -> Cause:
+    """At start-up the year that moved a deadline is not known (the calendar it was computed
+    under is gone): a move is put down to the year of its new due date, with that year's source
+    in ``calendar`` (published, loaded, or predicted)."""
+
+    def cause(new: LiveDeadline) -> tuple[int, str]:
+        year = new.due.year
+        return year, calendar.source_of(year) or PREDICTED_SOURCE
+
+    return cause
+
+
 async def record_moves(
     session: AsyncSession,
     before: dict[int, LiveDeadline],
     after: dict[int, LiveDeadline],
     *,
-    year: int,
-    source: str,
+    cause: Cause,
     actor: str,
     now: datetime,
 ) -> int:
@@ -220,6 +254,7 @@ async def record_moves(
     for application in applications:
         assert application.id is not None
         old, new = moved[application.id]
+        year, source = cause(new)
         cleared = await clear_warnings(session, application, old, new, now)
         change = DueChange(
             application_id=application.id,
@@ -276,19 +311,26 @@ class LoadOutcome:
 async def recompute_and_record(
     session: AsyncSession,
     clocking: Clocking,
-    year: int,
+    year: int | None,
     *,
-    source: str,
+    source: str = "",
     actor: str,
     now: datetime,
 ) -> LoadOutcome:
-    """Recompute what depends on ``year`` and record/tell each live deadline that moved."""
+    """Recompute what depends on ``year`` and record/tell each live deadline that moved.
+
+    A load gives its ``year`` and the arrangement's ``source``. ``year`` None (start-up)
+    recomputes every live clock under ``clocking.calendar`` and puts each move down to the year
+    of its new due date (:func:`start_up_cause`)."""
     before = await live_deadlines(session, year)
-    recomputed = await recompute_for_year(session, clocking, year)
+    if year is None:
+        recomputed = await recompute_live(session, clocking)
+        cause = start_up_cause(clocking.calendar)
+    else:
+        recomputed = await recompute_for_year(session, clocking, year)
+        cause = loaded_cause(year, source)
     after = await live_deadlines(session, year)
-    moved = await record_moves(
-        session, before, after, year=year, source=source, actor=actor, now=now
-    )
+    moved = await record_moves(session, before, after, cause=cause, actor=actor, now=now)
     return LoadOutcome(recomputed=recomputed, moved=moved)
 
 

@@ -39,6 +39,13 @@ class WorstCase(BaseModel):
     limit_days: int
     accepted_at: BeijingTime
     connected_at: BeijingTime
+    due_date: date = DataField(
+        description="The whole process's due date (全流程期限): the limit from acceptance, "
+        "moved on by the working days paused"
+    )
+    due_provisional: bool = DataField(
+        description="预测: the due date was counted over a year whose arrangement is not published"
+    )
 
 
 class TypeFigures(BaseModel):

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
 
-from services.intake.deps import Staff
+from services.intake.deps import Calendar, Staff
 from services.intake.kpis import service
 from services.intake.kpis.models import KpiReport
 from services.intake.kpis.service import KpiFilter
@@ -28,6 +28,7 @@ router = APIRouter(tags=["kpis"])
 async def kpis(
     staff: Staff,
     session: Session,
+    calendar: Calendar,
     now: Now,
     period_start: Annotated[Day, Query(description="接电日期起（北京时间）")],
     period_end: Annotated[Day, Query(description="接电日期止（含）")],
@@ -38,7 +39,7 @@ async def kpis(
     flt = KpiFilter(
         period_start=period_start, period_end=period_end, jurisdiction=jurisdiction, unit=unit
     )
-    result = await service.report(session, staff, flt, now=now)
+    result = await service.report(session, staff, flt, calendar, now=now)
     if fmt == "json":
         return result
     return attachment(kpi_xlsx(result), XLSX_MEDIA_TYPE, f"kpis-{period_start}-{period_end}.xlsx")

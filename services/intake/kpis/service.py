@@ -19,6 +19,7 @@ from sqlalchemy import select as sa_select
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from services.intake.applications import clock
 from services.intake.applications.models import (
     Application,
     ApplicationPause,
@@ -35,6 +36,7 @@ from services.intake.kpis.models import (
 from services.intake.policies.models import CUSTOMER_TYPE_LABELS, STAGE_LABELS, CustomerType, Stage
 from shared import units
 from shared.auth import Principal, Role
+from shared.calendar import WorkingCalendar
 from shared.db import fetch_all
 from shared.errors import Forbidden, Unprocessable
 
@@ -116,7 +118,12 @@ def _days(row: Sequence[Any], offset: int) -> DaysFigures:
 
 
 async def report(
-    session: AsyncSession, principal: Principal, flt: KpiFilter, *, now: datetime
+    session: AsyncSession,
+    principal: Principal,
+    flt: KpiFilter,
+    calendar: WorkingCalendar,
+    *,
+    now: datetime,
 ) -> KpiReport:
     """The figures per customer type of the applications connected in the period."""
     scope = _scope(principal, flt)
@@ -190,6 +197,7 @@ async def report(
             col(Application.paused_days).label("paused_days"),
             col(Application.total_limit_days).label("limit_days"),
             col(Application.accepted_at).label("accepted_at"),
+            col(Application.accepted_day).label("accepted_day"),
             col(Application.ended_at).label("ended_at"),
             func.row_number()
             .over(
@@ -207,12 +215,13 @@ async def report(
         .where(worst_ranked.c.rank <= WORST_CASES)
         .order_by(worst_ranked.c.customer_type, worst_ranked.c.rank),
     )
-    return _assemble(flt, now, totals, stages, general, pauses, worst)
+    return _assemble(flt, now, calendar, totals, stages, general, pauses, worst)
 
 
 def _assemble(
     flt: KpiFilter,
     now: datetime,
+    calendar: WorkingCalendar,
     totals: Sequence[Any],
     stages: Sequence[Any],
     general: Sequence[Any],
@@ -238,6 +247,7 @@ def _assemble(
     pauses_by = {CustomerType(r[0]): r[1] for r in pauses}
     worst_by: dict[CustomerType, list[WorstCase]] = defaultdict(list)
     for r in worst:
+        due = clock.deadline(calendar, r.accepted_day, r.limit_days, r.paused_days)
         worst_by[CustomerType(r.customer_type)].append(
             WorstCase(
                 number=r.number,
@@ -248,6 +258,8 @@ def _assemble(
                 limit_days=r.limit_days,
                 accepted_at=r.accepted_at,
                 connected_at=r.ended_at,
+                due_date=due.due,
+                due_provisional=due.provisional,
             )
         )
     types = []

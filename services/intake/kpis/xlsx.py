@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from services.intake.kpis.models import DaysFigures, KpiReport
-from shared.downloads import add_sheet, new_workbook, workbook_bytes
+from shared.downloads import PROVISIONAL_MARK, add_sheet, new_workbook, workbook_bytes
 from shared.timeutil import format_beijing
 
 _DAYS_HEADER = ("平均(工作日)", "中位数", "P90", "最长", "时限内户数", "时限内占比")
@@ -77,6 +77,8 @@ def kpi_xlsx(report: KpiReport) -> bytes:
             "时限",
             "受理时间",
             "接电时间",
+            "全流程期限",
+            "期限预测",
         ),
         (
             [
@@ -89,6 +91,8 @@ def kpi_xlsx(report: KpiReport) -> bytes:
                 w.limit_days,
                 format_beijing(w.accepted_at),
                 format_beijing(w.connected_at),
+                w.due_date.isoformat(),
+                PROVISIONAL_MARK if w.due_provisional else "",
             ]
             for t in report.types
             for w in t.worst
@@ -105,6 +109,10 @@ def kpi_xlsx(report: KpiReport) -> bytes:
             ["受理单位", report.unit or "全部"],
             ["生成时间(北京时间)", format_beijing(report.generated_at)],
             ["口径", "电网环节时长 = 工作日总时长 − 等待客户的暂停时长；P90 取最近秩"],
+            [
+                PROVISIONAL_MARK,
+                "按尚未公布节假日安排的年度（节假日为预测）计算的期限，以公布的安排为准",
+            ],
         ],
         heading="统计说明",
     )

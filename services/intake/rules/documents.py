@@ -57,7 +57,6 @@ class Citation(Sourced):
     (:meth:`Sourced.source_for`)."""
 
     rule: str
-    source: str
 
 
 class DocumentKind(_Data):
@@ -239,9 +238,9 @@ def documents_still_needed(
     return needs
 
 
-def _source(rule: Citation, jurisdiction: str | None) -> str:
-    """The source shown for ``rule``: the jurisdiction's own, or every plan's without one."""
-    return rule.source_for(jurisdiction) if jurisdiction else rule.source
+def _cite(rule: Sourced, jurisdiction: str | None) -> str:
+    """``rule``'s source for ``jurisdiction`` in brackets; nothing without a jurisdiction."""
+    return f"（{rule.source_for(jurisdiction)}）" if jurisdiction else ""
 
 
 class DocumentNotAllowed(Unprocessable):
@@ -284,7 +283,7 @@ def check_document_request(
         today=today,
     )
     rule = catalogue.no_other_documents
-    cite = f"（{rule.source_for(jurisdiction)}）" if jurisdiction else ""
+    cite = _cite(rule, jurisdiction)
     accepted: dict[str, DocumentKind] = {}
     errors: list[FieldError] = []
     for i, name in enumerate(requested):
@@ -299,7 +298,7 @@ def check_document_request(
                         code="document_forbidden",
                         message=(
                             f"不得要求提供“{name}”：{forbidden.rule}"
-                            f"（{_source(forbidden, jurisdiction)}）"
+                            f"{_cite(forbidden, jurisdiction)}"
                         ),
                     )
                 )
@@ -330,7 +329,7 @@ def check_document_request(
         elif kind.code not in needs.needed:
             reuse = catalogue.reuse_on_change
             how = (
-                reuse.rule + (f"（{reuse.source_for(jurisdiction)}）" if jurisdiction else "")
+                reuse.rule + _cite(reuse, jurisdiction)
                 if kind.code in needs.reused
                 else "本次申请已提供且在有效期内。"
             )

@@ -66,7 +66,6 @@ class Keyword(_Data):
 class BannedFees(Sourced):
     names: tuple[str, ...]
     rule: str
-    source: str
     keywords: tuple[Keyword, ...]
     synonyms: dict[str, str]
 
@@ -81,14 +80,12 @@ class StatutoryFee(_Data):
 
 class StatutoryFees(Sourced):
     rule: str
-    source: str
     basis_note: str
     items: tuple[StatutoryFee, ...]
 
 
 class ZeroInvestment(Sourced):
     rule: str
-    source: str
     utility_side_keywords: tuple[Keyword, ...]
 
 
@@ -104,7 +101,6 @@ class ExtendedService(_Data):
 
 class ExtendedServices(Sourced):
     rule: str
-    source: str
     price_note: str
     catalogue: tuple[ExtendedService, ...]
 

@@ -3,10 +3,10 @@
 A rule shared by the data files (documents, fees, 三零) carries ``sources``: for each entered
 jurisdiction either its own plan's words and section (``local_rule``), or a plain statement that
 the plan has no such rule and what applies instead. :meth:`Sourced.source_for` gives the text an
-answer shows for one jurisdiction; a jurisdiction not entered is told so. A rule's own ``source``
-(beside ``sources``) lists every plan together and is only for views spanning jurisdictions
-(e.g. the whitelist report); an answer about one application or jurisdiction uses
-:meth:`Sourced.source_for`.
+answer shows for one jurisdiction; a jurisdiction not entered is told so. There is no
+combined source listing every plan together: a view spanning jurisdictions (e.g. the whitelist
+report) cites each jurisdiction's own, and the loaders refuse a leftover ``source`` beside
+``sources`` (``extra="forbid"``).
 """
 
 from __future__ import annotations

@@ -100,7 +100,6 @@ class ThreeZeroPolicy(_Data):
 
 class Citation(Sourced):
     rule: str
-    source: str
 
 
 class Ceiling(Sourced):
@@ -109,7 +108,6 @@ class Ceiling(Sourced):
 
     limit_kw: Decimal = Field(gt=0)
     rule: str
-    source: str
 
 
 class ThreeZeroRules(_Data):

@@ -264,13 +264,27 @@ class WhitelistCount(BaseModel):
     total: int
 
 
+class WhitelistJurisdiction(BaseModel):
+    """One jurisdiction's records per unit, under its own rule and source (规则出处)."""
+
+    jurisdiction: str
+    local_rule: bool = DataField(description="本地区行动方案是否有“白名单”备案规定")
+    rule: str = DataField(
+        description="本地区的规定原文；没有本地规定时为“没有…”的说明及所适用的规定"
+    )
+    source: str = DataField(description="本地区的出处（行动方案及条目）")
+    units: list[WhitelistCount]
+    subtotal: WhitelistCount
+
+
 class WhitelistReport(BaseModel):
-    """白名单统计: records per unit and status, with the overall figures."""
+    """白名单统计: records per jurisdiction, unit and status, with the overall figures.
+
+    The report spans jurisdictions, so each group cites its own rule and source: Dongying's
+    plan has the 白名单 备案 rule, Jingyu's says plainly that it has none."""
 
     title: str = "“白名单”备案及配套电网改造情况"
-    rule: str
-    source: str
-    units: list[WhitelistCount]
+    jurisdictions: list[WhitelistJurisdiction]
     overall: WhitelistCount
 
 

@@ -41,7 +41,9 @@ async def list_whitelist(
     return await service.list_whitelist(session, staff, flt, limit=limit, offset=offset)
 
 
-@router.get("/whitelist/report", summary="Whitelist records per unit and status (白名单统计)")
+@router.get(
+    "/whitelist/report", summary="Whitelist records per jurisdiction, unit and status (白名单统计)"
+)
 async def whitelist_report(staff: Staff, session: Session) -> WhitelistReport:
     return await service.report(session, staff)
 

@@ -31,6 +31,7 @@ from services.intake.whitelist.models import (
     WhitelistCount,
     WhitelistEntry,
     WhitelistItem,
+    WhitelistJurisdiction,
     WhitelistPage,
     WhitelistReport,
     WhitelistStatus,
@@ -276,19 +277,23 @@ async def transition(
 
 
 async def report(session: AsyncSession, principal: Principal) -> WhitelistReport:
-    """Whitelist records per unit and status (白名单统计), within what the caller may see."""
-    query = select(WhitelistEntry.unit, WhitelistEntry.status, func.count()).group_by(
-        col(WhitelistEntry.unit), col(WhitelistEntry.status)
+    """Whitelist records per jurisdiction, unit and status (白名单统计), within what the caller
+    may see; each jurisdiction's group cites its own rule and source."""
+    query = (
+        select(Application.jurisdiction, WhitelistEntry.unit, WhitelistEntry.status, func.count())
+        .join(Application, col(Application.id) == col(WhitelistEntry.application_id))
+        .group_by(
+            col(Application.jurisdiction), col(WhitelistEntry.unit), col(WhitelistEntry.status)
+        )
     )
     if principal.role is Role.clerk:
         query = query.where(col(WhitelistEntry.unit).in_(units.covered(principal.units)))
     elif principal.role is Role.supervisor:
-        query = query.join(
-            Application, col(Application.id) == col(WhitelistEntry.application_id)
-        ).where(col(Application.supervising_unit).in_(units.covered(principal.units)))
-    counts: dict[str, dict[WhitelistStatus, int]] = {}
-    for unit, status, count in await fetch_all(session, query):
-        counts.setdefault(unit, dict.fromkeys(WhitelistStatus, 0))[WhitelistStatus(status)] = count
+        query = query.where(col(Application.supervising_unit).in_(units.covered(principal.units)))
+    counts: dict[str, dict[str, dict[WhitelistStatus, int]]] = {}
+    for jurisdiction, unit, status, count in await fetch_all(session, query):
+        by_unit = counts.setdefault(jurisdiction, {})
+        by_unit.setdefault(unit, dict.fromkeys(WhitelistStatus, 0))[WhitelistStatus(status)] = count
 
     def row(unit: str, by_status: dict[WhitelistStatus, int]) -> WhitelistCount:
         return WhitelistCount(
@@ -299,11 +304,22 @@ async def report(session: AsyncSession, principal: Principal) -> WhitelistReport
             total=sum(by_status.values()),
         )
 
-    overall = {s: sum(by_status[s] for by_status in counts.values()) for s in WhitelistStatus}
+    def summed(groups: list[dict[WhitelistStatus, int]]) -> dict[WhitelistStatus, int]:
+        return {s: sum(by_status[s] for by_status in groups) for s in WhitelistStatus}
+
     rule = load_three_zero_rules().whitelist
+    every_unit = [by_status for by_unit in counts.values() for by_status in by_unit.values()]
     return WhitelistReport(
-        rule=rule.rule,
-        source=rule.source,
-        units=[row(unit, counts[unit]) for unit in sorted(counts)],
-        overall=row("合计", overall),
+        jurisdictions=[
+            WhitelistJurisdiction(
+                jurisdiction=jurisdiction,
+                local_rule=rule.has_local_rule(jurisdiction),
+                rule=rule.rule_for(jurisdiction, rule.rule),
+                source=rule.source_for(jurisdiction),
+                units=[row(unit, by_unit[unit]) for unit in sorted(by_unit)],
+                subtotal=row("小计", summed(list(by_unit.values()))),
+            )
+            for jurisdiction, by_unit in sorted(counts.items())
+        ],
+        overall=row("合计", summed(every_unit)),
     )

@@ -15,6 +15,10 @@ from shared.db import UTCDateTime
 from shared.timeutil import BeijingTime
 from shared.validation import Day
 
+PREDICTED_SOURCE = "predicted statutory holidays (未公布，按法定节假日预测，结果为暂定)"
+"""The source of an unpublished year: its statutory holidays predicted, everything over it
+provisional."""
+
 
 class CalendarYear(IntakeTable, table=True):
     """A year's arrangement as published by the State Council (国务院办公厅), loaded over the API.

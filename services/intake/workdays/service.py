@@ -15,9 +15,9 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.intake.applications.log import keyring_of
-from services.intake.applications.service import Clocking, recompute_open
 from services.intake.integrity.clock_record import record_loaded_years, seal_year
 from services.intake.workdays.models import (
+    PREDICTED_SOURCE,
     CalendarLoadResult,
     CalendarYear,
     CalendarYearDetail,
@@ -55,23 +55,12 @@ async def stored_calendar(session: AsyncSession, today: date) -> WorkingCalendar
     return WorkingCalendar.build(await loaded_arrangements(session), today=today)
 
 
-async def restore_calendar(app: FastAPI) -> None:
-    """Startup hook: make ``app.state.calendar`` include the years loaded earlier, and bring
-    every open clock up to it.
-
-    The calendar a process starts with may differ from the one the stored due dates were
-    computed under (a newer ``chinesecalendar``, predicted holidays for an unpublished year, a
-    changed warning share): recomputing the open applications keeps the stored figures what the
-    clock says, so the integrity check (which recomputes them) reports tampering, not drift.
-    """
+async def attach_calendar(app: FastAPI) -> WorkingCalendar:
+    """Make ``app.state.calendar`` the package calendar with the years loaded earlier."""
     async with session_scope(app.state.engine) as session:
         calendar = await stored_calendar(session, beijing_date(app.state.clock.now()))
-        app.state.calendar = calendar
-        await recompute_open(session, Clocking(calendar, app.state.intake_settings.at_risk_percent))
-
-
-# An unpublished year: its statutory holidays predicted, everything over it provisional.
-PREDICTED_SOURCE = "predicted statutory holidays (未公布，按法定节假日预测，结果为暂定)"
+    app.state.calendar = calendar
+    return calendar
 
 
 def _days(year: int) -> list[date]:

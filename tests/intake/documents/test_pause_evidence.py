@@ -163,3 +163,56 @@ class TestEvidence:
 
 
 EXPECTED_PAUSED_DAYS = 2
+
+
+class TestProvisionalFigures:
+    """A figure counted over a year whose holiday arrangement is not published yet (2027 in the
+    shipped calendar: its holidays are predicted) is marked 预测 in the evidence and its .xlsx."""
+
+    async def paused_and_resumed(self, clerk, clock, accepted, resumed):
+        clock.set(f"{accepted} 09:00")
+        number = (await create(clerk))["application"]["number"]
+        clock.set(f"{accepted} 10:00")
+        paused = await pause(clerk, number, reason="customer_works", note="客户自建配电房施工中")
+        assert paused.status_code == 200, paused.text
+        clock.set(f"{resumed} 09:00")
+        assert (await clerk.post(f"/applications/{number}/resume", json={})).status_code == 200
+        detail = (await clerk.get(f"/applications/{number}")).json()
+        return number, detail
+
+    async def test_a_due_date_in_2027_is_provisional_one_in_2026_is_not(self, clerk, clock):
+        late, late_detail = await self.paused_and_resumed(clerk, clock, "2026-12-28", "2027-01-05")
+        early, early_detail = await self.paused_and_resumed(
+            clerk, clock, "2026-12-01", "2026-12-03"
+        )
+        [late_stage] = [s for s in late_detail["stages"] if s["state"] == "open"]
+        [early_stage] = [s for s in early_detail["stages"] if s["state"] == "open"]
+        assert late_stage["due_date"].startswith("2027-")
+        assert early_stage["due_date"].startswith("2026-12-")
+
+        period = {"period_start": "2026-12-01", "period_end": "2026-12-31"}
+        report = (await clerk.get("/pauses/evidence", params=period)).json()
+        by_number = {p["application"]: p for p in report["pauses"]}
+        assert (by_number[late]["due_date"], by_number[late]["due_provisional"]) == (
+            late_stage["due_date"],
+            True,
+        )
+        assert by_number[late]["provisional"] is True  # paused into 2027
+        assert (by_number[early]["due_date"], by_number[early]["due_provisional"]) == (
+            early_stage["due_date"],
+            False,
+        )
+        assert by_number[early]["provisional"] is False
+
+        response = await clerk.get("/pauses/evidence", params={**period, "format": "xlsx"})
+        assert response.status_code == 200, response.text
+        rows = list(load_workbook(io.BytesIO(response.content)).active.iter_rows(values_only=True))
+        header = rows[1]
+        column = {name: header.index(name) for name in ("暂停工作日预测", "办结期限", "期限预测")}
+        cells = {row[0]: row for row in rows[2:]}
+        assert cells[late][column["办结期限"]] == late_stage["due_date"]
+        assert cells[late][column["期限预测"]] == "预测"
+        assert cells[late][column["暂停工作日预测"]] == "预测"
+        assert cells[early][column["办结期限"]] == early_stage["due_date"]
+        assert cells[early][column["期限预测"]] in ("", None)
+        assert cells[early][column["暂停工作日预测"]] in ("", None)

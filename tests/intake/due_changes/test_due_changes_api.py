@@ -2,20 +2,26 @@
 records old → new, clears the warnings that no longer apply, and tells the clerk, the unit and
 the applicant (through notify) and the portal (its callback), exactly once."""
 
+import asyncio
+import logging
 from datetime import date
 
 import pytest
 from sqlmodel import col, select
 
+from services.intake.app import create_app as create_intake
 from services.intake.applications.models import Application
-from services.intake.jobs import run_delivery
+from services.intake.jobs import run_delivery, stop_jobs
 from services.intake.monitoring.models import Escalation
 from services.intake.outbox.models import EventType, OutboxEvent
+from services.intake.settings import IntakeSettings
+from services.intake.workdays.models import PREDICTED_SOURCE
 from shared.auth import Role
+from shared.calendar import WorkingCalendar, YearArrangement
 from shared.db import session_scope
 from tests.conftest import add_user, client_for, sign_in
 from tests.intake.applications.test_stages_api import complete
-from tests.intake.conftest import create
+from tests.intake.conftest import create, restart_as_worker
 from tests.intake.workdays.test_calendar_api import ARRANGEMENT_2027
 
 
@@ -286,3 +292,75 @@ class TestRefused:
         refused = await other_clerk.get(f"/applications/{number}/due-changes")
         assert refused.status_code == 403
         assert refused.json()["code"] == "not_your_unit"
+
+
+class TestStartUp:
+    """A process starting with a calendar that moves stored deadlines (a newer package, a year's
+    holidays predicted) brings the live clocks up to it once across replicas — the one that
+    takes the integrity lock — recording and telling each move as a calendar load does."""
+
+    @staticmethod
+    async def restart_both(intake, replica, caplog) -> int:
+        """Both start at once as processes that run the jobs; returns how many recomputed (a
+        ``calendar`` job run)."""
+        caplog.clear()
+        with caplog.at_level(logging.INFO, logger="huodian.intake.jobs"):
+            await asyncio.gather(restart_as_worker(intake), restart_as_worker(replica))
+        return sum(getattr(r, "job", None) == "calendar" for r in caplog.records)
+
+    async def test_one_replica_recomputes_records_and_tells_once(
+        self, apps, intake, clerk, clock, settings, caplog
+    ):
+        clock.set("2026-12-31 10:00")
+        older = WorkingCalendar.build(
+            [
+                YearArrangement(
+                    year=2027,
+                    holidays=frozenset({date(2027, 1, 1), date(2027, 1, 4)}),
+                    makeup_workdays=frozenset(),
+                    source="旧版日历（测试）",
+                )
+            ],
+            today=date(2026, 12, 31),
+        )
+        intake.state.calendar = older  # the calendar the stored deadlines were computed under
+        number = (await create(clerk))["application"]["number"]
+        assert (await row(intake, number)).due_date == date(2027, 1, 5)
+
+        await stop_jobs(intake)  # nobody leads
+        replica = create_intake(settings, IntakeSettings(background_jobs=False))
+        replica.state.clock = clock
+        async with replica.router.lifespan_context(replica):
+            await replica.state.client.aclose()
+            replica.state.client = apps.client_for(settings, "intake")
+            try:
+                # A process without jobs attaches the calendar only: it takes no lock it
+                # would never use, and recomputes nothing.
+                assert not getattr(replica.state, "integrity_leader", False)
+                assert (await row(intake, number)).due_date == date(2027, 1, 5)
+                assert await due_changes(clerk, number) == []
+
+                # Two processes that run the jobs start at once and race for the lock.
+                assert await self.restart_both(intake, replica, caplog) == 1
+                # 2027 unpublished: 01-01 predicted off, 01-04 a working day again.
+                assert (await row(intake, number)).due_date == date(2027, 1, 4)
+                (change,) = await due_changes(clerk, number)
+                assert (change["old_due"], change["new_due"]) == ("2027-01-05", "2027-01-04")
+                assert (change["old_provisional"], change["new_provisional"]) == (False, True)
+                assert (change["calendar_year"], change["calendar_source"]) == (
+                    2027,
+                    PREDICTED_SOURCE,
+                )
+                assert change["changed_by"] == "system:startup"
+                (event,) = await due_changed_events(intake)
+                assert (event.subject, event.data["new_due"]) == (number, "2027-01-04")
+                log = (await clerk.get(f"/applications/{number}/log")).json()
+                assert [e["kind"] for e in log].count("due_changed") == 1
+
+                # Started again with nothing changed: nothing recorded, nobody told.
+                assert await self.restart_both(intake, replica, caplog) == 1
+                assert len(await due_changes(clerk, number)) == 1
+                assert len(await due_changed_events(intake)) == 1
+            finally:
+                await stop_jobs(replica)
+                await stop_jobs(intake)

@@ -41,7 +41,8 @@ class TestTheLists:
         statutory = load_fee_rules().statutory
         assert [s.name for s in statutory.items] == ["高可靠性供电费", "临时接电费"]
         assert all("发改价格〔2003〕2279号" in s.basis for s in statutory.items)
-        assert "国办函〔2020〕129号" in statutory.source
+        assert statutory.source_for("dongying").endswith("三、（三）3；附件2第41项")
+        assert statutory.source_for("jingyu").endswith("三、（三）12")
 
     @pytest.mark.parametrize("name", SIMILAR_NAMES)
     def test_each_similar_name_matches_a_banned_one(self, name):

@@ -11,9 +11,8 @@ from services import cli
 from services.intake.integrity.clock_record import record_clock_at_startup, seal_unsealed
 from services.intake.integrity.models import ClockParameter
 from services.intake.settings import IntakeSettings
-from services.intake.workdays.service import restore_calendar
 from shared.db import session_scope
-from tests.intake.conftest import create
+from tests.intake.conftest import create, restart_as_worker
 from tests.intake.integrity.conftest import tamper
 from tests.intake.workdays.test_calendar_api import ARRANGEMENT_2027
 
@@ -78,7 +77,7 @@ class TestLegitimateChanges:
         intake.state.intake_settings = IntakeSettings(
             background_jobs=False, checkpoint_file=checkpoint_file, at_risk_percent=50
         )
-        await restore_calendar(intake)  # as a restart with the new setting does
+        await restart_as_worker(intake)  # as a restart with the new setting does
         await record_clock_at_startup(intake)
         async with session_scope(intake.state.engine) as session:
             after = await session.get(ClockParameter, "at_risk_percent")
@@ -122,7 +121,7 @@ class TestEditsBehindIntakesBack:
             intake, "UPDATE calendar_years SET holidays = :v WHERE year = 2027", v='["2027-02-05"]'
         )
         intake.state.calendar = await _stored(intake)  # a restart reads the edited row
-        await restore_calendar(intake)
+        await restart_as_worker(intake)
         assert await huodian("verify", "--no-copy") == 1
         out = capsys.readouterr().out.splitlines()
         fails = [line for line in out if line.startswith("FAIL")]

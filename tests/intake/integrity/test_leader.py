@@ -18,6 +18,7 @@ class TestIntegrityLeader:
         config = IntakeSettings(background_jobs=False, checkpoint_file=path)
         intake.state.intake_settings = config
         await connected_application(clerk, clock)
+        assert await leads_integrity(intake)  # the replica started first leads
         replica = create_intake(settings, config)
         async with replica.router.lifespan_context(replica):
             await replica.state.client.aclose()

@@ -192,3 +192,51 @@ class TestFigures:
         )
         assert response.status_code == 422
         assert response.json()["code"] == "invalid_period"
+
+
+class TestProvisionalDueDates:
+    """2027's holiday arrangement is not in the shipped calendar (its holidays are predicted): a
+    due date counted into 2027 is marked 预测 in the figures and the workbook."""
+
+    async def test_a_due_date_in_2027_is_provisional_one_in_2026_is_not(self, clerk, clock):
+        late = await run(
+            clerk,
+            clock,
+            "2026-12-28 10:00",
+            [
+                ("2026-12-29 10:00", "acceptance"),
+                ("2026-12-30 10:00", "supply_plan"),
+                ("2026-12-31 10:00", "completion_inspection"),
+                ("2027-01-04 10:00", "connection"),
+            ],
+        )
+        early = await run(
+            clerk,
+            clock,
+            "2026-12-01 10:00",
+            [
+                ("2026-12-02 10:00", "acceptance"),
+                ("2026-12-03 10:00", "supply_plan"),
+                ("2026-12-04 10:00", "completion_inspection"),
+                ("2026-12-07 10:00", "connection"),
+            ],
+        )
+        period = {"period_start": "2026-12-01", "period_end": "2027-01-31"}
+        body = (await clerk.get("/kpis", params=period)).json()
+        [hv10] = [t for t in body["types"] if t["customer_type"] == "hv10_single"]
+        worst = {w["number"]: w for w in hv10["worst"]}
+        assert worst[late]["due_date"].startswith("2027-")
+        assert worst[late]["due_provisional"] is True
+        assert worst[early]["due_date"].startswith("2026-12-")
+        assert worst[early]["due_provisional"] is False
+
+        response = await clerk.get("/kpis", params={**period, "format": "xlsx"})
+        rows = list(
+            load_workbook(io.BytesIO(response.content))["最长用时"].iter_rows(values_only=True)
+        )
+        header = rows[1]
+        due, mark = header.index("全流程期限"), header.index("期限预测")
+        cells = {row[1]: row for row in rows[2:]}
+        assert (cells[late][due], cells[late][mark]) == (worst[late]["due_date"], "预测")
+        assert cells[early][due] == worst[early]["due_date"]
+        assert cells[early][mark] in ("", None)

@@ -25,7 +25,7 @@ from services.intake.rules.disclosure import (
     build_disclosure,
     load_disclosure_texts,
 )
-from services.intake.rules.documents import load_document_catalogue
+from services.intake.rules.documents import DocumentCatalogue, load_document_catalogue
 from services.intake.rules.external_lines import (
     NO_LOCAL_RELIEF,
     ApprovalProcedure,
@@ -42,6 +42,7 @@ from services.intake.rules.three_zero import (
     Area,
     CustomerCategory,
     ThreeZeroRequest,
+    ThreeZeroRules,
     assess_three_zero,
     load_three_zero_rules,
 )
@@ -55,6 +56,12 @@ DONGYING_PLAN = (
     "《东营市全面提升“获得电力”服务水平持续优化用电营商环境三年行动计划（2020—2022年）》"
 )
 DONGYING_NUMBER = "东发改能源〔2021〕122号"
+RULES_DIR = Path(__file__).parents[3] / "services/intake/rules"
+RULE_FILES = {
+    FeeRules: RULES_DIR / "fees.json",
+    DocumentCatalogue: RULES_DIR / "documents.json",
+    ThreeZeroRules: RULES_DIR / "three_zero.json",
+}
 JINGYU_PLAN = "《吉林省地方电力有限公司全面提升“获得电力”服务水平优化用电营商环境三年行动方案》"
 JINGYU_ITEMS = {
     item["seq"]: item["task"]
@@ -447,6 +454,30 @@ class TestStrictSources:
         raw["statutory"]["sources"]["county"] = raw["statutory"]["sources"]["jingyu"]
         with pytest.raises(ValidationError, match="sources needed"):
             FeeRules.model_validate(raw)
+
+    @pytest.mark.parametrize(
+        ("model", "path"),
+        [
+            (FeeRules, ("banned",)),
+            (DocumentCatalogue, ("forbidden", 0)),
+            (ThreeZeroRules, ("whitelist",)),
+        ],
+    )
+    def test_a_combined_source_beside_sources_is_refused(self, model, path):
+        """A rule cites each jurisdiction's own source; an old combined one is not read."""
+        raw = json.loads(RULE_FILES[model].read_text(encoding="utf-8"))
+        model.model_validate(raw)
+        rule = raw
+        for key in path:
+            rule = rule[key]
+        rule["source"] = DONGYING_PLAN
+        with pytest.raises(ValidationError, match="source"):
+            model.model_validate(raw)
+
+    @pytest.mark.parametrize("path", sorted(RULE_FILES.values()))
+    def test_no_rule_file_names_dongyings_plan_for_everyone(self, path):
+        """The plan's title and number come from PLANS, per jurisdiction, never from the data."""
+        assert DONGYING_NUMBER not in path.read_text(encoding="utf-8")
 
     def test_a_disclosure_voltage_note_without_source_says_so(self):
         raw = load_disclosure_texts().model_dump(mode="json")

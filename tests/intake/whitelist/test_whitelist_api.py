@@ -227,7 +227,8 @@ class TestWhitelist:
         first, _ = await self.whitelisted(clerk, clock)
         await clerk.post(f"/applications/{first}/whitelist", json={"status": "upgrade_done"})
         report = (await supervisor.get("/whitelist/report")).json()
-        assert report["units"] == [
+        [dongying] = report["jurisdictions"]
+        assert dongying["units"] == [
             {
                 "unit": DONGYING_UNIT,
                 "pending_upgrade": 1,
@@ -236,5 +237,47 @@ class TestWhitelist:
                 "total": 2,
             }
         ]
-        assert report["overall"]["total"] == 2
-        assert "白名单" in report["rule"]
+        assert dongying["subtotal"]["total"] == report["overall"]["total"] == 2
+        assert "白名单" in dongying["rule"]
+
+    async def test_each_jurisdiction_cites_its_own_rule_and_source(
+        self, clerk, other_clerk, intake_admin, clock
+    ):
+        """The report spans units: Dongying's records stand under Dongying's 白名单 rule, Jingyu's
+        under the plain statement that Jingyu's plan has none — never Dongying's words."""
+        await self.whitelisted(clerk, clock)
+        jingyu_area = {"unit": JINGYU_UNIT, "name": "靖宇镇台区", "available_kva": "30"}
+        assert (await other_clerk.post("/grid-areas", json=jingyu_area)).status_code == 201
+        jingyu = await create(
+            other_clerk,
+            jurisdiction="jingyu",
+            unit=JINGYU_UNIT,
+            customer_type="low_voltage_three_zero",
+            capacity_kw="50",
+            site={
+                "address": "靖宇县靖宇镇某街 8 号",
+                "area_class": "rural",
+                "grid_area": "靖宇镇台区",
+            },
+        )
+        assert jingyu["application"]["three_zero"]["whitelist"] is True
+        report = (await intake_admin.get("/whitelist/report")).json()
+        groups = {g["jurisdiction"]: g for g in report["jurisdictions"]}
+        assert sorted(groups) == ["dongying", "jingyu"]
+        dongying, jingyu_group = groups["dongying"], groups["jingyu"]
+        assert [u["unit"] for u in dongying["units"]] == [DONGYING_UNIT]
+        assert [u["unit"] for u in jingyu_group["units"]] == [JINGYU_UNIT]
+        assert (dongying["subtotal"]["total"], jingyu_group["subtotal"]["total"]) == (2, 1)
+        assert report["overall"]["total"] == 3
+
+        assert dongying["local_rule"] is True
+        assert dongying["source"].endswith("（东发改能源〔2021〕122号）三、（三）1；附件2第36项")
+        assert "建立“白名单”备案机制" in dongying["rule"]
+
+        assert jingyu_group["local_rule"] is False
+        for text in (jingyu_group["rule"], jingyu_group["source"]):
+            assert "本方案没有“白名单”备案机制的规定" in text
+            assert "东发改能源" not in text
+            assert "《东营市" not in text
+        assert "source" not in report
+        assert "rule" not in report

@@ -5,11 +5,11 @@ from datetime import date
 from sqlmodel import col, update
 
 from services.intake.applications.models import Application
-from services.intake.workdays.service import restore_calendar
+from services.intake.jobs import restore_calendar
 from shared.calendar import WorkingCalendar, package_source, package_year_range
 from shared.clock import SYSTEM_CLOCK, today
 from shared.db import session_scope
-from tests.intake.conftest import create
+from tests.intake.conftest import create, restart_as_worker
 
 # Test data shaped like a State Council notice for 2027 (not the real one, unpublished here).
 ARRANGEMENT_2027 = {
@@ -127,7 +127,7 @@ class TestLoading:
                 .where(col(Application.number) == number)
                 .values(due_date=date(2027, 1, 1), due_provisional=True)
             )
-        await restore_calendar(intake)
+        await restart_as_worker(intake)
         detail = (await clerk.get(f"/applications/{number}")).json()
         assert detail["clock"]["due_date"] == "2027-01-04"  # 01-01 is off (predicted)
         verified = (await clerk.get(f"/applications/{number}/log/verify")).json()
