@@ -21,7 +21,7 @@ CONNECTED = {
     "mobile": "13812345678",
     "feeder": "10kV东城线",
     "transformer_area": "东城1号台区",
-    "area_class": "市区",
+    "area_class": "urban",
 }
 
 
@@ -132,7 +132,7 @@ class TestConnected:
         (subscriber,) = (await notify_admin.get("/subscribers")).json()["subscribers"]
         assert subscriber["account_number"] == "DY2025030002"
         assert subscriber["source"] == "intake"
-        assert subscriber["area_class"] == "市区"
+        assert (subscriber["area_class"], subscriber["area_class_label"]) == ("urban", "市区")
         assert subscriber["mobile"] == "13812345678"
 
     async def test_an_unknown_area_class_is_refused(self, intake):

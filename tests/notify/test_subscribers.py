@@ -18,7 +18,7 @@ CUSTOMER = {
     "email": "zhang@example.cn",
     "feeder": "10kV东城线",
     "transformer_area": "东城1号台区",
-    "area_class": "市区",
+    "area_class": "urban",
 }
 
 
@@ -181,8 +181,8 @@ class TestImport:
             {"row": 1002, "field": "mobile", "message": job["errors"][1]["message"]},
             {"row": 2002, "field": "mobile", "message": job["errors"][2]["message"]},
         ]
-        assert "mobile" in job["errors"][0]["message"]
-        rural = await dispatcher.get("/subscribers", params={"area_class": "农村", "limit": 1})
+        assert "手机号码" in job["errors"][0]["message"]
+        rural = await dispatcher.get("/subscribers", params={"area_class": "rural", "limit": 1})
         assert rural.json()["total"] == 1250
 
     async def test_gb18030_csv_from_excel(self, dispatcher):

@@ -24,7 +24,6 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from services.intake.applications import clock
 from services.intake.applications.log import append_event
 from services.intake.applications.models import (
-    AREA_CLASS_LABELS,
     PAUSE_REASON_LABELS,
     ApplicantProgress,
     ApplicantPublic,
@@ -37,7 +36,6 @@ from services.intake.applications.models import (
     ApplicationPublic,
     ApplicationStage,
     ApplicationStatus,
-    AreaClass,
     ClockPublic,
     CloseRequest,
     CorrectionRequest,
@@ -86,7 +84,6 @@ from services.intake.rules.identity import (
     mask_id_number,
     mask_mobile,
     parse_credit_code,
-    parse_mobile,
     parse_resident_id,
 )
 from services.intake.rules.three_zero import load_three_zero_rules
@@ -98,6 +95,7 @@ from shared.calendar import WorkingCalendar, beijing_date
 from shared.errors import Conflict, FieldError, Forbidden, NotFound, Unprocessable
 from shared.keyring import Keyring
 from shared.masking import masked_unless
+from shared.vocab import AreaClass, parse_mobile
 
 _CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 _QUERY_CODE_LENGTH = 8
@@ -637,8 +635,7 @@ def connected_event_data(application: Application) -> dict[str, Any]:
         "email": application.email,
         "feeder": application.feeder,
         "transformer_area": application.transformer_area,
-        "area_class": AREA_CLASS_LABELS[application.area_class],
-        "area_class_code": application.area_class.value,
+        "area_class": application.area_class.value,
     }
 
 
@@ -1159,7 +1156,6 @@ def to_public(
         site=SitePublic(
             address=application.site_address,
             area_class=application.area_class,
-            area_class_label=AREA_CLASS_LABELS[application.area_class],
             feeder=application.feeder,
             transformer_area=application.transformer_area,
         ),

@@ -46,7 +46,6 @@ from services.intake.applications.models import (
     Application,
     ApplicationCreate,
     ApplicationStatus,
-    AreaClass,
     EventKind,
 )
 from services.intake.policies.models import CUSTOMER_TYPE_LABELS, LOW_VOLTAGE_TYPES, CustomerType
@@ -72,6 +71,7 @@ from services.intake.whitelist.models import (
     WhitelistStatus,
 )
 from shared.errors import FieldError, Unprocessable
+from shared.vocab import AreaClass
 
 AREA_OF_CLASS = {
     AreaClass.central: Area.urban,

@@ -11,9 +11,10 @@ from sqlalchemy import Column, Text, Uuid
 from sqlmodel import Field, SQLModel
 
 from services.notify.db import NotifyTable
-from services.notify.subscribers.models import AreaClass, Mobile, Name, Place
+from services.notify.subscribers.models import Mobile, Name, Place
 from shared.db import UTCDateTime
 from shared.timeutil import BeijingTime
+from shared.vocab import AreaClass
 
 
 class ReceivedEvent(NotifyTable, table=True):
