@@ -6,6 +6,8 @@ and nowhere else.
 
 - :class:`AreaClass` — 供电区域分类 (中心区 / 市区 / 城镇 / 农村), which sets the reliability
   targets and, in intake, whether a site counts as urban for the 三零 service.
+- :class:`CustomerType` — 用户类型 (居民用户, 10千伏单电源用户 …), which sets intake's stages and
+  time limits and which notify's notices name.
 - :func:`parse_mobile` — the one rule for mainland mobile numbers (手机号码).
 
 >>> AreaClass.central.label
@@ -27,7 +29,15 @@ from sqlmodel import SQLModel
 
 from shared.errors import FieldError
 
-__all__ = ["AreaClass", "AreaClassed", "VocabError", "mobile_field", "parse_mobile"]
+__all__ = [
+    "AreaClass",
+    "AreaClassed",
+    "CustomerType",
+    "CustomerTyped",
+    "VocabError",
+    "mobile_field",
+    "parse_mobile",
+]
 
 
 class VocabError(ValueError):
@@ -86,6 +96,46 @@ class AreaClassed(SQLModel):
     def area_class_label(self) -> str:
         """供电区域类别 in Chinese (中心区 …)."""
         return self.area_class.label
+
+
+class CustomerType(StrEnum):
+    """用户类型, as in Annex 1 of the Dongying plan (low voltage is 380 V and below)."""
+
+    residential = "residential"
+    low_voltage_three_zero = "low_voltage_three_zero"
+    low_voltage = "low_voltage"
+    hv10_single = "hv10_single"
+    hv10_dual = "hv10_dual"
+    hv35_single = "hv35_single"
+    hv35_dual = "hv35_dual"
+
+    @property
+    def label(self) -> str:
+        """The Chinese name people read (居民用户 …)."""
+        return _CUSTOMER_TYPE_LABELS[self]
+
+
+_CUSTOMER_TYPE_LABELS = {
+    CustomerType.residential: "居民用户",
+    CustomerType.low_voltage_three_zero: "实行“三零”服务的低压非居民用户",
+    CustomerType.low_voltage: "未实行“三零”服务的低压非居民用户",
+    CustomerType.hv10_single: "10千伏单电源用户",
+    CustomerType.hv10_dual: "10千伏双电源用户",
+    CustomerType.hv35_single: "35千伏及以上单电源用户",
+    CustomerType.hv35_dual: "35千伏及以上双电源用户",
+}
+
+
+class CustomerTyped(SQLModel):
+    """An API shape or event carrying a customer type: the code, and the label beside it."""
+
+    customer_type: CustomerType
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def customer_type_label(self) -> str:
+        """用户类型 in Chinese (居民用户 …)."""
+        return self.customer_type.label
 
 
 # -- mobile numbers (手机号码) --

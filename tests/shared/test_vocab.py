@@ -9,7 +9,7 @@ from services.notify.delivery.channels import recipient_problem
 from services.notify.events.models import ConnectedEventData
 from services.notify.messages.models import Channel
 from services.notify.subscribers.models import SubscriberFields
-from shared.vocab import AreaClass, VocabError, parse_mobile
+from shared.vocab import AreaClass, CustomerType, CustomerTyped, VocabError, parse_mobile
 
 
 class TestAreaClass:
@@ -31,6 +31,18 @@ class TestAreaClass:
         with pytest.raises(VocabError) as caught:
             AreaClass.from_text("郊区")
         assert caught.value.code == "invalid_area_class"
+
+
+class TestCustomerType:
+    def test_codes_with_their_labels(self):
+        assert CustomerType.hv10_single.label == "10千伏单电源用户"
+        assert len({c.label for c in CustomerType}) == len(CustomerType) == 7
+
+    def test_a_shape_shows_the_label_beside_the_code(self):
+        shown = CustomerTyped(customer_type=CustomerType.residential).model_dump(mode="json")
+        assert shown == {"customer_type": "residential", "customer_type_label": "居民用户"}
+        with pytest.raises(ValidationError):
+            CustomerTyped.model_validate({"customer_type": "居民用户"})
 
 
 class TestParseMobile:

@@ -33,12 +33,12 @@ from sqlmodel import Field
 from services.intake.db import IntakeTable
 from services.intake.documents.models import DocumentsView
 from services.intake.fees.models import ApplicantFee, FeeSheet
-from services.intake.policies.models import CustomerType, Stage
+from services.intake.policies.models import Stage
 from services.intake.whitelist.models import ThreeZeroOverrideIn, ThreeZeroPublic
 from shared.db import UTCDateTime, enum_column
 from shared.masking import FREE_TEXT, FreeText
 from shared.timeutil import BeijingTime
-from shared.vocab import AreaClass, AreaClassed
+from shared.vocab import AreaClass, AreaClassed, CustomerType
 
 PROJECT_CODE_PATTERN = r"^[0-9]{4}-[0-9]{6}-[0-9]{2}-[0-9]{2}-[0-9]{6}$"
 """项目代码 as the investment-project platforms issue it: year, region, industry, type, serial

@@ -69,10 +69,8 @@ from services.intake.fees.sheet import applicant_fees, fee_sheet
 from services.intake.outbox.models import EventType
 from services.intake.outbox.service import enqueue
 from services.intake.policies.models import (
-    CUSTOMER_TYPE_LABELS,
     LOW_VOLTAGE_TYPES,
     STAGE_LABELS,
-    CustomerType,
     PolicyVersionPublic,
     Stage,
 )
@@ -95,7 +93,7 @@ from shared.calendar import WorkingCalendar, beijing_date
 from shared.errors import Conflict, FieldError, Forbidden, NotFound, Unprocessable
 from shared.keyring import Keyring
 from shared.masking import masked_unless
-from shared.vocab import AreaClass, parse_mobile
+from shared.vocab import AreaClass, CustomerType, parse_mobile
 
 _CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 _QUERY_CODE_LENGTH = 8
@@ -1140,7 +1138,7 @@ def to_public(
         jurisdiction=application.jurisdiction,
         policy_code=application.policy_code,
         customer_type=application.customer_type,
-        customer_type_label=CUSTOMER_TYPE_LABELS[application.customer_type],
+        customer_type_label=application.customer_type.label,
         has_works=application.has_works,
         channel=application.channel,
         unit=application.unit,
@@ -1347,7 +1345,7 @@ async def progress(
     current = application.current_stage if application.status not in ENDED else None
     return ApplicantProgress(
         number=application.number,
-        customer_type_label=CUSTOMER_TYPE_LABELS[application.customer_type],
+        customer_type_label=application.customer_type.label,
         status=application.status,
         status_label=STATUS_LABELS[application.status],
         accepted_at=application.accepted_at,

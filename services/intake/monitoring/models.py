@@ -17,10 +17,11 @@ from sqlalchemy import Column, ForeignKey, Index, Integer, Text, UniqueConstrain
 from sqlmodel import Field
 
 from services.intake.db import IntakeTable
-from services.intake.policies.models import CustomerType, Stage
+from services.intake.policies.models import Stage
 from shared.db import UTCDateTime, enum_column
 from shared.masking import FREE_TEXT
 from shared.timeutil import BeijingTime
+from shared.vocab import CustomerType
 
 
 class EscalationState(StrEnum):

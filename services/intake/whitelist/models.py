@@ -19,11 +19,11 @@ from sqlalchemy import JSON, Column, ForeignKey, Index, Integer, Numeric, Text, 
 from sqlmodel import Field
 
 from services.intake.db import IntakeTable
-from services.intake.policies.models import CustomerType
 from services.intake.rules.three_zero import Area, CustomerCategory
 from shared.db import UTCDateTime, enum_column
 from shared.masking import FREE_TEXT
 from shared.timeutil import BeijingTime
+from shared.vocab import CustomerType
 
 
 class WhitelistStatus(StrEnum):

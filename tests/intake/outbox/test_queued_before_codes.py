@@ -1,5 +1,5 @@
-"""Migration 0021: a connected event queued while events still carried the area-class label
-(``area_class: 中心区`` + ``area_class_code``) is rewritten to the code, and notify takes it."""
+"""Migration 0021: events queued while they still carried labels (``area_class: 中心区`` +
+``area_class_code``, ``customer_type`` labels) are rewritten to the codes, and notify takes them."""
 
 import uuid
 from datetime import UTC, datetime
@@ -27,6 +27,23 @@ QUEUED_BEFORE = {
     "area_class": "中心区",
     "area_class_code": "central",
 }
+STAGE_QUEUED_BEFORE = {
+    "application_number": "DY2025090001",
+    "stage": "供电方案答复",
+    "stage_code": "supply_plan",
+    "unit": "东营供电公司",
+    "customer_type": "10千伏单电源用户",
+    "customer_type_code": "hv10_single",
+    "due_date": "2025-10-09",
+    "clerk": "clerk-wang",
+    "supervising_unit": "东营市发展和改革委员会",
+}
+QUEUED = [
+    (EventType.application_connected, QUEUED_BEFORE),
+    (EventType.stage_at_risk, STAGE_QUEUED_BEFORE),
+    # due_changed carried the label alone
+    (EventType.due_changed, {"application_number": "DY2025090001", "customer_type": "居民用户"}),
+]
 
 
 @pytest.fixture
@@ -36,8 +53,8 @@ async def notify_admin(apps):
         yield client
 
 
-def _migrated(settings: Settings, data: dict[str, object]) -> dict[str, object]:
-    """``data`` queued at revision 0020, as it reads after upgrading to 0021."""
+def _migrated(settings: Settings, queued: list[tuple[EventType, dict]]) -> list[dict]:
+    """The ``data`` of events queued at revision 0020, as it reads after upgrading to 0021."""
     fresh = settings.model_copy(
         update={
             "db_schema_prefix": f"{settings.db_schema_prefix}codes_",
@@ -60,47 +77,62 @@ def _migrated(settings: Settings, data: dict[str, object]) -> dict[str, object]:
     try:
         with engine.begin() as conn:
             conn.execute(
-                outbox.insert().values(
-                    event_id=uuid.uuid4(),
-                    type=EventType.application_connected.value,
-                    subject=data["application_number"],
-                    occurred_at=AT,
-                    data=data,
-                    state="pending",
-                    attempts=3,
-                    next_attempt_at=AT,
-                )
+                outbox.insert(),
+                [
+                    {
+                        "event_id": uuid.uuid4(),
+                        "type": event_type.value,
+                        "subject": data["application_number"],
+                        "occurred_at": AT,
+                        "data": data,
+                        "state": "pending",
+                        "attempts": 3,
+                        "next_attempt_at": AT,
+                    }
+                    for event_type, data in queued
+                ],
             )
         upgrade("intake", fresh, "0021")
         with engine.connect() as conn:
-            (rewritten,) = conn.execute(sa.select(outbox.c.data)).scalars().all()
+            rewritten = (
+                conn.execute(sa.select(outbox.c.data).order_by(outbox.c.type)).scalars().all()
+            )
         downgrade("intake", fresh, "0020")
         with engine.connect() as conn:
-            assert conn.execute(sa.select(outbox.c.data)).scalars().all() == [data]
+            back = conn.execute(sa.select(outbox.c.data).order_by(outbox.c.type)).scalars().all()
+            assert back == [data for _, data in sorted(queued, key=lambda q: q[0].value)]
     finally:
         engine.dispose()
         downgrade("intake", fresh, "base")
-    assert isinstance(rewritten, dict)
-    return rewritten
+    return list(rewritten)
 
 
-async def test_a_queued_labelled_event_is_rewritten_and_delivered(
+async def test_queued_labelled_events_are_rewritten_and_delivered(
     settings, intake, clock, notify_admin
 ):
-    data = _migrated(settings, QUEUED_BEFORE)
-    assert data == {
+    connected, due_changed, at_risk = _migrated(settings, QUEUED)  # ordered by type
+    assert due_changed["customer_type"] == "residential"
+    assert connected == {
         **{k: v for k, v in QUEUED_BEFORE.items() if k != "area_class_code"},
         "area_class": "central",
     }
+    assert at_risk == {
+        **{k: v for k, v in STAGE_QUEUED_BEFORE.items() if k != "customer_type_code"},
+        "customer_type": "hv10_single",
+    }
     async with session_scope(intake.state.engine) as session:
-        enqueue(
-            session,
-            EventType.application_connected,
-            subject=QUEUED_BEFORE["application_number"],
-            data=data,
-            now=clock.now(),
-        )
+        for event_type, data in (
+            (EventType.application_connected, connected),
+            (EventType.stage_at_risk, at_risk),
+        ):
+            enqueue(
+                session,
+                event_type,
+                subject=str(data["application_number"]),
+                data=data,
+                now=clock.now(),
+            )
     run = await run_delivery(intake)
-    assert (run.delivered, run.failed) == (1, 0)
+    assert (run.delivered, run.failed) == (2, 0)
     (subscriber,) = (await notify_admin.get("/subscribers")).json()["subscribers"]
     assert (subscriber["area_class"], subscriber["area_class_label"]) == ("central", "中心区")
