@@ -58,6 +58,24 @@ class TestCrud:
         assert again.status_code == 409
         assert again.json()["code"] == "subscriber_exists"
 
+    async def test_codes_in_and_labels_beside_them_out(self, dispatcher):
+        labelled = await dispatcher.post("/subscribers", json={**CUSTOMER, "area_class": "市区"})
+        assert labelled.status_code == 422
+        assert [e["field"] for e in labelled.json()["errors"]] == ["area_class"]
+        created = await dispatcher.post(
+            "/subscribers", json={**CUSTOMER, "mobile": "+86 138-0013-8000"}
+        )
+        body = created.json()
+        assert (body["area_class"], body["area_class_label"]) == ("urban", "市区")
+        assert body["mobile"] == "13800138000"
+
+    async def test_a_mobile_is_refused_as_intake_refuses_it(self, dispatcher):
+        refused = await dispatcher.post("/subscribers", json={**CUSTOMER, "mobile": "12345678901"})
+        assert refused.status_code == 422
+        assert [(e["field"], e["code"], e["message"]) for e in refused.json()["errors"]] == [
+            ("mobile", "invalid_mobile", "手机号码应为以13-19开头的11位数字")
+        ]
+
     async def test_bad_input_names_the_fields(self, dispatcher):
         bad = {**CUSTOMER, "mobile": "12345", "area_class": "郊区"}
         refused = await dispatcher.post("/subscribers", json=bad)
