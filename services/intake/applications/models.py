@@ -38,7 +38,7 @@ from services.intake.whitelist.models import ThreeZeroOverrideIn, ThreeZeroPubli
 from shared.db import UTCDateTime, enum_column
 from shared.masking import FREE_TEXT, FreeText
 from shared.timeutil import BeijingTime
-from shared.vocab import AreaClass, AreaClassed, CustomerType
+from shared.vocab import AreaClass, AreaClassed, CustomerType, CustomerTyped
 
 PROJECT_CODE_PATTERN = r"^[0-9]{4}-[0-9]{6}-[0-9]{2}-[0-9]{2}-[0-9]{6}$"
 """项目代码 as the investment-project platforms issue it: year, region, industry, type, serial
@@ -482,12 +482,10 @@ class PausePublic(BaseModel):
     )
 
 
-class ApplicationPublic(BaseModel):
+class ApplicationPublic(CustomerTyped):
     number: str
     jurisdiction: str
     policy_code: str
-    customer_type: CustomerType
-    customer_type_label: str
     has_works: bool
     channel: Channel
     unit: str

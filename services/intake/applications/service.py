@@ -1138,7 +1138,6 @@ def to_public(
         jurisdiction=application.jurisdiction,
         policy_code=application.policy_code,
         customer_type=application.customer_type,
-        customer_type_label=application.customer_type.label,
         has_works=application.has_works,
         channel=application.channel,
         unit=application.unit,

@@ -131,7 +131,6 @@ async def list_watch(
             supervising_unit=supervising,
             clerk=clerk,
             customer_type=customer_type,
-            customer_type_label=customer_type.label,
             stage=stage,
             stage_label=STAGE_LABELS[stage],
             basis="stage" if staged else "total",

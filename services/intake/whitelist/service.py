@@ -156,7 +156,6 @@ def _item(
         applicant_name=application.applicant_name,
         mobile=application.mobile if unmasked else mask_mobile(application.mobile),
         customer_type=application.customer_type,
-        customer_type_label=application.customer_type.label,
         capacity_kw=application.capacity_kw,
         accepted_at=application.accepted_at,
         reason=entry.reason,
