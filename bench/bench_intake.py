@@ -30,7 +30,7 @@ from sqlalchemy import create_engine, text
 
 from services.intake.monitoring.models import WatchLevel
 from services.intake.monitoring.service import WatchFilter, list_watch, scan
-from services.intake.policies.models import CustomerType, Stage
+from services.intake.policies.models import Stage
 from services.intake.settings import IntakeSettings
 from shared.auth import Principal, Role
 from shared.calendar import BEIJING, WorkingCalendar
@@ -39,6 +39,7 @@ from shared.clock import today as beijing_today_of
 from shared.db import create_service_engine, database_target, session_scope
 from shared.migrations import upgrade
 from shared.settings import Settings
+from shared.vocab import CustomerType
 
 UNITS = 60
 SUPERVISORS = 5

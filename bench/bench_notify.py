@@ -53,7 +53,7 @@ def _seed(sync_url: str, schema: str, n: int) -> None:
                        '138' || lpad(g::text, 8, '0'),
                        CASE WHEN g % 3 = 0 THEN 'c' || g || '@example.cn' END,
                        '10kV线' || (g % :feeders), '台区' || (g % 2000),
-                       (ARRAY['中心区','市区','城镇','农村'])[1 + g % 4], 'import', current_date,
+                       (ARRAY['central','urban','town','rural'])[1 + g % 4], 'import', current_date,
                        now(), now()
                 FROM generate_series(1, :n) AS g
                 """

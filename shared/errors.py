@@ -235,10 +235,12 @@ VALIDATION_MESSAGES: dict[str, str] = {
 
 
 def validation_message(error_type: str, ctx: dict[str, Any] | None, original: str) -> str:
-    """The Chinese message of one pydantic error; its own text for a ``value_error`` raised by
-    our validators with a Chinese message, else a generic one naming the type."""
+    """The Chinese message of one pydantic error; its own text for a ``value_error`` or a
+    custom error type (``shared.vocab.mobile_field``) raised by our validators with a Chinese
+    message, else a generic one naming the type."""
     template = VALIDATION_MESSAGES.get(error_type)
-    if error_type == "value_error" and any("\u4e00" <= c <= "\u9fff" for c in original):
+    ours = error_type == "value_error" or template is None
+    if ours and any("\u4e00" <= c <= "\u9fff" for c in original):
         return original.removeprefix("Value error, ")
     if template is None:
         return f"输入无效（{error_type}）"

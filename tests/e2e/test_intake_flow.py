@@ -166,5 +166,5 @@ def test_an_application_from_acceptance_to_connection(stack):
     (subscriber,) = [s for s in subscribers if s["account_number"] == number]
     assert subscriber["feeder"] == "10kV 园区线"
     assert subscriber["transformer_area"] == "园区2号台区"
-    assert subscriber["area_class"] == "城镇"
+    assert (subscriber["area_class"], subscriber["area_class_label"]) == ("town", "城镇")
     assert subscriber["source"] == "intake"

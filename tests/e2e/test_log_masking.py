@@ -75,7 +75,7 @@ def test_no_mobile_or_id_number_a_request_carried_reaches_a_log(log):
             "mobile": BODY_MOBILE,
             "feeder": "10kV东城线",
             "transformer_area": "东城1号台区",
-            "area_class": "市区",
+            "area_class": "urban",
         },
     )
     assert subscriber.status_code == 201, subscriber.text

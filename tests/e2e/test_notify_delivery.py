@@ -153,7 +153,7 @@ def test_an_outage_announcement_reaches_subscribers(stack, smtp):
             "email": "shop@example.cn",
             "feeder": "10kV东城线",
             "transformer_area": "东城1号台区",
-            "area_class": "市区",
+            "area_class": "urban",
         },
     }
     received = httpx.post(f"{notify}/events", headers=intake, json=event)
@@ -167,7 +167,7 @@ def test_an_outage_announcement_reaches_subscribers(stack, smtp):
             "email": "zhang@example.cn",
             "feeder": "10kV东城线",
             "transformer_area": "东城2号台区",
-            "area_class": "城镇",
+            "area_class": "town",
         },
     )
     assert added.status_code == 201, added.text

@@ -145,7 +145,7 @@ class TestLoopbackWebhook:
                     "app_webhook": url,
                     "feeder": "10kV东城线",
                     "transformer_area": "东城1号台区",
-                    "area_class": "市区",
+                    "area_class": "urban",
                 },
             )
             assert refused.status_code == 422, refused.text

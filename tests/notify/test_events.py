@@ -10,7 +10,7 @@ STAGE = {
     "application_number": "DY2025030001",
     "stage": "供电方案答复",
     "unit": "各供电企业",
-    "customer_type": "低压非居民",
+    "customer_type": "low_voltage",
     "due_date": "2025-03-10",
     "clerk": "li.clerk",
     "supervising_unit": "各电力主管部门",
@@ -21,7 +21,7 @@ CONNECTED = {
     "mobile": "13812345678",
     "feeder": "10kV东城线",
     "transformer_area": "东城1号台区",
-    "area_class": "市区",
+    "area_class": "urban",
 }
 
 
@@ -93,8 +93,15 @@ class TestWarnings:
         clerk = by_recipient["li@example.cn"]
         assert clerk["subject"] == "【超时告警】报装DY2025030001「供电方案答复」已超过时限"
         assert "请立即办理" in clerk["body"]
+        assert "客户类型：未实行“三零”服务的低压非居民用户" in clerk["body"]  # the code's label
         assert "请督促责任单位" in by_recipient["zhao@example.cn"]["body"]
         assert clerk["window"] == "working_hours"
+
+    async def test_a_customer_type_label_is_refused(self, intake):
+        labelled = {**STAGE, "customer_type": "低压非居民"}
+        refused = await intake.post("/events", json=event("intake.stage.overdue", labelled))
+        assert refused.status_code == 422
+        assert refused.json()["errors"][0]["field"] == "data.customer_type"
 
     async def test_nobody_to_tell_is_a_visible_error(self, apps, seeded, intake, notify_admin):
         await add_user(apps, "li.clerk", Role.clerk)  # no email
@@ -151,7 +158,7 @@ class TestConnected:
         (subscriber,) = (await notify_admin.get("/subscribers")).json()["subscribers"]
         assert subscriber["account_number"] == "DY2025030002"
         assert subscriber["source"] == "intake"
-        assert subscriber["area_class"] == "市区"
+        assert (subscriber["area_class"], subscriber["area_class_label"]) == ("urban", "市区")
         assert subscriber["mobile"] == "13812345678"
 
     async def test_an_unknown_area_class_is_refused(self, intake):
@@ -165,7 +172,7 @@ DUE_CHANGED = {
     "application_number": "DY2026100800001",
     "unit": "国网东营供电公司",
     "clerk": "li.clerk",
-    "customer_type": "高压单电源",
+    "customer_type": "hv10_single",
     "applicant_name": "东营市某某化工有限公司",
     "mobile": "13800138000",
     "email": "contact@example.cn",
@@ -206,6 +213,7 @@ class TestDueChanged:
             clerk["subject"] == "【时限调整】报装DY2026100800001「业务受理」时限改为2026年10月12日"
         )
         assert "原时限：2026年10月9日" in clerk["body"]
+        assert "客户类型：10千伏单电源用户" in clerk["body"]
         assert "已撤销不再适用的：超期、督办。" in clerk["body"]
         assert clerk["window"] == "working_hours"
         assert "请掌握本单位" in by_recipient[("he@example.cn", "email")]["body"]

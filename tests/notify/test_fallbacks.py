@@ -62,7 +62,7 @@ async def subscriber(admin, account: str, **contacts) -> int:
             "name": "李四",
             "feeder": "10kV东城线",
             "transformer_area": "东城1号台区",
-            "area_class": "市区",
+            "area_class": "urban",
             **contacts,
         },
     )

@@ -13,12 +13,12 @@ from tests.conftest import FROZEN_AT, add_user, client_for, sign_in
 DINGTALK = "http://127.0.0.1:9/robot/send?access_token=T"
 CUSTOMERS = [
     # account, name, mobile, email, wecom, feeder, area, class
-    ("C1", "甲", "13800000001", "c1@example.cn", None, "F1", "T1", "市区"),
-    ("C2", "乙", "13800000002", None, None, "F1", "T2", "城镇"),
-    ("C3", "丙", None, None, "http://127.0.0.1:9/wecom", "F1", "T2", "城镇"),
-    ("C8", "辛", None, None, None, "F1", "T2", "城镇"),  # a DingTalk robot, set below
-    ("C4", "丁", "13800000004", None, None, "F2", "T3", "农村"),  # other feeder
-    ("C5", "戊", "13800000005", None, None, "F2", "T9", "农村"),  # reached by its area
+    ("C1", "甲", "13800000001", "c1@example.cn", None, "F1", "T1", "urban"),
+    ("C2", "乙", "13800000002", None, None, "F1", "T2", "town"),
+    ("C3", "丙", None, None, "http://127.0.0.1:9/wecom", "F1", "T2", "town"),
+    ("C8", "辛", None, None, None, "F1", "T2", "town"),  # a DingTalk robot, set below
+    ("C4", "丁", "13800000004", None, None, "F2", "T3", "rural"),  # other feeder
+    ("C5", "戊", "13800000005", None, None, "F2", "T9", "rural"),  # reached by its area
 ]
 
 
@@ -156,7 +156,7 @@ class TestPlannedOutage:
                 "mobile": "13800000006",
                 "feeder": "F1",
                 "transformer_area": "T1",
-                "area_class": "市区",
+                "area_class": "urban",
             },
         )
         started = (await dispatcher.post(f"/outages/{oid}/start", json={})).json()
@@ -169,7 +169,7 @@ class TestPlannedOutage:
                 "mobile": "13800000007",
                 "feeder": "F1",
                 "transformer_area": "T1",
-                "area_class": "市区",
+                "area_class": "urban",
             },
         )
         assert (await dispatcher.get(f"/outages/{oid}")).json()["customers_affected"] == 6

@@ -27,14 +27,19 @@ def bj(*parts: int) -> datetime:
 class TestTargets:
     def test_pinned_to_the_plans(self):
         plans = {p.code: p for p in targets().plans}
-        assert [c.value for c in targets().area_classes] == ["中心区", "市区", "城镇", "农村"]
+        assert [c.value for c in targets().area_classes] == ["central", "urban", "town", "rural"]
         assert plans["dongying-2021"].saidi_hours == {
-            "中心区": 1.8,
-            "市区": 4,
-            "城镇": 7,
-            "农村": 10,
+            "central": 1.8,
+            "urban": 4,
+            "town": 7,
+            "rural": 10,
         }
-        assert plans["jingyu-2022"].saidi_hours == {"中心区": 2, "市区": 5, "城镇": 9, "农村": 15}
+        assert plans["jingyu-2022"].saidi_hours == {
+            "central": 2,
+            "urban": 5,
+            "town": 9,
+            "rural": 15,
+        }
         for plan in plans.values():
             assert plan.by_end_of == 2022
             assert plan.year_on_year_reduction_percent == 8
@@ -82,7 +87,7 @@ async def history(apps):
             "area_class": area_class,
             "served_since": date(2020, 1, 1),
         }
-        for feeder, area_class, n in (("A", "中心区", 5), ("B", "中心区", 5), ("R", "农村", 4))
+        for feeder, area_class, n in (("A", "central", 5), ("B", "central", 5), ("R", "rural", 4))
         for i in range(n)
     ]
     async with session_scope(engine) as session:
@@ -98,7 +103,8 @@ class TestStatistics:
         report = (await notify_admin.get("/reliability", params={"year": 2022})).json()
         assert report["outages_counted"] == 3
         rows = {r["area_class"]: r for r in report["area_classes"]}
-        central = rows["中心区"]
+        central = rows["central"]
+        assert central["area_class_label"] == "中心区"
         assert central["customers_served"] == 10
         assert central["planned"] == {
             "interruptions": 5,
@@ -113,7 +119,7 @@ class TestStatistics:
         assert central["previous_year_saidi_hours"] == 1.0
         assert central["reduction_percent"] == -200.0
         assert central["meets"] is False
-        rural = rows["农村"]
+        rural = rows["rural"]
         assert rural["unplanned"] == {
             "interruptions": 4,
             "customer_hours": 14.0,
@@ -121,11 +127,11 @@ class TestStatistics:
             "saifi": 1.0,
         }
         assert rural["meets_target_hours"] is True
-        assert rows["市区"]["customers_served"] == 0
+        assert rows["urban"]["customers_served"] == 0
 
     async def test_the_year_on_year_alternative(self, apps, notify_admin, history):
         report = (await notify_admin.get("/reliability", params={"year": 2023})).json()
-        central = next(r for r in report["area_classes"] if r["area_class"] == "中心区")
+        central = next(r for r in report["area_classes"] if r["area_class"] == "central")
         assert central["total"]["saidi_hours"] == 0.0
         assert central["previous_year_saidi_hours"] == 3.0
         assert central["reduction_percent"] == 100.0
@@ -135,7 +141,7 @@ class TestStatistics:
         jingyu = await notify_admin.get(
             "/reliability", params={"year": 2022, "plan": "jingyu-2022"}
         )
-        central = next(r for r in jingyu.json()["area_classes"] if r["area_class"] == "中心区")
+        central = next(r for r in jingyu.json()["area_classes"] if r["area_class"] == "central")
         assert central["target_hours"] == 2
         unknown = await notify_admin.get("/reliability", params={"year": 2022, "plan": "x"})
         assert unknown.status_code == 404
@@ -181,7 +187,7 @@ async def connect(engine, rows: list[dict]) -> None:
 async def central(client, year: int, plan: str = "dongying-2021") -> dict:
     response = await client.get("/reliability", params={"year": year, "plan": plan})
     assert response.status_code == 200, response.text
-    return next(r for r in response.json()["area_classes"] if r["area_class"] == "中心区")
+    return next(r for r in response.json()["area_classes"] if r["area_class"] == "central")
 
 
 async def end_service(client, feeder: str, count: int, ended_on: date) -> None:
@@ -198,9 +204,9 @@ class TestCustomersServedIsHistorical:
 
     async def test_a_past_year_does_not_move_when_customers_come_and_go(self, apps, notify_admin):
         engine = apps.notify.state.engine
-        await connect(engine, customers("A", "中心区", 8, date(2020, 5, 1)))
+        await connect(engine, customers("A", "central", 8, date(2020, 5, 1)))
         # Connected on New Year's Day 2023: not served on 31 December 2022.
-        await connect(engine, customers("A", "中心区", 2, date(2023, 1, 1), start=100))
+        await connect(engine, customers("A", "central", 2, date(2023, 1, 1), start=100))
         await record(engine, OutageKind.fault, ["A"], bj(2022, 6, 1, 9), bj(2022, 6, 1, 11))
         before = await central(notify_admin, 2022)
         assert before["customers_served"] == 8
@@ -212,7 +218,7 @@ class TestCustomersServedIsHistorical:
         # In 2023 three customers leave (one on New Year's Day) and four more connect.
         await end_service(notify_admin, "A", 1, date(2023, 1, 1))
         await end_service(notify_admin, "A", 2, date(2023, 8, 15))
-        await connect(engine, customers("A", "中心区", 4, date(2023, 9, 1), start=200))
+        await connect(engine, customers("A", "central", 4, date(2023, 9, 1), start=200))
         assert await central(notify_admin, 2022) == before
         assert (await central(notify_admin, 2023))["customers_served"] == 8 + 2 - 3 + 4
         # A customer whose service ended on 1 January was still served on 31 December.
@@ -220,7 +226,7 @@ class TestCustomersServedIsHistorical:
 
     async def test_a_reimport_without_dates_keeps_the_connection_date(self, apps, notify_admin):
         engine = apps.notify.state.engine
-        rows = customers("A", "中心区", 3, date(2021, 2, 1))
+        rows = customers("A", "central", 3, date(2021, 2, 1))
         await connect(engine, rows)
         undated = [{k: v for k, v in r.items() if k != "served_since"} for r in rows]
         await connect(engine, undated)
@@ -234,8 +240,8 @@ class TestCustomersServedIsHistorical:
 
     async def test_customers_cut_are_those_served_when_the_outage_began(self, apps, notify_admin):
         engine = apps.notify.state.engine
-        await connect(engine, customers("A", "中心区", 5, date(2020, 1, 1)))
-        await connect(engine, customers("A", "中心区", 3, date(2022, 7, 1)))  # after the fault
+        await connect(engine, customers("A", "central", 5, date(2020, 1, 1)))
+        await connect(engine, customers("A", "central", 3, date(2022, 7, 1)))  # after the fault
         await end_service(notify_admin, "A", 1, date(2022, 2, 1))  # before the fault
         await record(engine, OutageKind.fault, ["A"], bj(2022, 3, 1, 8), bj(2022, 3, 1, 9))
         row = await central(notify_admin, 2022)
@@ -246,9 +252,9 @@ class TestCustomersServedIsHistorical:
 
     async def test_the_previous_year_is_divided_by_its_own_customers(self, apps, notify_admin):
         engine = apps.notify.state.engine
-        await connect(engine, customers("A", "中心区", 4, date(2020, 1, 1)))
+        await connect(engine, customers("A", "central", 4, date(2020, 1, 1)))
         await record(engine, OutageKind.fault, ["A"], bj(2022, 5, 1, 8), bj(2022, 5, 1, 11))
-        await connect(engine, customers("A", "中心区", 8, date(2023, 1, 1)))
+        await connect(engine, customers("A", "central", 8, date(2023, 1, 1)))
         await record(engine, OutageKind.fault, ["A"], bj(2023, 5, 1, 8), bj(2023, 5, 1, 9))
         row = await central(notify_admin, 2023)
         assert row["total"]["saidi_hours"] == 1.0  # 12 customers × 1 h ÷ 12
@@ -258,7 +264,7 @@ class TestCustomersServedIsHistorical:
 
 class TestEndingService:
     async def test_delete_ends_the_service_and_the_account_may_return(self, apps, notify_admin):
-        await connect(apps.notify.state.engine, customers("A", "中心区", 1, date(2021, 1, 1)))
+        await connect(apps.notify.state.engine, customers("A", "central", 1, date(2021, 1, 1)))
         sid = (await notify_admin.get("/subscribers")).json()["subscribers"][0]["id"]
         future = await notify_admin.delete(f"/subscribers/{sid}", params={"ended_on": "2099-01-01"})
         assert (future.status_code, future.json()["code"]) == (422, "ended_in_future")
@@ -276,7 +282,7 @@ class TestEndingService:
                 "mobile": "13800000000",
                 "feeder": "A",
                 "transformer_area": "TA",
-                "area_class": "中心区",
+                "area_class": "central",
                 "served_since": "2026-01-05",
             },
         )
@@ -285,7 +291,7 @@ class TestEndingService:
         assert (await central(notify_admin, 2025))["customers_served"] == 1  # the former one
 
     async def test_the_connection_date_can_be_corrected(self, apps, notify_admin):
-        await connect(apps.notify.state.engine, customers("A", "中心区", 2, date(2024, 3, 1)))
+        await connect(apps.notify.state.engine, customers("A", "central", 2, date(2024, 3, 1)))
         sid = (await notify_admin.get("/subscribers")).json()["subscribers"][0]["id"]
         assert (await central(notify_admin, 2023))["customers_served"] == 0
         moved = await notify_admin.patch(f"/subscribers/{sid}", json={"served_since": "2023-05-01"})
@@ -298,7 +304,7 @@ class TestEndingService:
         ] == "2023-05-01"
 
     async def test_a_former_subscriber_gets_no_outage_messages(self, apps, notify_admin):
-        await connect(apps.notify.state.engine, customers("A", "中心区", 3, date(2021, 1, 1)))
+        await connect(apps.notify.state.engine, customers("A", "central", 3, date(2021, 1, 1)))
         await end_service(notify_admin, "A", 1, date(2024, 1, 1))
         start = datetime.now(UTC) - timedelta(minutes=5)
         fault = await notify_admin.post(
@@ -325,7 +331,7 @@ class TestEndingService:
             "mobile": "13812345678",
             "feeder": "A",
             "transformer_area": "TA",
-            "area_class": "中心区",
+            "area_class": "central",
         }
         sent = {
             "id": str(uuid4()),
@@ -347,10 +353,10 @@ class TestEndingService:
 class TestOfficialCustomerCounts:
     async def test_an_official_figure_takes_precedence_and_says_so(self, apps, notify_admin):
         engine = apps.notify.state.engine
-        await connect(engine, customers("A", "中心区", 4, date(2020, 1, 1)))
+        await connect(engine, customers("A", "central", 4, date(2020, 1, 1)))
         await record(engine, OutageKind.fault, ["A"], bj(2022, 5, 1, 8), bj(2022, 5, 1, 11))
         put = await notify_admin.put(
-            "/reliability/customer-counts/2022/中心区",
+            "/reliability/customer-counts/2022/central",
             json={"customers": 6, "note": "2022年可靠性统计年报"},
         )
         assert put.status_code == 200, put.text
@@ -362,11 +368,11 @@ class TestOfficialCustomerCounts:
         assert (await central(notify_admin, 2023))["customers_served_source"] == "subscribers"
 
         corrected = await notify_admin.put(
-            "/reliability/customer-counts/2022/中心区", json={"customers": 12}
+            "/reliability/customer-counts/2022/central", json={"customers": 12}
         )
         assert corrected.json()["customers"] == 12
         listed = await notify_admin.get("/reliability/customer-counts", params={"year": 2022})
-        assert [(c["area_class"], c["customers"]) for c in listed.json()] == [("中心区", 12)]
+        assert [(c["area_class"], c["customers"]) for c in listed.json()] == [("central", 12)]
         assert (await central(notify_admin, 2022))["total"]["saidi_hours"] == 1.0
 
         report = await notify_admin.get("/reliability", params={"year": 2022, "format": "xlsx"})
@@ -374,25 +380,25 @@ class TestOfficialCustomerCounts:
         assert rows[2][2] == "服务户数来源"
         assert next(r for r in rows[3:] if r[0] == "中心区")[1:3] == (12, "官方用户数")
 
-        gone = await notify_admin.delete("/reliability/customer-counts/2022/中心区")
+        gone = await notify_admin.delete("/reliability/customer-counts/2022/central")
         assert gone.status_code == 204
         assert (await central(notify_admin, 2022))["customers_served_source"] == "subscribers"
-        again = await notify_admin.delete("/reliability/customer-counts/2022/中心区")
+        again = await notify_admin.delete("/reliability/customer-counts/2022/central")
         assert (again.status_code, again.json()["code"]) == (404, "official_count_not_found")
 
     async def test_bad_figures_and_who_may_record_them(self, apps, notify_admin):
         for path, body in (
             ("/reliability/customer-counts/2022/郊区", {"customers": 5}),
-            ("/reliability/customer-counts/1900/中心区", {"customers": 5}),
-            ("/reliability/customer-counts/2022/中心区", {"customers": 0}),
-            ("/reliability/customer-counts/2022/中心区", {"customers": "many"}),
+            ("/reliability/customer-counts/1900/central", {"customers": 5}),
+            ("/reliability/customer-counts/2022/central", {"customers": 0}),
+            ("/reliability/customer-counts/2022/central", {"customers": "many"}),
         ):
             refused = await notify_admin.put(path, json=body)
             assert refused.status_code == 422, (path, body)
         await add_user(apps, "diaodu", Role.dispatcher, ["营销部"])
         async with client_for(apps.notify, await sign_in(apps, "diaodu")) as dispatcher:
             denied = await dispatcher.put(
-                "/reliability/customer-counts/2022/中心区", json={"customers": 5}
+                "/reliability/customer-counts/2022/central", json={"customers": 5}
             )
             assert denied.status_code == 403
             assert (await dispatcher.get("/reliability/customer-counts")).status_code == 200

@@ -18,7 +18,7 @@ CUSTOMER = {
     "email": "zhang@example.cn",
     "feeder": "10kV东城线",
     "transformer_area": "东城1号台区",
-    "area_class": "市区",
+    "area_class": "urban",
 }
 
 
@@ -57,6 +57,24 @@ class TestCrud:
         again = await dispatcher.post("/subscribers", json=CUSTOMER)
         assert again.status_code == 409
         assert again.json()["code"] == "subscriber_exists"
+
+    async def test_codes_in_and_labels_beside_them_out(self, dispatcher):
+        labelled = await dispatcher.post("/subscribers", json={**CUSTOMER, "area_class": "市区"})
+        assert labelled.status_code == 422
+        assert [e["field"] for e in labelled.json()["errors"]] == ["area_class"]
+        created = await dispatcher.post(
+            "/subscribers", json={**CUSTOMER, "mobile": "+86 138-0013-8000"}
+        )
+        body = created.json()
+        assert (body["area_class"], body["area_class_label"]) == ("urban", "市区")
+        assert body["mobile"] == "13800138000"
+
+    async def test_a_mobile_is_refused_as_intake_refuses_it(self, dispatcher):
+        refused = await dispatcher.post("/subscribers", json={**CUSTOMER, "mobile": "12345678901"})
+        assert refused.status_code == 422
+        assert [(e["field"], e["code"], e["message"]) for e in refused.json()["errors"]] == [
+            ("mobile", "invalid_mobile", "手机号码应为以13-19开头的11位数字")
+        ]
 
     async def test_bad_input_names_the_fields(self, dispatcher):
         bad = {**CUSTOMER, "mobile": "12345", "area_class": "郊区"}
@@ -181,8 +199,8 @@ class TestImport:
             {"row": 1002, "field": "mobile", "message": job["errors"][1]["message"]},
             {"row": 2002, "field": "mobile", "message": job["errors"][2]["message"]},
         ]
-        assert "mobile" in job["errors"][0]["message"]
-        rural = await dispatcher.get("/subscribers", params={"area_class": "农村", "limit": 1})
+        assert "手机号码" in job["errors"][0]["message"]
+        rural = await dispatcher.get("/subscribers", params={"area_class": "rural", "limit": 1})
         assert rural.json()["total"] == 1250
 
     async def test_gb18030_csv_from_excel(self, dispatcher):

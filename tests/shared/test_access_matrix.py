@@ -438,7 +438,7 @@ async def notify_facts(apps: Apps, callers: Callers) -> dict[str, Any]:
                     "mobile": "13800000001",
                     "feeder": "F1",
                     "transformer_area": "T1",
-                    "area_class": "市区",
+                    "area_class": "urban",
                 }
             ],
             SubscriberSource.api,
@@ -482,7 +482,7 @@ async def notify_facts(apps: Apps, callers: Callers) -> dict[str, Any]:
                     "mobile": "13800000009",
                     "feeder": "F9",
                     "transformer_area": "T9",
-                    "area_class": "农村",
+                    "area_class": "rural",
                 },
             )
         )
@@ -493,7 +493,7 @@ async def notify_facts(apps: Apps, callers: Callers) -> dict[str, Any]:
         outage_etr=(start + timedelta(days=1, hours=4)).isoformat(),
         new_account="M3",
         count_year=2025,
-        count_area="市区",
+        count_area="urban",
         template_kind="outage.announced",
     )
     return facts

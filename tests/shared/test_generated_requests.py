@@ -117,7 +117,7 @@ async def _seed_notify_as(admin: httpx.AsyncClient) -> None:
                 "email": f"c{n}@example.cn",
                 "feeder": "10kV东城线",
                 "transformer_area": "东城1号台区",
-                "area_class": "市区",
+                "area_class": "urban",
             },
         )
         assert created.status_code == 201, created.text

@@ -33,11 +33,12 @@ from sqlmodel import Field
 from services.intake.db import IntakeTable
 from services.intake.documents.models import DocumentsView
 from services.intake.fees.models import ApplicantFee, FeeSheet
-from services.intake.policies.models import CustomerType, Stage
+from services.intake.policies.models import Stage
 from services.intake.whitelist.models import ThreeZeroOverrideIn, ThreeZeroPublic
 from shared.db import UTCDateTime, enum_column
 from shared.masking import FREE_TEXT, FreeText
 from shared.timeutil import BeijingTime
+from shared.vocab import AreaClass, AreaClassed, CustomerType, CustomerTyped
 
 PROJECT_CODE_PATTERN = r"^[0-9]{4}-[0-9]{6}-[0-9]{2}-[0-9]{2}-[0-9]{6}$"
 """项目代码 as the investment-project platforms issue it: year, region, industry, type, serial
@@ -64,23 +65,6 @@ class IdKind(StrEnum):
 
     resident_id = "resident_id"
     credit_code = "credit_code"
-
-
-class AreaClass(StrEnum):
-    """供电区域分类, which sets the reliability targets: 中心区 / 市区 / 城镇 / 农村."""
-
-    central = "central"
-    urban = "urban"
-    town = "town"
-    rural = "rural"
-
-
-AREA_CLASS_LABELS = {
-    AreaClass.central: "中心区",
-    AreaClass.urban: "市区",
-    AreaClass.town: "城镇",
-    AreaClass.rural: "农村",
-}
 
 
 class ApplicationStatus(StrEnum):
@@ -440,10 +424,8 @@ class ApplicantPublic(BaseModel):
     email: str | None
 
 
-class SitePublic(BaseModel):
+class SitePublic(AreaClassed):
     address: str
-    area_class: AreaClass
-    area_class_label: str
     feeder: str | None
     transformer_area: str | None
 
@@ -500,12 +482,10 @@ class PausePublic(BaseModel):
     )
 
 
-class ApplicationPublic(BaseModel):
+class ApplicationPublic(CustomerTyped):
     number: str
     jurisdiction: str
     policy_code: str
-    customer_type: CustomerType
-    customer_type_label: str
     has_works: bool
     channel: Channel
     unit: str

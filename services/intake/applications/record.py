@@ -25,8 +25,9 @@ from services.intake.applications.models import (
     Finding,
     PauseReason,
 )
-from services.intake.policies.models import CustomerType, Stage
+from services.intake.policies.models import Stage
 from shared.calendar import beijing_date
+from shared.vocab import CustomerType
 
 
 class ReplayError(Exception):

@@ -28,7 +28,7 @@ from services.intake.applications.query_codes import applicant_application
 from services.intake.applications.service import ApplicationFilter, Clocking
 from services.intake.applications.why import DeadlineWhy
 from services.intake.deps import Calendar, Config, CurrentClerk, Keys, Staff
-from services.intake.policies.models import CustomerType, Stage
+from services.intake.policies.models import Stage
 from services.intake.portal.models import IdempotencyRecord
 from shared import idempotency
 from shared.app import Session
@@ -37,6 +37,7 @@ from shared.clock import Now
 from shared.errors import Problem
 from shared.idempotency import OptionalIdempotencyKey
 from shared.validation import Offset
+from shared.vocab import CustomerType
 
 router = APIRouter(tags=["applications"])
 public_router = APIRouter(tags=["applicant"])

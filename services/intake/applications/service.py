@@ -24,7 +24,6 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from services.intake.applications import clock
 from services.intake.applications.log import append_event
 from services.intake.applications.models import (
-    AREA_CLASS_LABELS,
     PAUSE_REASON_LABELS,
     ApplicantProgress,
     ApplicantPublic,
@@ -37,7 +36,6 @@ from services.intake.applications.models import (
     ApplicationPublic,
     ApplicationStage,
     ApplicationStatus,
-    AreaClass,
     ClockPublic,
     CloseRequest,
     CorrectionRequest,
@@ -71,10 +69,8 @@ from services.intake.fees.sheet import applicant_fees, fee_sheet
 from services.intake.outbox.models import EventType
 from services.intake.outbox.service import enqueue
 from services.intake.policies.models import (
-    CUSTOMER_TYPE_LABELS,
     LOW_VOLTAGE_TYPES,
     STAGE_LABELS,
-    CustomerType,
     PolicyVersionPublic,
     Stage,
 )
@@ -86,7 +82,6 @@ from services.intake.rules.identity import (
     mask_id_number,
     mask_mobile,
     parse_credit_code,
-    parse_mobile,
     parse_resident_id,
 )
 from services.intake.rules.three_zero import load_three_zero_rules
@@ -98,6 +93,7 @@ from shared.calendar import WorkingCalendar, beijing_date
 from shared.errors import Conflict, FieldError, Forbidden, NotFound, Unprocessable
 from shared.keyring import Keyring
 from shared.masking import masked_unless
+from shared.vocab import AreaClass, CustomerType, parse_mobile
 
 _CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 _QUERY_CODE_LENGTH = 8
@@ -641,8 +637,7 @@ def connected_event_data(application: Application) -> dict[str, Any]:
         "email": application.email,
         "feeder": application.feeder,
         "transformer_area": application.transformer_area,
-        "area_class": AREA_CLASS_LABELS[application.area_class],
-        "area_class_code": application.area_class.value,
+        "area_class": application.area_class.value,
     }
 
 
@@ -1147,7 +1142,6 @@ def to_public(
         jurisdiction=application.jurisdiction,
         policy_code=application.policy_code,
         customer_type=application.customer_type,
-        customer_type_label=CUSTOMER_TYPE_LABELS[application.customer_type],
         has_works=application.has_works,
         channel=application.channel,
         unit=application.unit,
@@ -1163,7 +1157,6 @@ def to_public(
         site=SitePublic(
             address=application.site_address,
             area_class=application.area_class,
-            area_class_label=AREA_CLASS_LABELS[application.area_class],
             feeder=application.feeder,
             transformer_area=application.transformer_area,
         ),
@@ -1355,7 +1348,7 @@ async def progress(
     current = application.current_stage if application.status not in ENDED else None
     return ApplicantProgress(
         number=application.number,
-        customer_type_label=CUSTOMER_TYPE_LABELS[application.customer_type],
+        customer_type_label=application.customer_type.label,
         status=application.status,
         status_label=STATUS_LABELS[application.status],
         accepted_at=application.accepted_at,

@@ -38,13 +38,8 @@ from services.intake.applications.models import (
     ApplicationStatus,
     EventKind,
 )
-from services.intake.policies.models import (
-    CUSTOMER_TYPE_LABELS,
-    CustomerType,
-    PolicyEntry,
-    Stage,
-    StageLimit,
-)
+from services.intake.policies.models import PolicyEntry, Stage, StageLimit
+from shared.vocab import CustomerType
 
 __all__ = ["PHASE_END", "limits_under", "remaining_stages", "switch_workflow"]
 
@@ -165,8 +160,8 @@ async def switch_workflow(
             "old_stages": old,
             "stages": [[s.stage.value, s.limit_days] for s in rows],
             "total_limit_days": application.total_limit_days,
-            "note": f"“三零”判定改变，由“{CUSTOMER_TYPE_LABELS[old_type]}”转按"
-            f"“{CUSTOMER_TYPE_LABELS[to]}”的环节和时限办理；已完成的环节保留",
+            "note": f"“三零”判定改变，由“{old_type.label}”转按"
+            f"“{to.label}”的环节和时限办理；已完成的环节保留",
         },
     )
     return rows

@@ -57,7 +57,7 @@ from services.intake.due_changes.models import (
 from services.intake.monitoring.models import Escalation, EscalationState
 from services.intake.outbox.models import EventType
 from services.intake.outbox.service import enqueue
-from services.intake.policies.models import CUSTOMER_TYPE_LABELS, STAGE_LABELS, Stage
+from services.intake.policies.models import STAGE_LABELS, Stage
 from services.intake.workdays.models import PREDICTED_SOURCE
 from shared.auth import Principal
 from shared.calendar import WorkingCalendar, beijing_date
@@ -184,7 +184,7 @@ def _event_data(application: Application, change: DueChange, cleared: list[str])
         "application_number": application.number,
         "unit": application.unit,
         "clerk": application.clerk,
-        "customer_type": CUSTOMER_TYPE_LABELS[application.customer_type],
+        "customer_type": application.customer_type.value,
         "applicant_name": application.applicant_name[:100],
         "mobile": application.mobile,
         "email": application.email,

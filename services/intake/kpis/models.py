@@ -7,8 +7,9 @@ from datetime import date
 from pydantic import BaseModel
 from pydantic import Field as DataField
 
-from services.intake.policies.models import CustomerType, Stage
+from services.intake.policies.models import Stage
 from shared.timeutil import BeijingTime
+from shared.vocab import CustomerType
 
 
 class DaysFigures(BaseModel):

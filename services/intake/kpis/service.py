@@ -33,12 +33,13 @@ from services.intake.kpis.models import (
     TypeFigures,
     WorstCase,
 )
-from services.intake.policies.models import CUSTOMER_TYPE_LABELS, STAGE_LABELS, CustomerType, Stage
+from services.intake.policies.models import STAGE_LABELS, Stage
 from shared import units
 from shared.auth import Principal, Role
 from shared.calendar import WorkingCalendar
 from shared.db import fetch_all
 from shared.errors import Forbidden, Unprocessable
+from shared.vocab import CustomerType
 
 WORST_CASES = 5
 
@@ -270,7 +271,7 @@ def _assemble(
         types.append(
             TypeFigures(
                 customer_type=customer_type,
-                label=CUSTOMER_TYPE_LABELS[customer_type],
+                label=customer_type.label,
                 applications=row[1],
                 stage_count=len({s.stage for s in stage_list}),
                 total=_days(row, 1),

@@ -17,10 +17,11 @@ from sqlalchemy import Column, ForeignKey, Index, Integer, Text, UniqueConstrain
 from sqlmodel import Field
 
 from services.intake.db import IntakeTable
-from services.intake.policies.models import CustomerType, Stage
+from services.intake.policies.models import Stage
 from shared.db import UTCDateTime, enum_column
 from shared.masking import FREE_TEXT
 from shared.timeutil import BeijingTime
+from shared.vocab import CustomerType, CustomerTyped
 
 
 class EscalationState(StrEnum):
@@ -77,15 +78,13 @@ class WatchLevel(StrEnum):
     overdue = "overdue"
 
 
-class WatchItem(BaseModel):
+class WatchItem(CustomerTyped):
     """An open stage that is at risk or overdue (预警/超期环节)."""
 
     number: str
     unit: str
     supervising_unit: str
     clerk: str
-    customer_type: CustomerType
-    customer_type_label: str
     stage: Stage
     stage_label: str
     basis: Literal["stage", "total"]

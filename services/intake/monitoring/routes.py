@@ -21,11 +21,12 @@ from services.intake.monitoring.models import (
     WatchPage,
 )
 from services.intake.monitoring.service import EscalationFilter, WatchFilter
-from services.intake.policies.models import CustomerType, Stage
+from services.intake.policies.models import Stage
 from shared.app import Session
 from shared.calendar import beijing_date
 from shared.clock import Now
 from shared.validation import Id, Offset
+from shared.vocab import CustomerType
 
 router = APIRouter(tags=["monitoring"])
 

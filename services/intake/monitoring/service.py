@@ -39,7 +39,7 @@ from services.intake.monitoring.models import (
 )
 from services.intake.outbox.models import EventType
 from services.intake.outbox.service import enqueue
-from services.intake.policies.models import CUSTOMER_TYPE_LABELS, STAGE_LABELS, CustomerType, Stage
+from services.intake.policies.models import STAGE_LABELS, Stage
 from services.intake.settings import IntakeSettings
 from shared import units
 from shared.auth import Principal, Role
@@ -47,6 +47,7 @@ from shared.calendar import BEIJING, WorkingCalendar
 from shared.db import AnySelect, fetch_all
 from shared.errors import Conflict, Forbidden, NotFound
 from shared.masking import masked_unless
+from shared.vocab import CustomerType
 
 SCAN_BATCH = 500
 SCAN_MAX_PER_RUN = 20_000
@@ -130,7 +131,6 @@ async def list_watch(
             supervising_unit=supervising,
             clerk=clerk,
             customer_type=customer_type,
-            customer_type_label=CUSTOMER_TYPE_LABELS[customer_type],
             stage=stage,
             stage_label=STAGE_LABELS[stage],
             basis="stage" if staged else "total",
@@ -483,8 +483,7 @@ def stage_event_data(application: Application) -> dict[str, Any]:
         "stage": STAGE_LABELS[application.current_stage],
         "stage_code": application.current_stage.value,
         "unit": application.unit,
-        "customer_type": CUSTOMER_TYPE_LABELS[application.customer_type],
-        "customer_type_code": application.customer_type.value,
+        "customer_type": application.customer_type.value,
         "due_date": application.due_date.isoformat(),
         "clerk": application.clerk,
         "supervising_unit": application.supervising_unit,

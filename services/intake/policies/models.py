@@ -20,29 +20,8 @@ from services.intake.db import IntakeTable
 from shared.db import UTCDateTime
 from shared.timeutil import BeijingTime
 from shared.validation import Day
+from shared.vocab import CustomerType
 
-
-class CustomerType(StrEnum):
-    """用户类型, as in Annex 1 of the Dongying plan (low voltage is 380 V and below)."""
-
-    residential = "residential"
-    low_voltage_three_zero = "low_voltage_three_zero"
-    low_voltage = "low_voltage"
-    hv10_single = "hv10_single"
-    hv10_dual = "hv10_dual"
-    hv35_single = "hv35_single"
-    hv35_dual = "hv35_dual"
-
-
-CUSTOMER_TYPE_LABELS: dict[CustomerType, str] = {
-    CustomerType.residential: "居民用户",
-    CustomerType.low_voltage_three_zero: "实行“三零”服务的低压非居民用户",
-    CustomerType.low_voltage: "未实行“三零”服务的低压非居民用户",
-    CustomerType.hv10_single: "10千伏单电源用户",
-    CustomerType.hv10_dual: "10千伏双电源用户",
-    CustomerType.hv35_single: "35千伏及以上单电源用户",
-    CustomerType.hv35_dual: "35千伏及以上双电源用户",
-}
 LOW_VOLTAGE_TYPES = frozenset(
     {CustomerType.residential, CustomerType.low_voltage_three_zero, CustomerType.low_voltage}
 )

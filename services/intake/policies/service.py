@@ -18,13 +18,13 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from services.intake.policies.models import (
     LOW_VOLTAGE_TYPES,
     STAGE_FAMILIES,
-    CustomerType,
     PolicyEntry,
     PolicyVersionCreate,
     PolicyVersionPublic,
     TimeLimitPolicy,
 )
 from shared.errors import Conflict, FieldError, NotFound, Unprocessable
+from shared.vocab import CustomerType
 
 REFERENCE_FILE = Path(__file__).resolve().parent / "reference.json"
 

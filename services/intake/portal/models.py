@@ -41,11 +41,12 @@ from services.intake.applications.models import (
     SiteIn,
 )
 from services.intake.db import IntakeTable
-from services.intake.policies.models import CustomerType, Stage
+from services.intake.policies.models import Stage
 from services.intake.standins.elicense import LicenceOutcome, LicenceType
 from shared.db import UTCDateTime, enum_column
 from shared.timeutil import BeijingTime
 from shared.validation import Day
+from shared.vocab import CustomerType
 
 # ---- tables ----------------------------------------------------------------------------------
 

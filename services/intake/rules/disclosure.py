@@ -21,15 +21,10 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from services.intake.policies.models import (
-    CUSTOMER_TYPE_LABELS,
-    STAGE_LABELS,
-    CustomerType,
-    PolicyVersionCreate,
-    Stage,
-)
+from services.intake.policies.models import STAGE_LABELS, PolicyVersionCreate, Stage
 from services.intake.rules.documents import required_documents
 from services.intake.rules.fees import load_fee_rules
+from shared.vocab import CustomerType
 
 __all__ = [
     "REQUIRED_HOTLINES",
@@ -247,7 +242,7 @@ def _process(
         no_works_text = f"无工程的低压用户，{no_works}个工作日内完成接电。"
     return DisclosedProcess(
         customer_type=customer_type,
-        name=CUSTOMER_TYPE_LABELS[customer_type],
+        name=customer_type.label,
         note=local.customer_type_notes[customer_type],
         stage_count=len(stages),
         stages=stages,

@@ -25,10 +25,11 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, model_validator
 
-from services.intake.policies.models import CustomerType, Stage
+from services.intake.policies.models import Stage
 from services.intake.rules.sources import Sourced
 from services.intake.rules.terms import VoltageClass, normalise_name, voltage_of
 from shared.errors import FieldError, Unprocessable
+from shared.vocab import CustomerType
 
 __all__ = [
     "Citation",

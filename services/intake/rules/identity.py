@@ -10,7 +10,7 @@
 
 Both check characters come from python-stdnum (``stdnum.cn.ric``, ``stdnum.cn.uscc``); the
 layout checks, the Chinese messages and the masking stay ours.
-- Mainland mobile numbers (手机号码): 11 digits ``1[3-9]xxxxxxxxx``, optionally after ``+86``.
+- Mainland mobile numbers (手机号码): the one rule is :func:`shared.vocab.parse_mobile`.
 
 ``parse_*`` functions return a typed value or raise :class:`IdentityError` with a stable code;
 ``validate_*`` wrap them into :class:`shared.errors.Unprocessable` naming the field, and
@@ -25,7 +25,6 @@ ID numbers and mobiles are personal information (个人信息): :func:`mask_id_n
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
@@ -38,6 +37,7 @@ from stdnum.cn import ric, uscc
 
 from shared.errors import FieldError, Unprocessable
 from shared.masking import mask_middle
+from shared.vocab import VocabError, parse_mobile
 
 __all__ = [
     "CREDIT_CODE_ALPHABET",
@@ -50,7 +50,6 @@ __all__ = [
     "mask_id_number",
     "mask_mobile",
     "parse_credit_code",
-    "parse_mobile",
     "parse_resident_id",
     "resident_id_check_character",
     "validate_credit_code",
@@ -68,16 +67,8 @@ EARLIEST_BIRTH_DATE = date(1900, 1, 1)
 """Older birth dates are treated as typing errors: nobody born before 1900 applies for power."""
 
 
-class IdentityError(ValueError):
+class IdentityError(VocabError):
     """An identifier is not valid; ``code`` is stable for machines, ``message`` is for people."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-    def field_error(self, field: str) -> FieldError:
-        return FieldError(field=field, code=self.code, message=self.message)
 
 
 class Sex(StrEnum):
@@ -270,30 +261,6 @@ def parse_credit_code(value: str) -> CreditCode:
     )
 
 
-# -- mobile numbers (手机号码) --
-
-_MOBILE = re.compile(r"1[3-9][0-9]{9}")
-_MOBILE_SEPARATORS = re.compile(r"[\s\-]")
-
-
-def parse_mobile(value: str) -> str:
-    """A mainland mobile number as its 11 digits; ``+86``/``0086``/``86``, spaces and hyphens
-    around the digit groups are accepted ("+86 138-0013-8000" → "13800138000")."""
-    raw = _MOBILE_SEPARATORS.sub("", value)
-    if not raw:
-        raise IdentityError("required", "请填写手机号码")
-    for prefix in ("+86", "0086"):
-        if raw.startswith(prefix):
-            raw = raw[len(prefix) :]
-            break
-    else:
-        if len(raw) == 13 and raw.startswith("86"):
-            raw = raw[2:]
-    if not _MOBILE.fullmatch(raw):
-        raise IdentityError("invalid_mobile", "手机号码应为以13-19开头的11位数字")
-    return raw
-
-
 # -- turning failures into field errors --
 
 T = TypeVar("T")
@@ -315,7 +282,7 @@ class FieldErrors:
         """``parse(value)``, or None with the error recorded under ``field``."""
         try:
             return parse(value)
-        except IdentityError as exc:
+        except VocabError as exc:
             self.errors.append(exc.field_error(field))
             return None
 
@@ -369,6 +336,6 @@ def mask_mobile(value: str) -> str:
     """
     try:
         digits = parse_mobile(value)
-    except IdentityError:
+    except VocabError:
         digits = value.strip()
     return mask_middle(digits, 3, 4)

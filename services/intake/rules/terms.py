@@ -6,7 +6,8 @@ import re
 import unicodedata
 from enum import StrEnum
 
-from services.intake.policies.models import LOW_VOLTAGE_TYPES, CustomerType
+from services.intake.policies.models import LOW_VOLTAGE_TYPES
+from shared.vocab import CustomerType
 
 __all__ = ["VoltageClass", "normalise_name", "voltage_of"]
 

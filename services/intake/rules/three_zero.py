@@ -27,10 +27,10 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from services.intake.policies.models import CustomerType
 from services.intake.rules.sources import Sourced
 from services.intake.rules.terms import VoltageClass
 from shared.errors import Unprocessable
+from shared.vocab import CustomerType
 
 __all__ = [
     "Area",

@@ -46,10 +46,9 @@ from services.intake.applications.models import (
     Application,
     ApplicationCreate,
     ApplicationStatus,
-    AreaClass,
     EventKind,
 )
-from services.intake.policies.models import CUSTOMER_TYPE_LABELS, LOW_VOLTAGE_TYPES, CustomerType
+from services.intake.policies.models import LOW_VOLTAGE_TYPES
 from services.intake.rules.identity import FieldErrors
 from services.intake.rules.three_zero import (
     Area,
@@ -72,6 +71,7 @@ from services.intake.whitelist.models import (
     WhitelistStatus,
 )
 from shared.errors import FieldError, Unprocessable
+from shared.vocab import AreaClass, CustomerType
 
 AREA_OF_CLASS = {
     AreaClass.central: Area.urban,
@@ -224,8 +224,8 @@ async def assess(
     if applied is not declared:
         notes = (
             *notes,
-            f"申报用户类型为“{CUSTOMER_TYPE_LABELS[declared]}”，按“三零”判定结果"
-            f"按“{CUSTOMER_TYPE_LABELS[applied]}”的环节和时限办理。",
+            f"申报用户类型为“{declared.label}”，按“三零”判定结果"
+            f"按“{applied.label}”的环节和时限办理。",
         )
     return replace(
         assessed,

@@ -19,11 +19,11 @@ from sqlalchemy import JSON, Column, ForeignKey, Index, Integer, Numeric, Text, 
 from sqlmodel import Field
 
 from services.intake.db import IntakeTable
-from services.intake.policies.models import CustomerType
 from services.intake.rules.three_zero import Area, CustomerCategory
 from shared.db import UTCDateTime, enum_column
 from shared.masking import FREE_TEXT
 from shared.timeutil import BeijingTime
+from shared.vocab import CustomerType, CustomerTyped
 
 
 class WhitelistStatus(StrEnum):
@@ -226,15 +226,13 @@ class ThreeZeroPublic(BaseModel):
     )
 
 
-class WhitelistItem(BaseModel):
+class WhitelistItem(CustomerTyped):
     id: int
     number: str
     unit: str
     grid_area: str | None
     applicant_name: str
     mobile: str = DataField(description="Masked unless the caller is a clerk of the unit")
-    customer_type: CustomerType
-    customer_type_label: str
     capacity_kw: Decimal
     accepted_at: BeijingTime
     reason: str

@@ -18,7 +18,6 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from services.intake.applications.log import append_event
 from services.intake.applications.models import Application, EventKind
 from services.intake.applications.service import check_reader
-from services.intake.policies.models import CUSTOMER_TYPE_LABELS
 from services.intake.rules.identity import mask_mobile
 from services.intake.rules.three_zero import load_three_zero_rules
 from services.intake.whitelist.models import (
@@ -158,7 +157,6 @@ def _item(
         applicant_name=application.applicant_name,
         mobile=application.mobile if unmasked else mask_mobile(application.mobile),
         customer_type=application.customer_type,
-        customer_type_label=CUSTOMER_TYPE_LABELS[application.customer_type],
         capacity_kw=application.capacity_kw,
         accepted_at=application.accepted_at,
         reason=entry.reason,

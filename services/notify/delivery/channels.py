@@ -58,8 +58,8 @@ from services.notify.settings import NotifySettings
 from shared.clock import Clock, epoch_seconds
 from shared.compact_json import compact_json_bytes
 from shared.outbound import UrlNotAllowed
+from shared.vocab import VocabError, parse_mobile
 
-_MOBILE = re.compile(r"^(\+?86)?1[3-9]\d{9}$")
 _FINAL_HTTP = {400, 404, 405, 410, 413, 422}
 
 
@@ -168,7 +168,9 @@ def recipient_problem(channel: Channel, recipient: str) -> str | None:
             return f"'{recipient}' is not an email address: {exc}"
         return None
     if channel is Channel.sms:
-        if not _MOBILE.match(recipient):
+        try:
+            parse_mobile(recipient)
+        except VocabError:
             return f"'{recipient}' is not a mainland China mobile number"
         return None
     return _url_problem(recipient)

@@ -11,9 +11,10 @@ from sqlalchemy import Column, Text, Uuid
 from sqlmodel import Field, SQLModel
 
 from services.notify.db import NotifyTable
-from services.notify.subscribers.models import AreaClass, Mobile, Name, Place
+from services.notify.subscribers.models import Mobile, Name, Place
 from shared.db import UTCDateTime
 from shared.timeutil import BeijingTime
+from shared.vocab import AreaClass, CustomerTyped
 
 
 class ReceivedEvent(NotifyTable, table=True):
@@ -27,26 +28,25 @@ class ReceivedEvent(NotifyTable, table=True):
     outcome: str = Field(default="", sa_column=Column(Text, nullable=False))
 
 
-class StageEventData(SQLModel):
-    """``data`` of intake.stage.at_risk / intake.stage.overdue / intake.escalation.opened."""
+class StageEventData(CustomerTyped):
+    """``data`` of intake.stage.at_risk / intake.stage.overdue / intake.escalation.opened; the
+    notices read ``customer_type_label``."""
 
     application_number: str = Field(min_length=1, max_length=64)
     stage: str = Field(min_length=1, max_length=100)
     unit: str = Field(min_length=1, max_length=200)
-    customer_type: str = Field(min_length=1, max_length=100)
     due_date: date
     clerk: str = Field(min_length=1, max_length=64, description="The clerk's username")
     supervising_unit: str = Field(min_length=1, max_length=200)
 
 
-class DueChangedEventData(SQLModel):
+class DueChangedEventData(CustomerTyped):
     """``data`` of intake.application.due_changed: a calendar change moved a live deadline
     (节假日调整). Staff and the applicant are told old and new, in Chinese dates."""
 
     application_number: str = Field(min_length=1, max_length=64)
     unit: str = Field(min_length=1, max_length=200)
     clerk: str = Field(min_length=1, max_length=64, description="The clerk's username")
-    customer_type: str = Field(min_length=1, max_length=100)
     applicant_name: Name
     mobile: Mobile = None
     email: str | None = Field(default=None, max_length=254)
@@ -58,7 +58,7 @@ class DueChangedEventData(SQLModel):
     provisional: bool
     calendar_year: int
     calendar_source: str = Field(min_length=1, max_length=300)
-    cleared: list[str] = []
+    cleared: list[str] = Field(default_factory=list)
 
 
 class ConnectedEventData(SQLModel):

@@ -10,11 +10,11 @@ from sqlalchemy import Column, ForeignKey, Index, Integer, String, Text, UniqueC
 from sqlmodel import Field, SQLModel
 
 from services.notify.db import NotifyTable
-from services.notify.subscribers.models import AreaClass
 from shared.db import UTCDateTime, enum_column
 from shared.masking import FREE_TEXT
 from shared.timeutil import BeijingTime
 from shared.validation import Instant
+from shared.vocab import AreaClass
 
 
 class OutageKind(StrEnum):

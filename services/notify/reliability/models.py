@@ -8,9 +8,9 @@ from sqlalchemy import Column, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from services.notify.db import NotifyTable
-from services.notify.subscribers.models import AreaClass
 from shared.db import UTCDateTime, enum_column
 from shared.timeutil import BeijingTime
+from shared.vocab import AreaClass, AreaClassed
 
 
 class CustomersSource(StrEnum):
@@ -42,9 +42,8 @@ class OfficialCountIn(SQLModel):
     )
 
 
-class OfficialCountPublic(SQLModel):
+class OfficialCountPublic(AreaClassed):
     year: int
-    area_class: AreaClass
     customers: int
     note: str | None
     recorded_by: str

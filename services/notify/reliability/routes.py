@@ -11,12 +11,12 @@ from services.notify.reliability import service
 from services.notify.reliability.models import OfficialCountIn, OfficialCountPublic
 from services.notify.reliability.service import ReliabilityReport, Targets, reliability, targets
 from services.notify.reliability.xlsx import reliability_xlsx
-from services.notify.subscribers.models import AreaClass
 from shared.app import Session
 from shared.auth import CurrentPrincipal
 from shared.clock import Now
 from shared.downloads import XLSX_MEDIA_TYPE, attachment
 from shared.validation import Year
+from shared.vocab import AreaClass
 
 router = APIRouter(tags=["reliability"])
 

@@ -36,11 +36,12 @@ from services.notify.reliability.models import (
     OfficialCountIn,
     OfficialCustomerCount,
 )
-from services.notify.subscribers.models import AreaClass, Subscriber
+from services.notify.subscribers.models import Subscriber
 from services.notify.subscribers.service import served_on
 from shared.calendar import BEIJING
 from shared.db import fetch_all
 from shared.errors import NotFound
+from shared.vocab import AreaClass, AreaClassed
 
 TARGETS = Path(__file__).resolve().parent / "targets.json"
 
@@ -82,8 +83,7 @@ class Figures(SQLModel):
     saifi: float = 0.0  # 户均停电次数
 
 
-class AreaClassReliability(SQLModel):
-    area_class: AreaClass
+class AreaClassReliability(AreaClassed):
     customers_served: int  # 服务户数, the denominator
     customers_served_source: CustomersSource
     customers_served_derived: int  # subscribers served on 31 December, for comparison

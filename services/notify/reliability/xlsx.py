@@ -38,7 +38,7 @@ def reliability_xlsx(report: ReliabilityReport) -> bytes:
         HEADER,
         (
             [
-                row.area_class.value,
+                row.area_class.label,
                 row.customers_served,
                 SOURCE_LABELS[row.customers_served_source],
                 row.planned.interruptions,

@@ -42,6 +42,7 @@ from shared.clock import Clock
 from shared.db import session_scope
 from shared.errors import NotFound, Unprocessable
 from shared.outbound import OutboundPolicy, UrlNotAllowed
+from shared.vocab import AreaClass, VocabError
 
 BATCH_ROWS = 1000
 MAX_IMPORT_BYTES = 64 * 1024 * 1024  # some 400,000 rows; the whole body is refused beyond
@@ -75,6 +76,17 @@ def _cell(value: object) -> str | None:
         value = int(value)
     text = str(value).strip()
     return text or None
+
+
+def _area_class(cell: str | None) -> str | None:
+    """A sheet names the area class as people do (中心区) or by its code; rows store the code.
+    A cell that is neither is left for validation to refuse by its row."""
+    if cell is None:
+        return None
+    try:
+        return AreaClass.from_text(cell).value
+    except VocabError:
+        return cell
 
 
 def _columns(header: list[object]) -> dict[str, int]:
@@ -142,6 +154,7 @@ def _batches(path: Path) -> Iterator[Batch]:
                 RowError(row=number, field=f, message="NUL is not allowed") for f in with_nul
             ]
         else:
+            values["area_class"] = _area_class(values["area_class"])
             try:
                 parsed = SubscriberCreate.model_validate(values)
             except ValidationError as exc:

@@ -25,17 +25,7 @@ from services.notify.db import NotifyTable
 from shared.db import UTCDateTime, enum_column
 from shared.timeutil import BeijingTime
 from shared.validation import Day
-
-_MOBILE = re.compile(r"^(\+?86)?1[3-9]\d{9}$")
-
-
-class AreaClass(StrEnum):
-    """供电区域类别, as the reliability targets name them."""
-
-    central = "中心区"
-    urban = "市区"
-    town = "城镇"
-    rural = "农村"
+from shared.vocab import AreaClass, AreaClassed, mobile_field
 
 
 class SubscriberSource(StrEnum):
@@ -58,10 +48,7 @@ OUTAGE_KINDS = (
 def _mobile(value: str | None) -> str | None:
     if value is None:
         return None
-    value = value.replace(" ", "").replace("-", "")
-    if not _MOBILE.match(value):
-        raise ValueError("not a mainland China mobile number (11 digits starting with 1)")
-    return value
+    return mobile_field(value)
 
 
 def _webhook(value: str | None) -> str | None:
@@ -185,7 +172,7 @@ class Preferences(SQLModel):
     opt_outs: list[str] = Field(description="Message types not wanted (退订); [] for all")
 
 
-class SubscriberPublic(SQLModel):
+class SubscriberPublic(AreaClassed):
     id: int
     account_number: str
     name: str
@@ -196,7 +183,6 @@ class SubscriberPublic(SQLModel):
     app_webhook: str | None
     feeder: str
     transformer_area: str
-    area_class: AreaClass
     source: SubscriberSource
     opt_outs: list[str]
     served_since: date

@@ -16,7 +16,6 @@ from services.notify.messages.service import MessageFilter, MessagePage, list_me
 from services.notify.outages.service import sees_notes_whole
 from services.notify.subscribers import importing, service
 from services.notify.subscribers.models import (
-    AreaClass,
     Preferences,
     SubscriberCreate,
     SubscriberImport,
@@ -31,6 +30,7 @@ from shared.errors import Unprocessable
 from shared.masking import masked_unless
 from shared.settings import Settings
 from shared.validation import Day, Id, Offset
+from shared.vocab import AreaClass
 
 router = APIRouter(tags=["subscribers"])
 

@@ -13,7 +13,6 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.notify.subscribers.models import (
     OUTAGE_KINDS,
-    AreaClass,
     Subscriber,
     SubscriberCreate,
     SubscriberFields,
@@ -27,6 +26,7 @@ from shared.db import conflict_insert
 from shared.errors import Conflict, FieldError, NotFound, Unprocessable
 from shared.outbound import OutboundPolicy, UrlNotAllowed
 from shared.timeutil import beijing_date
+from shared.vocab import AreaClass
 
 CURRENT = col(Subscriber.served_until).is_(None)
 WEBHOOKS = ("wecom_webhook", "dingtalk_webhook", "app_webhook")

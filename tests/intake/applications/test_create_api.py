@@ -124,6 +124,14 @@ class TestRefused:
         assert "applicant.id_number" in fields
         assert (await clerk.get("/applications")).json()["total"] == 0
 
+    async def test_a_mobile_is_refused_as_notify_refuses_it(self, clerk, clock):
+        applicant = {**application_body()["applicant"], "mobile": "12345678901"}
+        response = await clerk.post("/applications", json=application_body(applicant=applicant))
+        assert response.status_code == 422
+        assert [(e["field"], e["code"], e["message"]) for e in response.json()["errors"]] == [
+            ("applicant.mobile", "invalid_mobile", "手机号码应为以13-19开头的11位数字")
+        ]
+
     async def test_a_credit_code_with_a_wrong_check_character(self, clerk, clock):
         applicant = {**application_body()["applicant"], "id_number": "91370500MA3C123450"}
         response = await clerk.post("/applications", json=application_body(applicant=applicant))

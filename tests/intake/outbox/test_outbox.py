@@ -66,8 +66,7 @@ class TestWrittenWithTheChange:
             "email": "contact@example.cn",
             "feeder": "10kV 府前线",
             "transformer_area": "府前1号台区",
-            "area_class": "中心区",
-            "area_class_code": "central",
+            "area_class": "central",  # the code only: notify looks the label up
         }
 
     async def test_a_corrected_contact_is_sent_again(self, intake_admin, clerk, clock):
@@ -120,7 +119,8 @@ class TestDelivery:
         assert event["attempts"] == 1
         assert event["duplicate"] is False
         subscribers = (await notify_admin.get("/subscribers")).json()["subscribers"]
-        assert [(s["account_number"], s["area_class"]) for s in subscribers] == [(number, "中心区")]
+        shown = [(s["account_number"], s["area_class"], s["area_class_label"]) for s in subscribers]
+        assert shown == [(number, "central", "中心区")]
         assert (await run_delivery(intake)).delivered == 0
 
     async def test_stage_events_are_accepted_by_notify(

@@ -2,13 +2,9 @@
 
 from datetime import date
 
-from services.intake.policies.models import (
-    CUSTOMER_TYPE_LABELS,
-    STAGE_LABELS,
-    CustomerType,
-    PolicyVersionPublic,
-)
+from services.intake.policies.models import STAGE_LABELS, PolicyVersionPublic
 from services.intake.policies.service import in_force, reference_versions
+from shared.vocab import CustomerType
 
 
 def version(code: str) -> PolicyVersionPublic:
@@ -17,7 +13,7 @@ def version(code: str) -> PolicyVersionPublic:
 
 def table(code: str) -> dict[str, tuple[list[tuple[str, int | None]], int, int | None]]:
     return {
-        CUSTOMER_TYPE_LABELS[e.customer_type]: (
+        e.customer_type.label: (
             [(STAGE_LABELS[s.stage], s.limit_days) for s in e.stages],
             e.total_days,
             e.no_works_total_days,

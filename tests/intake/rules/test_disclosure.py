@@ -5,13 +5,14 @@ from datetime import date
 import pytest
 from pydantic import ValidationError
 
-from services.intake.policies.models import CustomerType, PolicyVersionCreate, Stage
+from services.intake.policies.models import PolicyVersionCreate, Stage
 from services.intake.policies.service import reference_versions
 from services.intake.rules.disclosure import (
     DisclosureTexts,
     build_disclosure,
     load_disclosure_texts,
 )
+from shared.vocab import CustomerType
 
 POLICY = PolicyVersionCreate.model_validate(
     {

@@ -3,8 +3,9 @@ counts before a waiver, and a waiver of one stage says nothing of another."""
 
 from datetime import date
 
-from services.intake.policies.models import CustomerType, Stage
+from services.intake.policies.models import Stage
 from services.intake.rules.documents import DocumentOnFile, documents_still_needed
+from shared.vocab import CustomerType
 
 TODAY = date(2026, 3, 2)
 

@@ -4,7 +4,7 @@ from datetime import date
 
 import pytest
 
-from services.intake.policies.models import CustomerType, Stage
+from services.intake.policies.models import Stage
 from services.intake.rules.documents import (
     DocumentCatalogue,
     DocumentNotAllowed,
@@ -15,6 +15,7 @@ from services.intake.rules.documents import (
     required_documents,
 )
 from shared.errors import Unprocessable
+from shared.vocab import CustomerType
 
 TODAY = date(2025, 9, 30)
 LOW = [CustomerType.residential, CustomerType.low_voltage_three_zero, CustomerType.low_voltage]

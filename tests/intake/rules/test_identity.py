@@ -15,7 +15,6 @@ from services.intake.rules.identity import (
     mask_id_number,
     mask_mobile,
     parse_credit_code,
-    parse_mobile,
     parse_resident_id,
     resident_id_check_character,
     validate_credit_code,
@@ -24,6 +23,7 @@ from services.intake.rules.identity import (
 )
 from shared.errors import Unprocessable
 from shared.masking import SensitiveDataFilter, install_log_masking, mask_sensitive
+from shared.vocab import parse_mobile
 
 TODAY = date(2025, 6, 1)
 
@@ -278,42 +278,6 @@ class TestParseCreditCode:
         code = with_credit_check("91370502MA3C00001")
         wrong = "1" if code[17] != "1" else "2"
         assert error_code(parse_credit_code, code[:17] + wrong) == "bad_check_character"
-
-
-class TestParseMobile:
-    @pytest.mark.parametrize(
-        "value",
-        [
-            "13812345678",
-            "+8613812345678",
-            "+86 138 1234 5678",
-            "0086-138-1234-5678",
-            "8613812345678",
-            " 138-1234-5678 ",
-        ],
-    )
-    def test_accepted_forms(self, value):
-        assert parse_mobile(value) == "13812345678"
-
-    @pytest.mark.parametrize("prefix", ["13", "14", "15", "16", "17", "18", "19"])
-    def test_all_second_digits_3_to_9(self, prefix):
-        assert parse_mobile(f"{prefix}912345678") == f"{prefix}912345678"
-
-    @pytest.mark.parametrize(
-        ("value", "code"),
-        [
-            ("", "required"),
-            ("12812345678", "invalid_mobile"),
-            ("1381234567", "invalid_mobile"),
-            ("138123456789", "invalid_mobile"),
-            ("23812345678", "invalid_mobile"),
-            ("1381234567a", "invalid_mobile"),
-            ("+8512345678901", "invalid_mobile"),
-            ("05468381073", "invalid_mobile"),
-        ],
-    )
-    def test_refused(self, value, code):
-        assert error_code(parse_mobile, value) == code
 
 
 class TestFieldErrors:

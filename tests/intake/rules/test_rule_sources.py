@@ -18,7 +18,6 @@ from sqlmodel import col, select
 from services.intake.applications.models import Application
 from services.intake.external_lines.gate import mark_completed
 from services.intake.external_lines.models import ExternalLineRecord
-from services.intake.policies.models import CustomerType
 from services.intake.policies.service import reference_versions
 from services.intake.rules.disclosure import (
     DisclosureTexts,
@@ -49,6 +48,7 @@ from services.intake.rules.three_zero import (
 from shared.auth import Role
 from shared.calendar import WorkingCalendar
 from shared.db import create_sync_engine, database_target, session_scope
+from shared.vocab import CustomerType
 from tests.conftest import client_for
 from tests.intake.conftest import DONGYING_UNIT, JINGYU_UNIT, beijing, create, staff_token
 

@@ -6,7 +6,6 @@ from decimal import Decimal
 import pytest
 from pydantic import ValidationError
 
-from services.intake.policies.models import CustomerType
 from services.intake.rules.terms import VoltageClass
 from services.intake.rules.three_zero import (
     Area,
@@ -19,6 +18,7 @@ from services.intake.rules.three_zero import (
     policy_in_force,
 )
 from shared.errors import Unprocessable
+from shared.vocab import CustomerType
 
 SMALL = CustomerCategory.small_micro_enterprise
 

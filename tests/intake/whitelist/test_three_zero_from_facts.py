@@ -6,8 +6,8 @@ from decimal import Decimal
 
 import pytest
 
-from services.intake.policies.models import CustomerType
 from services.intake.rules.three_zero import load_three_zero_rules, workflow_type
+from shared.vocab import CustomerType
 from tests.intake.conftest import JINGYU_UNIT, application_body
 
 SIMPLIFIED = ["signing", "construction_connection"]
