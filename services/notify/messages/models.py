@@ -136,3 +136,8 @@ class MessagePublic(SQLModel):
     earlier_attempt_at: BeijingTime | None = Field(
         description="When the latest such cut-off attempt started"
     )
+    request_id: str | None = Field(
+        default=None,
+        description="请求号: the request id under which the message was made (intake's request "
+        "that queued its event, or a scheduled job's run), on every log line about it",
+    )
