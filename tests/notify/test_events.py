@@ -4,6 +4,7 @@ from uuid import UUID, uuid4
 import pytest
 
 from services.notify.events.models import ReceivedEvent
+from services.notify.messages.models import Message
 from shared.auth import Role
 from shared.db import session_scope
 from shared.events import seal_query_code
@@ -262,12 +263,16 @@ class TestReceived:
         assert sms["dedup_key"] == f"event:{sent['id']}:13800138000:sms"
         assert sms["body"] == (
             "【受理回执】您的用电报装申请已于2025年3月4日受理，申请编号BZ20250304000007，"
-            "查询码K7QW2MZP（凭申请编号和查询码查询办理进度，请妥善保管）。"
+            "查询码********（凭申请编号和查询码查询办理进度，请妥善保管）。"
             "当前环节「业务受理」应于2025年3月5日前办结。受理单位：国网东营供电公司。"
         )
-        # What notify keeps of the event itself holds the code only sealed.
+        # An administrator sees the code masked (shared.masking); the worker sends it whole.
+        # What notify keeps of the event itself holds it only sealed.
         async with session_scope(apps.notify.state.engine) as session:
+            row = await session.get(Message, sms["id"])
             kept = await session.get(ReceivedEvent, UUID(sent["id"]))
+        assert row is not None
+        assert "，查询码K7QW2MZP（凭申请编号" in row.body
         assert kept is not None
         assert "K7QW2MZP" not in kept.outcome
 

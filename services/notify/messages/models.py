@@ -110,8 +110,8 @@ class MessagePublic(SQLModel):
     recipient: str
     subject: FreeText
     body: FreeText = Field(
-        description="ID numbers and phones typed into it (an outage's notes) are masked for "
-        "administrators; Huodian's services get it whole"
+        description="ID numbers and phones typed into it (an outage's notes) and a receipt's "
+        "query code (查询码) are masked for administrators; Huodian's services get it whole"
     )
     state: MessageState
     window: DeliveryWindow
