@@ -24,6 +24,7 @@ from shared.errors import (
     problem_response,
 )
 from shared.http import ServiceClient
+from shared.keyring import Keyring
 from shared.limits import BodyLimit
 from shared.logs import RequestIdMiddleware, set_service_name
 from shared.masking import install_log_masking
@@ -60,6 +61,16 @@ def get_outbound(request: Request) -> OutboundPolicy:
 
 
 Outbound = Annotated[OutboundPolicy, Depends(get_outbound)]
+
+
+def get_keyring(request: Request) -> Keyring:
+    """The deployment's keyring (shared.keyring, kept outside the database, the same file for
+    every service), re-read after a rotation."""
+    settings: Settings = request.app.state.settings
+    return settings.keyring()
+
+
+Keys = Annotated[Keyring, Depends(get_keyring)]
 
 
 def _health_router(service: ServiceName) -> APIRouter:

@@ -13,6 +13,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field
 
+from shared.keyring import Keyring
 from shared.settings import ServiceName
 from shared.timeutil import BeijingTime
 from shared.validation import Instant
@@ -38,3 +39,20 @@ class EventReceipt(BaseModel):
     id: UUID
     duplicate: bool
     received_at: BeijingTime
+
+
+def _query_code_purpose(application_number: str) -> str:
+    # Bound to the application: a sealed code copied into another event does not open there.
+    return f"receipt-query-code:{application_number}"
+
+
+def seal_query_code(keyring: Keyring, application_number: str, code: str) -> str:
+    """The applicant's query code (查询码) as an event carries it: sealed with the deployment's
+    keyring (the same file for every service), so neither intake's outbox nor the wire nor
+    notify's record of received events holds it in plain; only the message text does."""
+    return keyring.seal(_query_code_purpose(application_number), code)
+
+
+def open_query_code(keyring: Keyring, application_number: str, sealed: str) -> str:
+    """The code :func:`seal_query_code` sealed; ``KeyringError`` if it does not open."""
+    return keyring.open(_query_code_purpose(application_number), sealed)

@@ -47,6 +47,7 @@ __all__ = [
     "RequestIdMiddleware",
     "accepted_request_id",
     "current_request_id",
+    "job_run",
     "logging_config",
     "new_request_id",
     "request_id_scope",
@@ -95,6 +96,19 @@ def request_id_scope(request_id: str | None) -> Iterator[str]:
         yield _request_id.get() or ""
     finally:
         _request_id.reset(token)
+
+
+@contextmanager
+def job_run(logger: logging.Logger, job: str) -> Iterator[str]:
+    """Serve one run of a scheduled or background ``job`` under a request id of its own,
+    logged on ``logger`` as it starts (``extra``: ``job``, and ``called_from``, the id of the
+    request that started it by hand, if any): every line of the run and every message or event
+    it queues carries the run's id, so one run is followed as one request is."""
+    caller = _request_id.get()
+    with request_id_scope(None) as run_id:
+        extra = {"job": job} if caller is None else {"job": job, "called_from": caller}
+        logger.info("%s: run %s", job, run_id, extra=extra)
+        yield run_id
 
 
 _process_service: list[str] = []

@@ -1,7 +1,7 @@
-"""Masking personal data (个人信息脱敏): resident ID numbers, mobile and landline numbers in any
-text; free text in responses for the roles that may not see them (:data:`FreeText`,
-:func:`masked_unless`); and one logging filter that every service puts on its log handlers,
-so that none is ever written to a log in full (日志脱敏)."""
+"""Masking personal data (个人信息脱敏): resident ID numbers, mobile and landline numbers and an
+applicant's query code (查询码) in any text; free text in responses for the roles that may not
+see them (:data:`FreeText`, :func:`masked_unless`); and one logging filter that every service
+puts on its log handlers, so that none is ever written to a log in full (日志脱敏)."""
 
 from __future__ import annotations
 
@@ -56,6 +56,11 @@ _LANDLINE_IN_TEXT = re.compile(
 )
 
 
+# A query code (查询码) where a text names it, as the applicant's receipt does: 8 characters of
+# intake's alphabet after the label. Whoever holds it opens the application's progress.
+_QUERY_CODE_IN_TEXT = re.compile(r"(?P<label>查询码[:：]?\s*)[2-9A-HJKMNP-Z]{8}(?![0-9A-Za-z])")
+
+
 def _mask_mobile_match(match: re.Match[str]) -> str:
     digits = _SEPARATORS.sub("", match["number"])
     return (match["prefix"] or "") + mask_middle(digits, 3, 4)
@@ -66,14 +71,16 @@ def _mask_landline_match(match: re.Match[str]) -> str:
 
 
 def mask_sensitive(text: str) -> str:
-    """Mask every resident ID number (18 or legacy 15 digits), mobile and landline number in
-    ``text``: ``370502********1234``, ``139****1234``, ``0546-****3456``.
+    """Mask every resident ID number (18 or legacy 15 digits), mobile and landline number and
+    named query code in ``text``: ``370502********1234``, ``139****1234``, ``0546-****3456``,
+    ``查询码********``.
 
     ID numbers are recognised by their layout (a plausible birth date in the right place), not by
     their check character, so mistyped numbers are masked too.
     """
     text = _ID_IN_TEXT.sub(lambda m: mask_middle(m.group(), 6, 4), text)
     text = _MOBILE_IN_TEXT.sub(_mask_mobile_match, text)
+    text = _QUERY_CODE_IN_TEXT.sub(lambda m: m["label"] + "*" * 8, text)
     return _LANDLINE_IN_TEXT.sub(_mask_landline_match, text)
 
 

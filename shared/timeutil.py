@@ -13,6 +13,7 @@ __all__ = [
     "BEIJING",
     "BeijingTime",
     "beijing_date",
+    "chinese_date",
     "end_of_beijing_day",
     "format_beijing",
 ]
@@ -21,6 +22,11 @@ __all__ = [
 def end_of_beijing_day(day: date) -> datetime:
     """The first UTC moment after ``day`` ends in Beijing: records before it belong to the day."""
     return datetime.combine(day + timedelta(days=1), time.min, tzinfo=BEIJING).astimezone(UTC)
+
+
+def chinese_date(day: date) -> str:
+    """A date as people read it in a message: 2026-10-09 → 2026年10月9日."""
+    return f"{day.year}年{day.month}月{day.day}日"
 
 
 def format_beijing(moment: datetime | None) -> str:

@@ -13,11 +13,10 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from services.intake.settings import IntakeSettings
+from shared.app import Keys as Keys  # re-exported: intake's routes take their deps from here
 from shared.auth import CurrentPrincipal, Principal, Role
 from shared.calendar import WorkingCalendar
 from shared.errors import Forbidden
-from shared.keyring import Keyring
-from shared.settings import Settings
 
 
 def working_calendar(request: Request) -> WorkingCalendar:
@@ -28,13 +27,6 @@ def working_calendar(request: Request) -> WorkingCalendar:
 def intake_settings(request: Request) -> IntakeSettings:
     settings: IntakeSettings = request.app.state.intake_settings
     return settings
-
-
-def keyring(request: Request) -> Keyring:
-    """The deployment's keyring (shared.keyring, kept outside the database), re-read after a
-    rotation."""
-    settings: Settings = request.app.state.settings
-    return settings.keyring()
 
 
 def _staff(*roles: Role, code: str, what: str) -> Callable[[Principal], Principal]:
@@ -48,7 +40,6 @@ def _staff(*roles: Role, code: str, what: str) -> Callable[[Principal], Principa
 
 Calendar = Annotated[WorkingCalendar, Depends(working_calendar)]
 Config = Annotated[IntakeSettings, Depends(intake_settings)]
-Keys = Annotated[Keyring, Depends(keyring)]
 CurrentAdmin = Annotated[
     Principal, Depends(_staff(Role.admin, code="admin_required", what="administrators (管理员)"))
 ]

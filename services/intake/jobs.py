@@ -26,7 +26,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterator
 
 from fastapi import FastAPI
 
@@ -44,18 +43,15 @@ from services.intake.settings import IntakeSettings
 from services.intake.workdays.service import attach_calendar
 from shared.db import session_scope
 from shared.leader import LeaderLock, leader_lock
-from shared.logs import request_id_scope
+from shared.logs import job_run as shared_job_run
 from shared.settings import Settings
 
 log = logging.getLogger("huodian.intake.jobs")
 
 
-@contextlib.contextmanager
-def job_run(job: str) -> Iterator[str]:
+def job_run(job: str) -> contextlib.AbstractContextManager[str]:
     """Serve one run of ``job`` under a new request id, logged as it starts."""
-    with request_id_scope(None) as run_id:
-        log.info("%s: run %s", job, run_id, extra={"job": job})
-        yield run_id
+    return shared_job_run(log, job)
 
 
 async def run_scan(app: FastAPI) -> ScanResult:

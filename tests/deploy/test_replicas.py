@@ -645,17 +645,40 @@ def test_a_city_survives_a_replica_of_each_service_dying_under_load(
     with notify_db.connect() as db:
         outage_messages = db.execute(
             text(
-                "SELECT recipient, state, possible_duplicate FROM messages "
+                "SELECT recipient, state, possible_duplicate, dedup_key FROM messages "
                 "WHERE kind LIKE 'outage%' AND channel = 'sms'"
             )
         ).all()
     assert len(outage_messages) == SUBSCRIBERS
-    assert Counter(state for _, state, _ in outage_messages) == {"sent": SUBSCRIBERS}
+    assert Counter(state for _, state, _, _ in outage_messages) == {"sent": SUBSCRIBERS}
     _, gateway = sms
-    received = Counter(body["mobile"] for body in gateway.taken)
-    flagged = {recipient for recipient, _, dup in outage_messages if dup}
+    # The gateway also takes the applicants' receipts (受理回执), some to a subscriber's number:
+    # only the outage's messages (by their message_id, the dedup key) are counted here.
+    outage_keys = {key for _, _, _, key in outage_messages}
+    received = Counter(
+        body["mobile"] for body in gateway.taken if body["message_id"] in outage_keys
+    )
+    flagged = {recipient for recipient, _, dup, _ in outage_messages if dup}
     assert {m for m, c in received.items() if c > 1} <= flagged
-    assert {r for r, _, _ in outage_messages} <= set(received)
+    assert {r for r, _, _, _ in outage_messages} <= set(received)
+
+    # The receipts: one SMS per accepted application (portal or counter, acknowledged or not),
+    # to its applicant, whatever replica accepted it or died after.
+    with intake_db.connect() as db:
+        mobiles = Counter(m for (m,) in db.execute(text("SELECT mobile FROM applications")))
+    assert max(mobiles.values()) == 1
+
+    def receipts() -> list[Any]:
+        with notify_db.connect() as db:
+            return db.execute(
+                text("SELECT recipient, channel FROM messages WHERE kind = 'intake.received'")
+            ).all()
+
+    texted = wait_until(
+        lambda: len(receipts()) >= len(applications) and receipts(), 180, "the receipts"
+    )
+    assert Counter(channel for _, channel in texted) == {"sms": len(applications)}
+    assert Counter(recipient for recipient, _ in texted) == mobiles
 
     # Each scheduled job ran once today, whichever notify replica led when it fired.
     def ran() -> list[Any]:

@@ -152,11 +152,13 @@ def test_an_application_from_acceptance_to_connection(stack):
         listed = httpx.get(f"{intake}/outbox", headers=admin, params={"state": "delivered"}).json()[
             "events"
         ]
-        return [e for e in listed if e["subject"] == number]
+        ours = [e for e in listed if e["subject"] == number]
+        return ours if "intake.application.connected" in {e["type"] for e in ours} else []
 
     events = wait_for(delivered)
     assert [(e["type"], e["duplicate"]) for e in events] == [
-        ("intake.application.connected", False)
+        ("intake.application.connected", False),
+        ("intake.application.received", False),  # the acceptance's receipt (受理回执)
     ]
     pending = httpx.get(f"{intake}/outbox", headers=admin, params={"state": "pending"}).json()
     assert [e for e in pending["events"] if e["subject"] == number] == []

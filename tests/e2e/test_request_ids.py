@@ -133,7 +133,7 @@ def test_one_application_followed_by_its_request_ids(stack: dict[str, Any], smtp
         )
         assert submitted.status_code == 201, submitted.text
         assert submitted.headers["X-Request-Id"] == SUBMITTED
-        number = submitted.json()["number"]
+        number, query_code = submitted.json()["number"], submitted.json()["query_code"]
 
         works = httpx.put(
             f"{intake}/applications/{number}/external-line",
@@ -172,17 +172,41 @@ def test_one_application_followed_by_its_request_ids(stack: dict[str, Any], smtp
         assert done.status_code == 200, done.text
     assert done.headers["X-Request-Id"] == CONNECTED
 
-    # The submission: intake's access line (and ledger's, for what intake asked it then), and the
-    # e-license stand-in's, which intake asked to check the licence under the same id.
+    # The submission: intake's access line, the e-license stand-in's, which intake asked to
+    # check the licence under the same id, and notify's, which the outbox posted the receipt
+    # (受理回执) to under it. Ledger takes no part in a portal submission.
+    def receipt_delivered() -> list[dict[str, Any]]:
+        return [
+            line
+            for line in lines_of(log, SUBMITTED)
+            if line["service"] == "notify" and line["logger"] == "huodian.access"
+        ]
+
+    (receipt,) = wait_for(receipt_delivered)
+    assert (receipt["method"], receipt["route"], receipt["status"]) == ("POST", "/events", 200)
     submit_lines = lines_of(log, SUBMITTED)
-    assert "elicense" in {line["service"] for line in submit_lines}
-    assert {line["service"] for line in submit_lines} <= {"intake", "ledger", "elicense"}
+    assert {line["service"] for line in submit_lines} == {"intake", "elicense", "notify"}
     access = [line for line in submit_lines if line["logger"] == "huodian.access"]
     assert [
         (a["service"], a["method"], a["route"], a["status"])
         for a in access
         if a["service"] == "intake"
     ] == [("intake", "POST", "/portal/applications", 201)]
+    assert ("elicense", "POST") in {(a["service"], a["method"]) for a in access}
+
+    # The receipt's message row keeps the portal's id too, listed and in its detail.
+    def receipt_messages() -> list[dict[str, Any]]:
+        page = httpx.get(
+            f"{notify}/messages", headers=admin, params={"kind": "intake.received"}
+        ).json()
+        return [m for m in page["messages"] if m["request_id"] == SUBMITTED]
+
+    (texted,) = wait_for(receipt_messages)
+    assert (texted["channel"], texted["recipient"]) == ("sms", "13943900000")
+    detail = httpx.get(f"{notify}/messages/{texted['id']}", headers=admin).json()
+    assert detail["request_id"] == SUBMITTED
+    assert f"申请编号{number}，查询码********" in detail["body"]  # masked for an administrator
+    assert query_code not in detail["body"]
 
     # The connection: intake's request queued the event under its id; the outbox delivered it
     # to notify with it, and notify's access line for POST /events carries it.
@@ -251,5 +275,6 @@ def test_one_application_followed_by_its_request_ids(stack: dict[str, Any], smtp
         "notify",
     )
 
-    # Masked throughout: the applicant's mobile never reaches the log.
+    # Masked throughout: the applicant's mobile never reaches the log, nor the query code.
     assert "13943900000" not in log.read_text()
+    assert query_code not in log.read_text()

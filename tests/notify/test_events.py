@@ -1,9 +1,13 @@
 from datetime import UTC, datetime
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import pytest
 
+from services.notify.events.models import ReceivedEvent
+from services.notify.messages.models import Message
 from shared.auth import Role
+from shared.db import session_scope
+from shared.events import seal_query_code
 from tests.conftest import add_user, service_client
 
 STAGE = {
@@ -265,3 +269,96 @@ class TestDueChanged:
         refused = await intake.post("/events", json=bad)
         assert refused.status_code == 422
         assert refused.json()["errors"][0]["field"] == "data.new_due"
+
+
+def receipt(settings, **changes) -> dict:
+    data = {
+        "application_number": "BZ20250304000007",
+        "unit": "国网东营供电公司",
+        "customer_type": "低压居民",
+        "channel": "portal",
+        "applicant_name": "张三",
+        "mobile": "13800138000",
+        "accepted_on_text": "2025年3月4日",
+        "staged": True,
+        "stage": "业务受理",
+        "due_date": "2025-03-05",
+        "due_text": "2025年3月5日",
+        "due_provisional": False,
+        "query_code_sealed": seal_query_code(settings.keyring(), "BZ20250304000007", "K7QW2MZP"),
+    }
+    return {**data, **changes}
+
+
+class TestReceived:
+    async def test_the_applicant_is_texted_once_with_number_code_and_due_date(
+        self, intake, settings, notify_admin, apps
+    ):
+        sent = event("intake.application.received", receipt(settings))
+        assert (await intake.post("/events", json=sent)).json()["duplicate"] is False
+        assert (await intake.post("/events", json=sent)).json()["duplicate"] is True
+
+        listed = (await notify_admin.get("/messages", params={"kind": "intake.received"})).json()
+        (sms,) = listed["messages"]
+        assert (sms["channel"], sms["recipient"], sms["window"]) == (
+            "sms",
+            "13800138000",
+            "waking_hours",
+        )
+        assert sms["dedup_key"] == f"event:{sent['id']}:13800138000:sms"
+        assert sms["body"] == (
+            "【受理回执】您的用电报装申请已于2025年3月4日受理，申请编号BZ20250304000007，"
+            "查询码********（凭申请编号和查询码查询办理进度，请妥善保管）。"
+            "当前环节「业务受理」应于2025年3月5日前办结。受理单位：国网东营供电公司。"
+        )
+        # An administrator sees the code masked (shared.masking); the worker sends it whole.
+        # What notify keeps of the event itself holds it only sealed.
+        async with session_scope(apps.notify.state.engine) as session:
+            row = await session.get(Message, sms["id"])
+            kept = await session.get(ReceivedEvent, UUID(sent["id"]))
+        assert row is not None
+        assert "，查询码K7QW2MZP（凭申请编号" in row.body
+        assert kept is not None
+        assert "K7QW2MZP" not in kept.outcome
+
+    async def test_a_provisional_total_deadline_is_marked_as_a_forecast(
+        self, intake, settings, notify_admin
+    ):
+        data = receipt(settings, staged=False, stage=None, due_provisional=True)
+        assert (
+            await intake.post("/events", json=event("intake.application.received", data))
+        ).status_code == 200
+        (sms,) = (await notify_admin.get("/messages", params={"kind": "intake.received"})).json()[
+            "messages"
+        ]
+        assert (
+            "全流程应于2025年3月5日前办结（预测：该年度节假日安排尚未公布，以公布后为准）。"
+            in sms["body"]
+        )
+
+    async def test_a_code_sealed_for_another_application_is_left_out(
+        self, intake, settings, notify_admin
+    ):
+        other = seal_query_code(settings.keyring(), "BZ20250304000008", "K7QW2MZP")
+        data = receipt(settings, query_code_sealed=other)
+        assert (
+            await intake.post("/events", json=event("intake.application.received", data))
+        ).status_code == 200
+        (sms,) = (await notify_admin.get("/messages", params={"kind": "intake.received"})).json()[
+            "messages"
+        ]
+        assert "查询码" not in sms["body"]
+        assert "申请编号BZ20250304000007。当前环节" in sms["body"]
+
+    async def test_no_mobile_no_message_and_a_bad_mobile_is_refused(
+        self, intake, settings, notify_admin
+    ):
+        quiet = event("intake.application.received", receipt(settings, mobile=None))
+        answered = await intake.post("/events", json=quiet)
+        assert answered.status_code == 200
+        listed = await notify_admin.get("/messages", params={"kind": "intake.received"})
+        assert listed.json()["total"] == 0
+        bad = event("intake.application.received", receipt(settings, mobile="12345"))
+        refused = await intake.post("/events", json=bad)
+        assert refused.status_code == 422
+        assert refused.json()["errors"][0]["field"] == "data.mobile"

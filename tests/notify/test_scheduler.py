@@ -1,4 +1,7 @@
 import asyncio
+import json
+import logging
+from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -16,6 +19,7 @@ from shared.calendar import BEIJING, WorkingCalendar
 from shared.clock import SYSTEM_CLOCK
 from shared.db import create_sync_engine, database_target, session_scope
 from shared.leader import AdvisoryLock, FileLock
+from shared.logs import JsonFormatter, request_id_scope
 from tests.conftest import add_user
 
 CALENDAR = WorkingCalendar.build(last_year=2028)
@@ -231,3 +235,66 @@ class TestInTheApp:
             "report-reminders",
             "stale-escalations",
         ]
+
+
+class JsonLines(logging.Handler):
+    """The JSON lines a logger writes, formatted as they are emitted (in the run's context)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.setFormatter(JsonFormatter())
+        self.lines: list[dict] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(json.loads(self.format(record)))
+
+
+@pytest.fixture
+def scheduler_lines():
+    logger = logging.getLogger("huodian.notify.scheduler")
+    handler, level = JsonLines(), logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    yield handler.lines
+    logger.removeHandler(handler)
+    logger.setLevel(level)
+
+
+class TestRequestIds:
+    """Each run of a job has a request id of its own, on its lines, its messages and its record."""
+
+    async def test_one_run_is_followed_by_its_id(
+        self, apps, seeded, two, notify_admin, scheduler_lines
+    ):
+        await add_user(apps, "power", Role.dept_head, ["各供电企业"], "power@example.cn")
+        first, _ = two
+        await first.step()
+        results = [
+            await jobs.ledger_reminders(today=date(2021, 6, 21)),
+            await jobs.ledger_reminders(today=date(2021, 6, 22)),
+        ]
+        started = [line for line in scheduler_lines if line.get("job") == "ledger-reminders"]
+        ids = [line["request_id"] for line in started]
+        assert [line["message"] for line in started] == [f"ledger-reminders: run {i}" for i in ids]
+        assert len(set(ids)) == 2
+        # Every line of a run carries its id: the start, and the outcome at the end.
+        for run_id in ids:
+            of_run = [line["message"] for line in scheduler_lines if line["request_id"] == run_id]
+            assert len(of_run) == 2
+            assert of_run[1].startswith("ledger-reminders: ")
+        page = (await notify_admin.get("/messages", params={"limit": 500})).json()["messages"]
+        made = Counter(m["request_id"] for m in page)
+        assert made == {i: r.queued + r.dead for i, r in zip(ids, results, strict=True) if r}
+        assert made[ids[0]] == 8 + 13
+        state = (await notify_admin.get("/scheduler")).json()
+        runs = {r["run_date"]: r["request_id"] for r in state["runs"]}
+        assert runs == {"2021-06-21": ids[0], "2021-06-22": ids[1]}
+
+    async def test_a_run_started_by_hand_names_the_request(self, two, scheduler_lines):
+        first, _ = two
+        await first.step()
+        with request_id_scope("admin:run-now.0001"):
+            await jobs.report_reminders(today=date(2021, 6, 21))
+        (started,) = [line for line in scheduler_lines if line.get("job") == "report-reminders"]
+        assert started["called_from"] == "admin:run-now.0001"
+        assert started["request_id"] not in {None, "admin:run-now.0001"}

@@ -33,6 +33,7 @@ class TestShippedTemplates:
             "intake.due_changed",
             "intake.escalation",
             "intake.overdue",
+            "intake.received",
             "ledger_deadline",
             "outage.announced",
             "outage.cancelled",

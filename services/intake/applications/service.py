@@ -91,8 +91,10 @@ from shared import units
 from shared.auth import Principal, Role
 from shared.calendar import WorkingCalendar, beijing_date
 from shared.errors import Conflict, FieldError, Forbidden, NotFound, Unprocessable
+from shared.events import seal_query_code
 from shared.keyring import Keyring
 from shared.masking import masked_unless
+from shared.timeutil import chinese_date
 from shared.vocab import AreaClass, CustomerType, parse_mobile
 
 _CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
@@ -519,8 +521,40 @@ async def create_application(
     three_zero.record(session, application, assessed, now=now)
     if earlier is not None:
         link_change_of_use(session, application, earlier, actor=clerk.subject, now=now)
+    if application.mobile:
+        enqueue(
+            session,
+            EventType.application_received,
+            subject=application.number,
+            data=received_event_data(application, query_code, keyring),
+            now=now,
+        )
     await session.flush()
     return application, query_code
+
+
+def received_event_data(
+    application: Application, query_code: str, keyring: Keyring
+) -> dict[str, Any]:
+    """``data`` of intake.application.received (受理回执): notify texts the applicant the
+    number, the query code that opens the progress page (sealed, see
+    :func:`shared.events.seal_query_code`) and the due date, with 预测 when it is provisional."""
+    due = application.due_date
+    return {
+        "application_number": application.number,
+        "unit": application.unit,
+        "customer_type": CUSTOMER_TYPE_LABELS[application.customer_type],
+        "channel": application.channel.value,
+        "applicant_name": application.applicant_name[:100],
+        "mobile": application.mobile,
+        "accepted_on_text": chinese_date(application.accepted_day),
+        "staged": application.staged,
+        "stage": STAGE_LABELS[application.current_stage] if application.current_stage else None,
+        "due_date": due.isoformat() if due else None,
+        "due_text": chinese_date(due) if due else None,
+        "due_provisional": application.due_provisional,
+        "query_code_sealed": seal_query_code(keyring, application.number, query_code),
+    }
 
 
 # ---- moving on -------------------------------------------------------------------------------

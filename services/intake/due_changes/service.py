@@ -62,6 +62,7 @@ from services.intake.workdays.models import PREDICTED_SOURCE
 from shared.auth import Principal
 from shared.calendar import WorkingCalendar, beijing_date
 from shared.db import fetch_all
+from shared.timeutil import chinese_date
 
 SYSTEM = "system"
 
@@ -75,11 +76,6 @@ class LiveDeadline:
     basis: str
     due: date
     provisional: bool
-
-
-def chinese_date(day: date) -> str:
-    """2026-10-09 → 2026年10月9日."""
-    return f"{day.year}年{day.month}月{day.day}日"
 
 
 async def live_deadlines(session: AsyncSession, year: int | None) -> dict[int, LiveDeadline]:

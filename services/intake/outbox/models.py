@@ -34,6 +34,7 @@ class EventType(StrEnum):
     stage_at_risk = "intake.stage.at_risk"
     stage_overdue = "intake.stage.overdue"
     escalation_opened = "intake.escalation.opened"
+    application_received = "intake.application.received"
     application_connected = "intake.application.connected"
     due_changed = "intake.application.due_changed"
     log_checkpoint = "intake.log.checkpoint"

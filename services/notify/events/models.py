@@ -61,6 +61,25 @@ class DueChangedEventData(CustomerTyped):
     cleared: list[str] = Field(default_factory=list)
 
 
+class ReceivedEventData(SQLModel):
+    """``data`` of intake.application.received (受理回执): the applicant is texted the number,
+    the query code (sealed by intake, opened here) and the due date, 预测 when provisional."""
+
+    application_number: str = Field(min_length=1, max_length=64)
+    unit: str = Field(min_length=1, max_length=200)
+    customer_type: str = Field(min_length=1, max_length=100)
+    channel: str = Field(min_length=1, max_length=32)
+    applicant_name: Name
+    mobile: Mobile
+    accepted_on_text: str = Field(min_length=1, max_length=20)
+    staged: bool
+    stage: str | None = Field(default=None, max_length=100)
+    due_date: date | None = None
+    due_text: str | None = Field(default=None, max_length=20)
+    due_provisional: bool = False
+    query_code_sealed: str | None = Field(default=None, max_length=500)
+
+
 class ConnectedEventData(SQLModel):
     """``data`` of intake.application.connected (装表接电): the new customer to subscribe."""
 

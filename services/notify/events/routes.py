@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 from services.notify.deps import Hours
 from services.notify.events.models import RecordedEvent
 from services.notify.events.service import latest_recorded, receive
-from shared.app import Client, Session
+from shared.app import Client, Keys, Session
 from shared.auth import CurrentPrincipal, require_service
 from shared.clock import Now
 from shared.errors import Problem
@@ -34,10 +34,11 @@ async def post_event(
     session: Session,
     client: Client,
     hours: Hours,
+    keys: Keys,
     now: Now,
 ) -> EventReceipt:
     require_service(principal, "intake")
-    return await receive(session, client, event, hours=hours, now=now)
+    return await receive(session, client, event, hours=hours, keyring=keys, now=now)
 
 
 @router.get(

@@ -1,6 +1,7 @@
 """Handling events (事件处理): intake's warnings and escalations become messages to the clerk
 and the supervising unit's supervisors; a deadline moved by a calendar change, messages to the
-clerk, the unit's heads and the applicant; a connected application becomes a subscriber.
+clerk, the unit's heads and the applicant; an accepted application, the applicant's receipt
+(受理回执) by SMS; a connected application becomes a subscriber.
 
 Each event id is recorded in the same transaction as what it causes, so a redelivered event is
 answered as a duplicate and changes nothing. Recipients are resolved in ledger's directory
@@ -11,6 +12,7 @@ dead message.
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from typing import Any
 
@@ -24,6 +26,7 @@ from services.notify.events.models import (
     DueChangedEventData,
     EventOutcome,
     ReceivedEvent,
+    ReceivedEventData,
     RecordedEvent,
     StageEventData,
 )
@@ -34,8 +37,9 @@ from services.notify.subscribers.service import upsert
 from services.notify.templates.service import templates
 from shared.db import conflict_insert
 from shared.errors import FieldError, NotFound, Unprocessable
-from shared.events import Event, EventReceipt
+from shared.events import Event, EventReceipt, open_query_code
 from shared.http import ServiceClient
+from shared.keyring import Keyring, KeyringError
 from shared.timeutil import beijing_date
 from shared.units import lineage
 
@@ -47,9 +51,14 @@ STAGE_KINDS = {
 CONNECTED = "intake.application.connected"
 DUE_CHANGED = "intake.application.due_changed"
 DUE_CHANGED_KIND = "intake.due_changed"
+RECEIVED = "intake.application.received"
+RECEIVED_KIND = "intake.received"
 RECORDED = {"intake.log.checkpoint", "intake.log.verify_failed"}
 """Events notify only keeps, with their data: the copy of intake's checkpoints outside
 intake's database (记录锚定副本), and the alerts of a failed verification."""
+HANDLED = set(STAGE_KINDS) | {CONNECTED, DUE_CHANGED, RECEIVED} | RECORDED
+
+log = logging.getLogger("huodian.notify.events")
 
 
 def _invalid(exc: ValidationError, event: Event) -> Unprocessable:
@@ -198,6 +207,39 @@ async def _due_changed_messages(
     return messages
 
 
+def _receipt_messages(
+    event: Event, data: ReceivedEventData, keyring: Keyring | None
+) -> list[NewMessage]:
+    """The applicant's receipt (受理回执): one SMS to the mobile, outside quiet hours. A query
+    code that does not open (another deployment's keyring) leaves the code out of the text
+    rather than the receipt unsent; the applicant has it from the counter or the portal too."""
+    if not data.mobile:
+        return []
+    query_code = None
+    if data.query_code_sealed and keyring is not None:
+        try:
+            query_code = open_query_code(keyring, data.application_number, data.query_code_sealed)
+        except KeyringError:
+            log.warning(
+                "receipt of %s: the query code does not open; sent without it",
+                data.application_number,
+                extra={"event_id": str(event.id)},
+            )
+    context = {**data.model_dump(mode="json", exclude={"query_code_sealed"})}
+    text = templates().render(RECEIVED_KIND, Channel.sms, {**context, "query_code": query_code})
+    return [
+        NewMessage(
+            dedup_key=f"event:{event.id}:{data.mobile}:{Channel.sms.value}",
+            kind=RECEIVED_KIND,
+            channel=Channel.sms,
+            recipient=data.mobile,
+            subject=text.subject,
+            body=text.body,
+            window=DeliveryWindow.waking_hours,
+        )
+    ]
+
+
 async def _register_subscriber(
     session: AsyncSession, event: Event, data: ConnectedEventData, now: datetime
 ) -> int:
@@ -231,10 +273,13 @@ async def receive(
     event: Event,
     *,
     hours: DeliveryHours | None = None,
+    keyring: Keyring | None = None,
     now: datetime,
 ) -> EventReceipt:
-    """Record the event id and act on it once; a repeat is answered as a duplicate."""
-    if event.type not in STAGE_KINDS and event.type not in {CONNECTED, DUE_CHANGED} | RECORDED:
+    """Record the event id and act on it once; a repeat is answered as a duplicate.
+
+    ``keyring`` opens the query code an application's receipt carries sealed."""
+    if event.type not in HANDLED:
         raise Unprocessable(
             f"notify does not handle events of type {event.type}", code="unknown_event_type"
         )
@@ -266,6 +311,13 @@ async def receive(
         except ValidationError as exc:
             raise _invalid(exc, event) from exc
         outcome.subscriber_id = await _register_subscriber(session, event, connected, now)
+    elif event.type == RECEIVED:
+        try:
+            received = ReceivedEventData.model_validate(event.data)
+        except ValidationError as exc:
+            raise _invalid(exc, event) from exc
+        messages = _receipt_messages(event, received, keyring)
+        outcome.messages_queued = await enqueue(session, messages, hours=hours, now=now)
     elif event.type == DUE_CHANGED:
         try:
             moved = DueChangedEventData.model_validate(event.data)

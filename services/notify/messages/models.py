@@ -110,8 +110,8 @@ class MessagePublic(SQLModel):
     recipient: str
     subject: FreeText
     body: FreeText = Field(
-        description="ID numbers and phones typed into it (an outage's notes) are masked for "
-        "administrators; Huodian's services get it whole"
+        description="ID numbers and phones typed into it (an outage's notes) and a receipt's "
+        "query code (查询码) are masked for administrators; Huodian's services get it whole"
     )
     state: MessageState
     window: DeliveryWindow
@@ -135,4 +135,9 @@ class MessagePublic(SQLModel):
     )
     earlier_attempt_at: BeijingTime | None = Field(
         description="When the latest such cut-off attempt started"
+    )
+    request_id: str | None = Field(
+        default=None,
+        description="请求号: the request id under which the message was made (intake's request "
+        "that queued its event, or a scheduled job's run), on every log line about it",
     )

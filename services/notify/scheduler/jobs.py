@@ -1,5 +1,6 @@
 """The scheduled jobs (定时任务): thin functions that open their own session and only queue
-messages; the delivery worker sends them.
+messages; the delivery worker sends them. Each run has a request id of its own, logged when it
+starts and kept on the messages it queues (and the delivery worker's lines about them).
 
 APScheduler stores a job as a reference to a module-level function, so the jobs reach the
 running app's engine, client and settings through :data:`runtime`, set when the scheduler starts.
@@ -25,6 +26,7 @@ from shared.calendar import WorkingCalendar, beijing_date
 from shared.clock import Clock
 from shared.db import session_scope
 from shared.http import ServiceClient
+from shared.logs import job_run
 
 log = logging.getLogger("huodian.notify.scheduler")
 R = TypeVar("R")
@@ -51,7 +53,15 @@ def _runtime() -> JobRuntime:
 
 
 async def _once(job_id: str, today: date | None, work: Callable[[date], Awaitable[R]]) -> R | None:
-    """Run ``work`` for the day unless it already ran for that Beijing date (runs.py)."""
+    """Run ``work`` for the day unless it already ran for that Beijing date (runs.py), under a
+    request id of the run's own (``shared.logs.job_run``): its lines and messages carry it."""
+    with job_run(log, job_id):
+        return await _once_today(job_id, today, work)
+
+
+async def _once_today(
+    job_id: str, today: date | None, work: Callable[[date], Awaitable[R]]
+) -> R | None:
     rt = _runtime()
     day = today or beijing_date(rt.clock.now())
     async with session_scope(rt.engine) as session:

@@ -52,3 +52,6 @@ class ScheduledJobRun(NotifyTable, table=True):
     started_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
     finished_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
     outcome: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    # The run's own request id (shared.logs.job_run), of its latest attempt: on its log lines
+    # and on the messages it queued.
+    request_id: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))

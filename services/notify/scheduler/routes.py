@@ -31,6 +31,10 @@ class JobRun(SQLModel):
     started_at: BeijingTime
     finished_at: BeijingTime | None
     outcome: str | None
+    request_id: str | None = Field(
+        default=None,
+        description="请求号 of the run (its latest attempt): on its log lines and its messages",
+    )
 
 
 class SchedulerState(SQLModel):

@@ -19,15 +19,25 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.notify.scheduler.models import ScheduledJobRun
 from shared.db import conflict_insert
+from shared.logs import current_request_id
 
 REPLICA = f"{socket.gethostname()}:{os.getpid()}"
 
 
 async def claim_run(session: AsyncSession, job_id: str, run_date: date, now: datetime) -> bool:
-    """True if this replica should do the run of ``job_id`` for ``run_date`` now."""
+    """True if this replica should do the run of ``job_id`` for ``run_date`` now; the claim
+    keeps the current request id, the run's."""
+    request_id = current_request_id()
     statement = (
         conflict_insert(ScheduledJobRun, session.get_bind().dialect)
-        .values(job_id=job_id, run_date=run_date, replica=REPLICA, attempts=1, started_at=now)
+        .values(
+            job_id=job_id,
+            run_date=run_date,
+            replica=REPLICA,
+            attempts=1,
+            started_at=now,
+            request_id=request_id,
+        )
         .on_conflict_do_nothing(index_elements=["job_id", "run_date"])
         .returning(col(ScheduledJobRun.id))
     )
@@ -41,7 +51,12 @@ async def claim_run(session: AsyncSession, job_id: str, run_date: date, now: dat
             col(ScheduledJobRun.run_date) == run_date,
             col(ScheduledJobRun.finished_at).is_(None),
         )
-        .values(attempts=col(ScheduledJobRun.attempts) + 1, replica=REPLICA, started_at=now)
+        .values(
+            attempts=col(ScheduledJobRun.attempts) + 1,
+            replica=REPLICA,
+            started_at=now,
+            request_id=request_id,
+        )
         .returning(col(ScheduledJobRun.id))
     )
     return taken_over.first() is not None

@@ -223,7 +223,7 @@ class TestToldThroughNotify:
         number = (await create(clerk))["application"]["number"]
         await load(intake_admin, 2026, await amended_2026(intake_admin))
         run = await run_delivery(intake)
-        assert (run.delivered, run.failed) == (1, 0)
+        assert (run.delivered, run.failed) == (2, 0)  # the acceptance's receipt, then the move
         listed = (
             await notify_admin.get("/messages", params={"kind": "intake.due_changed"})
         ).json()["messages"]

@@ -46,9 +46,44 @@ class TestWrittenWithTheChange:
         number = await connected_application(clerk)
         events = (await outbox(intake_admin))["events"]
         assert [(e["type"], e["subject"], e["state"]) for e in events] == [
-            ("intake.application.connected", number, "pending")
+            ("intake.application.connected", number, "pending"),
+            ("intake.application.received", number, "pending"),  # its acceptance's receipt
         ]
         assert "data" not in events[0]  # personal data stays out of the admin listing
+
+    async def test_an_acceptance_writes_its_receipt_with_the_code_sealed(
+        self, intake, settings, clerk, clock
+    ):
+        from sqlmodel import select
+
+        from services.intake.outbox.models import OutboxEvent
+        from shared.db import session_scope
+        from shared.events import open_query_code
+
+        clock.set("2025-09-30 10:00")
+        created = await create(clerk)
+        number, code = created["application"]["number"], created["query_code"]
+        async with session_scope(intake.state.engine) as session:
+            (row,) = (await session.exec(select(OutboxEvent))).all()
+        assert (row.type, row.subject) == ("intake.application.received", number)
+        sealed = row.data.pop("query_code_sealed")
+        assert code not in sealed
+        assert open_query_code(settings.keyring(), number, sealed) == code
+        due = created["application"]["clock"]["due_date"]
+        assert row.data == {
+            "application_number": number,
+            "unit": created["application"]["unit"],
+            "customer_type": "10千伏单电源用户",
+            "channel": "counter",
+            "applicant_name": "东营市某某化工有限公司",
+            "mobile": "13800138000",
+            "accepted_on_text": "2025年9月30日",
+            "staged": True,
+            "stage": "业务受理",
+            "due_date": due,
+            "due_text": f"{int(due[:4])}年{int(due[5:7])}月{int(due[8:])}日",
+            "due_provisional": False,
+        }
 
     async def test_the_connected_data_is_what_notify_needs(self, intake, clerk, clock):
         from sqlmodel import select
@@ -58,7 +93,11 @@ class TestWrittenWithTheChange:
 
         number = await connected_application(clerk)
         async with session_scope(intake.state.engine) as session:
-            (row,) = (await session.exec(select(OutboxEvent))).all()
+            (row,) = (
+                await session.exec(
+                    select(OutboxEvent).where(OutboxEvent.type == "intake.application.connected")
+                )
+            ).all()
         assert row.data == {
             "application_number": number,
             "name": "东营市某某化工有限公司",
@@ -81,7 +120,7 @@ class TestWrittenWithTheChange:
             json={"field": "capacity_kw", "value": "900", "reason": "增容前更正"},
         )
         types = [e["type"] for e in (await outbox(intake_admin))["events"]]
-        assert types == ["intake.application.connected"] * 2
+        assert types == ["intake.application.connected"] * 2 + ["intake.application.received"]
 
     async def test_a_refused_change_writes_nothing(self, intake_admin, clerk, clock):
         number = (await create(clerk))["application"]["number"]
@@ -89,7 +128,8 @@ class TestWrittenWithTheChange:
             await complete(clerk, number, stage)
         refused = await complete(clerk, number, "connection")  # no feeder / transformer area
         assert refused.status_code == 422
-        assert (await outbox(intake_admin))["total"] == 0
+        types = [e["type"] for e in (await outbox(intake_admin))["events"]]
+        assert types == ["intake.application.received"]  # the acceptance's only
 
     async def test_the_scan_writes_each_warning_once(self, intake_admin, clerk, clock):
         clock.set("2025-09-30 10:00")
@@ -102,6 +142,7 @@ class TestWrittenWithTheChange:
         await intake_admin.post("/monitoring/scan")
         types = [e["type"] for e in (await outbox(intake_admin))["events"]]
         assert sorted(types) == [
+            "intake.application.received",
             "intake.escalation.opened",
             "intake.stage.at_risk",
             "intake.stage.overdue",
@@ -114,10 +155,9 @@ class TestDelivery:
     ):
         number = await connected_application(clerk)
         run = await run_delivery(intake)
-        assert (run.delivered, run.failed) == (1, 0)
-        (event,) = (await outbox(intake_admin, state="delivered"))["events"]
-        assert event["attempts"] == 1
-        assert event["duplicate"] is False
+        assert (run.delivered, run.failed) == (2, 0)  # the receipt and the connection
+        events = (await outbox(intake_admin, state="delivered"))["events"]
+        assert [(e["attempts"], e["duplicate"]) for e in events] == [(1, False), (1, False)]
         subscribers = (await notify_admin.get("/subscribers")).json()["subscribers"]
         shown = [(s["account_number"], s["area_class"], s["area_class_label"]) for s in subscribers]
         assert shown == [(number, "central", "中心区")]
@@ -131,7 +171,7 @@ class TestDelivery:
         clock.set("2025-10-10 09:00")
         await run_scan(intake)
         run = await run_delivery(intake)
-        assert (run.delivered, run.failed) == (2, 0), (await outbox(intake_admin))["events"]
+        assert (run.delivered, run.failed) == (3, 0), (await outbox(intake_admin))["events"]
 
     async def test_a_lost_answer_is_redelivered_and_notify_sees_a_duplicate(
         self, intake, intake_admin, clerk, notify_admin, clock
@@ -141,9 +181,14 @@ class TestDelivery:
         await connected_application(clerk)
         await run_delivery(intake)
         async with intake.state.engine.begin() as conn:  # as if the answer never came back
-            await conn.execute(text("UPDATE outbox_events SET state = 'pending'"))
+            await conn.execute(
+                text(
+                    "UPDATE outbox_events SET state = 'pending' "
+                    "WHERE type = 'intake.application.connected'"
+                )
+            )
         assert (await run_delivery(intake)).delivered == 1
-        (event,) = (await outbox(intake_admin))["events"]
+        event, _receipt = (await outbox(intake_admin))["events"]
         assert (event["state"], event["attempts"], event["duplicate"]) == ("delivered", 2, True)
         assert (await notify_admin.get("/subscribers")).json()["total"] == 1
 
@@ -162,10 +207,10 @@ class TestDelivery:
         try:
             for attempt, wait in ((1, 10), (2, 20), (3, 40), (4, 60), (5, 60)):
                 run = await deliver_pending(engine, down, config, now=clock.now())
-                assert (run.delivered, run.failed) == (0, 1)
-                (event,) = (await outbox(intake_admin))["events"]
-                assert event["attempts"] == attempt
-                assert "无法连接 notify" in event["last_error"]
+                assert (run.delivered, run.failed) == (0, 2)  # the receipt and the connection
+                for event in (await outbox(intake_admin))["events"]:
+                    assert event["attempts"] == attempt
+                    assert "无法连接 notify" in event["last_error"]
                 clock.moment += timedelta(seconds=wait - 1)
                 assert (await deliver_pending(engine, down, config, now=clock.now())).failed == 0
                 clock.moment += timedelta(seconds=1)
@@ -173,9 +218,11 @@ class TestDelivery:
             await down.aclose()
         assert clock.now() - start == timedelta(seconds=190)
         run = await deliver_pending(engine, intake.state.client, config, now=clock.now())
-        assert run.delivered == 1
-        (event,) = (await outbox(intake_admin))["events"]
-        assert (event["state"], event["attempts"], event["last_error"]) == ("delivered", 6, None)
+        assert run.delivered == 2
+        events = (await outbox(intake_admin))["events"]
+        assert [(e["state"], e["attempts"], e["last_error"]) for e in events] == [
+            ("delivered", 6, None)
+        ] * 2
 
     async def test_a_refusal_is_kept_with_the_reason(
         self, intake, settings, intake_admin, clerk, clock
@@ -196,14 +243,14 @@ class TestDelivery:
             )
         finally:
             await refusing.aclose()
-        assert run.failed == 1
-        (event,) = (await outbox(intake_admin, state="pending"))["events"]
-        assert "422" in event["last_error"]
+        assert run.failed == 2
+        for event in (await outbox(intake_admin, state="pending"))["events"]:
+            assert "422" in event["last_error"]
 
     async def test_admin_delivers_now(self, intake_admin, clerk, clock):
         await connected_application(clerk)
         response = await intake_admin.post("/outbox/deliver")
-        assert response.json() == {"delivered": 1, "failed": 0}
+        assert response.json() == {"delivered": 2, "failed": 0}
         assert (await clerk.post("/outbox/deliver")).status_code == 403
 
 
@@ -243,16 +290,42 @@ class TestRequestIds:
         finally:
             del clerk.headers["X-Request-Id"]
         async with session_scope(intake.state.engine) as session:
-            (row,) = (await session.exec(select(OutboxEvent))).all()
-        assert row.request_id == "clerk:connect.2026-03-02"
+            rows = (await session.exec(select(OutboxEvent))).all()
+        assert [r.request_id for r in rows] == ["clerk:connect.2026-03-02"] * 2
         with caplog.at_level(logging.INFO, logger="huodian.access"):
-            assert (await run_delivery(intake)).delivered == 1
+            assert (await run_delivery(intake)).delivered == 2
         seen = [
             (r.service, r.method, r.route, r.status)
             for r in caplog.records
             if r.name == "huodian.access" and r.request_id == "clerk:connect.2026-03-02"
         ]
         assert ("notify", "POST", "/events", 200) in seen
+
+    async def test_the_receipt_message_carries_the_accepting_request_s_id(
+        self, apps, intake, clerk, notify_admin, clock
+    ):
+        from services.notify.messages.models import Message
+        from shared.db import session_scope
+
+        notify = apps.notify
+        clerk.headers["X-Request-Id"] = "clerk:accept.2026-03-02"
+        try:
+            created = await create(clerk)
+        finally:
+            del clerk.headers["X-Request-Id"]
+        assert (await run_delivery(intake)).delivered == 1
+        listed = await notify_admin.get("/messages", params={"kind": "intake.received"})
+        (message,) = listed.json()["messages"]
+        assert message["request_id"] == "clerk:accept.2026-03-02"
+        detail = (await notify_admin.get(f"/messages/{message['id']}")).json()
+        assert detail["request_id"] == "clerk:accept.2026-03-02"
+        number = created["application"]["number"]
+        # An administrator sees the code masked; the worker sends it whole.
+        assert f"申请编号{number}，查询码********（" in detail["body"]
+        async with session_scope(notify.state.engine) as session:
+            row = await session.get(Message, message["id"])
+        assert row is not None
+        assert f"申请编号{number}，查询码{created['query_code']}（" in row.body
 
     async def test_an_event_queued_by_a_job_has_the_runs_id(self, intake, clerk, clock, caplog):
         import logging
@@ -269,6 +342,10 @@ class TestRequestIds:
             await run_scan(intake)  # the watch, a job: no request, a run id of its own
         (started,) = [r for r in caplog.records if getattr(r, "job", None) == "watch"]
         async with session_scope(intake.state.engine) as session:
-            rows = (await session.exec(select(OutboxEvent))).all()
+            rows = (
+                await session.exec(
+                    select(OutboxEvent).where(OutboxEvent.type != "intake.application.received")
+                )
+            ).all()
         assert rows
         assert {r.request_id for r in rows} == {started.getMessage().rsplit(" ", 1)[-1]}

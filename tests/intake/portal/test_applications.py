@@ -209,3 +209,47 @@ class TestELicenseDown:
         assert retry.status_code == 201, retry.text
         assert "idempotent-replayed" not in retry.headers
         assert (await clerk.get("/applications")).json()["total"] == 1
+
+
+class TestReceipt:
+    """The applicant's receipt (受理回执) is queued for notify with the application, under the
+    request id of the portal's call."""
+
+    async def events(self, intake):
+        from services.intake.outbox.models import OutboxEvent
+
+        async with session_scope(intake.state.engine) as session:
+            return (await session.exec(select(OutboxEvent))).all()
+
+    async def test_queued_once_under_the_portal_s_request_id(self, intake, portal):
+        portal.headers["X-Request-Id"] = "portal:submit.0001"
+        try:
+            first = await submit(portal, key="apply-0002")
+            retry = await submit(portal, key="apply-0002")
+        finally:
+            del portal.headers["X-Request-Id"]
+        assert first.headers["X-Request-Id"] == "portal:submit.0001"
+        assert retry.headers["idempotent-replayed"] == "true"
+        (event,) = await self.events(intake)
+        assert (event.type, event.subject, event.request_id) == (
+            "intake.application.received",
+            first.json()["number"],
+            "portal:submit.0001",
+        )
+        assert event.data["channel"] == "portal"
+        assert event.data["due_date"] == first.json()["due_date"]
+        assert first.json()["query_code"] not in str(event.data)
+
+    async def test_a_refused_submission_queues_nothing(self, intake, portal):
+        revoked = await submit(
+            portal,
+            applicant={
+                "name": "东营市测试商贸有限公司",
+                "id_kind": "credit_code",
+                "id_number": "91370502MA3C9E4L19",
+                "mobile": "13800138000",
+            },
+            property_certificate=None,
+        )
+        assert revoked.status_code == 422
+        assert await self.events(intake) == []

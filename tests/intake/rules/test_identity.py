@@ -342,6 +342,16 @@ class TestMaskSensitive:
             "申请人身份证370502********1234，手机+86 138****5678，备用139****5678。"
         )
 
+    def test_masks_a_named_query_code(self):
+        text = "申请编号BZ20250304000007，查询码K7QW2MZP（凭编号查询）；查询码：23456789。"
+        assert mask_sensitive(text) == (
+            "申请编号BZ20250304000007，查询码********（凭编号查询）；查询码：********。"
+        )
+        # Not a code: a character outside intake's alphabet, or one too many.
+        assert (
+            mask_sensitive("查询码K7QW2MZ1、查询码K7QW2MZPQ") == "查询码K7QW2MZ1、查询码K7QW2MZPQ"
+        )
+
     def test_masks_an_id_with_a_wrong_check_character(self):
         assert mask_sensitive("id=370502198001011239") == "id=370502********1239"
 
