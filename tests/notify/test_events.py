@@ -275,7 +275,7 @@ def receipt(settings, **changes) -> dict:
     data = {
         "application_number": "BZ20250304000007",
         "unit": "国网东营供电公司",
-        "customer_type": "低压居民",
+        "customer_type": "residential",
         "channel": "portal",
         "applicant_name": "张三",
         "mobile": "13800138000",

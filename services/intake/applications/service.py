@@ -543,7 +543,7 @@ def received_event_data(
     return {
         "application_number": application.number,
         "unit": application.unit,
-        "customer_type": CUSTOMER_TYPE_LABELS[application.customer_type],
+        "customer_type": application.customer_type.value,
         "channel": application.channel.value,
         "applicant_name": application.applicant_name[:100],
         "mobile": application.mobile,

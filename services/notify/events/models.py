@@ -61,13 +61,12 @@ class DueChangedEventData(CustomerTyped):
     cleared: list[str] = Field(default_factory=list)
 
 
-class ReceivedEventData(SQLModel):
+class ReceivedEventData(CustomerTyped):
     """``data`` of intake.application.received (受理回执): the applicant is texted the number,
     the query code (sealed by intake, opened here) and the due date, 预测 when provisional."""
 
     application_number: str = Field(min_length=1, max_length=64)
     unit: str = Field(min_length=1, max_length=200)
-    customer_type: str = Field(min_length=1, max_length=100)
     channel: str = Field(min_length=1, max_length=32)
     applicant_name: Name
     mobile: Mobile
