@@ -19,7 +19,9 @@ import os
 import statistics
 import sys
 import time
-from datetime import datetime
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from datetime import date, datetime
 from datetime import time as dt_time
 from pathlib import Path
 
@@ -27,7 +29,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlalchemy import create_engine, text
+from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bench.harness import Case
 from services.intake.monitoring.models import WatchLevel
 from services.intake.monitoring.service import WatchFilter, list_watch, scan
 from services.intake.policies.models import CustomerType, Stage
@@ -42,6 +46,20 @@ from shared.settings import Settings
 
 UNITS = 60
 SUPERVISORS = 5
+ROWS = 1_000_000
+NAMES = (
+    "intake: overdue count + first 50 vs raw SQL",
+    "intake: at-risk count + first 50 vs raw SQL",
+)
+# The raw indexed SQL of each watch list (what list_watch's query should cost), as the baseline.
+WHERE = {
+    WatchLevel.overdue: "status = 'open' AND due_date < :t",
+    WatchLevel.at_risk: "status = 'open' AND at_risk_from <= :t AND due_date >= :t",
+}
+PAGE_COLUMNS = (
+    "number, unit, supervising_unit, clerk, customer_type, current_stage, staged, "
+    "at_risk_from, due_date, due_provisional"
+)
 
 INSERT = """
 INSERT INTO applications (
@@ -187,6 +205,68 @@ async def timed_scan(settings: Settings) -> None:
         f"| scan, nothing new (all warned) | – | {result.overdue + result.at_risk} "
         f"| {statistics.median(times) * 1e3:.1f} ms | {max(times) * 1e3:.1f} ms |"
     )
+
+
+@asynccontextmanager
+async def cases(quick: bool, url: str | None) -> AsyncIterator[list[Case]]:
+    """The watch lists through ``list_watch`` against their raw SQL, in one session."""
+    assert url is not None
+    rows = ROWS // 100 if quick else ROWS
+    settings = Settings(
+        database_url=url,
+        db_schema_prefix=f"bench{os.getpid()}_",
+        secret_key="bench-secret-key-0123456789",
+    )
+    build(settings, rows)
+    engine = create_service_engine(database_target(settings, "intake"))
+    calendar = WorkingCalendar.build(last_year=2028)
+    today = beijing_today_of(SYSTEM_CLOCK)
+    admin = Principal(subject="admin", role=Role.admin)
+    try:
+        async with session_scope(engine) as session:
+
+            def subject(level: WatchLevel) -> Callable[[], Awaitable[object]]:
+                async def run() -> object:
+                    return await list_watch(
+                        session, admin, level, WatchFilter(), calendar, today, limit=50
+                    )
+
+                return run
+
+            def raw(level: WatchLevel) -> Callable[[], Awaitable[object]]:
+                return lambda: raw_watch(session, level, today)
+
+            yield [
+                Case(
+                    name,
+                    subject(level),
+                    rows,
+                    baseline=raw(level),
+                    max_ratio=1.5,
+                    max_seconds=0.1,
+                    rounds=7,
+                )
+                for name, level in zip(NAMES, (WatchLevel.overdue, WatchLevel.at_risk), strict=True)
+            ]
+    finally:
+        await engine.dispose()
+        drop(settings)
+
+
+async def raw_watch(
+    session: AsyncSession, level: WatchLevel, today: date
+) -> tuple[int, list[object]]:
+    where = WHERE[level]
+    count = await session.execute(
+        text(f"SELECT count(*) FROM applications WHERE {where}"), {"t": today}
+    )
+    page = await session.execute(
+        text(
+            f"SELECT {PAGE_COLUMNS} FROM applications WHERE {where} ORDER BY due_date, id LIMIT 50"
+        ),
+        {"t": today},
+    )
+    return count.scalar_one(), list(page.all())
 
 
 def explain(settings: Settings) -> None:
