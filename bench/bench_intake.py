@@ -233,6 +233,14 @@ async def cases(quick: bool, url: str | None) -> AsyncIterator[list[Case]]:
 
                 return run
 
+            plans = {}
+            for level in (WatchLevel.overdue, WatchLevel.at_risk):
+                for title, sql in raw_sql(level).items():
+                    found = await session.execute(
+                        text(f"EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) {sql}"), {"t": today}
+                    )
+                    plans[f"{level.value}, {title}"] = [line for (line,) in found]
+
             def raw(level: WatchLevel) -> Callable[[], Awaitable[object]]:
                 return lambda: raw_watch(session, level, today)
 
@@ -245,6 +253,7 @@ async def cases(quick: bool, url: str | None) -> AsyncIterator[list[Case]]:
                     max_ratio=1.5,
                     max_seconds=0.1,
                     rounds=7,
+                    plans={k: v for k, v in plans.items() if k.startswith(level.value)},
                 )
                 for name, level in zip(NAMES, (WatchLevel.overdue, WatchLevel.at_risk), strict=True)
             ]
@@ -253,19 +262,23 @@ async def cases(quick: bool, url: str | None) -> AsyncIterator[list[Case]]:
         drop(settings)
 
 
+def raw_sql(level: WatchLevel) -> dict[str, str]:
+    """The count and the first page of 50 as plain SQL, the shape list_watch builds."""
+    where = WHERE[level]
+    return {
+        "count": f"SELECT count(*) FROM applications WHERE {where}",
+        "first page": (
+            f"SELECT {PAGE_COLUMNS} FROM applications WHERE {where} ORDER BY due_date, id LIMIT 50"
+        ),
+    }
+
+
 async def raw_watch(
     session: AsyncSession, level: WatchLevel, today: date
 ) -> tuple[int, list[object]]:
-    where = WHERE[level]
-    count = await session.execute(
-        text(f"SELECT count(*) FROM applications WHERE {where}"), {"t": today}
-    )
-    page = await session.execute(
-        text(
-            f"SELECT {PAGE_COLUMNS} FROM applications WHERE {where} ORDER BY due_date, id LIMIT 50"
-        ),
-        {"t": today},
-    )
+    sql = raw_sql(level)
+    count = await session.execute(text(sql["count"]), {"t": today})
+    page = await session.execute(text(sql["first page"]), {"t": today})
     return count.scalar_one(), list(page.all())
 
 

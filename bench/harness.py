@@ -39,6 +39,8 @@ class Case:
     rounds: int = 5
     reset: Body | None = None
     note: str = ""
+    # Query plans worth keeping with the figures (EXPLAIN ANALYZE output), by title.
+    plans: dict[str, list[str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.max_ratio is None and self.max_seconds is None:
@@ -63,6 +65,7 @@ class Result:
     baseline_runs: list[float] = field(default_factory=list)
     subject_runs: list[float] = field(default_factory=list)
     note: str = ""
+    plans: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def target(self) -> str:
@@ -120,6 +123,7 @@ async def measure(case: Case) -> Result:
         baseline_runs=baseline_runs,
         subject_runs=subject_runs,
         note=case.note,
+        plans=case.plans,
     )
 
 

@@ -128,6 +128,9 @@ def main(argv: list[str] | None = None) -> int:
     groups = [g for g in GROUPS if g.name in wanted]
     results = asyncio.run(run_groups(groups, args.quick, url if pg else None))
     print(table(results))
+    for r in results:
+        for title, lines in r.plans.items():
+            print(f"\n-- {r.name}: {title}", *lines, sep="\n")
     report = {
         "command": "make bench" + (" QUICK=1" if args.quick else ""),
         "quick": args.quick,
