@@ -32,8 +32,14 @@ from sqlalchemy import create_engine, text
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bench.harness import Case
-from services.intake.monitoring.models import WatchLevel
-from services.intake.monitoring.service import WatchFilter, list_watch, scan
+from services.intake.monitoring.models import EscalationState, WatchLevel
+from services.intake.monitoring.service import (
+    EscalationFilter,
+    WatchFilter,
+    list_escalations,
+    list_watch,
+    scan,
+)
 from services.intake.policies.models import CustomerType, Stage
 from services.intake.settings import IntakeSettings
 from shared.auth import Principal, Role
@@ -50,7 +56,26 @@ ROWS = 1_000_000
 NAMES = (
     "intake: overdue count + first 50 vs raw SQL",
     "intake: at-risk count + first 50 vs raw SQL",
+    "intake: open escalations of a supervisor, count + first 50 vs raw SQL",
 )
+# One escalation per overdue open application, a third each open / acknowledged / resolved.
+ESCALATE = """
+INSERT INTO escalations (application_id, stage_seq, stage, unit, supervising_unit,
+    customer_type, clerk, due_date, opened_at, state)
+SELECT id, current_seq, current_stage, unit, supervising_unit, customer_type, clerk, due_date,
+    now() - ((id % 30) || ' days')::interval,
+    (ARRAY['open', 'acknowledged', 'resolved'])[1 + id % 3]
+FROM applications WHERE status = 'open' AND due_date < :today
+"""
+SUPERVISING = "督办单位3"
+ESCALATIONS_SQL = {
+    "count": "SELECT count(*) FROM escalations e JOIN applications a ON a.id = e.application_id "
+    "WHERE e.supervising_unit = :s AND e.state = 'open'",
+    "first page": "SELECT e.*, a.number FROM escalations e "
+    "JOIN applications a ON a.id = e.application_id "
+    "WHERE e.supervising_unit = :s AND e.state = 'open' "
+    "ORDER BY e.opened_at DESC, e.id DESC LIMIT 50",
+}
 # The raw indexed SQL of each watch list (what list_watch's query should cost), as the baseline.
 WHERE = {
     WatchLevel.overdue: "status = 'open' AND due_date < :t",
@@ -121,6 +146,18 @@ def build(settings: Settings, rows: int) -> float:
     elapsed = time.perf_counter() - t0
     engine.dispose()
     return elapsed
+
+
+def escalate(settings: Settings, today: date) -> None:
+    target = database_target(settings, "intake")
+    engine = create_engine(
+        target.sync_url, connect_args={"options": f"-c search_path={target.schema}"}
+    )
+    with engine.begin() as conn:
+        conn.execute(text(ESCALATE), {"today": today})
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text("VACUUM ANALYZE escalations"))
+    engine.dispose()
 
 
 def drop(settings: Settings) -> None:
@@ -218,10 +255,12 @@ async def cases(quick: bool, url: str | None) -> AsyncIterator[list[Case]]:
         secret_key="bench-secret-key-0123456789",
     )
     build(settings, rows)
+    today = beijing_today_of(SYSTEM_CLOCK)
+    escalate(settings, today)
     engine = create_service_engine(database_target(settings, "intake"))
     calendar = WorkingCalendar.build(last_year=2028)
-    today = beijing_today_of(SYSTEM_CLOCK)
     admin = Principal(subject="admin", role=Role.admin)
+    supervisor = Principal(subject="sup", role=Role.supervisor, units=(SUPERVISING,))
     try:
         async with session_scope(engine) as session:
 
@@ -240,6 +279,23 @@ async def cases(quick: bool, url: str | None) -> AsyncIterator[list[Case]]:
                         text(f"EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) {sql}"), {"t": today}
                     )
                     plans[f"{level.value}, {title}"] = [line for (line,) in found]
+            for title, sql in ESCALATIONS_SQL.items():
+                found = await session.execute(
+                    text(f"EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) {sql}"), {"s": SUPERVISING}
+                )
+                plans[f"escalations, {title}"] = [line for (line,) in found]
+
+            async def escalations() -> object:
+                return await list_escalations(
+                    session, supervisor, EscalationFilter(state=EscalationState.open)
+                )
+
+            async def raw_escalations() -> tuple[int, list[object]]:
+                count = await session.execute(text(ESCALATIONS_SQL["count"]), {"s": SUPERVISING})
+                page = await session.execute(
+                    text(ESCALATIONS_SQL["first page"]), {"s": SUPERVISING}
+                )
+                return count.scalar_one(), list(page.all())
 
             def raw(level: WatchLevel) -> Callable[[], Awaitable[object]]:
                 return lambda: raw_watch(session, level, today)
@@ -255,7 +311,20 @@ async def cases(quick: bool, url: str | None) -> AsyncIterator[list[Case]]:
                     rounds=7,
                     plans={k: v for k, v in plans.items() if k.startswith(level.value)},
                 )
-                for name, level in zip(NAMES, (WatchLevel.overdue, WatchLevel.at_risk), strict=True)
+                for name, level in zip(
+                    NAMES[:2], (WatchLevel.overdue, WatchLevel.at_risk), strict=True
+                )
+            ] + [
+                Case(
+                    NAMES[2],
+                    escalations,
+                    rows,
+                    baseline=raw_escalations,
+                    max_ratio=1.5,
+                    max_seconds=0.1,
+                    rounds=7,
+                    plans={k: v for k, v in plans.items() if k.startswith("escalations")},
+                )
             ]
     finally:
         await engine.dispose()
