@@ -58,19 +58,19 @@ NAMES = (
     "intake: at-risk count + first 50 vs raw SQL",
     "intake: open escalations of a supervisor, count + first 50 vs raw SQL",
 )
-# One escalation per overdue open application, a third each open / acknowledged / resolved.
+# One escalation per overdue open application, a third each open / acknowledged / resolved,
+# opened over the last 30 days.
 ESCALATE = """
 INSERT INTO escalations (application_id, stage_seq, stage, unit, supervising_unit,
     customer_type, clerk, due_date, opened_at, state)
 SELECT id, current_seq, current_stage, unit, supervising_unit, customer_type, clerk, due_date,
-    now() - ((id % 30) || ' days')::interval,
+    now() - (id % 2592000) * interval '1 second',
     (ARRAY['open', 'acknowledged', 'resolved'])[1 + id % 3]
 FROM applications WHERE status = 'open' AND due_date < :today
 """
 SUPERVISING = "督办单位3"
 ESCALATIONS_SQL = {
-    "count": "SELECT count(*) FROM escalations e JOIN applications a ON a.id = e.application_id "
-    "WHERE e.supervising_unit = :s AND e.state = 'open'",
+    "count": "SELECT count(*) FROM escalations WHERE supervising_unit = :s AND state = 'open'",
     "first page": "SELECT e.*, a.number FROM escalations e "
     "JOIN applications a ON a.id = e.application_id "
     "WHERE e.supervising_unit = :s AND e.state = 'open' "
