@@ -42,13 +42,15 @@ format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+# Every benchmark against its own baseline in one run: one table of ratios, bench/results.json.
+# QUICK=1: 1/100 of the rows (under a minute). The PostgreSQL cases run when
+# HUODIAN_BENCH_DATABASE_URL (else HUODIAN_TEST_DATABASE_URL, else the local `test` database)
+# answers, and are listed as skipped otherwise.
 bench: install
-	$(BIN)/python bench/bench_calendar.py
+	QUICK=$(QUICK) nice $(BIN)/python bench/run.py
 
-# Benchmarks that need PostgreSQL (HUODIAN_BENCH_DATABASE_URL or the local `test` database).
-bench-pg: install
-	$(BIN)/python bench/bench_intake.py
-	$(BIN)/python bench/bench_notify.py
+# Kept as an alias of `bench`, which now runs the PostgreSQL cases too.
+bench-pg: bench
 
 clean:
 	rm -rf $(VENV) var

@@ -19,7 +19,9 @@ import os
 import statistics
 import sys
 import time
-from datetime import datetime
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from datetime import date, datetime
 from datetime import time as dt_time
 from pathlib import Path
 
@@ -27,9 +29,17 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlalchemy import create_engine, text
+from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.intake.monitoring.models import WatchLevel
-from services.intake.monitoring.service import WatchFilter, list_watch, scan
+from bench.harness import Case
+from services.intake.monitoring.models import EscalationState, WatchLevel
+from services.intake.monitoring.service import (
+    EscalationFilter,
+    WatchFilter,
+    list_escalations,
+    list_watch,
+    scan,
+)
 from services.intake.policies.models import Stage
 from services.intake.settings import IntakeSettings
 from shared.auth import Principal, Role
@@ -43,6 +53,39 @@ from shared.vocab import CustomerType
 
 UNITS = 60
 SUPERVISORS = 5
+ROWS = 1_000_000
+NAMES = (
+    "intake: overdue count + first 50 vs raw SQL",
+    "intake: at-risk count + first 50 vs raw SQL",
+    "intake: open escalations of a supervisor, count + first 50 vs raw SQL",
+)
+# One escalation per overdue open application, a third each open / acknowledged / resolved,
+# opened over the last 30 days.
+ESCALATE = """
+INSERT INTO escalations (application_id, stage_seq, stage, unit, supervising_unit,
+    customer_type, clerk, due_date, opened_at, state)
+SELECT id, current_seq, current_stage, unit, supervising_unit, customer_type, clerk, due_date,
+    now() - (id % 2592000) * interval '1 second',
+    (ARRAY['open', 'acknowledged', 'resolved'])[1 + id % 3]
+FROM applications WHERE status = 'open' AND due_date < :today
+"""
+SUPERVISING = "督办单位3"
+ESCALATIONS_SQL = {
+    "count": "SELECT count(*) FROM escalations WHERE supervising_unit = :s AND state = 'open'",
+    "first page": "SELECT e.*, a.number FROM escalations e "
+    "JOIN applications a ON a.id = e.application_id "
+    "WHERE e.supervising_unit = :s AND e.state = 'open' "
+    "ORDER BY e.opened_at DESC, e.id DESC LIMIT 50",
+}
+# The raw indexed SQL of each watch list (what list_watch's query should cost), as the baseline.
+WHERE = {
+    WatchLevel.overdue: "status = 'open' AND due_date < :t",
+    WatchLevel.at_risk: "status = 'open' AND at_risk_from <= :t AND due_date >= :t",
+}
+PAGE_COLUMNS = (
+    "number, unit, supervising_unit, clerk, customer_type, current_stage, staged, "
+    "at_risk_from, due_date, due_provisional"
+)
 
 INSERT = """
 INSERT INTO applications (
@@ -104,6 +147,18 @@ def build(settings: Settings, rows: int) -> float:
     elapsed = time.perf_counter() - t0
     engine.dispose()
     return elapsed
+
+
+def escalate(settings: Settings, today: date) -> None:
+    target = database_target(settings, "intake")
+    engine = create_engine(
+        target.sync_url, connect_args={"options": f"-c search_path={target.schema}"}
+    )
+    with engine.begin() as conn:
+        conn.execute(text(ESCALATE), {"today": today})
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text("VACUUM ANALYZE escalations"))
+    engine.dispose()
 
 
 def drop(settings: Settings) -> None:
@@ -188,6 +243,113 @@ async def timed_scan(settings: Settings) -> None:
         f"| scan, nothing new (all warned) | – | {result.overdue + result.at_risk} "
         f"| {statistics.median(times) * 1e3:.1f} ms | {max(times) * 1e3:.1f} ms |"
     )
+
+
+@asynccontextmanager
+async def cases(quick: bool, url: str | None) -> AsyncIterator[list[Case]]:
+    """The watch lists through ``list_watch`` against their raw SQL, in one session."""
+    assert url is not None
+    rows = ROWS // 100 if quick else ROWS
+    settings = Settings(
+        database_url=url,
+        db_schema_prefix=f"bench{os.getpid()}_",
+        secret_key="bench-secret-key-0123456789",
+    )
+    build(settings, rows)
+    today = beijing_today_of(SYSTEM_CLOCK)
+    escalate(settings, today)
+    engine = create_service_engine(database_target(settings, "intake"))
+    calendar = WorkingCalendar.build(last_year=2028)
+    admin = Principal(subject="admin", role=Role.admin)
+    supervisor = Principal(subject="sup", role=Role.supervisor, units=(SUPERVISING,))
+    try:
+        async with session_scope(engine) as session:
+
+            def subject(level: WatchLevel) -> Callable[[], Awaitable[object]]:
+                async def run() -> object:
+                    return await list_watch(
+                        session, admin, level, WatchFilter(), calendar, today, limit=50
+                    )
+
+                return run
+
+            plans = {}
+            for level in (WatchLevel.overdue, WatchLevel.at_risk):
+                for title, sql in raw_sql(level).items():
+                    found = await session.execute(
+                        text(f"EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) {sql}"), {"t": today}
+                    )
+                    plans[f"{level.value}, {title}"] = [line for (line,) in found]
+            for title, sql in ESCALATIONS_SQL.items():
+                found = await session.execute(
+                    text(f"EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) {sql}"), {"s": SUPERVISING}
+                )
+                plans[f"escalations, {title}"] = [line for (line,) in found]
+
+            async def escalations() -> object:
+                return await list_escalations(
+                    session, supervisor, EscalationFilter(state=EscalationState.open)
+                )
+
+            async def raw_escalations() -> tuple[int, list[object]]:
+                count = await session.execute(text(ESCALATIONS_SQL["count"]), {"s": SUPERVISING})
+                page = await session.execute(
+                    text(ESCALATIONS_SQL["first page"]), {"s": SUPERVISING}
+                )
+                return count.scalar_one(), list(page.all())
+
+            def raw(level: WatchLevel) -> Callable[[], Awaitable[object]]:
+                return lambda: raw_watch(session, level, today)
+
+            yield [
+                Case(
+                    name,
+                    subject(level),
+                    rows,
+                    baseline=raw(level),
+                    max_ratio=1.5,
+                    max_seconds=0.1,
+                    rounds=7,
+                    plans={k: v for k, v in plans.items() if k.startswith(level.value)},
+                )
+                for name, level in zip(
+                    NAMES[:2], (WatchLevel.overdue, WatchLevel.at_risk), strict=True
+                )
+            ] + [
+                Case(
+                    NAMES[2],
+                    escalations,
+                    rows,
+                    baseline=raw_escalations,
+                    max_ratio=1.5,
+                    max_seconds=0.1,
+                    rounds=7,
+                    plans={k: v for k, v in plans.items() if k.startswith("escalations")},
+                )
+            ]
+    finally:
+        await engine.dispose()
+        drop(settings)
+
+
+def raw_sql(level: WatchLevel) -> dict[str, str]:
+    """The count and the first page of 50 as plain SQL, the shape list_watch builds."""
+    where = WHERE[level]
+    return {
+        "count": f"SELECT count(*) FROM applications WHERE {where}",
+        "first page": (
+            f"SELECT {PAGE_COLUMNS} FROM applications WHERE {where} ORDER BY due_date, id LIMIT 50"
+        ),
+    }
+
+
+async def raw_watch(
+    session: AsyncSession, level: WatchLevel, today: date
+) -> tuple[int, list[object]]:
+    sql = raw_sql(level)
+    count = await session.execute(text(sql["count"]), {"t": today})
+    page = await session.execute(text(sql["first page"]), {"t": today})
+    return count.scalar_one(), list(page.all())
 
 
 def explain(settings: Settings) -> None:

@@ -15,6 +15,8 @@ import os
 import sys
 import tempfile
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import timedelta
 from pathlib import Path
 
@@ -24,7 +26,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sqlalchemy import create_engine, text
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bench.harness import Case
 from services.notify.delivery.windows import DeliveryHours
+from services.notify.messages.models import Message
 from services.notify.outages import service as outages
 from services.notify.outages.models import Announcement, OutageCreate, OutageKind
 from services.notify.settings import NotifySettings
@@ -38,6 +42,115 @@ from shared.outbound import OutboundPolicy
 from shared.settings import Settings
 
 FEEDERS = 20
+SUBSCRIBERS = 100_000
+NAMES = ("notify: outage fan-out vs raw executemany",)
+# The columns the fan-out writes; the baseline inserts the same rows with an executemany.
+MESSAGE_COLUMNS = (
+    "dedup_key",
+    "kind",
+    "channel",
+    "recipient",
+    "subject",
+    "body",
+    "state",
+    "window",
+    "attempts",
+    "subscriber_id",
+    "outage_id",
+    "created_at",
+    "next_attempt_at",
+)
+
+
+@asynccontextmanager
+async def cases(quick: bool, url: str | None) -> AsyncIterator[list[Case]]:
+    """Announcing a planned outage over every feeder (one INSERT … SELECT through the service
+    function) against an executemany of the very rows it queues; each call rolled back."""
+    assert url is not None
+    n = SUBSCRIBERS // 100 if quick else SUBSCRIBERS
+    with tempfile.TemporaryDirectory() as var_dir:
+        settings = Settings(
+            database_url=url,
+            db_schema_prefix=f"bench{os.getpid()}_",
+            var_dir=Path(var_dir),
+            secret_key="bench-secret-key-bench-secret-key-bench",
+        )
+        upgrade("notify", settings)
+        target = database_target(settings, "notify")
+        assert target.schema is not None
+        engine = create_service_engine(target)
+        try:
+            _seed(target.sync_url, target.schema, n)
+            config = NotifySettings(planned_notice_days=0)
+            hours = DeliveryHours.from_settings(config, WorkingCalendar.build(last_year=2028))
+            now = SYSTEM_CLOCK.now()
+            start = now + timedelta(days=10)
+            body = OutageCreate(
+                kind=OutageKind.planned,
+                cause="基准测试",
+                feeders=[f"10kV线{i}" for i in range(FEEDERS)],
+                planned_start=start,
+                etr=start + timedelta(hours=8),
+            )
+            async with session_scope(engine) as session:
+                outage = await outages.create(
+                    session, body, unit="bench", by="bench", now=now, hours=hours
+                )
+            outage_id = outage.id
+            assert outage_id is not None
+
+            async def announce(session: AsyncSession) -> None:
+                found = await outages.get(session, outage_id)
+                await outages.announce(
+                    session,
+                    found,
+                    Announcement(),
+                    by="bench",
+                    now=now,
+                    settings=config,
+                    hours=hours,
+                )
+
+            async with AsyncSession(engine) as session:
+                await announce(session)
+                listed = ", ".join(f'"{c}"' for c in MESSAGE_COLUMNS)
+                found = await session.execute(
+                    text(f"SELECT {listed} FROM messages WHERE outage_id = :o"), {"o": outage_id}
+                )
+                rows = [dict(r._mapping) for r in found]
+                await session.rollback()
+            # Fresh keys, so that the copies are new rows like the fan-out's.
+            for r in rows:
+                r["dedup_key"] = f"bench:{r['dedup_key']}"
+            insert = Message.__table__.insert()  # type: ignore[attr-defined]
+
+            async def subject() -> None:
+                async with AsyncSession(engine) as session:
+                    await announce(session)
+                    await session.rollback()
+
+            async def baseline() -> None:
+                async with AsyncSession(engine) as session:
+                    await session.execute(insert, rows)
+                    await session.rollback()
+
+            yield [
+                Case(
+                    NAMES[0],
+                    subject,
+                    len(rows),
+                    baseline=baseline,
+                    max_ratio=1.0,
+                    rounds=3 if quick else 5,
+                    note=f"{n:,} subscribers on {FEEDERS} feeders",
+                )
+            ]
+        finally:
+            await engine.dispose()
+            sync = create_engine(target.sync_url)
+            with sync.begin() as conn:
+                conn.execute(text(f'DROP SCHEMA IF EXISTS "{target.schema}" CASCADE'))
+            sync.dispose()
 
 
 def _seed(sync_url: str, schema: str, n: int) -> None:

@@ -13,7 +13,9 @@ Everything is precomputed per :class:`WorkingCalendar`, so queries are O(1) list
 
 from __future__ import annotations
 
+import bisect
 import functools
+import operator
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -39,6 +41,7 @@ __all__ = [
 ]
 
 BEIJING = ZoneInfo("Asia/Shanghai")
+_ROW_WIDTH = 64  # due_dates' direct rows cover n = 0..63 working days
 """China Standard Time (北京时间); working days are Beijing calendar dates."""
 
 
@@ -177,6 +180,7 @@ class WorkingCalendar:
         "_counts_provisional",
         "_due",
         "_due_provisional",
+        "_due_rows",
         "_first_year",
         "_last_year",
         "_size",
@@ -190,6 +194,7 @@ class WorkingCalendar:
     # _work_dates[k], _due[k], _due_provisional[k]: the k-th working day, bare and as Deadline;
     # _unconfirmed_at_work[k]: unconfirmed days up to and including the k-th working day;
     # _counts[m], _counts_provisional[m]: WorkingDayCount(m, ...), shared instead of rebuilt.
+    # _due_rows[start][n]: add_working_days(start, n) for n < _ROW_WIDTH, built on first use.
     _arrangements: Mapping[int, YearArrangement]
     _base: int
     _count: list[int]
@@ -197,6 +202,7 @@ class WorkingCalendar:
     _counts_provisional: list[WorkingDayCount]
     _due: list[Deadline]
     _due_provisional: list[Deadline]
+    _due_rows: dict[date, tuple[Deadline, ...]] | None
     _first_year: int
     _last_year: int
     _size: int
@@ -242,6 +248,7 @@ class WorkingCalendar:
         init("_work_dates", work_dates)
         init("_due", [Deadline(d, False) for d in work_dates])
         init("_due_provisional", [Deadline(d, True) for d in work_dates])
+        init("_due_rows", None)
         init("_counts", [WorkingDayCount(m, False) for m in range(len(work_dates) + 1)])
         init("_counts_provisional", [WorkingDayCount(m, True) for m in range(len(work_dates) + 1)])
 
@@ -373,32 +380,54 @@ class WorkingCalendar:
             return self._due_provisional[k]
         return self._due[k]
 
+    def _rows(self) -> dict[date, tuple[Deadline, ...]]:
+        """Per start date, its deadlines for n = 0 .. _ROW_WIDTH - 1 (shorter near the end)."""
+        rows = self._due_rows
+        if rows is not None:
+            return rows
+        due, due_provisional, at_work = self._due, self._due_provisional, self._unconfirmed_at_work
+        last = len(due)
+        rows = {}
+        for i in range(self._size):
+            start = date.fromordinal(self._base + i)
+            first = self._count[i + 1]  # index of the first working day after start
+            end = min(first + _ROW_WIDTH - 1, last)
+            # Deadlines from `provisional` on reach an unconfirmed day in (start, due].
+            provisional = max(first, bisect.bisect_right(at_work, self._unconfirmed[i + 1]))
+            rows[start] = (
+                Deadline(start, False),
+                *due[first : min(provisional, end)],
+                *due_provisional[provisional:end],
+            )
+        object.__setattr__(self, "_due_rows", rows)
+        return rows
+
     def due_dates(self, starts: Sequence[date], ns: Sequence[int]) -> list[Deadline]:
         """``[add_working_days(s, n) for s, n in zip(starts, ns)]`` in one call, for bulk work
         (recomputing open deadlines after a calendar change); same results, same errors.
 
-        Each common case is two direct index look-ups; anything unusual (``n <= 0``, a date out
-        of range, a ``datetime``) goes through :meth:`add_working_days` for its answer or error.
+        The common case (every start a plain date in range, every n in 0..63) is two direct
+        index look-ups per item, done by ``map`` in C: the start's precomputed row, then its
+        n-th entry. Anything else takes one item at a time, the unusual ones through
+        :meth:`add_working_days` for its answer or error.
         """
         if len(starts) != len(ns):
             raise ValueError(f"starts and ns differ in length: {len(starts)} != {len(ns)}")
-        base, size = self._base, self._size
-        after = self._count[1:]  # after[i]: working days up to and including day i
-        unconfirmed_after = self._unconfirmed[1:]
-        at_work = self._unconfirmed_at_work
-        due, due_provisional = self._due, self._due_provisional
-        last = len(due)
+        rows = self._rows()
+        if not ns or min(ns) >= 0:
+            try:
+                return list(map(operator.getitem, map(rows.__getitem__, starts), ns))
+            except (KeyError, IndexError, TypeError):
+                pass  # a date out of range, a datetime, or n past the row: item by item
         single = self.add_working_days
         out: list[Deadline] = []
         append = out.append
         for start, n in zip(starts, ns, strict=True):
-            i = start.toordinal() - base
-            if n > 0 and 0 <= i < size and type(start) is date:
-                k = after[i] + n - 1
-                if k < last:
-                    append(due_provisional[k] if at_work[k] != unconfirmed_after[i] else due[k])
-                    continue
-            append(single(start, n))
+            row = rows.get(start) if type(start) is date else None
+            if row is not None and 0 <= n < len(row):
+                append(row[n])
+            else:
+                append(single(start, n))
         return out
 
     def working_days_between(self, start: date, end: date) -> WorkingDayCount:

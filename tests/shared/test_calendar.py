@@ -443,3 +443,20 @@ def test_due_dates_batch_raises_like_the_single_call(cal: WorkingCalendar) -> No
         cal.due_dates([datetime(2025, 3, 3, tzinfo=UTC)], [1])
     with pytest.raises(ValueError, match="differ in length"):
         cal.due_dates([D(2025, 3, 3)], [1, 2])
+
+
+def test_due_dates_batch_past_the_direct_rows_equals_the_single_call(cal: WorkingCalendar) -> None:
+    # n of 63/64/200 working days (either side of the precomputed rows) from starts near the end
+    # of the range too, where rows are shorter: the batch falls back item by item, same answers.
+    end = D(cal.last_year, 12, 31)
+    starts = [D(2025, 3, 3), D(2025, 9, 30), end - timedelta(days=400), end - timedelta(days=3)]
+    fits = [(s, n) for s in starts for n in (63, 64, 0, 1, 200) if s <= end - timedelta(days=400)]
+    assert len(fits) == 15
+    batch = cal.due_dates([s for s, _ in fits], [n for _, n in fits])
+    assert batch == [cal.add_working_days(s, n) for s, n in fits]
+    assert cal.due_dates([starts[3]] * 2, [0, 1]) == [
+        cal.add_working_days(starts[3], 0),
+        cal.add_working_days(starts[3], 1),
+    ]
+    with pytest.raises(ValueError, match="falls after"):
+        cal.due_dates([D(2025, 3, 3), starts[3]], [1, 64])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from datetime import date
 
 from openpyxl import load_workbook
 
@@ -61,3 +62,28 @@ class TestLayout:
     def test_given_widths_are_kept(self) -> None:
         sheet = _sheet(widths=(8, 60, 20))
         assert [sheet.column_dimensions[c].width for c in "ABC"] == [8, 60, 20]
+
+
+class TestManyRows:
+    def test_every_row_wraps_keeps_its_format_and_formula_text_stays_text(self) -> None:
+        # 3,000 rows: appending reads only the new row (it was O(n²)), and the wrap alignment
+        # is set on every data cell, dated ones keeping their number format too.
+        rows = [
+            (i, f"={i}+1" if i % 1000 == 999 else "任务", date(2025, 6, 30)) for i in range(3000)
+        ]
+        workbook = new_workbook()
+        add_sheet(workbook, "台账", ("序号", "任务", "完成时限"), rows)
+        sheet = load_workbook(io.BytesIO(workbook_bytes(workbook)))["台账"]
+        assert sheet.max_row == 3001
+        assert [sheet.cell(r, 2).value for r in (1000, 1001, 3001)] == [
+            "任务",
+            "=999+1",
+            "=2999+1",
+        ]
+        assert {sheet.cell(r, 2).data_type for r in (1001, 2001, 3001)} == {"s"}
+        for r in (2, 1500, 3001):
+            for c in (1, 2, 3):
+                assert sheet.cell(r, c).alignment.wrap_text
+                assert sheet.cell(r, c).alignment.vertical == "top"
+        assert sheet.cell(3001, 3).number_format == "yyyy-mm-dd"
+        assert sheet["A1"].alignment.vertical == "center"  # the header keeps its own

@@ -206,22 +206,27 @@ async def list_escalations(
     limit: int = 50,
     offset: int = 0,
 ) -> EscalationPage:
+    conditions = _scope(principal, Escalation.unit, Escalation.supervising_unit)
+    if flt.state is not None:
+        conditions.append(col(Escalation.state) == flt.state.value)
+    if flt.unit is not None:
+        conditions.append(col(Escalation.unit).in_(units.covered([flt.unit])))
+    if flt.supervising_unit is not None:
+        conditions.append(col(Escalation.supervising_unit) == flt.supervising_unit)
+    if flt.customer_type is not None:
+        conditions.append(col(Escalation.customer_type) == flt.customer_type.value)
+    if flt.stage is not None:
+        conditions.append(col(Escalation.stage) == flt.stage.value)
+    # Counted on escalations alone: every row has its application (a NOT NULL foreign key), and
+    # joining each counted row to applications tripled the time of a 30,000-row count.
+    total = (
+        await session.exec(select(func.count()).select_from(Escalation).where(*conditions))
+    ).one()
     query = (
         select(Escalation, Application.number)
         .join(Application, col(Application.id) == col(Escalation.application_id))
-        .where(*_scope(principal, Escalation.unit, Escalation.supervising_unit))
+        .where(*conditions)
     )
-    if flt.state is not None:
-        query = query.where(col(Escalation.state) == flt.state.value)
-    if flt.unit is not None:
-        query = query.where(col(Escalation.unit).in_(units.covered([flt.unit])))
-    if flt.supervising_unit is not None:
-        query = query.where(col(Escalation.supervising_unit) == flt.supervising_unit)
-    if flt.customer_type is not None:
-        query = query.where(col(Escalation.customer_type) == flt.customer_type.value)
-    if flt.stage is not None:
-        query = query.where(col(Escalation.stage) == flt.stage.value)
-    total = (await session.exec(select(func.count()).select_from(query.subquery()))).one()
     rows = (
         await session.exec(
             query.order_by(col(Escalation.opened_at).desc(), col(Escalation.id).desc())
