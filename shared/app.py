@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi_offline import FastAPIOffline
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -147,7 +148,10 @@ def create_service_app(
             await app.state.client.aclose()
             await app.state.engine.dispose()
 
-    app = FastAPI(
+    # /docs and /redoc from the Swagger UI and ReDoc files fastapi-offline ships, under the
+    # app's root path (behind nginx: /intake/docs loads /intake/static-offline-docs/...), so
+    # the docs work on a network with no way out.
+    app = FastAPIOffline(
         title=title,
         description=description,
         version="0.1.0",
