@@ -34,6 +34,7 @@ from shared.outbound import OutboundPolicy
 from shared.revocation import TokenVersions
 from shared.settings import ServiceName, Settings, get_settings
 from shared.validation import refuse_nul_characters
+from shared.web.pages import install_pages
 
 LifespanHook = Callable[[FastAPI], Awaitable[None]]
 
@@ -173,6 +174,7 @@ def create_service_app(
     app.add_middleware(RequestIdMiddleware, service=service)
     set_service_name(service)
     app.include_router(_health_router(service))
+    install_pages(app)  # `/` to the start page, the pages' stylesheet (shared.web)
     for router in routers:
         document_route_errors(router)
         app.include_router(router)
