@@ -27,6 +27,7 @@ from shared.db import create_service_engine, database_target, session_scope
 from shared.logs import logging_config
 from shared.migrations import current_revision, head_revision, known_revisions, upgrade
 from shared.settings import SERVICES, ServiceName, Settings, get_settings
+from shared.web.navigation import ui_base
 
 T = TypeVar("T")
 
@@ -491,6 +492,7 @@ def cmd_up(settings: Settings, args: argparse.Namespace) -> int:
         ]
         children[service] = subprocess.Popen(command, env=env)
         print(f"{service:>6}: http://{settings.host}:{settings.port_of(service)}  (docs: /docs)")
+    print(f"start page (工作台): {ui_base(settings, 'ledger')}/start", flush=True)
 
     stopping = False
 

@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi_offline import FastAPIOffline
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -34,6 +35,7 @@ from shared.outbound import OutboundPolicy
 from shared.revocation import TokenVersions
 from shared.settings import ServiceName, Settings, get_settings
 from shared.validation import refuse_nul_characters
+from shared.web.pages import install_pages
 
 LifespanHook = Callable[[FastAPI], Awaitable[None]]
 
@@ -158,7 +160,10 @@ def create_service_app(
             await app.state.client.aclose()
             await app.state.engine.dispose()
 
-    app = FastAPI(
+    # /docs and /redoc from the Swagger UI and ReDoc files fastapi-offline ships, under the
+    # app's root path (behind nginx: /intake/docs loads /intake/static-offline-docs/...), so
+    # the docs work on a network with no way out.
+    app = FastAPIOffline(
         title=title,
         description=description,
         version="0.1.0",
@@ -180,6 +185,7 @@ def create_service_app(
     app.add_middleware(RequestIdMiddleware, service=service)
     set_service_name(service)
     app.include_router(_health_router(service))
+    install_pages(app)  # `/` to the start page, the pages' stylesheet (shared.web)
     for router in routers:
         document_route_errors(router)
         app.include_router(router)

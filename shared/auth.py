@@ -68,6 +68,8 @@ class Principal:
     scopes: frozenset[str] = field(default_factory=frozenset)
     # When the token was issued (its ``iat``), as an aware UTC moment.
     issued_at: datetime | None = None
+    # The name a person is shown by (姓名), as of sign-in; pages fall back to ``subject``.
+    display_name: str = ""
 
     @property
     def is_service(self) -> bool:
@@ -83,9 +85,11 @@ def issue_user_token(
     token_version: int,
     now: datetime,
     units: tuple[str, ...] = (),
+    display_name: str = "",
 ) -> str:
     claims: dict[str, Any] = {
         "sub": username,
+        "name": display_name,
         "uid": user_id,
         "role": role.value,
         "ver": token_version,
@@ -134,6 +138,7 @@ def decode_token(settings: Settings, token: str, now: datetime) -> Principal:
             user_id=int(claims["uid"]),
             token_version=int(claims.get("ver", 0)),
             units=tuple(str(u) for u in claims.get("units", ())),
+            display_name=str(claims.get("name", "")),
             issued_at=datetime.fromtimestamp(float(claims["iat"]), UTC)
             if "iat" in claims
             else None,
@@ -152,9 +157,15 @@ async def current_principal(
     """The authenticated caller; 401 if there is no valid bearer token."""
     if credentials is None:
         raise Unauthorized("Authentication required: send 'Authorization: Bearer <token>'.")
+    return await check_token(request, credentials.credentials)
+
+
+async def check_token(request: Request, token: str) -> Principal:
+    """The principal of a bearer token or a browser's session cookie (shared.web.session): its
+    signature and expiry, and at intake and notify, whether ledger still stands behind it
+    (shared.revocation). Ledger checks its users against its own tables."""
     settings: Settings = request.app.state.settings
-    principal = decode_token(settings, credentials.credentials, clock_of(request).now())
-    # Intake and notify: is the token still one that ledger stands behind? (shared.revocation)
+    principal = decode_token(settings, token, clock_of(request).now())
     versions = getattr(request.app.state, "token_versions", None)
     if versions is not None:
         await versions.check(principal)

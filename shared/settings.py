@@ -51,6 +51,12 @@ class Settings(BaseSettings):
     intake_url: str | None = None
     ledger_url: str | None = None
     notify_url: str | None = None
+    public_url: str | None = Field(
+        default=None,
+        description="Where browsers reach Huodian behind one host name (nginx: each service "
+        "under /intake, /ledger, /notify); unset = each service's own URL, as `huodian up` runs "
+        "them. The pages link to each other from it.",
+    )
     token_ttl_hours: int = Field(default=12, description="Lifetime of a user's bearer token.")
     token_versions_max_age_seconds: float = Field(
         default=5.0,

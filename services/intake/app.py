@@ -30,6 +30,7 @@ from services.intake.portal.jobs import (
 from services.intake.portal.routes import portal_router
 from services.intake.portal.routes import router as portal_staff_router
 from services.intake.settings import IntakeSettings
+from services.intake.web.routes import router as web_router
 from services.intake.whitelist.routes import router as whitelist_router
 from services.intake.workdays.routes import router as calendar_router
 from shared.app import create_service_app
@@ -64,6 +65,7 @@ def create_app(
             whitelist_router,
             disclosure_router,
             integrity_router,
+            web_router,
         ],
         metrics=intake_figures,
         settings=settings,

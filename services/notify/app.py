@@ -25,6 +25,7 @@ from services.notify.subscribers import importing
 from services.notify.subscribers.importing import fail_interrupted
 from services.notify.subscribers.routes import router as subscribers_router
 from services.notify.templates.routes import router as templates_router
+from services.notify.web.routes import router as web_router
 from shared.app import create_service_app
 from shared.calendar import WorkingCalendar
 from shared.calendar_sync import CalendarSync
@@ -128,6 +129,7 @@ def create_app(
             scheduler_router,
             subscribers_router,
             templates_router,
+            web_router,
         ],
         metrics=notify_figures,
         settings=settings,

@@ -3,8 +3,8 @@ asked about, each weekend and holiday named, the working days counted by the sha
 
 from datetime import date
 
-from services.ledger.web.session import COOKIE
 from shared.calendar import WorkingCalendar
+from shared.web.session import COOKIE
 from tests.conftest import client_for, sign_in
 from tests.ledger.test_spreadsheet_api import import_xlsx, xlsx
 

@@ -1272,6 +1272,52 @@ class ApplicationFilter:
     stage: Stage | None = None
 
 
+def _visible_to(query: Any, principal: Principal) -> Any:
+    """``query`` narrowed to the applications ``principal`` may see: a clerk those of their units,
+    a supervisor those their units supervise, administrators and viewers all."""
+    if principal.role is Role.clerk:
+        return query.where(col(Application.unit).in_(units.covered(principal.units)))
+    if principal.role is Role.supervisor:
+        return query.where(col(Application.supervising_unit).in_(units.covered(principal.units)))
+    return query
+
+
+@dataclass(frozen=True)
+class StageCount:
+    """How many applications the caller may see stand in one stage (在办环节统计)."""
+
+    stage: Stage
+    open: int  # 办理中
+    paused: int  # 暂停计时（等待客户）
+
+
+async def open_by_stage(session: AsyncSession, principal: Principal) -> list[StageCount]:
+    """The caller's applications still being handled, counted by current stage, in the order
+    the stages run; one query."""
+    query = _visible_to(
+        select(Application.current_stage, Application.status, func.count()),
+        principal,
+    )
+    rows = await session.exec(
+        query.where(
+            col(Application.status).in_([ApplicationStatus.open, ApplicationStatus.paused]),
+            col(Application.current_stage).is_not(None),
+        ).group_by(col(Application.current_stage), col(Application.status))
+    )
+    counts: dict[Stage, dict[ApplicationStatus, int]] = defaultdict(dict)
+    for stage, status, count in rows.all():
+        counts[Stage(stage)][ApplicationStatus(status)] = count
+    return [
+        StageCount(
+            stage,
+            counts[stage].get(ApplicationStatus.open, 0),
+            counts[stage].get(ApplicationStatus.paused, 0),
+        )
+        for stage in Stage
+        if stage in counts
+    ]
+
+
 async def list_applications(
     session: AsyncSession,
     principal: Principal,
@@ -1283,13 +1329,10 @@ async def list_applications(
     offset: int = 0,
 ) -> ApplicationPage:
     """Applications the caller may see, newest first."""
-    query = select(Application)
-    if principal.role is Role.clerk:
-        if flt.unit is not None and not units.covers(principal.units, flt.unit):
+    if principal.role is Role.clerk and flt.unit is not None:
+        if not units.covers(principal.units, flt.unit):
             raise Forbidden(f"you do not act for {flt.unit}", code="not_your_unit")
-        query = query.where(col(Application.unit).in_(units.covered(principal.units)))
-    elif principal.role is Role.supervisor:
-        query = query.where(col(Application.supervising_unit).in_(units.covered(principal.units)))
+    query = _visible_to(select(Application), principal)
     if flt.status is not None:
         query = query.where(col(Application.status) == flt.status.value)
     if flt.unit is not None:

@@ -154,6 +154,7 @@ async def token_for(session: AsyncSession, settings: Settings, user: User, *, no
         token_version=user.token_version,
         now=now,
         units=units,
+        display_name=user.display_name,
     )
 
 

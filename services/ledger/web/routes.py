@@ -1,15 +1,15 @@
-"""Server-rendered pages: sign in, the items of one's units, an item with its history, and the
-update form. They call the same service functions as the API."""
+"""Server-rendered pages: the one sign-in of every service's pages (ledger holds the accounts),
+the start page, the items of one's units, an item with its history, and the update form. They
+call the same service functions as the API; the layout is shared.web's."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Request, Response, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse
-from fastapi.templating import Jinja2Templates
 
 from services.ledger.accounts import login as login_service
 from services.ledger.accounts import service as accounts
@@ -19,30 +19,22 @@ from services.ledger.ledgers import service as ledgers
 from services.ledger.ledgers.why import explain_item, plan_of
 from services.ledger.updates import service as updates
 from services.ledger.updates.models import STATUS_LABELS, TaskStatus
-from services.ledger.web.session import COOKIE, csrf_ok, csrf_token, session_token
 from shared.app import Session
-from shared.auth import Role, decode_token
+from shared.auth import Role
 from shared.calendar import beijing_date
 from shared.clock import Now
 from shared.downloads import attachment
 from shared.errors import Forbidden, HuodianError, Unauthorized
 from shared.ratelimit import RateLimited, client_address
 from shared.settings import Settings
-from shared.timeutil import format_beijing
 from shared.validation import Id
+from shared.web.navigation import safe_next, start_url
+from shared.web.pages import SHARED_TEMPLATES, Person, render, templates_for, to_sign_in
+from shared.web.session import csrf_ok, end_session, keep_session
+from shared.web.session import signed_in as signed_in_person
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
-templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
-templates.env.filters["beijing"] = format_beijing
-
-ROLE_LABELS = {
-    Role.admin: "管理员",
-    Role.dept_head: "部门负责人",
-    Role.viewer: "查看者",
-    Role.clerk: "受理人员",
-    Role.supervisor: "监管督办人员",
-    Role.dispatcher: "调度人员",
-}
+templates = templates_for(Path(__file__).parent / "templates")
 # What a person sees when an update is refused; the API's English detail stays for the API.
 MESSAGES = {
     "not_responsible": "您所在单位不是该事项的责任单位，不能填报。",
@@ -62,21 +54,16 @@ def _settings(request: Request) -> Settings:
     return settings
 
 
-async def _signed_in(request: Request, session: Session, now: datetime) -> tuple[User, str] | None:
-    token = session_token(request)
-    if not token:
+async def _signed_in(request: Request, session: Session) -> tuple[User, str] | None:
+    """The signed-in user, checked against the accounts (a disabled user is signed out)."""
+    found = await signed_in_person(request)
+    if found is None:
         return None
+    principal, token = found
     try:
-        principal = decode_token(_settings(request), token, now)
         return await accounts.user_of(session, principal), token
     except Unauthorized:
         return None
-
-
-def _to_login() -> RedirectResponse:
-    response = RedirectResponse("/ui/login", status_code=303)
-    response.delete_cookie(COOKIE, path="/ui")
-    return response
 
 
 def _page(
@@ -87,17 +74,13 @@ def _page(
     status_code: int = 200,
     **context: object,
 ) -> HTMLResponse:
-    base = {
-        "user": user,
-        "role_label": ROLE_LABELS.get(user.role, "") if user else "",
-        "csrf": csrf_token(_settings(request), token) if token else "",
-    }
-    return templates.TemplateResponse(request, name, {**base, **context}, status_code=status_code)
+    person = Person(user.display_name, user.role, token) if user and token else None
+    return render(templates, request, name, person, status_code=status_code, user=user, **context)
 
 
 @router.get("/login", response_class=HTMLResponse)
-async def login_form(request: Request) -> HTMLResponse:
-    return _page(request, "login.html", None, None)
+async def login_form(request: Request, next: str = "") -> HTMLResponse:
+    return _page(request, "login.html", None, None, next=safe_next(request, next))
 
 
 @router.post("/login", response_model=None)
@@ -107,6 +90,7 @@ async def login(
     username: Annotated[str, Form()],
     password: Annotated[str, Form()],
     now: Now,
+    next: Annotated[str, Form()] = "",
 ) -> Response:
     try:
         user = await login_service.sign_in(
@@ -127,32 +111,52 @@ async def login(
             status_code=exc.status,
             error="尝试次数过多，请稍后再试。" if limited else "用户名或密码错误。",
             username=username,
+            next=safe_next(request, next),
         )
     token = await accounts.token_for(session, _settings(request), user, now=now)
-    response = RedirectResponse("/ui/", status_code=303)
-    response.set_cookie(
-        COOKIE,
-        token,
-        httponly=True,
-        samesite="strict",
-        path="/ui",
-        max_age=_settings(request).token_ttl_hours * 3600,
-    )
+    # One sign-in for the pages of all three services (shared.web.session).
+    response = RedirectResponse(safe_next(request, next) or start_url(request), status_code=303)
+    keep_session(response, _settings(request), token)
     return response
 
 
 @router.post("/logout", response_model=None)
-async def logout() -> Response:
-    return _to_login()
+async def logout(request: Request) -> Response:
+    response = RedirectResponse(f"{request.scope.get('root_path', '')}/ui/login", 303)
+    end_session(response)
+    return response
+
+
+@router.get("/start", response_model=None)
+async def start(request: Request, session: Session, now: Now) -> Response:
+    """The start page (工作台): the person's own work first, then the other pages they may use
+    on the three services; a department head sees how their units' items stand."""
+    signed = await _signed_in(request, session)
+    if signed is None:
+        return to_sign_in(request)
+    user, token = signed
+    assert user.id is not None
+    figures = None
+    if user.role is Role.dept_head:
+        units = frozenset(await accounts.unit_ids_of(session, user.id))
+        today = beijing_date(now)
+        mine = ledgers.ItemFilter(any_unit_ids=units)
+        overdue = ledgers.ItemFilter(any_unit_ids=units, overdue=True)
+        figures = {
+            "items": (await ledgers.list_items(session, mine, as_of=today, limit=1)).total,
+            "overdue": (await ledgers.list_items(session, overdue, as_of=today, limit=1)).total,
+        }
+    person = Person(user.display_name, user.role, token)
+    return render(SHARED_TEMPLATES, request, "start.html", person, figures=figures)
 
 
 @router.get("/", response_model=None)
 async def item_list(
     request: Request, session: Session, now: Now, ledger: str = "", overdue: bool = False
 ) -> Response:
-    signed_in = await _signed_in(request, session, now)
+    signed_in = await _signed_in(request, session)
     if signed_in is None:
-        return _to_login()
+        return to_sign_in(request)
     user, token = signed_in
     assert user.id is not None
     today = beijing_date(now)
@@ -212,9 +216,9 @@ async def _item_page(
 async def item_detail(
     request: Request, session: Session, item_id: Id, now: Now, saved: bool = False
 ) -> Response:
-    signed_in = await _signed_in(request, session, now)
+    signed_in = await _signed_in(request, session)
     if signed_in is None:
-        return _to_login()
+        return to_sign_in(request)
     notice = "进展已提交。" if saved else None
     return await _item_page(request, session, *signed_in, item_id, beijing_date(now), notice=notice)
 
@@ -231,9 +235,9 @@ async def post_update(
     narrative: Annotated[str, Form(max_length=5000)],
     files: Annotated[list[UploadFile], File()] = [],  # noqa: B006
 ) -> Response:
-    signed_in = await _signed_in(request, session, now)
+    signed_in = await _signed_in(request, session)
     if signed_in is None:
-        return _to_login()
+        return to_sign_in(request)
     user, token = signed_in
     uploads = [
         updates.EvidenceUpload(
@@ -271,10 +275,8 @@ async def post_update(
 
 
 @router.get("/items/{item_id}/evidence/{evidence_id}", response_model=None)
-async def evidence(
-    request: Request, session: Session, item_id: Id, evidence_id: Id, now: Now
-) -> Response:
-    if await _signed_in(request, session, now) is None:
-        return _to_login()
+async def evidence(request: Request, session: Session, item_id: Id, evidence_id: Id) -> Response:
+    if await _signed_in(request, session) is None:
+        return to_sign_in(request)
     found = await updates.get_evidence(session, item_id, evidence_id)
     return attachment(found.content, found.content_type, found.filename)

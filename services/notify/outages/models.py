@@ -40,6 +40,16 @@ class OutageState(StrEnum):
     cancelled = "cancelled"  # 已取消
 
 
+STATE_LABELS = {
+    OutageState.draft: "待发布",
+    OutageState.announced: "已发布",
+    OutageState.started: "停电中",
+    OutageState.restored: "已复电",
+    OutageState.cancelled: "已取消",
+}
+CURRENT_STATES = (OutageState.draft, OutageState.announced, OutageState.started)
+
+
 class OutageChange(StrEnum):
     """A change customers are told about; the message type is ``outage.<change>``."""
 

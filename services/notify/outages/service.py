@@ -17,6 +17,7 @@ from services.notify.delivery.windows import DeliveryHours
 from services.notify.messages.models import DeliveryWindow, Message, MessageState
 from services.notify.outages.fanout import at_place, count_in_scope, fan_out, in_scope
 from services.notify.outages.models import (
+    CURRENT_STATES,
     KIND_LABELS,
     Announcement,
     Outage,
@@ -639,4 +640,14 @@ async def list_outages(
     found = await session.exec(
         query.order_by(col(Outage.planned_start).desc()).limit(limit).offset(offset)
     )
+    return list(found)
+
+
+async def current_outages(session: AsyncSession, *, units: Sequence[str] | None) -> list[Outage]:
+    """Outages not yet over (待发布、已发布、停电中), soonest first; of ``units`` only, unless
+    ``units`` is None (all of them)."""
+    query = select(Outage).where(col(Outage.state).in_(CURRENT_STATES))
+    if units is not None:
+        query = query.where(col(Outage.unit).in_(units))
+    found = await session.exec(query.order_by(col(Outage.planned_start), col(Outage.id)))
     return list(found)

@@ -1,0 +1,164 @@
+"""The pages' one layout (统一页面布局): a Jinja2 environment any service mounts, the context
+every page gets (who is signed in, the navigation, the stylesheet), and the routes every service
+has: ``/`` to the start page and the stylesheet under ``/ui/static``.
+
+A service's own templates extend ``base.html`` from here; there is no front-end build step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from jinja2 import ChoiceLoader, Environment, FileSystemLoader
+
+from shared.auth import Principal, Role
+from shared.settings import ServiceName, Settings
+from shared.timeutil import format_beijing
+from shared.web.navigation import (
+    ROLE_LABELS,
+    START,
+    own_base,
+    page_url,
+    pages_for,
+    sign_in_url,
+    start_url,
+    ui_base,
+)
+from shared.web.session import csrf_token, end_session, signed_in
+
+TEMPLATES = Path(__file__).parent / "templates"
+STATIC = Path(__file__).parent / "static"
+
+
+def templates_for(directory: Path | None = None) -> Jinja2Templates:
+    """Templates from ``directory`` (a service's own pages), then the shared ones."""
+    folders = [directory, TEMPLATES] if directory is not None else [TEMPLATES]
+    env = Environment(loader=ChoiceLoader([FileSystemLoader(f) for f in folders]), autoescape=True)
+    env.filters["beijing"] = format_beijing
+    return Jinja2Templates(env=env)
+
+
+SHARED_TEMPLATES = templates_for()
+
+
+@dataclass(frozen=True)
+class Person:
+    """Who a page is rendered for: their name, role and session token."""
+
+    name: str
+    role: Role
+    token: str
+
+    @classmethod
+    def of(cls, principal: Principal, token: str) -> Person:
+        assert principal.role is not None
+        return cls(principal.display_name or principal.subject, principal.role, token)
+
+
+@dataclass(frozen=True)
+class NavLink:
+    label: str
+    url: str
+    description: str
+    own_work: bool
+
+
+def navigation(request: Request, role: Role) -> list[NavLink]:
+    return [
+        NavLink(p.label, page_url(request, p.service, p.path), p.description, role in p.own_work_of)
+        for p in pages_for(role)
+    ]
+
+
+def render(
+    templates: Jinja2Templates,
+    request: Request,
+    name: str,
+    person: Person | None,
+    *,
+    status_code: int = 200,
+    **context: object,
+) -> HTMLResponse:
+    settings: Settings = request.app.state.settings
+    base = {
+        "person": person,
+        "role_label": ROLE_LABELS.get(person.role, "") if person else "",
+        "csrf": csrf_token(settings, person.token) if person else "",
+        "nav": navigation(request, person.role) if person else [],
+        "start_url": start_url(request),
+        "start_label": START.label,
+        "sign_in_url": sign_in_url(request),
+        "logout_url": page_url(request, "ledger", "/logout"),
+        "static": f"{own_base(request)}/static",
+        "here": own_base(request),
+        "current": _this_page(request),
+    }
+    return templates.TemplateResponse(request, name, {**base, **context}, status_code=status_code)
+
+
+def _ui_path(request: Request) -> str:
+    """The requested path below this service's ``/ui``."""
+    root, path = request.scope.get("root_path", ""), request.url.path
+    path = path.removeprefix(root) if root and path.startswith(f"{root}/") else path
+    return path.removeprefix("/ui")
+
+
+def _this_page(request: Request) -> str:
+    """The URL of the requested page as the navigation names it (no query)."""
+    return page_url(request, request.app.state.service, _ui_path(request))
+
+
+def to_sign_in(request: Request) -> RedirectResponse:
+    """Send a browser that is not signed in to ledger's sign-in page, to come back here after:
+    from ledger's own pages relative to it, from intake's and notify's by their full URL."""
+    service: ServiceName = request.app.state.service
+    back = _this_page(request)
+    if service != "ledger":
+        back = f"{ui_base(request.app.state.settings, service)}{_ui_path(request)}"
+    if request.url.query:
+        back += f"?{request.url.query}"
+    response = RedirectResponse(f"{sign_in_url(request)}?next={quote(back, safe='')}", 303)
+    end_session(response)
+    return response
+
+
+async def person_for(
+    request: Request, *roles: Role
+) -> tuple[Principal, Person] | HTMLResponse | RedirectResponse:
+    """Who a page of intake or notify is for (signed in at ledger, shared.web.session), or the
+    answer instead: the sign-in page when signed out, 403 when the role may not use the page."""
+    found = await signed_in(request)
+    if found is None:
+        return to_sign_in(request)
+    person = Person.of(*found)
+    if person.role not in roles:
+        return forbidden_page(request, person)
+    return found[0], person
+
+
+def forbidden_page(request: Request, person: Person) -> HTMLResponse:
+    """A signed-in person on a page their role may not use."""
+    return render(SHARED_TEMPLATES, request, "forbidden.html", person, status_code=403)
+
+
+def _root_router() -> APIRouter:
+    router = APIRouter(include_in_schema=False)
+
+    @router.get("/", response_model=None)
+    async def root(request: Request) -> RedirectResponse:
+        """``/`` leads to the start page, on every service."""
+        return RedirectResponse(start_url(request), status_code=303)
+
+    return router
+
+
+def install_pages(app: FastAPI) -> None:
+    """``/`` and the stylesheet, on every service."""
+    app.include_router(_root_router())
+    app.mount("/ui/static", StaticFiles(directory=STATIC), name="ui-static")

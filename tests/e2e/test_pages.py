@@ -1,0 +1,146 @@
+"""One sign-in across the three services' pages, with a real browser on ``huodian up``."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.async_api import Browser, Page, async_playwright, expect
+
+from tests.e2e.support import CHROMIUM_ARGS, require_chromium, running_stack
+from tests.intake.conftest import DONGYING_UNIT, application_body
+
+pytestmark = pytest.mark.e2e
+ADMIN_PASSWORD = "pages-admin-pw-1"
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    require_chromium()
+    with running_stack(
+        tmp_path_factory.mktemp("pages-var"), f"pages{os.getpid()}_", ADMIN_PASSWORD
+    ) as urls:
+        yield urls
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=str(require_chromium()), args=CHROMIUM_ARGS
+        )
+        yield browser
+        await browser.close()
+
+
+async def fits(page: Page) -> None:
+    overflow = await page.evaluate(
+        "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    )
+    assert overflow <= 0, f"{page.url} scrolls sideways by {overflow} px"
+
+
+def test_huodian_up_prints_the_start_page(stack):
+    assert f"start page (工作台): {stack['ledger']}/ui/start" in Path(stack["log"]).read_text()
+
+
+@pytest.mark.parametrize("width", [1280, 375])
+async def test_one_sign_in_opens_the_pages_of_all_three(stack, browser, width, tmp_path: Path):
+    page = await browser.new_page(viewport={"width": width, "height": 812})
+    requested: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
+    # A person starts at intake's address and never types another port.
+    await page.goto(f"{stack['intake']}/")
+    await expect(page.get_by_role("heading", name="登录")).to_be_visible()
+    assert page.url.startswith(f"{stack['ledger']}/ui/login")
+    await page.get_by_label("用户名").fill("admin")
+    await page.get_by_label("密码").fill(ADMIN_PASSWORD)
+    await page.get_by_role("button", name="登录").click()
+
+    await expect(page.get_by_role("heading", name="工作台")).to_be_visible()
+    await fits(page)
+    await page.locator("ul.cards").get_by_role("link", name="报装申请").click()
+    await expect(page.get_by_role("heading", name="在办报装申请")).to_be_visible()
+    assert page.url == f"{stack['intake']}/ui/"
+    await expect(page.get_by_text("目前没有在办的申请。")).to_be_visible()
+    await fits(page)
+
+    await page.get_by_role("navigation").get_by_role("link", name="停电信息").click()
+    await expect(page.get_by_role("heading", name="当前停电")).to_be_visible()
+    assert page.url == f"{stack['notify']}/ui/"
+    await fits(page)
+    # The stylesheet came from the service itself: the header has its colour.
+    colour = await page.evaluate(
+        "getComputedStyle(document.querySelector('header')).backgroundColor"
+    )
+    assert colour == "rgb(11, 83, 148)"
+    await page.screenshot(path=str(tmp_path / f"outages-{width}.png"), full_page=True)
+
+    # Nothing was loaded from outside: every request went to one of the three services.
+    assert requested
+    assert all(url.startswith("http://127.0.0.1:") for url in requested), requested
+
+    await page.get_by_role("button", name="退出").click()
+    await expect(page.get_by_role("heading", name="登录")).to_be_visible()
+    await page.goto(f"{stack['notify']}/ui/")
+    await expect(page.get_by_role("heading", name="登录")).to_be_visible()
+
+
+def _api_token(ledger: str, username: str, password: str) -> dict[str, str]:
+    response = httpx.post(
+        f"{ledger}/auth/token", json={"username": username, "password": password}, timeout=60
+    )
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+async def test_a_clerk_sees_the_application_and_the_applicant_its_progress_on_a_phone(
+    stack, browser, tmp_path: Path
+):
+    ledger, intake = stack["ledger"], stack["intake"]
+    admin = _api_token(ledger, "admin", ADMIN_PASSWORD)
+    added = httpx.post(
+        f"{ledger}/users",
+        headers=admin,
+        json={
+            "username": "clerk-pages",
+            "display_name": "受理员王",
+            "role": "clerk",
+            "password": "clerk-pages-pw-1",
+            "units": [DONGYING_UNIT],
+        },
+        timeout=60,
+    )
+    assert added.status_code == 201, added.text
+    clerk = _api_token(ledger, "clerk-pages", "clerk-pages-pw-1")
+    created = httpx.post(f"{intake}/applications", headers=clerk, json=application_body())
+    assert created.status_code == 201, created.text
+    number, code = created.json()["application"]["number"], created.json()["query_code"]
+
+    staff = await browser.new_page()
+    await staff.goto(f"{intake}/ui/")
+    await staff.get_by_label("用户名").fill("clerk-pages")
+    await staff.get_by_label("密码").fill("clerk-pages-pw-1")
+    await staff.get_by_role("button", name="登录").click()
+    # Back where the clerk began, signed in: their unit's application in its stage.
+    await expect(staff.get_by_role("heading", name="在办报装申请")).to_be_visible()
+    await expect(staff.locator("#stages tbody tr")).to_have_text(["业务受理10"])
+    await expect(staff.get_by_text("受理员王（受理人员）")).to_be_visible()
+
+    phone = await browser.new_page(viewport={"width": 375, "height": 812})
+    await phone.goto(f"{intake}/ui/progress")
+    await phone.get_by_label("申请编号").fill(number)
+    await phone.get_by_label("查询码").fill(code)
+    await phone.get_by_role("button", name="查询").click()
+    await expect(phone.locator("#status")).to_contain_text("办理中")
+    await expect(phone.locator("#stages tbody tr").first).to_contain_text("业务受理")
+    await fits(phone)
+    await phone.screenshot(path=str(tmp_path / "progress-375.png"), full_page=True)
+
+    await phone.get_by_label("申请编号").fill(number)
+    await phone.get_by_label("查询码").fill("WRONG123")
+    await phone.get_by_role("button", name="查询").click()
+    await expect(phone.get_by_role("alert")).to_have_text("申请编号或查询码不正确，请核对后重试。")

@@ -1,0 +1,170 @@
+"""Intake's page (报装网页): the open applications by stage, for whoever signed in at ledger."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from sqlalchemy import update
+
+from services.intake.applications.models import Application, ApplicationStage
+from services.ledger.accounts.models import User
+from shared.auth import Role
+from shared.db import session_scope
+from shared.web.session import COOKIE
+from tests.conftest import client_for
+from tests.intake.conftest import DONGYING_UNIT, JINGYU_UNIT, create, staff_token
+
+
+async def page_with(intake, token: str | None):
+    async with client_for(intake) as browser:
+        if token:
+            browser.cookies.set(COOKIE, token)
+        return await browser.get("/ui/")
+
+
+def stage_rows(html: str) -> list[tuple[str, ...]]:
+    body = html.split('<table id="stages">')[1].split("</table>")[0]
+    return [
+        tuple(re.findall(r"<td[^>]*>([^<]*)</td>", row))
+        for row in re.findall(r"<tr>(.*?)</tr>", body.split("<tbody>")[1], re.S)
+    ]
+
+
+class TestApplicationsPage:
+    async def test_each_sees_the_open_applications_they_may_see_by_stage(
+        self, intake, apps, clerk, other_clerk, intake_admin
+    ):
+        await create(clerk)
+        await create(clerk)
+        await create(other_clerk, unit=JINGYU_UNIT)
+        await create(clerk, customer_type="residential")
+
+        mine = await page_with(
+            intake, await staff_token(apps, "clerk-wang", Role.clerk, (DONGYING_UNIT,))
+        )
+        assert mine.status_code == 200, mine.text
+        assert "本单位受理的申请" in mine.text
+        assert stage_rows(mine.text) == [("业务受理", "2", "0"), ("受理签约", "1", "0")]
+
+        everyone = await page_with(intake, await staff_token(apps, "admin", Role.admin))
+        assert stage_rows(everyone.text) == [("业务受理", "3", "0"), ("受理签约", "1", "0")]
+        assert "办理中 4 件" in everyone.text
+        # The shared layout: the stylesheet, and the pages an administrator may use.
+        assert 'href="/ui/static/huodian.css"' in everyone.text
+        assert 'href="http://ledger.test/ui/"' in everyone.text
+        assert 'href="/ui/" aria-current="page"' in everyone.text
+
+    async def test_none_open_says_so(self, intake, apps):
+        page = await page_with(intake, await staff_token(apps, "viewer", Role.viewer))
+        assert page.status_code == 200
+        assert "目前没有在办的申请。" in page.text
+
+    async def test_signed_out_goes_to_the_one_sign_in_and_back(self, intake):
+        page = await page_with(intake, None)
+        assert page.status_code == 303
+        assert page.headers["location"] == (
+            "http://ledger.test/ui/login?next=http%3A%2F%2Fintake.test%2Fui%2F"
+        )
+
+    async def test_a_dispatcher_is_told_in_chinese(self, intake, apps):
+        page = await page_with(
+            intake, await staff_token(apps, "disp", Role.dispatcher, ("营销部",))
+        )
+        assert page.status_code == 403
+        assert "不能使用此页面" in page.text
+
+    async def test_a_revoked_sign_in_no_longer_opens_the_page(self, intake, apps):
+        token = await staff_token(apps, "viewer", Role.viewer)
+        assert (await page_with(intake, token)).status_code == 200
+        async with session_scope(apps.ledger.state.engine) as session:
+            await session.exec(  # type: ignore[call-overload]
+                update(User)
+                .where(User.username == "viewer")
+                .values(token_version=User.token_version + 1)
+            )
+        intake.state.token_versions.forget()
+        assert (await page_with(intake, token)).status_code == 303
+
+
+class TestProgressPage:
+    """The applicant's own page (办电进度查询): no account, the number and query code posted."""
+
+    async def test_the_number_and_code_show_the_stages_and_what_is_awaited(
+        self, intake, clerk, clock
+    ):
+        created = await create(clerk)
+        number, code = created["application"]["number"], created["query_code"]
+        paused = await clerk.post(
+            f"/applications/{number}/pause",
+            json={"reason": "customer_works", "note": "请完成用户侧配电房土建"},
+        )
+        assert paused.status_code == 200, paused.text
+        async with client_for(intake) as browser:
+            form = await browser.get("/ui/progress")
+            assert form.status_code == 200
+            assert 'action="/ui/progress"' in form.text
+            assert '<nav class="site"' not in form.text  # nobody is signed in
+            page = await browser.post("/ui/progress", data={"number": number, "code": code.lower()})
+        assert page.status_code == 200, page.text
+        assert f"申请编号 <strong>{number}</strong>" in page.text
+        awaited = page.text.split('<div class="notice" id="awaiting">')[1].split("</div>")[0]
+        assert "等待客户完成自有工程：请完成用户侧配电房土建" in awaited
+        stages = page.text.split('<table id="stages">')[1].split("</table>")[0]
+        assert re.findall(r'<tr data-stage="(\w+)">', stages)[:2] == ["acceptance", "supply_plan"]
+        assert "办理中" in stages.split('data-stage="acceptance"')[1].split("</tr>")[0]
+        # The same facts as the applicant's API gives.
+        async with client_for(intake) as api:
+            shown = await api.get(
+                f"/public/applications/{number}/progress", headers={"X-Query-Code": code}
+            )
+        assert any(s["due_date"] for s in shown.json()["stages"])
+        for stage in shown.json()["stages"]:
+            row = stages.split(f'data-stage="{stage["stage"]}">')[1].split("</tr>")[0]
+            assert f"<td>{stage['due_date'] or ''}" in row
+        if shown.json()["due_date"]:
+            assert f"承诺办结日期：<strong>{shown.json()['due_date']}</strong>" in page.text
+        assert code not in page.text  # the code is never echoed back
+
+    async def test_a_wrong_code_is_told_in_chinese_and_counted(self, intake, clerk, apps):
+        created = await create(clerk)
+        number = created["application"]["number"]
+        async with client_for(intake) as browser:
+            for _ in range(10):
+                wrong = await browser.post("/ui/progress", data={"number": number, "code": "WRONG"})
+                assert wrong.status_code == 404
+            assert "申请编号或查询码不正确" in wrong.text
+            locked = await browser.post(
+                "/ui/progress", data={"number": number, "code": created["query_code"]}
+            )
+        assert locked.status_code == 429  # the tenth wrong try locked the number, as the API does
+        assert "尝试次数过多" in locked.text
+
+    @pytest.mark.parametrize(
+        "data", [{}, {"number": "A", "code": ""}, {"number": "1" * 41, "code": "X"}]
+    )
+    async def test_missing_or_overlong_input_is_a_422_page(self, intake, data):
+        async with client_for(intake) as browser:
+            page = await browser.post("/ui/progress", data=data)
+        assert page.status_code == 422
+        assert "请填写申请编号和查询码。" in page.text
+
+    async def test_a_provisional_due_date_says_so(self, intake, clerk):
+        created = await create(clerk)
+        number, code = created["application"]["number"], created["query_code"]
+        # As when the deadline runs into a year whose holidays are not published yet.
+        async with session_scope(intake.state.engine) as session:
+            await session.exec(  # type: ignore[call-overload]
+                update(Application).where(Application.number == number).values(due_provisional=True)
+            )
+            await session.exec(  # type: ignore[call-overload]
+                update(ApplicationStage)
+                .where(ApplicationStage.stage == "acceptance")
+                .values(provisional=True)
+            )
+        async with client_for(intake) as browser:
+            page = await browser.post("/ui/progress", data={"number": number, "code": code})
+        assert '<span class="soon">（暂定）</span>' in page.text
+        assert "节假日安排尚未公布" in page.text
+        row = page.text.split('data-stage="acceptance">')[1].split("</tr>")[0]
+        assert "（暂定）" in row

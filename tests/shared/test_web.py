@@ -1,0 +1,110 @@
+"""The pages' shared layout, navigation and sign-in (shared.web)."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+import pytest
+
+from shared.auth import Role
+from shared.web.navigation import pages_for, ui_base
+from shared.web.session import COOKIE
+from tests.conftest import PASSWORD, add_user, client_for, sign_in
+
+
+def _links(html: str) -> list[str]:
+    nav = html.split('<nav class="site"')[1].split("</nav>")[0]
+    return re.findall(r'href="([^"]+)"', nav)
+
+
+@pytest.mark.parametrize("service", ["intake", "ledger", "notify"])
+class TestEveryService:
+    async def test_root_leads_to_the_start_page(self, apps, service):
+        async with client_for(apps.app(service)) as client:
+            response = await client.get("/")
+        assert response.status_code == 303
+        start = "/ui/start" if service == "ledger" else "http://ledger.test/ui/start"
+        assert response.headers["location"] == start
+
+    @pytest.mark.parametrize("root", ["", "/notify"])
+    async def test_the_stylesheet_is_served_under_the_root_path(self, apps, service, root):
+        transport = httpx.ASGITransport(app=apps.app(service), root_path=root)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            response = await client.get(f"{root}/ui/static/huodian.css")
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/css")
+        assert "header" in response.text
+
+
+class TestSignIn:
+    async def test_one_cookie_for_every_path_and_back_where_one_came_from(self, apps):
+        await add_user(apps, "clerk", Role.clerk, ["国网东营供电公司"])
+        back = "http://intake.test/ui/"
+        async with client_for(apps.ledger) as browser:
+            form = await browser.get("/ui/login", params={"next": back})
+            assert f'name="next" value="{back}"' in form.text
+            response = await browser.post(
+                "/ui/login", data={"username": "clerk", "password": PASSWORD, "next": back}
+            )
+        assert response.status_code == 303
+        assert response.headers["location"] == back
+        cookie = response.headers["set-cookie"]
+        assert cookie.startswith(f"{COOKIE}=")
+        assert "Path=/;" in cookie
+        assert "HttpOnly" in cookie
+        assert "SameSite=strict" in cookie
+
+    @pytest.mark.parametrize(
+        "target",
+        ["https://evil.example/ui/", "//evil.example/ui/", "http://ledger.test.evil/ui/", "/x"],
+    )
+    async def test_a_sign_in_never_sends_one_elsewhere(self, apps, target):
+        await add_user(apps, "clerk", Role.clerk, ["国网东营供电公司"])
+        async with client_for(apps.ledger) as browser:
+            form = await browser.get("/ui/login", params={"next": target})
+            assert 'name="next"' not in form.text
+            response = await browser.post(
+                "/ui/login", data={"username": "clerk", "password": PASSWORD, "next": target}
+            )
+        assert response.headers["location"] == "/ui/start"
+
+    async def test_signed_out_goes_to_sign_in_and_comes_back(self, apps):
+        async with client_for(apps.ledger) as browser:
+            response = await browser.get("/ui/start")
+        assert response.status_code == 303
+        assert response.headers["location"] == "/ui/login?next=%2Fui%2Fstart"
+
+
+class TestStartPage:
+    @pytest.mark.parametrize("role", list(Role))
+    async def test_each_role_sees_its_own_work_and_the_pages_it_may_use(self, apps, role):
+        bound = role in (Role.dept_head, Role.clerk, Role.supervisor, Role.dispatcher)
+        await add_user(apps, f"u-{role.value}", role, ["市发展改革委"] if bound else [])
+        async with client_for(apps.ledger) as browser:
+            browser.cookies.set(COOKIE, await sign_in(apps, f"u-{role.value}"))
+            page = await browser.get("/ui/start")
+        assert page.status_code == 200, page.text
+        expected = pages_for(role)
+        urls = [
+            f"/ui{p.path}" if p.service == "ledger" else f"http://{p.service}.test/ui{p.path}"
+            for p in expected
+        ]
+        assert _links(page.text) == urls
+        own = page.text.split("<h2>您的工作</h2>")[1].split("</ul>")[0]
+        assert all(p.label in own for p in expected if role in p.own_work_of)
+        assert f"u-{role.value}（" in page.text  # the display name in the header
+
+    async def test_a_department_head_sees_how_their_items_stand(self, apps, seeded):
+        await add_user(apps, "power", Role.dept_head, ["各供电企业"])
+        async with client_for(apps.ledger) as browser:
+            browser.cookies.set(COOKIE, await sign_in(apps, "power"))
+            page = await browser.get("/ui/start")
+        figures = page.text.split('<p id="figures">')[1].split("</p>")[0]
+        assert re.search(r'本单位事项 <span class="figure">52</span> 项', figures)
+
+
+def test_behind_one_host_name_the_pages_are_under_each_service(settings):
+    public = settings.model_copy(update={"public_url": "https://huodian.example/"})
+    assert ui_base(public, "intake") == "https://huodian.example/intake/ui"
+    assert ui_base(settings, "notify") == "http://notify.test/ui"
