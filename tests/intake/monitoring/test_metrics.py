@@ -1,6 +1,8 @@
 """Intake's own figures on /metrics: open, at-risk and overdue stages across the 2025 National
 Day holiday, and the outbox's lag."""
 
+from datetime import datetime
+
 from tests.intake.conftest import create
 from tests.shared.test_metrics import scrape, value
 
@@ -29,10 +31,13 @@ class TestIntakeFigures:
     ):
         clock.set("2025-09-30 10:00")
         await create(clerk)
-        assert value(await scrape(anonymous), "huodian_intake_outbox_pending") == 0
+        # The acceptance queues the applicant's receipt (受理回执); nothing delivers it here.
+        assert value(await scrape(anonymous), "huodian_intake_outbox_pending") == 1
         clock.set("2025-10-13 09:00")
         assert (await intake_admin.post("/monitoring/scan")).status_code == 200
         clock.set("2025-10-13 09:05")
         samples = await scrape(anonymous)
-        assert value(samples, "huodian_intake_outbox_pending") >= 2  # overdue, escalation
-        assert value(samples, "huodian_intake_outbox_lag_seconds") == 300
+        assert value(samples, "huodian_intake_outbox_pending") >= 3  # + overdue, escalation
+        # The oldest pending event is the receipt, queued 2025-09-30 10:00 Beijing time.
+        waited = datetime(2025, 10, 13, 9, 5) - datetime(2025, 9, 30, 10, 0)
+        assert value(samples, "huodian_intake_outbox_lag_seconds") == waited.total_seconds()

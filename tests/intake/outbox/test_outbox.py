@@ -73,7 +73,7 @@ class TestWrittenWithTheChange:
         assert row.data == {
             "application_number": number,
             "unit": created["application"]["unit"],
-            "customer_type": "10千伏单电源用户",
+            "customer_type": "hv10_single",
             "channel": "counter",
             "applicant_name": "东营市某某化工有限公司",
             "mobile": "13800138000",
