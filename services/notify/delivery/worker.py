@@ -61,7 +61,7 @@ from services.notify.messages.models import Channel, DeliveryWindow, Message, Me
 from services.notify.settings import NotifySettings
 from shared.backoff import backoff as shared_backoff
 from shared.clock import Clock
-from shared.db import conflict_insert, session_scope
+from shared.db import insert_ignore, session_scope
 from shared.logs import current_request_id, request_id_scope
 
 log = logging.getLogger("huodian.notify.delivery")
@@ -364,9 +364,9 @@ async def _mark_down(
 ) -> None:
     async with session_scope(engine) as session:
         await session.exec(
-            conflict_insert(ChannelHealth, session.get_bind().dialect)
-            .values(channel=channel.value, failures=0)
-            .on_conflict_do_nothing(index_elements=["channel"])
+            insert_ignore(ChannelHealth, session.get_bind().dialect, conflict=["channel"]).values(
+                channel=channel.value, failures=0
+            )
         )
         health = await session.get(ChannelHealth, channel.value, with_for_update=True)
         assert health is not None

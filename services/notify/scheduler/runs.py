@@ -18,7 +18,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.notify.scheduler.models import ScheduledJobRun
-from shared.db import conflict_insert
+from shared.db import insert_ignore
 
 REPLICA = f"{socket.gethostname()}:{os.getpid()}"
 
@@ -26,9 +26,8 @@ REPLICA = f"{socket.gethostname()}:{os.getpid()}"
 async def claim_run(session: AsyncSession, job_id: str, run_date: date, now: datetime) -> bool:
     """True if this replica should do the run of ``job_id`` for ``run_date`` now."""
     statement = (
-        conflict_insert(ScheduledJobRun, session.get_bind().dialect)
+        insert_ignore(ScheduledJobRun, session.get_bind().dialect, conflict=["job_id", "run_date"])
         .values(job_id=job_id, run_date=run_date, replica=REPLICA, attempts=1, started_at=now)
-        .on_conflict_do_nothing(index_elements=["job_id", "run_date"])
         .returning(col(ScheduledJobRun.id))
     )
     # RETURNING, not rowcount: the async drivers do not all report a row count.
