@@ -3,12 +3,13 @@ import base64
 import hashlib
 import hmac
 import threading
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlmodel import col, select
 
-from services.notify.delivery.channels import sms_signature, webhook_signature
+from services.notify.delivery.channels import sms_signature
 from services.notify.delivery.models import ChannelHealth
 from services.notify.delivery.worker import backoff
 from services.notify.messages.models import Channel, DeliveryWindow, Message, MessageState
@@ -18,7 +19,7 @@ from shared.db import session_scope
 from shared.outbound import OutboundPolicy
 from tests.conftest import FROZEN_AT, PG_URL
 from tests.notify.conftest import WORKDAY_MORNING, email
-from tests.notify.sinks import SmtpSink
+from tests.notify.sinks import SmtpSink, WebhookReceiver
 from tests.shared.test_outbound import resolver
 
 LATER = WORKDAY_MORNING + timedelta(hours=1)
@@ -316,13 +317,49 @@ class TestGroupRobots:
         assert signed.json()["msgtype"] == "text"
         assert "sign" not in by_token["OTHER"].query
 
-    async def test_generic_webhook_is_signed(self, apps, make_kit, http_sink):
+    @pytest.mark.parametrize("secret", ["hook", "whsec_" + base64.b64encode(b"k" * 24).decode()])
+    async def test_generic_webhook_is_signed_as_standard_webhooks(
+        self, apps, make_kit, http_sink, secret
+    ):
+        receiver = WebhookReceiver(secret)
+        http_sink.responder = receiver
+        kit = make_kit(webhook_secret=secret)
+        await kit.enqueue(robot(Channel.webhook, "h1", f"{http_sink.url}/push"))
+        assert (await kit.deliver()).sent == 1
+        (request,) = http_sink.requests
+        assert receiver.refused == []
+        assert receiver.verified == [request.json()]
+        assert request.json()["id"] == "h1"
+        assert request.headers["webhook-id"] == request.headers["Idempotency-Key"] == "h1"
+        assert request.headers["webhook-timestamp"] == str(int(FROZEN_AT.timestamp()))
+
+    async def test_a_replay_after_the_tolerance_is_refused(self, apps, make_kit, http_sink, frozen):
+        receiver = WebhookReceiver("hook")
+        http_sink.responder = receiver
+        kit = make_kit(webhook_secret="hook")
+        await kit.enqueue(robot(Channel.webhook, "h1", f"{http_sink.url}/push"))
+        assert (await kit.deliver()).sent == 1
+        (captured,) = http_sink.requests
+        assert receiver.check(captured) is None  # at once: still within the tolerance
+        frozen.move_to(FROZEN_AT + timedelta(minutes=5, seconds=1))
+        assert receiver.check(captured) == "Message timestamp too old"
+
+    async def test_a_tampered_body_or_a_wrong_secret_is_refused(self, apps, make_kit, http_sink):
         kit = make_kit(webhook_secret="hook")
         await kit.enqueue(robot(Channel.webhook, "h1", f"{http_sink.url}/push"))
         assert (await kit.deliver()).sent == 1
         (request,) = http_sink.requests
-        assert request.headers["X-Huodian-Signature"] == webhook_signature("hook", request.body)
-        assert request.json()["id"] == "h1"
+        tampered = replace(request, body=request.body.replace(b'"h1"', b'"h2"'))
+        assert WebhookReceiver("hook").check(tampered) == "No matching signature found"
+        assert WebhookReceiver("other").check(request) == "No matching signature found"
+        assert WebhookReceiver("hook").check(request) is None
+
+    async def test_a_receiver_refusing_the_signature_gets_it_again(self, apps, make_kit, http_sink):
+        http_sink.responder = WebhookReceiver("the-receivers-secret")
+        kit = make_kit(webhook_secret="hook")
+        await kit.enqueue(robot(Channel.webhook, "h1", f"{http_sink.url}/push"))
+        assert (await kit.deliver()).failed == 1
+        assert "HTTP 401" in ((await stored(apps, "h1")).last_error or "")
 
     async def test_a_client_error_is_final(self, apps, make_kit, http_sink):
         http_sink.responder = lambda _r: (404, {"error": "no such hook"})

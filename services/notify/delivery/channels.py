@@ -19,7 +19,14 @@ keeps them for a day drops a resend after a crash. Not reaching the gateway, or 
 
 **Generic webhook (通用回调).** ``POST <recipient URL>`` with JSON ``{"id", "kind", "subject",
 "body"}`` and ``Idempotency-Key: <id>`` (both the dedup key, stable across attempts); when
-``webhook_secret`` is set, ``X-Huodian-Signature: sha256=<hex HMAC of body>``.
+``webhook_secret`` is set, signed as `Standard Webhooks <https://www.standardwebhooks.com/>`_
+specify (with the ``standardwebhooks`` package, so a receiver verifies with any of its
+libraries): ``webhook-id`` (the dedup key again), ``webhook-timestamp`` (Unix seconds of this
+attempt) and ``webhook-signature: v1,<base64 HMAC-SHA256 of "{id}.{timestamp}.{body}">``. The
+timestamp is signed, so a receiver refuses a captured call replayed after its tolerance (the
+libraries' default: five minutes), and the id lets it drop a replay within it. A secret written
+``whsec_<base64>`` is used as Standard Webhooks secrets are (the key is the decoded bytes);
+any other is used as its UTF-8 bytes.
 
 **Email.** The ``Message-ID`` is stable (:func:`message_id`) and ``X-Huodian-Dedup-Key`` carries
 the dedup key, so a resend after a crash is recognisable. Not reaching the SMTP server, or a
@@ -45,6 +52,7 @@ import smtplib
 import ssl
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC
 from email.message import EmailMessage
 from email.utils import parseaddr
 from typing import Any, Protocol
@@ -52,6 +60,7 @@ from urllib.parse import parse_qs, quote, urlsplit
 
 import httpx
 from email_validator import EmailNotValidError, validate_email
+from standardwebhooks import Webhook
 
 from services.notify.messages.models import Channel
 from services.notify.settings import NotifySettings
@@ -460,16 +469,19 @@ class DingTalkSender:
         await _taken(accepted, receipt)
 
 
-def webhook_signature(secret: str, body: bytes) -> str:
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+def standard_webhook(secret: str) -> Webhook:
+    """The Standard Webhooks signer (and verifier) of ``webhook_secret``: a ``whsec_`` secret
+    is base64, any other its UTF-8 bytes."""
+    return Webhook(secret if secret.startswith("whsec_") else secret.encode())
 
 
 class WebhookSender:
     channel = Channel.webhook
 
-    def __init__(self, client: httpx.AsyncClient, secret: str | None) -> None:
+    def __init__(self, client: httpx.AsyncClient, secret: str | None, clock: Clock) -> None:
         self._client = client
-        self._secret = secret
+        self._signer = standard_webhook(secret) if secret else None
+        self._clock = clock
 
     async def send(self, message: Outgoing, accepted: Accepted) -> None:
         body = _dumps(
@@ -481,8 +493,13 @@ class WebhookSender:
             }
         )
         headers = {"Idempotency-Key": message.dedup_key}
-        if self._secret:
-            headers["X-Huodian-Signature"] = webhook_signature(self._secret, body)
+        if self._signer is not None:
+            now = self._clock.now()
+            headers["webhook-id"] = message.dedup_key
+            headers["webhook-timestamp"] = str(int(now.timestamp()))
+            headers["webhook-signature"] = self._signer.sign(
+                message.dedup_key, now.astimezone(UTC), body.decode()
+            )
         response = await _post_json(self._client, message.recipient, body, headers)
         await _taken(accepted, Receipt.of(None, f"HTTP {response.status_code}"))
 
@@ -507,7 +524,7 @@ class Channels:
         senders: dict[Channel, Sender] = {
             Channel.wecom: WeComSender(outbound),
             Channel.dingtalk: DingTalkSender(outbound, settings.dingtalk_secrets, clock),
-            Channel.webhook: WebhookSender(outbound, settings.webhook_secret),
+            Channel.webhook: WebhookSender(outbound, settings.webhook_secret, clock),
         }
         if settings.smtp_host:
             senders[Channel.email] = EmailSender(settings)
