@@ -12,8 +12,8 @@ that was cut off: the one case where the far end may have two copies is visible 
 
 Sends happen outside any transaction, and **each message's outcome is committed in its own
 transaction the moment the far end has taken it**, only if the lease is still the worker's own:
-the sender calls ``accepted`` then (for email, in the sending thread right after the server's 250
-to DATA, before QUIT, on a database connection checked out before the send). What remains is the
+the sender calls ``accepted`` then (for email right after the server's 250 to DATA, before
+QUIT, on a database connection checked out before the send). What remains is the
 window of that one UPDATE and COMMIT: a worker killed inside it sends the message again after the
 lease runs out, with the same Message-ID / idempotency key, so the duplicate is recognisable
 (``docs/reliability.md`` measures it).
@@ -471,8 +471,8 @@ async def deliver_due(
     now: datetime,
 ) -> DeliveryRound:
     """One round over every configured channel; callable directly (tests, a CLI) or by the
-    background worker. ``sync_engine`` (the same database) records sent messages from the
-    sending threads."""
+    background worker. ``sync_engine`` (the same database) records sent messages from a
+    worker thread, right after the far end took them."""
     result = DeliveryRound()
     gate = asyncio.Semaphore(_PARALLEL_SENDS)
     for channel, sender in channels.senders.items():
