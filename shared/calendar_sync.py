@@ -9,8 +9,6 @@ provisional, never silently confirmed) and says so in its log.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from datetime import date
@@ -22,6 +20,7 @@ from shared import clock
 from shared.calendar import WorkingCalendar, YearArrangement
 from shared.errors import UpstreamUnavailable
 from shared.http import ServiceClient
+from shared.periodic import Periodic, Retry
 
 log = logging.getLogger("huodian.calendar")
 CalendarListener = Callable[[WorkingCalendar], None]
@@ -65,30 +64,33 @@ async def refresh_calendar(app: FastAPI) -> bool:
 
 
 class CalendarSync:
-    """Start/stop hooks for ``create_service_app`` that refresh the calendar in the background:
-    soon after start-up (intake may still be starting), then every ``interval_seconds``."""
+    """Start/stop hooks for ``create_service_app`` that refresh the calendar in the background
+    (a :class:`shared.periodic.Periodic`): soon after start-up (intake may still be starting),
+    then every ``interval_seconds``; while intake does not answer, again after
+    ``first_retry_seconds``, doubling up to the interval."""
 
     def __init__(self, interval_seconds: float = 600, first_retry_seconds: float = 2) -> None:
         self._interval = interval_seconds
         self._first_retry = first_retry_seconds
-        self._task: asyncio.Task[None] | None = None
-
-    async def _loop(self, app: FastAPI) -> None:
-        # Services start together: give intake a moment before the first call.
-        wait = self._first_retry
-        await asyncio.sleep(wait)
-        while True:
-            if await refresh_calendar(app):
-                wait = self._interval
-            else:
-                wait = min(wait * 2, self._interval)
-            await asyncio.sleep(wait)
+        self._job: Periodic | None = None
 
     async def start(self, app: FastAPI) -> None:
-        self._task = asyncio.create_task(self._loop(app), name="calendar-sync")
+        async def tick() -> None:
+            if not await refresh_calendar(app):
+                raise Retry  # refresh_calendar said why
+
+        # Services start together: give intake a moment before the first call.
+        self._job = Periodic(
+            "calendar-sync",
+            tick,
+            interval=self._interval,
+            first_run=self._first_retry,
+            retry_base=self._first_retry,
+            retry_cap=self._interval,
+        )
+        self._job.start()
 
     async def stop(self, _app: FastAPI) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        if self._job is not None:
+            await self._job.stop()
+            self._job = None

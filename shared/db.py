@@ -7,7 +7,7 @@ so the same models and migrations serve both.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import (
     Column,
+    ColumnElement,
     DateTime,
     Dialect,
     Engine,
@@ -35,6 +36,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.orm import registry
+from sqlalchemy.sql.base import ReadOnlyColumnCollection
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.settings import ServiceName, Settings
@@ -53,10 +55,55 @@ def new_registry() -> registry:
     return registry(metadata=MetaData(naming_convention=NAMING_CONVENTION))
 
 
-def conflict_insert(table: Any, dialect: Dialect) -> PostgresInsert | SqliteInsert:
-    """``INSERT INTO table`` in the dialect's own form, so that ``ON CONFLICT DO NOTHING`` or
-    ``DO UPDATE`` can follow: the same statement on PostgreSQL and SQLite."""
+Conflict = Sequence[str | ColumnElement[Any]] | None
+"""The unique index a conflict is about: its columns (names or columns), or None for any
+unique constraint (``DO NOTHING`` only)."""
+
+SetClause = Mapping[str, Any] | Callable[[ReadOnlyColumnCollection[str, Any]], Mapping[str, Any]]
+"""What an upsert writes over the existing row: column → value, or a function of ``excluded``
+(the row that was refused) giving them."""
+
+
+def _dialect_insert(table: Any, dialect: Dialect) -> PostgresInsert | SqliteInsert:
     return postgres_insert(table) if dialect.name == "postgresql" else sqlite_insert(table)
+
+
+def insert_ignore(
+    table: Any,
+    dialect: Dialect,
+    *,
+    conflict: Conflict = None,
+    where: ColumnElement[bool] | None = None,
+) -> PostgresInsert | SqliteInsert:
+    """``INSERT … ON CONFLICT [(conflict) [WHERE where]] DO NOTHING`` on PostgreSQL and SQLite
+    alike: a row like one already there is skipped. Chain ``.values(…)`` or
+    ``.from_select(…)``; ``.returning(key)`` tells which rows went in (the async drivers do not
+    all report a row count). ``where`` names a partial unique index's predicate. SQLite parses
+    ``.from_select(query)`` only if ``query`` has a WHERE (``WHERE true`` will do)."""
+    statement = _dialect_insert(table, dialect)
+    if conflict is None:
+        return statement.on_conflict_do_nothing()
+    return statement.on_conflict_do_nothing(index_elements=list(conflict), index_where=where)
+
+
+def upsert(
+    table: Any,
+    dialect: Dialect,
+    *,
+    conflict: Sequence[str | ColumnElement[Any]],
+    set_: SetClause,
+    where: ColumnElement[bool] | None = None,
+) -> PostgresInsert | SqliteInsert:
+    """``INSERT … ON CONFLICT (conflict) [WHERE where] DO UPDATE SET set_`` on PostgreSQL and
+    SQLite alike: one statement inserts the row or updates the one already there, so concurrent
+    writers cannot both insert. ``set_`` may be a function of ``excluded`` (the values the
+    insert brought), e.g. ``lambda new: {"hits": table.c.hits + new.hits}``. Chain
+    ``.values(…)``, and ``.returning(…)`` to read the row as it now is."""
+    statement = _dialect_insert(table, dialect)
+    values = set_(statement.excluded) if callable(set_) else set_
+    return statement.on_conflict_do_update(
+        index_elements=list(conflict), index_where=where, set_=dict(values)
+    )
 
 
 class UTCDateTime(TypeDecorator[datetime]):

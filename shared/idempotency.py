@@ -33,10 +33,10 @@ from fastapi import Depends, Header
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy import Table, delete, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import SQLModel, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from shared.db import insert_ignore
 from shared.errors import BadRequest, Conflict
 from shared.keyring import Keyring
 
@@ -121,9 +121,8 @@ async def insert_once(session: AsyncSession, model: type[SQLModel], values: dict
     always about committed data.
     """
     connection = await session.connection()
-    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
     table = _table(model)
-    statement = dialect.insert(table).values(**values).on_conflict_do_nothing()
+    statement = insert_ignore(table, connection.dialect).values(**values)
     # A returned key is the proof of the insert (psycopg does not report a row count here).
     result = await session.exec(statement.returning(*table.primary_key.columns))
     return result.first() is not None

@@ -21,7 +21,7 @@ from fastapi import Request
 from sqlalchemy import Column, Integer, MetaData, String, Table, and_, case, or_, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from shared.db import UTCDateTime, conflict_insert
+from shared.db import UTCDateTime, upsert
 from shared.errors import HuodianError
 
 RATE_LIMITS_TABLE = "rate_limits"
@@ -79,19 +79,21 @@ async def hit(engine: AsyncEngine, table: Table, now: datetime, *checks: Check) 
     async with engine.begin() as conn:
         for limit, subject in checks:
             start = limit.window_start(now)
-            statement = conflict_insert(table, conn.dialect).values(
-                key=limit.key(subject), window_start=start, hits=1
+            statement = (
+                upsert(
+                    table,
+                    conn.dialect,
+                    conflict=[table.c.key],
+                    set_={
+                        "window_start": start,
+                        # A hit in a new window starts counting again.
+                        "hits": case((table.c.window_start != start, 1), else_=table.c.hits + 1),
+                    },
+                )
+                .values(key=limit.key(subject), window_start=start, hits=1)
+                .returning(table.c.hits)
             )
-            fresh = statement.excluded.window_start != table.c.window_start
-            upsert = statement.on_conflict_do_update(
-                index_elements=[table.c.key],
-                set_={
-                    "window_start": start,
-                    # A hit in a new window starts counting again.
-                    "hits": case((fresh, 1), else_=table.c.hits + 1),
-                },
-            ).returning(table.c.hits)
-            counted.append((await conn.execute(upsert)).scalar_one())
+            counted.append((await conn.execute(statement)).scalar_one())
     return counted
 
 

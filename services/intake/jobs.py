@@ -1,10 +1,11 @@
 """The intake process's background work: delivering the outbox, the watch scan, and the stage
 record's checkpoints and verification.
 
-One asyncio task, started and stopped with the app (``on_startup``/``on_shutdown``), every job
-being a plain function that tests call directly. The scan is cheap when there is nothing new
-(partial indexes) and skips itself outside working time; several processes are safe because
-both jobs lock the rows they take (``SKIP LOCKED``).
+One :class:`shared.periodic.Periodic` task, started and stopped with the app
+(``on_startup``/``on_shutdown``), every job being a plain function that tests call directly; a
+failed pass is logged and tried again after a backoff (at most a minute apart). The scan is
+cheap when there is nothing new (partial indexes) and skips itself outside working time;
+several processes are safe because both jobs lock the rows they take (``SKIP LOCKED``).
 
 The integrity jobs — the stage record's checkpoints (检查点) and its verification (核验) — run
 once across replicas: only the replica holding the integrity lock (``shared.leader``: a
@@ -44,9 +45,11 @@ from services.intake.workdays.service import attach_calendar
 from shared.db import session_scope
 from shared.leader import LeaderLock, leader_lock
 from shared.logs import job_run as shared_job_run
+from shared.periodic import Periodic
 from shared.settings import Settings
 
 log = logging.getLogger("huodian.intake.jobs")
+RETRY_CAP_SECONDS = 60.0
 
 
 def job_run(job: str) -> contextlib.AbstractContextManager[str]:
@@ -180,43 +183,53 @@ async def run_integrity(
     return written, report
 
 
-async def _loop(app: FastAPI) -> None:
-    settings: IntakeSettings = app.state.intake_settings
-    loop = asyncio.get_running_loop()
-    next_scan = next_checkpoint = loop.time()
-    next_verify = loop.time() + settings.verify_interval_seconds
-    while True:
-        try:
-            await run_delivery(app)
-            if loop.time() >= next_scan:
-                result = await run_scan(app)
-                next_scan = loop.time() + settings.scan_interval_seconds
-                if result.ran and (result.at_risk or result.overdue):
-                    log.info("watch: %d at risk, %d overdue", result.at_risk, result.overdue)
-            checkpoint, verify = loop.time() >= next_checkpoint, loop.time() >= next_verify
-            if checkpoint or verify:
-                ran = await run_integrity(app, checkpoint=checkpoint, verify=verify)
-                # A standby checks again on the next pass; the leader keeps its intervals.
-                if ran is not None and checkpoint:
-                    next_checkpoint = loop.time() + settings.checkpoint_interval_seconds
-                if ran is not None and verify:
-                    next_verify = loop.time() + settings.verify_interval_seconds
-        except Exception:  # the loop must outlive a failed pass; the next one retries
-            log.exception("intake background pass failed")
-        await asyncio.sleep(settings.outbox_interval_seconds)
+class _Pass:
+    """One pass of the background work (a :class:`shared.periodic.Periodic` tick): the outbox
+    every pass, the scan and the integrity jobs when their own intervals are up."""
+
+    def __init__(self, app: FastAPI) -> None:
+        self._app = app
+        self._settings: IntakeSettings = app.state.intake_settings
+        now = asyncio.get_running_loop().time()
+        self._next_scan = self._next_checkpoint = now
+        self._next_verify = now + self._settings.verify_interval_seconds
+
+    async def __call__(self) -> None:
+        app, settings = self._app, self._settings
+        clock = asyncio.get_running_loop().time  # monotonic, for the intervals only
+        await run_delivery(app)
+        if clock() >= self._next_scan:
+            result = await run_scan(app)
+            self._next_scan = clock() + settings.scan_interval_seconds
+            if result.ran and (result.at_risk or result.overdue):
+                log.info("watch: %d at risk, %d overdue", result.at_risk, result.overdue)
+        checkpoint, verify = clock() >= self._next_checkpoint, clock() >= self._next_verify
+        if checkpoint or verify:
+            ran = await run_integrity(app, checkpoint=checkpoint, verify=verify)
+            # A standby checks again on the next pass; the leader keeps its intervals.
+            if ran is not None and checkpoint:
+                self._next_checkpoint = clock() + settings.checkpoint_interval_seconds
+            if ran is not None and verify:
+                self._next_verify = clock() + settings.verify_interval_seconds
 
 
 async def start_jobs(app: FastAPI) -> None:
     settings: IntakeSettings = app.state.intake_settings
-    app.state.jobs = asyncio.create_task(_loop(app)) if settings.background_jobs else None
+    app.state.jobs = None
+    if settings.background_jobs:
+        app.state.jobs = Periodic(
+            "intake background pass",
+            _Pass(app),
+            interval=settings.outbox_interval_seconds,
+            retry_cap=RETRY_CAP_SECONDS,
+        )
+        app.state.jobs.start()
 
 
 async def stop_jobs(app: FastAPI) -> None:
-    task: asyncio.Task[None] | None = getattr(app.state, "jobs", None)
-    if task is not None:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+    jobs: Periodic | None = getattr(app.state, "jobs", None)
+    if jobs is not None:
+        await jobs.stop()  # a pass under way finishes first
         app.state.jobs = None
     lock: LeaderLock | None = getattr(app.state, "integrity_lock", None)
     if lock is not None:

@@ -72,7 +72,7 @@ def create_app(
         app.state.channels = Channels.build(
             config, app.state.channel_client, app.state.clock, outbound=app.state.outbound_client
         )
-        # Records sent messages from the sending threads (no pre-ping: nothing between the
+        # Records sent messages from a worker thread (no pre-ping: nothing between the
         # server's acceptance and the commit but the UPDATE itself).
         target = database_target(app.state.settings, "notify")
         app.state.delivery_engine = create_sync_engine(target, pre_ping=False)

@@ -1,10 +1,11 @@
 """A year loaded at intake reaches notify's working time without a restart."""
 
+import asyncio
 from datetime import UTC, date, datetime
 
 from shared.auth import Role
 from shared.calendar import WorkingCalendar
-from shared.calendar_sync import fetch_calendar, refresh_calendar
+from shared.calendar_sync import CalendarSync, fetch_calendar, refresh_calendar
 from shared.clock import SYSTEM_CLOCK, today
 from tests.conftest import client_for
 from tests.intake.conftest import staff_token
@@ -48,6 +49,20 @@ class TestCalendarSync:
             await apps.notify.state.client.aclose()
             apps.notify.state.client = client
         assert apps.notify.state.calendar is before
+
+    async def test_the_background_sync_refreshes_and_stops_promptly(self, apps):
+        before = apps.notify.state.calendar
+        sync = CalendarSync(interval_seconds=3600, first_retry_seconds=0)
+        await sync.start(apps.notify)
+        try:
+            for _ in range(500):  # until the first refresh lands (no timing asserted)
+                if apps.notify.state.calendar is not before:
+                    break
+                await asyncio.sleep(0.01)
+            assert apps.notify.state.calendar is not before
+        finally:
+            await asyncio.wait_for(sync.stop(apps.notify), 5)  # the hour's wait ends at once
+            await _restore(apps)
 
     async def test_only_staff_and_services_read_arrangements(self, apps):
         async with client_for(apps.intake) as anonymous:

@@ -3,12 +3,13 @@ import base64
 import hashlib
 import hmac
 import threading
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlmodel import col, select
 
-from services.notify.delivery.channels import sms_signature, webhook_signature
+from services.notify.delivery.channels import sms_signature
 from services.notify.delivery.models import ChannelHealth
 from services.notify.delivery.worker import backoff
 from services.notify.messages.models import Channel, DeliveryWindow, Message, MessageState
@@ -18,7 +19,7 @@ from shared.db import session_scope
 from shared.outbound import OutboundPolicy
 from tests.conftest import FROZEN_AT, PG_URL
 from tests.notify.conftest import WORKDAY_MORNING, email
-from tests.notify.sinks import SmtpSink
+from tests.notify.sinks import SmtpSink, WebhookReceiver, self_signed
 from tests.shared.test_outbound import resolver
 
 LATER = WORKDAY_MORNING + timedelta(hours=1)
@@ -73,6 +74,36 @@ class TestEmail:
         message = await stored(apps, "x")
         assert message.state is MessageState.dead
         assert "550" in (message.last_error or "")
+
+    async def test_a_busy_mailbox_is_retried(self, apps, make_kit, smtp):
+        smtp.refuse["busy"] = "450 4.2.1 mailbox busy"
+        kit = make_kit(smtp_host="127.0.0.1", smtp_port=smtp.port)
+        await kit.enqueue(email("x", to="busy@example.cn"))
+        assert (await kit.deliver()).failed == 1
+        message = await stored(apps, "x")
+        assert message.state is MessageState.failed
+        assert "450" in (message.last_error or "")
+
+    async def test_content_refused_for_good_is_dead(self, apps, make_kit, smtp):
+        smtp.data_reply = "554 5.6.0 message content rejected"
+        kit = make_kit(smtp_host="127.0.0.1", smtp_port=smtp.port)
+        await kit.enqueue(email("x"))
+        assert (await kit.deliver()).dead == 1
+        message = await stored(apps, "x")
+        assert message.state is MessageState.dead
+        assert message.last_error == "SMTP 554: 5.6.0 message content rejected"
+
+    async def test_a_server_failing_data_holds_the_channel(self, apps, make_kit, smtp):
+        smtp.data_reply = "451 4.3.0 temporary failure"
+        kit = make_kit(smtp_host="127.0.0.1", smtp_port=smtp.port)
+        await kit.enqueue(email("x"))
+        assert (await kit.deliver()).held == 1
+        message = await stored(apps, "x")
+        assert message.attempts == 0  # the server's failure uses no attempt
+        assert message.last_error == "SMTP 451: 4.3.0 temporary failure"
+        down = await health(apps)
+        assert down is not None
+        assert down.down_since == WORKDAY_MORNING
 
     async def test_without_smtp_host_email_waits_in_the_queue(self, apps, make_kit):
         kit = make_kit()
@@ -316,13 +347,49 @@ class TestGroupRobots:
         assert signed.json()["msgtype"] == "text"
         assert "sign" not in by_token["OTHER"].query
 
-    async def test_generic_webhook_is_signed(self, apps, make_kit, http_sink):
+    @pytest.mark.parametrize("secret", ["hook", "whsec_" + base64.b64encode(b"k" * 24).decode()])
+    async def test_generic_webhook_is_signed_as_standard_webhooks(
+        self, apps, make_kit, http_sink, secret
+    ):
+        receiver = WebhookReceiver(secret)
+        http_sink.responder = receiver
+        kit = make_kit(webhook_secret=secret)
+        await kit.enqueue(robot(Channel.webhook, "h1", f"{http_sink.url}/push"))
+        assert (await kit.deliver()).sent == 1
+        (request,) = http_sink.requests
+        assert receiver.refused == []
+        assert receiver.verified == [request.json()]
+        assert request.json()["id"] == "h1"
+        assert request.headers["webhook-id"] == request.headers["Idempotency-Key"] == "h1"
+        assert request.headers["webhook-timestamp"] == str(int(FROZEN_AT.timestamp()))
+
+    async def test_a_replay_after_the_tolerance_is_refused(self, apps, make_kit, http_sink, frozen):
+        receiver = WebhookReceiver("hook")
+        http_sink.responder = receiver
+        kit = make_kit(webhook_secret="hook")
+        await kit.enqueue(robot(Channel.webhook, "h1", f"{http_sink.url}/push"))
+        assert (await kit.deliver()).sent == 1
+        (captured,) = http_sink.requests
+        assert receiver.check(captured) is None  # at once: still within the tolerance
+        frozen.move_to(FROZEN_AT + timedelta(minutes=5, seconds=1))
+        assert receiver.check(captured) == "Message timestamp too old"
+
+    async def test_a_tampered_body_or_a_wrong_secret_is_refused(self, apps, make_kit, http_sink):
         kit = make_kit(webhook_secret="hook")
         await kit.enqueue(robot(Channel.webhook, "h1", f"{http_sink.url}/push"))
         assert (await kit.deliver()).sent == 1
         (request,) = http_sink.requests
-        assert request.headers["X-Huodian-Signature"] == webhook_signature("hook", request.body)
-        assert request.json()["id"] == "h1"
+        tampered = replace(request, body=request.body.replace(b'"h1"', b'"h2"'))
+        assert WebhookReceiver("hook").check(tampered) == "No matching signature found"
+        assert WebhookReceiver("other").check(request) == "No matching signature found"
+        assert WebhookReceiver("hook").check(request) is None
+
+    async def test_a_receiver_refusing_the_signature_gets_it_again(self, apps, make_kit, http_sink):
+        http_sink.responder = WebhookReceiver("the-receivers-secret")
+        kit = make_kit(webhook_secret="hook")
+        await kit.enqueue(robot(Channel.webhook, "h1", f"{http_sink.url}/push"))
+        assert (await kit.deliver()).failed == 1
+        assert "HTTP 401" in ((await stored(apps, "h1")).last_error or "")
 
     async def test_a_client_error_is_final(self, apps, make_kit, http_sink):
         http_sink.responder = lambda _r: (404, {"error": "no such hook"})
@@ -691,3 +758,82 @@ class TestRequestIds:
         fresh, channel, state = sends[second.id]
         assert fresh != "intake:connect.2026-03-02"
         assert (channel, state) == ("email", "sent")
+
+
+@pytest.fixture
+def tls_files(tmp_path, monkeypatch):
+    """A certificate for 127.0.0.1 that the sender trusts (its default context reads
+    ``SSL_CERT_FILE``)."""
+    files = self_signed(tmp_path)
+    monkeypatch.setenv("SSL_CERT_FILE", str(files.cert))
+    return files
+
+
+class TestEmailSecurity:
+    """``SMTP_SECURITY``: STARTTLS or implicit TLS, certificate checked, login inside TLS."""
+
+    @pytest.mark.parametrize(("security", "login"), [("starttls", ("hd", "pw")), ("tls", None)])
+    async def test_sent_over_tls(self, apps, make_kit, tls_files, security, login):
+        sink = SmtpSink(security=security, tls=tls_files.server_context(), login=login)
+        sink.start()
+        try:
+            user, password = login or (None, None)
+            kit = make_kit(
+                smtp_host="127.0.0.1",
+                smtp_port=sink.port,
+                smtp_security=security,
+                smtp_username=user,
+                smtp_password=password,
+            )
+            await kit.enqueue(email("a"))
+            assert (await kit.deliver()).sent == 1
+        finally:
+            sink.stop()
+        assert sink.sessions == [(True, user)]
+        ((to, mail),) = sink.mails()
+        assert (to, mail["X-Huodian-Dedup-Key"]) == (["head@example.cn"], "a")
+
+    async def test_a_wrong_password_holds_the_channel(self, apps, make_kit, tls_files):
+        sink = SmtpSink(security="starttls", tls=tls_files.server_context(), login=("hd", "pw"))
+        sink.start()
+        try:
+            kit = make_kit(
+                smtp_host="127.0.0.1",
+                smtp_port=sink.port,
+                smtp_security="starttls",
+                smtp_username="hd",
+                smtp_password="wrong",
+            )
+            await kit.enqueue(email("a"))
+            assert (await kit.deliver()).held == 1
+        finally:
+            sink.stop()
+        assert sink.mails() == []
+        message = await stored(apps, "a")
+        assert message.attempts == 0
+        assert "535" in (message.last_error or "")  # authentication failed
+
+    async def test_an_untrusted_certificate_is_refused(self, apps, make_kit, tmp_path):
+        untrusted = self_signed(tmp_path)  # SSL_CERT_FILE not pointed at it
+        sink = SmtpSink(security="tls", tls=untrusted.server_context())
+        sink.start()
+        try:
+            kit = make_kit(smtp_host="127.0.0.1", smtp_port=sink.port, smtp_security="tls")
+            await kit.enqueue(email("a"))
+            assert (await kit.deliver()).held == 1
+        finally:
+            sink.stop()
+        assert sink.mails() == []
+        assert "CERTIFICATE_VERIFY_FAILED" in ((await stored(apps, "a")).last_error or "")
+
+    async def test_none_does_not_upgrade_even_if_offered(self, apps, make_kit, tls_files):
+        sink = SmtpSink(tls=tls_files.server_context())
+        sink.security = "offered"  # STARTTLS advertised, not required
+        sink.start()
+        try:
+            kit = make_kit(smtp_host="127.0.0.1", smtp_port=sink.port, smtp_security="none")
+            await kit.enqueue(email("a"))
+            assert (await kit.deliver()).sent == 1
+        finally:
+            sink.stop()
+        assert sink.sessions == [(False, None)]

@@ -3,14 +3,14 @@
 :func:`open_portal` builds, in lifespan, the ``httpx.AsyncClient`` that reaches the e-license
 service and the e-license adapter on it, and the guarded client (:mod:`shared.outbound`) that
 posts to the portals' webhooks, URLs from outside that must not lead inside.
-:func:`start_portal_jobs` runs one asyncio task that delivers the status callbacks and forgets
-expired nonces and idempotency answers; both are plain functions tests call directly.
+:func:`start_portal_jobs` runs one :class:`shared.periodic.Periodic` task that delivers the
+status callbacks and forgets expired nonces and idempotency answers; both are plain functions
+tests call directly.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 
 import httpx
@@ -24,9 +24,11 @@ from services.intake.settings import IntakeSettings
 from services.intake.standins.elicense import ELicenseClient
 from shared.db import session_scope
 from shared.outbound import outbound_client
+from shared.periodic import Periodic
 
 log = logging.getLogger("huodian.intake.portal")
 HOUSEKEEPING_SECONDS = 300.0
+RETRY_CAP_SECONDS = 60.0
 
 
 async def open_portal(app: FastAPI) -> None:
@@ -64,31 +66,38 @@ async def run_housekeeping(app: FastAPI) -> tuple[int, int]:
     return nonces, answers
 
 
-async def _loop(app: FastAPI) -> None:
-    settings: IntakeSettings = app.state.intake_settings
-    loop = asyncio.get_running_loop()
-    next_housekeeping = loop.time()
-    while True:
-        try:
-            await run_webhook_delivery(app)
-            if loop.time() >= next_housekeeping:
-                await run_housekeeping(app)
-                next_housekeeping = loop.time() + HOUSEKEEPING_SECONDS
-        except Exception:  # the loop must outlive a failed pass; the next one retries
-            log.exception("portal background pass failed")
-        await asyncio.sleep(settings.webhook_interval_seconds)
+class _Pass:
+    """One pass (a :class:`shared.periodic.Periodic` tick): the status callbacks every pass,
+    the housekeeping every ``HOUSEKEEPING_SECONDS``."""
+
+    def __init__(self, app: FastAPI) -> None:
+        self._app = app
+        self._next_housekeeping = asyncio.get_running_loop().time()
+
+    async def __call__(self) -> None:
+        await run_webhook_delivery(self._app)
+        clock = asyncio.get_running_loop().time
+        if clock() >= self._next_housekeeping:
+            await run_housekeeping(self._app)
+            self._next_housekeeping = clock() + HOUSEKEEPING_SECONDS
 
 
 async def start_portal_jobs(app: FastAPI) -> None:
     settings: IntakeSettings = app.state.intake_settings
-    app.state.portal_jobs = asyncio.create_task(_loop(app)) if settings.background_jobs else None
+    app.state.portal_jobs = None
+    if settings.background_jobs:
+        app.state.portal_jobs = Periodic(
+            "portal background pass",
+            _Pass(app),
+            interval=settings.webhook_interval_seconds,
+            retry_cap=RETRY_CAP_SECONDS,
+        )
+        app.state.portal_jobs.start()
 
 
 async def stop_portal_jobs(app: FastAPI) -> None:
-    task: asyncio.Task[None] | None = getattr(app.state, "portal_jobs", None)
-    if task is None:
+    jobs: Periodic | None = getattr(app.state, "portal_jobs", None)
+    if jobs is None:
         return
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    await jobs.stop()  # a pass under way finishes first
     app.state.portal_jobs = None

@@ -47,7 +47,7 @@ from services.ledger.ledgers.service import get_ledger, get_ledger_public, state
 from services.ledger.updates.models import FINISHED_STATUSES, STATUS_LABELS, TaskStatus
 from shared.auth import Role
 from shared.calendar import WorkingCalendar, beijing_date
-from shared.db import conflict_insert, fetch_all
+from shared.db import fetch_all, insert_ignore
 from shared.units import nearest
 
 _RECIPIENT_ROLE = {
@@ -244,9 +244,8 @@ async def record_due_steps(
         )
     # RETURNING, not rowcount: asyncpg reports no rowcount for a many-row INSERT.
     statement = (
-        conflict_insert(StaleEscalation, session.get_bind().dialect)
+        insert_ignore(StaleEscalation, session.get_bind().dialect)
         .values(rows)
-        .on_conflict_do_nothing()
         .returning(col(StaleEscalation.id))
     )
     inserted = (await session.exec(statement)).all()

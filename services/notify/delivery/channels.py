@@ -1,10 +1,11 @@
 """The delivery channels (发送渠道): email over SMTP, an SMS gateway, WeCom and DingTalk group
 robots, and a generic webhook.
 
-Written on ``smtplib`` and ``httpx`` rather than Apprise: Apprise's WeCom and DingTalk plugins post
-to the public hosts only (no private deployment or local test sink), report a bare ``bool`` (no
-error text for ``last_error``, no transient/permanent distinction for dead-lettering), send with
-blocking ``requests``, and a signed SMS gateway would need a custom plugin anyway.
+Written on ``aiosmtplib`` and ``httpx`` rather than Apprise: Apprise's WeCom and DingTalk
+plugins post to the public hosts only (no private deployment or local test sink), report a bare
+``bool`` (no error text for ``last_error``, no transient/permanent distinction for
+dead-lettering), send with blocking ``requests``, and a signed SMS gateway would need a custom
+plugin anyway.
 
 **SMS gateway contract (短信网关接口).** ``POST <sms_gateway_url>`` with JSON
 ``{"message_id": str, "mobile": str, "sign_name": str, "content": str}`` and headers
@@ -19,7 +20,14 @@ keeps them for a day drops a resend after a crash. Not reaching the gateway, or 
 
 **Generic webhook (通用回调).** ``POST <recipient URL>`` with JSON ``{"id", "kind", "subject",
 "body"}`` and ``Idempotency-Key: <id>`` (both the dedup key, stable across attempts); when
-``webhook_secret`` is set, ``X-Huodian-Signature: sha256=<hex HMAC of body>``.
+``webhook_secret`` is set, signed as `Standard Webhooks <https://www.standardwebhooks.com/>`_
+specify (with the ``standardwebhooks`` package, so a receiver verifies with any of its
+libraries): ``webhook-id`` (the dedup key again), ``webhook-timestamp`` (Unix seconds of this
+attempt) and ``webhook-signature: v1,<base64 HMAC-SHA256 of "{id}.{timestamp}.{body}">``. The
+timestamp is signed, so a receiver refuses a captured call replayed after its tolerance (the
+libraries' default: five minutes), and the id lets it drop a replay within it. A secret written
+``whsec_<base64>`` is used as Standard Webhooks secrets are (the key is the decoded bytes);
+any other is used as its UTF-8 bytes.
 
 **Email.** The ``Message-ID`` is stable (:func:`message_id`) and ``X-Huodian-Dedup-Key`` carries
 the dedup key, so a resend after a crash is recognisable. Not reaching the SMTP server, or a
@@ -36,22 +44,23 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import hashlib
 import hmac
 import re
 import secrets
-import smtplib
 import ssl
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC
 from email.message import EmailMessage
 from email.utils import parseaddr
 from typing import Any, Protocol
 from urllib.parse import parse_qs, quote, urlsplit
 
+import aiosmtplib
 import httpx
 from email_validator import EmailNotValidError, validate_email
+from standardwebhooks import Webhook
 
 from services.notify.messages.models import Channel
 from services.notify.settings import NotifySettings
@@ -202,76 +211,61 @@ class EmailSender:
         mail.set_content(message.body)
         return mail
 
-    def _send_blocking(self, mail: EmailMessage, accepted: Accepted) -> None:
+    def _client(self) -> aiosmtplib.SMTP:
         s = self._settings
-        timeout = s.smtp_timeout_seconds
-        smtp: _Smtp | _SmtpSsl
-        if s.smtp_security == "tls":
-            smtp = _SmtpSsl(
-                self._host, s.smtp_port, timeout=timeout, context=ssl.create_default_context()
-            )
-        else:
-            smtp = _Smtp(self._host, s.smtp_port, timeout=timeout)
+        login = bool(s.smtp_username and s.smtp_password)
+        return aiosmtplib.SMTP(
+            hostname=self._host,
+            port=s.smtp_port,
+            timeout=s.smtp_timeout_seconds,
+            use_tls=s.smtp_security == "tls",
+            # "none" means none: no upgrade even if the server offers STARTTLS.
+            start_tls=s.smtp_security == "starttls",
+            tls_context=ssl.create_default_context() if s.smtp_security != "none" else None,
+            username=s.smtp_username if login else None,
+            password=s.smtp_password if login else None,
+        )
+
+    async def _deliver(self, mail: EmailMessage, accepted: Accepted) -> None:
+        smtp = self._client()
         try:
-            if s.smtp_security == "starttls":
-                smtp.starttls(context=ssl.create_default_context())
-            if s.smtp_username and s.smtp_password:
-                smtp.login(s.smtp_username, s.smtp_password)
-            smtp.send_message(mail)
-            # The server took the message (250 after DATA): every moment from here until the
-            # outcome is committed is a window for a duplicate, so record it first, in this
-            # thread, then QUIT without waiting for the answer.
-            accepted(smtp_receipt(*smtp.data_reply, str(mail["Message-ID"])))
-            with contextlib.suppress(smtplib.SMTPException, OSError):
-                smtp.send("QUIT\r\n")
+            await smtp.connect()  # greeting, EHLO, STARTTLS and login as configured
+            _refused, reply = await smtp.send_message(mail)
+            # The server took the message (250 after DATA: any other reply raised): every
+            # moment from here until the outcome is committed is a window for a duplicate, so
+            # record it first, then QUIT without waiting for the answer.
+            await _taken(accepted, smtp_receipt(250, reply, str(mail["Message-ID"])))
+            if smtp.protocol is not None:
+                smtp.protocol.write(b"QUIT\r\n")
         finally:
             smtp.close()
 
     async def send(self, message: Outgoing, accepted: Accepted) -> None:
         mail = self._compose(message)
         try:
-            await asyncio.to_thread(self._send_blocking, mail, accepted)
-        except smtplib.SMTPRecipientsRefused as exc:
+            await self._deliver(mail, accepted)
+        except aiosmtplib.SMTPRecipientsRefused as exc:
             # About this recipient: its own failure, final for a 5xx.
-            replies = list(exc.recipients.values())
-            codes = [code for code, _ in replies]
+            replies = {r.recipient: (r.code, r.message) for r in exc.recipients}
+            codes = [code for code, _ in replies.values()]
             raise DeliveryFailed(
-                f"SMTP refused the recipient: {exc.recipients}",
+                f"SMTP refused the recipient: {replies}",
                 permanent=all(500 <= c < 600 for c in codes),
-                receipt=Receipt.of(None, " ".join(f"{c} {_smtp_reason(r)}" for c, r in replies)),
+                receipt=Receipt.of(None, " ".join(f"{c} {r}" for c, r in replies.values())),
             ) from exc
-        except smtplib.SMTPDataError as exc:
+        except aiosmtplib.SMTPDataError as exc:
             # The server refused this message's content (5xx: for good) or failed (4xx).
-            reason = _smtp_reason(exc.smtp_error)
-            final = 500 <= exc.smtp_code < 600
+            final = 500 <= exc.code < 600
             raise DeliveryFailed(
-                f"SMTP {exc.smtp_code}: {reason}",
+                f"SMTP {exc.code}: {exc.message}",
                 permanent=final,
                 channel_down=not final,
-                receipt=Receipt.of(None, f"{exc.smtp_code} {reason}"),
+                receipt=Receipt.of(None, f"{exc.code} {exc.message}"),
             ) from exc
-        except (smtplib.SMTPException, OSError) as exc:
+        except (aiosmtplib.SMTPException, OSError) as exc:
             # Connecting, greeting, TLS, login or the sender refused: the server's failure.
             where = f"{self._host}:{self._settings.smtp_port}"
             raise DeliveryFailed(f"SMTP server {where}: {exc!r}", channel_down=True) from exc
-
-
-class _Smtp(smtplib.SMTP):
-    """Keeps the server's reply to DATA, which ``send_message`` drops: it names the queue id."""
-
-    data_reply: tuple[int, bytes] = (0, b"")
-
-    def data(self, msg: Any) -> tuple[int, bytes]:
-        self.data_reply = super().data(msg)
-        return self.data_reply
-
-
-class _SmtpSsl(smtplib.SMTP_SSL):
-    data_reply: tuple[int, bytes] = (0, b"")
-
-    def data(self, msg: Any) -> tuple[int, bytes]:
-        self.data_reply = super().data(msg)
-        return self.data_reply
 
 
 _QUEUE_ID = re.compile(r"(?:queued as\s+|\bid=)<?([A-Za-z0-9._@-]+)>?", re.IGNORECASE)
@@ -462,16 +456,19 @@ class DingTalkSender:
         await _taken(accepted, receipt)
 
 
-def webhook_signature(secret: str, body: bytes) -> str:
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+def standard_webhook(secret: str) -> Webhook:
+    """The Standard Webhooks signer (and verifier) of ``webhook_secret``: a ``whsec_`` secret
+    is base64, any other its UTF-8 bytes."""
+    return Webhook(secret if secret.startswith("whsec_") else secret.encode())
 
 
 class WebhookSender:
     channel = Channel.webhook
 
-    def __init__(self, client: httpx.AsyncClient, secret: str | None) -> None:
+    def __init__(self, client: httpx.AsyncClient, secret: str | None, clock: Clock) -> None:
         self._client = client
-        self._secret = secret
+        self._signer = standard_webhook(secret) if secret else None
+        self._clock = clock
 
     async def send(self, message: Outgoing, accepted: Accepted) -> None:
         body = _dumps(
@@ -483,8 +480,13 @@ class WebhookSender:
             }
         )
         headers = {"Idempotency-Key": message.dedup_key}
-        if self._secret:
-            headers["X-Huodian-Signature"] = webhook_signature(self._secret, body)
+        if self._signer is not None:
+            now = self._clock.now()
+            headers["webhook-id"] = message.dedup_key
+            headers["webhook-timestamp"] = str(int(now.timestamp()))
+            headers["webhook-signature"] = self._signer.sign(
+                message.dedup_key, now.astimezone(UTC), body.decode()
+            )
         response = await _post_json(self._client, message.recipient, body, headers)
         await _taken(accepted, Receipt.of(None, f"HTTP {response.status_code}"))
 
@@ -509,7 +511,7 @@ class Channels:
         senders: dict[Channel, Sender] = {
             Channel.wecom: WeComSender(outbound),
             Channel.dingtalk: DingTalkSender(outbound, settings.dingtalk_secrets, clock),
-            Channel.webhook: WebhookSender(outbound, settings.webhook_secret),
+            Channel.webhook: WebhookSender(outbound, settings.webhook_secret, clock),
         }
         if settings.smtp_host:
             senders[Channel.email] = EmailSender(settings)

@@ -31,7 +31,7 @@ from services.notify.delivery.windows import DeliveryHours
 from services.notify.messages.models import Channel, Message, MessagePublic, MessageState
 from services.notify.subscribers.models import Subscriber
 from services.notify.templates.service import templates
-from shared.db import conflict_insert
+from shared.db import insert_ignore
 from shared.errors import FieldError, NotFound, Unprocessable
 from shared.timeutil import BeijingTime
 
@@ -183,7 +183,7 @@ async def queue_fallback(
         return FallbackNote.no_address, None
     key = fallback_key(message.dedup_key, message.channel, fallback)
     inserted = await session.exec(
-        conflict_insert(Message, session.get_bind().dialect)
+        insert_ignore(Message, session.get_bind().dialect, conflict=["dedup_key"])
         .values(
             dedup_key=key,
             kind=message.kind,
@@ -199,7 +199,6 @@ async def queue_fallback(
             created_at=now,
             next_attempt_at=hours.earliest(message.window, now),
         )
-        .on_conflict_do_nothing(index_elements=["dedup_key"])
         .returning(col(Message.id))
     )
     new_id = inserted.scalar_one_or_none()

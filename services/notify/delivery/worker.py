@@ -12,8 +12,8 @@ that was cut off: the one case where the far end may have two copies is visible 
 
 Sends happen outside any transaction, and **each message's outcome is committed in its own
 transaction the moment the far end has taken it**, only if the lease is still the worker's own:
-the sender calls ``accepted`` then (for email, in the sending thread right after the server's 250
-to DATA, before QUIT, on a database connection checked out before the send). What remains is the
+the sender calls ``accepted`` then (for email right after the server's 250 to DATA, before
+QUIT, on a database connection checked out before the send). What remains is the
 window of that one UPDATE and COMMIT: a worker killed inside it sends the message again after the
 lease runs out, with the same Message-ID / idempotency key, so the duplicate is recognisable
 (``docs/reliability.md`` measures it).
@@ -61,8 +61,9 @@ from services.notify.messages.models import Channel, DeliveryWindow, Message, Me
 from services.notify.settings import NotifySettings
 from shared.backoff import backoff as shared_backoff
 from shared.clock import Clock
-from shared.db import conflict_insert, session_scope
+from shared.db import insert_ignore, session_scope
 from shared.logs import current_request_id, request_id_scope
+from shared.periodic import Periodic
 
 log = logging.getLogger("huodian.notify.delivery")
 
@@ -71,6 +72,7 @@ _CLAIMABLE = (MessageState.queued, MessageState.failed, MessageState.sending)
 _CHANNEL_LOCK_BASE = 72_031_000
 _PARALLEL_SENDS = 8
 _SQLITE_WRITES = threading.Lock()
+_RETRY_CAP_SECONDS = 60.0
 
 
 @dataclass
@@ -364,9 +366,9 @@ async def _mark_down(
 ) -> None:
     async with session_scope(engine) as session:
         await session.exec(
-            conflict_insert(ChannelHealth, session.get_bind().dialect)
-            .values(channel=channel.value, failures=0)
-            .on_conflict_do_nothing(index_elements=["channel"])
+            insert_ignore(ChannelHealth, session.get_bind().dialect, conflict=["channel"]).values(
+                channel=channel.value, failures=0
+            )
         )
         health = await session.get(ChannelHealth, channel.value, with_for_update=True)
         assert health is not None
@@ -471,8 +473,8 @@ async def deliver_due(
     now: datetime,
 ) -> DeliveryRound:
     """One round over every configured channel; callable directly (tests, a CLI) or by the
-    background worker. ``sync_engine`` (the same database) records sent messages from the
-    sending threads."""
+    background worker. ``sync_engine`` (the same database) records sent messages from a
+    worker thread, right after the far end took them."""
     result = DeliveryRound()
     gate = asyncio.Semaphore(_PARALLEL_SENDS)
     for channel, sender in channels.senders.items():
@@ -512,8 +514,10 @@ async def deliver_due(
 
 
 class DeliveryWorker:
-    """Runs :func:`deliver_due` in the background until stopped; a busy round is followed
-    at once by the next, an idle one by a pause of ``worker_poll_seconds``."""
+    """Runs :func:`deliver_due` in the background until stopped (a
+    :class:`shared.periodic.Periodic`): a busy round is followed at once by the next, an idle
+    one by a pause of ``worker_poll_seconds``; a failed round (the database may be down) is
+    logged and tried again after a backoff of at most a minute."""
 
     def __init__(
         self,
@@ -530,58 +534,40 @@ class DeliveryWorker:
         self._channels = channels
         self._settings = settings
         self._hours = hours
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-        self._stopping = False
+        poll = settings.worker_poll_seconds
+        self._job = Periodic(
+            "notify-delivery-worker",
+            self._round,
+            interval=poll,
+            retry_cap=max(poll, _RETRY_CAP_SECONDS),
+        )
 
     @property
     def running(self) -> bool:
-        return self._task is not None and not self._task.done()
+        return self._job.running
 
     def use_hours(self, hours: DeliveryHours) -> None:
         """Deliver by new delivery hours from the next round on (a calendar year was loaded)."""
         self._hours = hours
 
     def start(self) -> None:
-        if not self.running:
-            self._task = asyncio.create_task(self._run(), name="notify-delivery-worker")
+        self._job.start()
 
     def wake(self) -> None:
         """Start the next round now (e.g. after a request queued urgent messages)."""
-        self._wake.set()
+        self._job.wake()
 
     async def stop(self, grace_seconds: float = 30.0) -> None:
         """Finish the round under way (so outcomes are recorded), then stop."""
-        if self._task is None:
-            return
-        self._stopping = True
-        self._wake.set()
-        try:
-            await asyncio.wait_for(asyncio.shield(self._task), grace_seconds)
-        except TimeoutError:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        self._task = None
-        self._stopping = False
+        await self._job.stop(grace_seconds)
 
-    async def _run(self) -> None:
-        while not self._stopping:
-            busy = False
-            try:
-                done = await deliver_due(
-                    self._engine,
-                    self._sync_engine,
-                    self._channels,
-                    self._settings,
-                    self._hours,
-                    now=self._clock.now(),
-                )
-                busy = done.claimed > 0
-            except Exception:  # the database may be down: log, wait, try again
-                log.exception("delivery round failed")
-            if busy or self._stopping:
-                continue
-            self._wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._settings.worker_poll_seconds)
+    async def _round(self) -> float | None:
+        done = await deliver_due(
+            self._engine,
+            self._sync_engine,
+            self._channels,
+            self._settings,
+            self._hours,
+            now=self._clock.now(),
+        )
+        return 0 if done.claimed > 0 else None

@@ -35,7 +35,7 @@ from services.notify.messages.service import NewMessage, enqueue
 from services.notify.subscribers.models import Subscriber, SubscriberFields, SubscriberSource
 from services.notify.subscribers.service import upsert
 from services.notify.templates.service import templates
-from shared.db import conflict_insert
+from shared.db import insert_ignore
 from shared.errors import FieldError, NotFound, Unprocessable
 from shared.events import Event, EventReceipt, open_query_code
 from shared.http import ServiceClient
@@ -284,7 +284,7 @@ async def receive(
             f"notify does not handle events of type {event.type}", code="unknown_event_type"
         )
     recorded = await session.exec(
-        conflict_insert(ReceivedEvent, session.get_bind().dialect)
+        insert_ignore(ReceivedEvent, session.get_bind().dialect, conflict=["id"])
         .values(
             id=event.id,
             type=event.type,
@@ -294,7 +294,6 @@ async def receive(
             received_at=now,
             outcome="",
         )
-        .on_conflict_do_nothing(index_elements=["id"])
         .returning(col(ReceivedEvent.id))
     )
     if recorded.first() is None:

@@ -17,7 +17,7 @@ from services.notify.messages.models import (
     MessagePublic,
     MessageState,
 )
-from shared.db import conflict_insert
+from shared.db import insert_ignore
 from shared.errors import Conflict, NotFound
 from shared.logs import current_request_id
 from shared.validation import Id
@@ -84,11 +84,7 @@ async def enqueue(
         }
         for m in messages
     ]
-    statement = (
-        conflict_insert(Message, bind.dialect)
-        .values(rows)
-        .on_conflict_do_nothing(index_elements=["dedup_key"])
-    )
+    statement = insert_ignore(Message, bind.dialect, conflict=["dedup_key"]).values(rows)
     result = await session.exec(statement.returning(col(Message.id)))
     return len(result.all())
 

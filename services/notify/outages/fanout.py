@@ -34,7 +34,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from services.notify.messages.models import Channel, DeliveryWindow, Message, MessageState
 from services.notify.subscribers.models import Subscriber, SubscriberOptOut
 from services.notify.templates.service import Rendered, templates
-from shared.db import UTCDateTime, conflict_insert
+from shared.db import UTCDateTime, insert_ignore
 
 # Contact point column → channel.
 CONTACTS = (
@@ -137,27 +137,25 @@ async def fan_out(
     ).where(~opted_out)
     if only_told:
         rows = rows.where(heard)
-    statement = (
-        conflict_insert(Message, session.get_bind().dialect)
-        .from_select(
-            [
-                "dedup_key",
-                "kind",
-                "channel",
-                "recipient",
-                "subject",
-                "body",
-                "state",
-                "window",
-                "attempts",
-                "subscriber_id",
-                "outage_id",
-                "created_at",
-                "next_attempt_at",
-            ],
-            rows,
-        )
-        .on_conflict_do_nothing(index_elements=["dedup_key"])
+    statement = insert_ignore(
+        Message, session.get_bind().dialect, conflict=["dedup_key"]
+    ).from_select(
+        [
+            "dedup_key",
+            "kind",
+            "channel",
+            "recipient",
+            "subject",
+            "body",
+            "state",
+            "window",
+            "attempts",
+            "subscriber_id",
+            "outage_id",
+            "created_at",
+            "next_attempt_at",
+        ],
+        rows,
     )
     result = await session.exec(statement.execution_options(preserve_rowcount=True))
     queued: int = result.rowcount

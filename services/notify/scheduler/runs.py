@@ -18,7 +18,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.notify.scheduler.models import ScheduledJobRun
-from shared.db import conflict_insert
+from shared.db import insert_ignore
 from shared.logs import current_request_id
 
 REPLICA = f"{socket.gethostname()}:{os.getpid()}"
@@ -29,7 +29,7 @@ async def claim_run(session: AsyncSession, job_id: str, run_date: date, now: dat
     keeps the current request id, the run's."""
     request_id = current_request_id()
     statement = (
-        conflict_insert(ScheduledJobRun, session.get_bind().dialect)
+        insert_ignore(ScheduledJobRun, session.get_bind().dialect, conflict=["job_id", "run_date"])
         .values(
             job_id=job_id,
             run_date=run_date,
@@ -38,7 +38,6 @@ async def claim_run(session: AsyncSession, job_id: str, run_date: date, now: dat
             started_at=now,
             request_id=request_id,
         )
-        .on_conflict_do_nothing(index_elements=["job_id", "run_date"])
         .returning(col(ScheduledJobRun.id))
     )
     # RETURNING, not rowcount: the async drivers do not all report a row count.

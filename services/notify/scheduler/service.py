@@ -10,7 +10,6 @@ so a late or repeated run is safe. A stored job keeps its pending run unless its
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore  # type: ignore[import-untyped]
@@ -23,6 +22,7 @@ from services.notify.scheduler.jobs import JobRuntime
 from services.notify.scheduler.models import JOBS_TABLE
 from shared.calendar import BEIJING
 from shared.leader import LeaderLock
+from shared.periodic import Periodic
 
 log = logging.getLogger("huodian.notify.scheduler")
 
@@ -33,7 +33,10 @@ class NotifyScheduler:
         self._lock = lock
         self._store_engine = store_engine
         self._scheduler: AsyncIOScheduler | None = None
-        self._task: asyncio.Task[None] | None = None
+        # A leadership check now, then every standby interval (a check handles its own errors).
+        self._checks = Periodic(
+            "notify-scheduler", self.step, interval=runtime.settings.scheduler_standby_seconds
+        )
         self._leading = asyncio.Event()
 
     @property
@@ -45,15 +48,10 @@ class NotifyScheduler:
         await self._leading.wait()
 
     def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="notify-scheduler")
+        self._checks.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._checks.stop()
         self._stop_scheduling()
         await self._lock.release()
 
@@ -107,8 +105,3 @@ class NotifyScheduler:
         except Exception:  # the database may be down: stand by and try again
             log.exception("scheduler leadership check failed")
             self._stop_scheduling()
-
-    async def _run(self) -> None:
-        while True:
-            await self.step()
-            await asyncio.sleep(self.runtime.settings.scheduler_standby_seconds)

@@ -22,7 +22,7 @@ from services.notify.subscribers.models import (
     SubscriberSource,
     SubscriberUpdate,
 )
-from shared.db import conflict_insert
+from shared import db
 from shared.errors import Conflict, FieldError, NotFound, Unprocessable
 from shared.outbound import OutboundPolicy, UrlNotAllowed
 from shared.timeutil import beijing_date
@@ -290,15 +290,15 @@ async def upsert(
         }
         for r in rows
     ]
-    statement = conflict_insert(Subscriber, session.get_bind().dialect)
-    given = statement.excluded.served_since
-    statement = statement.on_conflict_do_update(
-        index_elements=["account_number"],
-        index_where=CURRENT,
-        set_={
-            **{name: statement.excluded[name] for name in _UPSERTED},
+    statement = db.upsert(
+        Subscriber,
+        session.get_bind().dialect,
+        conflict=["account_number"],
+        where=CURRENT,
+        set_=lambda given: {
+            **{name: given[name] for name in _UPSERTED},
             "served_since": case(
-                (given < col(Subscriber.served_since), given),
+                (given.served_since < col(Subscriber.served_since), given.served_since),
                 else_=col(Subscriber.served_since),
             ),
         },
