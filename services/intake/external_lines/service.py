@@ -27,9 +27,10 @@ from sqlalchemy import ColumnElement, and_, func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from services.intake.access import check_operator, check_reader
+from services.intake.applications.loading import get_application
 from services.intake.applications.log import append_event
 from services.intake.applications.models import Application, ApplicationStatus, EventKind
-from services.intake.applications.service import check_operator, check_reader, get_application
 from services.intake.external_lines.gate import mark_completed
 from services.intake.external_lines.models import (
     APPROVAL_STATE_LABELS,

@@ -15,9 +15,9 @@ from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from services.intake.access import check_reader
 from services.intake.applications.log import append_event
 from services.intake.applications.models import Application, EventKind
-from services.intake.applications.service import check_reader
 from services.intake.rules.identity import mask_mobile
 from services.intake.rules.three_zero import load_three_zero_rules
 from services.intake.whitelist.models import (
