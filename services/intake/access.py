@@ -7,9 +7,7 @@ from typing import Any
 
 from sqlmodel import col
 
-from services.intake.applications.models import (
-    Application,
-)
+from services.intake.applications.models import Application
 from shared import units
 from shared.auth import Principal, Role
 from shared.errors import Forbidden

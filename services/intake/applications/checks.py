@@ -4,10 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from services.intake.applications.models import (
-    Application,
-    ApplicationStatus,
-)
+from services.intake.applications.models import Application, ApplicationStatus
 from shared.errors import Conflict
 
 ENDED = (ApplicationStatus.connected, ApplicationStatus.closed)

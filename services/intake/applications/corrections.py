@@ -10,14 +10,8 @@ from typing import Any
 from pydantic import EmailStr, TypeAdapter, ValidationError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.intake.applications.clocking import (
-    Clocking,
-    refresh,
-)
-from services.intake.applications.creating import (
-    check_three_zero,
-    validated_identity,
-)
+from services.intake.applications.clocking import Clocking, refresh
+from services.intake.applications.creating import check_three_zero, validated_identity
 from services.intake.applications.loading import load_pauses, load_stages
 from services.intake.applications.log import append_event
 from services.intake.applications.models import (
@@ -26,18 +20,12 @@ from services.intake.applications.models import (
     CorrectionRequest,
     EventKind,
 )
-from services.intake.applications.stages import (
-    connected_event_data,
-)
+from services.intake.applications.stages import connected_event_data
 from services.intake.applications.switch import switch_workflow
 from services.intake.outbox.models import EventType
 from services.intake.outbox.service import enqueue
 from services.intake.policies.service import get_version
-from services.intake.rules.identity import (
-    FieldErrors,
-    mask_id_number,
-    mask_mobile,
-)
+from services.intake.rules.identity import FieldErrors, mask_id_number, mask_mobile
 from shared.auth import Principal
 from shared.calendar import beijing_date
 from shared.errors import Unprocessable

@@ -10,10 +10,7 @@ from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.intake.applications.clocking import (
-    Clocking,
-    refresh,
-)
+from services.intake.applications.clocking import Clocking, refresh
 from services.intake.applications.log import append_event
 from services.intake.applications.models import (
     Application,
@@ -24,16 +21,9 @@ from services.intake.applications.models import (
     IdKind,
 )
 from services.intake.applications.query_codes import query_code_digest
-from services.intake.policies.models import (
-    LOW_VOLTAGE_TYPES,
-    STAGE_LABELS,
-)
+from services.intake.policies.models import LOW_VOLTAGE_TYPES, STAGE_LABELS
 from services.intake.policies.service import version_in_force
-from services.intake.rules.identity import (
-    FieldErrors,
-    parse_credit_code,
-    parse_resident_id,
-)
+from services.intake.rules.identity import FieldErrors, parse_credit_code, parse_resident_id
 from services.intake.rules.three_zero import load_three_zero_rules
 from shared.auth import Principal
 from shared.calendar import beijing_date
@@ -94,7 +84,7 @@ async def create_application(
 ) -> tuple[Application, str]:
     """Store a checked application with its stages, the first one started, and its first log
     entry; returns it with the applicant's query code (查询码). The whole process of accepting
-    one (受理) is :func:`services.intake.flows.accept_application`."""
+    one (受理) is :func:`services.intake.flows.service.accept_application`."""
     today = beijing_date(now)
     policy = await version_in_force(session, data.jurisdiction, today)
     entry = policy.entry_for(data.customer_type)

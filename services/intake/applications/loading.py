@@ -5,11 +5,7 @@ from __future__ import annotations
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.intake.applications.models import (
-    Application,
-    ApplicationPause,
-    ApplicationStage,
-)
+from services.intake.applications.models import Application, ApplicationPause, ApplicationStage
 from shared.errors import NotFound
 
 

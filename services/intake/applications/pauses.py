@@ -9,10 +9,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.intake.access import check_operator
 from services.intake.applications.checks import check_changeable, check_not_before
-from services.intake.applications.clocking import (
-    Clocking,
-    refresh,
-)
+from services.intake.applications.clocking import Clocking, refresh
 from services.intake.applications.loading import get_application, load_pauses, load_stages
 from services.intake.applications.log import append_event
 from services.intake.applications.models import (

@@ -7,10 +7,7 @@ from datetime import datetime
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.intake.applications.clocking import (
-    Clocking,
-    refresh,
-)
+from services.intake.applications.clocking import Clocking, refresh
 from services.intake.applications.loading import load_pauses, load_stages
 from services.intake.applications.log import append_event
 from services.intake.applications.models import (
@@ -20,9 +17,7 @@ from services.intake.applications.models import (
     EventKind,
 )
 from services.intake.applications.switch import limits_under
-from services.intake.policies.models import (
-    PolicyVersionPublic,
-)
+from services.intake.policies.models import PolicyVersionPublic
 from services.intake.policies.service import list_versions
 from shared.errors import Conflict
 

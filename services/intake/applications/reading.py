@@ -15,9 +15,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from services.intake.access import check_reader, visible_to
 from services.intake.applications import clock
 from services.intake.applications.checks import ENDED
-from services.intake.applications.clocking import (
-    watch_state,
-)
+from services.intake.applications.clocking import watch_state
 from services.intake.applications.loading import get_application
 from services.intake.applications.models import (
     PAUSE_REASON_LABELS,
@@ -37,14 +35,8 @@ from services.intake.applications.models import (
     TimeSpent,
     WatchState,
 )
-from services.intake.policies.models import (
-    STAGE_LABELS,
-    Stage,
-)
-from services.intake.rules.identity import (
-    mask_id_number,
-    mask_mobile,
-)
+from services.intake.policies.models import STAGE_LABELS, Stage
+from services.intake.rules.identity import mask_id_number, mask_mobile
 from shared import units
 from shared.auth import Principal, Role
 from shared.calendar import WorkingCalendar

@@ -7,14 +7,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Query, Request, status
 from fastapi.responses import JSONResponse
 
-from services.intake import flows
 from services.intake.applications import pauses, reading, stages, verification, why
 from services.intake.applications.clocking import Clocking
 from services.intake.applications.models import (
-    ApplicantProgress,
     ApplicationCreate,
-    ApplicationCreated,
-    ApplicationDetail,
     ApplicationPage,
     ApplicationStatus,
     ChainCheck,
@@ -29,8 +25,10 @@ from services.intake.applications.models import (
 from services.intake.applications.query_codes import applicant_application
 from services.intake.applications.why import DeadlineWhy
 from services.intake.deps import Calendar, Config, CurrentClerk, Keys, Staff
+from services.intake.flows import service as flows
+from services.intake.flows.models import ApplicantProgress, ApplicationCreated, ApplicationDetail
+from services.intake.idempotency import IdempotencyRecord
 from services.intake.policies.models import Stage
-from services.intake.portal.models import IdempotencyRecord
 from shared import idempotency
 from shared.app import Session
 from shared.calendar import WorkingCalendar, beijing_date

@@ -13,10 +13,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.intake.access import check_operator
 from services.intake.applications.checks import check_changeable, check_not_before
-from services.intake.applications.clocking import (
-    Clocking,
-    refresh,
-)
+from services.intake.applications.clocking import Clocking, refresh
 from services.intake.applications.loading import get_application, load_pauses, load_stages
 from services.intake.applications.log import append_event
 from services.intake.applications.models import (
@@ -30,10 +27,7 @@ from services.intake.applications.models import (
 from services.intake.applications.pauses import end_pause
 from services.intake.outbox.models import EventType
 from services.intake.outbox.service import enqueue
-from services.intake.policies.models import (
-    STAGE_LABELS,
-    Stage,
-)
+from services.intake.policies.models import STAGE_LABELS, Stage
 from shared.auth import Principal
 from shared.calendar import beijing_date
 from shared.errors import Conflict, FieldError, Unprocessable

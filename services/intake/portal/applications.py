@@ -24,7 +24,7 @@ from services.intake.applications.models import (
     IdKind,
 )
 from services.intake.documents.online import VerifiedLicence, record_verified_licences
-from services.intake.flows import accept_application
+from services.intake.flows.service import accept_application
 from services.intake.portal.areas import ServiceAreas
 from services.intake.portal.auth import PortalPrincipal
 from services.intake.portal.models import (

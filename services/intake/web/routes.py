@@ -9,9 +9,9 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import HTMLResponse
 
-from services.intake import flows
 from services.intake.applications import reading
 from services.intake.applications.query_codes import applicant_application
+from services.intake.flows import service as flows
 from services.intake.policies.models import STAGE_LABELS
 from shared.app import Session
 from shared.auth import Role

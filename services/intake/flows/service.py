@@ -16,27 +16,19 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.intake.access import check_operator, check_reader
 from services.intake.applications.checks import ENDED, check_not_before
-from services.intake.applications.clocking import (
-    Clocking,
-)
+from services.intake.applications.clocking import Clocking
 from services.intake.applications.corrections import (
     THREE_ZERO_FIELDS,
     apply_correction,
     switch_to,
     tell_subscriber,
 )
-from services.intake.applications.creating import (
-    check_new,
-    create_application,
-    received_event_data,
-)
+from services.intake.applications.creating import check_new, create_application, received_event_data
 from services.intake.applications.loading import get_application, load_pauses, load_stages
 from services.intake.applications.models import (
     PAUSE_REASON_LABELS,
-    ApplicantProgress,
     Application,
     ApplicationCreate,
-    ApplicationDetail,
     ApplicationPause,
     ApplicationStatus,
     CorrectionRequest,
@@ -47,16 +39,8 @@ from services.intake.applications.models import (
 )
 from services.intake.applications.pauses import open_pause, stop_clock
 from services.intake.applications.rating import record_rating
-from services.intake.applications.reading import (
-    pause_public,
-    stage_public,
-    to_public,
-)
-from services.intake.applications.stages import (
-    complete,
-    record_connection_point,
-    stage_to_complete,
-)
+from services.intake.applications.reading import pause_public, stage_public, to_public
+from services.intake.applications.stages import complete, record_connection_point, stage_to_complete
 from services.intake.documents.gate import check_stage_documents
 from services.intake.documents.on_file import (
     check_change_of_use,
@@ -68,17 +52,13 @@ from services.intake.documents.on_file import (
 from services.intake.documents.pauses import ask_on_pause
 from services.intake.external_lines.gate import external_line_ready_to_connect
 from services.intake.fees.sheet import applicant_fees, fee_sheet
+from services.intake.flows.models import ApplicantProgress, ApplicationDetail
 from services.intake.outbox.models import EventType
 from services.intake.outbox.service import enqueue
-from services.intake.policies.models import (
-    STAGE_LABELS,
-    Stage,
-)
+from services.intake.policies.models import STAGE_LABELS, Stage
 from services.intake.portal.pre_applications import join_application
 from services.intake.rules.documents import load_document_catalogue, required_documents
-from services.intake.rules.identity import (
-    FieldErrors,
-)
+from services.intake.rules.identity import FieldErrors
 from services.intake.whitelist import assess as three_zero
 from services.intake.whitelist.gate import whitelist_ready_to_connect
 from shared import units
