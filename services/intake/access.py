@@ -39,6 +39,16 @@ def check_reader(application: Application, principal: Principal) -> bool:
     return False
 
 
+def check_unit_filter(principal: Principal, unit: str | None) -> None:
+    """A clerk narrows a listing only to a unit they act for (theirs or one under them)."""
+    if (
+        principal.role is Role.clerk
+        and unit is not None
+        and not units.covers(principal.units, unit)
+    ):
+        raise Forbidden(f"you do not act for {unit}", code="not_your_unit")
+
+
 def visible_to(query: Any, principal: Principal) -> Any:
     """``query`` narrowed to the applications ``principal`` may see: a clerk those of their units,
     a supervisor those their units supervise, administrators and viewers all."""

@@ -12,7 +12,7 @@ from sqlalchemy import func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.intake.access import check_reader, visible_to
+from services.intake.access import check_reader, check_unit_filter, visible_to
 from services.intake.applications import clock
 from services.intake.applications.checks import ENDED
 from services.intake.applications.clocking import watch_state
@@ -40,7 +40,6 @@ from services.intake.rules.identity import mask_id_number, mask_mobile
 from shared import units
 from shared.auth import Principal, Role
 from shared.calendar import WorkingCalendar
-from shared.errors import Forbidden
 from shared.masking import masked_unless
 from shared.vocab import CustomerType
 
@@ -283,9 +282,7 @@ async def list_applications(
     offset: int = 0,
 ) -> ApplicationPage:
     """Applications the caller may see, newest first."""
-    if principal.role is Role.clerk and flt.unit is not None:
-        if not units.covers(principal.units, flt.unit):
-            raise Forbidden(f"you do not act for {flt.unit}", code="not_your_unit")
+    check_unit_filter(principal, flt.unit)
     query = visible_to(select(Application), principal)
     if flt.status is not None:
         query = query.where(col(Application.status) == flt.status.value)
