@@ -30,7 +30,7 @@ import logging
 
 from fastapi import FastAPI
 
-from services.intake.applications.service import Clocking
+from services.intake.applications.clocking import Clocking
 from services.intake.due_changes.service import LoadOutcome, recompute_and_record
 from services.intake.integrity.checkpoints import Checkpoint
 from services.intake.integrity.clock_record import STARTUP_ACTOR

@@ -11,12 +11,12 @@ from services.intake.documents.models import ApplicationDocument, ChangeOfUseLin
 from services.intake.due_changes.models import DueChange
 from services.intake.external_lines.models import ExternalLineRecord
 from services.intake.fees.models import ApplicationFee
+from services.intake.idempotency import IdempotencyRecord
 from services.intake.integrity.models import ClockParameter
 from services.intake.monitoring.models import Escalation
 from services.intake.outbox.models import OutboxEvent
 from services.intake.policies.models import TimeLimitPolicy
 from services.intake.portal.models import (
-    IdempotencyRecord,
     LicenceCheck,
     PortalClient,
     PortalNonce,

@@ -31,10 +31,7 @@ from sqlalchemy import (
 from sqlmodel import Field
 
 from services.intake.db import IntakeTable
-from services.intake.documents.models import DocumentsView
-from services.intake.fees.models import ApplicantFee, FeeSheet
 from services.intake.policies.models import Stage
-from services.intake.whitelist.models import ThreeZeroOverrideIn, ThreeZeroPublic
 from shared.db import UTCDateTime, enum_column
 from shared.masking import FREE_TEXT, FreeText
 from shared.timeutil import BeijingTime
@@ -297,6 +294,16 @@ class ApplicationEvent(IntakeTable, table=True):
 # ---- request shapes --------------------------------------------------------------------------
 
 
+class ThreeZeroOverrideIn(BaseModel):
+    """A clerk's override of the 三零 decision the facts give (人工调整“三零”判定)."""
+
+    model_config = ConfigDict(extra="forbid")
+    eligible: bool = DataField(description="The outcome chosen against the facts' decision")
+    reason: str | None = DataField(
+        default=None, max_length=2000, description="调整理由（必填）, e.g. 非小微企业"
+    )
+
+
 class _Body(BaseModel):
     # A caller may not send what the server stamps (times, authors): unknown fields are refused.
     model_config = ConfigDict(extra="forbid")
@@ -505,21 +512,6 @@ class ApplicationPublic(CustomerTyped):
     project_code: str | None = None
 
 
-class ApplicationDetail(ApplicationPublic):
-    stages: list[StagePublic]
-    pauses: list[PausePublic]
-    three_zero: ThreeZeroPublic | None = DataField(default=None, description="三零判定")
-    documents: DocumentsView | None = DataField(default=None, description="申请资料")
-    fees: FeeSheet | None = DataField(default=None, description="收费清单")
-
-
-class ApplicationCreated(BaseModel):
-    application: ApplicationDetail
-    query_code: str = DataField(
-        description="查询码: shown once; the applicant checks progress with it"
-    )
-
-
 class ApplicationPage(BaseModel):
     total: int
     limit: int
@@ -577,32 +569,3 @@ class ProgressStage(BaseModel):
     completed_at: BeijingTime | None
     due_date: date | None
     due_provisional: bool = DataField(description="暂定: counted over an unpublished year")
-
-
-class ApplicantProgress(BaseModel):
-    """What the applicant sees with the number and query code (办电进度查询)."""
-
-    number: str
-    customer_type_label: str
-    status: ApplicationStatus
-    status_label: str
-    accepted_at: BeijingTime
-    current_stage_label: str | None
-    due_date: date | None
-    due_provisional: bool = DataField(
-        description="暂定: the due date counts over a year whose holidays are not published "
-        "yet, and moves when they are"
-    )
-    stages: list[ProgressStage]
-    awaiting_you: list[str] = DataField(description="What is awaited from the applicant (待您办理)")
-    documents: list[str] = DataField(
-        description="Documents this stage may ask for (本环节所需资料)"
-    )
-    documents_needed: list[str] = DataField(
-        default_factory=list,
-        description="Of those, the ones still to be given (尚需提供的资料)",
-    )
-    fees: list[ApplicantFee] = DataField(default_factory=list, description="收费项目")
-    fee_total: Decimal = DataField(default=Decimal("0.00"), description="收费合计（元）")
-    can_rate: bool
-    rating: int | None

@@ -7,12 +7,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Query, Request, status
 from fastapi.responses import JSONResponse
 
-from services.intake.applications import service, verification, why
+from services.intake.applications import pauses, reading, stages, verification, why
+from services.intake.applications.clocking import Clocking
 from services.intake.applications.models import (
-    ApplicantProgress,
     ApplicationCreate,
-    ApplicationCreated,
-    ApplicationDetail,
     ApplicationPage,
     ApplicationStatus,
     ChainCheck,
@@ -25,11 +23,12 @@ from services.intake.applications.models import (
     StageCompletion,
 )
 from services.intake.applications.query_codes import applicant_application
-from services.intake.applications.service import ApplicationFilter, Clocking
 from services.intake.applications.why import DeadlineWhy
 from services.intake.deps import Calendar, Config, CurrentClerk, Keys, Staff
+from services.intake.flows import service as flows
+from services.intake.flows.models import ApplicantProgress, ApplicationCreated, ApplicationDetail
+from services.intake.idempotency import IdempotencyRecord
 from services.intake.policies.models import Stage
-from services.intake.portal.models import IdempotencyRecord
 from shared import idempotency
 from shared.app import Session
 from shared.calendar import WorkingCalendar, beijing_date
@@ -72,7 +71,7 @@ async def create_application(
     — the same number and query code — instead of a second application."""
 
     async def accept() -> tuple[int, ApplicationCreated]:
-        application, code = await service.create_application(
+        application, code = await flows.accept_application(
             session,
             body,
             clerk=clerk,
@@ -80,9 +79,7 @@ async def create_application(
             clocking=_clocking(calendar, config),
             keyring=keys,
         )
-        shown = await service.detail(
-            session, application, calendar, beijing_date(now), unmasked=True
-        )
+        shown = await flows.detail(session, application, calendar, beijing_date(now), unmasked=True)
         return status.HTTP_201_CREATED, ApplicationCreated(application=shown, query_code=code)
 
     if key is None:
@@ -112,8 +109,10 @@ async def list_applications(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Offset = 0,
 ) -> ApplicationPage:
-    flt = ApplicationFilter(status=status_, unit=unit, customer_type=customer_type, stage=stage)
-    return await service.list_applications(
+    flt = reading.ApplicationFilter(
+        status=status_, unit=unit, customer_type=customer_type, stage=stage
+    )
+    return await reading.list_applications(
         session, staff, flt, calendar, beijing_date(now), limit=limit, offset=offset
     )
 
@@ -122,7 +121,7 @@ async def list_applications(
 async def get_application(
     number: str, staff: Staff, session: Session, calendar: Calendar, now: Now
 ) -> ApplicationDetail:
-    return await service.read_detail(session, number, staff, calendar, beijing_date(now))
+    return await flows.read_detail(session, number, staff, calendar, beijing_date(now))
 
 
 @router.get(
@@ -159,10 +158,10 @@ async def complete_stage(
     config: Config,
     now: Now,
 ) -> ApplicationDetail:
-    application = await service.complete_stage(
+    application = await flows.complete_stage(
         session, number, stage, body, actor=clerk, now=now, clocking=_clocking(calendar, config)
     )
-    return await service.detail(session, application, calendar, beijing_date(now), unmasked=True)
+    return await flows.detail(session, application, calendar, beijing_date(now), unmasked=True)
 
 
 @router.post("/applications/{number}/pause", summary="Pause the clock for the customer (暂停计时)")
@@ -175,10 +174,10 @@ async def pause(
     config: Config,
     now: Now,
 ) -> ApplicationDetail:
-    application = await service.pause(
+    application = await flows.pause(
         session, number, body, actor=clerk, now=now, clocking=_clocking(calendar, config)
     )
-    return await service.detail(session, application, calendar, beijing_date(now), unmasked=True)
+    return await flows.detail(session, application, calendar, beijing_date(now), unmasked=True)
 
 
 @router.post("/applications/{number}/resume", summary="Resume the clock (恢复计时)")
@@ -191,10 +190,10 @@ async def resume(
     config: Config,
     now: Now,
 ) -> ApplicationDetail:
-    application = await service.resume(
+    application = await pauses.resume(
         session, number, body, actor=clerk, now=now, clocking=_clocking(calendar, config)
     )
-    return await service.detail(session, application, calendar, beijing_date(now), unmasked=True)
+    return await flows.detail(session, application, calendar, beijing_date(now), unmasked=True)
 
 
 @router.post("/applications/{number}/close", summary="End without connection (终止办理)")
@@ -207,10 +206,10 @@ async def close(
     config: Config,
     now: Now,
 ) -> ApplicationDetail:
-    application = await service.close(
+    application = await stages.close(
         session, number, body, actor=clerk, now=now, clocking=_clocking(calendar, config)
     )
-    return await service.detail(session, application, calendar, beijing_date(now), unmasked=True)
+    return await flows.detail(session, application, calendar, beijing_date(now), unmasked=True)
 
 
 @router.post("/applications/{number}/corrections", summary="Correct a detail (信息更正)")
@@ -223,15 +222,15 @@ async def correct(
     config: Config,
     now: Now,
 ) -> ApplicationDetail:
-    application = await service.correct(
+    application = await flows.correct(
         session, number, body, actor=clerk, now=now, clocking=_clocking(calendar, config)
     )
-    return await service.detail(session, application, calendar, beijing_date(now), unmasked=True)
+    return await flows.detail(session, application, calendar, beijing_date(now), unmasked=True)
 
 
 @router.get("/applications/{number}/log", summary="The stage log (环节记录)")
 async def read_log(number: str, staff: Staff, session: Session) -> list[EventPublic]:
-    return await service.read_log(session, number, staff)
+    return await reading.read_log(session, number, staff)
 
 
 @router.get("/applications/{number}/log/verify", summary="Verify the log's hash chain (记录校验)")
@@ -255,7 +254,7 @@ async def progress(
     number: str, query_code: QueryCode, session: Session, now: Now, request: Request
 ) -> ApplicantProgress:
     application = await applicant_application(request, session, number, query_code, now)
-    return await service.progress(session, application, today=beijing_date(now))
+    return await flows.progress(session, application, today=beijing_date(now))
 
 
 @public_router.post(
@@ -272,4 +271,4 @@ async def rate(
     request: Request,
 ) -> ApplicantProgress:
     application = await applicant_application(request, session, number, query_code, now)
-    return await service.rate(session, application, body, now=now)
+    return await flows.rate(session, application, body, now=now)

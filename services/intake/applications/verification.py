@@ -9,7 +9,10 @@ from __future__ import annotations
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from services.intake.access import check_reader
 from services.intake.applications import record
+from services.intake.applications.clocking import Clocking, refresh
+from services.intake.applications.loading import get_application, load_pauses, load_stages
 from services.intake.applications.log import check_chain
 from services.intake.applications.models import (
     Application,
@@ -19,15 +22,7 @@ from services.intake.applications.models import (
     ChainCheck,
     Finding,
 )
-from services.intake.applications.service import (
-    Clocking,
-    _pauses,
-    _stages,
-    check_reader,
-    events,
-    get_application,
-    refresh,
-)
+from services.intake.applications.reading import events
 from services.intake.integrity.clock_record import check_clock_record
 from shared.auth import Principal
 from shared.keyring import Keyring
@@ -78,8 +73,8 @@ async def verify_one(
         keyring,
         application,
         await events(session, application),
-        await _stages(session, application.id),
-        await _pauses(session, application.id),
+        await load_stages(session, application.id),
+        await load_pauses(session, application.id),
         clocking,
     )
 

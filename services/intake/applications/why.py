@@ -16,7 +16,10 @@ from typing import Annotated, Literal
 from pydantic import BaseModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from services.intake.access import check_reader
 from services.intake.applications import clock
+from services.intake.applications.checks import ENDED
+from services.intake.applications.loading import get_application, load_pauses, load_stages
 from services.intake.applications.models import (
     PAUSE_REASON_LABELS,
     Application,
@@ -24,13 +27,6 @@ from services.intake.applications.models import (
     ApplicationStage,
     ApplicationStatus,
     PauseReason,
-)
-from services.intake.applications.service import (
-    ENDED,
-    _pauses,
-    _stages,
-    check_reader,
-    get_application,
 )
 from services.intake.policies.models import STAGE_LABELS, Stage
 from services.intake.policies.service import get_version
@@ -293,7 +289,7 @@ async def stage_why(
     """Why a stage is due when it is, and why it has taken the working days it has."""
     application = await get_application(session, number)
     unmasked = check_reader(application, principal)
-    stages = await _stages(session, application.id)
+    stages = await load_stages(session, application.id)
     target = next((s for s in stages if s.stage is stage), None)
     if target is None:
         raise Conflict(
@@ -304,7 +300,7 @@ async def stage_why(
             f"{STAGE_LABELS[stage]} has not started; its clock has not run yet",
             code="stage_not_started",
         )
-    pauses = [p for p in await _pauses(session, application.id) if p.stage_seq == target.seq]
+    pauses = [p for p in await load_pauses(session, application.id) if p.stage_seq == target.seq]
     why = _explain(
         application=application,
         subject="stage",
@@ -333,7 +329,7 @@ async def application_why(
     """Why the whole process (总时长) stands where it does, and its due date when it has one."""
     application = await get_application(session, number)
     unmasked = check_reader(application, principal)
-    stages = await _stages(session, application.id)
+    stages = await load_stages(session, application.id)
     why = _explain(
         application=application,
         subject="total",
@@ -344,7 +340,7 @@ async def application_why(
         # Staged processes are watched stage by stage; only an unstaged one has a total due date.
         with_due=not application.staged and application.status not in ENDED,
         completed_day=None,
-        pauses=await _pauses(session, application.id),
+        pauses=await load_pauses(session, application.id),
         stage_of={s.seq: s.stage for s in stages},
         policy=await _policy(session, application),
         calendar=calendar,

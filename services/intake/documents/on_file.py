@@ -6,7 +6,7 @@ application names the earlier application it changes, which must carry the same 
 connected; its documents on file are then the documents received on every other application of
 that customer, and the valid ones of a kind the rules mark reusable are not asked for again.
 
-No authorisation here: :mod:`services.intake.applications.service` calls this module while
+No authorisation here: :mod:`services.intake.flows` calls this module while
 accepting and reading applications, and :mod:`.service` after checking the caller.
 """
 

@@ -6,7 +6,8 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Response, status
 
-from services.intake.applications.service import check_operator, check_reader, get_application
+from services.intake.access import check_operator, check_reader
+from services.intake.applications.loading import get_application
 from services.intake.deps import Calendar, CurrentClerk, Staff
 from services.intake.documents import pauses, service
 from services.intake.documents.models import (

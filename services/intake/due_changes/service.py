@@ -34,19 +34,15 @@ from sqlalchemy import select as sa_select
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from services.intake.access import check_reader
+from services.intake.applications.clocking import Clocking, recompute_for_year, recompute_live
+from services.intake.applications.loading import get_application
 from services.intake.applications.log import append_event
 from services.intake.applications.models import (
     Application,
     ApplicationStage,
     ApplicationStatus,
     EventKind,
-)
-from services.intake.applications.service import (
-    Clocking,
-    check_reader,
-    get_application,
-    recompute_for_year,
-    recompute_live,
 )
 from services.intake.due_changes.models import (
     CLEARED_LABELS,

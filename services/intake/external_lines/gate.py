@@ -1,7 +1,7 @@
 """What connecting the power (装表接电) requires of the external-line works.
 
-Called by the applications service when the last stage is completed, so it depends on nothing
-but the works' own table.
+Called by :func:`services.intake.flows.service.complete_stage` when the last stage is
+completed, so it depends on nothing but the works' own table.
 """
 
 from __future__ import annotations

@@ -27,9 +27,10 @@ from sqlalchemy import ColumnElement, and_, func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from services.intake.access import check_operator, check_reader, check_unit_filter
+from services.intake.applications.loading import get_application
 from services.intake.applications.log import append_event
 from services.intake.applications.models import Application, ApplicationStatus, EventKind
-from services.intake.applications.service import check_operator, check_reader, get_application
 from services.intake.external_lines.gate import mark_completed
 from services.intake.external_lines.models import (
     APPROVAL_STATE_LABELS,
@@ -61,7 +62,7 @@ from services.intake.rules.terms import voltage_of
 from shared import units
 from shared.auth import Principal, Role
 from shared.calendar import WorkingCalendar, beijing_date
-from shared.errors import Conflict, Forbidden, NotFound
+from shared.errors import Conflict, NotFound
 from shared.masking import masked_unless
 
 ENDED = (ApplicationStatus.connected, ApplicationStatus.closed)
@@ -396,8 +397,7 @@ async def list_works(
         Application, col(Application.id) == col(ExternalLineRecord.application_id)
     )
     if principal.role is Role.clerk:
-        if flt.unit is not None and not units.covers(principal.units, flt.unit):
-            raise Forbidden(f"you do not act for {flt.unit}", code="not_your_unit")
+        check_unit_filter(principal, flt.unit)
         query = query.where(col(Application.unit).in_(units.covered(principal.units)))
     elif principal.role is Role.supervisor:
         query = query.where(col(Application.supervising_unit).in_(units.covered(principal.units)))

@@ -6,7 +6,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
-from services.intake.applications.service import check_operator, check_reader, get_application
+from services.intake.access import check_operator, check_reader
+from services.intake.applications.loading import get_application
 from services.intake.deps import CurrentClerk, CurrentSupervisor, Staff
 from services.intake.fees import approval, service
 from services.intake.fees.models import FeeDecisionIn, FeeItemsIn, FeeSheet, FeeVoid, PendingFees

@@ -34,7 +34,7 @@ from services.intake.applications.models import (
     ApplicationEvent,
     EventKind,
 )
-from services.intake.applications.service import events as log_of
+from services.intake.applications.reading import events as log_of
 from services.intake.documents.models import ApplicationDocument
 from services.intake.integrity.checkpoints import CheckpointFile, check_line, check_line_public
 from services.intake.policies.models import Stage

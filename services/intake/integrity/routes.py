@@ -8,7 +8,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from services.intake.applications.service import check_reader, get_application
+from services.intake.access import check_reader
+from services.intake.applications.loading import get_application
 from services.intake.deps import Config, CurrentAdmin, Keys, Staff
 from services.intake.integrity.bundle import build_bundle
 from services.intake.integrity.checkpoints import checkpoint_path, read_checkpoints

@@ -8,8 +8,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from services.intake.applications.clocking import Clocking
 from services.intake.applications.log import use_keyring
-from services.intake.applications.service import Clocking
 from services.intake.integrity.checkpoints import Checkpoint, checkpoint_path, write_checkpoint
 from services.intake.integrity.sweep import Progress, Report, verify_all
 from services.intake.outbox.models import EventType

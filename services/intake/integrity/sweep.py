@@ -16,6 +16,7 @@ from sqlalchemy import func
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col, select
 
+from services.intake.applications.clocking import Clocking
 from services.intake.applications.models import (
     Application,
     ApplicationEvent,
@@ -24,7 +25,6 @@ from services.intake.applications.models import (
     ChainCheck,
     Finding,
 )
-from services.intake.applications.service import Clocking
 from services.intake.applications.verification import check_application
 from services.intake.integrity.checkpoints import against_checkpoints, read_checkpoints
 from services.intake.integrity.clock_record import check_clock_record

@@ -19,6 +19,7 @@ from sqlalchemy import select as sa_select
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from services.intake.access import check_unit_filter
 from services.intake.applications import clock
 from services.intake.applications.models import (
     Application,
@@ -38,7 +39,7 @@ from shared import units
 from shared.auth import Principal, Role
 from shared.calendar import WorkingCalendar
 from shared.db import fetch_all
-from shared.errors import Forbidden, Unprocessable
+from shared.errors import Unprocessable
 from shared.vocab import CustomerType
 
 WORST_CASES = 5
@@ -61,8 +62,7 @@ def _scope(principal: Principal, flt: KpiFilter) -> list[ColumnElement[bool]]:
         col(Application.ended_day) <= flt.period_end,
     ]
     if principal.role is Role.clerk:
-        if flt.unit is not None and not units.covers(principal.units, flt.unit):
-            raise Forbidden(f"you do not act for {flt.unit}", code="not_your_unit")
+        check_unit_filter(principal, flt.unit)
         conditions.append(col(Application.unit).in_(units.covered(principal.units)))
     elif principal.role is Role.supervisor:
         conditions.append(col(Application.supervising_unit).in_(units.covered(principal.units)))

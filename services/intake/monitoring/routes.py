@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from services.intake.applications.service import Clocking, recompute_open
+from services.intake.applications.clocking import Clocking, recompute_open
 from services.intake.deps import Calendar, Config, CurrentAdmin, CurrentSupervisor, Staff
 from services.intake.monitoring import service
 from services.intake.monitoring.models import (

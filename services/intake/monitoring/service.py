@@ -17,6 +17,7 @@ from sqlalchemy import select as sa_select
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from services.intake.access import check_unit_filter
 from services.intake.applications.log import append_event
 from services.intake.applications.models import (
     UNWARNED,
@@ -91,12 +92,7 @@ async def list_watch(
     offset: int = 0,
 ) -> WatchPage:
     """At-risk or overdue stages, soonest due first, counted and paged in SQL."""
-    if (
-        principal.role is Role.clerk
-        and flt.unit is not None
-        and not units.covers(principal.units, flt.unit)
-    ):
-        raise Forbidden(f"you do not act for {flt.unit}", code="not_your_unit")
+    check_unit_filter(principal, flt.unit)
     query: AnySelect = sa_select(
         col(Application.number),
         col(Application.unit),

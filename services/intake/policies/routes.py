@@ -6,7 +6,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
-from services.intake.applications.service import Clocking, rejudge_for_policy
+from services.intake.applications.clocking import Clocking
+from services.intake.applications.policy_changes import rejudge_for_policy
 from services.intake.deps import Calendar, Config, CurrentAdmin
 from services.intake.policies import service
 from services.intake.policies.models import (

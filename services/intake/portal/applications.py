@@ -16,14 +16,15 @@ from datetime import datetime
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from services.intake.applications.clocking import Clocking
 from services.intake.applications.models import (
     Application,
     ApplicationCreate,
     Channel,
     IdKind,
 )
-from services.intake.applications.service import Clocking, create_application
 from services.intake.documents.online import VerifiedLicence, record_verified_licences
+from services.intake.flows.service import accept_application
 from services.intake.portal.areas import ServiceAreas
 from services.intake.portal.auth import PortalPrincipal
 from services.intake.portal.models import (
@@ -134,7 +135,7 @@ async def submit_application(
             ],
         )
     accepting = Principal(subject=caller.actor, units=(area.unit,))
-    application, query_code = await create_application(
+    application, query_code = await accept_application(
         session,
         ApplicationCreate(
             jurisdiction=area.jurisdiction,

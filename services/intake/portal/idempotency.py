@@ -14,8 +14,8 @@ from datetime import datetime
 from fastapi.responses import JSONResponse
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from services.intake.idempotency import IdempotencyRecord
 from services.intake.portal.auth import PortalPrincipal
-from services.intake.portal.models import IdempotencyRecord
 from shared import idempotency
 from shared.idempotency import (
     HEADER,

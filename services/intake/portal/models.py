@@ -3,7 +3,6 @@ to repeat, the projects the approval platform pushes, and the status callbacks i
 
 - :class:`PortalClient` — a portal's API key and its webhook URL.
 - :class:`PortalNonce` — nonces already used, so a signed request cannot be replayed.
-- :class:`IdempotencyRecord` — the first answer to each ``Idempotency-Key`` (幂等键).
 - :class:`PreApplication` — a project pushed by the 工程建设项目审批平台 before the customer
   applies (超前对接), joined to the formal application when it comes.
 - :class:`LicenceCheck` — the e-license checks (电子证照核验) of a portal application.
@@ -101,27 +100,6 @@ class PortalNonce(IntakeTable, table=True):
     key_id: str = Field(sa_column=Column(String(64), nullable=False))
     nonce: str = Field(sa_column=Column(String(64), nullable=False))
     expires_at: BeijingTime = Field(sa_column=Column(UTCDateTime, nullable=False, index=True))
-
-
-class IdempotencyRecord(IntakeTable, table=True):
-    """The first answer to a POST with a given ``Idempotency-Key``, per portal key (``key_id``) or
-    counter clerk (``user:<id>``).
-
-    Claimed at the start of the request and filled in the same transaction as the effect, so
-    it exists if and only if the effect does; a unique constraint settles concurrent retries.
-    """
-
-    __tablename__ = "portal_idempotency_keys"
-    __table_args__ = (
-        UniqueConstraint("key_id", "idempotency_key", name="uq_portal_idempotency_keys_key"),
-    )
-    id: int | None = Field(default=None, primary_key=True)
-    key_id: str = Field(sa_column=Column(String(64), nullable=False))
-    idempotency_key: str = Field(sa_column=Column(String(200), nullable=False))
-    request_hash: str = Field(sa_column=Column(String(64), nullable=False))
-    status_code: int = 0
-    body: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
-    created_at: BeijingTime = Field(sa_column=Column(UTCDateTime, nullable=False, index=True))
 
 
 class PreApplicationStatus(StrEnum):

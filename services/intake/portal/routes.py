@@ -12,7 +12,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, status
 from fastapi.responses import JSONResponse
 
-from services.intake.applications.service import Clocking
+from services.intake.applications.clocking import Clocking
 from services.intake.deps import Calendar, Config, CurrentAdmin, Keys
 from services.intake.portal import pre_applications, service, webhooks
 from services.intake.portal.applications import submit_application

@@ -9,8 +9,9 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import HTMLResponse
 
-from services.intake.applications import service
+from services.intake.applications import reading
 from services.intake.applications.query_codes import applicant_application
+from services.intake.flows import service as flows
 from services.intake.policies.models import STAGE_LABELS
 from shared.app import Session
 from shared.auth import Role
@@ -25,7 +26,7 @@ templates = templates_for(Path(__file__).parent / "templates")
 
 # The roles that may read applications (services.intake.deps.Staff).
 STAFF = (Role.clerk, Role.supervisor, Role.admin, Role.viewer)
-# Whose applications a role sees (services.intake.applications.service._visible_to).
+# Whose applications a role sees (services.intake.access.visible_to).
 SCOPES = {Role.clerk: "本单位受理的申请", Role.supervisor: "本单位监管的申请"}
 
 
@@ -35,7 +36,7 @@ async def applications(request: Request, session: Session) -> Response:
     if not isinstance(signed, tuple):
         return signed
     principal, person = signed
-    counts = await service.open_by_stage(session, principal)
+    counts = await reading.open_by_stage(session, principal)
     return render(
         templates,
         request,
@@ -95,5 +96,5 @@ async def progress(
         return _progress_page(
             request, 404, number=number, error="申请编号或查询码不正确，请核对后重试。"
         )
-    shown = await service.progress(session, application, today=beijing_date(now))
+    shown = await flows.progress(session, application, today=beijing_date(now))
     return _progress_page(request, shown=shown)

@@ -1,6 +1,6 @@
 """The 三零 decision taken when an application is accepted, and its whitelist record (白名单).
 
-Called by :func:`services.intake.applications.service.create_application`: :func:`assess`
+Called by :func:`services.intake.flows.service.accept_application`: :func:`assess`
 before anything is written (its refusals join the other field errors of the request), then
 :func:`record` once the application has its id. The decision itself is
 :func:`services.intake.rules.three_zero.assess_three_zero`, under the 三零 policy of the

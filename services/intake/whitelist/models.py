@@ -183,16 +183,6 @@ class GridAreaPublic(BaseModel):
     updated_by: str
 
 
-class ThreeZeroOverrideIn(BaseModel):
-    """A clerk's override of the 三零 decision the facts give (人工调整“三零”判定)."""
-
-    model_config = ConfigDict(extra="forbid")
-    eligible: bool = DataField(description="The outcome chosen against the facts' decision")
-    reason: str | None = DataField(
-        default=None, max_length=2000, description="调整理由（必填）, e.g. 非小微企业"
-    )
-
-
 class ThreeZeroOverridePublic(BaseModel):
     """Who overrode the decision the facts gave, why and when."""
 

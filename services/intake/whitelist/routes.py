@@ -6,7 +6,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
-from services.intake.applications.service import check_operator, get_application
+from services.intake.access import check_operator
+from services.intake.applications.loading import get_application
 from services.intake.deps import CurrentClerk, Staff
 from services.intake.whitelist import service
 from services.intake.whitelist.models import (

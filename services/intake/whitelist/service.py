@@ -15,9 +15,9 @@ from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from services.intake.access import check_reader, check_unit_filter
 from services.intake.applications.log import append_event
 from services.intake.applications.models import Application, EventKind
-from services.intake.applications.service import check_reader
 from services.intake.rules.identity import mask_mobile
 from services.intake.rules.three_zero import load_three_zero_rules
 from services.intake.whitelist.models import (
@@ -190,8 +190,7 @@ async def list_whitelist(
         .outerjoin(area, col(area.id) == col(WhitelistEntry.grid_area_id))
     )
     if principal.role is Role.clerk:
-        if flt.unit is not None and not units.covers(principal.units, flt.unit):
-            raise Forbidden(f"you do not act for {flt.unit}", code="not_your_unit")
+        check_unit_filter(principal, flt.unit)
         query = query.where(col(WhitelistEntry.unit).in_(units.covered(principal.units)))
     elif principal.role is Role.supervisor:
         query = query.where(col(Application.supervising_unit).in_(units.covered(principal.units)))

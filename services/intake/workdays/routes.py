@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.intake.applications.service import Clocking
+from services.intake.applications.clocking import Clocking
 from services.intake.deps import Calendar, Config, CurrentAdmin, Staff
 from services.intake.due_changes.service import LoadOutcome, recompute_and_record
 from services.intake.workdays import service

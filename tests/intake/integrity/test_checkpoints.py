@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from services.intake.applications.service import Clocking
+from services.intake.applications.clocking import Clocking
 from services.intake.integrity.checkpoints import read_checkpoints, write_checkpoint
 from services.intake.integrity.sweep import verify_all
 from services.intake.jobs import run_delivery

@@ -5,7 +5,8 @@ import httpx
 import pytest
 from sqlmodel import select
 
-from services.intake.portal.models import IdempotencyRecord, LicenceCheck
+from services.intake.idempotency import IdempotencyRecord
+from services.intake.portal.models import LicenceCheck
 from services.intake.standins.elicense import ELicenseClient
 from shared.auth import Role
 from shared.db import session_scope

@@ -6,8 +6,9 @@ from datetime import timedelta
 
 from sqlmodel import select
 
+from services.intake.idempotency import IdempotencyRecord
 from services.intake.portal.jobs import run_housekeeping
-from services.intake.portal.models import IdempotencyRecord, PreApplication
+from services.intake.portal.models import PreApplication
 from shared.db import session_scope
 from tests.intake.portal.conftest import new_portal_key, post, project_body, signed_client
 

@@ -1,0 +1,59 @@
+"""Who may do what with an application: clerks (受理人员) operate their units' applications,
+supervisors (监管) read those their units supervise."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlmodel import col
+
+from services.intake.applications.models import Application
+from shared import units
+from shared.auth import Principal, Role
+from shared.errors import Forbidden
+
+
+def check_operator(application: Application, principal: Principal) -> None:
+    """Only a clerk of the application's unit operates it."""
+    if principal.role is not Role.clerk:
+        raise Forbidden("this action is for clerks (受理人员)", code="clerk_required")
+    if not units.covers(principal.units, application.unit):
+        raise Forbidden(
+            f"application {application.number} belongs to {application.unit}, not your units",
+            code="not_your_unit",
+        )
+
+
+def check_reader(application: Application, principal: Principal) -> bool:
+    """Whether the caller may read the application, and unmasked (its unit's clerks) or not."""
+    if principal.role is Role.clerk:
+        check_operator(application, principal)
+        return True
+    if principal.role is Role.supervisor and not units.covers(
+        principal.units, application.supervising_unit
+    ):
+        raise Forbidden(
+            f"application {application.number} is supervised by {application.supervising_unit}",
+            code="not_your_unit",
+        )
+    return False
+
+
+def check_unit_filter(principal: Principal, unit: str | None) -> None:
+    """A clerk narrows a listing only to a unit they act for (theirs or one under them)."""
+    if (
+        principal.role is Role.clerk
+        and unit is not None
+        and not units.covers(principal.units, unit)
+    ):
+        raise Forbidden(f"you do not act for {unit}", code="not_your_unit")
+
+
+def visible_to(query: Any, principal: Principal) -> Any:
+    """``query`` narrowed to the applications ``principal`` may see: a clerk those of their units,
+    a supervisor those their units supervise, administrators and viewers all."""
+    if principal.role is Role.clerk:
+        return query.where(col(Application.unit).in_(units.covered(principal.units)))
+    if principal.role is Role.supervisor:
+        return query.where(col(Application.supervising_unit).in_(units.covered(principal.units)))
+    return query
