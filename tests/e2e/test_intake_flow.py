@@ -161,7 +161,7 @@ def test_an_application_from_acceptance_to_connection(stack):
         ("intake.application.received", False),  # the acceptance's receipt (受理回执)
     ]
     pending = httpx.get(f"{intake}/outbox", headers=admin, params={"state": "pending"}).json()
-    assert [e for e in pending["events"] if e["subject"] == number] == []
+    assert [e for e in pending["items"] if e["subject"] == number] == []
 
     # notify registered the new customer as an outage subscriber of its feeder and 台区.
     subscribers = httpx.get(f"{notify}/subscribers", headers=admin).json()["subscribers"]

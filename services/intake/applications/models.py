@@ -37,6 +37,7 @@ from services.intake.policies.models import Stage
 from services.intake.whitelist.models import ThreeZeroOverrideIn, ThreeZeroPublic
 from shared.db import UTCDateTime, enum_column
 from shared.masking import FREE_TEXT, FreeText
+from shared.pagination import Page
 from shared.timeutil import BeijingTime
 from shared.vocab import AreaClass, AreaClassed, CustomerType, CustomerTyped
 
@@ -505,6 +506,10 @@ class ApplicationPublic(CustomerTyped):
     project_code: str | None = None
 
 
+class ApplicationPage(Page[ApplicationPublic]):
+    """A page of applications (申请列表)."""
+
+
 class ApplicationDetail(ApplicationPublic):
     stages: list[StagePublic]
     pauses: list[PausePublic]
@@ -518,13 +523,6 @@ class ApplicationCreated(BaseModel):
     query_code: str = DataField(
         description="查询码: shown once; the applicant checks progress with it"
     )
-
-
-class ApplicationPage(BaseModel):
-    total: int
-    limit: int
-    offset: int
-    applications: list[ApplicationPublic]
 
 
 class EventPublic(BaseModel):

@@ -94,6 +94,7 @@ from shared.errors import Conflict, FieldError, Forbidden, NotFound, Unprocessab
 from shared.events import seal_query_code
 from shared.keyring import Keyring
 from shared.masking import masked_unless
+from shared.pagination import FIRST_PAGE, PageParams, fetch_page
 from shared.timeutil import chinese_date
 from shared.vocab import AreaClass, CustomerType, parse_mobile
 
@@ -1324,9 +1325,7 @@ async def list_applications(
     flt: ApplicationFilter,
     calendar: WorkingCalendar,
     today: date,
-    *,
-    limit: int = 50,
-    offset: int = 0,
+    paging: PageParams = FIRST_PAGE,
 ) -> ApplicationPage:
     """Applications the caller may see, newest first."""
     if principal.role is Role.clerk and flt.unit is not None:
@@ -1341,10 +1340,7 @@ async def list_applications(
         query = query.where(col(Application.customer_type) == flt.customer_type.value)
     if flt.stage is not None:
         query = query.where(col(Application.current_stage) == flt.stage.value)
-    total = (await session.exec(select(func.count()).select_from(query.subquery()))).one()
-    rows = (
-        await session.exec(query.order_by(col(Application.id).desc()).limit(limit).offset(offset))
-    ).all()
+    total, rows = await fetch_page(session, query, paging, col(Application.id).desc())
     ids = [a.id for a in rows]
     stages: dict[int | None, list[ApplicationStage]] = defaultdict(list)
     pauses: dict[int | None, list[ApplicationPause]] = defaultdict(list)
@@ -1365,9 +1361,9 @@ async def list_applications(
             pauses[p.application_id].append(p)
     return ApplicationPage(
         total=total,
-        limit=limit,
-        offset=offset,
-        applications=[
+        limit=paging.limit,
+        offset=paging.offset,
+        items=[
             to_public(
                 a,
                 stages[a.id],

@@ -174,7 +174,7 @@ class TestAmendedYear:
         at_risk = (await clerk.get("/monitoring/stages", params={"state": "at_risk"})).json()
         assert [i["number"] for i in at_risk["items"]] == [number]
         listed = (await intake_admin.get("/escalations")).json()
-        assert [e["state"] for e in listed["escalations"]] == ["resolved"]
+        assert [e["state"] for e in listed["items"]] == ["resolved"]
         (event,) = await due_changed_events(intake)
         assert event.data["cleared"] == ["超期", "督办"]
         verified = (await clerk.get(f"/applications/{number}/log/verify")).json()
