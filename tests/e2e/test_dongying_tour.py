@@ -193,7 +193,7 @@ def test_a_portal_application_from_dongying_district_to_connection(
         assert httpx.get(f"{intake}/applications", headers=sibling).json()["total"] == 0
 
     def subscribed() -> list[dict[str, Any]]:
-        found = httpx.get(f"{notify}/subscribers", headers=admin).json()["subscribers"]
+        found = httpx.get(f"{notify}/subscribers", headers=admin).json()["items"]
         return [s for s in found if s["account_number"] == number]
 
     (subscriber,) = wait_for(subscribed)

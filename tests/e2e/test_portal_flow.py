@@ -219,7 +219,7 @@ def test_from_a_portal_push_to_connection(stack: dict[str, Any]) -> None:
 
     # notify, a real process, made the connected customer an outage subscriber.
     def subscribed() -> list[dict[str, Any]]:
-        found = httpx.get(f"{notify}/subscribers", headers=admin).json()["subscribers"]
+        found = httpx.get(f"{notify}/subscribers", headers=admin).json()["items"]
         return [s for s in found if s["account_number"] == number]
 
     (subscriber,) = wait_for(subscribed)

@@ -226,7 +226,7 @@ class TestToldThroughNotify:
         assert (run.delivered, run.failed) == (2, 0)  # the acceptance's receipt, then the move
         listed = (
             await notify_admin.get("/messages", params={"kind": "intake.due_changed"})
-        ).json()["messages"]
+        ).json()["items"]
         by_recipient = {(m["recipient"], m["channel"]): m for m in listed}
         sms = by_recipient[("13800138000", "sms")]
         assert f"报装{number}" in sms["body"]

@@ -158,7 +158,7 @@ class TestDelivery:
         assert (run.delivered, run.failed) == (2, 0)  # the receipt and the connection
         events = (await outbox(intake_admin, state="delivered"))["items"]
         assert [(e["attempts"], e["duplicate"]) for e in events] == [(1, False), (1, False)]
-        subscribers = (await notify_admin.get("/subscribers")).json()["subscribers"]
+        subscribers = (await notify_admin.get("/subscribers")).json()["items"]
         shown = [(s["account_number"], s["area_class"], s["area_class_label"]) for s in subscribers]
         assert shown == [(number, "central", "中心区")]
         assert (await run_delivery(intake)).delivered == 0
@@ -315,7 +315,7 @@ class TestRequestIds:
             del clerk.headers["X-Request-Id"]
         assert (await run_delivery(intake)).delivered == 1
         listed = await notify_admin.get("/messages", params={"kind": "intake.received"})
-        (message,) = listed.json()["messages"]
+        (message,) = listed.json()["items"]
         assert message["request_id"] == "clerk:accept.2026-03-02"
         detail = (await notify_admin.get(f"/messages/{message['id']}")).json()
         assert detail["request_id"] == "clerk:accept.2026-03-02"
