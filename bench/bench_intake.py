@@ -48,6 +48,7 @@ from shared.clock import SYSTEM_CLOCK
 from shared.clock import today as beijing_today_of
 from shared.db import create_service_engine, database_target, session_scope
 from shared.migrations import upgrade
+from shared.pagination import PageParams
 from shared.settings import Settings
 from shared.vocab import CustomerType
 
@@ -187,7 +188,13 @@ async def timed(
             async with session_scope(engine) as session:
                 t0 = time.perf_counter()
                 page = await list_watch(
-                    session, principal, level, flt, calendar, today, limit=50, offset=offset
+                    session,
+                    principal,
+                    level,
+                    flt,
+                    calendar,
+                    today,
+                    PageParams(limit=50, offset=offset),
                 )
                 times.append(time.perf_counter() - t0)
                 total = page.total
@@ -268,7 +275,7 @@ async def cases(quick: bool, url: str | None) -> AsyncIterator[list[Case]]:
             def subject(level: WatchLevel) -> Callable[[], Awaitable[object]]:
                 async def run() -> object:
                     return await list_watch(
-                        session, admin, level, WatchFilter(), calendar, today, limit=50
+                        session, admin, level, WatchFilter(), calendar, today, PageParams(limit=50)
                     )
 
                 return run

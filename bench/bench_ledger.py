@@ -30,6 +30,7 @@ from services.ledger.reports.xlsx import report_xlsx
 from shared.calendar import BEIJING
 from shared.db import create_service_engine, database_target, session_scope
 from shared.migrations import upgrade
+from shared.pagination import ALL_ROWS
 from shared.settings import Settings
 
 ITEMS = 5_000
@@ -63,7 +64,7 @@ async def cases(quick: bool, url: str | None) -> AsyncIterator[list[Case]]:
             async def export() -> bytes:
                 async with session_scope(engine) as session:
                     page = await list_items(
-                        session, ItemFilter(ledger_code=CODE), as_of=TODAY, limit=100_000
+                        session, ItemFilter(ledger_code=CODE), as_of=TODAY, paging=ALL_ROWS
                     )
                     assert page.total == items, page.total
                     return write_ledger_xlsx("基准台账", page.items)

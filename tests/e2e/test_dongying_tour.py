@@ -121,7 +121,7 @@ def test_a_portal_application_from_dongying_district_to_connection(
         assert (one.json()["unit"], one.json()["jurisdiction"]) == ("国网东营供电公司", "dongying")
         for clerk in (company, group):
             listed = httpx.get(f"{intake}/applications", headers=clerk).json()
-            assert [a["number"] for a in listed["applications"]] == [number]
+            assert [a["number"] for a in listed["items"]] == [number]
         for outsider in (branch, sibling):
             assert httpx.get(f"{intake}/applications", headers=outsider).json()["total"] == 0
             refused = httpx.post(
@@ -189,11 +189,11 @@ def test_a_portal_application_from_dongying_district_to_connection(
         county_number = county.json()["number"]
         for clerk in (branch, company, group):
             listed = httpx.get(f"{intake}/applications", headers=clerk).json()
-            assert county_number in [a["number"] for a in listed["applications"]]
+            assert county_number in [a["number"] for a in listed["items"]]
         assert httpx.get(f"{intake}/applications", headers=sibling).json()["total"] == 0
 
     def subscribed() -> list[dict[str, Any]]:
-        found = httpx.get(f"{notify}/subscribers", headers=admin).json()["subscribers"]
+        found = httpx.get(f"{notify}/subscribers", headers=admin).json()["items"]
         return [s for s in found if s["account_number"] == number]
 
     (subscriber,) = wait_for(subscribed)

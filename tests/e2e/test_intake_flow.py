@@ -150,7 +150,7 @@ def test_an_application_from_acceptance_to_connection(stack):
     # intake's background task posts the event to notify; notify answers with a receipt.
     def delivered() -> list[dict[str, Any]]:
         listed = httpx.get(f"{intake}/outbox", headers=admin, params={"state": "delivered"}).json()[
-            "events"
+            "items"
         ]
         ours = [e for e in listed if e["subject"] == number]
         return ours if "intake.application.connected" in {e["type"] for e in ours} else []
@@ -161,10 +161,10 @@ def test_an_application_from_acceptance_to_connection(stack):
         ("intake.application.received", False),  # the acceptance's receipt (受理回执)
     ]
     pending = httpx.get(f"{intake}/outbox", headers=admin, params={"state": "pending"}).json()
-    assert [e for e in pending["events"] if e["subject"] == number] == []
+    assert [e for e in pending["items"] if e["subject"] == number] == []
 
     # notify registered the new customer as an outage subscriber of its feeder and 台区.
-    subscribers = httpx.get(f"{notify}/subscribers", headers=admin).json()["subscribers"]
+    subscribers = httpx.get(f"{notify}/subscribers", headers=admin).json()["items"]
     (subscriber,) = [s for s in subscribers if s["account_number"] == number]
     assert subscriber["feeder"] == "10kV 园区线"
     assert subscriber["transformer_area"] == "园区2号台区"

@@ -115,7 +115,7 @@ def test_a_ledger_reminder_arrives_as_an_email(stack, smtp):
     assert "工作任务：推广电子证照" in mail.get_content()
     listed = httpx.get(
         f"{notify}/messages", headers=admin, params={"kind": "ledger_deadline", "limit": 500}
-    ).json()["messages"]
+    ).json()["items"]
     mine = next(m for m in listed if m["subject"] == subject)
     assert mine["state"] == "sent"
 
@@ -193,7 +193,7 @@ def test_an_outage_announcement_reaches_subscribers(stack, smtp):
 
     def log() -> list[dict]:
         page = httpx.get(f"{notify}/outages/{outage['id']}/messages", headers=dispatcher).json()
-        messages: list[dict] = page["messages"]
+        messages: list[dict] = page["items"]
         return messages
 
     wait_for(lambda: any(m["state"] == "failed" for m in log() if m["channel"] == "email"))

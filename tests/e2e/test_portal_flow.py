@@ -146,8 +146,8 @@ def test_from_a_portal_push_to_connection(stack: dict[str, Any]) -> None:
         number = first.json()["number"]
         assert [c["outcome"] for c in first.json()["licences"]] == ["valid", "valid"]
         listed = httpx.get(f"{intake}/applications", headers=clerk).json()
-        assert [a["number"] for a in listed["applications"]] == [number]
-        assert listed["applications"][0]["channel"] == "portal"
+        assert [a["number"] for a in listed["items"]] == [number]
+        assert listed["items"][0]["channel"] == "portal"
         pre = httpx.get(f"{intake}/pre-applications/{PROJECT_CODE}", headers=clerk).json()
         assert (pre["status"], pre["application_number"]) == ("joined", number)
 
@@ -219,7 +219,7 @@ def test_from_a_portal_push_to_connection(stack: dict[str, Any]) -> None:
 
     # notify, a real process, made the connected customer an outage subscriber.
     def subscribed() -> list[dict[str, Any]]:
-        found = httpx.get(f"{notify}/subscribers", headers=admin).json()["subscribers"]
+        found = httpx.get(f"{notify}/subscribers", headers=admin).json()["items"]
         return [s for s in found if s["account_number"] == number]
 
     (subscriber,) = wait_for(subscribed)

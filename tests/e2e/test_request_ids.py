@@ -199,7 +199,7 @@ def test_one_application_followed_by_its_request_ids(stack: dict[str, Any], smtp
         page = httpx.get(
             f"{notify}/messages", headers=admin, params={"kind": "intake.received"}
         ).json()
-        return [m for m in page["messages"] if m["request_id"] == SUBMITTED]
+        return [m for m in page["items"] if m["request_id"] == SUBMITTED]
 
     (texted,) = wait_for(receipt_messages)
     assert (texted["channel"], texted["recipient"]) == ("sms", "13943900000")
@@ -231,7 +231,7 @@ def test_one_application_followed_by_its_request_ids(stack: dict[str, Any], smtp
     ]
 
     def subscribed() -> list[dict[str, Any]]:
-        found = httpx.get(f"{notify}/subscribers", headers=admin).json()["subscribers"]
+        found = httpx.get(f"{notify}/subscribers", headers=admin).json()["items"]
         return [s for s in found if s["account_number"] == number]
 
     assert wait_for(subscribed)
@@ -259,7 +259,7 @@ def test_one_application_followed_by_its_request_ids(stack: dict[str, Any], smtp
     assert announced.status_code == 200, announced.text
     assert wait_for(lambda: "water@example.cn" in {to[0] for to, _ in smtp.mails()})
     page = httpx.get(f"{notify}/outages/{outage}/messages", headers=dispatcher).json()
-    (email,) = [m for m in page["messages"] if m["channel"] == "email"]
+    (email,) = [m for m in page["items"] if m["channel"] == "email"]
 
     def sent_lines() -> list[dict[str, Any]]:
         return [

@@ -90,7 +90,7 @@ def test_department_head_update_reaches_notify(stack):
     assert run.json()["working_day"] is True
     messages = httpx.get(
         f"{notify}/messages", headers=admin, params={"state": "queued", "limit": 500}
-    ).json()["messages"]
+    ).json()["items"]
     county = [m for m in messages if "county-e2e" in m["subject"]]
     assert [(m["recipient"], m["subject"]) for m in county] == [
         ("power@example.cn", f"【临期提醒】county-e2e 第1项将于{due}到期")

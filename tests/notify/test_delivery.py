@@ -204,8 +204,8 @@ class TestSmtpOutage:
         assert await health(apps) is None
 
         dead = (await notify_admin.get("/messages/dead")).json()
-        assert [m["dedup_key"] for m in dead["messages"]] == ["d"]
-        assert "450" in dead["messages"][0]["last_error"]
+        assert [m["dedup_key"] for m in dead["items"]] == ["d"]
+        assert "450" in dead["items"][0]["last_error"]
 
         resend_at = LATER + timedelta(minutes=10)
         frozen.move_to(resend_at)
@@ -723,7 +723,7 @@ class TestPossibleDuplicates:
         assert shown["possible_duplicate"] is True
         assert shown["earlier_attempt_at"].startswith("2025-03-04T10:00:00")
         listed = (await notify_admin.get("/messages", params={"possible_duplicate": True})).json()
-        assert [m["dedup_key"] for m in listed["messages"]] == ["cut"]
+        assert [m["dedup_key"] for m in listed["items"]] == ["cut"]
         channels = (await notify_admin.get("/delivery/channels")).json()
         counts = {c["channel"]: c["possible_duplicates"] for c in channels}
         assert counts["webhook"] == 1

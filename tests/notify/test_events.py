@@ -91,9 +91,9 @@ class TestWarnings:
         assert posted.status_code == 200, posted.text
 
         queued = (await notify_admin.get("/messages", params={"kind": "intake.overdue"})).json()
-        by_recipient = {m["recipient"]: m for m in queued["messages"]}
+        by_recipient = {m["recipient"]: m for m in queued["items"]}
         assert set(by_recipient) == {"li@example.cn", "zhao@example.cn", "qian@example.cn"}
-        assert {m["state"] for m in queued["messages"]} == {"queued"}
+        assert {m["state"] for m in queued["items"]} == {"queued"}
         clerk = by_recipient["li@example.cn"]
         assert clerk["subject"] == "【超时告警】报装DY2025030001「供电方案答复」已超过时限"
         assert "请立即办理" in clerk["body"]
@@ -111,7 +111,7 @@ class TestWarnings:
         await add_user(apps, "li.clerk", Role.clerk)  # no email
         escalated = event("intake.escalation.opened", STAGE)
         assert (await intake.post("/events", json=escalated)).status_code == 200
-        dead = (await notify_admin.get("/messages/dead")).json()["messages"]
+        dead = (await notify_admin.get("/messages/dead")).json()["items"]
         assert {(m["recipient"], m["last_error"]) for m in dead} == {
             ("user:li.clerk", "clerk 'li.clerk' has no email"),
             (
@@ -131,14 +131,14 @@ class TestWarnings:
         posted = await intake.post("/events", json=event("intake.stage.overdue", data))
         assert posted.status_code == 200, posted.text
         queued = (await notify_admin.get("/messages", params={"kind": "intake.overdue"})).json()
-        by_recipient = {m["recipient"]: m for m in queued["messages"]}
+        by_recipient = {m["recipient"]: m for m in queued["items"]}
         assert set(by_recipient) == {"li@example.cn", "zhao@example.cn"}
         assert (
             "（东营区发展改革局无人可通知，转其上级单位各电力主管部门）"
             in (by_recipient["zhao@example.cn"]["body"])
         )
         assert "无人可通知" not in by_recipient["li@example.cn"]["body"]
-        assert (await notify_admin.get("/messages/dead")).json()["messages"] == []
+        assert (await notify_admin.get("/messages/dead")).json()["items"] == []
 
     async def test_a_ledger_outage_is_answered_502_so_intake_retries(
         self, apps, intake, notify_admin, monkeypatch
@@ -159,7 +159,7 @@ class TestWarnings:
 class TestConnected:
     async def test_the_customer_becomes_a_subscriber(self, intake, notify_admin):
         await intake.post("/events", json=event("intake.application.connected", CONNECTED))
-        (subscriber,) = (await notify_admin.get("/subscribers")).json()["subscribers"]
+        (subscriber,) = (await notify_admin.get("/subscribers")).json()["items"]
         assert subscriber["account_number"] == "DY2025030002"
         assert subscriber["source"] == "intake"
         assert (subscriber["area_class"], subscriber["area_class_label"]) == ("urban", "市区")
@@ -205,7 +205,7 @@ class TestDueChanged:
         assert (await intake.post("/events", json=sent)).json()["duplicate"] is True
 
         listed = (await notify_admin.get("/messages", params={"kind": "intake.due_changed"})).json()
-        by_recipient = {(m["recipient"], m["channel"]): m for m in listed["messages"]}
+        by_recipient = {(m["recipient"], m["channel"]): m for m in listed["items"]}
         assert set(by_recipient) == {
             ("li@example.cn", "email"),
             ("he@example.cn", "email"),
@@ -238,7 +238,7 @@ class TestDueChanged:
         assert (
             await intake.post("/events", json=event("intake.application.due_changed", data))
         ).status_code == 200
-        dead = (await notify_admin.get("/messages/dead")).json()["messages"]
+        dead = (await notify_admin.get("/messages/dead")).json()["items"]
         assert [(m["recipient"], m["last_error"]) for m in dead] == [
             (
                 "unit:国网东营供电公司",
@@ -255,14 +255,14 @@ class TestDueChanged:
             await intake.post("/events", json=event("intake.application.due_changed", data))
         ).status_code == 200
         listed = (await notify_admin.get("/messages", params={"kind": "intake.due_changed"})).json()
-        by_recipient = {m["recipient"]: m for m in listed["messages"]}
+        by_recipient = {m["recipient"]: m for m in listed["items"]}
         # The nearest ancestor with a head: the city company, not the group above it.
         assert set(by_recipient) == {"li@example.cn", "he@example.cn"}
         assert (
             "（国网广饶县供电公司无人可通知，转其上级单位国网东营供电公司）"
             in (by_recipient["he@example.cn"]["body"])
         )
-        assert (await notify_admin.get("/messages/dead")).json()["messages"] == []
+        assert (await notify_admin.get("/messages/dead")).json()["items"] == []
 
     async def test_bad_dates_are_refused(self, intake):
         bad = event("intake.application.due_changed", {**DUE_CHANGED, "new_due": "later"})
@@ -299,7 +299,7 @@ class TestReceived:
         assert (await intake.post("/events", json=sent)).json()["duplicate"] is True
 
         listed = (await notify_admin.get("/messages", params={"kind": "intake.received"})).json()
-        (sms,) = listed["messages"]
+        (sms,) = listed["items"]
         assert (sms["channel"], sms["recipient"], sms["window"]) == (
             "sms",
             "13800138000",
@@ -329,7 +329,7 @@ class TestReceived:
             await intake.post("/events", json=event("intake.application.received", data))
         ).status_code == 200
         (sms,) = (await notify_admin.get("/messages", params={"kind": "intake.received"})).json()[
-            "messages"
+            "items"
         ]
         assert (
             "全流程应于2025年3月5日前办结（预测：该年度节假日安排尚未公布，以公布后为准）。"
@@ -345,7 +345,7 @@ class TestReceived:
             await intake.post("/events", json=event("intake.application.received", data))
         ).status_code == 200
         (sms,) = (await notify_admin.get("/messages", params={"kind": "intake.received"})).json()[
-            "messages"
+            "items"
         ]
         assert "查询码" not in sms["body"]
         assert "申请编号BZ20250304000007。当前环节" in sms["body"]

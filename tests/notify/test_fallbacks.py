@@ -127,7 +127,7 @@ class TestReceipts:
         assert sent.receipt == "BIZ000001"
 
         listed = (await notify_admin.get("/messages", params={"subscriber_id": sid})).json()
-        assert [m["receipt"] for m in listed["messages"]] == ["BIZ000001"]
+        assert [m["receipt"] for m in listed["items"]] == ["BIZ000001"]
         detail = (await notify_admin.get(f"/messages/{sent.id}")).json()
         assert detail["receipt"] == "BIZ000001"
         (link,) = detail["chain"]

@@ -38,7 +38,7 @@ class TestOutageNotes:
         assert shows_whole(mine["updates"][-1]["note"])
         assert masked(theirs["updates"][-1]["note"])
         listed = (await notify_admin.get("/outages")).json()
-        assert masked(listed[0]["updates"][-1]["note"])
+        assert masked(listed["items"][0]["updates"][-1]["note"])
 
     async def test_messages_made_from_them(
         self,
@@ -51,9 +51,9 @@ class TestOutageNotes:
         await dispatcher.post(f"/outages/{oid}/start", json={})
         await dispatcher.post(f"/outages/{oid}/progress", json={"note": TYPED})
         own = await dispatcher.get(f"/outages/{oid}/messages", params={"limit": 500})
-        with_note = [m for m in own.json()["messages"] if MOBILE in m["body"]]
+        with_note = [m for m in own.json()["items"] if MOBILE in m["body"]]
         assert with_note, own.json()
-        page = (await notify_admin.get("/messages", params={"limit": 500})).json()["messages"]
+        page = (await notify_admin.get("/messages", params={"limit": 500})).json()["items"]
         bodies = [m["body"] for m in page if m["kind"] == "outage.progress"]
         assert bodies
         assert all(masked(b) for b in bodies)
@@ -64,9 +64,9 @@ class TestOutageNotes:
             f"/outages/{oid}/messages",
             f"/subscribers/{with_note[0]['subscriber_id']}/messages",
         ):
-            theirs = (await notify_admin.get(path, params={"limit": 500})).json()["messages"]
+            theirs = (await notify_admin.get(path, params={"limit": 500})).json()["items"]
             progress_bodies = [m["body"] for m in theirs if m["kind"] == "outage.progress"]
             assert progress_bodies, path
             assert all(masked(b) for b in progress_bodies), path
-            mine = (await dispatcher.get(path, params={"limit": 500})).json()["messages"]
+            mine = (await dispatcher.get(path, params={"limit": 500})).json()["items"]
             assert any(shows_whole(m["body"]) for m in mine), path

@@ -60,7 +60,7 @@ class TestTheUnitOfANewOutage:
         foreign = await staff["marketing"].post("/outages", json=planned(10, unit=BRANCH))
         assert foreign.status_code == 403
         assert foreign.json()["code"] == "not_your_unit"
-        assert (await staff["admin"].get("/outages")).json() == []
+        assert (await staff["admin"].get("/outages")).json()["items"] == []
 
     async def test_a_dispatcher_without_units_cannot_draft(self, staff):
         refused = await staff["nobody"].post("/outages", json=planned(10))
@@ -115,7 +115,8 @@ class TestAnotherUnitsOutage:
         mine = await draft(staff["marketing"])
         theirs = await draft(staff["branch"])
         listed = {
-            name: [o["id"] for o in (await c.get("/outages")).json()] for name, c in staff.items()
+            name: [o["id"] for o in (await c.get("/outages")).json()["items"]]
+            for name, c in staff.items()
         }
         assert listed["marketing"] == [mine["id"]]
         assert listed["branch"] == [theirs["id"]]
@@ -134,7 +135,7 @@ class TestOutagesFromBeforeUnits:
             await session.exec(update(Outage).values(unit=None))  # type: ignore[call-overload]
         path = f"/outages/{outage['id']}"
         assert (await staff["marketing"].get(path)).json()["code"] == "not_your_unit"
-        assert (await staff["marketing"].get("/outages")).json() == []
+        assert (await staff["marketing"].get("/outages")).json()["items"] == []
         assert (await staff["admin"].get(path)).json()["unit"] is None
 
         refused = await staff["marketing"].put(f"{path}/unit", json={"unit": MARKETING})
@@ -169,14 +170,14 @@ class TestTheUnitHierarchy:
             own = await draft(company)
             assert own["unit"] == self.COMPANY
             assert (await draft(company, unit=PRODUCTION))["unit"] == PRODUCTION
-            listed = [o["id"] for o in (await company.get("/outages")).json()]
+            listed = [o["id"] for o in (await company.get("/outages")).json()["items"]]
             assert set(listed) >= {marketing["id"], branch["id"], own["id"]}
             announced = await company.post(f"/outages/{marketing['id']}/announce", json={})
             assert announced.status_code == 200, announced.text
 
-            assert [o["id"] for o in (await staff["marketing"].get("/outages")).json()] == [
-                marketing["id"]
-            ]
+            assert [
+                o["id"] for o in (await staff["marketing"].get("/outages")).json()["items"]
+            ] == [marketing["id"]]
             refused = await staff["marketing"].get(f"/outages/{own['id']}")
             assert (refused.status_code, refused.json()["code"]) == (403, "not_your_unit")
             upward = await staff["marketing"].post("/outages", json=planned(10, unit=self.COMPANY))
@@ -191,6 +192,6 @@ class TestTheUnitHierarchy:
         ):
             outage = await draft(city, unit="国网广饶县供电公司")
             assert (await county.get(f"/outages/{outage['id']}")).status_code == 200
-            assert [o["id"] for o in (await city.get("/outages")).json()] == [outage["id"]]
+            assert [o["id"] for o in (await city.get("/outages")).json()["items"]] == [outage["id"]]
             sibling = await county.post("/outages", json=planned(10, unit="国网利津县供电公司"))
             assert sibling.json()["code"] == "not_your_unit"

@@ -72,7 +72,7 @@ def planned(days_ahead: float, **extra) -> dict:
 async def messages_of(client, outage_id: int, **params) -> list[dict]:
     page = await client.get(f"/outages/{outage_id}/messages", params={"limit": 500, **params})
     assert page.status_code == 200, page.text
-    result: list[dict] = page.json()["messages"]
+    result: list[dict] = page.json()["items"]
     return result
 
 
@@ -85,7 +85,7 @@ class TestPlannedOutage:
         assert outage["customers_affected"] == 5
         assert await messages_of(dispatcher, outage["id"]) == []
 
-        c2 = (await dispatcher.get("/subscribers", params={"q": "C2"})).json()["subscribers"][0]
+        c2 = (await dispatcher.get("/subscribers", params={"q": "C2"})).json()["items"][0]
         await dispatcher.put(
             f"/subscribers/{c2['id']}/preferences", json={"opt_outs": ["outage.progress"]}
         )
@@ -138,7 +138,7 @@ class TestPlannedOutage:
         assert "预计复电时间调整为" in etr_sms["body"]
 
         log = await dispatcher.get(f"/subscribers/{c2['id']}/messages")
-        assert [m["kind"] for m in log.json()["messages"]] == [
+        assert [m["kind"] for m in log.json()["items"]] == [
             "outage.announced",
             "outage.started",
             "outage.etr_changed",
@@ -389,7 +389,7 @@ class TestLaterStates:
     ):
         oid = (await dispatcher.post("/outages", json=planned(10))).json()["id"]
         await dispatcher.post(f"/outages/{oid}/announce", json={})
-        c1 = (await dispatcher.get("/subscribers", params={"q": "C1"})).json()["subscribers"][0]
+        c1 = (await dispatcher.get("/subscribers", params={"q": "C1"})).json()["items"][0]
         await dispatcher.put(
             f"/subscribers/{c1['id']}/preferences", json={"opt_outs": ["outage.started"]}
         )

@@ -192,7 +192,7 @@ async def central(client, year: int, plan: str = "dongying-2021") -> dict:
 
 async def end_service(client, feeder: str, count: int, ended_on: date) -> None:
     listed = (await client.get("/subscribers", params={"feeder": feeder})).json()
-    for subscriber in listed["subscribers"][:count]:
+    for subscriber in listed["items"][:count]:
         removed = await client.delete(
             f"/subscribers/{subscriber['id']}", params={"ended_on": ended_on.isoformat()}
         )
@@ -232,7 +232,7 @@ class TestCustomersServedIsHistorical:
         await connect(engine, undated)
         assert (await central(notify_admin, 2021))["customers_served"] == 3
         listed = (await notify_admin.get("/subscribers", params={"feeder": "A"})).json()
-        assert {s["served_since"] for s in listed["subscribers"]} == {"2021-02-01"}
+        assert {s["served_since"] for s in listed["items"]} == {"2021-02-01"}
         # A corrected, earlier date moves it back.
         assert (await central(notify_admin, 2019))["customers_served"] == 0
         await connect(engine, [{**r, "served_since": date(2019, 12, 1)} for r in rows])
@@ -247,7 +247,7 @@ class TestCustomersServedIsHistorical:
         row = await central(notify_admin, 2022)
         assert row["unplanned"]["interruptions"] == 4
         assert row["customers_served"] == 4 + 3
-        outage = (await notify_admin.get("/outages")).json()[0]
+        outage = (await notify_admin.get("/outages")).json()["items"][0]
         assert outage["customers_affected"] == 4
 
     async def test_the_previous_year_is_divided_by_its_own_customers(self, apps, notify_admin):
@@ -265,7 +265,7 @@ class TestCustomersServedIsHistorical:
 class TestEndingService:
     async def test_delete_ends_the_service_and_the_account_may_return(self, apps, notify_admin):
         await connect(apps.notify.state.engine, customers("A", "central", 1, date(2021, 1, 1)))
-        sid = (await notify_admin.get("/subscribers")).json()["subscribers"][0]["id"]
+        sid = (await notify_admin.get("/subscribers")).json()["items"][0]["id"]
         future = await notify_admin.delete(f"/subscribers/{sid}", params={"ended_on": "2099-01-01"})
         assert (future.status_code, future.json()["code"]) == (422, "ended_in_future")
         early = await notify_admin.delete(f"/subscribers/{sid}", params={"ended_on": "2020-12-31"})
@@ -292,7 +292,7 @@ class TestEndingService:
 
     async def test_the_connection_date_can_be_corrected(self, apps, notify_admin):
         await connect(apps.notify.state.engine, customers("A", "central", 2, date(2024, 3, 1)))
-        sid = (await notify_admin.get("/subscribers")).json()["subscribers"][0]["id"]
+        sid = (await notify_admin.get("/subscribers")).json()["items"][0]["id"]
         assert (await central(notify_admin, 2023))["customers_served"] == 0
         moved = await notify_admin.patch(f"/subscribers/{sid}", json={"served_since": "2023-05-01"})
         assert moved.json()["served_since"] == "2023-05-01"
@@ -344,7 +344,7 @@ class TestEndingService:
         }
         async with service_client(apps, settings, "notify", "intake") as intake:
             assert (await intake.post("/events", json=sent)).status_code == 200
-        listed = (await notify_admin.get("/subscribers")).json()["subscribers"]
+        listed = (await notify_admin.get("/subscribers")).json()["items"]
         assert listed[0]["served_since"] == "2026-01-01"
         assert (await central(notify_admin, 2025))["customers_served"] == 0
         assert (await central(notify_admin, 2026))["customers_served"] == 1

@@ -113,8 +113,8 @@ class TestLedgerReminderRun:
 
         sent_to_power = (await notify_admin.get("/messages", params={"state": "queued"})).json()
         assert sent_to_power["total"] == 9
-        assert {m["recipient"] for m in sent_to_power["messages"]} == {"power@example.cn"}
-        subjects = {m["subject"] for m in sent_to_power["messages"]}
+        assert {m["recipient"] for m in sent_to_power["items"]} == {"power@example.cn"}
+        subjects = {m["subject"] for m in sent_to_power["items"]}
         assert "【逾期督办】dongying-2021 第32项已逾期84天" in subjects
         assert "【临期提醒】dongying-2021 第7项将于2021-06-30到期" in subjects
 
@@ -124,12 +124,12 @@ class TestLedgerReminderRun:
         )
         dead = (await notify_admin.get("/messages", params={"state": "dead"})).json()
         assert dead["total"] == 21
-        assert {m["recipient"] for m in dead["messages"]} == {
+        assert {m["recipient"] for m in dead["items"]} == {
             "unit:各供电企业",
             "unit:各电力主管部门",
             "unit:其他相关政府部门",
         }
-        assert all("no active department head" in m["last_error"] for m in dead["messages"])
+        assert all("no active department head" in m["last_error"] for m in dead["items"])
 
     async def test_a_unit_without_a_head_goes_up_to_its_nearest_ancestors(self, apps, notify_admin):
         rows = [
@@ -155,7 +155,7 @@ class TestLedgerReminderRun:
             "/reminders/ledger-deadlines/run", params={"as_of": "2026-06-30", "days_before": 7}
         )
         assert run.status_code == 200, run.text
-        listed = (await notify_admin.get("/messages", params={"limit": 200})).json()["messages"]
+        listed = (await notify_admin.get("/messages", params={"limit": 200})).json()["items"]
         ours = sorted(
             (m["recipient"], m["state"], m["body"].splitlines()[:2])
             for m in listed

@@ -41,7 +41,7 @@ async def messages(operator, **params: str) -> list[dict]:
     found = await operator.get(
         "/messages", params={"kind": "stale_escalation", "limit": 100, **params}
     )
-    return found.json()["messages"]
+    return found.json()["items"]
 
 
 class TestSentUp:

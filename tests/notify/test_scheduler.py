@@ -130,7 +130,7 @@ class TestJobs:
         await first.step()
         run = await jobs.ledger_reminders(today=date(2021, 6, 21))
         assert (run.queued, run.dead) == (8, 13)
-        states = (await notify_admin.get("/messages", params={"limit": 500})).json()["messages"]
+        states = (await notify_admin.get("/messages", params={"limit": 500})).json()["items"]
         assert {m["state"] for m in states} == {"queued", "dead"}
 
 
@@ -145,7 +145,7 @@ class TestOncePerDay:
 
         async def messages() -> int:
             page = await notify_admin.get("/messages", params={"limit": 500})
-            return len(page.json()["messages"])
+            return len(page.json()["items"])
 
         assert (await jobs.ledger_reminders(today=day)) is not None
         assert await messages() == 8 + 13  # queued + dead
@@ -203,7 +203,7 @@ class TestReportReminders:
         again = await notify_admin.post("/reminders/reports/run", params={"as_of": "2025-06-23"})
         assert again.json()["queued"] == 0
         queued = (await notify_admin.get("/messages", params={"kind": "report_reminder"})).json()
-        mail = next(m for m in queued["messages"] if m["recipient"] == "power@example.cn")
+        mail = next(m for m in queued["items"] if m["recipient"] == "power@example.cn")
         assert mail["subject"] == "【报送提醒】请于2025-06-25前报送2025年上半年情况"
 
         early = await notify_admin.post("/reminders/reports/run", params={"as_of": "2025-06-10"})
@@ -282,7 +282,7 @@ class TestRequestIds:
             of_run = [line["message"] for line in scheduler_lines if line["request_id"] == run_id]
             assert len(of_run) == 2
             assert of_run[1].startswith("ledger-reminders: ")
-        page = (await notify_admin.get("/messages", params={"limit": 500})).json()["messages"]
+        page = (await notify_admin.get("/messages", params={"limit": 500})).json()["items"]
         made = Counter(m["request_id"] for m in page)
         assert made == {i: r.queued + r.dead for i, r in zip(ids, results, strict=True) if r}
         assert made[ids[0]] == 8 + 13

@@ -46,7 +46,7 @@ class TestCrud:
         assert (changed.json()["feeder"], changed.json()["email"]) == ("10kV西城线", None)
 
         found = await dispatcher.get("/subscribers", params={"feeder": "10kV西城线"})
-        assert [s["id"] for s in found.json()["subscribers"]] == [sid]
+        assert [s["id"] for s in found.json()["items"]] == [sid]
         assert (await dispatcher.get("/subscribers", params={"q": "张"})).json()["total"] == 1
 
         assert (await dispatcher.delete(f"/subscribers/{sid}")).status_code == 204
@@ -207,7 +207,7 @@ class TestImport:
         job = await run(dispatcher, "excel.csv", csv_file(3, encoding="gb18030"))
         assert (job["state"], job["rows_imported"]) == ("done", 3)
         found = (await dispatcher.get("/subscribers", params={"q": "客户2"})).json()
-        assert found["subscribers"][0]["transformer_area"] == "台区2"
+        assert found["items"][0]["transformer_area"] == "台区2"
 
     async def test_xlsx_with_numeric_cells_and_reimport_updates(self, dispatcher):
         book = Workbook()
@@ -223,7 +223,7 @@ class TestImport:
         job = await run(dispatcher, "list.xlsx", buffer.getvalue())
         assert (job["rows_read"], job["rows_imported"], job["rows_failed"]) == (2, 1, 1)
         assert job["errors"][0]["row"] == 3
-        (first,) = (await dispatcher.get("/subscribers")).json()["subscribers"]
+        (first,) = (await dispatcher.get("/subscribers")).json()["items"]
         assert (first["account_number"], first["mobile"]) == ("531001", "13812345678")
 
         again = await run(
@@ -232,7 +232,7 @@ class TestImport:
             "户号,户名,手机,线路,台区,区域类别\n531001,甲,13900000000,10kV西城线,T2,中心区\n".encode(),
         )
         assert again["rows_imported"] == 1
-        (updated,) = (await dispatcher.get("/subscribers")).json()["subscribers"]
+        (updated,) = (await dispatcher.get("/subscribers")).json()["items"]
         assert (updated["id"], updated["feeder"]) == (first["id"], "10kV西城线")
 
     async def test_connection_dates_from_xlsx_date_cells_and_csv_text(self, dispatcher):
@@ -247,14 +247,14 @@ class TestImport:
         job = await run(dispatcher, "dated.xlsx", buffer.getvalue())
         assert (job["rows_imported"], job["rows_failed"]) == (2, 1)
         assert (job["errors"][0]["row"], job["errors"][0]["field"]) == (4, "served_since")
-        listed = (await dispatcher.get("/subscribers")).json()["subscribers"]
+        listed = (await dispatcher.get("/subscribers")).json()["items"]
         since = {s["account_number"]: s["served_since"] for s in listed}
         assert since == {"D1": "2019-06-30", "D2": beijing_date(FROZEN_AT).isoformat()}
 
         csv = "户号,户名,手机,线路,台区,区域类别,通电日期\nD2,乙,13812345678,F,T,城镇,2020-02-29\n"
         assert (await run(dispatcher, "dated.csv", csv.encode()))["rows_imported"] == 1
         listed = (await dispatcher.get("/subscribers", params={"q": "D2"})).json()
-        assert listed["subscribers"][0]["served_since"] == "2020-02-29"
+        assert listed["items"][0]["served_since"] == "2020-02-29"
 
     async def test_a_failing_batch_leaves_whole_batches_only(self, dispatcher, monkeypatch):
         real = importing.upsert

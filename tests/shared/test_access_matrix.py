@@ -463,7 +463,7 @@ async def notify_facts(apps: Apps, callers: Callers) -> dict[str, Any]:
         facts["outage_id"] = outage["id"]
         facts["later_etr"] = (start + timedelta(hours=9)).isoformat()
         subscribers = await ok(await http.get("/subscribers"))
-        facts["subscriber_id"] = subscribers["subscribers"][0]["id"]
+        facts["subscriber_id"] = subscribers["items"][0]["id"]
         csv = (
             "account_number,name,mobile,feeder,transformer_area,area_class\n"
             "M2,乙,13800000002,F1,T1,市区\n"
@@ -473,7 +473,7 @@ async def notify_facts(apps: Apps, callers: Callers) -> dict[str, Any]:
         facts["import_id"] = imported["id"]
         await ok(await http.post(f"/outages/{facts['outage_id']}/announce", json={}))
         messages = await ok(await http.get(f"/outages/{facts['outage_id']}/messages"))
-        facts["message_id"] = messages["messages"][0]["id"]
+        facts["message_id"] = messages["items"][0]["id"]
         extra = await ok(
             await http.post(
                 "/subscribers",

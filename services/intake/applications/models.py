@@ -34,6 +34,7 @@ from services.intake.db import IntakeTable
 from services.intake.policies.models import Stage
 from shared.db import UTCDateTime, enum_column
 from shared.masking import FREE_TEXT, FreeText
+from shared.pagination import Page
 from shared.timeutil import BeijingTime
 from shared.vocab import AreaClass, AreaClassed, CustomerType, CustomerTyped
 
@@ -512,11 +513,8 @@ class ApplicationPublic(CustomerTyped):
     project_code: str | None = None
 
 
-class ApplicationPage(BaseModel):
-    total: int
-    limit: int
-    offset: int
-    applications: list[ApplicationPublic]
+class ApplicationPage(Page[ApplicationPublic]):
+    """A page of applications (申请列表)."""
 
 
 class EventPublic(BaseModel):

@@ -41,6 +41,7 @@ from shared import units
 from shared.auth import Principal, Role
 from shared.calendar import WorkingCalendar
 from shared.masking import masked_unless
+from shared.pagination import FIRST_PAGE, PageParams, fetch_page
 from shared.vocab import CustomerType
 
 
@@ -277,9 +278,7 @@ async def list_applications(
     flt: ApplicationFilter,
     calendar: WorkingCalendar,
     today: date,
-    *,
-    limit: int = 50,
-    offset: int = 0,
+    paging: PageParams = FIRST_PAGE,
 ) -> ApplicationPage:
     """Applications the caller may see, newest first."""
     check_unit_filter(principal, flt.unit)
@@ -292,10 +291,7 @@ async def list_applications(
         query = query.where(col(Application.customer_type) == flt.customer_type.value)
     if flt.stage is not None:
         query = query.where(col(Application.current_stage) == flt.stage.value)
-    total = (await session.exec(select(func.count()).select_from(query.subquery()))).one()
-    rows = (
-        await session.exec(query.order_by(col(Application.id).desc()).limit(limit).offset(offset))
-    ).all()
+    total, rows = await fetch_page(session, query, paging, col(Application.id).desc())
     ids = [a.id for a in rows]
     stages: dict[int | None, list[ApplicationStage]] = defaultdict(list)
     pauses: dict[int | None, list[ApplicationPause]] = defaultdict(list)
@@ -316,9 +312,9 @@ async def list_applications(
             pauses[p.application_id].append(p)
     return ApplicationPage(
         total=total,
-        limit=limit,
-        offset=offset,
-        applications=[
+        limit=paging.limit,
+        offset=paging.offset,
+        items=[
             to_public(
                 a,
                 stages[a.id],

@@ -35,7 +35,7 @@ from shared.calendar import WorkingCalendar, beijing_date
 from shared.clock import Now
 from shared.errors import Problem
 from shared.idempotency import OptionalIdempotencyKey
-from shared.validation import Offset
+from shared.pagination import Paging
 from shared.vocab import CustomerType
 
 router = APIRouter(tags=["applications"])
@@ -102,19 +102,16 @@ async def list_applications(
     session: Session,
     calendar: Calendar,
     now: Now,
+    paging: Paging,
     status_: Annotated[ApplicationStatus | None, Query(alias="status")] = None,
     unit: str | None = None,
     customer_type: CustomerType | None = None,
     stage: Stage | None = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Offset = 0,
 ) -> ApplicationPage:
     flt = reading.ApplicationFilter(
         status=status_, unit=unit, customer_type=customer_type, stage=stage
     )
-    return await reading.list_applications(
-        session, staff, flt, calendar, beijing_date(now), limit=limit, offset=offset
-    )
+    return await reading.list_applications(session, staff, flt, calendar, beijing_date(now), paging)
 
 
 @router.get("/applications/{number}", summary="One application with its stages (申请详情)")

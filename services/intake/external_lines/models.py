@@ -22,6 +22,7 @@ from services.intake.rules.external_lines import ApprovalProcedure, Crossing, Pu
 from services.intake.rules.terms import VoltageClass
 from shared.db import UTCDateTime, enum_column
 from shared.masking import FREE_TEXT
+from shared.pagination import Page
 from shared.timeutil import BeijingTime
 from shared.validation import Day
 
@@ -209,8 +210,5 @@ class ExternalLinePublic(BaseModel):
     """Where the jurisdiction has no push duty, why (e.g. its plan has no such rule)."""
 
 
-class ExternalLinePage(BaseModel):
-    total: int
-    limit: int
-    offset: int
-    works: list[ExternalLinePublic]
+class ExternalLinePage(Page[ExternalLinePublic]):
+    """A page of external-line works (外线工程)."""

@@ -3,9 +3,7 @@ the approval service posts its results through the portal (signed, idempotent)."
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, status
 from fastapi.responses import JSONResponse
 
 from services.intake.deps import Calendar, CurrentClerk, Keys, Staff
@@ -26,7 +24,7 @@ from shared.app import Session
 from shared.calendar import beijing_date
 from shared.clock import Now
 from shared.errors import Problem
-from shared.validation import Offset
+from shared.pagination import Paging
 
 router = APIRouter(tags=["external lines"])
 portal_router = APIRouter(tags=["portal"])
@@ -77,16 +75,13 @@ async def list_works(
     staff: Staff,
     session: Session,
     now: Now,
+    paging: Paging,
     unit: str | None = None,
     approval_state: ApprovalState | None = None,
     push_state: PushState | None = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Offset = 0,
 ) -> ExternalLinePage:
     flt = ExternalLineFilter(unit=unit, approval_state=approval_state, push_state=push_state)
-    return await service.list_works(
-        session, staff, flt, beijing_date(now), limit=limit, offset=offset
-    )
+    return await service.list_works(session, staff, flt, beijing_date(now), paging)
 
 
 @portal_router.post(

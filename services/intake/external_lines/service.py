@@ -23,7 +23,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func
+from sqlalchemy import ColumnElement, and_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -64,6 +64,7 @@ from shared.auth import Principal, Role
 from shared.calendar import WorkingCalendar, beijing_date
 from shared.errors import Conflict, NotFound
 from shared.masking import masked_unless
+from shared.pagination import FIRST_PAGE, PageParams, fetch_page
 
 ENDED = (ApplicationStatus.connected, ApplicationStatus.closed)
 
@@ -387,9 +388,7 @@ async def list_works(
     principal: Principal,
     flt: ExternalLineFilter,
     today: date,
-    *,
-    limit: int = 50,
-    offset: int = 0,
+    paging: PageParams = FIRST_PAGE,
 ) -> ExternalLinePage:
     """Works the caller may see; with ``push_state=overdue`` the overdue push list (逾期未推送),
     the longest overdue first."""
@@ -407,18 +406,17 @@ async def list_works(
         query = query.where(col(ExternalLineRecord.approval_state) == flt.approval_state.value)
     if flt.push_state is not None:
         query = query.where(_push_condition(flt.push_state, today))
-    total = (await session.exec(select(func.count()).select_from(query.subquery()))).one()
     order = (
         (col(ExternalLineRecord.push_due_on), col(ExternalLineRecord.id))
         if flt.push_state in (PushState.pending, PushState.overdue)
         else (col(ExternalLineRecord.id).desc(),)
     )
-    rows = (await session.exec(query.order_by(*order).limit(limit).offset(offset))).all()
+    total, rows = await fetch_page(session, query, paging, *order)
     return ExternalLinePage(
         total=total,
-        limit=limit,
-        offset=offset,
-        works=masked_unless(
+        limit=paging.limit,
+        offset=paging.offset,
+        items=masked_unless(
             [to_public(works, application, today) for works, application in rows],
             principal.role is Role.clerk,
         ),

@@ -20,6 +20,7 @@ from services.intake.db import IntakeTable
 from services.intake.policies.models import Stage
 from shared.db import UTCDateTime, enum_column
 from shared.masking import FREE_TEXT
+from shared.pagination import Page
 from shared.timeutil import BeijingTime
 from shared.vocab import CustomerType, CustomerTyped
 
@@ -95,13 +96,11 @@ class WatchItem(CustomerTyped):
     days_overdue: int = DataField(description="Working days past the due date (超期工作日)")
 
 
-class WatchPage(BaseModel):
+class WatchPage(Page[WatchItem]):
+    """A page of the watch list (预警、超期清单), with the day and level it was drawn for."""
+
     as_of: date
     state: WatchLevel
-    total: int
-    limit: int
-    offset: int
-    items: list[WatchItem]
 
 
 class EscalationPublic(BaseModel):
@@ -125,11 +124,8 @@ class EscalationPublic(BaseModel):
     resolution: Annotated[str | None, FREE_TEXT]
 
 
-class EscalationPage(BaseModel):
-    total: int
-    limit: int
-    offset: int
-    escalations: list[EscalationPublic]
+class EscalationPage(Page[EscalationPublic]):
+    """A page of escalations (督办事项)."""
 
 
 class _Body(BaseModel):

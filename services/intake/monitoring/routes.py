@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 
 from services.intake.applications.clocking import Clocking, recompute_open
 from services.intake.deps import Calendar, Config, CurrentAdmin, CurrentSupervisor, Staff
@@ -25,12 +23,11 @@ from services.intake.policies.models import Stage
 from shared.app import Session
 from shared.calendar import beijing_date
 from shared.clock import Now
-from shared.validation import Id, Offset
+from shared.pagination import Paging
+from shared.validation import Id
 from shared.vocab import CustomerType
 
 router = APIRouter(tags=["monitoring"])
-
-Limit = Annotated[int, Query(ge=1, le=500)]
 
 
 @router.get("/monitoring/stages", summary="At-risk or overdue stages (预警、超期环节)")
@@ -40,29 +37,25 @@ async def watch_list(
     calendar: Calendar,
     now: Now,
     state: WatchLevel,
+    paging: Paging,
     unit: str | None = None,
     customer_type: CustomerType | None = None,
     stage: Stage | None = None,
-    limit: Limit = 50,
-    offset: Offset = 0,
 ) -> WatchPage:
     flt = WatchFilter(unit=unit, customer_type=customer_type, stage=stage)
-    return await service.list_watch(
-        session, staff, state, flt, calendar, beijing_date(now), limit=limit, offset=offset
-    )
+    return await service.list_watch(session, staff, state, flt, calendar, beijing_date(now), paging)
 
 
 @router.get("/escalations", summary="Escalations (督办事项)")
 async def list_escalations(
     staff: Staff,
     session: Session,
+    paging: Paging,
     state: EscalationState | None = None,
     unit: str | None = None,
     supervising_unit: str | None = None,
     customer_type: CustomerType | None = None,
     stage: Stage | None = None,
-    limit: Limit = 50,
-    offset: Offset = 0,
 ) -> EscalationPage:
     flt = EscalationFilter(
         state=state,
@@ -71,7 +64,7 @@ async def list_escalations(
         customer_type=customer_type,
         stage=stage,
     )
-    return await service.list_escalations(session, staff, flt, limit=limit, offset=offset)
+    return await service.list_escalations(session, staff, flt, paging)
 
 
 @router.get("/escalations/{escalation_id}", summary="One escalation (督办详情)")

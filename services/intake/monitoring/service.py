@@ -45,9 +45,10 @@ from services.intake.settings import IntakeSettings
 from shared import units
 from shared.auth import Principal, Role
 from shared.calendar import BEIJING, WorkingCalendar
-from shared.db import AnySelect, fetch_all
+from shared.db import AnySelect
 from shared.errors import Conflict, Forbidden, NotFound
 from shared.masking import masked_unless
+from shared.pagination import FIRST_PAGE, PageParams, fetch_page
 from shared.vocab import CustomerType
 
 SCAN_BATCH = 500
@@ -87,9 +88,7 @@ async def list_watch(
     flt: WatchFilter,
     calendar: WorkingCalendar,
     today: date,
-    *,
-    limit: int = 50,
-    offset: int = 0,
+    paging: PageParams = FIRST_PAGE,
 ) -> WatchPage:
     """At-risk or overdue stages, soonest due first, counted and paged in SQL."""
     check_unit_filter(principal, flt.unit)
@@ -114,11 +113,8 @@ async def list_watch(
         query = query.where(col(Application.customer_type) == flt.customer_type.value)
     if flt.stage is not None:
         query = query.where(col(Application.current_stage) == flt.stage.value)
-    count = sa_select(func.count()).select_from(query.subquery())
-    total = (await fetch_all(session, count))[0][0]
-    rows = await fetch_all(
-        session,
-        query.order_by(col(Application.due_date), col(Application.id)).limit(limit).offset(offset),
+    total, rows = await fetch_page(
+        session, query, paging, col(Application.due_date), col(Application.id)
     )
     items = [
         WatchItem(
@@ -149,7 +145,14 @@ async def list_watch(
             provisional,
         ) in rows
     ]
-    return WatchPage(as_of=today, state=level, total=total, limit=limit, offset=offset, items=items)
+    return WatchPage(
+        as_of=today,
+        state=level,
+        total=total,
+        limit=paging.limit,
+        offset=paging.offset,
+        items=items,
+    )
 
 
 # ---- escalations -----------------------------------------------------------------------------
@@ -198,9 +201,7 @@ async def list_escalations(
     session: AsyncSession,
     principal: Principal,
     flt: EscalationFilter,
-    *,
-    limit: int = 50,
-    offset: int = 0,
+    paging: PageParams = FIRST_PAGE,
 ) -> EscalationPage:
     conditions = _scope(principal, Escalation.unit, Escalation.supervising_unit)
     if flt.state is not None:
@@ -215,26 +216,25 @@ async def list_escalations(
         conditions.append(col(Escalation.stage) == flt.stage.value)
     # Counted on escalations alone: every row has its application (a NOT NULL foreign key), and
     # joining each counted row to applications tripled the time of a 30,000-row count.
-    total = (
-        await session.exec(select(func.count()).select_from(Escalation).where(*conditions))
-    ).one()
+    count = sa_select(func.count()).select_from(Escalation).where(*conditions)
     query = (
         select(Escalation, Application.number)
         .join(Application, col(Application.id) == col(Escalation.application_id))
         .where(*conditions)
     )
-    rows = (
-        await session.exec(
-            query.order_by(col(Escalation.opened_at).desc(), col(Escalation.id).desc())
-            .limit(limit)
-            .offset(offset)
-        )
-    ).all()
+    total, rows = await fetch_page(
+        session,
+        query,
+        paging,
+        col(Escalation.opened_at).desc(),
+        col(Escalation.id).desc(),
+        count=count,
+    )
     return EscalationPage(
         total=total,
-        limit=limit,
-        offset=offset,
-        escalations=[_shown(_public(e, number), principal) for e, number in rows],
+        limit=paging.limit,
+        offset=paging.offset,
+        items=[_shown(_public(e, number), principal) for e, number in rows],
     )
 
 

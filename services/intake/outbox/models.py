@@ -18,6 +18,7 @@ from sqlmodel import Field
 from services.intake.db import IntakeTable
 from shared.db import UTCDateTime, enum_column
 from shared.logs import current_request_id
+from shared.pagination import Page
 from shared.timeutil import BeijingTime
 
 
@@ -83,11 +84,8 @@ class OutboxEventPublic(BaseModel):
     duplicate: bool | None
 
 
-class OutboxPage(BaseModel):
-    total: int
-    limit: int
-    offset: int
-    events: list[OutboxEventPublic]
+class OutboxPage(Page[OutboxEventPublic]):
+    """A page of outbox events (事件发件箱)."""
 
 
 class DeliveryRun(BaseModel):

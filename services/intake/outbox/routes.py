@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Request
 
 from services.intake.deps import Config, CurrentAdmin
 from services.intake.outbox import service
 from services.intake.outbox.models import DeliveryRun, OutboxPage, OutboxState
 from shared.app import Client, Session
 from shared.clock import Now
-from shared.validation import Offset
+from shared.pagination import Paging
 
 router = APIRouter(tags=["outbox"])
 
@@ -20,11 +18,10 @@ router = APIRouter(tags=["outbox"])
 async def list_outbox(
     _admin: CurrentAdmin,
     session: Session,
+    paging: Paging,
     state: OutboxState | None = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Offset = 0,
 ) -> OutboxPage:
-    return await service.list_outbox(session, state, limit=limit, offset=offset)
+    return await service.list_outbox(session, state, paging)
 
 
 @router.post("/outbox/deliver", summary="Deliver pending events now (立即投递)")

@@ -14,7 +14,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import func
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -34,6 +33,7 @@ from shared.errors import UpstreamUnavailable
 from shared.events import Event, EventReceipt
 from shared.http import ServiceClient
 from shared.logs import request_id_scope
+from shared.pagination import FIRST_PAGE, PageParams, fetch_page
 
 log = logging.getLogger("huodian.intake.outbox")
 
@@ -160,18 +160,15 @@ async def deliver_pending(
 
 
 async def list_outbox(
-    session: AsyncSession, state: OutboxState | None, *, limit: int = 50, offset: int = 0
+    session: AsyncSession, state: OutboxState | None, paging: PageParams = FIRST_PAGE
 ) -> OutboxPage:
     query = select(OutboxEvent)
     if state is not None:
         query = query.where(col(OutboxEvent.state) == state.value)
-    total = (await session.exec(select(func.count()).select_from(query.subquery()))).one()
-    rows = (
-        await session.exec(query.order_by(col(OutboxEvent.id).desc()).limit(limit).offset(offset))
-    ).all()
+    total, rows = await fetch_page(session, query, paging, col(OutboxEvent.id).desc())
     return OutboxPage(
         total=total,
-        limit=limit,
-        offset=offset,
-        events=[OutboxEventPublic.model_validate(r, from_attributes=True) for r in rows],
+        limit=paging.limit,
+        offset=paging.offset,
+        items=[OutboxEventPublic.model_validate(r, from_attributes=True) for r in rows],
     )

@@ -41,6 +41,7 @@ from shared.app import Outbound, Session
 from shared.auth import CurrentPrincipal
 from shared.clock import Now
 from shared.errors import Problem
+from shared.pagination import DEFAULT_LIMIT, Limit
 from shared.validation import Offset
 
 portal_router = APIRouter(tags=["portal"])
@@ -50,9 +51,6 @@ SIGNED: dict[int | str, dict[str, Any]] = {
     401: {"model": Problem, "description": "Signature refused (验签失败)"},
     403: {"model": Problem, "description": "The key lacks this route's scope (scope_required)"},
 }
-
-Limit = Annotated[int, Query(ge=1, le=500)]
-
 
 # ---- portal clients --------------------------------------------------------------------------
 
@@ -140,7 +138,7 @@ async def list_pre_applications(
     areas: Areas,
     unit: str | None = None,
     status_: Annotated[PreApplicationStatus | None, Query(alias="status")] = None,
-    limit: Limit = 50,
+    limit: Limit = DEFAULT_LIMIT,
     offset: Offset = 0,
 ) -> PreApplicationPage:
     return await pre_applications.list_pre_applications(
@@ -205,7 +203,7 @@ async def list_deliveries(
     session: Session,
     state: DeliveryState | None = None,
     application: str | None = None,
-    limit: Limit = 50,
+    limit: Limit = DEFAULT_LIMIT,
     offset: Offset = 0,
 ) -> WebhookDeliveryPage:
     return await webhooks.list_deliveries(

@@ -22,6 +22,7 @@ from services.intake.db import IntakeTable
 from services.intake.rules.three_zero import Area, CustomerCategory
 from shared.db import UTCDateTime, enum_column
 from shared.masking import FREE_TEXT
+from shared.pagination import Page
 from shared.timeutil import BeijingTime
 from shared.vocab import CustomerType, CustomerTyped
 
@@ -237,11 +238,8 @@ class WhitelistItem(CustomerTyped):
     release_note: Annotated[str | None, FREE_TEXT]
 
 
-class WhitelistPage(BaseModel):
-    total: int
-    limit: int
-    offset: int
-    items: list[WhitelistItem]
+class WhitelistPage(Page[WhitelistItem]):
+    """A page of whitelist records (白名单)."""
 
 
 class WhitelistCount(BaseModel):

@@ -23,7 +23,8 @@ from services.intake.whitelist.models import (
 from services.intake.whitelist.service import WhitelistFilter
 from shared.app import Session
 from shared.clock import Now
-from shared.validation import Id, Offset
+from shared.pagination import Paging
+from shared.validation import Id
 
 router = APIRouter(tags=["whitelist"])
 
@@ -32,14 +33,13 @@ router = APIRouter(tags=["whitelist"])
 async def list_whitelist(
     staff: Staff,
     session: Session,
+    paging: Paging,
     unit: str | None = None,
     area: Annotated[str | None, Query(description="配电网区域名称")] = None,
     status_: Annotated[WhitelistStatus | None, Query(alias="status")] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Offset = 0,
 ) -> WhitelistPage:
     flt = WhitelistFilter(unit=unit, area=area, status=status_)
-    return await service.list_whitelist(session, staff, flt, limit=limit, offset=offset)
+    return await service.list_whitelist(session, staff, flt, paging)
 
 
 @router.get(

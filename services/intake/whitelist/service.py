@@ -42,6 +42,7 @@ from shared.auth import Principal, Role
 from shared.db import fetch_all
 from shared.errors import Conflict, Forbidden, NotFound, Unprocessable
 from shared.masking import mask_sensitive, masked_unless
+from shared.pagination import FIRST_PAGE, PageParams, fetch_page
 
 CENT = Decimal("0.01")
 
@@ -177,9 +178,7 @@ async def list_whitelist(
     session: AsyncSession,
     principal: Principal,
     flt: WhitelistFilter,
-    *,
-    limit: int = 50,
-    offset: int = 0,
+    paging: PageParams = FIRST_PAGE,
 ) -> WhitelistPage:
     """Whitelist records the caller may see, oldest first: clerks their units', supervisors
     those they supervise, administrators and viewers all."""
@@ -200,15 +199,14 @@ async def list_whitelist(
         query = query.where(col(WhitelistEntry.status) == flt.status.value)
     if flt.area is not None:
         query = query.where(col(area.name) == flt.area)
-    total = (await session.exec(select(func.count()).select_from(query.subquery()))).one()
-    rows = await session.exec(query.order_by(col(WhitelistEntry.id)).limit(limit).offset(offset))
+    total, rows = await fetch_page(session, query, paging, col(WhitelistEntry.id))
     return WhitelistPage(
         total=total,
-        limit=limit,
-        offset=offset,
+        limit=paging.limit,
+        offset=paging.offset,
         items=[
             _item(entry, application, name, check_reader(application, principal))
-            for entry, application, name in rows.all()
+            for entry, application, name in rows
         ],
     )
 

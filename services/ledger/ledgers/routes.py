@@ -26,7 +26,8 @@ from shared.auth import require_service
 from shared.clock import Now
 from shared.downloads import XLSX_MEDIA_TYPE, attachment
 from shared.errors import Unprocessable
-from shared.validation import Day, Id, Offset
+from shared.pagination import ALL_ROWS, Paging
+from shared.validation import Day, Id
 
 router = APIRouter(tags=["ledgers"])
 
@@ -113,7 +114,7 @@ async def export_ledger(
         raise Unprocessable("export as .xlsx or .csv", code="unsupported_format")
     ledger = await service.get_ledger(session, code)
     page = await service.list_items(
-        session, ItemFilter(ledger_code=code), as_of=as_of, limit=100_000
+        session, ItemFilter(ledger_code=code), as_of=as_of, paging=ALL_ROWS
     )
     if fmt == "csv":
         return attachment(
@@ -131,6 +132,7 @@ async def list_items(
     _reader: Reader,
     session: Session,
     as_of: AsOf,
+    paging: Paging,
     ledger: str | None = None,
     category: str | None = None,
     unit_id: Id | None = None,
@@ -139,8 +141,6 @@ async def list_items(
     overdue: bool | None = None,
     due_soon: bool | None = None,
     due_soon_days: Annotated[int, Query(ge=0, le=365)] = service.DEFAULT_DUE_SOON_DAYS,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Offset = 0,
 ) -> ItemPage:
     flt = ItemFilter(
         ledger_code=ledger,
@@ -152,7 +152,7 @@ async def list_items(
         due_soon=due_soon,
     )
     return await service.list_items(
-        session, flt, as_of=as_of, due_soon_days=due_soon_days, limit=limit, offset=offset
+        session, flt, as_of=as_of, due_soon_days=due_soon_days, paging=paging
     )
 
 

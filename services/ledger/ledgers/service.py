@@ -40,6 +40,7 @@ from services.ledger.updates.models import (
 from shared.auth import Role
 from shared.db import AnySelect, fetch_all
 from shared.errors import Conflict, NotFound
+from shared.pagination import FIRST_PAGE, Page, PageParams, fetch_page
 from shared.timeutil import BeijingTime, end_of_beijing_day
 from shared.units import nearest
 
@@ -69,11 +70,8 @@ class ItemPublic(SQLModel):
     days_overdue: int | None
 
 
-class ItemPage(SQLModel):
-    total: int
-    limit: int
-    offset: int
-    items: list[ItemPublic]
+class ItemPage(Page[ItemPublic]):
+    """A page of ledger items (台账事项)."""
 
 
 @dataclass(frozen=True)
@@ -259,16 +257,16 @@ async def list_items(
     *,
     as_of: date,
     due_soon_days: int = DEFAULT_DUE_SOON_DAYS,
-    limit: int = 100,
-    offset: int = 0,
+    paging: PageParams = FIRST_PAGE,
 ) -> ItemPage:
     state = state_columns(as_of, due_soon_days)
     base = _filtered(_item_rows(state), state, flt)
-    total = (await session.exec(select(func.count()).select_from(base.subquery()))).one()
-    page = base.order_by(col(Ledger.code), col(Item.seq)).limit(limit).offset(offset)
-    rows = await fetch_all(session, page)
+    total, rows = await fetch_page(session, base, paging, col(Ledger.code), col(Item.seq))
     return ItemPage(
-        total=total, limit=limit, offset=offset, items=await _to_public(session, rows, as_of)
+        total=total,
+        limit=paging.limit,
+        offset=paging.offset,
+        items=await _to_public(session, rows, as_of),
     )
 
 
@@ -500,7 +498,7 @@ async def unit_dashboard(
         session,
         ItemFilter(ledger_code=ledger_code, unit_id=unit_id, overdue=True),
         as_of=as_of,
-        limit=1000,
+        paging=PageParams(limit=1000),
     )
     return UnitDashboard(
         unit_id=unit_id,

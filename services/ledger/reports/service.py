@@ -19,6 +19,7 @@ from services.ledger.escalations.service import escalations
 from services.ledger.ledgers.service import ItemFilter, ItemPublic, get_ledger, list_items
 from services.ledger.updates.models import TaskStatus
 from shared.errors import Unprocessable
+from shared.pagination import ALL_ROWS
 from shared.timeutil import BeijingTime
 
 
@@ -105,7 +106,7 @@ async def build_report(
         raise Unprocessable(f"the {year} period has not started yet", code="period_not_started")
     as_of = min(today, end)
     page = await list_items(
-        session, ItemFilter(ledger_code=ledger_code), as_of=as_of, limit=100_000
+        session, ItemFilter(ledger_code=ledger_code), as_of=as_of, paging=ALL_ROWS
     )
     totals = Counter(item.status for item in page.items)
     return LedgerReport(

@@ -25,6 +25,7 @@ from shared.calendar import beijing_date
 from shared.clock import Now
 from shared.downloads import attachment
 from shared.errors import Forbidden, HuodianError, Unauthorized
+from shared.pagination import MAX_LIMIT, PageParams
 from shared.ratelimit import RateLimited, client_address
 from shared.settings import Settings
 from shared.validation import Id
@@ -142,9 +143,10 @@ async def start(request: Request, session: Session, now: Now) -> Response:
         today = beijing_date(now)
         mine = ledgers.ItemFilter(any_unit_ids=units)
         overdue = ledgers.ItemFilter(any_unit_ids=units, overdue=True)
+        one = PageParams(limit=1)
         figures = {
-            "items": (await ledgers.list_items(session, mine, as_of=today, limit=1)).total,
-            "overdue": (await ledgers.list_items(session, overdue, as_of=today, limit=1)).total,
+            "items": (await ledgers.list_items(session, mine, as_of=today, paging=one)).total,
+            "overdue": (await ledgers.list_items(session, overdue, as_of=today, paging=one)).total,
         }
     person = Person(user.display_name, user.role, token)
     return render(SHARED_TEMPLATES, request, "start.html", person, figures=figures)
@@ -166,7 +168,7 @@ async def item_list(
         any_unit_ids=frozenset(await accounts.unit_ids_of(session, user.id)) if mine else None,
         overdue=True if overdue else None,
     )
-    page = await ledgers.list_items(session, flt, as_of=today, limit=500)
+    page = await ledgers.list_items(session, flt, as_of=today, paging=PageParams(limit=MAX_LIMIT))
     return _page(
         request,
         "items.html",

@@ -17,7 +17,8 @@ from services.notify.messages.service import MessageFilter, MessagePage, ResendR
 from shared.app import Session
 from shared.clock import Now
 from shared.masking import masked_unless
-from shared.validation import Id, Offset
+from shared.pagination import Paging
+from shared.validation import Id
 
 router = APIRouter(tags=["messages"])
 
@@ -27,11 +28,10 @@ async def messages(
     operator: Operator,
     session: Session,
     where: Annotated[MessageFilter, Query()],
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Offset = 0,
+    paging: Paging,
 ) -> MessagePage:
     return masked_unless(
-        await service.list_messages(session, where, limit=limit, offset=offset),
+        await service.list_messages(session, where, paging),
         operator.is_service,
     )
 
@@ -40,14 +40,13 @@ async def messages(
 async def dead_letters(
     operator: Operator,
     session: Session,
+    paging: Paging,
     kind: str | None = None,
     channel: Channel | None = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Offset = 0,
 ) -> MessagePage:
     where = MessageFilter(state=MessageState.dead, kind=kind, channel=channel)
     return masked_unless(
-        await service.list_messages(session, where, limit=limit, offset=offset),
+        await service.list_messages(session, where, paging),
         operator.is_service,
     )
 

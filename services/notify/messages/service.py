@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, update
+from sqlalchemy import update
 from sqlmodel import SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -20,6 +20,7 @@ from services.notify.messages.models import (
 from shared.db import insert_ignore
 from shared.errors import Conflict, NotFound
 from shared.logs import current_request_id
+from shared.pagination import FIRST_PAGE, Page, PageParams, fetch_page
 from shared.validation import Id
 
 
@@ -47,11 +48,8 @@ class MessageFilter(SQLModel):
     possible_duplicate: bool | None = None
 
 
-class MessagePage(SQLModel):
-    total: int
-    limit: int
-    offset: int
-    messages: list[MessagePublic]
+class MessagePage(Page[MessagePublic]):
+    """A page of messages (消息记录)."""
 
 
 class ResendResult(SQLModel):
@@ -90,18 +88,17 @@ async def enqueue(
 
 
 async def list_messages(
-    session: AsyncSession, where: MessageFilter, *, limit: int, offset: int
+    session: AsyncSession, where: MessageFilter, paging: PageParams = FIRST_PAGE
 ) -> MessagePage:
     query = select(Message)
     for name, value in where.model_dump(exclude_none=True).items():
         query = query.where(getattr(Message, name) == value)
-    total = (await session.exec(select(func.count()).select_from(query.subquery()))).one()
-    rows = await session.exec(query.order_by(col(Message.id)).limit(limit).offset(offset))
+    total, rows = await fetch_page(session, query, paging, col(Message.id))
     return MessagePage(
         total=total,
-        limit=limit,
-        offset=offset,
-        messages=[MessagePublic.model_validate(m, from_attributes=True) for m in rows],
+        limit=paging.limit,
+        offset=paging.offset,
+        items=[MessagePublic.model_validate(m, from_attributes=True) for m in rows],
     )
 
 

@@ -12,6 +12,7 @@ from sqlmodel import Field, SQLModel
 from services.notify.db import NotifyTable
 from shared.db import UTCDateTime, enum_column
 from shared.masking import FREE_TEXT
+from shared.pagination import Page
 from shared.timeutil import BeijingTime
 from shared.validation import Instant
 from shared.vocab import AreaClass
@@ -262,6 +263,5 @@ class RepeatWarning(SQLModel):
     outages: list[OverlapOutage] = []
 
 
-class OutagePage(SQLModel):
-    total: int
-    outages: list[OutagePublic]
+class OutagePage(Page[OutagePublic]):
+    """A page of outages (停电列表)."""

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, BackgroundTasks, Query, Request, status
+from fastapi import APIRouter, BackgroundTasks, Request, status
 
 from services.notify.deps import Admin, Dispatcher, Hours, NotifyConfig
 from services.notify.messages.models import Channel, MessageState
@@ -18,6 +16,7 @@ from services.notify.outages.models import (
     Moment,
     OutageCreate,
     OutageKind,
+    OutagePage,
     OutagePublic,
     OutageState,
     ProgressNote,
@@ -27,7 +26,8 @@ from services.notify.outages.models import (
 from shared.app import Session
 from shared.clock import Now
 from shared.masking import masked_unless
-from shared.validation import Id, Offset
+from shared.pagination import Paging
+from shared.validation import Id
 
 router = APIRouter(tags=["outages"])
 
@@ -57,15 +57,18 @@ async def create_outage(
 async def list_outages(
     staff: Dispatcher,
     session: Session,
+    paging: Paging,
     state: OutageState | None = None,
     kind: OutageKind | None = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Offset = 0,
-) -> list[OutagePublic]:
-    found = await service.list_outages(
-        session, units=visible_units(staff), state=state, kind=kind, limit=limit, offset=offset
+) -> OutagePage:
+    return await service.list_outages(
+        session,
+        units=visible_units(staff),
+        state=state,
+        kind=kind,
+        viewer=staff,
+        paging=paging,
     )
-    return [await service.to_public(session, o, viewer=staff) for o in found]
 
 
 @router.get("/outages/{outage_id}", summary="An outage with its changes and deliveries")
@@ -211,15 +214,14 @@ async def outage_messages(
     staff: Dispatcher,
     session: Session,
     outage_id: Id,
+    paging: Paging,
     state: MessageState | None = None,
     channel: Channel | None = None,
     subscriber_id: Id | None = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Offset = 0,
 ) -> MessagePage:
     await outage_for(session, outage_id, staff)
     where = MessageFilter(
         outage_id=outage_id, state=state, channel=channel, subscriber_id=subscriber_id
     )
-    page = await list_messages(session, where, limit=limit, offset=offset)
+    page = await list_messages(session, where, paging)
     return masked_unless(page, service.sees_notes_whole(staff))

@@ -25,6 +25,7 @@ from services.notify.outages.models import (
     OutageCreate,
     OutageImpact,
     OutageKind,
+    OutagePage,
     OutagePublic,
     OutageScope,
     OutageState,
@@ -41,6 +42,7 @@ from shared.auth import Principal, Role
 from shared.db import fetch_all
 from shared.errors import Conflict, NotFound, Unprocessable
 from shared.masking import masked_unless
+from shared.pagination import FIRST_PAGE, PageParams, fetch_page
 from shared.timeutil import BEIJING, beijing_date, format_beijing
 
 
@@ -626,10 +628,11 @@ async def list_outages(
     units: Sequence[str] | None,
     state: OutageState | None,
     kind: OutageKind | None,
-    limit: int,
-    offset: int,
-) -> list[Outage]:
-    """Outages newest first; of ``units`` only, unless ``units`` is None (all of them)."""
+    viewer: Principal,
+    paging: PageParams = FIRST_PAGE,
+) -> OutagePage:
+    """Outages newest first, as ``viewer`` may see them; of ``units`` only, unless ``units`` is
+    None (all of them)."""
     query = select(Outage)
     if units is not None:
         query = query.where(col(Outage.unit).in_(units))
@@ -637,10 +640,15 @@ async def list_outages(
         query = query.where(col(Outage.state) == state)
     if kind is not None:
         query = query.where(col(Outage.kind) == kind)
-    found = await session.exec(
-        query.order_by(col(Outage.planned_start).desc()).limit(limit).offset(offset)
+    total, rows = await fetch_page(
+        session, query, paging, col(Outage.planned_start).desc(), col(Outage.id).desc()
     )
-    return list(found)
+    return OutagePage(
+        total=total,
+        limit=paging.limit,
+        offset=paging.offset,
+        items=[await to_public(session, outage, viewer=viewer) for outage in rows],
+    )
 
 
 async def current_outages(session: AsyncSession, *, units: Sequence[str] | None) -> list[Outage]:

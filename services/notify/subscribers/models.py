@@ -23,6 +23,7 @@ from sqlmodel import Field, SQLModel
 
 from services.notify.db import NotifyTable
 from shared.db import UTCDateTime, enum_column
+from shared.pagination import Page
 from shared.timeutil import BeijingTime
 from shared.validation import Day
 from shared.vocab import AreaClass, AreaClassed, mobile_field
@@ -191,11 +192,8 @@ class SubscriberPublic(AreaClassed):
     updated_at: BeijingTime
 
 
-class SubscriberPage(SQLModel):
-    total: int
-    limit: int
-    offset: int
-    subscribers: list[SubscriberPublic]
+class SubscriberPage(Page[SubscriberPublic]):
+    """A page of subscribers (订阅用户)."""
 
 
 class ImportState(StrEnum):

@@ -28,8 +28,9 @@ from shared.app import Outbound, Session
 from shared.clock import Now
 from shared.errors import Unprocessable
 from shared.masking import masked_unless
+from shared.pagination import Paging
 from shared.settings import Settings
-from shared.validation import Day, Id, Offset
+from shared.validation import Day, Id
 from shared.vocab import AreaClass
 
 router = APIRouter(tags=["subscribers"])
@@ -47,12 +48,11 @@ async def create_subscriber(
 async def list_subscribers(
     _staff: Dispatcher,
     session: Session,
+    paging: Paging,
     feeder: str | None = None,
     transformer_area: str | None = None,
     area_class: AreaClass | None = None,
     q: Annotated[str | None, Query(max_length=100, description="name, account or mobile")] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Offset = 0,
 ) -> SubscriberPage:
     return await service.list_subscribers(
         session,
@@ -60,8 +60,7 @@ async def list_subscribers(
         transformer_area=transformer_area,
         area_class=area_class,
         q=q,
-        limit=limit,
-        offset=offset,
+        paging=paging,
     )
 
 
@@ -171,12 +170,11 @@ async def subscriber_messages(
     staff: Dispatcher,
     session: Session,
     subscriber_id: Id,
+    paging: Paging,
     state: MessageState | None = None,
     channel: Channel | None = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Offset = 0,
 ) -> MessagePage:
     await service.get(session, subscriber_id)
     where = MessageFilter(subscriber_id=subscriber_id, state=state, channel=channel)
-    page = await list_messages(session, where, limit=limit, offset=offset)
+    page = await list_messages(session, where, paging)
     return masked_unless(page, sees_notes_whole(staff))

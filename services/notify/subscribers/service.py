@@ -7,7 +7,7 @@ from datetime import date, datetime
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import case, delete, func
+from sqlalchemy import case, delete
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -25,6 +25,7 @@ from services.notify.subscribers.models import (
 from shared import db
 from shared.errors import Conflict, FieldError, NotFound, Unprocessable
 from shared.outbound import OutboundPolicy, UrlNotAllowed
+from shared.pagination import FIRST_PAGE, PageParams, fetch_page
 from shared.timeutil import beijing_date
 from shared.vocab import AreaClass
 
@@ -238,8 +239,7 @@ async def list_subscribers(
     transformer_area: str | None,
     area_class: AreaClass | None,
     q: str | None,
-    limit: int,
-    offset: int,
+    paging: PageParams = FIRST_PAGE,
 ) -> SubscriberPage:
     query = select(Subscriber).where(CURRENT)
     if feeder is not None:
@@ -255,14 +255,13 @@ async def list_subscribers(
             | col(Subscriber.account_number).like(like)
             | col(Subscriber.mobile).like(like)
         )
-    total = (await session.exec(select(func.count()).select_from(query.subquery()))).one()
-    rows = list(await session.exec(query.order_by(col(Subscriber.id)).limit(limit).offset(offset)))
+    total, rows = await fetch_page(session, query, paging, col(Subscriber.id))
     opt_outs = await _opt_outs(session, [s.id for s in rows if s.id is not None])
     return SubscriberPage(
         total=total,
-        limit=limit,
-        offset=offset,
-        subscribers=[_public(s, opt_outs[s.id]) for s in rows if s.id is not None],
+        limit=paging.limit,
+        offset=paging.offset,
+        items=[_public(s, opt_outs[s.id]) for s in rows if s.id is not None],
     )
 
 

@@ -138,7 +138,7 @@ class TestEscalationNotes:
         await create(clerk)
         clock.set("2025-10-10 09:00")
         await scan(intake_admin)
-        escalation = (await intake_admin.get("/escalations")).json()["escalations"][0]["id"]
+        escalation = (await intake_admin.get("/escalations")).json()["items"][0]["id"]
         clock.set("2025-10-10 10:00")
         acknowledged = await supervisor.post(
             f"/escalations/{escalation}/acknowledge", json={"note": TYPED}
@@ -150,7 +150,7 @@ class TestEscalationNotes:
         assert resolved.status_code == 200, resolved.text
         for reader, unmasked in [(clerk, True), (supervisor, False), (intake_admin, False)]:
             one = (await reader.get(f"/escalations/{escalation}")).json()
-            listed = (await reader.get("/escalations")).json()["escalations"][0]
+            listed = (await reader.get("/escalations")).json()["items"][0]
             for shown in (one, listed):
                 for text in (shown["acknowledgement"], shown["resolution"]):
                     assert shows_in_full(text) if unmasked else masked(text), (reader, text)

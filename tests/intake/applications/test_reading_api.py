@@ -12,7 +12,7 @@ class TestReading:
 
     async def test_an_admin_sees_masked_personal_data(self, clerk, intake_admin, clock):
         number = (await create(clerk))["application"]["number"]
-        listed = (await intake_admin.get("/applications")).json()["applications"][0]
+        listed = (await intake_admin.get("/applications")).json()["items"][0]
         assert listed["applicant"]["mobile"] == "138****8000"
         assert listed["number"] == number
 
@@ -29,7 +29,7 @@ class TestReading:
             await clerk.get("/applications", params={"customer_type": "hv10_dual", "limit": 1})
         ).json()
         assert page["total"] == 2
-        assert [a["number"] for a in page["applications"]] == [second]
+        assert [a["number"] for a in page["items"]] == [second]
         by_stage = await clerk.get("/applications", params={"stage": "acceptance"})
         assert by_stage.json()["total"] == 3
         assert (await other_clerk.get("/applications")).json()["total"] == 0

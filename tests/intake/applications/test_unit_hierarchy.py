@@ -37,7 +37,7 @@ def staff(intake, apps) -> Staff:
 async def numbers(client: httpx.AsyncClient, **params: str) -> list[str]:
     response = await client.get("/applications", params=params)
     assert response.status_code == 200, response.text
-    return sorted(a["number"] for a in response.json()["applications"])
+    return sorted(a["number"] for a in response.json()["items"])
 
 
 class TestGroupClerk:

@@ -174,7 +174,7 @@ class TestAmendedYear:
         at_risk = (await clerk.get("/monitoring/stages", params={"state": "at_risk"})).json()
         assert [i["number"] for i in at_risk["items"]] == [number]
         listed = (await intake_admin.get("/escalations")).json()
-        assert [e["state"] for e in listed["escalations"]] == ["resolved"]
+        assert [e["state"] for e in listed["items"]] == ["resolved"]
         (event,) = await due_changed_events(intake)
         assert event.data["cleared"] == ["超期", "督办"]
         verified = (await clerk.get(f"/applications/{number}/log/verify")).json()
@@ -226,7 +226,7 @@ class TestToldThroughNotify:
         assert (run.delivered, run.failed) == (2, 0)  # the acceptance's receipt, then the move
         listed = (
             await notify_admin.get("/messages", params={"kind": "intake.due_changed"})
-        ).json()["messages"]
+        ).json()["items"]
         by_recipient = {(m["recipient"], m["channel"]): m for m in listed}
         sms = by_recipient[("13800138000", "sms")]
         assert f"报装{number}" in sms["body"]

@@ -216,10 +216,10 @@ class TestPush:
 
         clock.set("2026-02-16 10:00")
         overdue = (await clerk.get("/external-lines", params={"push_state": "overdue"})).json()
-        assert [w["application_number"] for w in overdue["works"]] == [first]
-        assert overdue["works"][0]["push"]["days_overdue"] == 2
+        assert [w["application_number"] for w in overdue["items"]] == [first]
+        assert overdue["items"][0]["push"]["days_overdue"] == 2
         pending = (await clerk.get("/external-lines", params={"push_state": "pending"})).json()
-        assert [w["application_number"] for w in pending["works"]] == [second]
+        assert [w["application_number"] for w in pending["items"]] == [second]
         assert (await supervisor.get("/external-lines", params={"push_state": "overdue"})).json()[
             "total"
         ] == 1
@@ -246,7 +246,7 @@ class TestPush:
         )
         assert twice.json()["code"] == "already_pushed"
         listed = await clerk.get("/external-lines", params={"push_state": "overdue"})
-        assert [w["application_number"] for w in listed.json()["works"]] == [second]
+        assert [w["application_number"] for w in listed.json()["items"]] == [second]
         late_list = await clerk.get("/external-lines", params={"push_state": "pushed_late"})
         assert late_list.json()["total"] == 1
         filed = await clerk.get("/external-lines", params={"approval_state": "filed"})

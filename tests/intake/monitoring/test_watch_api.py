@@ -88,7 +88,7 @@ class TestScan:
 
         escalations = (await supervisor.get("/escalations")).json()
         assert escalations["total"] == 1
-        escalation = escalations["escalations"][0]
+        escalation = escalations["items"][0]
         assert (escalation["number"], escalation["stage"], escalation["state"]) == (
             number,
             "acceptance",
@@ -103,7 +103,7 @@ class TestScan:
         await complete(clerk, number, "acceptance")
         clock.set("2025-10-20 09:00")
         assert (await scan(intake_admin))["overdue"] == 1
-        stages = [e["stage"] for e in (await supervisor.get("/escalations")).json()["escalations"]]
+        stages = [e["stage"] for e in (await supervisor.get("/escalations")).json()["items"]]
         assert stages == ["supply_plan", "acceptance"]
 
     async def test_a_total_budget_is_escalated_once(self, intake_admin, clerk, clock):
@@ -136,7 +136,7 @@ class TestEscalationHandling:
         await create(clerk)
         clock.set("2025-10-10 09:00")
         await scan(intake_admin)
-        return (await intake_admin.get("/escalations")).json()["escalations"][0]["id"]
+        return (await intake_admin.get("/escalations")).json()["items"][0]["id"]
 
     async def test_acknowledge_then_resolve(self, intake_admin, clerk, supervisor, clock):
         escalation = await self._escalated(intake_admin, clerk, clock)
@@ -196,15 +196,15 @@ class TestRecompute:
         await create(clerk, customer_type="hv35_dual")
         await complete(
             clerk,
-            (await clerk.get("/applications")).json()["applications"][0]["number"],
+            (await clerk.get("/applications")).json()["items"][0]["number"],
             "acceptance",
         )
-        before = (await clerk.get("/applications")).json()["applications"][0]["clock"]
+        before = (await clerk.get("/applications")).json()["items"][0]["clock"]
         assert before["limit_days"] == 20
         intake.state.intake_settings = IntakeSettings(at_risk_percent=50)
         result = await intake_admin.post("/monitoring/recompute")
         assert result.json() == {"recomputed_applications": 1}
-        after = (await clerk.get("/applications")).json()["applications"][0]["clock"]
+        after = (await clerk.get("/applications")).json()["items"][0]["clock"]
         assert after["due_date"] == before["due_date"]
         assert after["at_risk_from"] < before["at_risk_from"]
         assert (await clerk.post("/monitoring/recompute")).status_code == 403

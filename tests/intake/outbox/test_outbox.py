@@ -45,7 +45,7 @@ async def connected_application(clerk):
 class TestWrittenWithTheChange:
     async def test_a_connection_writes_one_event(self, intake, intake_admin, clerk, clock):
         number = await connected_application(clerk)
-        events = (await outbox(intake_admin))["events"]
+        events = (await outbox(intake_admin))["items"]
         assert [(e["type"], e["subject"], e["state"]) for e in events] == [
             ("intake.application.connected", number, "pending"),
             ("intake.application.received", number, "pending"),  # its acceptance's receipt
@@ -120,7 +120,7 @@ class TestWrittenWithTheChange:
             f"/applications/{number}/corrections",
             json={"field": "capacity_kw", "value": "900", "reason": "增容前更正"},
         )
-        types = [e["type"] for e in (await outbox(intake_admin))["events"]]
+        types = [e["type"] for e in (await outbox(intake_admin))["items"]]
         assert types == ["intake.application.connected"] * 2 + ["intake.application.received"]
 
     async def test_a_refused_change_writes_nothing(self, intake_admin, clerk, clock):
@@ -129,7 +129,7 @@ class TestWrittenWithTheChange:
             await complete(clerk, number, stage)
         refused = await complete(clerk, number, "connection")  # no feeder / transformer area
         assert refused.status_code == 422
-        types = [e["type"] for e in (await outbox(intake_admin))["events"]]
+        types = [e["type"] for e in (await outbox(intake_admin))["items"]]
         assert types == ["intake.application.received"]  # the acceptance's only
 
     async def test_the_scan_writes_each_warning_once(self, intake_admin, clerk, clock):
@@ -141,7 +141,7 @@ class TestWrittenWithTheChange:
         clock.set("2025-10-10 09:00")
         await intake_admin.post("/monitoring/scan")
         await intake_admin.post("/monitoring/scan")
-        types = [e["type"] for e in (await outbox(intake_admin))["events"]]
+        types = [e["type"] for e in (await outbox(intake_admin))["items"]]
         assert sorted(types) == [
             "intake.application.received",
             "intake.escalation.opened",
@@ -157,9 +157,9 @@ class TestDelivery:
         number = await connected_application(clerk)
         run = await run_delivery(intake)
         assert (run.delivered, run.failed) == (2, 0)  # the receipt and the connection
-        events = (await outbox(intake_admin, state="delivered"))["events"]
+        events = (await outbox(intake_admin, state="delivered"))["items"]
         assert [(e["attempts"], e["duplicate"]) for e in events] == [(1, False), (1, False)]
-        subscribers = (await notify_admin.get("/subscribers")).json()["subscribers"]
+        subscribers = (await notify_admin.get("/subscribers")).json()["items"]
         shown = [(s["account_number"], s["area_class"], s["area_class_label"]) for s in subscribers]
         assert shown == [(number, "central", "中心区")]
         assert (await run_delivery(intake)).delivered == 0
@@ -172,7 +172,7 @@ class TestDelivery:
         clock.set("2025-10-10 09:00")
         await run_scan(intake)
         run = await run_delivery(intake)
-        assert (run.delivered, run.failed) == (3, 0), (await outbox(intake_admin))["events"]
+        assert (run.delivered, run.failed) == (3, 0), (await outbox(intake_admin))["items"]
 
     async def test_a_lost_answer_is_redelivered_and_notify_sees_a_duplicate(
         self, intake, intake_admin, clerk, notify_admin, clock
@@ -189,7 +189,7 @@ class TestDelivery:
                 )
             )
         assert (await run_delivery(intake)).delivered == 1
-        event, _receipt = (await outbox(intake_admin))["events"]
+        event, _receipt = (await outbox(intake_admin))["items"]
         assert (event["state"], event["attempts"], event["duplicate"]) == ("delivered", 2, True)
         assert (await notify_admin.get("/subscribers")).json()["total"] == 1
 
@@ -209,7 +209,7 @@ class TestDelivery:
             for attempt, wait in ((1, 10), (2, 20), (3, 40), (4, 60), (5, 60)):
                 run = await deliver_pending(engine, down, config, now=clock.now())
                 assert (run.delivered, run.failed) == (0, 2)  # the receipt and the connection
-                for event in (await outbox(intake_admin))["events"]:
+                for event in (await outbox(intake_admin))["items"]:
                     assert event["attempts"] == attempt
                     assert "无法连接 notify" in event["last_error"]
                 clock.moment += timedelta(seconds=wait - 1)
@@ -220,7 +220,7 @@ class TestDelivery:
         assert clock.now() - start == timedelta(seconds=190)
         run = await deliver_pending(engine, intake.state.client, config, now=clock.now())
         assert run.delivered == 2
-        events = (await outbox(intake_admin))["events"]
+        events = (await outbox(intake_admin))["items"]
         assert [(e["state"], e["attempts"], e["last_error"]) for e in events] == [
             ("delivered", 6, None)
         ] * 2
@@ -245,7 +245,7 @@ class TestDelivery:
         finally:
             await refusing.aclose()
         assert run.failed == 2
-        for event in (await outbox(intake_admin, state="pending"))["events"]:
+        for event in (await outbox(intake_admin, state="pending"))["items"]:
             assert "422" in event["last_error"]
 
     async def test_admin_delivers_now(self, intake_admin, clerk, clock):
@@ -324,7 +324,7 @@ class TestRequestIds:
             del clerk.headers["X-Request-Id"]
         assert (await run_delivery(intake)).delivered == 1
         listed = await notify_admin.get("/messages", params={"kind": "intake.received"})
-        (message,) = listed.json()["messages"]
+        (message,) = listed.json()["items"]
         assert message["request_id"] == "clerk:accept.2026-03-02"
         detail = (await notify_admin.get(f"/messages/{message['id']}")).json()
         assert detail["request_id"] == "clerk:accept.2026-03-02"

@@ -134,5 +134,5 @@ async def test_queued_labelled_events_are_rewritten_and_delivered(
             )
     run = await run_delivery(intake)
     assert (run.delivered, run.failed) == (2, 0)
-    (subscriber,) = (await notify_admin.get("/subscribers")).json()["subscribers"]
+    (subscriber,) = (await notify_admin.get("/subscribers")).json()["items"]
     assert (subscriber["area_class"], subscriber["area_class_label"]) == ("central", "中心区")

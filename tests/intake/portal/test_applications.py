@@ -119,7 +119,7 @@ class TestCountyCompanies:
         async def seen(username: str, unit: str) -> list[str]:
             token = await staff_token(apps, username, Role.clerk, (unit,))
             async with client_for(intake, token) as client:
-                listed = (await client.get("/applications")).json()["applications"]
+                listed = (await client.get("/applications")).json()["items"]
             return sorted(a["number"] for a in listed)
 
         assert await seen("clerk-guangrao", "国网广饶县供电公司") == [guangrao.json()["number"]]
@@ -128,8 +128,7 @@ class TestCountyCompanies:
         assert await seen("clerk-shengli", "国网胜利供电公司") == []
         # The city company's clerk has 东营区's and, by the hierarchy, its county companies'.
         assert (
-            sorted(a["number"] for a in (await clerk.get("/applications")).json()["applications"])
-            == every
+            sorted(a["number"] for a in (await clerk.get("/applications")).json()["items"]) == every
         )
         assert await seen("clerk-group", "各供电企业") == every
 
