@@ -11,7 +11,7 @@ unreachable e-license service is a 502 that stores nothing, so the portal's retr
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -22,7 +22,8 @@ from services.intake.applications.models import (
     Channel,
     IdKind,
 )
-from services.intake.applications.service import Clocking, create_application
+from services.intake.applications.service import Clocking, create_application, get_application
+from services.intake.applications.why import ApplicantWhy, applicant_why
 from services.intake.documents.online import VerifiedLicence, record_verified_licences
 from services.intake.portal.areas import ServiceAreas
 from services.intake.portal.auth import PortalPrincipal
@@ -37,7 +38,8 @@ from services.intake.rules.identity import mask_id_number
 from services.intake.standins.elicense import ELicenseClient, LicenceOutcome, LicenceType
 from services.intake.standins.elicense import LicenceCheck as ELicenceAnswer
 from shared.auth import Principal
-from shared.errors import FieldError, Unprocessable
+from shared.calendar import WorkingCalendar
+from shared.errors import FieldError, NotFound, Unprocessable
 from shared.keyring import Keyring
 
 _REFUSALS = {
@@ -226,3 +228,18 @@ async def submit_application(
             for c in checks
         ],
     )
+
+
+async def portal_application_why(
+    session: AsyncSession,
+    number: str,
+    caller: PortalPrincipal,
+    calendar: WorkingCalendar,
+    today: date,
+) -> ApplicantWhy:
+    """期限说明 of an application the calling portal submitted, as its applicant sees it; any
+    other application is not found for it, as if there were none (no number is confirmed)."""
+    application = await get_application(session, number)
+    if application.portal_client != caller.key_id:
+        raise NotFound(f"there is no application {number}", code="application_not_found")
+    return await applicant_why(session, application, calendar, today)
