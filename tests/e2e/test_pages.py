@@ -137,6 +137,13 @@ async def test_a_clerk_sees_the_application_and_the_applicant_its_progress_on_a_
     await phone.get_by_role("button", name="查询").click()
     await expect(phone.locator("#status")).to_contain_text("办理中")
     await expect(phone.locator("#stages tbody tr").first).to_contain_text("业务受理")
+    # 期限说明: the total's why open, each begun stage's a tap away, all within the phone's width.
+    await expect(phone.get_by_role("heading", name="期限说明")).to_be_visible()
+    await expect(phone.locator("#why details[open] li").first).to_contain_text("办电全流程")
+    await phone.locator('#why details[data-stage="acceptance"] summary').click()
+    await expect(phone.locator('#why details[data-stage="acceptance"] li').nth(1)).to_contain_text(
+        "起算：北京时间"
+    )
     await fits(phone)
     await phone.screenshot(path=str(tmp_path / "progress-375.png"), full_page=True)
 

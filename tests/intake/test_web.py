@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from html import unescape
 
 import pytest
 from sqlalchemy import update
@@ -13,6 +14,7 @@ from shared.auth import Role
 from shared.db import session_scope
 from shared.web.session import COOKIE
 from tests.conftest import client_for
+from tests.intake.applications.test_why_api import complete
 from tests.intake.conftest import DONGYING_UNIT, JINGYU_UNIT, create, staff_token
 
 
@@ -168,3 +170,67 @@ class TestProgressPage:
         assert "节假日安排尚未公布" in page.text
         row = page.text.split('data-stage="acceptance">')[1].split("</tr>")[0]
         assert "（暂定）" in row
+
+
+def why_sections(html: str) -> dict[str, list[str]]:
+    """Each ``<details>`` of the page's 期限说明, by its stage (``total`` for the whole process),
+    with its lines unescaped as the applicant reads them."""
+    body = html.split('<div id="why">')[1].split("</div>")[0]
+    sections = {}
+    for head, items in re.findall(r"<details([^>]*)>(.*?)</details>", body, re.S):
+        stage = re.search(r'data-stage="(\w+)"', head)
+        lines = re.findall(r"<li>(.*?)</li>", items, re.S)
+        sections[stage.group(1) if stage else "total"] = [unescape(line) for line in lines]
+    return sections
+
+
+class TestProgressPageWhy:
+    """期限说明 on the applicant's page: the total's and each begun stage's why, line for line
+    the staff's answer, as a readable list."""
+
+    async def test_the_page_explains_the_total_and_each_begun_stage(self, intake, clerk):
+        created = await create(clerk)
+        number, code = created["application"]["number"], created["query_code"]
+        paused = await clerk.post(
+            f"/applications/{number}/pause",
+            json={"reason": "customer_works", "note": "请完成用户侧配电房土建"},
+        )
+        assert paused.status_code == 200, paused.text
+        async with client_for(intake) as browser:
+            page = await browser.post("/ui/progress", data={"number": number, "code": code})
+        assert page.status_code == 200, page.text
+        assert "<h2>期限说明</h2>" in page.text
+        sections = why_sections(page.text)
+        # Only the stage whose clock runs; the stages not begun have nothing to explain yet.
+        assert list(sections) == ["total", "acceptance"]
+        total = await clerk.get(f"/applications/{number}/why")
+        stage = await clerk.get(f"/applications/{number}/stages/acceptance/why")
+        assert total.status_code == stage.status_code == 200, (total.text, stage.text)
+        assert sections["total"] == total.json()["lines"]
+        assert sections["acceptance"] == stage.json()["lines"]
+        lines = "\n".join(sections["acceptance"])
+        assert "起算：北京时间" in lines
+        assert "当日不计入" in lines
+        assert "目前暂停计时中" in lines
+        assert "暂停计时：" in lines
+        assert "工作日历：" in lines
+        assert "依据" in sections["acceptance"][0]
+
+    async def test_a_provisional_why_is_marked(self, intake, clerk, clock):
+        clock.set("2026-12-30 10:00")
+        created = await create(clerk)
+        number, code = created["application"]["number"], created["query_code"]
+        clock.set("2026-12-31 10:00")
+        await complete(clerk, number, "acceptance")
+        async with client_for(intake) as browser:
+            page = await browser.post("/ui/progress", data={"number": number, "code": code})
+        assert page.status_code == 200, page.text
+        sections = why_sections(page.text)
+        assert list(sections) == ["total", "acceptance", "supply_plan"]
+        assert any(line.startswith("注意：") for line in sections["supply_plan"])
+        assert "2027年：尚未公布" in sections["supply_plan"][-2]
+        why = page.text.split('<div id="why">')[1]
+        head = why.split('data-stage="supply_plan"')[1].split("</summary>")[0]
+        assert '<span class="soon">（暂定）</span>' in head
+        done = why.split('data-stage="acceptance"')[1].split("</summary>")[0]
+        assert "（暂定）" not in done

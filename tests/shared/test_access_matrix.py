@@ -306,7 +306,7 @@ async def intake_facts(apps: Apps, callers: Callers) -> dict[str, Any]:
     facts: dict[str, Any] = {"project_code": PROJECT_CODE}
     async with callers.client() as http:
         http.headers["Authorization"] = f"Bearer {callers.tokens['clerk']}"
-        for name in ("number", "closable_number"):
+        for name in ("number", "closable_number", "portal_number"):
             created = await ok(await http.post("/applications", json=application_body()))
             facts[name] = created["application"]["number"]
             facts[f"{name}_code"] = created["query_code"]
@@ -359,6 +359,15 @@ async def intake_facts(apps: Apps, callers: Callers) -> dict[str, Any]:
             now=FROZEN_AT,
             keyring=app.state.settings.keyring(),
         )
+        # As if the matrix's portal had submitted it (its 期限说明 is the portal's to read).
+        assert isinstance(callers.portal_auth, PortalAuth)
+        submitted = (
+            await session.exec(
+                select(Application).where(col(Application.number) == facts["portal_number"])
+            )
+        ).one()
+        submitted.portal_client = callers.portal_auth.key_id
+        session.add(submitted)
         application = (
             await session.exec(
                 select(Application).where(col(Application.number) == facts["number"])

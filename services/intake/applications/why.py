@@ -44,7 +44,7 @@ from shared.errors import Conflict
 from shared.masking import FREE_TEXT, FreeText, masked_unless
 from shared.timeutil import BeijingTime, format_beijing
 
-__all__ = ["DeadlineWhy", "application_why", "stage_why"]
+__all__ = ["ApplicantWhy", "DeadlineWhy", "applicant_why", "application_why", "stage_why"]
 
 
 EndReason = Literal["completed", "connected", "closed", "today"]
@@ -278,6 +278,73 @@ async def _policy(session: AsyncSession, application: Application) -> PolicyUsed
     )
 
 
+class ApplicantWhy(BaseModel):
+    """The why of the total and of each stage begun, as the applicant sees it (办电进度的期限说明):
+    free text masked as for any reader outside the accepting unit."""
+
+    number: str
+    total: DeadlineWhy
+    stages: list[DeadlineWhy]
+    """The stages whose clock has started, in process order."""
+
+
+def _started(stage: ApplicationStage) -> bool:
+    return stage.started_day is not None and stage.started_at is not None
+
+
+async def _stage_explained(
+    session: AsyncSession,
+    application: Application,
+    stages: Sequence[ApplicationStage],
+    target: ApplicationStage,
+    calendar: WorkingCalendar,
+    today: date,
+) -> DeadlineWhy:
+    assert target.started_at is not None
+    assert target.started_day is not None
+    pauses = [p for p in await load_pauses(session, application.id) if p.stage_seq == target.seq]
+    return _explain(
+        application=application,
+        subject="stage",
+        stage=target,
+        started_at=target.started_at,
+        start=target.started_day,
+        limit=target.limit_days,
+        with_due=application.staged,
+        completed_day=target.completed_day,
+        pauses=pauses,
+        stage_of={s.seq: s.stage for s in stages},
+        policy=await _policy(session, application),
+        calendar=calendar,
+        today=today,
+    )
+
+
+async def _total_explained(
+    session: AsyncSession,
+    application: Application,
+    stages: Sequence[ApplicationStage],
+    calendar: WorkingCalendar,
+    today: date,
+) -> DeadlineWhy:
+    return _explain(
+        application=application,
+        subject="total",
+        stage=None,
+        started_at=application.accepted_at,
+        start=application.accepted_day,
+        limit=application.total_limit_days,
+        # Staged processes are watched stage by stage; only an unstaged one has a total due date.
+        with_due=not application.staged and application.status not in ENDED,
+        completed_day=None,
+        pauses=await load_pauses(session, application.id),
+        stage_of={s.seq: s.stage for s in stages},
+        policy=await _policy(session, application),
+        calendar=calendar,
+        today=today,
+    )
+
+
 async def stage_why(
     session: AsyncSession,
     number: str,
@@ -295,27 +362,12 @@ async def stage_why(
         raise Conflict(
             f"{STAGE_LABELS[stage]} is not a stage of this application", code="stage_not_in_process"
         )
-    if target.started_day is None or target.started_at is None:
+    if not _started(target):
         raise Conflict(
             f"{STAGE_LABELS[stage]} has not started; its clock has not run yet",
             code="stage_not_started",
         )
-    pauses = [p for p in await load_pauses(session, application.id) if p.stage_seq == target.seq]
-    why = _explain(
-        application=application,
-        subject="stage",
-        stage=target,
-        started_at=target.started_at,
-        start=target.started_day,
-        limit=target.limit_days,
-        with_due=application.staged,
-        completed_day=target.completed_day,
-        pauses=pauses,
-        stage_of={s.seq: s.stage for s in stages},
-        policy=await _policy(session, application),
-        calendar=calendar,
-        today=today,
-    )
+    why = await _stage_explained(session, application, stages, target, calendar, today)
     return masked_unless(why, unmasked)
 
 
@@ -330,20 +382,23 @@ async def application_why(
     application = await get_application(session, number)
     unmasked = check_reader(application, principal)
     stages = await load_stages(session, application.id)
-    why = _explain(
-        application=application,
-        subject="total",
-        stage=None,
-        started_at=application.accepted_at,
-        start=application.accepted_day,
-        limit=application.total_limit_days,
-        # Staged processes are watched stage by stage; only an unstaged one has a total due date.
-        with_due=not application.staged and application.status not in ENDED,
-        completed_day=None,
-        pauses=await load_pauses(session, application.id),
-        stage_of={s.seq: s.stage for s in stages},
-        policy=await _policy(session, application),
-        calendar=calendar,
-        today=today,
-    )
+    why = await _total_explained(session, application, stages, calendar, today)
     return masked_unless(why, unmasked)
+
+
+async def applicant_why(
+    session: AsyncSession, application: Application, calendar: WorkingCalendar, today: date
+) -> ApplicantWhy:
+    """The total's and each begun stage's why for an application its caller was already shown
+    (the progress page's number and query code, or the portal that submitted it)."""
+    stages = await load_stages(session, application.id)
+    why = ApplicantWhy(
+        number=application.number,
+        total=await _total_explained(session, application, stages, calendar, today),
+        stages=[
+            await _stage_explained(session, application, stages, s, calendar, today)
+            for s in stages
+            if _started(s)
+        ],
+    )
+    return masked_unless(why, False)

@@ -11,18 +11,20 @@ unreachable e-license service is a 502 that stores nothing, so the portal's retr
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.intake.applications.clocking import Clocking
+from services.intake.applications.loading import get_application
 from services.intake.applications.models import (
     Application,
     ApplicationCreate,
     Channel,
     IdKind,
 )
+from services.intake.applications.why import ApplicantWhy, applicant_why
 from services.intake.documents.online import VerifiedLicence, record_verified_licences
 from services.intake.flows.service import accept_application
 from services.intake.portal.areas import ServiceAreas
@@ -38,7 +40,8 @@ from services.intake.rules.identity import mask_id_number
 from services.intake.standins.elicense import ELicenseClient, LicenceOutcome, LicenceType
 from services.intake.standins.elicense import LicenceCheck as ELicenceAnswer
 from shared.auth import Principal
-from shared.errors import FieldError, Unprocessable
+from shared.calendar import WorkingCalendar
+from shared.errors import FieldError, NotFound, Unprocessable
 from shared.keyring import Keyring
 
 _REFUSALS = {
@@ -227,3 +230,18 @@ async def submit_application(
             for c in checks
         ],
     )
+
+
+async def portal_application_why(
+    session: AsyncSession,
+    number: str,
+    caller: PortalPrincipal,
+    calendar: WorkingCalendar,
+    today: date,
+) -> ApplicantWhy:
+    """期限说明 of an application the calling portal submitted, as its applicant sees it; any
+    other application is not found for it, as if there were none (no number is confirmed)."""
+    application = await get_application(session, number)
+    if application.portal_client != caller.key_id:
+        raise NotFound(f"there is no application {number}", code="application_not_found")
+    return await applicant_why(session, application, calendar, today)

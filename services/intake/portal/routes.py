@@ -13,9 +13,10 @@ from fastapi import APIRouter, Query, Request, status
 from fastapi.responses import JSONResponse
 
 from services.intake.applications.clocking import Clocking
+from services.intake.applications.why import ApplicantWhy
 from services.intake.deps import Calendar, Config, CurrentAdmin, Keys
 from services.intake.portal import pre_applications, service, webhooks
-from services.intake.portal.applications import submit_application
+from services.intake.portal.applications import portal_application_why, submit_application
 from services.intake.portal.auth import ApplicationsCaller, PortalCaller, ProjectsCaller
 from services.intake.portal.deps import Areas, ELicense
 from services.intake.portal.idempotency import IdempotencyKey, run_once
@@ -39,6 +40,7 @@ from services.intake.portal.models import (
 from services.intake.portal.pre_applications import PreApplicationFilter
 from shared.app import Outbound, Session
 from shared.auth import CurrentPrincipal
+from shared.calendar import beijing_date
 from shared.clock import Now
 from shared.errors import Problem
 from shared.pagination import DEFAULT_LIMIT, Limit
@@ -126,6 +128,17 @@ async def submit(
         return status.HTTP_201_CREATED, created
 
     return await run_once(session, caller, key, effect, now=now, keyring=keys)
+
+
+@portal_router.get(
+    "/portal/applications/{number}/why",
+    summary="Why each due date and time spent (期限说明) of an application this portal submitted",
+    responses={**SIGNED, 404: {"model": Problem, "description": "Not submitted by this portal"}},
+)
+async def application_why(
+    number: str, caller: ApplicationsCaller, session: Session, calendar: Calendar, now: Now
+) -> ApplicantWhy:
+    return await portal_application_why(session, number, caller, calendar, beijing_date(now))
 
 
 # ---- staff -----------------------------------------------------------------------------------

@@ -11,6 +11,8 @@ from fastapi.responses import HTMLResponse
 
 from services.intake.applications import reading
 from services.intake.applications.query_codes import applicant_application
+from services.intake.applications.why import applicant_why
+from services.intake.deps import Calendar
 from services.intake.flows import service as flows
 from services.intake.policies.models import STAGE_LABELS
 from shared.app import Session
@@ -78,6 +80,7 @@ async def progress_form(request: Request) -> HTMLResponse:
 async def progress(
     request: Request,
     session: Session,
+    calendar: Calendar,
     now: Now,
     number: Annotated[str, Form()] = "",
     code: Annotated[str, Form()] = "",
@@ -96,5 +99,7 @@ async def progress(
         return _progress_page(
             request, 404, number=number, error="申请编号或查询码不正确，请核对后重试。"
         )
-    shown = await flows.progress(session, application, today=beijing_date(now))
-    return _progress_page(request, shown=shown)
+    today = beijing_date(now)
+    shown = await flows.progress(session, application, today=today)
+    why = await applicant_why(session, application, calendar, today)
+    return _progress_page(request, shown=shown, why=why)
