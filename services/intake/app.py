@@ -30,6 +30,7 @@ from services.intake.portal.jobs import (
 from services.intake.portal.routes import portal_router
 from services.intake.portal.routes import router as portal_staff_router
 from services.intake.settings import IntakeSettings
+from services.intake.web.application import router as web_application_router
 from services.intake.web.monitoring import router as web_monitoring_router
 from services.intake.web.routes import router as web_router
 from services.intake.whitelist.routes import router as whitelist_router
@@ -68,6 +69,7 @@ def create_app(
             integrity_router,
             web_router,
             web_monitoring_router,
+            web_application_router,
         ],
         metrics=intake_figures,
         settings=settings,
