@@ -170,3 +170,16 @@ class TestEscalationsPage:
         )
         assert refused.status_code == 403
         assert (await get(intake, None, "/ui/escalations")).status_code == 303
+
+
+class TestOpenApplicationsPaging:
+    async def test_a_long_list_says_how_much_it_shows(self, intake, apps, clerk, monkeypatch):
+        from services.intake.web import monitoring
+
+        monkeypatch.setattr(monitoring, "SHOWN", 1)
+        await create(clerk)
+        newest = (await create(clerk))["application"]["number"]
+        admin = await staff_token(apps, "admin", Role.admin)
+        page = await get(intake, admin, "/ui/open")
+        assert list(states(page.text)) == [newest]
+        assert "共 2 件（办理中与暂停计时），显示最近受理的 1 件" in page.text
