@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -250,16 +251,21 @@ def validation_message(error_type: str, ctx: dict[str, Any] | None, original: st
         return template.split("（")[0].split("{")[0].rstrip("：") or "输入无效"
 
 
-async def _handle_validation(_request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, RequestValidationError)
-    errors = [
+def field_errors(raw: Sequence[Any]) -> list[FieldError]:
+    """Pydantic's errors (``ValidationError.errors()``) as fields with Chinese messages."""
+    return [
         FieldError(
             field=_field_name(tuple(e["loc"])),
             code=e["type"],
             message=validation_message(e["type"], e.get("ctx"), str(e.get("msg", ""))),
         )
-        for e in exc.errors()
+        for e in raw
     ]
+
+
+async def _handle_validation(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = field_errors(exc.errors())
     fields = ", ".join(sorted({e.field for e in errors}))
     return problem_response(
         Problem(

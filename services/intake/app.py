@@ -30,6 +30,10 @@ from services.intake.portal.jobs import (
 from services.intake.portal.routes import portal_router
 from services.intake.portal.routes import router as portal_staff_router
 from services.intake.settings import IntakeSettings
+from services.intake.web.application import router as web_application_router
+from services.intake.web.counter import router as web_counter_router
+from services.intake.web.kpis import router as web_kpis_router
+from services.intake.web.monitoring import router as web_monitoring_router
 from services.intake.web.routes import router as web_router
 from services.intake.whitelist.routes import router as whitelist_router
 from services.intake.workdays.routes import router as calendar_router
@@ -66,6 +70,10 @@ def create_app(
             disclosure_router,
             integrity_router,
             web_router,
+            web_monitoring_router,
+            web_application_router,
+            web_kpis_router,
+            web_counter_router,
         ],
         metrics=intake_figures,
         settings=settings,

@@ -1,0 +1,152 @@
+"""A clerk walks intake's pages (在办申请, 申请详情, 督办事项, 获得电力指标, 窗口受理) in a real
+browser on a desktop and on a phone: nothing scrolls sideways, nothing is fetched from outside
+127.0.0.1, and axe finds no serious or critical accessibility violation."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from axe_core_python.async_playwright import Axe
+from playwright.async_api import Browser, Page, async_playwright, expect
+
+from tests.e2e.support import CHROMIUM_ARGS, require_chromium, running_stack
+from tests.intake.conftest import DONGYING_UNIT, application_body, valid_credit_code
+
+pytestmark = pytest.mark.e2e
+ADMIN_PASSWORD = "intake-web-admin-pw-1"
+CLERK, CLERK_PASSWORD = "clerk-web", "clerk-web-pw-1"
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    require_chromium()
+    with running_stack(
+        tmp_path_factory.mktemp("intake-web-var"), f"iweb{os.getpid()}_", ADMIN_PASSWORD
+    ) as urls:
+        yield urls
+
+
+@pytest.fixture(scope="module")
+def number(stack: dict[str, str]) -> str:
+    """One application accepted through the API by a clerk of Dongying."""
+    ledger, intake = stack["ledger"], stack["intake"]
+    admin = _token(ledger, "admin", ADMIN_PASSWORD)
+    added = httpx.post(
+        f"{ledger}/users",
+        headers=admin,
+        json={
+            "username": CLERK,
+            "display_name": "受理员李",
+            "role": "clerk",
+            "password": CLERK_PASSWORD,
+            "units": [DONGYING_UNIT],
+        },
+        timeout=60,
+    )
+    assert added.status_code == 201, added.text
+    clerk = _token(ledger, CLERK, CLERK_PASSWORD)
+    created = httpx.post(f"{intake}/applications", headers=clerk, json=application_body())
+    assert created.status_code == 201, created.text
+    return str(created.json()["application"]["number"])
+
+
+def _token(ledger: str, username: str, password: str) -> dict[str, str]:
+    response = httpx.post(
+        f"{ledger}/auth/token", json={"username": username, "password": password}, timeout=60
+    )
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=str(require_chromium()), args=CHROMIUM_ARGS
+        )
+        yield browser
+        await browser.close()
+
+
+async def checked(page: Page) -> None:
+    """No sideways scroll, and no serious or critical axe violation."""
+    overflow = await page.evaluate(
+        "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    )
+    wide = await page.evaluate(
+        "[...document.querySelectorAll('body *')]"
+        ".filter(e => e.getBoundingClientRect().right > document.documentElement.clientWidth)"
+        ".map(e => e.tagName + '.' + e.className).slice(0, 5)"
+    )
+    assert overflow <= 0, f"{page.url} scrolls sideways by {overflow} px: {wide}"
+    results = await Axe().run(page)
+    bad = [
+        (v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3])
+        for v in results["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
+    assert not bad, f"{page.url}: {bad}"
+
+
+@pytest.mark.parametrize("width", [1280, 375])
+async def test_a_clerk_walks_the_pages(stack, number, browser, width, tmp_path: Path):
+    intake = stack["intake"]
+    page = await browser.new_page(viewport={"width": width, "height": 812})
+    requested: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
+    await page.goto(f"{intake}/ui/open")
+    await page.get_by_label("用户名").fill(CLERK)
+    await page.get_by_label("密码").fill(CLERK_PASSWORD)
+    await page.get_by_role("button", name="登录").click()
+
+    # Back at the open applications, signed in: the clerk's application, on time.
+    await expect(page.get_by_role("heading", name="在办申请")).to_be_visible()
+    row = page.locator(f'tr[data-number="{number}"]')
+    await expect(row).to_contain_text("正常")
+    await checked(page)
+    await page.get_by_label("环节").select_option("connection")
+    await page.get_by_role("button", name="筛选").click()
+    await expect(page.get_by_text("没有符合条件的在办申请。")).to_be_visible()
+
+    await page.goto(f"{intake}/ui/open")
+    await page.get_by_role("link", name=number).first.click()
+    await expect(page.get_by_role("heading", name=f"申请 {number}")).to_be_visible()
+    await expect(page.locator("#why section").first).to_contain_text("工作日")
+    await expect(page.locator("#log li").first).to_contain_text("受理")
+    await checked(page)
+    await page.screenshot(path=str(tmp_path / f"application-{width}.png"), full_page=True)
+
+    await page.goto(f"{intake}/ui/escalations")
+    await expect(page.get_by_role("heading", name="督办事项")).to_be_visible()
+    await checked(page)
+
+    await page.goto(f"{intake}/ui/kpis")
+    await expect(page.get_by_role("heading", name="获得电力指标")).to_be_visible()
+    await checked(page)
+
+    # The counter form: a wrong ID number is told beside its field, then the application is in.
+    await page.goto(f"{intake}/ui/accept")
+    await expect(page.get_by_role("heading", name="窗口受理")).to_be_visible()
+    await checked(page)
+    await page.get_by_label("用户类型").select_option("hv10_single")
+    await page.get_by_label("报装容量（千瓦）").fill("630")
+    await page.get_by_label("申请人/单位名称").fill("东营市某某机械有限公司")
+    await page.get_by_label("证件类型").select_option("credit_code")
+    await page.get_by_label("证件号码").fill("91370500XXXXXXXXXX")
+    await page.get_by_label("手机号码").fill("13800138000")
+    await page.get_by_label("用电地址", exact=True).fill("东营区黄河路 9 号")
+    await page.get_by_role("button", name="受理").click()
+    await expect(page.locator("#applicant-id_number-error")).to_be_visible()
+    await checked(page)
+    await page.get_by_label("证件号码").fill(valid_credit_code())
+    await page.get_by_role("button", name="受理").click()
+    await expect(page.get_by_role("heading", name="已受理")).to_be_visible()
+    await expect(page.locator("#query-code")).not_to_be_empty()
+    await checked(page)
+
+    assert requested
+    assert all(url.startswith("http://127.0.0.1:") for url in requested), requested
