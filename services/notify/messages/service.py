@@ -109,6 +109,18 @@ async def list_messages(
     )
 
 
+async def delivery_counts(
+    session: AsyncSession, outage_id: int
+) -> dict[tuple[MessageState, Channel], int]:
+    """How many of an outage's messages are in each state, per channel (投递进度)."""
+    rows = await session.exec(
+        select(col(Message.state), col(Message.channel), func.count())
+        .where(col(Message.outage_id) == outage_id)
+        .group_by(col(Message.state), col(Message.channel))
+    )
+    return {(MessageState(state), Channel(channel)): n for state, channel, n in rows}
+
+
 async def get_message(session: AsyncSession, message_id: int) -> Message:
     message = await session.get(Message, message_id)
     if message is None:
