@@ -66,6 +66,13 @@ PAGES = (
         frozenset({Role.admin, Role.dispatcher}),
         own_work_of=frozenset({Role.admin, Role.dispatcher}),
     ),
+    Page(
+        "供电可靠性",
+        "notify",
+        "/reliability",
+        "户均停电时间对照行动计划目标",
+        frozenset({Role.admin, Role.dispatcher}),
+    ),
 )
 
 

@@ -11,7 +11,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, BackgroundTasks, Form, Request, Response
+from fastapi import APIRouter, BackgroundTasks, Form, Query, Request, Response
 from fastapi.responses import RedirectResponse
 from pydantic import ValidationError
 
@@ -32,12 +32,14 @@ from services.notify.outages.models import (
     OutageState,
     ProgressNote,
 )
+from services.notify.reliability.service import reliability, targets
 from shared.app import Session
 from shared.auth import Principal, Role
-from shared.calendar import BEIJING
+from shared.calendar import BEIJING, beijing_date
 from shared.clock import Now
 from shared.errors import Forbidden, HuodianError, Unprocessable, chinese_detail
-from shared.validation import Id
+from shared.validation import Id, Year
+from shared.web.charts import Row, bar_chart
 from shared.web.pages import Person, person_for, render, templates_for
 from shared.web.session import csrf_ok
 
@@ -389,4 +391,42 @@ async def outage_action(
     background.add_task(request.app.state.worker.wake)  # after the commit, as the API does
     return RedirectResponse(
         f"{request.scope.get('root_path', '')}/ui/outages/{outage_id}?done={action}", 303
+    )
+
+
+@router.get("/reliability", response_model=None)
+async def reliability_page(
+    request: Request,
+    session: Session,
+    now: Now,
+    year: Year | None = None,
+    plan: Annotated[str, Query(max_length=100)] = "dongying-2021",
+) -> Response:
+    """Outage hours per customer (户均停电时间) by area class against the plan's targets."""
+    signed = await person_for(request, *STAFF)
+    if not isinstance(signed, tuple):
+        return signed
+    _, person = signed
+    chosen = year or beijing_date(now).year
+    try:
+        report = await reliability(session, chosen, plan)
+    except HuodianError as exc:
+        return _refused(request, person, exc)
+    chart = bar_chart(
+        f"{chosen}年户均停电时间与目标",
+        [
+            Row(c.area_class.label, round(c.total.saidi_hours, 2), c.target_hours)
+            for c in report.area_classes
+        ],
+        "小时",
+    )
+    return render(
+        templates,
+        request,
+        "reliability.html",
+        person,
+        report=report,
+        chart=chart,
+        plans=targets().plans,
+        year=chosen,
     )
