@@ -73,6 +73,14 @@ PAGES = (
         "户均停电时间对照行动计划目标",
         frozenset({Role.admin, Role.dispatcher}),
     ),
+    Page(
+        "消息投递",
+        "notify",
+        "/delivery",
+        "消息队列、渠道状态与死信重发",
+        frozenset({Role.admin}),
+    ),
+    Page("消息模板", "notify", "/templates", "各类消息的模板与预览", frozenset({Role.admin})),
 )
 
 

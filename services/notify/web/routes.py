@@ -15,9 +15,11 @@ from fastapi import APIRouter, BackgroundTasks, Form, Query, Request, Response
 from fastapi.responses import RedirectResponse
 from pydantic import ValidationError
 
+from services.notify.delivery.service import channel_health
 from services.notify.deps import Hours, NotifyConfig
+from services.notify.messages import service as messages
 from services.notify.messages.models import Channel, MessageState
-from services.notify.messages.service import delivery_counts
+from services.notify.messages.service import MessageFilter, delivery_counts
 from services.notify.outages import service
 from services.notify.outages.access import outage_for, unit_for_new_outage, visible_units
 from services.notify.outages.models import (
@@ -33,11 +35,13 @@ from services.notify.outages.models import (
     ProgressNote,
 )
 from services.notify.reliability.service import reliability, targets
+from services.notify.templates.service import templates as shipped_templates
 from shared.app import Session
 from shared.auth import Principal, Role
 from shared.calendar import BEIJING, beijing_date
 from shared.clock import Now
 from shared.errors import Forbidden, HuodianError, Unprocessable, chinese_detail
+from shared.masking import masked_unless
 from shared.validation import Id, Year
 from shared.web.charts import Row, bar_chart
 from shared.web.pages import Person, person_for, render, templates_for
@@ -98,6 +102,19 @@ DONE = {
     Action.restore: "已记录恢复送电。",
     Action.cancel: "已取消该停电。",
 }
+
+
+def _count_table(counts: dict[tuple[MessageState, Channel], int]) -> dict[str, object]:
+    """Messages by state and channel as ``counts.html`` draws them: the rows and columns that
+    have any."""
+    return {
+        "counts": counts,
+        "channels": sorted({c for _, c in counts}, key=list(Channel).index),
+        "message_states": sorted({s for s, _ in counts}, key=list(MessageState).index),
+        "channel_labels": CHANNEL_LABELS,
+        "message_state_labels": MESSAGE_STATE_LABELS,
+        "total_messages": sum(counts.values()),
+    }
 
 
 def _beijing(value: str) -> datetime | None:
@@ -163,8 +180,6 @@ async def _outage_page(
     outage = await outage_for(session, outage_id, principal)
     public = await service.to_public(session, outage, viewer=principal)
     counts = await delivery_counts(session, outage_id)
-    channels = sorted({c for _, c in counts}, key=list(Channel).index)
-    states = sorted({s for s, _ in counts}, key=list(MessageState).index)
     return render(
         templates,
         request,
@@ -175,13 +190,8 @@ async def _outage_page(
         kinds=KIND_LABELS,
         states=STATE_LABELS,
         actions=ACTIONS.get(outage.state, ()),
-        counts=counts,
-        channels=channels,
-        message_states=states,
-        channel_labels=CHANNEL_LABELS,
         change_labels=CHANGE_LABELS,
-        message_state_labels=MESSAGE_STATE_LABELS,
-        total_messages=sum(counts.values()),
+        **_count_table(counts),
         warning=await service.repeat_warning(session, outage, config.repeat_window_days),
         **context,
     )
@@ -429,4 +439,104 @@ async def reliability_page(
         chart=chart,
         plans=targets().plans,
         year=chosen,
+    )
+
+
+DEAD_SHOWN = 50
+
+
+async def _delivery_page(
+    request: Request, session: Session, person: Person, status_code: int = 200, **context: object
+) -> Response:
+    dead = await messages.list_messages(
+        session, MessageFilter(state=MessageState.dead), limit=DEAD_SHOWN, offset=0
+    )
+    return render(
+        templates,
+        request,
+        "delivery.html",
+        person,
+        status_code=status_code,
+        health=await channel_health(session, request.app.state.channels.senders.keys()),
+        dead=masked_unless(dead, False),  # an administrator reads them masked, as in the API
+        **_count_table(await delivery_counts(session)),
+        **context,
+    )
+
+
+@router.get("/delivery", response_model=None)
+async def delivery(request: Request, session: Session, resent: int | None = None) -> Response:
+    """The queue by channel and state, the channels' health (熔断) and the dead letters."""
+    signed = await person_for(request, Role.admin)
+    if not isinstance(signed, tuple):
+        return signed
+    notice = None if resent is None else f"已重新排队 {resent} 条。"
+    return await _delivery_page(request, session, signed[1], notice=notice)
+
+
+@router.post("/delivery/resend", response_model=None)
+async def resend(
+    request: Request,
+    session: Session,
+    now: Now,
+    background: BackgroundTasks,
+    csrf: Annotated[str, Form()],
+    message_id: Annotated[Id | None, Form()] = None,
+) -> Response:
+    """Re-send one dead letter, or all of them (without ``message_id``)."""
+    signed = await person_for(request, Role.admin)
+    if not isinstance(signed, tuple):
+        return signed
+    _, person = signed
+    try:
+        _check_csrf(request, person, csrf)
+        if message_id is None:
+            count = (await messages.resend_dead(session, kind=None, channel=None, now=now)).requeued
+        else:
+            await messages.resend(session, message_id, now=now)
+            count = 1
+    except HuodianError as exc:
+        await session.rollback()
+        return await _delivery_page(
+            request, session, person, status_code=exc.status, error=_message(exc)
+        )
+    background.add_task(request.app.state.worker.wake)
+    return RedirectResponse(f"{request.scope.get('root_path', '')}/ui/delivery?resent={count}", 303)
+
+
+@router.get("/templates", response_model=None)
+async def message_templates(
+    request: Request,
+    kind: Annotated[str | None, Query(max_length=100)] = None,
+    channel: Channel = Channel.sms,
+) -> Response:
+    """The message types and their templates per channel, one previewed with its sample data."""
+    signed = await person_for(request, Role.admin)
+    if not isinstance(signed, tuple):
+        return signed
+    shipped = shipped_templates()
+    infos = [shipped.info(k) for k in shipped.kinds()]
+    preview, error, status_code = None, None, 200
+    if kind is not None:
+        try:
+            rendered = shipped.render(kind, channel, shipped.sample(kind))
+            preview = {
+                "kind": kind,
+                "channel": channel,
+                "source": shipped.source_of(kind, channel),
+                "subject": rendered.subject,
+                "body": rendered.body,
+            }
+        except HuodianError as exc:
+            error, status_code = _message(exc), exc.status
+    return render(
+        templates,
+        request,
+        "templates.html",
+        signed[1],
+        status_code=status_code,
+        infos=infos,
+        preview=preview,
+        error=error,
+        channel_labels=CHANNEL_LABELS,
     )
