@@ -92,6 +92,9 @@ async def test_a_dispatcher_records_announces_starts_and_restores(apps, staff, c
         queued = re.findall(r'<td class="num" data-state="queued">(\d+)</td>', shown.text)
         assert sum(int(n) for n in queued) >= 5  # one per reachable customer, by channel
         assert '<tr data-channel="sms">' in shown.text
+        logged = re.findall(r'<tr data-message="\d+">', shown.text)
+        assert len(logged) == sum(int(n) for n in queued)  # each notice, with its recipient
+        assert "13800000001" in shown.text  # the dispatcher calls the customers: whole
 
         etr = await page.post(f"{url}/etr", data=form(apps, token, etr=local(10, 9), note="延长"))
         assert etr.status_code == 303, etr.text

@@ -76,6 +76,8 @@ CHANGE_LABELS = {
     OutageChange.cancelled: "取消",
 }
 
+LOG_SHOWN = 100  # the outage's notices listed on its page, the first ones
+
 
 class Action(StrEnum):
     """What the outage page's forms do, each the outage API's route of the same name."""
@@ -180,6 +182,9 @@ async def _outage_page(
     outage = await outage_for(session, outage_id, principal)
     public = await service.to_public(session, outage, viewer=principal)
     counts = await delivery_counts(session, outage_id)
+    log = await messages.list_messages(
+        session, MessageFilter(outage_id=outage_id), limit=LOG_SHOWN, offset=0
+    )
     return render(
         templates,
         request,
@@ -191,6 +196,7 @@ async def _outage_page(
         states=STATE_LABELS,
         actions=ACTIONS.get(outage.state, ()),
         change_labels=CHANGE_LABELS,
+        log=masked_unless(log, service.sees_notes_whole(principal)),
         **_count_table(counts),
         warning=await service.repeat_warning(session, outage, config.repeat_window_days),
         **context,
