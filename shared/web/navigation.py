@@ -66,6 +66,21 @@ PAGES = (
         frozenset({Role.admin, Role.dispatcher}),
         own_work_of=frozenset({Role.admin, Role.dispatcher}),
     ),
+    Page(
+        "供电可靠性",
+        "notify",
+        "/reliability",
+        "户均停电时间对照行动计划目标",
+        frozenset({Role.admin, Role.dispatcher}),
+    ),
+    Page(
+        "消息投递",
+        "notify",
+        "/delivery",
+        "消息队列、渠道状态与死信重发",
+        frozenset({Role.admin}),
+    ),
+    Page("消息模板", "notify", "/templates", "各类消息的模板与预览", frozenset({Role.admin})),
 )
 
 

@@ -505,6 +505,7 @@ async def notify_facts(apps: Apps, callers: Callers) -> dict[str, Any]:
         count_year=2025,
         count_area="urban",
         template_kind="outage.announced",
+        action="progress",  # the outage page's form; refused while the outage is announced
     )
     return facts
 

@@ -102,6 +102,18 @@ async def list_messages(
     )
 
 
+async def delivery_counts(
+    session: AsyncSession, outage_id: int | None = None
+) -> dict[tuple[MessageState, Channel], int]:
+    """How many messages are in each state, per channel: an outage's (投递进度), or the whole
+    queue's when ``outage_id`` is None (消息队列)."""
+    query = select(col(Message.state), col(Message.channel), func.count())
+    if outage_id is not None:
+        query = query.where(col(Message.outage_id) == outage_id)
+    rows = await session.exec(query.group_by(col(Message.state), col(Message.channel)))
+    return {(MessageState(state), Channel(channel)): n for state, channel, n in rows}
+
+
 async def get_message(session: AsyncSession, message_id: int) -> Message:
     message = await session.get(Message, message_id)
     if message is None:
