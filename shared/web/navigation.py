@@ -66,6 +66,14 @@ PAGES = (
         frozenset({Role.admin, Role.dispatcher}),
         own_work_of=frozenset({Role.admin, Role.dispatcher}),
     ),
+    Page(
+        "用户管理",
+        "ledger",
+        "/admin/users",
+        "用户、所属单位与启用停用",
+        frozenset({Role.admin}),
+        own_work_of=frozenset({Role.admin}),
+    ),
 )
 
 
