@@ -1,17 +1,28 @@
 """The administrator adds a user in a real browser (用户管理), at 1280 and 375 px: the page never
-scrolls sideways and no request leaves 127.0.0.1."""
+scrolls sideways and no request leaves 127.0.0.1, and axe-core finds nothing serious."""
 
 from __future__ import annotations
 
 from urllib.parse import urlsplit
 
 import pytest
-from playwright.async_api import Browser, expect
+from axe_core_python.async_playwright import Axe
+from playwright.async_api import Browser, Page, expect
 
 from tests.e2e.test_ledger_web import browser, ledger_url, sign_in
 
 pytestmark = pytest.mark.e2e
 __all__ = ["browser", "ledger_url"]  # the fixtures, shared with the department head's test
+
+
+async def serious_violations(page: Page) -> list[str]:
+    """What axe-core finds serious or critical on the page (无障碍检查)."""
+    results = await Axe().run(page)
+    return [
+        f"{v['id']}: {v['help']} ({len(v['nodes'])}×)"
+        for v in results["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
 
 
 @pytest.mark.parametrize("width", [1280, 375])
@@ -47,5 +58,6 @@ async def test_admin_adds_and_disables_a_user(ledger_url: str, browser: Browser,
     overflow = await page.evaluate(
         "document.documentElement.scrollWidth - document.documentElement.clientWidth"
     )
+    assert await serious_violations(page) == []
     assert overflow <= 0, f"the users page scrolls sideways by {overflow} px at {width} px"
     assert hosts == {"127.0.0.1"}, hosts
