@@ -10,6 +10,7 @@ from services.ledger.reports.routes import router as reports_router
 from services.ledger.updates import service as updates
 from services.ledger.updates.routes import router as updates_router
 from services.ledger.web.admin import router as admin_web_router
+from services.ledger.web.reports import router as report_web_router
 from services.ledger.web.routes import router as web_router
 from shared.app import create_service_app
 from shared.limits import upload_limit
@@ -41,6 +42,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             escalations_router,
             web_router,
             admin_web_router,
+            report_web_router,
         ],
         settings=settings,
         body_limits=BODY_LIMITS,
