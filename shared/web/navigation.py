@@ -74,6 +74,14 @@ PAGES = (
         frozenset({Role.admin}),
         own_work_of=frozenset({Role.admin}),
     ),
+    Page(
+        "台账管理",
+        "ledger",
+        "/admin/ledgers",
+        "台账下载、归档与取消归档",
+        frozenset({Role.admin}),
+        own_work_of=frozenset({Role.admin}),
+    ),
 )
 
 

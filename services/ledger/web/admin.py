@@ -1,5 +1,6 @@
 """The administrator's pages (管理员页面): users and the units they are bound to (用户管理) —
-list, add, bind units, disable — by the same account functions as the ``/users`` API."""
+list, add, bind units, disable — and the ledgers (台账管理): download, archive, restore; by the
+same functions as the ``/users`` and ``/ledgers`` API."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from pydantic import ValidationError
 
 from services.ledger.accounts import service as accounts
 from services.ledger.accounts.models import User, UserCreate, UserUpdate
+from services.ledger.ledgers import service as ledgers
+from services.ledger.ledgers.models import LedgerArchive
 from services.ledger.web.routes import MESSAGES, _page, _settings, _signed_in
 from shared.app import Session
 from shared.auth import Role
@@ -29,8 +32,10 @@ FIELD_LABELS = {
     "role": "角色",
     "password": "初始密码",
     "units": "单位",
+    "reason": "归档原因",
 }
 SAVED = {"added": "用户已添加。", "changed": "用户已修改。"}
+LEDGER_SAVED = {"archived": "台账已归档。", "restored": "台账已取消归档。"}
 
 
 def unit_names(text: str) -> list[str]:
@@ -89,10 +94,15 @@ async def users_page(request: Request, session: Session, saved: str = "") -> Res
 async def _refused(
     request: Request, session: Session, user: User, token: str, status: int, error: str, **form: str
 ) -> HTMLResponse:
-    # The account functions check before they write, but roll back what a failed change may
-    # have staged so that nothing of it is committed.
-    await session.rollback()
+    await _undo(session, user)
     return await _users_page(request, session, user, token, status, error=error, form=form)
+
+
+async def _undo(session: Session, user: User) -> None:
+    """Roll back what a refused change may have staged, so that nothing of it is committed;
+    the signed-in user is read again for the page (a rollback expires every loaded row)."""
+    await session.rollback()
+    await session.refresh(user)
 
 
 def _check_csrf(request: Request, token: str, csrf: str) -> None:
@@ -170,3 +180,70 @@ async def change_user(
             request, session, user, token, exc.status, MESSAGES.get(exc.code, exc.detail)
         )
     return RedirectResponse("/ui/admin/users?saved=changed", status_code=303)
+
+
+async def _ledgers_page(
+    request: Request,
+    session: Session,
+    user: User,
+    token: str,
+    status_code: int = 200,
+    **context: object,
+) -> HTMLResponse:
+    found = await ledgers.list_ledgers(session, include_archived=True)
+    return _page(
+        request, "ledgers.html", user, token, status_code=status_code, ledgers=found, **context
+    )
+
+
+@router.get("/ledgers", response_model=None)
+async def ledgers_page(request: Request, session: Session, saved: str = "") -> Response:
+    found = await _admin(request, session)
+    if isinstance(found, Response):
+        return found
+    return await _ledgers_page(request, session, *found, notice=LEDGER_SAVED.get(saved))
+
+
+@router.post("/ledgers/{code}/archive", response_model=None)
+async def archive_ledger(
+    request: Request,
+    session: Session,
+    now: Now,
+    code: str,
+    csrf: Annotated[str, Form()],
+    reason: Annotated[str, Form(max_length=2000)] = "",
+) -> Response:
+    found = await _admin(request, session)
+    if isinstance(found, Response):
+        return found
+    user, token = found
+    try:
+        _check_csrf(request, token, csrf)
+        why = LedgerArchive(reason=reason.strip())
+        await ledgers.archive_ledger(session, code, by=user.username, reason=why.reason, now=now)
+    except ValidationError as exc:
+        await _undo(session, user)
+        return await _ledgers_page(request, session, user, token, 422, error=_chinese(exc))
+    except HuodianError as exc:
+        await _undo(session, user)
+        error = MESSAGES.get(exc.code, exc.detail)
+        return await _ledgers_page(request, session, user, token, exc.status, error=error)
+    return RedirectResponse("/ui/admin/ledgers?saved=archived", status_code=303)
+
+
+@router.post("/ledgers/{code}/restore", response_model=None)
+async def restore_ledger(
+    request: Request, session: Session, code: str, csrf: Annotated[str, Form()]
+) -> Response:
+    found = await _admin(request, session)
+    if isinstance(found, Response):
+        return found
+    user, token = found
+    try:
+        _check_csrf(request, token, csrf)
+        await ledgers.restore_ledger(session, code)
+    except HuodianError as exc:
+        await _undo(session, user)
+        error = MESSAGES.get(exc.code, exc.detail)
+        return await _ledgers_page(request, session, user, token, exc.status, error=error)
+    return RedirectResponse("/ui/admin/ledgers?saved=restored", status_code=303)

@@ -8,6 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
+from services.ledger.ledgers.spreadsheet import export_ledger
 from services.ledger.reports.service import ReportKind, build_report
 from services.ledger.reports.xlsx import report_xlsx
 from services.ledger.updates.models import STATUS_LABELS, TaskStatus
@@ -20,6 +21,16 @@ from shared.web.pages import to_sign_in
 
 router = APIRouter(prefix="/ui/ledgers", include_in_schema=False)
 Year = Annotated[int, Query(ge=2000, le=2100)]
+
+
+@router.get("/{code}/export.{fmt}", response_model=None)
+async def ledger_download(
+    request: Request, session: Session, now: Now, code: str, fmt: str
+) -> Response:
+    """The ledger with each item's status today (导出台账), as the API exports it."""
+    if await _signed_in(request, session) is None:
+        return to_sign_in(request)
+    return await export_ledger(session, code, fmt, as_of=beijing_date(now))
 
 
 # The download first: ``{kind}`` alone would take ``half_year.xlsx`` and refuse it.
