@@ -1,5 +1,5 @@
-"""The administrator adds a user in a real browser (用户管理), at 1280 and 375 px: the page never
-scrolls sideways and no request leaves 127.0.0.1, and axe-core finds nothing serious."""
+"""The administrator adds a user, opens the ledgers and a report in a real browser, at 1280 and
+375 px: no page scrolls sideways, no request leaves 127.0.0.1, axe-core finds nothing serious."""
 
 from __future__ import annotations
 
@@ -55,9 +55,24 @@ async def test_admin_adds_and_disables_a_user(ledger_url: str, browser: Browser,
     await page.get_by_role("button", name="添加").click()
     await expect(page.get_by_role("alert")).to_contain_text("初始密码")
 
+    await check_page(page, "/ui/admin/users", width)
+
+    await page.get_by_role("link", name="台账管理").first.click()
+    await expect(page.get_by_role("heading", name="台账管理")).to_be_visible()
+    await check_page(page, "/ui/admin/ledgers", width)
+    await page.goto(f"{ledger_url}/ui/?ledger=dongying-2021")
+    await page.get_by_role("link", name="年度").first.click()
+    await expect(page.locator("#ranking tbody tr").first).to_be_visible()
+    await check_page(page, "the report", width)
+    async with page.expect_download() as download:
+        await page.get_by_role("link", name="下载Excel报告").click()
+    assert (await download.value).suggested_filename.endswith("-annual.xlsx")
+    assert hosts == {"127.0.0.1"}, hosts
+
+
+async def check_page(page: Page, name: str, width: int) -> None:
     overflow = await page.evaluate(
         "document.documentElement.scrollWidth - document.documentElement.clientWidth"
     )
-    assert await serious_violations(page) == []
-    assert overflow <= 0, f"the users page scrolls sideways by {overflow} px at {width} px"
-    assert hosts == {"127.0.0.1"}, hosts
+    assert overflow <= 0, f"{name} scrolls sideways by {overflow} px at {width} px"
+    assert await serious_violations(page) == [], name
