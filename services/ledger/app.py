@@ -9,6 +9,8 @@ from services.ledger.ledgers.routes import router as ledgers_router
 from services.ledger.reports.routes import router as reports_router
 from services.ledger.updates import service as updates
 from services.ledger.updates.routes import router as updates_router
+from services.ledger.web.admin import router as admin_web_router
+from services.ledger.web.reports import router as report_web_router
 from services.ledger.web.routes import router as web_router
 from shared.app import create_service_app
 from shared.limits import upload_limit
@@ -39,6 +41,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             reports_router,
             escalations_router,
             web_router,
+            admin_web_router,
+            report_web_router,
         ],
         settings=settings,
         body_limits=BODY_LIMITS,

@@ -81,6 +81,22 @@ PAGES = (
         frozenset({Role.admin}),
     ),
     Page("消息模板", "notify", "/templates", "各类消息的模板与预览", frozenset({Role.admin})),
+    Page(
+        "用户管理",
+        "ledger",
+        "/admin/users",
+        "用户、所属单位与启用停用",
+        frozenset({Role.admin}),
+        own_work_of=frozenset({Role.admin}),
+    ),
+    Page(
+        "台账管理",
+        "ledger",
+        "/admin/ledgers",
+        "台账下载、归档与取消归档",
+        frozenset({Role.admin}),
+        own_work_of=frozenset({Role.admin}),
+    ),
 )
 
 

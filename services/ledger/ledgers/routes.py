@@ -24,9 +24,8 @@ from services.ledger.updates.service import history
 from shared.app import Session
 from shared.auth import require_service
 from shared.clock import Now
-from shared.downloads import XLSX_MEDIA_TYPE, attachment
 from shared.errors import Unprocessable
-from shared.pagination import ALL_ROWS, Paging
+from shared.pagination import Paging
 from shared.validation import Day, Id
 
 router = APIRouter(tags=["ledgers"])
@@ -110,21 +109,7 @@ async def import_ledger(
 async def export_ledger(
     code: str, fmt: str, _reader: Reader, session: Session, as_of: AsOf
 ) -> Response:
-    if fmt not in ("xlsx", "csv"):
-        raise Unprocessable("export as .xlsx or .csv", code="unsupported_format")
-    ledger = await service.get_ledger(session, code)
-    page = await service.list_items(
-        session, ItemFilter(ledger_code=code), as_of=as_of, paging=ALL_ROWS
-    )
-    if fmt == "csv":
-        return attachment(
-            spreadsheet.write_ledger_csv(page.items), "text/csv; charset=utf-8", f"{code}.csv"
-        )
-    return attachment(
-        spreadsheet.write_ledger_xlsx(ledger.name, page.items),
-        XLSX_MEDIA_TYPE,
-        f"{code}.xlsx",
-    )
+    return await spreadsheet.export_ledger(session, code, fmt, as_of=as_of)
 
 
 @router.get("/items", summary="Items with filters (任务事项查询)")

@@ -13,13 +13,16 @@ from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from typing import Any
 
+from fastapi import Response
 from openpyxl import load_workbook
 from openpyxl.utils.exceptions import InvalidFileException
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.ledger.ledgers.parsing import DueTextError, parse_due, parse_responsibilities
-from services.ledger.ledgers.service import ItemPublic, NewItem
-from shared.downloads import add_sheet, new_workbook, workbook_bytes
+from services.ledger.ledgers.service import ItemFilter, ItemPublic, NewItem, get_ledger, list_items
+from shared.downloads import XLSX_MEDIA_TYPE, add_sheet, attachment, new_workbook, workbook_bytes
 from shared.errors import FieldError, PayloadTooLarge, Unprocessable
+from shared.pagination import ALL_ROWS
 from shared.timeutil import format_beijing
 
 ANNEX2_COLUMNS = ("序号", "分类", "工作目标任务", "责任单位", "完成时间")
@@ -200,3 +203,15 @@ def read_ledger_csv(content: bytes) -> list[NewItem]:
         raise Unprocessable("the CSV file is not UTF-8", code="not_utf8") from exc
     reader = csv.reader(io.StringIO(text))
     return parse_rows((n, [c.strip() for c in row]) for n, row in enumerate(reader, start=1))
+
+
+async def export_ledger(session: AsyncSession, code: str, fmt: str, *, as_of: date) -> Response:
+    """A ledger with each item's status as of ``as_of`` as an .xlsx or .csv download (导出台账),
+    for the API and the pages alike."""
+    if fmt not in ("xlsx", "csv"):
+        raise Unprocessable("export as .xlsx or .csv", code="unsupported_format")
+    ledger = await get_ledger(session, code)
+    page = await list_items(session, ItemFilter(ledger_code=code), as_of=as_of, paging=ALL_ROWS)
+    if fmt == "csv":
+        return attachment(write_ledger_csv(page.items), "text/csv; charset=utf-8", f"{code}.csv")
+    return attachment(write_ledger_xlsx(ledger.name, page.items), XLSX_MEDIA_TYPE, f"{code}.xlsx")
