@@ -10,12 +10,12 @@ from pathlib import Path
 
 from fastapi import APIRouter, Request, Response
 
-from services.intake.applications import service as applications
-from services.intake.applications import why
+from services.intake.applications import reading, why
 from services.intake.applications.models import ApplicationStatus, EventKind
 from services.intake.applications.why import DeadlineWhy
 from services.intake.deps import Calendar
 from services.intake.documents.models import DOCUMENT_SOURCE_LABELS
+from services.intake.flows import service as flows
 from services.intake.policies.models import STAGE_LABELS
 from services.intake.web.monitoring import STAFF, WATCH_LABELS
 from shared.app import Session
@@ -80,8 +80,8 @@ async def application_page(
     principal, person = signed
     today = beijing_date(now)
     try:
-        shown = await applications.read_detail(session, number, principal, calendar, today)
-        log = await applications.read_log(session, number, principal)
+        shown = await flows.read_detail(session, number, principal, calendar, today)
+        log = await reading.read_log(session, number, principal)
         deadlines: list[tuple[str, DeadlineWhy]] = [
             ("全流程", await why.application_why(session, number, principal, calendar, today))
         ]

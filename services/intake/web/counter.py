@@ -1,5 +1,5 @@
 """The counter form (窗口受理): a clerk accepts an application as POST /applications does
-(applications.service.create_application), asking only what that body takes and showing, per
+(flows.service.accept_application), asking only what that body takes and showing, per
 customer type, the only documents the acceptance may ask for (一证受理, rules/documents.py).
 
 Refusals are shown next to the field they concern, in Chinese: pydantic's errors through
@@ -15,10 +15,10 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 from pydantic import ValidationError
 
-from services.intake.applications import service as applications
+from services.intake.applications.clocking import Clocking
 from services.intake.applications.models import ApplicationCreate, Channel, IdKind
-from services.intake.applications.service import Clocking
 from services.intake.deps import Calendar, Config, Keys
+from services.intake.flows import service as flows
 from services.intake.policies.models import Stage
 from services.intake.policies.service import list_versions
 from services.intake.rules.documents import required_documents
@@ -152,7 +152,7 @@ async def accept(
                 errors=found,
                 error="请按提示更正标出的内容。",
             )
-        application, code = await applications.create_application(
+        application, code = await flows.accept_application(
             session,
             data,
             clerk=principal,
@@ -161,7 +161,7 @@ async def accept(
             keyring=keys,
         )
     except HuodianError as exc:
-        await session.rollback()  # create_application checks everything before it writes
+        await session.rollback()  # accept_application checks everything before it writes
         return await _form(
             request,
             session,

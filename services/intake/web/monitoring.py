@@ -1,7 +1,7 @@
 """Intake's pages for the work in hand (在办与督办): the open applications, each coloured by its
 clock (正常 / 预警 / 超期), and the escalations (督办) a supervisor takes up and resolves.
 
-The handlers call the functions the API routes call (applications.service.list_applications,
+The handlers call the functions the API routes call (applications.reading.list_applications,
 monitoring.service); what those refuse is shown in Chinese, from the error catalogue.
 """
 
@@ -13,9 +13,9 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from services.intake.applications import service as applications
+from services.intake.applications import reading as applications
 from services.intake.applications.models import ApplicationStatus, WatchState
-from services.intake.applications.service import ApplicationFilter
+from services.intake.applications.reading import ApplicationFilter
 from services.intake.deps import Calendar
 from services.intake.monitoring import service as monitoring
 from services.intake.monitoring.models import (
@@ -31,6 +31,7 @@ from shared.auth import Principal, Role
 from shared.calendar import beijing_date
 from shared.clock import Now
 from shared.errors import Forbidden, HuodianError, Unprocessable
+from shared.pagination import PageParams
 from shared.validation import Id
 from shared.web.navigation import own_base
 from shared.web.pages import Person, person_for, render, templates_for
@@ -84,7 +85,7 @@ async def open_applications(
                 ApplicationFilter(status=status, unit=unit or None, stage=chosen),
                 calendar,
                 today,
-                limit=SHOWN,
+                PageParams(limit=SHOWN),
             )
             for status in (ApplicationStatus.open, ApplicationStatus.paused)
         ]
@@ -103,7 +104,7 @@ async def open_applications(
             stages=_stages(),
         )
     rows = sorted(
-        (a for page in found for a in page.applications),
+        (a for page in found for a in page.items),
         key=lambda a: (a.clock.due_date.isoformat() if a.clock else "9999", a.number),
     )
     return render(
@@ -132,7 +133,7 @@ async def _escalations_page(
 ) -> HTMLResponse:
     chosen = EscalationState(state) if state in EscalationState._value2member_map_ else None
     page = await monitoring.list_escalations(
-        session, principal, EscalationFilter(state=chosen), limit=SHOWN
+        session, principal, EscalationFilter(state=chosen), PageParams(limit=SHOWN)
     )
     return render(
         templates,

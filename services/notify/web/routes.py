@@ -42,6 +42,7 @@ from shared.calendar import BEIJING, beijing_date
 from shared.clock import Now
 from shared.errors import Forbidden, HuodianError, Unprocessable, chinese_detail
 from shared.masking import masked_unless
+from shared.pagination import PageParams
 from shared.validation import Id, Year
 from shared.web.charts import BarRow, bar_chart
 from shared.web.pages import Person, person_for, render, templates_for
@@ -183,7 +184,7 @@ async def _outage_page(
     public = await service.to_public(session, outage, viewer=principal)
     counts = await delivery_counts(session, outage_id)
     log = await messages.list_messages(
-        session, MessageFilter(outage_id=outage_id), limit=LOG_SHOWN, offset=0
+        session, MessageFilter(outage_id=outage_id), PageParams(limit=LOG_SHOWN)
     )
     return render(
         templates,
@@ -455,7 +456,7 @@ async def _delivery_page(
     request: Request, session: Session, person: Person, status_code: int = 200, **context: object
 ) -> Response:
     dead = await messages.list_messages(
-        session, MessageFilter(state=MessageState.dead), limit=DEAD_SHOWN, offset=0
+        session, MessageFilter(state=MessageState.dead), PageParams(limit=DEAD_SHOWN)
     )
     return render(
         templates,
