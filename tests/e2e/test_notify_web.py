@@ -93,8 +93,8 @@ async def test_notify_pages_on_desktop_and_phone(stack, browser, width):
 
     await page.get_by_role("navigation").get_by_role("link", name="供电可靠性").click()
     await expect(page.get_by_role("heading", name="供电可靠性统计")).to_be_visible()
-    await expect(page.locator("#saidi-chart")).to_be_visible()
-    await expect(page.locator("#saidi-chart g.bar")).to_have_count(4)
+    await expect(page.locator("figure.chart svg")).to_be_visible()
+    await expect(page.locator("figure.chart g.bar-row")).to_have_count(4)
     await checked(page)
 
     await page.get_by_role("navigation").get_by_role("link", name="消息投递").click()
