@@ -96,7 +96,7 @@ class TestEscalationsPage:
         await create(clerk)
         clock.set("2025-10-10 09:00")
         await scan(intake_admin)
-        return int((await intake_admin.get("/escalations")).json()["escalations"][0]["id"])
+        return int((await intake_admin.get("/escalations")).json()["items"][0]["id"])
 
     async def test_a_supervisor_acknowledges_then_resolves(
         self, intake, apps, intake_admin, clerk, clock
