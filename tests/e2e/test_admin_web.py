@@ -71,6 +71,7 @@ async def test_admin_adds_and_disables_a_user(ledger_url: str, browser: Browser,
 
 
 async def check_page(page: Page, name: str, width: int) -> None:
+    await page.wait_for_load_state("load")  # the stylesheet applied, on a busy machine too
     overflow = await page.evaluate(
         "document.documentElement.scrollWidth - document.documentElement.clientWidth"
     )

@@ -74,6 +74,7 @@ async def browser() -> AsyncIterator[Browser]:
 
 async def checked(page: Page) -> None:
     """No sideways scroll, and no serious or critical axe violation."""
+    await page.wait_for_load_state("load")  # the stylesheet applied, on a busy machine too
     overflow = await page.evaluate(
         "document.documentElement.scrollWidth - document.documentElement.clientWidth"
     )

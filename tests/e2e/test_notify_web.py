@@ -42,6 +42,7 @@ async def browser() -> AsyncIterator[Browser]:
 
 async def checked(page: Page) -> None:
     """The page fits its width and axe finds nothing serious."""
+    await page.wait_for_load_state("load")  # the stylesheet applied, on a busy machine too
     overflow = await page.evaluate(
         "document.documentElement.scrollWidth - document.documentElement.clientWidth"
     )

@@ -37,6 +37,7 @@ async def browser() -> AsyncIterator[Browser]:
 
 
 async def fits(page: Page) -> None:
+    await page.wait_for_load_state("load")  # the stylesheet applied, on a busy machine too
     overflow = await page.evaluate(
         "document.documentElement.scrollWidth - document.documentElement.clientWidth"
     )
@@ -72,11 +73,9 @@ async def test_one_sign_in_opens_the_pages_of_all_three(stack, browser, width, t
     await expect(page.get_by_role("heading", name="当前停电")).to_be_visible()
     assert page.url == f"{stack['notify']}/ui/"
     await fits(page)
-    # The stylesheet came from the service itself: the header has its colour.
-    colour = await page.evaluate(
-        "getComputedStyle(document.querySelector('header')).backgroundColor"
-    )
-    assert colour == "rgb(11, 83, 148)"
+    # The stylesheet came from the service itself: the header has its colour (waited for: the
+    # heading can be visible before the stylesheet has been applied on a busy machine).
+    await expect(page.locator("header")).to_have_css("background-color", "rgb(11, 83, 148)")
     await page.screenshot(path=str(tmp_path / f"outages-{width}.png"), full_page=True)
 
     # Nothing was loaded from outside: every request went to one of the three services.
