@@ -9,10 +9,10 @@ import pytest
 from axe_core_python.async_playwright import Axe
 from playwright.async_api import Browser, Page, expect
 
-from tests.e2e.test_ledger_web import browser, ledger_url, sign_in
+from tests.e2e.test_ledger_web import ledger_url, sign_in
 
 pytestmark = pytest.mark.e2e
-__all__ = ["browser", "ledger_url"]  # the fixtures, shared with the department head's test
+__all__ = ["ledger_url"]  # the fixtures, shared with the department head's test
 
 
 async def serious_violations(page: Page) -> list[str]:

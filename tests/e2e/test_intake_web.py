@@ -5,15 +5,18 @@ browser on a desktop and on a phone: nothing scrolls sideways, nothing is fetche
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 from axe_core_python.async_playwright import Axe
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Page, expect
 
-from tests.e2e.support import CHROMIUM_ARGS, require_chromium, running_stack
+from tests.e2e.support import (
+    require_chromium,
+    running_stack,
+)
 from tests.intake.conftest import DONGYING_UNIT, application_body, valid_credit_code
 
 pytestmark = pytest.mark.e2e
@@ -60,16 +63,6 @@ def _token(ledger: str, username: str, password: str) -> dict[str, str]:
     )
     assert response.status_code == 200, response.text
     return {"Authorization": f"Bearer {response.json()['access_token']}"}
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(
-            executable_path=str(require_chromium()), args=CHROMIUM_ARGS
-        )
-        yield browser
-        await browser.close()
 
 
 async def checked(page: Page) -> None:

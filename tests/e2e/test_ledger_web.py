@@ -5,14 +5,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Page, expect
 
 from tests.e2e.support import (
-    CHROMIUM_ARGS,
     drop_schemas,
     free_port,
     require_chromium,
@@ -73,16 +72,6 @@ def ledger_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         process.terminate()
         process.communicate(timeout=15)
         drop_schemas(prefix)
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(
-            executable_path=str(require_chromium()), args=CHROMIUM_ARGS
-        )
-        yield browser
-        await browser.close()
 
 
 async def sign_in(page: Page, url: str, username: str, password: str) -> None:

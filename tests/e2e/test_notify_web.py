@@ -6,16 +6,19 @@ page fits the width (no sideways scroll), loads nothing from outside 127.0.0.1, 
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
 from axe_core_python.async_playwright import Axe
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Page, expect
 
 from shared.calendar import BEIJING
 from shared.clock import SYSTEM_CLOCK
-from tests.e2e.support import CHROMIUM_ARGS, require_chromium, running_stack
+from tests.e2e.support import (
+    require_chromium,
+    running_stack,
+)
 
 pytestmark = pytest.mark.e2e
 ADMIN_PASSWORD = "notify-web-admin-pw-1"
@@ -28,16 +31,6 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
         tmp_path_factory.mktemp("notify-web-var"), f"nweb{os.getpid()}_", ADMIN_PASSWORD
     ) as urls:
         yield urls
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(
-            executable_path=str(require_chromium()), args=CHROMIUM_ARGS
-        )
-        yield browser
-        await browser.close()
 
 
 async def checked(page: Page) -> None:

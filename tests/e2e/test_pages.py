@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Page, expect
 
-from tests.e2e.support import CHROMIUM_ARGS, require_chromium, running_stack
+from tests.e2e.support import (
+    require_chromium,
+    running_stack,
+)
 from tests.intake.conftest import DONGYING_UNIT, application_body
 
 pytestmark = pytest.mark.e2e
@@ -24,16 +27,6 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
         tmp_path_factory.mktemp("pages-var"), f"pages{os.getpid()}_", ADMIN_PASSWORD
     ) as urls:
         yield urls
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(
-            executable_path=str(require_chromium()), args=CHROMIUM_ARGS
-        )
-        yield browser
-        await browser.close()
 
 
 async def fits(page: Page) -> None:
