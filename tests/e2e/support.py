@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -15,6 +14,7 @@ from pathlib import Path
 import httpx
 
 from tests.conftest import PG_URL
+from tests.ports import free_port
 
 CHROMIUM = Path("/usr/bin/chromium")
 # Flags for a root, headless, offline Chromium (no background calls to outside hosts).
@@ -28,13 +28,6 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def service_env(var_dir: Path, schema_prefix: str, **extra: str) -> dict[str, str]:

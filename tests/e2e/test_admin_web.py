@@ -6,23 +6,13 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 import pytest
-from axe_core_python.async_playwright import Axe
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Browser, expect
 
+from tests.e2e.page_checks import assert_page_ok
 from tests.e2e.test_ledger_web import ledger_url, sign_in
 
 pytestmark = pytest.mark.e2e
 __all__ = ["ledger_url"]  # the fixtures, shared with the department head's test
-
-
-async def serious_violations(page: Page) -> list[str]:
-    """What axe-core finds serious or critical on the page (无障碍检查)."""
-    results = await Axe().run(page)
-    return [
-        f"{v['id']}: {v['help']} ({len(v['nodes'])}×)"
-        for v in results["violations"]
-        if v["impact"] in ("serious", "critical")
-    ]
 
 
 @pytest.mark.parametrize("width", [1280, 375])
@@ -55,25 +45,16 @@ async def test_admin_adds_and_disables_a_user(ledger_url: str, browser: Browser,
     await page.get_by_role("button", name="添加").click()
     await expect(page.get_by_role("alert")).to_contain_text("初始密码")
 
-    await check_page(page, "/ui/admin/users", width)
+    await assert_page_ok(page, "/ui/admin/users")
 
     await page.get_by_role("link", name="台账管理").first.click()
     await expect(page.get_by_role("heading", name="台账管理")).to_be_visible()
-    await check_page(page, "/ui/admin/ledgers", width)
+    await assert_page_ok(page, "/ui/admin/ledgers")
     await page.goto(f"{ledger_url}/ui/?ledger=dongying-2021")
     await page.get_by_role("link", name="年度").first.click()
     await expect(page.locator("#ranking tbody tr").first).to_be_visible()
-    await check_page(page, "the report", width)
+    await assert_page_ok(page, "the report")
     async with page.expect_download() as download:
         await page.get_by_role("link", name="下载Excel报告").click()
     assert (await download.value).suggested_filename.endswith("-annual.xlsx")
     assert hosts == {"127.0.0.1"}, hosts
-
-
-async def check_page(page: Page, name: str, width: int) -> None:
-    await page.wait_for_load_state("load")  # the stylesheet applied, on a busy machine too
-    overflow = await page.evaluate(
-        "document.documentElement.scrollWidth - document.documentElement.clientWidth"
-    )
-    assert overflow <= 0, f"{name} scrolls sideways by {overflow} px at {width} px"
-    assert await serious_violations(page) == [], name

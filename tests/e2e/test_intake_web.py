@@ -10,9 +10,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from axe_core_python.async_playwright import Axe
-from playwright.async_api import Page, expect
+from playwright.async_api import expect
 
+from tests.e2e.page_checks import assert_page_ok
 from tests.e2e.support import (
     require_chromium,
     running_stack,
@@ -65,27 +65,6 @@ def _token(ledger: str, username: str, password: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {response.json()['access_token']}"}
 
 
-async def checked(page: Page) -> None:
-    """No sideways scroll, and no serious or critical axe violation."""
-    await page.wait_for_load_state("load")  # the stylesheet applied, on a busy machine too
-    overflow = await page.evaluate(
-        "document.documentElement.scrollWidth - document.documentElement.clientWidth"
-    )
-    wide = await page.evaluate(
-        "[...document.querySelectorAll('body *')]"
-        ".filter(e => e.getBoundingClientRect().right > document.documentElement.clientWidth)"
-        ".map(e => e.tagName + '.' + e.className).slice(0, 5)"
-    )
-    assert overflow <= 0, f"{page.url} scrolls sideways by {overflow} px: {wide}"
-    results = await Axe().run(page)
-    bad = [
-        (v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3])
-        for v in results["violations"]
-        if v["impact"] in ("serious", "critical")
-    ]
-    assert not bad, f"{page.url}: {bad}"
-
-
 @pytest.mark.parametrize("width", [1280, 375])
 async def test_a_clerk_walks_the_pages(stack, number, browser, width, tmp_path: Path):
     intake = stack["intake"]
@@ -101,7 +80,7 @@ async def test_a_clerk_walks_the_pages(stack, number, browser, width, tmp_path: 
     await expect(page.get_by_role("heading", name="在办申请")).to_be_visible()
     row = page.locator(f'tr[data-number="{number}"]')
     await expect(row).to_contain_text("正常")
-    await checked(page)
+    await assert_page_ok(page)
     await page.get_by_label("环节").select_option("connection")
     await page.get_by_role("button", name="筛选").click()
     await expect(page.get_by_text("没有符合条件的在办申请。")).to_be_visible()
@@ -111,21 +90,21 @@ async def test_a_clerk_walks_the_pages(stack, number, browser, width, tmp_path: 
     await expect(page.get_by_role("heading", name=f"申请 {number}")).to_be_visible()
     await expect(page.locator("#why section").first).to_contain_text("工作日")
     await expect(page.locator("#log li").first).to_contain_text("受理")
-    await checked(page)
+    await assert_page_ok(page)
     await page.screenshot(path=str(tmp_path / f"application-{width}.png"), full_page=True)
 
     await page.goto(f"{intake}/ui/escalations")
     await expect(page.get_by_role("heading", name="督办事项")).to_be_visible()
-    await checked(page)
+    await assert_page_ok(page)
 
     await page.goto(f"{intake}/ui/kpis")
     await expect(page.get_by_role("heading", name="获得电力指标")).to_be_visible()
-    await checked(page)
+    await assert_page_ok(page)
 
     # The counter form: a wrong ID number is told beside its field, then the application is in.
     await page.goto(f"{intake}/ui/accept")
     await expect(page.get_by_role("heading", name="窗口受理")).to_be_visible()
-    await checked(page)
+    await assert_page_ok(page)
     await page.get_by_label("用户类型").select_option("hv10_single")
     await page.get_by_label("报装容量（千瓦）").fill("630")
     await page.get_by_label("申请人/单位名称").fill("东营市某某机械有限公司")
@@ -135,12 +114,12 @@ async def test_a_clerk_walks_the_pages(stack, number, browser, width, tmp_path: 
     await page.get_by_label("用电地址", exact=True).fill("东营区黄河路 9 号")
     await page.get_by_role("button", name="受理").click()
     await expect(page.locator("#applicant-id_number-error")).to_be_visible()
-    await checked(page)
+    await assert_page_ok(page)
     await page.get_by_label("证件号码").fill(valid_credit_code())
     await page.get_by_role("button", name="受理").click()
     await expect(page.get_by_role("heading", name="已受理")).to_be_visible()
     await expect(page.locator("#query-code")).not_to_be_empty()
-    await checked(page)
+    await assert_page_ok(page)
 
     assert requested
     assert all(url.startswith("http://127.0.0.1:") for url in requested), requested

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Page, expect
 
+from tests.e2e.page_checks import assert_fits
 from tests.e2e.support import (
     drop_schemas,
     free_port,
@@ -148,15 +149,7 @@ async def test_list_and_item_fit_a_phone(ledger_url, browser, tmp_path: Path):
     await expect(page.get_by_role("heading", name="本单位事项")).to_be_visible()
     for path in ("/ui/", "/ui/?ledger=dongying-2021", "/ui/items/7"):
         await page.goto(f"{ledger_url}{path}")
-        overflow = await page.evaluate(
-            "document.documentElement.scrollWidth - document.documentElement.clientWidth"
-        )
-        wide = await page.evaluate(
-            "[...document.querySelectorAll('body *')]"
-            ".filter(e => e.getBoundingClientRect().right > document.documentElement.clientWidth)"
-            ".map(e => e.tagName + '.' + e.className).slice(0, 5)"
-        )
-        assert overflow <= 0, f"{path} scrolls sideways by {overflow} px at 375 px: {wide}"
+        await assert_fits(page, path)
     await page.goto(f"{ledger_url}/ui/")
     await expect(page.locator(".filters")).to_be_in_viewport()
     shot = os.environ.get("HUODIAN_SCREENSHOT_PHONE", str(tmp_path / "items-375.png"))

@@ -10,11 +10,11 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
-from axe_core_python.async_playwright import Axe
-from playwright.async_api import Page, expect
+from playwright.async_api import expect
 
 from shared.calendar import BEIJING
 from shared.clock import SYSTEM_CLOCK
+from tests.e2e.page_checks import assert_page_ok
 from tests.e2e.support import (
     require_chromium,
     running_stack,
@@ -31,23 +31,6 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
         tmp_path_factory.mktemp("notify-web-var"), f"nweb{os.getpid()}_", ADMIN_PASSWORD
     ) as urls:
         yield urls
-
-
-async def checked(page: Page) -> None:
-    """The page fits its width and axe finds nothing serious."""
-    await page.wait_for_load_state("load")  # the stylesheet applied, on a busy machine too
-    overflow = await page.evaluate(
-        "document.documentElement.scrollWidth - document.documentElement.clientWidth"
-    )
-    assert overflow <= 0, f"{page.url} scrolls sideways by {overflow} px"
-    results = await Axe().run(page)
-    assert results["passes"], "axe checked nothing"
-    bad = [
-        f"{v['id']} ({v['impact']}): {[n['target'] for n in v['nodes']]}"
-        for v in results["violations"]
-        if v["impact"] in ("serious", "critical")
-    ]
-    assert not bad, f"{page.url}: {bad}"
 
 
 def local(days: int, hours: int = 0) -> str:
@@ -67,11 +50,11 @@ async def test_notify_pages_on_desktop_and_phone(stack, browser, width):
     await page.get_by_label("密码").fill(ADMIN_PASSWORD)
     await page.get_by_role("button", name="登录").click()
     await expect(page.get_by_role("heading", name="当前停电")).to_be_visible()
-    await checked(page)
+    await assert_page_ok(page)
 
     await page.get_by_role("link", name="登记停电").click()
     await expect(page.get_by_role("heading", name="登记停电")).to_be_visible()
-    await checked(page)
+    await assert_page_ok(page)
     await page.get_by_label("所属单位").fill("营销部")
     await page.get_by_label("停电原因").fill(f"10kV线路检修（{width}）")
     await page.get_by_label("停电线路").fill("F1")
@@ -79,27 +62,27 @@ async def test_notify_pages_on_desktop_and_phone(stack, browser, width):
     await page.get_by_label("预计复电时间").fill(local(10, 8))
     await page.get_by_role("button", name="登记").click()
     await expect(page.locator("#state")).to_have_text("待发布")
-    await checked(page)
+    await assert_page_ok(page)
     await page.get_by_role("button", name="发布").click()
     await expect(page.get_by_role("status")).to_have_text("已发布停电通知。")
     await expect(page.locator("#state")).to_have_text("已发布")
-    await checked(page)
+    await assert_page_ok(page)
 
     await page.get_by_role("navigation").get_by_role("link", name="供电可靠性").click()
     await expect(page.get_by_role("heading", name="供电可靠性统计")).to_be_visible()
     await expect(page.locator("figure.chart svg")).to_be_visible()
     await expect(page.locator("figure.chart g.bar-row")).to_have_count(4)
-    await checked(page)
+    await assert_page_ok(page)
 
     await page.get_by_role("navigation").get_by_role("link", name="消息投递").click()
     await expect(page.get_by_role("heading", name="消息投递")).to_be_visible()
     await expect(page.locator("#channels tbody tr")).to_have_count(5)
-    await checked(page)
+    await assert_page_ok(page)
 
     await page.get_by_role("navigation").get_by_role("link", name="消息模板").click()
     await page.locator('tr[data-kind="outage.announced"]').get_by_role("link", name="短信").click()
     await expect(page.locator("#preview-body")).to_contain_text("停电")
-    await checked(page)
+    await assert_page_ok(page)
 
     outside = [u for u in requested if not u.startswith("http://127.0.0.1:")]
     assert not outside, outside

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.async_api import Page, expect
+from playwright.async_api import expect
 
+from tests.e2e.page_checks import assert_fits
 from tests.e2e.support import (
     require_chromium,
     running_stack,
@@ -27,14 +28,6 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
         tmp_path_factory.mktemp("pages-var"), f"pages{os.getpid()}_", ADMIN_PASSWORD
     ) as urls:
         yield urls
-
-
-async def fits(page: Page) -> None:
-    await page.wait_for_load_state("load")  # the stylesheet applied, on a busy machine too
-    overflow = await page.evaluate(
-        "document.documentElement.scrollWidth - document.documentElement.clientWidth"
-    )
-    assert overflow <= 0, f"{page.url} scrolls sideways by {overflow} px"
 
 
 def test_huodian_up_prints_the_start_page(stack):
@@ -55,17 +48,17 @@ async def test_one_sign_in_opens_the_pages_of_all_three(stack, browser, width, t
     await page.get_by_role("button", name="登录").click()
 
     await expect(page.get_by_role("heading", name="工作台")).to_be_visible()
-    await fits(page)
+    await assert_fits(page)
     await page.locator("ul.cards").get_by_role("link", name="报装申请").click()
     await expect(page.get_by_role("heading", name="在办报装申请")).to_be_visible()
     assert page.url == f"{stack['intake']}/ui/"
     await expect(page.get_by_text("目前没有在办的申请。")).to_be_visible()
-    await fits(page)
+    await assert_fits(page)
 
     await page.get_by_role("navigation").get_by_role("link", name="停电信息").click()
     await expect(page.get_by_role("heading", name="当前停电")).to_be_visible()
     assert page.url == f"{stack['notify']}/ui/"
-    await fits(page)
+    await assert_fits(page)
     # The stylesheet came from the service itself: the header has its colour (waited for: the
     # heading can be visible before the stylesheet has been applied on a busy machine).
     await expect(page.locator("header")).to_have_css("background-color", "rgb(11, 83, 148)")
@@ -136,7 +129,7 @@ async def test_a_clerk_sees_the_application_and_the_applicant_its_progress_on_a_
     await expect(phone.locator('#why details[data-stage="acceptance"] li').nth(1)).to_contain_text(
         "起算：北京时间"
     )
-    await fits(phone)
+    await assert_fits(phone)
     await phone.screenshot(path=str(tmp_path / "progress-375.png"), full_page=True)
 
     await phone.get_by_label("申请编号").fill(number)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import json
-import socket
 import ssl
 import threading
 from collections.abc import Callable
@@ -27,13 +26,7 @@ from cryptography.x509.oid import NameOID
 from standardwebhooks import WebhookVerificationError
 
 from services.notify.delivery.channels import sms_signature, standard_webhook
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+from tests.ports import free_port
 
 
 class _Handler:

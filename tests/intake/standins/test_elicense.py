@@ -3,7 +3,6 @@
 import asyncio
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -26,6 +25,7 @@ from services.intake.standins.elicense import (
 from shared.clock import FixedClock
 from shared.errors import Unprocessable, UpstreamUnavailable
 from tests.intake.conftest import beijing
+from tests.ports import free_port
 
 TODAY = date(2025, 6, 1)
 
@@ -314,13 +314,6 @@ class TestAdapterFailures:
             "number": "鲁（2021）东营市不动产权第0012345号",
             "holder": "某人",
         }
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 class TestRealProcess:
