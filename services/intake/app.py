@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from services.intake.applications.log import attach_keyring
 from services.intake.applications.routes import public_router as applicant_router
 from services.intake.applications.routes import router as applications_router
 from services.intake.disclosure.routes import router as disclosure_router
@@ -13,6 +12,7 @@ from services.intake.due_changes.routes import router as due_changes_router
 from services.intake.external_lines.routes import portal_router as approvals_router
 from services.intake.external_lines.routes import router as external_lines_router
 from services.intake.fees.routes import router as fees_router
+from services.intake.flows.stage_log import attach_keyring
 from services.intake.integrity.clock_record import record_clock_at_startup
 from services.intake.integrity.routes import router as integrity_router
 from services.intake.jobs import restore_calendar, start_jobs, stop_jobs

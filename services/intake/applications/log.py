@@ -20,11 +20,11 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 from weakref import WeakKeyDictionary
 
-from fastapi import FastAPI
 from sqlalchemy import Engine
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -37,39 +37,50 @@ from services.intake.applications.models import (
     Finding,
 )
 from services.intake.policies.models import Stage
-from services.intake.portal.webhooks import queue_status_callback
 from shared.compact_json import compact_json
 from shared.keyring import Keyring, Signature
-from shared.settings import Settings
 
 GENESIS: Final = "0" * 64
 PURPOSE: Final = "stage-log"
 """The keyring purpose of the chain's HMAC (each purpose derives its own subkey)."""
 
 KeyringSource = Callable[[], Keyring]
-_KEYRINGS: WeakKeyDictionary[Engine, KeyringSource] = WeakKeyDictionary()
+EventListener = Callable[[AsyncSession, Application, ApplicationEvent], None]
+"""Told of each event as it is appended, in the same transaction: the portal queues its status
+callback this way, so the log knows nothing of the domains built on it."""
 
 
-def use_keyring(engine: AsyncEngine, source: KeyringSource) -> None:
-    """Make ``source`` the keyring of every log entry written through ``engine``.
+@dataclass(frozen=True)
+class _Writer:
+    keyring: KeyringSource
+    listeners: tuple[EventListener, ...]
 
-    The intake app registers ``settings.keyring`` at startup (and the CLI for its own engine),
-    so the dozen places that append to the log need not carry the keyring down to here.
+
+_WRITERS: WeakKeyDictionary[Engine, _Writer] = WeakKeyDictionary()
+
+
+def use_keyring(
+    engine: AsyncEngine, source: KeyringSource, *, listeners: Sequence[EventListener]
+) -> None:
+    """Make ``source`` the keyring of every log entry written through ``engine``, and
+    ``listeners`` the ones told of each entry.
+
+    Every process that writes the log registers once (:mod:`services.intake.flows.stage_log`
+    names the listeners), so the dozen places that append to the log need not carry the
+    keyring down to here. The listeners are a required argument: no writer forgets them.
     """
-    _KEYRINGS[engine.sync_engine] = source
+    _WRITERS[engine.sync_engine] = _Writer(source, tuple(listeners))
 
 
-async def attach_keyring(app: FastAPI) -> None:
-    """Startup hook: the app's engine writes log entries with the deployment's keyring."""
-    settings: Settings = app.state.settings
-    use_keyring(app.state.engine, settings.keyring)
+def _writer(session: AsyncSession) -> _Writer:
+    writer = _WRITERS.get(session.get_bind())  # type: ignore[arg-type]
+    if writer is None:
+        raise RuntimeError("no keyring registered for this engine (use_keyring)")
+    return writer
 
 
 def keyring_of(session: AsyncSession) -> Keyring:
-    source = _KEYRINGS.get(session.get_bind())  # type: ignore[arg-type]
-    if source is None:
-        raise RuntimeError("no keyring registered for this engine (use_keyring)")
-    return source()
+    return _writer(session).keyring()
 
 
 def canonical(
@@ -147,12 +158,14 @@ def append_event(
         prev_hash=prev,
         hash="",
     )
-    signature = seal(keyring_of(session), application.number, event, prev)
+    writer = _writer(session)
+    signature = seal(writer.keyring(), application.number, event, prev)
     event.key_id, event.hash = signature.key_id, signature.digest
     session.add(event)
     application.log_length = seq
     application.log_head = signature.digest
-    queue_status_callback(session, application, event)
+    for listener in writer.listeners:
+        listener(session, application, event)
     return event
 
 

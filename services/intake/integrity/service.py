@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.intake.applications.clocking import Clocking
-from services.intake.applications.log import use_keyring
+from services.intake.flows.stage_log import write_log_through
 from services.intake.integrity.checkpoints import Checkpoint, checkpoint_path, write_checkpoint
 from services.intake.integrity.sweep import Progress, Report, verify_all
 from services.intake.outbox.models import EventType
@@ -52,7 +52,7 @@ async def verify_everything(
     progress: Progress | None = None,
 ) -> Report:
     """The whole database, its checkpoints, and their copy at notify (when reachable)."""
-    use_keyring(engine, settings.keyring)
+    write_log_through(engine, settings.keyring)
     async with session_scope(engine) as session:
         try:
             calendar = await stored_calendar(session, beijing_date(now))
@@ -77,7 +77,7 @@ async def verify_everything(
 async def checkpoint_now(
     engine: AsyncEngine, settings: Settings, intake_settings: IntakeSettings, *, now: datetime
 ) -> Checkpoint:
-    use_keyring(engine, settings.keyring)
+    write_log_through(engine, settings.keyring)
     return await write_checkpoint(
         engine, checkpoint_path(settings, intake_settings), settings.keyring(), now=now
     )

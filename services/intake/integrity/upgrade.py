@@ -18,8 +18,9 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col, select
 
-from services.intake.applications.log import append_event, reseal_chain, use_keyring
+from services.intake.applications.log import append_event, reseal_chain
 from services.intake.applications.models import Application, ApplicationEvent, EventKind
+from services.intake.flows.stage_log import write_log_through
 from shared.db import session_scope
 from shared.keyring import Keyring
 
@@ -34,7 +35,7 @@ class ResealRun:
 
 async def reseal_legacy(engine: AsyncEngine, keyring: Keyring, *, now: datetime) -> ResealRun:
     """Re-seal every application whose log still has unkeyed entries (idempotent)."""
-    use_keyring(engine, lambda: keyring)
+    write_log_through(engine, lambda: keyring)
     resealed, after = 0, 0
     broken: list[str] = []
     while True:
