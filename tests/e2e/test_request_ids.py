@@ -35,16 +35,6 @@ ANNOUNCED = "dispatch-e2e:announce.0003"
 
 
 @pytest.fixture(scope="module")
-def smtp() -> Iterator[SmtpSink]:
-    sink = SmtpSink()
-    sink.start()
-    try:
-        yield sink
-    finally:
-        sink.stop()
-
-
-@pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory, smtp: SmtpSink) -> Iterator[dict[str, Any]]:
     var_dir: Path = tmp_path_factory.mktemp("e2e-request-ids")
     prefix = f"e2er{os.getpid()}_"
