@@ -1,13 +1,14 @@
-"""Fixtures every browser test of tests/e2e shares."""
+"""Fixtures the tests of tests/e2e share: the browser, and a real SMTP server (aiosmtpd)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 from playwright.async_api import Browser, async_playwright
 
 from tests.e2e.support import CHROMIUM_ARGS, require_chromium
+from tests.notify.sinks import SmtpSink
 
 
 @pytest.fixture
@@ -19,3 +20,14 @@ async def browser() -> AsyncIterator[Browser]:
         )
         yield launched
         await launched.close()
+
+
+@pytest.fixture(scope="module")
+def smtp() -> Iterator[SmtpSink]:
+    """A real SMTP server on a free port, for the stack of one test module."""
+    sink = SmtpSink()
+    sink.start()
+    try:
+        yield sink
+    finally:
+        sink.stop()

@@ -1,5 +1,6 @@
 """Following one application through the logs by its request ids (日志与请求号), across the real
-processes of ``huodian up``: the portal's submission, the clerk's connection that intake's
+processes of ``huodian up``: the portal's submission (intake, the e-license stand-in, notify's
+receipt and ledger's directory, asked for the clerks to tell), the clerk's connection that intake's
 outbox carries to notify, and the outage message notify makes for the connected customer and
 its worker sends. Every line is JSON; every line of a request carries its id.
 """
@@ -31,16 +32,6 @@ UNIT = "供电分公司"
 SUBMITTED = "portal-e2e:submit.0001"
 CONNECTED = "clerk-e2e:connect.0002"
 ANNOUNCED = "dispatch-e2e:announce.0003"
-
-
-@pytest.fixture(scope="module")
-def smtp() -> Iterator[SmtpSink]:
-    sink = SmtpSink()
-    sink.start()
-    try:
-        yield sink
-    finally:
-        sink.stop()
 
 
 @pytest.fixture(scope="module")
@@ -173,8 +164,9 @@ def test_one_application_followed_by_its_request_ids(stack: dict[str, Any], smtp
     assert done.headers["X-Request-Id"] == CONNECTED
 
     # The submission: intake's access line, the e-license stand-in's, which intake asked to
-    # check the licence under the same id, and notify's, which the outbox posted the receipt
-    # (受理回执) to under it. Ledger takes no part in a portal submission.
+    # check the licence under the same id, notify's, which the outbox posted the receipt
+    # (受理回执) to under it, and ledger's, whose directory notify asked under it for the
+    # accepting unit's clerks to tell (新的网上申请待受理).
     def receipt_delivered() -> list[dict[str, Any]]:
         return [
             line
@@ -185,7 +177,7 @@ def test_one_application_followed_by_its_request_ids(stack: dict[str, Any], smtp
     (receipt,) = wait_for(receipt_delivered)
     assert (receipt["method"], receipt["route"], receipt["status"]) == ("POST", "/events", 200)
     submit_lines = lines_of(log, SUBMITTED)
-    assert {line["service"] for line in submit_lines} == {"intake", "elicense", "notify"}
+    assert {line["service"] for line in submit_lines} == {"intake", "elicense", "ledger", "notify"}
     access = [line for line in submit_lines if line["logger"] == "huodian.access"]
     assert [
         (a["service"], a["method"], a["route"], a["status"])
@@ -193,6 +185,20 @@ def test_one_application_followed_by_its_request_ids(stack: dict[str, Any], smtp
         if a["service"] == "intake"
     ] == [("intake", "POST", "/portal/applications", 201)]
     assert ("elicense", "POST") in {(a["service"], a["method"]) for a in access}
+    assert ("ledger", "GET", "/directory/contacts", 200) in {
+        (a["service"], a["method"], a["route"], a["status"]) for a in access
+    }
+
+    # The clerk's notice is made under the portal's id and reaches the clerk's mailbox.
+    def clerk_notices() -> list[dict[str, Any]]:
+        page = httpx.get(
+            f"{notify}/messages", headers=admin, params={"kind": "intake.portal_submitted"}
+        ).json()
+        return [m for m in page["items"] if m["request_id"] == SUBMITTED]
+
+    (notice,) = wait_for(clerk_notices)
+    assert (notice["channel"], notice["recipient"]) == ("email", "clerk-rid@example.cn")
+    assert wait_for(lambda: "clerk-rid@example.cn" in {to[0] for to, _ in smtp.mails()})
 
     # The receipt's message row keeps the portal's id too, listed and in its detail.
     def receipt_messages() -> list[dict[str, Any]]:

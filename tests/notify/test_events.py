@@ -362,3 +362,82 @@ class TestReceived:
         refused = await intake.post("/events", json=bad)
         assert refused.status_code == 422
         assert refused.json()["errors"][0]["field"] == "data.mobile"
+
+
+async def portal_notices(intake, notify_admin, data: dict) -> list[dict]:
+    """Post a receipt event; the clerks' notices it queued."""
+    posted = await intake.post("/events", json=event("intake.application.received", data))
+    assert posted.status_code == 200, posted.text
+    listed = await notify_admin.get("/messages", params={"kind": "intake.portal_submitted"})
+    return listed.json()["items"]
+
+
+class TestPortalSubmitted:
+    """A portal application's receipt tells the accepting unit's clerks too (新的网上申请待受理)."""
+
+    async def test_the_units_clerks_are_told_once(
+        self, apps, seeded, intake, settings, notify_admin
+    ):
+        await add_user(apps, "li.clerk", Role.clerk, ["国网东营供电公司"], "li@example.cn")
+        await add_user(apps, "wu.clerk", Role.clerk, ["国网东营供电公司"], "wu@example.cn")
+        await add_user(apps, "far.clerk", Role.clerk, ["国网胜利供电公司"], "far@example.cn")
+        sent = event("intake.application.received", receipt(settings))
+        assert (await intake.post("/events", json=sent)).json()["duplicate"] is False
+        assert (await intake.post("/events", json=sent)).json()["duplicate"] is True
+
+        listed = await notify_admin.get("/messages", params={"kind": "intake.portal_submitted"})
+        by_recipient = {m["recipient"]: m for m in listed.json()["items"]}
+        assert set(by_recipient) == {"li@example.cn", "wu@example.cn"}
+        notice = by_recipient["li@example.cn"]
+        assert (notice["channel"], notice["state"], notice["window"]) == (
+            "email",
+            "queued",
+            "working_hours",
+        )
+        assert notice["subject"] == "【新的网上申请待受理】报装BZ20250304000007"
+        assert "客户类型：居民用户" in notice["body"]
+        assert "请及时受理" in notice["body"]
+        assert "13800138000" not in notice["body"]
+        assert "张三" not in notice["body"]
+
+    async def test_a_county_company_without_clerks_goes_up(
+        self, apps, seeded, intake, settings, notify_admin
+    ):
+        await add_user(apps, "li.clerk", Role.clerk, ["国网东营供电公司"], "li@example.cn")
+        data = receipt(settings, unit="国网广饶县供电公司")
+        (notice,) = await portal_notices(intake, notify_admin, data)
+        assert notice["recipient"] == "li@example.cn"
+        assert (
+            "（国网广饶县供电公司无受理人员可通知，转其上级单位国网东营供电公司）"
+            in (notice["body"])
+        )
+
+    async def test_a_unit_without_a_clerk_is_a_visible_error(
+        self, apps, seeded, intake, settings, notify_admin
+    ):
+        await add_user(apps, "li.clerk", Role.clerk, ["国网胜利供电公司"])  # no email, elsewhere
+        sent = event("intake.application.received", receipt(settings))
+        assert (await intake.post("/events", json=sent)).status_code == 200
+        dead = (await notify_admin.get("/messages/dead")).json()["items"]
+        assert [(m["kind"], m["recipient"], m["last_error"]) for m in dead] == [
+            (
+                "intake.portal_submitted",
+                "unit:国网东营供电公司",
+                "no active clerk with an email is bound to unit '国网东营供电公司'",
+            )
+        ]
+        async with session_scope(apps.notify.state.engine) as session:
+            kept = await session.get(ReceivedEvent, UUID(sent["id"]))
+        assert kept is not None
+        assert '"unresolved":["unit:国网东营供电公司"]' in kept.outcome.replace(" ", "")
+        # The applicant's receipt goes all the same.
+        texted = await notify_admin.get("/messages", params={"kind": "intake.received"})
+        assert texted.json()["total"] == 1
+
+    async def test_a_counter_application_tells_no_clerk(
+        self, apps, seeded, intake, settings, notify_admin
+    ):
+        await add_user(apps, "li.clerk", Role.clerk, ["国网东营供电公司"], "li@example.cn")
+        data = receipt(settings, channel="counter")
+        assert await portal_notices(intake, notify_admin, data) == []
+        assert (await notify_admin.get("/messages/dead")).json()["items"] == []

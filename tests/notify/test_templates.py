@@ -33,6 +33,7 @@ class TestShippedTemplates:
             "intake.due_changed",
             "intake.escalation",
             "intake.overdue",
+            "intake.portal_submitted",
             "intake.received",
             "ledger_deadline",
             "outage.announced",

@@ -1,7 +1,9 @@
 """Handling events (事件处理): intake's warnings and escalations become messages to the clerk
 and the supervising unit's supervisors; a deadline moved by a calendar change, messages to the
 clerk, the unit's heads and the applicant; an accepted application, the applicant's receipt
-(受理回执) by SMS; a connected application becomes a subscriber.
+(受理回执) by SMS and, when it came through the portal, the accepting unit's clerks a notice
+that a new online application waits for them (新的网上申请待受理); a connected application
+becomes a subscriber.
 
 Each event id is recorded in the same transaction as what it causes, so a redelivered event is
 answered as a duplicate and changes nothing. Recipients are resolved in ledger's directory
@@ -53,6 +55,8 @@ DUE_CHANGED = "intake.application.due_changed"
 DUE_CHANGED_KIND = "intake.due_changed"
 RECEIVED = "intake.application.received"
 RECEIVED_KIND = "intake.received"
+PORTAL_SUBMITTED_KIND = "intake.portal_submitted"
+PORTAL_CHANNEL = "portal"
 RECORDED = {"intake.log.checkpoint", "intake.log.verify_failed"}
 """Events notify only keeps, with their data: the copy of intake's checkpoints outside
 intake's database (记录锚定副本), and the alerts of a failed verification."""
@@ -240,6 +244,43 @@ def _receipt_messages(
     ]
 
 
+async def _portal_submitted_messages(
+    event: Event, data: ReceivedEventData, client: ServiceClient, window: DeliveryWindow
+) -> list[NewMessage]:
+    """The accepting unit's clerks (受理人员) by email in the staff window, or those of its
+    nearest ancestor that has any; nobody up the line is a visible dead message naming the unit."""
+    reached_unit, clerks = await _nearest_contacts(client, data.unit, role="clerk")
+    context = {
+        **data.model_dump(mode="json", exclude={"query_code_sealed", "mobile", "applicant_name"}),
+        "reached_unit": reached_unit,
+    }
+    text = templates().render(PORTAL_SUBMITTED_KIND, Channel.email, context)
+    notice = NewMessage(
+        dedup_key=f"event:{event.id}:unit:{data.unit}:unresolved",
+        kind=PORTAL_SUBMITTED_KIND,
+        channel=Channel.email,
+        recipient=f"unit:{data.unit}",
+        subject=text.subject,
+        body=text.body,
+        window=window,
+        state=MessageState.dead,
+        last_error=f"no active clerk with an email is bound to unit '{data.unit}'",
+    )
+    if not clerks:
+        return [notice]
+    return [
+        notice.model_copy(
+            update={
+                "dedup_key": f"event:{event.id}:{c['email']}:email",
+                "recipient": c["email"],
+                "state": MessageState.queued,
+                "last_error": None,
+            }
+        )
+        for c in clerks
+    ]
+
+
 async def _register_subscriber(
     session: AsyncSession, event: Event, data: ConnectedEventData, now: datetime
 ) -> int:
@@ -316,7 +357,11 @@ async def receive(
         except ValidationError as exc:
             raise _invalid(exc, event) from exc
         messages = _receipt_messages(event, received, keyring)
+        if received.channel == PORTAL_CHANNEL:
+            window = hours.staff_window if hours else DeliveryWindow.working_hours
+            messages += await _portal_submitted_messages(event, received, client, window)
         outcome.messages_queued = await enqueue(session, messages, hours=hours, now=now)
+        outcome.unresolved = [m.recipient for m in messages if m.state is MessageState.dead]
     elif event.type == DUE_CHANGED:
         try:
             moved = DueChangedEventData.model_validate(event.data)
