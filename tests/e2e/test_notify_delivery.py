@@ -29,14 +29,6 @@ ADMIN_PASSWORD = "e2e-admin-password"
 
 
 @pytest.fixture(scope="module")
-def smtp() -> Iterator[SmtpSink]:
-    sink = SmtpSink()
-    sink.start()
-    yield sink
-    sink.stop()
-
-
-@pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory, smtp: SmtpSink) -> Iterator[dict[str, str]]:
     with running_stack(
         tmp_path_factory.mktemp("e2e-notify-var"),
