@@ -395,6 +395,7 @@ async def intake_facts(apps: Apps, callers: Callers) -> dict[str, Any]:
     facts["portal_application"] = portal_application_body()
     facts["application_body"] = application_body()
     facts["acceptance_stage"] = "acceptance"
+    facts["info_topic"] = "limits"
     facts["new_area_name"] = "矩阵新台区"
     return facts
 

@@ -19,6 +19,7 @@ from services.intake.applications.why import applicant_why
 from services.intake.deps import Calendar
 from services.intake.flows import service as flows
 from services.intake.policies.models import STAGE_LABELS
+from services.intake.web.info import TOPICS
 from shared.app import Session
 from shared.auth import Role
 from shared.calendar import beijing_date
@@ -72,6 +73,7 @@ def _progress_page(request: Request, status_code: int = 200, **context: object) 
         status_code=status_code,
         public=True,
         stage_states=STAGE_STATES,
+        info_topics=TOPICS,
         **context,
     )
 
@@ -129,6 +131,7 @@ async def _shown(
         why=why,
         rating_ticket=ticket,
         scores=SCORES,
+        jurisdiction=application.jurisdiction,
         **context,
     )
 
