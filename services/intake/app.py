@@ -32,6 +32,7 @@ from services.intake.portal.routes import router as portal_staff_router
 from services.intake.settings import IntakeSettings
 from services.intake.web.application import router as web_application_router
 from services.intake.web.counter import router as web_counter_router
+from services.intake.web.info import router as web_info_router
 from services.intake.web.kpis import router as web_kpis_router
 from services.intake.web.monitoring import router as web_monitoring_router
 from services.intake.web.routes import router as web_router
@@ -74,6 +75,7 @@ def create_app(
             web_application_router,
             web_kpis_router,
             web_counter_router,
+            web_info_router,
         ],
         metrics=intake_figures,
         settings=settings,

@@ -16,7 +16,7 @@ import hmac
 from fastapi import Request, Response
 
 from shared.auth import Principal, check_token
-from shared.errors import Unauthorized
+from shared.errors import Forbidden, Unauthorized
 from shared.settings import Settings
 
 COOKIE = "huodian_session"
@@ -31,6 +31,19 @@ def csrf_token(settings: Settings, session_token: str) -> str:
 
 def csrf_ok(settings: Settings, session_token: str, submitted: str) -> bool:
     return hmac.compare_digest(csrf_token(settings, session_token), submitted)
+
+
+class BadCsrf(Forbidden):
+    """A form sent without the token of the page it came from (页面已过期): every service's
+    forms are refused with this one code and its one Chinese message."""
+
+    code = "bad_csrf"
+
+
+def check_csrf(settings: Settings, session_token: str, submitted: str) -> None:
+    """The one CSRF check of every form of the three services; raises :class:`BadCsrf`."""
+    if not csrf_ok(settings, session_token, submitted):
+        raise BadCsrf("the form's CSRF token does not match the session")
 
 
 def session_token(request: Request) -> str | None:

@@ -123,3 +123,83 @@ async def test_a_clerk_walks_the_pages(stack, number, browser, width, tmp_path: 
 
     assert requested
     assert all(url.startswith("http://127.0.0.1:") for url in requested), requested
+
+
+def _connected(stack: dict[str, str]) -> tuple[str, str]:
+    """An application of Dongying taken through to connection (已接电): number and query code."""
+    intake = stack["intake"]
+    clerk = _token(stack["ledger"], CLERK, CLERK_PASSWORD)
+    site = {
+        "address": "东营区府前街 1 号",
+        "area_class": "central",
+        "feeder": "10kV 府前线",
+        "transformer_area": "府前1号台区",
+    }
+    created = httpx.post(
+        f"{intake}/applications", headers=clerk, json=application_body(site=site), timeout=60
+    )
+    assert created.status_code == 201, created.text
+    number = str(created.json()["application"]["number"])
+    for stage in ("acceptance", "supply_plan", "completion_inspection", "connection"):
+        view = httpx.get(f"{intake}/applications/{number}/documents", headers=clerk).json()
+        for needed in [r["code"] for r in view["required"] if r["state"] == "needed"]:
+            taken = httpx.post(
+                f"{intake}/applications/{number}/documents", headers=clerk, json={"kind": needed}
+            )
+            assert taken.status_code == 201, taken.text
+        done = httpx.post(
+            f"{intake}/applications/{number}/stages/{stage}/complete", headers=clerk, json={}
+        )
+        assert done.status_code == 200, done.text
+    assert done.json()["status"] == "connected"
+    return number, str(created.json()["query_code"])
+
+
+@pytest.mark.parametrize("width", [1280, 375])
+async def test_an_applicant_checks_rates_and_reads_the_public_pages(
+    stack, number, browser, width, tmp_path: Path
+):
+    """No account, on a phone first: progress by number and query code, the rating once
+    connected, then the information pages (办理流程, 时限, 资料, 收费, 接入能力)."""
+    intake = stack["intake"]
+    mine, code = _connected(stack)  # the `number` fixture added the clerk
+    page = await browser.new_page(viewport={"width": width, "height": 812})
+    requested: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
+    await page.goto(f"{intake}/ui/progress")
+    await expect(page.get_by_role("heading", name="办电进度查询")).to_be_visible()
+    await assert_page_ok(page)
+    await page.get_by_label("申请编号").fill(mine)
+    await page.get_by_label("查询码").fill(code)
+    await page.get_by_role("button", name="查询").click()
+    await expect(page.locator("#status")).to_contain_text("已接电")
+    await expect(page.get_by_role("heading", name="服务评价")).to_be_visible()
+    await assert_page_ok(page)
+
+    await page.get_by_label("4 星 满意").check()
+    await page.get_by_label("意见或建议（选填）").fill("办电很快")
+    await page.get_by_role("button", name="提交评价").click()
+    await expect(page.locator("#rated")).to_have_text("感谢您的评价！")
+    await expect(page.locator("#rating")).to_contain_text("4 星（满意）")
+    await expect(page.locator("#rating-form")).to_have_count(0)  # once only
+    await assert_page_ok(page)
+    await page.screenshot(path=str(tmp_path / f"rated-{width}.png"), full_page=True)
+
+    # The information pages, from the progress page's links.
+    for label, heading in (
+        ("办理流程", "办理流程"),
+        ("办理时限", "办理时限"),
+        ("申请资料", "申请资料"),
+        ("收费项目", "收费项目"),
+        ("配电网接入能力", "配电网接入能力及容量受限情况"),
+    ):
+        await page.goto(f"{intake}/ui/progress")
+        await page.get_by_role("link", name=label, exact=True).click()
+        await expect(page.get_by_role("heading", name=heading, exact=True)).to_be_visible()
+        await assert_page_ok(page, f"{label} at {width}")
+    await expect(page.locator("#not-published, #capacity").first).to_be_visible()
+    await page.goto(f"{intake}/ui/info/limits?jurisdiction=jingyu")
+    await expect(page.locator("section.limits").first).to_be_visible()
+    await assert_page_ok(page)
+
+    assert all(url.startswith("http://127.0.0.1:") for url in requested), requested

@@ -10,6 +10,7 @@ import httpx
 import pytest
 from playwright.async_api import expect
 
+from shared.web.session import COOKIE
 from tests.e2e.page_checks import assert_fits
 from tests.e2e.support import (
     require_chromium,
@@ -48,6 +49,7 @@ async def test_one_sign_in_opens_the_pages_of_all_three(stack, browser, width, t
     await page.get_by_role("button", name="登录").click()
 
     await expect(page.get_by_role("heading", name="工作台")).to_be_visible()
+    await expect(page.locator("#figures")).to_contain_text("全部台账事项")  # an admin's figures
     await assert_fits(page)
     await page.locator("ul.cards").get_by_role("link", name="报装申请").click()
     await expect(page.get_by_role("heading", name="在办报装申请")).to_be_visible()
@@ -68,10 +70,20 @@ async def test_one_sign_in_opens_the_pages_of_all_three(stack, browser, width, t
     assert requested
     assert all(url.startswith("http://127.0.0.1:") for url in requested), requested
 
+    kept = [c for c in await page.context.cookies() if c["name"] == COOKIE]
+    assert kept
     await page.get_by_role("button", name="退出").click()
     await expect(page.get_by_role("heading", name="登录")).to_be_visible()
     await page.goto(f"{stack['notify']}/ui/")
     await expect(page.get_by_role("heading", name="登录")).to_be_visible()
+    # The sign-out revoked the token on the server: the old cookie, put back, is refused ...
+    await page.context.add_cookies(kept)
+    await page.goto(f"{stack['ledger']}/ui/start")
+    await expect(page.get_by_role("heading", name="登录")).to_be_visible()
+    # ... and so is the token itself as a bearer token.
+    old = {"Authorization": f"Bearer {kept[0]['value']}"}
+    refused = httpx.get(f"{stack['ledger']}/units", headers=old, timeout=60)
+    assert (refused.status_code, refused.json()["code"]) == (401, "token_revoked")
 
 
 def _api_token(ledger: str, username: str, password: str) -> dict[str, str]:

@@ -14,6 +14,8 @@ from shared.auth import Role
 from shared.db import session_scope
 from shared.web.session import COOKIE
 from tests.conftest import client_for
+from tests.intake.applications.test_stages_api import CONNECTION_POINT
+from tests.intake.applications.test_stages_api import complete as complete_stage
 from tests.intake.applications.test_why_api import complete
 from tests.intake.conftest import DONGYING_UNIT, JINGYU_UNIT, create, staff_token
 
@@ -234,3 +236,102 @@ class TestProgressPageWhy:
         assert '<span class="soon">（暂定）</span>' in head
         done = why.split('data-stage="acceptance"')[1].split("</summary>")[0]
         assert "（暂定）" not in done
+
+
+async def connected(clerk) -> tuple[str, str]:
+    """An application taken through to connection (已通电): its number and query code."""
+    created = await create(
+        clerk, site={"address": "东营区", "area_class": "central", **CONNECTION_POINT}
+    )
+    number, code = created["application"]["number"], created["query_code"]
+    for name in ("acceptance", "supply_plan", "completion_inspection", "connection"):
+        await complete_stage(clerk, number, name)
+    return number, code
+
+
+def rating_form(html: str) -> dict[str, str]:
+    """The hidden fields of the page's rating form (评价表单)."""
+    form = html.split('<form method="post" action="/ui/progress/rating"')[1].split("</form>")[0]
+    return dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)">', form))
+
+
+class TestRatingForm:
+    """服务线上评价 from the progress page: once connected, once, and only from that page."""
+
+    async def test_once_connected_the_page_rates_once(self, intake, clerk):
+        number, code = await connected(clerk)
+        async with client_for(intake) as browser:
+            page = await browser.post("/ui/progress", data={"number": number, "code": code})
+            assert page.status_code == 200, page.text
+            hidden = rating_form(page.text)
+            assert hidden["number"] == number
+            assert code not in page.text  # the form carries a ticket, not the query code
+            assert 'name="score" value="5" required' in page.text
+            rated = await browser.post(
+                "/ui/progress/rating", data={**hidden, "score": "4", "comment": "办电很快"}
+            )
+            assert rated.status_code == 200, rated.text
+            assert "感谢您的评价！" in rated.text
+            assert "您的评价：<strong>4 星（满意）</strong>" in rated.text
+            assert 'action="/ui/progress/rating"' not in rated.text
+            again = await browser.post("/ui/progress/rating", data={**hidden, "score": "1"})
+        assert again.status_code == 409
+        assert "已评价" in again.text
+        stored = (await clerk.get(f"/applications/{number}")).json()
+        assert stored["rating"] == 4
+        log = (await clerk.get(f"/applications/{number}/log")).json()
+        assert [e["kind"] for e in log].count("rated") == 1
+        assert (log[-1]["actor"], log[-1]["reason"]) == ("applicant", "办电很快")
+
+    async def test_no_form_before_connection_and_a_post_is_refused(self, intake, clerk):
+        created = await create(clerk)
+        number, code = created["application"]["number"], created["query_code"]
+        async with client_for(intake) as browser:
+            page = await browser.post("/ui/progress", data={"number": number, "code": code})
+            assert "rating-form" not in page.text
+        assert (await clerk.get(f"/applications/{number}")).json()["rating"] is None
+
+    @pytest.mark.parametrize(
+        "forged",
+        [
+            {"csrf": "forged"},  # another site's form
+            {"csrf": ""},
+            {"number": "BZ20990101000001"},  # an unknown number: told apart from none
+        ],
+    )
+    async def test_a_forged_form_is_refused_and_writes_nothing(self, intake, clerk, forged):
+        number, code = await connected(clerk)
+        async with client_for(intake) as browser:
+            page = await browser.post("/ui/progress", data={"number": number, "code": code})
+            hidden = rating_form(page.text)
+            refused = await browser.post(
+                "/ui/progress/rating", data={**hidden, "score": "5", **forged}
+            )
+        assert refused.status_code == 403
+        assert "页面已过期，请刷新页面后重试。" in refused.text
+        assert (await clerk.get(f"/applications/{number}")).json()["rating"] is None
+
+    async def test_a_ticket_of_another_application_does_not_rate_this_one(self, intake, clerk):
+        mine, my_code = await connected(clerk)
+        other, _ = await connected(clerk)
+        async with client_for(intake) as browser:
+            page = await browser.post("/ui/progress", data={"number": mine, "code": my_code})
+            ticket = rating_form(page.text)["csrf"]
+            refused = await browser.post(
+                "/ui/progress/rating", data={"number": other, "csrf": ticket, "score": "1"}
+            )
+        assert refused.status_code == 403
+        assert (await clerk.get(f"/applications/{other}")).json()["rating"] is None
+
+    @pytest.mark.parametrize("score", ["", "0", "6", "好"])
+    async def test_a_score_out_of_range_is_a_422_page(self, intake, clerk, score):
+        number, code = await connected(clerk)
+        async with client_for(intake) as browser:
+            page = await browser.post("/ui/progress", data={"number": number, "code": code})
+            refused = await browser.post(
+                "/ui/progress/rating", data={**rating_form(page.text), "score": score}
+            )
+        assert refused.status_code == 422
+        assert "请选择满意程度（1至5星）" in refused.text
+        assert "rating-form" in refused.text  # the form again, to choose
+        assert (await clerk.get(f"/applications/{number}")).json()["rating"] is None

@@ -154,7 +154,7 @@ class TestEscalationsPage:
             intake, token, f"/ui/escalations/{escalation}/acknowledge", {"csrf": "x"}
         )
         assert refused.status_code == 403
-        assert "表单的 CSRF 令牌与会话不符" in refused.text
+        assert "页面已过期，请刷新页面后重试。" in refused.text
         assert (await intake_admin.get(f"/escalations/{escalation}")).json()["state"] == "open"
 
     async def test_clerks_see_but_do_not_handle(self, intake, apps, intake_admin, clerk, clock):

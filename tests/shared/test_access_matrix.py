@@ -42,6 +42,7 @@ from services.intake.portal.models import PortalScope
 from services.intake.portal.service import add_portal_client
 from services.intake.rules.signing import PortalAuth
 from services.intake.standins.elicense import ELicenseClient, create_standin_app
+from services.intake.web.routes import rating_ticket
 from services.ledger.accounts.service import get_user_by_name
 from services.ledger.reference.seed import seed_reference_ledgers
 from services.notify.subscribers.models import SubscriberSource
@@ -373,6 +374,7 @@ async def intake_facts(apps: Apps, callers: Callers) -> dict[str, Any]:
                 select(Application).where(col(Application.number) == facts["number"])
             )
         ).one()
+        facts["number_rating_ticket"] = rating_ticket(app.state.settings, application)
         escalation = Escalation(
             application_id=application.id,
             stage_seq=1,
@@ -393,6 +395,7 @@ async def intake_facts(apps: Apps, callers: Callers) -> dict[str, Any]:
     facts["portal_application"] = portal_application_body()
     facts["application_body"] = application_body()
     facts["acceptance_stage"] = "acceptance"
+    facts["info_topic"] = "limits"
     facts["new_area_name"] = "矩阵新台区"
     return facts
 

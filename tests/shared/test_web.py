@@ -9,8 +9,9 @@ import pytest
 
 from shared.auth import Role
 from shared.web.navigation import pages_for, ui_base
-from shared.web.session import COOKIE
+from shared.web.session import COOKIE, csrf_token
 from tests.conftest import PASSWORD, add_user, client_for, sign_in
+from tests.shared.test_revocation import LATER
 
 
 def _links(html: str) -> list[str]:
@@ -102,6 +103,107 @@ class TestStartPage:
             page = await browser.get("/ui/start")
         figures = page.text.split('<p id="figures">')[1].split("</p>")[0]
         assert re.search(r'本单位事项 <span class="figure">52</span> 项', figures)
+
+    async def test_an_admin_sees_how_every_item_stands(self, apps, seeded):
+        await add_user(apps, "root", Role.admin)
+        async with client_for(apps.ledger) as browser:
+            browser.cookies.set(COOKIE, await sign_in(apps, "root"))
+            page = await browser.get("/ui/start")
+        figures = page.text.split('<p id="figures">')[1].split("</p>")[0]
+        shown = re.search(r'全部台账事项 <span class="figure">(\d+)</span> 项', figures)
+        assert shown is not None
+        assert int(shown.group(1)) > 52  # more than one unit's share
+
+    @pytest.mark.parametrize(
+        "role", [r for r in Role if r not in (Role.dept_head, Role.admin)], ids=str
+    )
+    async def test_other_roles_get_their_links_and_no_figures(self, apps, seeded, role):
+        await add_user(apps, "other", role, ["各供电企业"] if role is not Role.viewer else [])
+        async with client_for(apps.ledger) as browser:
+            browser.cookies.set(COOKIE, await sign_in(apps, "other"))
+            page = await browser.get("/ui/start")
+        assert page.status_code == 200, page.text
+        assert 'id="figures"' not in page.text
+        assert "<h2>您的工作</h2>" in page.text
+
+
+class TestSignOut:
+    """退出 revokes the session's token on the server: a copy of the old cookie is refused."""
+
+    async def _signed_in_browser(self, apps) -> tuple[httpx.AsyncClient, str]:
+        await add_user(apps, "clerk", Role.clerk, ["国网东营供电公司"])
+        token = await sign_in(apps, "clerk")
+        browser = client_for(apps.ledger)
+        browser.cookies.set(COOKIE, token)
+        return browser, token
+
+    async def test_the_old_token_is_refused_after_sign_out(self, apps, frozen):
+        browser, token = await self._signed_in_browser(apps)
+        async with browser, client_for(apps.intake, token) as intake:
+            assert (await browser.get("/ui/start")).status_code == 200
+            assert (await intake.get("/applications")).status_code == 200
+            csrf = csrf_token(apps.ledger.state.settings, token)
+            out = await browser.post("/ui/logout", data={"csrf": csrf})
+            assert out.status_code == 303
+            assert out.headers["location"] == "/ui/login"
+            assert f'{COOKIE}=""' in out.headers["set-cookie"]
+            # The old cookie, kept by someone: the pages send it to sign in again ...
+            browser.cookies.set(COOKIE, token)
+            assert (await browser.get("/ui/start")).headers["location"].startswith("/ui/login")
+            # ... ledger's API refuses it as a bearer token at once ...
+            async with client_for(apps.ledger, token) as api:
+                refused = await api.get("/units")
+            assert (refused.status_code, refused.json()["code"]) == (401, "token_revoked")
+            # ... and intake once its list of valid sign-ins is fetched again.
+            frozen.shift(LATER)
+            refused = await intake.get("/applications")
+        assert (refused.status_code, refused.json()["code"]) == (401, "token_revoked")
+        fresh = await sign_in(apps, "clerk")
+        async with client_for(apps.intake, fresh) as intake:
+            assert (await intake.get("/applications")).status_code == 200
+
+    async def test_a_sign_out_without_the_pages_token_only_drops_the_cookie(self, apps):
+        browser, token = await self._signed_in_browser(apps)
+        async with browser:
+            out = await browser.post("/ui/logout", data={"csrf": "forged"})
+            assert out.status_code == 303
+            assert f'{COOKIE}=""' in out.headers["set-cookie"]
+            browser.cookies.set(COOKIE, token)
+            assert (await browser.get("/ui/start")).status_code == 200
+
+
+class TestOneCsrfCheck:
+    """Every service's forms refuse a forged CSRF token with one code and one message."""
+
+    MESSAGE = "页面已过期，请刷新页面后重试。"
+
+    @pytest.mark.parametrize(
+        ("service", "role", "path", "form"),
+        [
+            (
+                "ledger",
+                Role.admin,
+                "/ui/admin/users",
+                {
+                    "username": "x",
+                    "display_name": "x",
+                    "role": "viewer",
+                    "password": "password-123",
+                },
+            ),
+            ("ledger", Role.admin, "/ui/admin/ledgers/dongying-2021/archive", {"reason": "误"}),
+            ("intake", Role.supervisor, "/ui/escalations/1/acknowledge", {"note": "收到"}),
+            ("intake", Role.clerk, "/ui/accept", {}),
+            ("notify", Role.admin, "/ui/delivery/resend", {}),
+        ],
+    )
+    async def test_a_forged_form_is_refused_alike(self, apps, seeded, service, role, path, form):
+        await add_user(apps, "someone", role, [] if role is Role.admin else ["国网东营供电公司"])
+        async with client_for(apps.app(service)) as browser:
+            browser.cookies.set(COOKIE, await sign_in(apps, "someone"))
+            refused = await browser.post(path, data={"csrf": "forged", **form})
+        assert refused.status_code == 403, refused.text
+        assert self.MESSAGE in refused.text
 
 
 def test_behind_one_host_name_the_pages_are_under_each_service(settings):

@@ -25,10 +25,10 @@ from services.intake.rules.documents import required_documents
 from shared.app import Session
 from shared.auth import Principal, Role
 from shared.clock import Now
-from shared.errors import FieldError, Forbidden, HuodianError, field_errors
+from shared.errors import FieldError, HuodianError, field_errors
 from shared.vocab import AreaClass, CustomerType
 from shared.web.pages import Person, person_for, render, templates_for
-from shared.web.session import csrf_ok
+from shared.web.session import check_csrf
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
 templates = templates_for(Path(__file__).parent / "templates")
@@ -136,8 +136,7 @@ async def accept(
     posted = await request.form()
     form = {k: str(v)[:400] for k, v in posted.items() if isinstance(v, str)}
     try:
-        if not csrf_ok(request.app.state.settings, person.token, form.get("csrf", "")):
-            raise Forbidden("the form's CSRF token does not match the session", code="bad_csrf")
+        check_csrf(request.app.state.settings, person.token, form.get("csrf", ""))
         try:
             data = ApplicationCreate.model_validate(application_body(form))
         except ValidationError as exc:

@@ -30,12 +30,12 @@ from shared.app import Session
 from shared.auth import Principal, Role
 from shared.calendar import beijing_date
 from shared.clock import Now
-from shared.errors import Forbidden, HuodianError, Unprocessable
+from shared.errors import HuodianError, Unprocessable
 from shared.pagination import PageParams
 from shared.validation import Id
 from shared.web.navigation import own_base
 from shared.web.pages import Person, person_for, render, templates_for
-from shared.web.session import csrf_ok
+from shared.web.session import check_csrf
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
 templates = templates_for(Path(__file__).parent / "templates")
@@ -175,8 +175,7 @@ async def _handle(
         return signed
     principal, person = signed
     try:
-        if not csrf_ok(request.app.state.settings, person.token, csrf):
-            raise Forbidden("the form's CSRF token does not match the session", code="bad_csrf")
+        check_csrf(request.app.state.settings, person.token, csrf)
         if action == "acknowledged":
             await monitoring.acknowledge(
                 session,

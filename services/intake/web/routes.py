@@ -3,25 +3,32 @@ applications still being handled, counted by stage; for applicants, their progre
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import HTMLResponse
+from pydantic import ValidationError
 
 from services.intake.applications import reading
+from services.intake.applications.loading import get_application
+from services.intake.applications.models import Application, RatingRequest
 from services.intake.applications.query_codes import applicant_application
 from services.intake.applications.why import applicant_why
 from services.intake.deps import Calendar
 from services.intake.flows import service as flows
 from services.intake.policies.models import STAGE_LABELS
+from services.intake.web.info import TOPICS
 from shared.app import Session
 from shared.auth import Role
 from shared.calendar import beijing_date
 from shared.clock import Now
-from shared.errors import NotFound
+from shared.errors import HuodianError, NotFound
 from shared.ratelimit import RateLimited
+from shared.settings import Settings
 from shared.web.pages import person_for, render, templates_for
+from shared.web.session import BadCsrf, check_csrf, csrf_token
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
 templates = templates_for(Path(__file__).parent / "templates")
@@ -66,6 +73,7 @@ def _progress_page(request: Request, status_code: int = 200, **context: object) 
         status_code=status_code,
         public=True,
         stage_states=STAGE_STATES,
+        info_topics=TOPICS,
         **context,
     )
 
@@ -99,7 +107,88 @@ async def progress(
         return _progress_page(
             request, 404, number=number, error="申请编号或查询码不正确，请核对后重试。"
         )
+    return await _shown(request, session, calendar, application, now)
+
+
+async def _shown(
+    request: Request,
+    session: Session,
+    calendar: Calendar,
+    application: Application,
+    now: datetime,
+    status_code: int = 200,
+    **context: object,
+) -> HTMLResponse:
+    """The progress page of one application, with its rating form while it may be rated."""
     today = beijing_date(now)
     shown = await flows.progress(session, application, today=today)
     why = await applicant_why(session, application, calendar, today)
-    return _progress_page(request, shown=shown, why=why)
+    ticket = rating_ticket(request.app.state.settings, application) if shown.can_rate else ""
+    return _progress_page(
+        request,
+        status_code,
+        shown=shown,
+        why=why,
+        rating_ticket=ticket,
+        scores=SCORES,
+        jurisdiction=application.jurisdiction,
+        **context,
+    )
+
+
+def rating_ticket(settings: Settings, application: Application) -> str:
+    """The rating form's token (评价表单令牌): given only on a page shown for the right query
+    code, and bound to the number and the code's stored digest, so it proves the code was given
+    without the code being put into the page, and no other site can forge it (the one CSRF
+    check, shared.web.session). A code changed since makes it void."""
+    return csrf_token(settings, _rating_binding(application))
+
+
+def _rating_binding(application: Application) -> str:
+    return f"applicant:{application.number}:{application.query_code_hash}"
+
+
+SCORES = {5: "非常满意", 4: "满意", 3: "一般", 2: "不满意", 1: "非常不满意"}
+
+
+@router.post("/progress/rating", response_class=HTMLResponse)
+async def rate(
+    request: Request,
+    session: Session,
+    calendar: Calendar,
+    now: Now,
+    number: Annotated[str, Form()] = "",
+    csrf: Annotated[str, Form()] = "",
+    score: Annotated[str, Form()] = "",
+    comment: Annotated[str, Form()] = "",
+) -> HTMLResponse:
+    """The rating once connected (服务线上评价), once: the form of the progress page, checked
+    by its ticket (rating_ticket) instead of the query code."""
+    application = await _application_or_none(session, number.strip())
+    try:
+        if application is None:  # refused as a forged form is: the page tells no numbers apart
+            raise BadCsrf("the form's CSRF token does not match the session")
+        check_csrf(request.app.state.settings, _rating_binding(application), csrf)
+    except BadCsrf as exc:
+        return _progress_page(request, exc.status, number=number[:_LONGEST], error=exc.detail)
+    try:
+        data = RatingRequest.model_validate({"score": score, "comment": comment.strip()})
+    except ValidationError:
+        error = "请选择满意程度（1至5星），意见不超过1000字。"
+        return await _shown(request, session, calendar, application, now, 422, error=error)
+    try:
+        await flows.rate(session, application, data, now=now)
+    except HuodianError as exc:  # not connected yet, or rated already: nothing was written
+        return await _shown(
+            request, session, calendar, application, now, exc.status, error=exc.detail
+        )
+    return await _shown(request, session, calendar, application, now, notice="感谢您的评价！")
+
+
+async def _application_or_none(session: Session, number: str) -> Application | None:
+    if not number or len(number) > _LONGEST:
+        return None
+    try:
+        return await get_application(session, number)
+    except NotFound:
+        return None

@@ -195,6 +195,17 @@ async def set_password(session: AsyncSession, username: str, password: str) -> U
     return user
 
 
+async def sign_out(session: AsyncSession, principal: Principal) -> None:
+    """Revoke the token a person signs out with (退出登录), here at once and at intake and notify
+    within ``token_versions_max_age_seconds`` (shared.revocation): the account's token version
+    moves on, so its other sign-ins end too. Tokens are stateless; a version per account is the
+    one revocation every service already checks, and a list of revoked tokens would be a second."""
+    user = await user_of(session, principal)
+    user.token_version += 1
+    session.add(user)
+    await session.flush()
+
+
 async def user_of(session: AsyncSession, principal: Principal) -> User:
     """The stored user behind a token; tokens of disabled users or old passwords are refused."""
     if principal.user_id is None:

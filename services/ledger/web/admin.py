@@ -22,7 +22,7 @@ from shared.clock import Now
 from shared.errors import Forbidden, HuodianError, validation_message
 from shared.web.navigation import ROLE_LABELS
 from shared.web.pages import Person, forbidden_page, to_sign_in
-from shared.web.session import csrf_ok
+from shared.web.session import check_csrf
 
 router = APIRouter(prefix="/ui/admin", include_in_schema=False)
 FIELD_LABELS = {
@@ -105,11 +105,6 @@ async def _undo(session: Session, user: User) -> None:
     await session.refresh(user)
 
 
-def _check_csrf(request: Request, token: str, csrf: str) -> None:
-    if not csrf_ok(_settings(request), token, csrf):
-        raise Forbidden("the form's CSRF token does not match the session", code="bad_csrf")
-
-
 @router.post("/users", response_model=None)
 async def add_user(
     request: Request,
@@ -130,7 +125,7 @@ async def add_user(
     form = {"username": username, "display_name": display_name, "role": role, "units": units}
     form["email"] = email
     try:
-        _check_csrf(request, token, csrf)
+        check_csrf(_settings(request), token, csrf)
         data = UserCreate(
             username=username,
             display_name=display_name,
@@ -164,7 +159,7 @@ async def change_user(
         return found
     user, token = found
     try:
-        _check_csrf(request, token, csrf)
+        check_csrf(_settings(request), token, csrf)
         if username == user.username and not active:
             raise Forbidden("an administrator may not disable themself", code="cannot_disable_self")
         target = await accounts.get_user_by_name(session, username)
@@ -218,7 +213,7 @@ async def archive_ledger(
         return found
     user, token = found
     try:
-        _check_csrf(request, token, csrf)
+        check_csrf(_settings(request), token, csrf)
         why = LedgerArchive(reason=reason.strip())
         await ledgers.archive_ledger(session, code, by=user.username, reason=why.reason, now=now)
     except ValidationError as exc:
@@ -240,7 +235,7 @@ async def restore_ledger(
         return found
     user, token = found
     try:
-        _check_csrf(request, token, csrf)
+        check_csrf(_settings(request), token, csrf)
         await ledgers.restore_ledger(session, code)
     except HuodianError as exc:
         await _undo(session, user)

@@ -4,6 +4,7 @@ call the same service functions as the API; the layout is shared.web's."""
 
 from __future__ import annotations
 
+import contextlib
 from datetime import date
 from pathlib import Path
 from typing import Annotated
@@ -24,14 +25,14 @@ from shared.auth import Role
 from shared.calendar import beijing_date
 from shared.clock import Now
 from shared.downloads import attachment
-from shared.errors import Forbidden, HuodianError, Unauthorized
+from shared.errors import HuodianError, Unauthorized
 from shared.pagination import MAX_LIMIT, PageParams
 from shared.ratelimit import RateLimited, client_address
 from shared.settings import Settings
 from shared.validation import Id
 from shared.web.navigation import safe_next, start_url
 from shared.web.pages import SHARED_TEMPLATES, Person, render, templates_for, to_sign_in
-from shared.web.session import csrf_ok, end_session, keep_session
+from shared.web.session import check_csrf, csrf_ok, end_session, keep_session
 from shared.web.session import signed_in as signed_in_person
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
@@ -46,7 +47,6 @@ MESSAGES = {
     "evidence_too_large": "佐证材料每个不能超过10MB。",
     "evidence_empty": "佐证材料不能是空文件。",
     "too_many_files": "每次最多上传10个佐证材料。",
-    "bad_csrf": "页面已过期，请刷新后重试。",
 }
 
 
@@ -122,29 +122,45 @@ async def login(
 
 
 @router.post("/logout", response_model=None)
-async def logout(request: Request) -> Response:
+async def logout(request: Request, session: Session, csrf: Annotated[str, Form()] = "") -> Response:
+    """Sign out: the cookie goes, and the token in it is revoked on every service
+    (accounts.sign_out). Only the sign-out form of one's own page (its CSRF token) revokes; a
+    post without it just drops the cookie, so another site cannot end one's other sign-ins."""
+    found = await signed_in_person(request)
+    if found is not None and csrf_ok(_settings(request), found[1], csrf):
+        with contextlib.suppress(Unauthorized):  # already revoked: nothing left to end
+            await accounts.sign_out(session, found[0])
     response = RedirectResponse(f"{request.scope.get('root_path', '')}/ui/login", 303)
     end_session(response)
     return response
 
 
+# Who gets the ledger's figures on the start page, and of which items: a department head those of
+# their units, an admin every item. Other roles answer for no ledger item; they get their links.
+FIGURES_OF = {Role.dept_head: "本单位事项", Role.admin: "全部台账事项"}
+
+
 @router.get("/start", response_model=None)
 async def start(request: Request, session: Session, now: Now) -> Response:
     """The start page (工作台): the person's own work first, then the other pages they may use
-    on the three services; a department head sees how their units' items stand."""
+    on the three services; a department head sees how their units' items stand, an admin how
+    every item stands."""
     signed = await _signed_in(request, session)
     if signed is None:
         return to_sign_in(request)
     user, token = signed
     assert user.id is not None
     figures = None
-    if user.role is Role.dept_head:
-        units = frozenset(await accounts.unit_ids_of(session, user.id))
+    if user.role in FIGURES_OF:
+        units = None
+        if user.role is Role.dept_head:
+            units = frozenset(await accounts.unit_ids_of(session, user.id))
         today = beijing_date(now)
         mine = ledgers.ItemFilter(any_unit_ids=units)
         overdue = ledgers.ItemFilter(any_unit_ids=units, overdue=True)
         one = PageParams(limit=1)
         figures = {
+            "scope": FIGURES_OF[user.role],
             "items": (await ledgers.list_items(session, mine, as_of=today, paging=one)).total,
             "overdue": (await ledgers.list_items(session, overdue, as_of=today, paging=one)).total,
         }
@@ -251,8 +267,7 @@ async def post_update(
         if f.filename  # a form with no file chosen sends one empty part
     ]
     try:
-        if not csrf_ok(_settings(request), token, csrf):
-            raise Forbidden("the form's CSRF token does not match the session", code="bad_csrf")
+        check_csrf(_settings(request), token, csrf)
         await updates.post_update(
             session,
             user,

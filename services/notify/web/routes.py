@@ -40,13 +40,13 @@ from shared.app import Session
 from shared.auth import Principal, Role
 from shared.calendar import BEIJING, beijing_date
 from shared.clock import Now
-from shared.errors import Forbidden, HuodianError, Unprocessable, chinese_detail
+from shared.errors import HuodianError, Unprocessable, chinese_detail
 from shared.masking import masked_unless
 from shared.pagination import PageParams
 from shared.validation import Id, Year
 from shared.web.charts import BarRow, bar_chart
 from shared.web.pages import Person, person_for, render, templates_for
-from shared.web.session import csrf_ok
+from shared.web.session import check_csrf
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
 templates = templates_for(Path(__file__).parent / "templates")
@@ -136,11 +136,6 @@ def _names(value: str) -> list[str]:
     for sep in ("，", "、", ",", "\r"):
         value = value.replace(sep, "\n")
     return [name.strip() for name in value.split("\n") if name.strip()]
-
-
-def _check_csrf(request: Request, person: Person, submitted: str) -> None:
-    if not csrf_ok(request.app.state.settings, person.token, submitted):
-        raise Forbidden("the form's CSRF token does not match the session", code="bad_csrf")
 
 
 def _message(exc: HuodianError | ValidationError) -> str:
@@ -258,7 +253,7 @@ async def create_outage(
         "unit": unit,
     }
     try:
-        _check_csrf(request, person, csrf)
+        check_csrf(request.app.state.settings, person.token, csrf)
         data = OutageCreate.model_validate(
             {
                 "kind": kind,
@@ -385,7 +380,7 @@ async def outage_action(
         "acknowledge_overlap": acknowledge_overlap,
     }
     try:
-        _check_csrf(request, person, csrf)
+        check_csrf(request.app.state.settings, person.token, csrf)
         await _act(action, session, config, hours, now, principal, outage_id, form)
     except (HuodianError, ValidationError) as exc:
         await session.rollback()  # nothing half-done stays
@@ -496,7 +491,7 @@ async def resend(
         return signed
     _, person = signed
     try:
-        _check_csrf(request, person, csrf)
+        check_csrf(request.app.state.settings, person.token, csrf)
         if message_id is None:
             count = (await messages.resend_dead(session, kind=None, channel=None, now=now)).requeued
         else:
