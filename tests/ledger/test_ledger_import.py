@@ -45,6 +45,25 @@ def _zip_with(content: bytes, name: str, member: bytes) -> bytes:
     return buffer.getvalue()
 
 
+def _entity_bomb() -> bytes:
+    """An .xlsx whose sheet expands one entity ten to the ninth times ("billion laughs")."""
+    entities = "".join(
+        f'<!ENTITY lol{n} "{("&lol%s;" % (n - 1 if n > 1 else "")) * 10}">' for n in range(1, 10)
+    )
+    source = zipfile.ZipFile(io.BytesIO(xlsx(CLEAN_ROWS)))
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for member in source.infolist():
+            data = source.read(member)
+            if member.filename == "xl/worksheets/sheet1.xml":
+                sheet = data.decode()
+                start, end = sheet.index("<t>") + 3, sheet.index("</t>")
+                doctype = f'<!DOCTYPE worksheet [<!ENTITY lol "lol">{entities}]>'
+                data = (doctype + sheet[:start] + "&lol9;" + sheet[end:]).encode()
+            archive.writestr(member, data)
+    return buffer.getvalue()
+
+
 def _with_formula() -> bytes:
     workbook = Workbook()
     sheet = workbook.active
@@ -153,9 +172,18 @@ class TestHostileUploads:
                 413,
                 "xlsx_uncompressed_too_large",
             ),
+            (_entity_bomb(), 422, "not_xlsx"),
             (_with_formula(), 422, "formula_not_allowed"),
         ],
-        ids=["bad-zip", "not-zip", "zip-not-xlsx", "too-large", "zip-bomb", "formula"],
+        ids=[
+            "bad-zip",
+            "not-zip",
+            "zip-not-xlsx",
+            "too-large",
+            "zip-bomb",
+            "entity-bomb",
+            "formula",
+        ],
     )
     async def test_refused_with_a_code(self, apps, content, status, code):
         with pytest.raises(HuodianError) as refused:
