@@ -22,6 +22,8 @@ BODY_LIMITS = {
     "/items/{item_id}/updates": _EVIDENCE,
     "/ui/items/{item_id}/updates": _EVIDENCE,
     "/ledgers/import": upload_limit(spreadsheet.MAX_IMPORT_BYTES),
+    "/ledgers/import/preview": upload_limit(spreadsheet.MAX_IMPORT_BYTES),
+    "/ui/admin/ledgers/import": upload_limit(spreadsheet.MAX_IMPORT_BYTES),
 }
 
 

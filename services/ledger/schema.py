@@ -3,6 +3,7 @@
 from services.ledger.accounts.models import User, UserUnit
 from services.ledger.db import LedgerTable
 from services.ledger.escalations.models import StaleEscalation
+from services.ledger.ledgers.importing import ImportGrant
 from services.ledger.ledgers.models import Item, ItemUnit, Ledger, Unit
 from services.ledger.updates.idempotency import IdempotencyRecord
 from services.ledger.updates.models import Evidence, StatusUpdate
@@ -14,6 +15,7 @@ rate_limits = rate_limit_table(metadata)
 __all__ = [
     "Evidence",
     "IdempotencyRecord",
+    "ImportGrant",
     "Item",
     "ItemUnit",
     "Ledger",

@@ -9,7 +9,7 @@ from fastapi import APIRouter, File, Form, Query, Response, UploadFile, status
 from services.ledger.deps import AsOf, CurrentAdmin, Reader
 from services.ledger.escalations.models import EscalationPublic
 from services.ledger.escalations.service import escalations
-from services.ledger.ledgers import service, spreadsheet, why
+from services.ledger.ledgers import importing, service, spreadsheet, why
 from services.ledger.ledgers.models import LedgerArchive, LedgerPublic, UnitPublic
 from services.ledger.ledgers.service import (
     DeadlineFeed,
@@ -72,7 +72,7 @@ async def import_ledger(
     session: Session,
     now: Now,
     file: Annotated[UploadFile, File(description="序号/分类/工作目标任务/责任单位/完成时间")],
-    code: Annotated[str, Form(min_length=2, max_length=64, pattern=r"^[a-z0-9][a-z0-9\-]*$")],
+    code: Annotated[str, Form(min_length=2, max_length=64, pattern=importing.CODE_PATTERN)],
     name: Annotated[str, Form(min_length=1, max_length=200)],
     issuer: Annotated[str, Form(max_length=200)] = "",
     document_no: Annotated[str, Form(max_length=100)] = "",
@@ -99,6 +99,37 @@ async def import_ledger(
     )
     assert ledger.id is not None
     return LedgerPublic(**ledger.model_dump(), item_count=len(rows))
+
+
+@router.post(
+    "/ledgers/import/preview",
+    summary="Check an .xlsx row by row; nothing is written (导入预览)",
+)
+async def preview_import(
+    admin: CurrentAdmin,
+    session: Session,
+    now: Now,
+    file: Annotated[UploadFile, File(description="序号/分类/工作目标任务/责任单位/完成时间")],
+    draft: Annotated[importing.LedgerDraft, Form()],
+) -> importing.ImportPreview:
+    content = await file.read(spreadsheet.MAX_IMPORT_BYTES + 1)
+    return await importing.preview_import(
+        session, content, draft, filename=file.filename or "", admin=admin.username, now=now
+    )
+
+
+@router.post(
+    "/ledgers/import/confirm",
+    status_code=status.HTTP_201_CREATED,
+    summary="Create the ledger a clean preview checked, with its token (确认导入)",
+)
+async def confirm_import(
+    body: importing.ImportConfirm, admin: CurrentAdmin, session: Session, now: Now
+) -> LedgerPublic:
+    ledger, count = await importing.confirm_import(
+        session, body.token, admin=admin.username, now=now
+    )
+    return LedgerPublic(**ledger.model_dump(), item_count=count)
 
 
 @router.get(

@@ -9,19 +9,19 @@ from __future__ import annotations
 import csv
 import io
 import zipfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
 from fastapi import Response
 from openpyxl import load_workbook
-from openpyxl.utils.exceptions import InvalidFileException
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.ledger.ledgers.parsing import DueTextError, parse_due, parse_responsibilities
 from services.ledger.ledgers.service import ItemFilter, ItemPublic, NewItem, get_ledger, list_items
 from shared.downloads import XLSX_MEDIA_TYPE, add_sheet, attachment, new_workbook, workbook_bytes
-from shared.errors import FieldError, PayloadTooLarge, Unprocessable
+from shared.errors import FieldError, HuodianError, PayloadTooLarge, Unprocessable
 from shared.pagination import ALL_ROWS
 from shared.timeutil import format_beijing
 
@@ -32,6 +32,12 @@ EXPORT_COLUMNS = (*ANNEX2_COLUMNS, *STATUS_COLUMNS)
 ITEM_WIDTHS = (6, 14, 60, 30, 16, 10, 8, 40, 18, 8, 8)
 MAX_IMPORT_BYTES = 5 * 1024 * 1024
 MAX_IMPORT_ROWS = 5000
+# A title, headers repeated on each printed page, blank lines: rows that are not items.
+MAX_EXTRA_ROWS = 50
+# What an .xlsx of 5 MiB may unpack to, and how many parts it may hold; beyond is a zip bomb.
+MAX_UNCOMPRESSED_BYTES = 50 * 1024 * 1024
+MAX_ZIP_MEMBERS = 1000
+MAX_LISTED_FORMULAS = 50
 
 
 def _text(value: Any) -> str:
@@ -50,23 +56,54 @@ def _is_header(cells: Sequence[str]) -> bool:
     return tuple(c.replace(" ", "") for c in cells[:5]) == ANNEX2_COLUMNS
 
 
-def _row_error(row: int, column: str, code: str, message: str) -> FieldError:
-    return FieldError(field=f"row {row}: {column}", code=code, message=message)
+@dataclass(frozen=True)
+class RowProblem:
+    """What is wrong with one cell of a row, in words for the person fixing the sheet."""
+
+    column: str
+    code: str
+    message: str
 
 
-def parse_rows(rows: Iterable[tuple[int, Sequence[str]]]) -> list[NewItem]:
-    """Check rows of cell text (with their sheet row numbers) and turn them into items.
+@dataclass(frozen=True)
+class CheckedRow:
+    """One item row of the sheet as read, with every problem found in it."""
 
-    Raises :class:`Unprocessable` listing every bad row; a blank 分类 continues the one above
-    (the Annex merges it over a category's rows).
+    row_no: int
+    cells: tuple[str, ...]
+    problems: tuple[RowProblem, ...]
+    item: NewItem | None
+
+
+@dataclass(frozen=True)
+class SheetCheck:
+    header_seen: bool
+    rows: tuple[CheckedRow, ...]
+
+    @property
+    def items(self) -> list[NewItem]:
+        return [row.item for row in self.rows if row.item is not None]
+
+    @property
+    def problem_count(self) -> int:
+        return sum(len(row.problems) for row in self.rows)
+
+
+def check_rows(
+    rows: Iterable[tuple[int, Sequence[str]]], *, known_unit: Callable[[str], bool] | None = None
+) -> SheetCheck:
+    """Check rows of cell text (with their sheet row numbers), keeping every problem of every
+    row; a blank 分类 continues the one above (the Annex merges it over a category's rows).
+
+    Rows before the header (a title) are skipped, and so is a header repeated on each printed
+    page. ``known_unit`` says whether a 责任单位 may be used; by default any may.
     """
-    items: list[NewItem] = []
-    errors: list[FieldError] = []
+    checked: list[CheckedRow] = []
     header_seen = False
     category = ""
     seqs: dict[int, int] = {}
     for row_no, raw in rows:
-        cells = [*raw, "", "", "", "", ""][:5]
+        cells = (*raw, "", "", "", "", "")[:5]
         if not any(cells):
             continue
         if _is_header(cells):
@@ -75,8 +112,8 @@ def parse_rows(rows: Iterable[tuple[int, Sequence[str]]]) -> list[NewItem]:
         if not header_seen:
             continue
         seq_text, cat, task, units, due = cells
-        row_errors = [
-            _row_error(row_no, column, "nul_character", "NUL (\\x00) is not allowed")
+        problems = [
+            RowProblem(column, "nul_character", "不允许包含 NUL（\\x00）字符")
             for column, cell in zip(ANNEX2_COLUMNS, cells, strict=True)
             if "\x00" in cell
         ]
@@ -86,73 +123,137 @@ def parse_rows(rows: Iterable[tuple[int, Sequence[str]]]) -> list[NewItem]:
                 raise ValueError
         except ValueError:
             seq = 0
-            row_errors.append(
-                _row_error(
-                    row_no, "序号", "bad_seq", f"'{seq_text}' is not a positive whole number"
-                )
-            )
+            problems.append(RowProblem("序号", "bad_seq", f"“{seq_text}”不是正整数"))
         if seq and seq in seqs:
-            row_errors.append(
-                _row_error(row_no, "序号", "duplicate_seq", f"序号 {seq} also on row {seqs[seq]}")
+            problems.append(
+                RowProblem("序号", "duplicate_seq", f"序号 {seq} 与第 {seqs[seq]} 行重复")
             )
         category = cat or category
         if not category:
-            row_errors.append(
-                _row_error(row_no, "分类", "category_required", "the first item needs a 分类")
-            )
+            problems.append(RowProblem("分类", "category_required", "第一个事项须填写分类"))
         if not task:
-            row_errors.append(
-                _row_error(row_no, "工作目标任务", "task_required", "工作目标任务 is empty")
-            )
+            problems.append(RowProblem("工作目标任务", "task_required", "工作目标任务为空"))
         try:
-            parse_responsibilities(units)
-        except ValueError as exc:
-            row_errors.append(_row_error(row_no, "责任单位", "units_required", str(exc)))
+            named = [r.unit for r in parse_responsibilities(units)]
+        except ValueError:
+            problems.append(RowProblem("责任单位", "units_required", "责任单位为空"))
+        else:
+            problems.extend(
+                RowProblem("责任单位", "unknown_unit", f"未知的责任单位“{unit}”")
+                for unit in named
+                if known_unit is not None and not known_unit(unit)
+            )
         try:
             parse_due(due)
-        except DueTextError as exc:
-            row_errors.append(_row_error(row_no, "完成时间", "bad_due", str(exc)))
-        if row_errors:
-            errors.extend(row_errors)
-            continue
-        seqs[seq] = row_no
-        items.append(
-            NewItem(seq=seq, category=category, task=task, responsible_text=units, due_text=due)
-        )
-    if not header_seen:
+        except DueTextError:
+            problems.append(
+                RowProblem(
+                    "完成时间",
+                    "bad_due",
+                    f"无法识别完成时间“{due}”：应为 2021年6月底前、2021年6月15日前、"
+                    "2022年底前等日期，或 持续推进、已实现，持续巩固提升",
+                )
+            )
+        item = None
+        if not problems:
+            seqs[seq] = row_no
+            item = NewItem(
+                seq=seq, category=category, task=task, responsible_text=units, due_text=due
+            )
+        checked.append(CheckedRow(row_no, cells, tuple(problems), item))
+    return SheetCheck(header_seen, tuple(checked))
+
+
+def parse_rows(rows: Iterable[tuple[int, Sequence[str]]]) -> list[NewItem]:
+    """Check rows of cell text and turn them into items, all or none.
+
+    Raises :class:`Unprocessable` listing every bad row (see :func:`check_rows`).
+    """
+    check = check_rows(rows)
+    if not check.header_seen:
         raise Unprocessable(
             "no header row found; the first sheet needs the columns " + "、".join(ANNEX2_COLUMNS),
             code="header_not_found",
         )
-    if errors:
+    if check.problem_count:
         raise Unprocessable(
-            f"{len(errors)} problem(s) in the sheet; nothing was imported",
+            f"{check.problem_count} problem(s) in the sheet; nothing was imported",
             code="invalid_rows",
-            errors=errors,
+            errors=[
+                FieldError(field=f"row {row.row_no}: {p.column}", code=p.code, message=p.message)
+                for row in check.rows
+                for p in row.problems
+            ],
         )
-    if not items:
+    if not check.items:
         raise Unprocessable("the sheet has no items", code="no_items")
-    return items
+    return check.items
+
+
+def _refuse_zip_bomb(content: bytes) -> None:
+    """Refuse a workbook whose parts would unpack to more than :data:`MAX_UNCOMPRESSED_BYTES`.
+
+    The sizes are the ones the zip declares; :mod:`zipfile` never inflates a member past its
+    declared size (a lying member fails its CRC check instead), so they bound what openpyxl reads.
+    """
+    try:
+        with zipfile.ZipFile(io.BytesIO(content)) as archive:
+            members = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise Unprocessable("the file is not an .xlsx workbook", code="not_xlsx") from exc
+    if len(members) > MAX_ZIP_MEMBERS or sum(m.file_size for m in members) > MAX_UNCOMPRESSED_BYTES:
+        raise PayloadTooLarge(
+            "the workbook unpacks to more than 50 MiB", code="xlsx_uncompressed_too_large"
+        )
+
+
+def xlsx_rows(content: bytes) -> list[tuple[int, list[str]]]:
+    """The cell text of the first sheet's rows, with their row numbers, from an upload that is
+    treated as hostile: its size, its unpacked size, its row count and formulas are refused."""
+    if len(content) > MAX_IMPORT_BYTES:
+        raise PayloadTooLarge("the spreadsheet is larger than 5 MiB", code="file_too_large")
+    _refuse_zip_bomb(content)
+    rows: list[tuple[int, list[str]]] = []
+    formulas: list[FieldError] = []
+    try:
+        workbook = load_workbook(io.BytesIO(content), read_only=True, data_only=False)
+        try:
+            sheet = workbook.worksheets[0]
+            cells = sheet.iter_rows(max_col=len(EXPORT_COLUMNS))
+            for row_no, row in enumerate(cells, start=1):
+                if row_no > MAX_IMPORT_ROWS + MAX_EXTRA_ROWS:
+                    raise Unprocessable(
+                        f"at most {MAX_IMPORT_ROWS} rows per import", code="too_many_rows"
+                    )
+                formulas.extend(
+                    FieldError(
+                        field=f"row {row_no}: {cell.coordinate}",
+                        code="formula_not_allowed",
+                        message="单元格含公式，请粘贴为数值后再导入",
+                    )
+                    for cell in row
+                    if getattr(cell, "data_type", None) == "f"
+                )
+                rows.append((row_no, [_text(cell.value) for cell in row]))
+        finally:
+            workbook.close()
+    except HuodianError:
+        raise
+    except Exception as exc:
+        # openpyxl reports a malformed part with whatever its XML or zip layer raised (KeyError,
+        # ParseError, ValueError, TypeError …); from an upload each means "not a workbook".
+        raise Unprocessable("the file is not an .xlsx workbook", code="not_xlsx") from exc
+    if formulas:
+        raise Unprocessable(
+            f"{len(formulas)} cell(s) hold formulas; paste them as values",
+            code="formula_not_allowed",
+            errors=formulas[:MAX_LISTED_FORMULAS],
+        )
+    return rows
 
 
 def read_ledger_xlsx(content: bytes) -> list[NewItem]:
-    if len(content) > MAX_IMPORT_BYTES:
-        raise PayloadTooLarge("the spreadsheet is larger than 5 MiB", code="file_too_large")
-    try:
-        workbook = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
-    except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError) as exc:
-        raise Unprocessable("the file is not an .xlsx workbook", code="not_xlsx") from exc
-    try:
-        sheet = workbook.worksheets[0]
-        if (sheet.max_row or 0) > MAX_IMPORT_ROWS + 50:
-            raise Unprocessable(f"at most {MAX_IMPORT_ROWS} rows per import", code="too_many_rows")
-        rows = (
-            (row_no, [_text(v) for v in values])
-            for row_no, values in enumerate(sheet.iter_rows(values_only=True), start=1)
-        )
-        return parse_rows(rows)
-    finally:
-        workbook.close()
+    return parse_rows(xlsx_rows(content))
 
 
 def item_row(item: ItemPublic) -> list[Any]:

@@ -1,18 +1,20 @@
 """The administrator's pages (管理员页面): users and the units they are bound to (用户管理) —
-list, add, bind units, disable — and the ledgers (台账管理): download, archive, restore; by the
-same functions as the ``/users`` and ``/ledgers`` API."""
+list, add, bind units, disable — and the ledgers (台账管理): download, archive, restore, and
+import with a row-by-row preview (导入预览); by the same functions as the ``/users`` and
+``/ledgers`` API."""
 
 from __future__ import annotations
 
 import re
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request, Response
+from fastapi import APIRouter, File, Form, Request, Response, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import ValidationError
 
 from services.ledger.accounts import service as accounts
 from services.ledger.accounts.models import User, UserCreate, UserUpdate
+from services.ledger.ledgers import importing, spreadsheet
 from services.ledger.ledgers import service as ledgers
 from services.ledger.ledgers.models import LedgerArchive
 from services.ledger.web.routes import MESSAGES, _page, _settings, _signed_in
@@ -33,9 +35,18 @@ FIELD_LABELS = {
     "password": "初始密码",
     "units": "单位",
     "reason": "归档原因",
+    "code": "台账编码",
+    "name": "台账名称",
+    "issuer": "印发单位",
+    "document_no": "文号",
+    "plan_end": "计划完成日期",
 }
 SAVED = {"added": "用户已添加。", "changed": "用户已修改。"}
-LEDGER_SAVED = {"archived": "台账已归档。", "restored": "台账已取消归档。"}
+LEDGER_SAVED = {
+    "archived": "台账已归档。",
+    "restored": "台账已取消归档。",
+    "imported": "台账已导入。",
+}
 
 
 def unit_names(text: str) -> list[str]:
@@ -242,3 +253,74 @@ async def restore_ledger(
         error = MESSAGES.get(exc.code, exc.detail)
         return await _ledgers_page(request, session, user, token, exc.status, error=error)
     return RedirectResponse("/ui/admin/ledgers?saved=restored", status_code=303)
+
+
+@router.post("/ledgers/import", response_model=None)
+async def preview_import(
+    request: Request,
+    session: Session,
+    now: Now,
+    csrf: Annotated[str, Form()],
+    file: Annotated[UploadFile, File()],
+    code: Annotated[str, Form(max_length=200)] = "",
+    name: Annotated[str, Form(max_length=400)] = "",
+    issuer: Annotated[str, Form(max_length=400)] = "",
+    document_no: Annotated[str, Form(max_length=200)] = "",
+    plan_end: Annotated[str, Form(max_length=40)] = "",
+) -> Response:
+    """Show every row of the upload with its problems (导入预览); nothing is written, and a
+    clean preview offers the confirmation."""
+    found = await _admin(request, session)
+    if isinstance(found, Response):
+        return found
+    user, token = found
+    form = {"code": code, "name": name, "issuer": issuer, "document_no": document_no}
+    form["plan_end"] = plan_end
+    try:
+        _check_csrf(request, token, csrf)
+        draft = importing.LedgerDraft(
+            code=code.strip(),
+            name=name.strip(),
+            issuer=issuer.strip(),
+            document_no=document_no.strip(),
+            plan_end=plan_end or None,
+        )
+        content = await file.read(spreadsheet.MAX_IMPORT_BYTES + 1)
+        preview = await importing.preview_import(
+            session, content, draft, filename=file.filename or "", admin=user.username, now=now
+        )
+    except ValidationError as exc:
+        await _undo(session, user)
+        return await _ledgers_page(
+            request, session, user, token, 422, error=_chinese(exc), form=form
+        )
+    except HuodianError as exc:
+        await _undo(session, user)
+        error = MESSAGES.get(exc.code, exc.detail)
+        return await _ledgers_page(
+            request, session, user, token, exc.status, error=error, form=form
+        )
+    return _page(request, "import_preview.html", user, token, preview=preview)
+
+
+@router.post("/ledgers/import/confirm", response_model=None)
+async def confirm_import(
+    request: Request,
+    session: Session,
+    now: Now,
+    csrf: Annotated[str, Form()],
+    token: Annotated[str, Form(max_length=200)],
+) -> Response:
+    """Create the ledger the clean preview showed (确认导入)."""
+    found = await _admin(request, session)
+    if isinstance(found, Response):
+        return found
+    user, session_token = found
+    try:
+        _check_csrf(request, session_token, csrf)
+        await importing.confirm_import(session, token, admin=user.username, now=now)
+    except HuodianError as exc:
+        await _undo(session, user)
+        error = MESSAGES.get(exc.code, exc.detail)
+        return await _ledgers_page(request, session, user, session_token, exc.status, error=error)
+    return RedirectResponse("/ui/admin/ledgers?saved=imported", status_code=303)
