@@ -277,7 +277,7 @@ async def preview_import(
     form = {"code": code, "name": name, "issuer": issuer, "document_no": document_no}
     form["plan_end"] = plan_end
     try:
-        _check_csrf(request, token, csrf)
+        check_csrf(_settings(request), token, csrf)
         draft = importing.LedgerDraft(
             code=code.strip(),
             name=name.strip(),
@@ -317,7 +317,7 @@ async def confirm_import(
         return found
     user, session_token = found
     try:
-        _check_csrf(request, session_token, csrf)
+        check_csrf(_settings(request), session_token, csrf)
         await importing.confirm_import(session, token, admin=user.username, now=now)
     except HuodianError as exc:
         await _undo(session, user)
