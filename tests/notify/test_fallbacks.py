@@ -13,35 +13,13 @@ from services.notify.messages.models import Channel, Message, MessageState
 from services.notify.messages.service import NewMessage
 from shared.db import session_scope
 from tests.conftest import FROZEN_AT
+from tests.notify.conftest import SMS_SECRET as SECRET
 from tests.notify.conftest import WORKDAY_MORNING
-from tests.notify.sinks import HttpSink, SmsGateway, SmtpSink
+from tests.notify.sinks import HttpSink, SmtpSink
 
-SECRET = "gw-secret"
 KIND = "outage.started"
 # The fan-out's dedup keys: change, subscriber, channel.
 PREFIX = "outage:7:started:"
-
-
-@pytest.fixture
-def gateway(http_sink: HttpSink) -> SmsGateway:
-    stand_in = SmsGateway(SECRET)
-    http_sink.responder = stand_in
-    return stand_in
-
-
-@pytest.fixture
-def robot_sink():
-    """A WeCom robot: ``answers`` maps a robot key to its errcode (0 when not listed)."""
-    sink = HttpSink()
-    sink.answers = {}  # type: ignore[attr-defined]
-
-    def answer(request):
-        code = sink.answers.get(request.query.get("key", [""])[0], 0)  # type: ignore[attr-defined]
-        return 200, {"errcode": code, "errmsg": "内部信息", "msgid": f"msg-{len(sink.requests)}"}
-
-    sink.responder = answer
-    yield sink
-    sink.close()
 
 
 def kit_for(make_kit, smtp: SmtpSink, http_sink: HttpSink, **extra):
