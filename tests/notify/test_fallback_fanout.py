@@ -2,6 +2,7 @@
 the next one only when the previous is dead, each rendered with its own channel's template, once
 per (event, recipient, channel) also when the worker dies between the death and the fallback."""
 
+import html
 from datetime import timedelta
 
 import pytest
@@ -12,6 +13,8 @@ from services.notify.messages.models import Channel, DeliveryWindow, Message, Me
 from services.notify.outages.fanout import fan_out
 from services.notify.templates.service import templates
 from shared.db import session_scope
+from shared.web.session import COOKIE
+from tests.conftest import client_for
 from tests.notify.conftest import WORKDAY_MORNING
 from tests.notify.test_fallbacks import (
     count_messages,
@@ -140,6 +143,26 @@ class TestChainOfThree:
             ("sent", None),
         ]
         assert all(s["attempted_at"].endswith("+08:00") for s in steps)
+
+        # The same chain on the administrator's page, from its last message.
+        token = notify_admin.headers["authorization"].removeprefix("Bearer ")
+        async with client_for(apps.notify) as page:
+            page.cookies.set(COOKIE, token)
+            shown = await page.get(f"/ui/messages/{by_email.id}")
+            missing = await page.get("/ui/messages/999999")
+        assert shown.status_code == 200, shown.text
+        rows = shown.text.split('id="chain"')[1].split("</table>")[0].split("<tr data-message=")[1:]
+        assert [row.split('"')[1] for row in rows] == [
+            str(links[0]["message_id"]),
+            str(by_sms.id),
+            str(by_email.id),
+        ]
+        assert ["死信" in rows[0], "死信" in rows[1], "已发送" in rows[2]] == [True] * 3
+        assert "已转备用渠道" in rows[0]
+        assert steps[2]["attempted_at"] in rows[2]
+        assert html.escape(mail["Message-ID"]) in rows[2]  # the email's receipt
+        assert missing.status_code == 404
+        assert "无法打开此消息" in missing.text
 
     async def test_a_channel_without_address_is_passed_over_and_the_biz_id_shown(
         self, apps, make_kit, smtp, http_sink, gateway, robot_sink, notify_admin
