@@ -7,10 +7,11 @@ import pytest
 from sqlmodel import col, func, select
 
 from services.notify.delivery.channels import Receipt, smtp_receipt
-from services.notify.delivery.fallbacks import fallback_key
+from services.notify.delivery.fallbacks import STAFF_KINDS, fallback_key
 from services.notify.delivery.models import DeliveryAttempt
 from services.notify.messages.models import Channel, Message, MessageState
 from services.notify.messages.service import NewMessage
+from services.notify.templates.service import templates
 from shared.db import session_scope
 from tests.conftest import FROZEN_AT
 from tests.notify.conftest import SMS_SECRET as SECRET
@@ -258,6 +259,18 @@ class TestFallbackSettings:
         )
         assert unknown.status_code == 404
         assert unknown.json()["code"] == "message_kind_not_found"
+
+    async def test_staff_types_go_by_email_only(self, notify_admin):
+        assert STAFF_KINDS <= set(templates().kinds())
+        for kind in sorted(STAFF_KINDS):
+            refused = await notify_admin.put(
+                f"/delivery/fallbacks/{kind}", json={"fallbacks": {"email": "sms"}}
+            )
+            assert refused.status_code == 422, kind
+            assert refused.json()["code"] == "fallback_staff_email_only"
+            cleared = await notify_admin.put(f"/delivery/fallbacks/{kind}", json={"fallbacks": {}})
+            assert cleared.status_code == 200
+        assert (await notify_admin.get("/delivery/fallbacks")).json() == []
 
     def test_fallback_keys_are_the_fan_out_keys_of_the_channel(self):
         assert fallback_key("outage:7:started:12:wecom", Channel.wecom, Channel.sms) == (

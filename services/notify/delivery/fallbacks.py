@@ -45,6 +45,19 @@ _ADDRESS = {
     Channel.webhook: "app_webhook",
 }
 _KEY_MAX = 200
+# Message types that go to staff alone (工作人员: clerks, department heads, supervisors), addressed
+# by the email the directory gives: notify keeps no other address of theirs, so they go by email
+# only and a fallback for them is refused rather than set and never followed.
+STAFF_KINDS = frozenset(
+    {
+        "ledger_deadline",
+        "report_reminder",
+        "stale_escalation",
+        "intake.at_risk",
+        "intake.overdue",
+        "intake.escalation",
+    }
+)
 
 
 class FallbackSet(SQLModel):
@@ -133,6 +146,12 @@ async def set_fallbacks(
     cycle (``sms → email → sms``, or a channel to itself): a chain must end."""
     if kind not in templates().kinds():
         raise NotFound(f"there is no message type '{kind}'", code="message_kind_not_found")
+    if kind in STAFF_KINDS and body.fallbacks:
+        raise Unprocessable(
+            f"messages of '{kind}' go to staff by email only: there is no other address to fall "
+            "back to",
+            code="fallback_staff_email_only",
+        )
     cycle = _cycle(body.fallbacks)
     if cycle is not None:
         path = " → ".join(c.value for c in cycle)
