@@ -22,7 +22,7 @@ from shared.clock import SYSTEM_CLOCK
 from shared.db import session_scope
 from shared.outbound import outbound_client
 from tests.conftest import add_user, client_for, sign_in
-from tests.notify.sinks import HttpSink, SmtpSink
+from tests.notify.sinks import HttpSink, SmsGateway, SmtpSink
 
 # A Tuesday morning in Beijing (2025-03-04 10:00 CST), a working day.
 WORKDAY_MORNING = datetime(2025, 3, 4, 2, 0, tzinfo=UTC)
@@ -108,3 +108,28 @@ def email(key: str, to: str = "head@example.cn", **extra: object) -> NewMessage:
         body=f"正文 {key}",
         **extra,  # type: ignore[arg-type]
     )
+
+
+SMS_SECRET = "gw-secret"
+
+
+@pytest.fixture
+def gateway(http_sink: HttpSink) -> SmsGateway:
+    stand_in = SmsGateway(SMS_SECRET)
+    http_sink.responder = stand_in
+    return stand_in
+
+
+@pytest.fixture
+def robot_sink():
+    """A WeCom robot: ``answers`` maps a robot key to its errcode (0 when not listed)."""
+    sink = HttpSink()
+    sink.answers = {}  # type: ignore[attr-defined]
+
+    def answer(request):
+        code = sink.answers.get(request.query.get("key", [""])[0], 0)  # type: ignore[attr-defined]
+        return 200, {"errcode": code, "errmsg": "内部信息", "msgid": f"msg-{len(sink.requests)}"}
+
+    sink.responder = answer
+    yield sink
+    sink.close()

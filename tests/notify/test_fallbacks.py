@@ -7,41 +7,20 @@ import pytest
 from sqlmodel import col, func, select
 
 from services.notify.delivery.channels import Receipt, smtp_receipt
-from services.notify.delivery.fallbacks import fallback_key
+from services.notify.delivery.fallbacks import STAFF_KINDS, fallback_key
 from services.notify.delivery.models import DeliveryAttempt
 from services.notify.messages.models import Channel, Message, MessageState
 from services.notify.messages.service import NewMessage
+from services.notify.templates.service import templates
 from shared.db import session_scope
 from tests.conftest import FROZEN_AT
+from tests.notify.conftest import SMS_SECRET as SECRET
 from tests.notify.conftest import WORKDAY_MORNING
-from tests.notify.sinks import HttpSink, SmsGateway, SmtpSink
+from tests.notify.sinks import HttpSink, SmtpSink
 
-SECRET = "gw-secret"
 KIND = "outage.started"
 # The fan-out's dedup keys: change, subscriber, channel.
 PREFIX = "outage:7:started:"
-
-
-@pytest.fixture
-def gateway(http_sink: HttpSink) -> SmsGateway:
-    stand_in = SmsGateway(SECRET)
-    http_sink.responder = stand_in
-    return stand_in
-
-
-@pytest.fixture
-def robot_sink():
-    """A WeCom robot: ``answers`` maps a robot key to its errcode (0 when not listed)."""
-    sink = HttpSink()
-    sink.answers = {}  # type: ignore[attr-defined]
-
-    def answer(request):
-        code = sink.answers.get(request.query.get("key", [""])[0], 0)  # type: ignore[attr-defined]
-        return 200, {"errcode": code, "errmsg": "内部信息", "msgid": f"msg-{len(sink.requests)}"}
-
-    sink.responder = answer
-    yield sink
-    sink.close()
 
 
 def kit_for(make_kit, smtp: SmtpSink, http_sink: HttpSink, **extra):
@@ -280,6 +259,18 @@ class TestFallbackSettings:
         )
         assert unknown.status_code == 404
         assert unknown.json()["code"] == "message_kind_not_found"
+
+    async def test_staff_types_go_by_email_only(self, notify_admin):
+        assert STAFF_KINDS <= set(templates().kinds())
+        for kind in sorted(STAFF_KINDS):
+            refused = await notify_admin.put(
+                f"/delivery/fallbacks/{kind}", json={"fallbacks": {"email": "sms"}}
+            )
+            assert refused.status_code == 422, kind
+            assert refused.json()["code"] == "fallback_staff_email_only"
+            cleared = await notify_admin.put(f"/delivery/fallbacks/{kind}", json={"fallbacks": {}})
+            assert cleared.status_code == 200
+        assert (await notify_admin.get("/delivery/fallbacks")).json() == []
 
     def test_fallback_keys_are_the_fan_out_keys_of_the_channel(self):
         assert fallback_key("outage:7:started:12:wecom", Channel.wecom, Channel.sms) == (

@@ -18,6 +18,7 @@ message is the one the dead letter leads to (``existing``).
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Mapping
 from datetime import datetime
 
@@ -44,6 +45,19 @@ _ADDRESS = {
     Channel.webhook: "app_webhook",
 }
 _KEY_MAX = 200
+# Message types that go to staff alone (工作人员: clerks, department heads, supervisors), addressed
+# by the email the directory gives: notify keeps no other address of theirs, so they go by email
+# only and a fallback for them is refused rather than set and never followed.
+STAFF_KINDS = frozenset(
+    {
+        "ledger_deadline",
+        "report_reminder",
+        "stale_escalation",
+        "intake.at_risk",
+        "intake.overdue",
+        "intake.escalation",
+    }
+)
 
 
 class FallbackSet(SQLModel):
@@ -132,6 +146,12 @@ async def set_fallbacks(
     cycle (``sms → email → sms``, or a channel to itself): a chain must end."""
     if kind not in templates().kinds():
         raise NotFound(f"there is no message type '{kind}'", code="message_kind_not_found")
+    if kind in STAFF_KINDS and body.fallbacks:
+        raise Unprocessable(
+            f"messages of '{kind}' go to staff by email only: there is no other address to fall "
+            "back to",
+            code="fallback_staff_email_only",
+        )
     cycle = _cycle(body.fallbacks)
     if cycle is not None:
         path = " → ".join(c.value for c in cycle)
@@ -148,6 +168,38 @@ async def set_fallbacks(
     session.add_all(rules)
     await session.flush()
     return _public(kind, rules)
+
+
+async def rules_of(session: AsyncSession, kind: str) -> dict[Channel, Channel]:
+    """The fallbacks of message type ``kind``: channel → the channel that takes over from it."""
+    rules = await session.exec(select(FallbackRule).where(col(FallbackRule.kind) == kind))
+    return {Channel(r.channel): Channel(r.fallback) for r in rules}
+
+
+def chain_from(fallbacks: Mapping[Channel, Channel], channel: Channel) -> list[Channel]:
+    """The channels that take over from ``channel`` in turn (``fallbacks`` has no cycle).
+
+    >>> chain_from({Channel.wecom: Channel.sms, Channel.sms: Channel.email}, Channel.wecom)
+    [<Channel.sms: 'sms'>, <Channel.email: 'email'>]
+    """
+    chain: list[Channel] = []
+    nxt = fallbacks.get(channel)
+    while nxt is not None and nxt not in chain and nxt is not channel:
+        chain.append(nxt)
+        nxt = fallbacks.get(nxt)
+    return chain
+
+
+def preferred_over(fallbacks: Mapping[Channel, Channel]) -> dict[Channel, set[Channel]]:
+    """For each channel, the channels preferred to it: those whose chain reaches it. The
+    fan-out queues a channel only to a subscriber with no address on any of them, so that with
+    ``wecom → sms → email`` a subscriber with all three is sent WeCom alone, and SMS only when
+    the WeCom message is dead."""
+    preferred: dict[Channel, set[Channel]] = {c: set() for c in Channel}
+    for start in fallbacks:
+        for later in chain_from(fallbacks, start):
+            preferred[later].add(start)
+    return preferred
 
 
 def fallback_key(dedup_key: str, channel: Channel, fallback: Channel) -> str:
@@ -168,19 +220,37 @@ def fallback_key(dedup_key: str, channel: Channel, fallback: Channel) -> str:
 async def queue_fallback(
     session: AsyncSession, message: Message, hours: DeliveryHours, *, now: datetime
 ) -> tuple[FallbackNote, int | None]:
-    """Queue ``message`` (just dead, in this transaction) on its type's fallback channel, to
-    the same subscriber if still served. Returns what came of it and the message it leads to."""
-    rule = await session.get(FallbackRule, (message.kind, message.channel.value))
-    if rule is None:
+    """Queue ``message`` (just dead, in this transaction) on the next channel of its type's
+    chain where its subscriber (still served) has a valid address: with ``wecom → sms → email``
+    and no mobile, a dead WeCom message goes on to email. The fallback is rendered with its own
+    channel's template from the data the message was rendered from (the fan-out keeps it);
+    a message without that data passes its text on. Returns what came of it and the message it
+    leads to."""
+    chain = chain_from(await rules_of(session, message.kind), message.channel)
+    if not chain:
         return FallbackNote.no_rule, None
-    fallback = Channel(rule.fallback)
     subscriber = (
         await session.get(Subscriber, message.subscriber_id) if message.subscriber_id else None
     )
-    current = subscriber is not None and subscriber.served_until is None
-    address = getattr(subscriber, _ADDRESS[fallback]) if current else None
-    if not address or recipient_problem(fallback, address):
+    if subscriber is None or subscriber.served_until is not None:
         return FallbackNote.no_address, None
+    found = next(
+        (
+            (channel, address)
+            for channel in chain
+            if (address := getattr(subscriber, _ADDRESS[channel]))
+            and not recipient_problem(channel, address)
+        ),
+        None,
+    )
+    if found is None:
+        return FallbackNote.no_address, None
+    fallback, address = found
+    if message.template_data is not None:
+        text = templates().render(message.kind, fallback, json.loads(message.template_data))
+        subject, body = text.subject, text.body
+    else:
+        subject, body = message.subject, message.body
     key = fallback_key(message.dedup_key, message.channel, fallback)
     inserted = await session.exec(
         insert_ignore(Message, session.get_bind().dialect, conflict=["dedup_key"])
@@ -189,8 +259,9 @@ async def queue_fallback(
             kind=message.kind,
             channel=fallback,
             recipient=address,
-            subject=message.subject,
-            body=message.body,
+            subject=subject,
+            body=body,
+            template_data=message.template_data,
             state=MessageState.queued,
             window=message.window,
             attempts=0,

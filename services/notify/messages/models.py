@@ -93,6 +93,9 @@ class Message(NotifyTable, table=True):
     earlier_attempt_at: BeijingTime | None = Field(
         default=None, sa_column=Column(UTCDateTime, nullable=True)
     )
+    # The data (JSON) the fan-out rendered it from, so that a fallback can be rendered with its
+    # own channel's template; none for messages rendered elsewhere.
+    template_data: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     # The request id (请求号) under which the message was made: of intake's request that queued
     # the event, or of the call that queued it here (shared.logs). The delivery worker logs
     # each send with it. The column default covers the Core inserts too.

@@ -10,6 +10,7 @@ however often the fan-out runs.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -31,6 +32,7 @@ from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from services.notify.delivery.fallbacks import preferred_over, rules_of
 from services.notify.messages.models import Channel, DeliveryWindow, Message, MessageState
 from services.notify.subscribers.models import Subscriber, SubscriberOptOut
 from services.notify.templates.service import Rendered, templates
@@ -44,6 +46,7 @@ CONTACTS = (
     (Subscriber.dingtalk_webhook, Channel.dingtalk),
     (Subscriber.app_webhook, Channel.webhook),
 )
+_COLUMN = {channel: column for column, channel in CONTACTS}
 
 
 def at_place(feeders: Sequence[str], areas: Sequence[str]) -> ColumnElement[bool]:
@@ -87,7 +90,14 @@ async def fan_out(
     """Queue ``kind`` to every subscriber in scope who has not opted out; returns rows queued.
 
     ``only_told``: only on the channels where a message of ``outage_id`` was sent (or is being
-    sent) to the subscriber, i.e. to those who may have heard of the outage."""
+    sent) to the subscriber, i.e. to those who may have heard of the outage.
+
+    With fallbacks set for ``kind`` (备用渠道), a channel of its chain is queued only to a
+    subscriber with no address on a channel preferred to it: the preferred channel alone goes
+    out, and the next one is queued by the worker when that message is dead
+    (``delivery/fallbacks.py``). Channels outside the chain are queued as before. A
+    cancellation (``only_told``) goes where the outage was heard, whichever channel that was."""
+    preferred = {} if only_told else preferred_over(await rules_of(session, kind))
     texts: dict[Channel, Rendered] = {
         channel: templates().render(kind, channel, data) for _, channel in CONTACTS
     }
@@ -98,7 +108,11 @@ async def fan_out(
                 col(Subscriber.id).label("subscriber_id"),
                 literal(channel.value, String(32)).label("channel"),
                 col(column).label("recipient"),
-            ).where(scope, col(column).is_not(None))
+            ).where(
+                scope,
+                col(column).is_not(None),
+                *(col(_COLUMN[p]).is_(None) for p in sorted(preferred.get(channel, ()))),
+            )
             for column, channel in CONTACTS
         )
     ).subquery("contacts")
@@ -127,6 +141,7 @@ async def fan_out(
         contacts.c.recipient,
         by_channel("subject"),
         by_channel("body"),
+        literal(json.dumps(data, ensure_ascii=False, sort_keys=True)),
         literal(MessageState.queued.value),
         literal(window.value),
         literal(0),
@@ -147,6 +162,7 @@ async def fan_out(
             "recipient",
             "subject",
             "body",
+            "template_data",
             "state",
             "window",
             "attempts",

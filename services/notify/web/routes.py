@@ -15,10 +15,11 @@ from fastapi import APIRouter, BackgroundTasks, Form, Query, Request, Response
 from fastapi.responses import RedirectResponse
 from pydantic import ValidationError
 
+from services.notify.delivery.fallbacks import chain_of
 from services.notify.delivery.service import channel_health
 from services.notify.deps import Hours, NotifyConfig
 from services.notify.messages import service as messages
-from services.notify.messages.models import Channel, MessageState
+from services.notify.messages.models import Channel, MessagePublic, MessageState
 from services.notify.messages.service import MessageFilter, delivery_counts
 from services.notify.outages import service
 from services.notify.outages.access import outage_for, unit_for_new_outage, visible_units
@@ -303,9 +304,17 @@ async def outage_detail(
         return _refused(request, person, exc)
 
 
-def _refused(request: Request, person: Person, exc: HuodianError) -> Response:
+def _refused(
+    request: Request, person: Person, exc: HuodianError, heading: str = "无法打开此停电"
+) -> Response:
     return render(
-        templates, request, "refused.html", person, status_code=exc.status, error=_message(exc)
+        templates,
+        request,
+        "refused.html",
+        person,
+        status_code=exc.status,
+        error=_message(exc),
+        heading=heading,
     )
 
 
@@ -504,6 +513,47 @@ async def resend(
         )
     background.add_task(request.app.state.worker.wake)
     return RedirectResponse(f"{request.scope.get('root_path', '')}/ui/delivery?resent={count}", 303)
+
+
+OUTCOME_LABELS = {
+    "sent": "已发送",
+    "failed": "失败，待重试",
+    "dead": "死信",
+    "held": "渠道熔断，暂存",
+}
+FALLBACK_LABELS = {
+    "queued": "已转备用渠道",
+    "existing": "备用渠道已有此消息",
+    "no_rule": "未设备用渠道",
+    "no_address": "备用渠道无地址",
+}
+
+
+@router.get("/messages/{message_id}", response_model=None)
+async def message_page(request: Request, session: Session, message_id: Id) -> Response:
+    """One message and its chain of attempts (投递链): each channel tried, when (Beijing time,
+    +08:00), the outcome, the provider's receipt and the fallback a dead letter led to."""
+    signed = await person_for(request, Role.admin)
+    if not isinstance(signed, tuple):
+        return signed
+    _, person = signed
+    try:
+        found = await messages.get_message(session, message_id)
+    except HuodianError as exc:
+        return _refused(request, person, exc, heading="无法打开此消息")
+    return render(
+        templates,
+        request,
+        "message.html",
+        person,
+        message=masked_unless(MessagePublic.model_validate(found, from_attributes=True), False),
+        chain=await chain_of(session, message_id),
+        at_beijing=lambda moment: moment.astimezone(BEIJING).isoformat(timespec="seconds"),
+        channel_labels=CHANNEL_LABELS,
+        message_state_labels=MESSAGE_STATE_LABELS,
+        outcome_labels=OUTCOME_LABELS,
+        fallback_labels=FALLBACK_LABELS,
+    )
 
 
 @router.get("/templates", response_model=None)
