@@ -29,12 +29,14 @@ from services.intake.portal.jobs import (
 )
 from services.intake.portal.routes import portal_router
 from services.intake.portal.routes import router as portal_staff_router
+from services.intake.regulator.routes import router as regulator_router
 from services.intake.settings import IntakeSettings
 from services.intake.web.application import router as web_application_router
 from services.intake.web.counter import router as web_counter_router
 from services.intake.web.info import router as web_info_router
 from services.intake.web.kpis import router as web_kpis_router
 from services.intake.web.monitoring import router as web_monitoring_router
+from services.intake.web.regulator import router as web_regulator_router
 from services.intake.web.routes import router as web_router
 from services.intake.whitelist.routes import router as whitelist_router
 from services.intake.workdays.routes import router as calendar_router
@@ -61,6 +63,7 @@ def create_app(
             monitoring_router,
             outbox_router,
             kpis_router,
+            regulator_router,
             portal_router,
             approvals_router,
             portal_staff_router,
@@ -74,6 +77,7 @@ def create_app(
             web_monitoring_router,
             web_application_router,
             web_kpis_router,
+            web_regulator_router,
             web_counter_router,
             web_info_router,
         ],

@@ -70,3 +70,17 @@ Staff = Annotated[
         )
     ),
 ]
+# The regulator's comparison (监管对比): the supervising energy department (supervisor), the
+# evaluators and leaders who read (viewer), and administrators; not a company's own clerks.
+Regulator = Annotated[
+    Principal,
+    Depends(
+        _staff(
+            Role.supervisor,
+            Role.viewer,
+            Role.admin,
+            code="regulator_required",
+            what="supervisors (监管督办人员), viewers and administrators",
+        )
+    ),
+]

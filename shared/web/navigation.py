@@ -59,6 +59,14 @@ PAGES = (
         own_work_of=frozenset({Role.admin, Role.dept_head, Role.viewer, Role.supervisor}),
     ),
     Page(
+        "各供电单位对比",
+        "intake",
+        "/regulator",
+        "各供电单位获得电力指标对比、通报排名与 Excel 下载",
+        frozenset({Role.admin, Role.supervisor, Role.viewer}),
+        own_work_of=frozenset({Role.supervisor, Role.viewer}),
+    ),
+    Page(
         "停电信息",
         "notify",
         "/",

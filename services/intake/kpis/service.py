@@ -53,7 +53,7 @@ class KpiFilter:
     unit: str | None = None
 
 
-def _scope(principal: Principal, flt: KpiFilter) -> list[ColumnElement[bool]]:
+def scope(principal: Principal, flt: KpiFilter) -> list[ColumnElement[bool]]:
     if flt.period_end < flt.period_start:
         raise Unprocessable("the period ends before it starts", code="invalid_period")
     conditions = [
@@ -73,7 +73,7 @@ def _scope(principal: Principal, flt: KpiFilter) -> list[ColumnElement[bool]]:
     return conditions
 
 
-def _figures_query(
+def figures_query(
     rows: Any, value: Any, within: Any, keys: Sequence[Any], extra: Sequence[Any] = ()
 ) -> Any:
     """Per group of ``keys``: count, mean, median, P90, max and within-limit count of ``value``."""
@@ -105,7 +105,7 @@ def _figures_query(
     ).group_by(*(ranked.c[k.name] for k in keys))
 
 
-def _days(row: Sequence[Any], offset: int) -> DaysFigures:
+def days_figures(row: Sequence[Any], offset: int) -> DaysFigures:
     count, mean, median, p90, top, within, judged = row[offset : offset + 7]
     return DaysFigures(
         count=count,
@@ -118,6 +118,74 @@ def _days(row: Sequence[Any], offset: int) -> DaysFigures:
     )
 
 
+async def total_figures(
+    session: AsyncSession, conditions: Sequence[ColumnElement[bool]], key: Any
+) -> dict[Any, tuple[int, DaysFigures]]:
+    """Per value of ``key`` (a column of Application): the applications and their grid-side
+    working days of the whole process (电网环节总时长)."""
+    connected = (
+        sa_select(
+            key.label("key"),
+            col(Application.grid_days).label("grid_days"),
+            col(Application.within_limit).label("within_limit"),
+        )
+        .where(*conditions)
+        .subquery("connected")
+    )
+    rows = await fetch_all(
+        session,
+        figures_query(
+            connected, connected.c.grid_days, connected.c.within_limit, [connected.c.key]
+        ),
+    )
+    return {row[0]: (row[1], days_figures(row, 1)) for row in rows}
+
+
+async def stage_figures(
+    session: AsyncSession, conditions: Sequence[ColumnElement[bool]], key: Any
+) -> dict[Any, list[StageFigures]]:
+    """Per value of ``key`` (a column of Application): each stage's figures, in process order."""
+    stage_rows = (
+        sa_select(
+            key.label("key"),
+            col(ApplicationStage.stage).label("stage"),
+            col(ApplicationStage.grid_days).label("grid_days"),
+            col(ApplicationStage.within_limit).label("within_limit"),
+            col(ApplicationStage.limit_days).label("limit_days"),
+            col(ApplicationStage.seq).label("seq"),
+        )
+        .join(Application, col(Application.id) == col(ApplicationStage.application_id))
+        .where(*conditions)
+        .subquery("stage_rows")
+    )
+    rows = await fetch_all(
+        session,
+        figures_query(
+            stage_rows,
+            stage_rows.c.grid_days,
+            stage_rows.c.within_limit,
+            [stage_rows.c.key, stage_rows.c.stage],
+            [stage_rows.c.limit_days, stage_rows.c.seq],
+        ),
+    )
+    found: dict[Any, list[tuple[int, StageFigures]]] = defaultdict(list)
+    for row in rows:
+        stage = Stage(row[1])
+        low, seq, high = row[9], row[10], row[11]  # min(limit), min(seq), max(limit)
+        found[row[0]].append(
+            (
+                seq,
+                StageFigures(
+                    stage=stage,
+                    label=STAGE_LABELS[stage],
+                    limit_days=low if low == high else None,
+                    grid=days_figures(row, 2),
+                ),
+            )
+        )
+    return {k: [s for _, s in sorted(v, key=lambda p: p[0])] for k, v in found.items()}
+
+
 async def report(
     session: AsyncSession,
     principal: Principal,
@@ -127,49 +195,9 @@ async def report(
     now: datetime,
 ) -> KpiReport:
     """The figures per customer type of the applications connected in the period."""
-    scope = _scope(principal, flt)
-    connected = (
-        sa_select(
-            col(Application.id).label("id"),
-            col(Application.customer_type).label("customer_type"),
-            col(Application.grid_days).label("grid_days"),
-            col(Application.within_limit).label("within_limit"),
-        )
-        .where(*scope)
-        .subquery("connected")
-    )
-    totals = await fetch_all(
-        session,
-        _figures_query(
-            connected,
-            connected.c.grid_days,
-            connected.c.within_limit,
-            [connected.c.customer_type],
-        ),
-    )
-    stage_rows = (
-        sa_select(
-            col(Application.customer_type).label("customer_type"),
-            col(ApplicationStage.stage).label("stage"),
-            col(ApplicationStage.grid_days).label("grid_days"),
-            col(ApplicationStage.within_limit).label("within_limit"),
-            col(ApplicationStage.limit_days).label("limit_days"),
-            col(ApplicationStage.seq).label("seq"),
-        )
-        .join(Application, col(Application.id) == col(ApplicationStage.application_id))
-        .where(*scope)
-        .subquery("stage_rows")
-    )
-    stages = await fetch_all(
-        session,
-        _figures_query(
-            stage_rows,
-            stage_rows.c.grid_days,
-            stage_rows.c.within_limit,
-            [stage_rows.c.customer_type, stage_rows.c.stage],
-            [stage_rows.c.limit_days, stage_rows.c.seq],
-        ),
-    )
+    conditions = scope(principal, flt)
+    totals = await total_figures(session, conditions, col(Application.customer_type))
+    stages = await stage_figures(session, conditions, col(Application.customer_type))
     general = await fetch_all(
         session,
         sa_select(
@@ -178,14 +206,14 @@ async def report(
             func.sum(case((col(Application.paused_days) > 0, 1), else_=0)),
             func.avg(col(Application.paused_days)),
         )
-        .where(*scope)
+        .where(*conditions)
         .group_by(col(Application.customer_type)),
     )
     pauses = await fetch_all(
         session,
         sa_select(col(Application.customer_type), func.count(distinct(col(ApplicationPause.id))))
         .join(ApplicationPause, col(ApplicationPause.application_id) == col(Application.id))
-        .where(*scope)
+        .where(*conditions)
         .group_by(col(Application.customer_type)),
     )
     worst_ranked = (
@@ -207,7 +235,7 @@ async def report(
             )
             .label("rank"),
         )
-        .where(*scope)
+        .where(*conditions)
         .subquery("worst")
     )
     worst = await fetch_all(
@@ -223,27 +251,12 @@ def _assemble(
     flt: KpiFilter,
     now: datetime,
     calendar: WorkingCalendar,
-    totals: Sequence[Any],
-    stages: Sequence[Any],
+    totals: dict[Any, tuple[int, DaysFigures]],
+    stages: dict[Any, list[StageFigures]],
     general: Sequence[Any],
     pauses: Sequence[Any],
     worst: Sequence[Any],
 ) -> KpiReport:
-    by_type_stages: dict[CustomerType, list[tuple[int, StageFigures]]] = defaultdict(list)
-    for row in stages:
-        customer_type, stage = CustomerType(row[0]), Stage(row[1])
-        low, seq, high = row[9], row[10], row[11]  # min(limit), min(seq), max(limit)
-        by_type_stages[customer_type].append(
-            (
-                seq,
-                StageFigures(
-                    stage=stage,
-                    label=STAGE_LABELS[stage],
-                    limit_days=low if low == high else None,
-                    grid=_days(row, 2),
-                ),
-            )
-        )
     general_by = {CustomerType(r[0]): r for r in general}
     pauses_by = {CustomerType(r[0]): r[1] for r in pauses}
     worst_by: dict[CustomerType, list[WorstCase]] = defaultdict(list)
@@ -264,17 +277,18 @@ def _assemble(
             )
         )
     types = []
-    for row in sorted(totals, key=lambda r: list(CustomerType).index(CustomerType(r[0]))):
-        customer_type = CustomerType(row[0])
+    for code in sorted(totals, key=lambda c: list(CustomerType).index(CustomerType(c))):
+        customer_type = CustomerType(code)
+        applications, total = totals[code]
         _, elapsed_mean, paused_apps, paused_mean = general_by[customer_type]
-        stage_list = [s for _, s in sorted(by_type_stages[customer_type], key=lambda p: p[0])]
+        stage_list = stages.get(code, [])
         types.append(
             TypeFigures(
                 customer_type=customer_type,
                 label=customer_type.label,
-                applications=row[1],
+                applications=applications,
                 stage_count=len({s.stage for s in stage_list}),
-                total=_days(row, 1),
+                total=total,
                 elapsed_mean=round(float(elapsed_mean), 2) if elapsed_mean is not None else None,
                 stages=stage_list,
                 paused_applications=paused_apps or 0,
