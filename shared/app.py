@@ -65,6 +65,16 @@ def get_outbound(request: Request) -> OutboundPolicy:
 Outbound = Annotated[OutboundPolicy, Depends(get_outbound)]
 
 
+def app_settings(request: Request) -> Settings:
+    """The settings common to every service, set on ``app.state`` by :func:`create_service_app`
+    (a service's own settings sit beside them, set in its ``create_app``)."""
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+SettingsDep = Annotated[Settings, Depends(app_settings)]
+
+
 def get_keyring(request: Request) -> Keyring:
     """The deployment's keyring (shared.keyring, kept outside the database, the same file for
     every service), re-read after a rotation."""

@@ -7,6 +7,7 @@ call each other with short-lived service tokens signed with the same secret.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -173,6 +174,19 @@ async def check_token(request: Request, token: str) -> Principal:
 
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+
+
+def principal_with(*roles: Role, code: str, what: str) -> Callable[[Principal], Principal]:
+    """A dependency: the caller if their role is one of ``roles``, else ``403 code`` naming
+    ``what`` the action is for (``CurrentClerk = Annotated[Principal, Depends(principal_with(
+    Role.clerk, code="clerk_required", what="clerks (受理人员)"))]``)."""
+
+    def check(principal: CurrentPrincipal) -> Principal:
+        if principal.role not in roles:
+            raise Forbidden(f"this action is for {what}", code=code)
+        return principal
+
+    return check
 
 
 def require_service(principal: Principal, *allowed: ServiceName) -> None:

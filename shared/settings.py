@@ -66,7 +66,6 @@ class Settings(BaseSettings):
         default=60.0,
         description="With ledger unreachable for this long, user tokens are refused (503).",
     )
-    timezone: str = "Asia/Shanghai"
     max_body_bytes: int = Field(
         default=1024 * 1024,
         ge=1024,

@@ -14,7 +14,8 @@ beside it::
     (False, False)
 
 A name the file does not list (a unit a ledger import created) stands for itself alone. Every
-"is this your unit" check in the three services goes through :func:`covers` (one record) or
+"is this your unit" check in the three services goes through :func:`require_covers` (one record,
+refused with ``403 not_your_unit``; :func:`covers` when the answer is not a refusal) or
 :func:`covered` (the names to put in a SQL ``IN``), so the rule has one home.
 
 Messages go the other way: a reminder for a unit with nobody to tell goes up to its nearest
@@ -36,6 +37,8 @@ from functools import cache
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from shared.errors import Forbidden
 
 _DATA_FILE = Path(__file__).with_name("units.json")
 
@@ -158,6 +161,20 @@ def covered(holders: Iterable[str]) -> tuple[str, ...]:
 def covers(holders: Iterable[str], unit: str | None) -> bool:
     """Whether someone acting for ``holders`` acts for ``unit``: it or an ancestor is held."""
     return unit is not None and any(unit in _below(h) for h in holders)
+
+
+class NotYourUnit(Forbidden):
+    """The caller does not act for the unit a record belongs to: refused, not hidden (a 404
+    would protect nothing: application, project and outage numbers are public)."""
+
+    code = "not_your_unit"
+
+
+def require_covers(holders: Iterable[str], unit: str | None, detail: str | None = None) -> None:
+    """Refuse (``403 not_your_unit``) someone acting for ``holders`` a record of ``unit`` unless
+    they act for it (:func:`covers`); ``detail`` says which record, in English."""
+    if not covers(holders, unit):
+        raise NotYourUnit(detail or f"you do not act for {unit}")
 
 
 def canonical(name: str) -> str | None:

@@ -17,11 +17,11 @@ def check_operator(application: Application, principal: Principal) -> None:
     """Only a clerk of the application's unit operates it."""
     if principal.role is not Role.clerk:
         raise Forbidden("this action is for clerks (受理人员)", code="clerk_required")
-    if not units.covers(principal.units, application.unit):
-        raise Forbidden(
-            f"application {application.number} belongs to {application.unit}, not your units",
-            code="not_your_unit",
-        )
+    units.require_covers(
+        principal.units,
+        application.unit,
+        f"application {application.number} belongs to {application.unit}, not your units",
+    )
 
 
 def check_reader(application: Application, principal: Principal) -> bool:
@@ -29,24 +29,19 @@ def check_reader(application: Application, principal: Principal) -> bool:
     if principal.role is Role.clerk:
         check_operator(application, principal)
         return True
-    if principal.role is Role.supervisor and not units.covers(
-        principal.units, application.supervising_unit
-    ):
-        raise Forbidden(
+    if principal.role is Role.supervisor:
+        units.require_covers(
+            principal.units,
+            application.supervising_unit,
             f"application {application.number} is supervised by {application.supervising_unit}",
-            code="not_your_unit",
         )
     return False
 
 
 def check_unit_filter(principal: Principal, unit: str | None) -> None:
     """A clerk narrows a listing only to a unit they act for (theirs or one under them)."""
-    if (
-        principal.role is Role.clerk
-        and unit is not None
-        and not units.covers(principal.units, unit)
-    ):
-        raise Forbidden(f"you do not act for {unit}", code="not_your_unit")
+    if principal.role is Role.clerk and unit is not None:
+        units.require_covers(principal.units, unit)
 
 
 def visible_to(query: Any, principal: Principal) -> Any:

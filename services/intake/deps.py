@@ -7,16 +7,14 @@ Intake trusts the claims of the bearer token (role, units); it does not look use
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
 
 from services.intake.settings import IntakeSettings
 from shared.app import Keys as Keys  # re-exported: intake's routes take their deps from here
-from shared.auth import CurrentPrincipal, Principal, Role
+from shared.auth import Principal, Role, principal_with
 from shared.calendar import WorkingCalendar
-from shared.errors import Forbidden
 
 
 def working_calendar(request: Request) -> WorkingCalendar:
@@ -29,27 +27,19 @@ def intake_settings(request: Request) -> IntakeSettings:
     return settings
 
 
-def _staff(*roles: Role, code: str, what: str) -> Callable[[Principal], Principal]:
-    def check(principal: CurrentPrincipal) -> Principal:
-        if principal.role not in roles:
-            raise Forbidden(f"this action is for {what}", code=code)
-        return principal
-
-    return check
-
-
 Calendar = Annotated[WorkingCalendar, Depends(working_calendar)]
 Config = Annotated[IntakeSettings, Depends(intake_settings)]
 CurrentAdmin = Annotated[
-    Principal, Depends(_staff(Role.admin, code="admin_required", what="administrators (管理员)"))
+    Principal,
+    Depends(principal_with(Role.admin, code="admin_required", what="administrators (管理员)")),
 ]
 CurrentClerk = Annotated[
-    Principal, Depends(_staff(Role.clerk, code="clerk_required", what="clerks (受理人员)"))
+    Principal, Depends(principal_with(Role.clerk, code="clerk_required", what="clerks (受理人员)"))
 ]
 CurrentSupervisor = Annotated[
     Principal,
     Depends(
-        _staff(
+        principal_with(
             Role.supervisor,
             Role.admin,
             code="supervisor_required",
@@ -60,7 +50,7 @@ CurrentSupervisor = Annotated[
 Staff = Annotated[
     Principal,
     Depends(
-        _staff(
+        principal_with(
             Role.clerk,
             Role.supervisor,
             Role.admin,
@@ -75,7 +65,7 @@ Staff = Annotated[
 Regulator = Annotated[
     Principal,
     Depends(
-        _staff(
+        principal_with(
             Role.supervisor,
             Role.viewer,
             Role.admin,

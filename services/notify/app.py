@@ -63,7 +63,6 @@ def create_app(
     calendar_sync = CalendarSync(config.calendar_sync_seconds)
 
     async def start_delivery(app: FastAPI) -> None:
-        app.state.notify_settings = config
         await fail_interrupted(app.state.engine, now=app.state.clock.now())
         app.state.delivery_hours = DeliveryHours.from_settings(config, app.state.calendar)
         timeout = httpx.Timeout(config.http_timeout_seconds, connect=3.0)
@@ -112,7 +111,7 @@ def create_app(
         await app.state.channel_client.aclose()
         await app.state.outbound_client.aclose()
 
-    return create_service_app(
+    app = create_service_app(
         "notify",
         title="Huodian notify (获电·消息通知)",
         description=(
@@ -137,3 +136,5 @@ def create_app(
         on_shutdown=[calendar_sync.stop, stop_delivery],
         body_limits={"/subscribers/imports": upload_limit(importing.MAX_IMPORT_BYTES)},
     )
+    app.state.notify_settings = config
+    return app

@@ -8,7 +8,7 @@ from fastapi import Depends, Request
 
 from services.notify.delivery.windows import DeliveryHours
 from services.notify.settings import NotifySettings
-from shared.auth import CurrentPrincipal, Principal, Role
+from shared.auth import CurrentPrincipal, Principal, Role, principal_with
 from shared.errors import Forbidden
 
 
@@ -35,25 +35,22 @@ async def current_operator(principal: CurrentPrincipal) -> Principal:
     return principal
 
 
-async def current_admin(principal: CurrentPrincipal) -> Principal:
-    """An administrator (管理员)."""
-    if principal.role is not Role.admin:
-        raise Forbidden("this action is for administrators (管理员)", code="admin_required")
-    return principal
-
-
-async def current_dispatcher(principal: CurrentPrincipal) -> Principal:
-    """A dispatcher (调度人员) or administrator: announces outages and reads their logs."""
-    if principal.role not in (Role.dispatcher, Role.admin):
-        raise Forbidden(
-            "this action is for dispatchers (调度人员) or administrators",
-            code="dispatcher_required",
-        )
-    return principal
-
-
 NotifyConfig = Annotated[NotifySettings, Depends(get_notify_settings)]
 Hours = Annotated[DeliveryHours, Depends(get_hours)]
 Operator = Annotated[Principal, Depends(current_operator)]
-Admin = Annotated[Principal, Depends(current_admin)]
-Dispatcher = Annotated[Principal, Depends(current_dispatcher)]
+Admin = Annotated[
+    Principal,
+    Depends(principal_with(Role.admin, code="admin_required", what="administrators (管理员)")),
+]
+# A dispatcher (调度人员) or administrator: announces outages and reads their logs.
+Dispatcher = Annotated[
+    Principal,
+    Depends(
+        principal_with(
+            Role.dispatcher,
+            Role.admin,
+            code="dispatcher_required",
+            what="dispatchers (调度人员) or administrators",
+        )
+    ),
+]

@@ -295,10 +295,16 @@ def scan() -> Scan:
     for module, tree in trees.items():
         _Walker(module, result, tree).visit(tree)
     for module, tree in trees.items():  # the codes handed to the factories
-        for node in ast.walk(tree):
+        for node, alias in _calls_with_alias(tree):
             if isinstance(node, ast.Call) and _callee(node) in result.factories:
                 status, pattern = result.factories[_callee(node) or ""]
-                owner = next(k for k in result.refs if k.endswith(f":{_callee(node)}"))
+                # A module-level alias (``CurrentClerk = Annotated[..., Depends(factory(
+                # code="clerk_required"))]``) answers with its own code, not every caller's.
+                owner = (
+                    f"{module}:{alias}"
+                    if alias
+                    else next(k for k in result.refs if k.endswith(f":{_callee(node)}"))
+                )
                 for keyword in node.keywords:
                     value = _literal(keyword.value) if keyword.arg == "code" else None
                     if isinstance(value, str):
@@ -307,6 +313,16 @@ def scan() -> Scan:
                         )
                         result.direct[owner].add(value)
     return result
+
+
+def _calls_with_alias(tree: ast.Module) -> list[tuple[ast.AST, str | None]]:
+    """Every node of ``tree``, with the name of the module-level assignment it is part of."""
+    found: list[tuple[ast.AST, str | None]] = []
+    for statement in tree.body:
+        targets = statement.targets if isinstance(statement, ast.Assign) else []
+        alias = targets[0].id if len(targets) == 1 and isinstance(targets[0], ast.Name) else None
+        found.extend((node, alias) for node in ast.walk(statement))
+    return found
 
 
 def route_errors(result: Scan) -> dict[str, list[str]]:

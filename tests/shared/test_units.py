@@ -1,5 +1,7 @@
 """The unit hierarchy (单位层级) shipped in shared/units.json, pinned against its sources."""
 
+import ast
+import json
 import re
 from pathlib import Path
 
@@ -11,6 +13,7 @@ from services.ledger.ledgers.parsing import parse_responsibilities
 from services.ledger.reference.seed import load_plan
 from shared import units
 from shared.units import UnitTree, load_units
+from tests.shared import error_scan
 
 SEEDS = Path(__file__).resolve().parents[3] / "shared" / "seeds"
 TREE = load_units()
@@ -195,3 +198,48 @@ class TestHierarchyFile:
     def test_a_name_is_listed_once(self):
         with pytest.raises(ValidationError, match="listed twice"):
             _tree({"name": "甲", "aliases": ["乙"]}, {"name": "乙"})
+
+
+class TestOneUnitCheck:
+    """``403 not_your_unit`` is decided in one place, :func:`shared.units.require_covers`, so
+    every service follows the hierarchy the same way (a route that tests ``unit in
+    principal.units`` itself refused group clerks their members' pause evidence)."""
+
+    def test_not_your_unit_is_raised_only_by_require_covers(self):
+        result = error_scan.scan()
+        sites = [(s.module, s.function) for s in result.sites if s.code == "not_your_unit"]
+        assert sites == [("shared.units", "require_covers")]
+        assert [c.name for c in result.classes.values() if c.code == "not_your_unit"] == [
+            "NotYourUnit"
+        ]
+
+    def test_each_detail_given_to_it_is_catalogued(self):
+        patterns = json.loads(
+            (error_scan.ROOT / "shared" / "error_codes.json").read_text(encoding="utf-8")
+        )["not_your_unit"]["patterns"]
+        details = []
+        for path in error_scan._files():
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if (
+                    isinstance(node, ast.Call)
+                    and isinstance(node.func, ast.Attribute | ast.Name)
+                    and getattr(node.func, "attr", getattr(node.func, "id", None))
+                    == "require_covers"
+                    and len(node.args) == 3
+                ):
+                    details.append(error_scan.pattern_of(node.args[2]))
+        assert len(details) >= 5
+        assert [d for d in details if d not in patterns] == []
+        assert "you do not act for {}" in patterns  # require_covers's own default
+
+
+class TestRequireCovers:
+    def test_a_group_covers_its_members_and_nothing_above_or_beside(self):
+        units.require_covers(["各供电企业"], "国网广饶县供电公司")
+        for holders, unit in (
+            (["国网东营供电公司"], "各供电企业"),
+            (["国网东营供电公司"], "国网胜利供电公司"),
+            (["国网东营供电公司"], None),
+        ):
+            with pytest.raises(units.NotYourUnit, match="you do not act for"):
+                units.require_covers(holders, unit)

@@ -42,10 +42,11 @@ from services.intake.documents.models import (
 from services.intake.documents.service import ask
 from services.intake.policies.models import STAGE_LABELS, Stage
 from services.intake.rules.documents import load_document_catalogue
+from shared import units
 from shared.auth import Principal, Role
 from shared.calendar import WorkingCalendar
 from shared.downloads import PROVISIONAL_MARK, add_sheet, new_workbook, workbook_bytes
-from shared.errors import FieldError, Forbidden, Unprocessable
+from shared.errors import FieldError, Unprocessable
 from shared.masking import FreeText, masked_unless
 from shared.timeutil import BeijingTime, format_beijing
 
@@ -327,13 +328,13 @@ async def evidence_for_application(
 def _scope(principal: Principal, unit: str | None) -> list[ColumnElement[bool]]:
     conditions: list[ColumnElement[bool]] = []
     if principal.role is Role.clerk:
-        if unit is not None and unit not in principal.units:
-            raise Forbidden(f"you do not act for {unit}", code="not_your_unit")
-        conditions.append(col(Application.unit).in_(principal.units))
+        if unit is not None:
+            units.require_covers(principal.units, unit)
+        conditions.append(col(Application.unit).in_(units.covered(principal.units)))
     elif principal.role is Role.supervisor:
-        conditions.append(col(Application.supervising_unit).in_(principal.units))
+        conditions.append(col(Application.supervising_unit).in_(units.covered(principal.units)))
     if unit is not None:
-        conditions.append(col(Application.unit) == unit)
+        conditions.append(col(Application.unit).in_(units.covered([unit])))
     return conditions
 
 

@@ -64,7 +64,6 @@ from services.intake.whitelist.gate import whitelist_ready_to_connect
 from shared import units
 from shared.auth import Principal
 from shared.calendar import WorkingCalendar, beijing_date
-from shared.errors import Forbidden
 from shared.keyring import Keyring
 from shared.masking import masked_unless
 
@@ -92,8 +91,7 @@ async def accept_application(
     through the government portal a principal standing for that portal (``portal_client`` its
     key id). An application naming a project code joins the project's pre-application.
     """
-    if not units.covers(clerk.units, data.unit):
-        raise Forbidden(f"you do not act for {data.unit}", code="not_your_unit")
+    units.require_covers(clerk.units, data.unit)
     today = beijing_date(now)
     errors = FieldErrors()
     id_number, mobile = check_new(errors, data, today)

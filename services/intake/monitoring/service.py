@@ -255,12 +255,16 @@ async def _escalation(
 
 
 def _check_reader(escalation: Escalation, principal: Principal) -> None:
-    if principal.role is Role.clerk and not units.covers(principal.units, escalation.unit):
-        raise Forbidden("the escalation concerns another unit", code="not_your_unit")
-    if principal.role is Role.supervisor and not units.covers(
-        principal.units, escalation.supervising_unit
-    ):
-        raise Forbidden("the escalation is for another supervising unit", code="not_your_unit")
+    if principal.role is Role.clerk:
+        units.require_covers(
+            principal.units, escalation.unit, "the escalation concerns another unit"
+        )
+    if principal.role is Role.supervisor:
+        units.require_covers(
+            principal.units,
+            escalation.supervising_unit,
+            "the escalation is for another supervising unit",
+        )
 
 
 def _check_handler(escalation: Escalation, principal: Principal) -> None:

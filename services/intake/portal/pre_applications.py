@@ -239,8 +239,8 @@ def _check_reader(principal: Principal, unit: str | None) -> None:
             "pre-applications are for clerks (受理人员) and administrators",
             code="clerk_or_admin_required",
         )
-    if unit is not None and not units.covers(principal.units, unit):
-        raise Forbidden(f"you do not act for {unit}", code="not_your_unit")
+    if unit is not None:
+        units.require_covers(principal.units, unit)
 
 
 @dataclass(frozen=True)
@@ -300,9 +300,10 @@ async def read_pre_application(
         raise NotFound(f"there is no pre-application {project_code}", code="project_not_found")
     # Another unit's project is refused, not hidden, as intake refuses another unit's
     # application (403 not_your_unit): project codes are public, so a 404 would hide nothing.
-    if principal.role is Role.clerk and not units.covers(principal.units, pre.unit):
-        raise Forbidden(
+    if principal.role is Role.clerk:
+        units.require_covers(
+            principal.units,
+            pre.unit,
             f"pre-application {project_code} belongs to {pre.unit}, not your units",
-            code="not_your_unit",
         )
     return await to_public(session, pre, areas)

@@ -58,8 +58,7 @@ def _check_maintainer(principal: Principal, unit: str) -> None:
             "grid capacity is kept by administrators and the unit's clerks",
             code="grid_area_maintainer_required",
         )
-    if not units.covers(principal.units, unit):
-        raise Forbidden(f"you do not act for {unit}", code="not_your_unit")
+    units.require_covers(principal.units, unit)
 
 
 def area_public(area: GridArea) -> GridAreaPublic:

@@ -14,13 +14,12 @@ from services.ledger.accounts.models import (
     UserUpdate,
 )
 from services.ledger.deps import CurrentAdmin, CurrentUser, Reader
-from shared.app import Session
+from shared.app import Session, SettingsDep
 from shared.auth import CurrentPrincipal, Role, require_service
 from shared.clock import Now
 from shared.errors import Forbidden, Problem
 from shared.ratelimit import client_address
 from shared.revocation import TOKEN_VERSIONS_PATH, TokenVersionList
-from shared.settings import Settings
 
 router = APIRouter(tags=["accounts"])
 
@@ -35,9 +34,8 @@ class PasswordChange(SQLModel):
     responses={429: {"model": Problem, "description": "Too many attempts (尝试过多)"}},
 )
 async def sign_in(
-    body: TokenRequest, session: Session, request: Request, now: Now
+    body: TokenRequest, session: Session, request: Request, now: Now, settings: SettingsDep
 ) -> TokenResponse:
-    settings: Settings = request.app.state.settings
     user = await login.sign_in(
         request.app.state.engine,
         session,

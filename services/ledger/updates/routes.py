@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, Request, Response, UploadFile, status
+from fastapi import APIRouter, File, Form, Response, UploadFile, status
 from fastapi.responses import JSONResponse
 
 from services.ledger.deps import CurrentUser, Reader
@@ -14,12 +14,11 @@ from services.ledger.updates.idempotency import RETENTION_HOURS, IdempotencyReco
 from services.ledger.updates.models import StatusUpdatePublic, TaskStatus
 from services.ledger.updates.service import EvidenceUpload, StatusUpdateCreate
 from shared import idempotency
-from shared.app import Session
+from shared.app import Session, SettingsDep
 from shared.clock import Now
 from shared.downloads import attachment
 from shared.errors import Problem
 from shared.idempotency import OptionalIdempotencyKey
-from shared.settings import Settings
 from shared.validation import Id
 
 router = APIRouter(tags=["updates"])
@@ -35,12 +34,12 @@ router = APIRouter(tags=["updates"])
     },
 )
 async def post_update(
-    request: Request,
     item_id: Id,
     user: CurrentUser,
     session: Session,
     now: Now,
     key: OptionalIdempotencyKey,
+    settings: SettingsDep,
     status_: Annotated[TaskStatus, Form(alias="status")],
     progress: Annotated[int, Form(ge=0, le=100, description="进度 %")],
     narrative: Annotated[str, Form(min_length=1, max_length=5000, description="进展说明")],
@@ -72,7 +71,6 @@ async def post_update(
         ],
     }
     await idempotency.forget_old_answers(session, IdempotencyRecord, now, RETENTION_HOURS)
-    settings: Settings = request.app.state.settings
     return await idempotency.run_once(
         session,
         IdempotencyRecord,

@@ -20,10 +20,6 @@ from shared.auth import Principal, Role
 from shared.errors import FieldError, Forbidden, Unprocessable
 
 
-class NotYourUnit(Forbidden):
-    code = "not_your_unit"
-
-
 class NoUnits(Forbidden):
     code = "no_units"
 
@@ -48,8 +44,7 @@ def unit_for_new_outage(staff: Principal, asked: str | None) -> str:
         if len(staff.units) > 1:
             raise UnitRequired(f"you act for several units; name one: {', '.join(staff.units)}")
         return staff.units[0]
-    if not units.covers(staff.units, asked):
-        raise NotYourUnit(f"you do not act for {asked}")
+    units.require_covers(staff.units, asked)
     return asked
 
 
@@ -62,9 +57,10 @@ def check_unit(outage: Outage, staff: Principal) -> None:
     """Refuse ``staff`` an outage of a unit they do not act for."""
     if staff.role is Role.admin:
         return
-    if not units.covers(staff.units, outage.unit):
-        owner = outage.unit or "no unit yet (an administrator assigns one)"
-        raise NotYourUnit(f"outage {outage.id} belongs to {owner}, not to your units")
+    owner = outage.unit or "no unit yet (an administrator assigns one)"
+    units.require_covers(
+        staff.units, outage.unit, f"outage {outage.id} belongs to {owner}, not to your units"
+    )
 
 
 async def outage_for(session: AsyncSession, outage_id: int, staff: Principal) -> Outage:

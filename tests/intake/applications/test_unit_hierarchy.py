@@ -11,6 +11,7 @@ from shared.auth import Role
 from tests.conftest import client_for
 from tests.intake.applications.test_stages_api import complete
 from tests.intake.conftest import application_body, create, staff_token
+from tests.intake.fees.test_fees_api import HIGH_RELIABILITY, add
 
 SITE = {
     "address": "东营区府前大街 1 号",
@@ -134,3 +135,57 @@ class TestOtherListings:
         async with staff("clerk-guangrao", "国网广饶县供电公司") as branch:
             seen = await branch.get("/monitoring/stages", params={"state": "overdue"})
             assert seen.json()["total"] == 0
+
+
+class TestGroupClerkPauses:
+    """Pausing the clock (暂停计时) and its evidence follow the hierarchy like everything else."""
+
+    async def test_pauses_resumes_and_reads_the_evidence_of_a_members_application(
+        self, staff, clerk, clock
+    ):
+        clock.set("2025-10-13 10:00")
+        number = (await create(clerk))["application"]["number"]
+        october = {"period_start": "2025-10-01", "period_end": "2025-10-31"}
+        async with staff("clerk-group", "各供电企业") as group:
+            paused = await group.post(
+                f"/applications/{number}/pause", json={"reason": "customer_works"}
+            )
+            assert paused.status_code == 200, paused.text
+            clock.set("2025-10-14 10:00")
+            resumed = await group.post(f"/applications/{number}/resume", json={})
+            assert resumed.status_code == 200, resumed.text
+            one = await group.get(f"/applications/{number}/pauses/evidence")
+            assert one.status_code == 200, one.text
+            assert [p["started_by"] for p in one.json()["pauses"]] == ["clerk-group"]
+            for unit in (None, "各供电企业", "国网东营供电公司"):
+                params = october if unit is None else {**october, "unit": unit}
+                period = await group.get("/pauses/evidence", params=params)
+                assert period.status_code == 200, period.text
+                assert [p["application"] for p in period.json()["pauses"]] == [number]
+        async with staff("clerk-shengli", "国网胜利供电公司") as other:
+            assert (await other.get("/pauses/evidence", params=october)).json()["pauses"] == []
+            for refused in (
+                await other.post(
+                    f"/applications/{number}/pause", json={"reason": "customer_works"}
+                ),
+                await other.get(f"/applications/{number}/pauses/evidence"),
+                await other.get("/pauses/evidence", params={**october, "unit": "国网东营供电公司"}),
+            ):
+                assert (refused.status_code, refused.json()["code"]) == (403, "not_your_unit")
+
+
+class TestGroupClerkFees:
+    async def test_adds_and_voids_a_members_fee_which_a_sibling_may_not(self, staff, clerk, clock):
+        clock.set("2025-09-30 10:00")
+        number = (await create(clerk))["application"]["number"]
+        async with staff("clerk-group", "各供电企业") as group:
+            added = await add(group, number, HIGH_RELIABILITY)
+            assert added.status_code == 201, added.text
+            [item] = (await group.get(f"/applications/{number}/fees")).json()["items"]
+            voided = await group.post(
+                f"/applications/{number}/fees/{item['id']}/void", json={"reason": "录入有误"}
+            )
+            assert voided.status_code == 200, voided.text
+        async with staff("clerk-shengli", "国网胜利供电公司") as other:
+            refused = await add(other, number, HIGH_RELIABILITY)
+            assert (refused.status_code, refused.json()["code"]) == (403, "not_your_unit")
