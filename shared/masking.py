@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Mapping
+from functools import cache
 from typing import Annotated, Any, Final, TypeVar
 
 from pydantic import BaseModel
@@ -108,14 +109,29 @@ def masked_unless(value: M, unmasked: bool) -> M:
     return value if unmasked else _masked(value, free=False)
 
 
+_CONTAINERS = (BaseModel, list, tuple, dict)
+
+
+@cache
+def _fields(model: type[BaseModel]) -> tuple[tuple[str, bool], ...]:
+    """Each field of ``model`` and whether it is free text, read once per model (walking
+    ``model_fields`` and each field's metadata was a fifth of a page of escalations)."""
+    return tuple((name, FREE_TEXT in field.metadata) for name, field in model.model_fields.items())
+
+
 def _masked(value: Any, *, free: bool) -> Any:
     if isinstance(value, str):
         return mask_sensitive(value) if free else value
     if isinstance(value, BaseModel):
         updates = {}
-        for name, field in type(value).model_fields.items():
+        for name, free_field in _fields(type(value)):
             current = getattr(value, name)
-            masked = _masked(current, free=free or FREE_TEXT in field.metadata)
+            if free or free_field:
+                masked = _masked(current, free=True)
+            elif isinstance(current, _CONTAINERS):
+                masked = _masked(current, free=False)
+            else:
+                continue  # a number, a date, a name: nothing typed in it to mask
             if masked is not current:
                 updates[name] = masked
         return value.model_copy(update=updates) if updates else value

@@ -1,6 +1,9 @@
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 
 import pytest
+from sqlalchemy import event
 
 from services.notify.messages.models import DeliveryWindow
 from services.notify.subscribers.models import SubscriberSource
@@ -54,6 +57,17 @@ async def dispatcher(apps):
     await add_user(apps, "diaodu", Role.dispatcher, ["营销部"])
     async with client_for(apps.notify, await sign_in(apps, "diaodu")) as client:
         yield client
+
+
+# A customer who joins feeder F1 during a test.
+NEWCOMER = {
+    "account_number": "C6",
+    "name": "己",
+    "mobile": "13800000006",
+    "feeder": "F1",
+    "transformer_area": "T1",
+    "area_class": "urban",
+}
 
 
 def planned(days_ahead: float, **extra) -> dict:
@@ -150,14 +164,7 @@ class TestPlannedOutage:
         await dispatcher.post(f"/outages/{oid}/announce", json={})
         await dispatcher.post(
             "/subscribers",
-            json={
-                "account_number": "C6",
-                "name": "己",
-                "mobile": "13800000006",
-                "feeder": "F1",
-                "transformer_area": "T1",
-                "area_class": "urban",
-            },
+            json=NEWCOMER,
         )
         started = (await dispatcher.post(f"/outages/{oid}/start", json={})).json()
         assert started["customers_affected"] == 6
@@ -443,3 +450,91 @@ class TestHistory:
         restored = (await dispatcher.post(f"/outages/{oid}/restore", json={"at": at})).json()
         assert datetime.fromisoformat(restored["updates"][-1]["at"]) == datetime.fromisoformat(at)
         assert datetime.fromisoformat(restored["actual_end"]) == datetime.fromisoformat(at)
+
+
+# The scopes of the outages listed and the current subscribers each reaches (tests/notify/
+# test_outages.py's CUSTOMERS): F1 feeds C1 C2 C3 C8, F2 feeds C4 C5, area T9 holds C5 and T2
+# holds C2 C3 C8 (all on F1 too, so counted once).
+SCOPES = [
+    (["F1"], ["T9"], 5),
+    (["F1"], ["T2"], 4),
+    (["F2"], ["T9"], 2),
+    ([], ["T2"], 3),
+]
+
+
+@contextmanager
+def counting_statements(engine) -> Iterator[list[str]]:
+    """The SQL statements run on ``engine`` (an AsyncEngine) inside the block."""
+    seen: list[str] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany) -> None:
+        seen.append(statement)
+
+    event.listen(engine.sync_engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", record)
+
+
+async def create_outages(dispatcher, count: int) -> list[int]:
+    ids = []
+    for i in range(count):
+        feeders, areas, _ = SCOPES[i % len(SCOPES)]
+        body = planned(8 + i / 24, feeders=feeders, transformer_areas=areas)
+        created = await dispatcher.post("/outages", json=body)
+        assert created.status_code == 201, created.text
+        ids.append(created.json()["id"])
+    return ids
+
+
+async def statements_for_page(apps, dispatcher, limit: int) -> int:
+    with counting_statements(apps.notify.state.engine) as seen:
+        page = await dispatcher.get("/outages", params={"limit": limit})
+    assert page.status_code == 200, page.text
+    assert len(page.json()["items"]) == limit
+    return len(seen)
+
+
+class TestOutageListStatements:
+    async def test_a_page_of_20_takes_as_many_statements_as_a_page_of_2(
+        self, apps, dispatcher, customers
+    ):
+        await create_outages(dispatcher, 20)
+        of_two = await statements_for_page(apps, dispatcher, 2)
+        of_twenty = await statements_for_page(apps, dispatcher, 20)
+        assert of_twenty == of_two
+        # The page and its total, then scopes, changes, impacts, deliveries, subscribers in scope.
+        assert of_twenty <= 8
+
+    async def test_each_outage_of_the_page_keeps_its_own_figures(self, apps, dispatcher, customers):
+        ids = await create_outages(dispatcher, 8)
+        for outage_id in ids[:2]:
+            announced = await dispatcher.post(
+                f"/outages/{outage_id}/announce", json={"acknowledge_overlap": True}
+            )
+            assert announced.status_code == 200, announced.text
+        started = await dispatcher.post(f"/outages/{ids[1]}/start", json={})
+        assert started.status_code == 200, started.text
+        # A subscriber joins F1 after the start: only the outage not yet started counts them.
+        joined = await dispatcher.post(
+            "/subscribers",
+            json=NEWCOMER,
+        )
+        assert joined.status_code == 201, joined.text
+        page = (await dispatcher.get("/outages", params={"limit": 20})).json()
+        by_id = {item["id"]: item for item in page["items"]}
+        assert set(by_id) == set(ids)
+        for i, outage_id in enumerate(ids):
+            feeders, areas, reached = SCOPES[i % len(SCOPES)]
+            item = by_id[outage_id]
+            assert (item["feeders"], item["transformer_areas"]) == (feeders, areas)
+            in_f1 = "F1" in feeders and i != 1
+            assert item["customers_affected"] == reached + in_f1, i
+            assert item == (await dispatcher.get(f"/outages/{outage_id}")).json()
+        assert [u["change"] for u in by_id[ids[0]]["updates"]] == ["announced"]
+        assert [u["change"] for u in by_id[ids[1]]["updates"]] == ["announced", "started"]
+        assert by_id[ids[0]]["deliveries"]
+        assert by_id[ids[2]]["deliveries"] == {}
+        assert by_id[ids[2]]["updates"] == []
