@@ -228,13 +228,20 @@ async def detail(
     pauses = await load_pauses(session, application.id)
     public = to_public(application, stages, pauses, calendar, today, unmasked=unmasked)
     by_seq = {s.seq: s.stage for s in stages}
+    decision = await three_zero.three_zero_of(session, application.id)
     shaped = ApplicationDetail(
         **public.model_dump(),
         stages=[stage_public(s, application, pauses, calendar, today) for s in stages],
         pauses=[pause_public(p, by_seq, calendar, application.ended_day or today) for p in pauses],
-        three_zero=await three_zero.three_zero_of(session, application.id),
+        three_zero=decision,
         documents=await documents_view(session, application, today, unmasked=unmasked),
-        fees=await fee_sheet(session, application.id, unmasked=unmasked),
+        # No decision row reads as not zero-investment, as zero_investment() does.
+        fees=await fee_sheet(
+            session,
+            application.id,
+            unmasked=unmasked,
+            zero_investment_known=decision.zero_investment if decision else False,
+        ),
     )
     # Pause notes and every other free text in it (documents, fees), for the caller's role.
     return masked_unless(shaped, unmasked)
