@@ -6,7 +6,8 @@ them interleaved — baseline, subject, baseline, subject … for ``rounds`` rou
 noisy neighbour on a shared machine slows both alike, takes the median of each, and compares
 the ratio subject/baseline with the case's target (and the subject's median with an absolute
 bound, where the case has one). Callables may be coroutine functions; they are awaited inside
-the timing. Timings are reported, never asserted by the test suite.
+the timing; one that returns :class:`Measured` reports its own figure. Timings are reported,
+never asserted by the test suite.
 """
 
 from __future__ import annotations
@@ -19,6 +20,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 Body = Callable[[], Any | Awaitable[Any]]
+
+
+@dataclass(frozen=True)
+class Measured:
+    """What a body returns when its figure is not its own wall time (an HTTP load run reports
+    seconds per request, or its p99 latency): the harness takes ``seconds`` instead."""
+
+    seconds: float
 
 
 @dataclass(frozen=True)
@@ -85,8 +94,9 @@ async def _timed(body: Body, reset: Body | None) -> float:
     if reset is not None:
         await _call(reset)
     t0 = time.perf_counter()
-    await _call(body)
-    return time.perf_counter() - t0
+    outcome = await _call(body)
+    elapsed = time.perf_counter() - t0
+    return outcome.seconds if isinstance(outcome, Measured) else elapsed
 
 
 async def _call(body: Body) -> Any:

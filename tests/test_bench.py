@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bench import bench_calendar, bench_intake, bench_ledger, bench_notify
+from bench import bench_calendar, bench_http, bench_intake, bench_ledger, bench_notify
 
 ROOT = Path(__file__).resolve().parents[1]
 PG_URL = os.environ.get("HUODIAN_TEST_DATABASE_URL")
@@ -35,7 +35,12 @@ def test_quick_bench_runs_every_case(tmp_path: Path) -> None:
     assert (report["machine"]["postgresql"] is not None) == bool(PG_URL)
     cases = {c["name"]: c for c in report["cases"]}
     postgres = (*bench_intake.NAMES, *bench_notify.NAMES)
-    assert list(cases) == [*bench_calendar.NAMES, *bench_ledger.NAMES, *postgres]
+    assert list(cases) == [
+        *bench_calendar.NAMES,
+        *bench_ledger.NAMES,
+        *postgres,
+        *bench_http.NAMES,
+    ]
     for name, case in cases.items():
         if name in postgres and not PG_URL:
             assert case["verdict"] == "skipped: no PostgreSQL"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import secrets
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -34,6 +34,15 @@ from shared.vocab import CustomerType, parse_mobile
 
 _CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 _QUERY_CODE_LENGTH = 8
+
+
+class Created(NamedTuple):
+    """A new application, the applicant's query code (查询码, shown once) and its stages, as
+    written: the answer is shaped from these rows instead of reading them back."""
+
+    application: Application
+    query_code: str
+    stages: list[ApplicationStage]
 
 
 def validated_identity(
@@ -81,10 +90,10 @@ async def create_application(
     clocking: Clocking,
     keyring: Keyring,
     portal_client: str | None = None,
-) -> tuple[Application, str]:
+) -> Created:
     """Store a checked application with its stages, the first one started, and its first log
-    entry; returns it with the applicant's query code (查询码). The whole process of accepting
-    one (受理) is :func:`services.intake.flows.service.accept_application`."""
+    entry; returns it with the applicant's query code (查询码) and its stages. The whole process
+    of accepting one (受理) is :func:`services.intake.flows.service.accept_application`."""
     today = beijing_date(now)
     policy = await version_in_force(session, data.jurisdiction, today)
     entry = policy.entry_for(data.customer_type)
@@ -163,7 +172,7 @@ async def create_application(
         stage=stages[0].stage,
         payload=payload,
     )
-    return application, query_code
+    return Created(application, query_code, stages)
 
 
 def received_event_data(

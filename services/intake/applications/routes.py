@@ -71,7 +71,7 @@ async def create_application(
     — the same number and query code — instead of a second application."""
 
     async def accept() -> tuple[int, ApplicationCreated]:
-        application, code = await flows.accept_application(
+        created = await flows.accept_application(
             session,
             body,
             clerk=clerk,
@@ -79,8 +79,19 @@ async def create_application(
             clocking=_clocking(calendar, config),
             keyring=keys,
         )
-        shown = await flows.detail(session, application, calendar, beijing_date(now), unmasked=True)
-        return status.HTTP_201_CREATED, ApplicationCreated(application=shown, query_code=code)
+        # Shaped from the rows just written: a new application has no pauses yet.
+        shown = await flows.detail(
+            session,
+            created.application,
+            calendar,
+            beijing_date(now),
+            unmasked=True,
+            stages=created.stages,
+            pauses=[],
+        )
+        return status.HTTP_201_CREATED, ApplicationCreated(
+            application=shown, query_code=created.query_code
+        )
 
     if key is None:
         return (await accept())[1]

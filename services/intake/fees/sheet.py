@@ -81,12 +81,23 @@ def _pending(fees: list[ApplicationFee]) -> Decimal:
 
 
 async def fee_sheet(
-    session: AsyncSession, application_id: int | None, *, unmasked: bool
+    session: AsyncSession,
+    application_id: int | None,
+    *,
+    unmasked: bool,
+    zero_investment_known: bool | None = None,
 ) -> FeeSheet:
-    """The items and totals; ID numbers and phones in free text masked unless ``unmasked``."""
+    """The items and totals; ID numbers and phones in free text masked unless ``unmasked``.
+    ``zero_investment_known``: the 三零 decision's zero-investment flag when the caller has
+    already read it (the application's detail), saving a query."""
     fees = await fees_of(session, application_id)
+    zero = (
+        zero_investment_known
+        if zero_investment_known is not None
+        else await zero_investment(session, application_id)
+    )
     sheet = FeeSheet(
-        zero_investment=await zero_investment(session, application_id),
+        zero_investment=zero,
         items=[fee_public(f) for f in fees],
         statutory_total=_sum(fees, FeeKind.statutory),
         extended_total=_sum(fees, FeeKind.extended),

@@ -23,13 +23,19 @@ from services.intake.applications.corrections import (
     switch_to,
     tell_subscriber,
 )
-from services.intake.applications.creating import check_new, create_application, received_event_data
+from services.intake.applications.creating import (
+    Created,
+    check_new,
+    create_application,
+    received_event_data,
+)
 from services.intake.applications.loading import get_application, load_pauses, load_stages
 from services.intake.applications.models import (
     PAUSE_REASON_LABELS,
     Application,
     ApplicationCreate,
     ApplicationPause,
+    ApplicationStage,
     ApplicationStatus,
     CorrectionRequest,
     PauseRequest,
@@ -84,8 +90,9 @@ async def accept_application(
     clocking: Clocking,
     keyring: Keyring,
     portal_client: str | None = None,
-) -> tuple[Application, str]:
-    """Accept an application (受理) now; returns it with the applicant's query code (查询码).
+) -> Created:
+    """Accept an application (受理) now; returns it with the applicant's query code (查询码)
+    and its stages.
 
     ``clerk`` is whoever accepts it: a clerk of the unit, or for an application submitted
     through the government portal a principal standing for that portal (``portal_client`` its
@@ -102,7 +109,7 @@ async def accept_application(
         data = data.model_copy(update={"customer_type": assessed.customer_type})
     assert id_number is not None
     assert mobile is not None
-    application, query_code = await create_application(
+    created = await create_application(
         session,
         data,
         id_number=id_number,
@@ -113,6 +120,7 @@ async def accept_application(
         keyring=keyring,
         portal_client=portal_client,
     )
+    application, query_code = created.application, created.query_code
     await join_application(session, application, now)
     three_zero.record(session, application, assessed, now=now)
     if earlier is not None:
@@ -126,7 +134,7 @@ async def accept_application(
             now=now,
         )
     await session.flush()
-    return application, query_code
+    return created
 
 
 async def complete_stage(
@@ -221,18 +229,31 @@ async def detail(
     today: date,
     *,
     unmasked: bool,
+    stages: Sequence[ApplicationStage] | None = None,
+    pauses: Sequence[ApplicationPause] | None = None,
 ) -> ApplicationDetail:
-    stages = await load_stages(session, application.id)
-    pauses = await load_pauses(session, application.id)
+    """``stages`` and ``pauses``: the application's rows when the caller holds them (it has
+    just written them), else they are read."""
+    if stages is None:
+        stages = await load_stages(session, application.id)
+    if pauses is None:
+        pauses = await load_pauses(session, application.id)
     public = to_public(application, stages, pauses, calendar, today, unmasked=unmasked)
     by_seq = {s.seq: s.stage for s in stages}
+    decision = await three_zero.three_zero_of(session, application.id)
     shaped = ApplicationDetail(
         **public.model_dump(),
         stages=[stage_public(s, application, pauses, calendar, today) for s in stages],
         pauses=[pause_public(p, by_seq, calendar, application.ended_day or today) for p in pauses],
-        three_zero=await three_zero.three_zero_of(session, application.id),
+        three_zero=decision,
         documents=await documents_view(session, application, today, unmasked=unmasked),
-        fees=await fee_sheet(session, application.id, unmasked=unmasked),
+        # No decision row reads as not zero-investment, as zero_investment() does.
+        fees=await fee_sheet(
+            session,
+            application.id,
+            unmasked=unmasked,
+            zero_investment_known=decision.zero_investment if decision else False,
+        ),
     )
     # Pause notes and every other free text in it (documents, fees), for the caller's role.
     return masked_unless(shaped, unmasked)

@@ -138,7 +138,7 @@ async def submit_application(
             ],
         )
     accepting = Principal(subject=caller.actor, units=(area.unit,))
-    application, query_code = await accept_application(
+    application, query_code, _stages = await accept_application(
         session,
         ApplicationCreate(
             jurisdiction=area.jurisdiction,

@@ -151,7 +151,7 @@ async def accept(
                 errors=found,
                 error="请按提示更正标出的内容。",
             )
-        application, code = await flows.accept_application(
+        application, code, _stages = await flows.accept_application(
             session,
             data,
             clerk=principal,
