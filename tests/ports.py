@@ -30,7 +30,11 @@ def _range() -> tuple[int, int]:
         low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
     except (OSError, ValueError, IndexError):
         return _FALLBACK_RANGE
-    return (10000, low) if low > 12000 else _FALLBACK_RANGE
+    if low > 12000:
+        return (10000, low)
+    if low > 2048:  # an unusual range: whatever lies below it, above the well-known ports
+        return (1024, low)
+    raise RuntimeError(f"the ephemeral port range starts at {low}: no room below it for tests")
 
 
 def _bindable(port: int) -> bool:
@@ -47,7 +51,10 @@ def free_port() -> int:
     low, high = _range()
     for _ in range(500):
         port = _random.randrange(low, high)
-        fd = os.open(_LOCKS / str(port), os.O_CREAT | os.O_RDWR, 0o666)
+        try:
+            fd = os.open(_LOCKS / str(port), os.O_CREAT | os.O_RDWR, 0o666)
+        except OSError:  # another user's lock file (umask): that port is theirs, take another
+            continue
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -30,7 +30,9 @@ def csrf_token(settings: Settings, session_token: str) -> str:
 
 
 def csrf_ok(settings: Settings, session_token: str, submitted: str) -> bool:
-    return hmac.compare_digest(csrf_token(settings, session_token), submitted)
+    # Bytes: compare_digest raises TypeError on a str with non-ASCII characters (csrf=页).
+    expected = csrf_token(settings, session_token).encode()
+    return hmac.compare_digest(expected, submitted.encode("utf-8", "surrogatepass"))
 
 
 class BadCsrf(Forbidden):

@@ -279,4 +279,6 @@ async def rate(
     request: Request,
 ) -> ApplicantProgress:
     application = await applicant_application(request, session, number, query_code, now)
+    # Locked and re-read: two ratings at once must not both append to the log.
+    await session.refresh(application, with_for_update=True)
     return await flows.rate(session, application, body, now=now)

@@ -38,7 +38,8 @@ def _year(text: str, default: int) -> int | None:
     text = text.strip()
     if not text:
         return default
-    if not text.isdigit() or not FIRST_DAY.year <= int(text) <= LAST_DAY.year:
+    # isascii: '²'.isdigit() is True, but int('²') fails.
+    if not (text.isascii() and text.isdigit()) or not FIRST_DAY.year <= int(text) <= LAST_DAY.year:
         return None
     return int(text)
 

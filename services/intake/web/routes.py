@@ -189,6 +189,7 @@ async def _application_or_none(session: Session, number: str) -> Application | N
     if not number or len(number) > _LONGEST:
         return None
     try:
-        return await get_application(session, number)
+        # Locked: two ratings at once (a double click) must not both append to the log.
+        return await get_application(session, number, for_update=True)
     except NotFound:
         return None

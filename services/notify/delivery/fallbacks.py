@@ -56,6 +56,7 @@ STAFF_KINDS = frozenset(
         "intake.at_risk",
         "intake.overdue",
         "intake.escalation",
+        "intake.portal_submitted",
     }
 )
 
