@@ -110,10 +110,11 @@ def add_sheet(
         sheet.merged_cells.add(
             CellRange(min_row=1, min_col=1, max_row=1, max_col=max(len(header), 1))
         )
-        sheet.append([_styled(sheet, cell_text(heading), _TITLE)])
+        sheet.append([_styled(sheet, cell_text(heading), _style_array(sheet, _TITLE))])
     for line in preamble:
         sheet.append([_styled(sheet, value, None) for value in line])
-    sheet.append([_styled(sheet, name, _HEADER) for name in header])
+    style = _style_array(sheet, _HEADER)
+    sheet.append([_styled(sheet, name, style) for name in header])
     style = _style_array(sheet, _DATA)
     for line in body:
         sheet.append([_styled(sheet, value, style) for value in line])
@@ -141,9 +142,8 @@ def _style_array(sheet: WriteOnlyWorksheet, style: _CellStyle) -> Any:
 
 
 def _styled(sheet: WriteOnlyWorksheet, value: Any, style: Any) -> Cell:
-    """A cell holding ``value`` as a value: text that starts with "=" stays text."""
-    if isinstance(style, dict):
-        style = _style_array(sheet, style)
+    """A cell holding ``value`` as a value (text that starts with "=" stays text), styled by
+    ``style``, a :func:`_style_array` (or ``None``). Built at A1: :func:`_placed` moves it."""
     cell = Cell(sheet, row=1, column=1, value=value, style_array=style)
     if cell.data_type == "f":
         cell.data_type = "s"
