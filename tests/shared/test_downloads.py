@@ -6,6 +6,7 @@ import io
 from datetime import date
 
 from openpyxl import load_workbook
+from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
 from shared.downloads import add_sheet, new_workbook, workbook_bytes
 
@@ -87,3 +88,38 @@ class TestManyRows:
                 assert sheet.cell(r, c).alignment.vertical == "top"
         assert sheet.cell(3001, 3).number_format == "yyyy-mm-dd"
         assert sheet["A1"].alignment.vertical == "center"  # the header keeps its own
+
+
+class TestWriteOnly:
+    def test_openpyxl_still_has_the_row_hook_add_sheet_replaces(self) -> None:
+        # add_sheet sets a sheet's _values_to_row to place its ready cells as they are; were
+        # the hook renamed, the workbook would stay right but twice as slow to write.
+        workbook = new_workbook()
+        sheet = add_sheet(workbook, "台账", ("序号",), [(1,)])
+        assert isinstance(sheet, WriteOnlyWorksheet)
+        assert callable(WriteOnlyWorksheet.__dict__["_values_to_row"])
+        assert "_values_to_row" in vars(sheet)  # set on the sheet, over the class's
+        assert load_workbook(io.BytesIO(workbook_bytes(workbook)))["台账"]["A2"].value == 1
+
+    def test_preamble_lines_sit_between_the_title_and_the_header(self) -> None:
+        workbook = new_workbook()
+        add_sheet(
+            workbook,
+            "台账",
+            ("序号", "任务"),
+            [(1, "任务")],
+            heading="标题",
+            preamble=[["说明\x07"], []],
+        )
+        sheet = load_workbook(io.BytesIO(workbook_bytes(workbook)))["台账"]
+        assert [sheet.cell(r, 1).value for r in (1, 2, 3, 4, 5)] == [
+            "标题",
+            "说明\ufffd",
+            None,
+            "序号",
+            1,
+        ]
+        assert sheet.freeze_panes == "A5"
+        assert sheet.print_title_rows == "$1:$4"
+        assert sheet["A4"].font.bold
+        assert sheet["A5"].alignment.wrap_text
