@@ -364,16 +364,25 @@ class TestReceived:
         assert refused.json()["errors"][0]["field"] == "data.mobile"
 
 
+def submitted(settings, **changes) -> dict:
+    """``data`` of intake.portal.submitted: the receipt's, without the applicant."""
+    data = receipt(settings, **changes)
+    for applicant_field in ("applicant_name", "mobile", "query_code_sealed"):
+        del data[applicant_field]
+    return data
+
+
 async def portal_notices(intake, notify_admin, data: dict) -> list[dict]:
-    """Post a receipt event; the clerks' notices it queued."""
-    posted = await intake.post("/events", json=event("intake.application.received", data))
+    """Post a portal submission event; the clerks' notices it queued."""
+    posted = await intake.post("/events", json=event("intake.portal.submitted", data))
     assert posted.status_code == 200, posted.text
     listed = await notify_admin.get("/messages", params={"kind": "intake.portal_submitted"})
     return listed.json()["items"]
 
 
 class TestPortalSubmitted:
-    """A portal application's receipt tells the accepting unit's clerks too (新的网上申请待受理)."""
+    """A portal application tells the accepting unit's clerks (新的网上申请待受理), by an event of
+    its own: the applicant's receipt never waits for ledger's directory."""
 
     async def test_the_units_clerks_are_told_once(
         self, apps, seeded, intake, settings, notify_admin
@@ -381,7 +390,7 @@ class TestPortalSubmitted:
         await add_user(apps, "li.clerk", Role.clerk, ["国网东营供电公司"], "li@example.cn")
         await add_user(apps, "wu.clerk", Role.clerk, ["国网东营供电公司"], "wu@example.cn")
         await add_user(apps, "far.clerk", Role.clerk, ["国网胜利供电公司"], "far@example.cn")
-        sent = event("intake.application.received", receipt(settings))
+        sent = event("intake.portal.submitted", submitted(settings))
         assert (await intake.post("/events", json=sent)).json()["duplicate"] is False
         assert (await intake.post("/events", json=sent)).json()["duplicate"] is True
 
@@ -404,7 +413,7 @@ class TestPortalSubmitted:
         self, apps, seeded, intake, settings, notify_admin
     ):
         await add_user(apps, "li.clerk", Role.clerk, ["国网东营供电公司"], "li@example.cn")
-        data = receipt(settings, unit="国网广饶县供电公司")
+        data = submitted(settings, unit="国网广饶县供电公司")
         (notice,) = await portal_notices(intake, notify_admin, data)
         assert notice["recipient"] == "li@example.cn"
         assert (
@@ -416,7 +425,7 @@ class TestPortalSubmitted:
         self, apps, seeded, intake, settings, notify_admin
     ):
         await add_user(apps, "li.clerk", Role.clerk, ["国网胜利供电公司"])  # no email, elsewhere
-        sent = event("intake.application.received", receipt(settings))
+        sent = event("intake.portal.submitted", submitted(settings))
         assert (await intake.post("/events", json=sent)).status_code == 200
         dead = (await notify_admin.get("/messages/dead")).json()["items"]
         assert [(m["kind"], m["recipient"], m["last_error"]) for m in dead] == [
@@ -430,14 +439,46 @@ class TestPortalSubmitted:
             kept = await session.get(ReceivedEvent, UUID(sent["id"]))
         assert kept is not None
         assert '"unresolved":["unit:国网东营供电公司"]' in kept.outcome.replace(" ", "")
-        # The applicant's receipt goes all the same.
+
+    async def test_the_receipt_does_not_wait_for_ledger(
+        self, apps, seeded, intake, settings, notify_admin, monkeypatch
+    ):
+        """Ledger down: the clerks' notice is answered 502 (intake's outbox retries it), while
+        the applicant's receipt of the same application is queued at once."""
+        from shared.errors import UpstreamUnavailable
+
+        await add_user(apps, "li.clerk", Role.clerk, ["国网东营供电公司"], "li@example.cn")
+
+        async def down(*_args, **_kwargs):
+            raise UpstreamUnavailable("ledger could not be reached")
+
+        monkeypatch.setattr(apps.notify.state.client, "get_json", down)
+        notice = event("intake.portal.submitted", submitted(settings))
+        assert (await intake.post("/events", json=notice)).status_code == 502
+        answered = await intake.post(
+            "/events", json=event("intake.application.received", receipt(settings))
+        )
+        assert answered.status_code == 200
+        monkeypatch.undo()  # (an admin's listing asks ledger too: whether the token is revoked)
         texted = await notify_admin.get("/messages", params={"kind": "intake.received"})
         assert texted.json()["total"] == 1
+        assert (await intake.post("/events", json=notice)).json()["duplicate"] is False
+        listed = await notify_admin.get("/messages", params={"kind": "intake.portal_submitted"})
+        assert [m["recipient"] for m in listed.json()["items"]] == ["li@example.cn"]
 
-    async def test_a_counter_application_tells_no_clerk(
+    async def test_a_receipt_tells_no_clerk(self, apps, seeded, intake, settings, notify_admin):
+        await add_user(apps, "li.clerk", Role.clerk, ["国网东营供电公司"], "li@example.cn")
+        sent = event("intake.application.received", receipt(settings))
+        assert (await intake.post("/events", json=sent)).status_code == 200
+        listed = await notify_admin.get("/messages", params={"kind": "intake.portal_submitted"})
+        assert listed.json()["items"] == []
+        assert (await notify_admin.get("/messages/dead")).json()["items"] == []
+
+    async def test_applicant_data_is_refused_nowhere_and_kept_nowhere(
         self, apps, seeded, intake, settings, notify_admin
     ):
+        """A submission names no applicant: extra fields are ignored, never put in a clerk's mail."""
         await add_user(apps, "li.clerk", Role.clerk, ["国网东营供电公司"], "li@example.cn")
-        data = receipt(settings, channel="counter")
-        assert await portal_notices(intake, notify_admin, data) == []
-        assert (await notify_admin.get("/messages/dead")).json()["items"] == []
+        (notice,) = await portal_notices(intake, notify_admin, receipt(settings))
+        assert "13800138000" not in notice["body"]
+        assert "张三" not in notice["body"]

@@ -175,25 +175,33 @@ async def create_application(
     return Created(application, query_code, stages)
 
 
-def received_event_data(
-    application: Application, query_code: str, keyring: Keyring
-) -> dict[str, Any]:
-    """``data`` of intake.application.received (受理回执): notify texts the applicant the
-    number, the query code that opens the progress page (sealed, see
-    :func:`shared.events.seal_query_code`) and the due date, with 预测 when it is provisional."""
+def submitted_event_data(application: Application) -> dict[str, Any]:
+    """``data`` of intake.portal.submitted (网上申请待受理): what the accepting unit's clerks are
+    told of an application the portal filed; no applicant data (see received_event_data)."""
     due = application.due_date
     return {
         "application_number": application.number,
         "unit": application.unit,
         "customer_type": application.customer_type.value,
         "channel": application.channel.value,
-        "applicant_name": application.applicant_name[:100],
-        "mobile": application.mobile,
         "accepted_on_text": chinese_date(application.accepted_day),
         "staged": application.staged,
         "stage": STAGE_LABELS[application.current_stage] if application.current_stage else None,
         "due_date": due.isoformat() if due else None,
         "due_text": chinese_date(due) if due else None,
         "due_provisional": application.due_provisional,
+    }
+
+
+def received_event_data(
+    application: Application, query_code: str, keyring: Keyring
+) -> dict[str, Any]:
+    """``data`` of intake.application.received (受理回执): notify texts the applicant the
+    number, the query code that opens the progress page (sealed, see
+    :func:`shared.events.seal_query_code`) and the due date, with 预测 when it is provisional."""
+    return {
+        **submitted_event_data(application),
+        "applicant_name": application.applicant_name[:100],
+        "mobile": application.mobile,
         "query_code_sealed": seal_query_code(keyring, application.number, query_code),
     }

@@ -28,6 +28,7 @@ from services.intake.applications.creating import (
     check_new,
     create_application,
     received_event_data,
+    submitted_event_data,
 )
 from services.intake.applications.loading import get_application, load_pauses, load_stages
 from services.intake.applications.models import (
@@ -37,6 +38,7 @@ from services.intake.applications.models import (
     ApplicationPause,
     ApplicationStage,
     ApplicationStatus,
+    Channel,
     CorrectionRequest,
     PauseRequest,
     ProgressStage,
@@ -131,6 +133,14 @@ async def accept_application(
             EventType.application_received,
             subject=application.number,
             data=received_event_data(application, query_code, keyring),
+            now=now,
+        )
+    if application.channel is Channel.portal:
+        enqueue(
+            session,
+            EventType.portal_submitted,
+            subject=application.number,
+            data=submitted_event_data(application),
             now=now,
         )
     await session.flush()

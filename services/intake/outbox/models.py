@@ -36,6 +36,9 @@ class EventType(StrEnum):
     stage_overdue = "intake.stage.overdue"
     escalation_opened = "intake.escalation.opened"
     application_received = "intake.application.received"
+    # A portal application, for the accepting unit's clerks (网上申请待受理): its own event, so
+    # that the applicant's receipt does not wait while notify cannot resolve a clerk.
+    portal_submitted = "intake.portal.submitted"
     application_connected = "intake.application.connected"
     due_changed = "intake.application.due_changed"
     log_checkpoint = "intake.log.checkpoint"

@@ -61,21 +61,29 @@ class DueChangedEventData(CustomerTyped):
     cleared: list[str] = Field(default_factory=list)
 
 
-class ReceivedEventData(CustomerTyped):
-    """``data`` of intake.application.received (受理回执): the applicant is texted the number,
-    the query code (sealed by intake, opened here) and the due date, 预测 when provisional."""
+class SubmittedEventData(CustomerTyped):
+    """``data`` of intake.portal.submitted (网上申请待受理): an application the portal filed; the
+    accepting unit's clerks are told. It names no applicant: a clerk's email needs neither the
+    name nor the mobile. Its own event, so that the applicant's receipt never waits for ledger's
+    directory (a clerk is resolved there)."""
 
     application_number: str = Field(min_length=1, max_length=64)
     unit: str = Field(min_length=1, max_length=200)
     channel: str = Field(min_length=1, max_length=32)
-    applicant_name: Name
-    mobile: Mobile
     accepted_on_text: str = Field(min_length=1, max_length=20)
     staged: bool
     stage: str | None = Field(default=None, max_length=100)
     due_date: date | None = None
     due_text: str | None = Field(default=None, max_length=20)
     due_provisional: bool = False
+
+
+class ReceivedEventData(SubmittedEventData):
+    """``data`` of intake.application.received (受理回执): the applicant is texted the number,
+    the query code (sealed by intake, opened here) and the due date, 预测 when provisional."""
+
+    applicant_name: Name
+    mobile: Mobile
     query_code_sealed: str | None = Field(default=None, max_length=500)
 
 

@@ -1,8 +1,9 @@
 """Handling events (事件处理): intake's warnings and escalations become messages to the clerk
 and the supervising unit's supervisors; a deadline moved by a calendar change, messages to the
 clerk, the unit's heads and the applicant; an accepted application, the applicant's receipt
-(受理回执) by SMS and, when it came through the portal, the accepting unit's clerks a notice
-that a new online application waits for them (新的网上申请待受理); a connected application
+(受理回执) by SMS; an application the portal filed (its own event, intake.portal.submitted), the
+accepting unit's clerks a notice that a new online application waits for them (新的网上申请待受理),
+so that the applicant's receipt never waits on ledger's directory; a connected application
 becomes a subscriber.
 
 Each event id is recorded in the same transaction as what it causes, so a redelivered event is
@@ -31,6 +32,7 @@ from services.notify.events.models import (
     ReceivedEventData,
     RecordedEvent,
     StageEventData,
+    SubmittedEventData,
 )
 from services.notify.messages.models import Channel, DeliveryWindow, MessageState
 from services.notify.messages.service import NewMessage, enqueue
@@ -55,12 +57,17 @@ DUE_CHANGED = "intake.application.due_changed"
 DUE_CHANGED_KIND = "intake.due_changed"
 RECEIVED = "intake.application.received"
 RECEIVED_KIND = "intake.received"
+PORTAL_SUBMITTED = "intake.portal.submitted"
 PORTAL_SUBMITTED_KIND = "intake.portal_submitted"
-PORTAL_CHANNEL = "portal"
 RECORDED = {"intake.log.checkpoint", "intake.log.verify_failed"}
 """Events notify only keeps, with their data: the copy of intake's checkpoints outside
 intake's database (记录锚定副本), and the alerts of a failed verification."""
-HANDLED = set(STAGE_KINDS) | {CONNECTED, DUE_CHANGED, RECEIVED} | RECORDED
+# Events whose messages go to staff, resolved in ledger's directory (the rest: STAGE_KINDS).
+STAFF_EVENT_DATA: dict[str, type[SubmittedEventData | DueChangedEventData | StageEventData]] = {
+    PORTAL_SUBMITTED: SubmittedEventData,
+    DUE_CHANGED: DueChangedEventData,
+}
+HANDLED = set(STAGE_KINDS) | {CONNECTED, DUE_CHANGED, RECEIVED, PORTAL_SUBMITTED} | RECORDED
 
 log = logging.getLogger("huodian.notify.events")
 
@@ -245,13 +252,13 @@ def _receipt_messages(
 
 
 async def _portal_submitted_messages(
-    event: Event, data: ReceivedEventData, client: ServiceClient, window: DeliveryWindow
+    event: Event, data: SubmittedEventData, client: ServiceClient, window: DeliveryWindow
 ) -> list[NewMessage]:
     """The accepting unit's clerks (受理人员) by email in the staff window, or those of its
     nearest ancestor that has any; nobody up the line is a visible dead message naming the unit."""
     reached_unit, clerks = await _nearest_contacts(client, data.unit, role="clerk")
     context = {
-        **data.model_dump(mode="json", exclude={"query_code_sealed", "mobile", "applicant_name"}),
+        **data.model_dump(mode="json"),
         "reached_unit": reached_unit,
     }
     text = templates().render(PORTAL_SUBMITTED_KIND, Channel.email, context)
@@ -308,6 +315,20 @@ async def _register_subscriber(
     return subscriber_id
 
 
+async def _queue(
+    session: AsyncSession,
+    messages: list[NewMessage],
+    outcome: EventOutcome,
+    *,
+    hours: DeliveryHours | None,
+    now: datetime,
+) -> None:
+    """Queue an event's messages; the recipients nobody could be found for are its outcome's
+    ``unresolved`` (each is a visible dead message too)."""
+    outcome.messages_queued = await enqueue(session, messages, hours=hours, now=now)
+    outcome.unresolved = [m.recipient for m in messages if m.state is MessageState.dead]
+
+
 async def receive(
     session: AsyncSession,
     client: ServiceClient,
@@ -357,29 +378,22 @@ async def receive(
         except ValidationError as exc:
             raise _invalid(exc, event) from exc
         messages = _receipt_messages(event, received, keyring)
-        if received.channel == PORTAL_CHANNEL:
-            window = hours.staff_window if hours else DeliveryWindow.working_hours
-            messages += await _portal_submitted_messages(event, received, client, window)
-        outcome.messages_queued = await enqueue(session, messages, hours=hours, now=now)
-        outcome.unresolved = [m.recipient for m in messages if m.state is MessageState.dead]
-    elif event.type == DUE_CHANGED:
-        try:
-            moved = DueChangedEventData.model_validate(event.data)
-        except ValidationError as exc:
-            raise _invalid(exc, event) from exc
-        window = hours.staff_window if hours else DeliveryWindow.working_hours
-        messages = await _due_changed_messages(event, moved, client, window)
-        outcome.messages_queued = await enqueue(session, messages, hours=hours, now=now)
-        outcome.unresolved = [m.recipient for m in messages if m.state is MessageState.dead]
+        await _queue(session, messages, outcome, hours=hours, now=now)
     else:
+        data_model = STAFF_EVENT_DATA.get(event.type, StageEventData)
         try:
-            stage = StageEventData.model_validate(event.data)
+            staff_data = data_model.model_validate(event.data)
         except ValidationError as exc:
             raise _invalid(exc, event) from exc
         window = hours.staff_window if hours else DeliveryWindow.working_hours
-        messages = await _stage_messages(event, stage, client, window)
-        outcome.messages_queued = await enqueue(session, messages, hours=hours, now=now)
-        outcome.unresolved = [m.recipient for m in messages if m.state is MessageState.dead]
+        if isinstance(staff_data, SubmittedEventData):
+            messages = await _portal_submitted_messages(event, staff_data, client, window)
+        elif isinstance(staff_data, DueChangedEventData):
+            messages = await _due_changed_messages(event, staff_data, client, window)
+        else:
+            assert isinstance(staff_data, StageEventData)
+            messages = await _stage_messages(event, staff_data, client, window)
+        await _queue(session, messages, outcome, hours=hours, now=now)
     row = await session.get(ReceivedEvent, event.id)
     assert row is not None
     row.outcome = outcome.model_dump_json()

@@ -230,7 +230,9 @@ class TestReceipt:
             del portal.headers["X-Request-Id"]
         assert first.headers["X-Request-Id"] == "portal:submit.0001"
         assert retry.headers["idempotent-replayed"] == "true"
-        (event,) = await self.events(intake)
+        # The receipt, and the notice for the accepting unit's clerks as an event of its own
+        # (its recipients are resolved in ledger; the receipt must not wait for that).
+        event, notice = sorted(await self.events(intake), key=lambda e: e.id or 0)
         assert (event.type, event.subject, event.request_id) == (
             "intake.application.received",
             first.json()["number"],
@@ -239,6 +241,13 @@ class TestReceipt:
         assert event.data["channel"] == "portal"
         assert event.data["due_date"] == first.json()["due_date"]
         assert first.json()["query_code"] not in str(event.data)
+        assert (notice.type, notice.subject, notice.request_id) == (
+            "intake.portal.submitted",
+            first.json()["number"],
+            "portal:submit.0001",
+        )
+        assert {k: v for k, v in event.data.items() if k in notice.data} == notice.data
+        assert not {"applicant_name", "mobile", "query_code_sealed"} & set(notice.data)
 
     async def test_a_refused_submission_queues_nothing(self, intake, portal):
         revoked = await submit(
