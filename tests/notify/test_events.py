@@ -477,7 +477,7 @@ class TestPortalSubmitted:
     async def test_applicant_data_is_refused_nowhere_and_kept_nowhere(
         self, apps, seeded, intake, settings, notify_admin
     ):
-        """A submission names no applicant: extra fields are ignored, never put in a clerk's mail."""
+        """A submission names no applicant: extra fields are ignored, never mailed to a clerk."""
         await add_user(apps, "li.clerk", Role.clerk, ["国网东营供电公司"], "li@example.cn")
         (notice,) = await portal_notices(intake, notify_admin, receipt(settings))
         assert "13800138000" not in notice["body"]
