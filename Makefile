@@ -21,8 +21,9 @@ install: $(STAMP)
 run: install
 	$(BIN)/huodian up
 
+# The 20 slowest tests are listed at the end: what to look at when CI grows.
 test: install
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --durations=20
 
 # The same suite against PostgreSQL (HUODIAN_TEST_DATABASE_URL or the local `test` database).
 test-pg: install
