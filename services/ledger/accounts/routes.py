@@ -13,7 +13,7 @@ from services.ledger.accounts.models import (
     UserPublic,
     UserUpdate,
 )
-from services.ledger.deps import CurrentAdmin, CurrentUser, Reader
+from services.ledger.deps import CurrentAdmin, CurrentReader, CurrentUser
 from shared.app import Session, SettingsDep
 from shared.auth import CurrentPrincipal, Role, require_service
 from shared.clock import Now
@@ -89,7 +89,7 @@ async def set_password(
     summary="Active users by unit and role, for other services (通讯录)",
 )
 async def contacts(
-    principal: Reader,
+    principal: CurrentReader,
     session: Session,
     unit: str | None = None,
     role: Role | None = None,
