@@ -198,6 +198,19 @@ CurrentAdmin = Annotated[
     Principal,
     Depends(principal_with(Role.admin, code="admin_required", what="administrators (管理员)")),
 ]
+# An administrator or another Huodian service (the scheduler, intake, ledger): the operators of
+# notify's API and the readers of ledger's directory.
+CurrentOperator = Annotated[
+    Principal,
+    Depends(
+        principal_with(
+            Role.admin,
+            services=True,
+            code="admin_required",
+            what="administrators or Huodian services",
+        )
+    ),
+]
 
 
 def require_service(principal: Principal, *allowed: ServiceName) -> None:

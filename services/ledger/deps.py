@@ -11,6 +11,7 @@ from services.ledger.accounts.models import User
 from services.ledger.accounts.service import user_of
 from shared import auth
 from shared.app import Session
+from shared.auth import CurrentOperator as CurrentOperator  # re-exported
 from shared.auth import CurrentPrincipal, Principal
 from shared.clock import Today
 from shared.validation import Day

@@ -8,7 +8,10 @@ from fastapi import Depends, Request
 
 from services.notify.delivery.windows import DeliveryHours
 from services.notify.settings import NotifySettings
-from shared.auth import CurrentAdmin as CurrentAdmin  # re-exported: the routes take deps from here
+
+# Re-exported: notify's routes take their dependencies from here.
+from shared.auth import CurrentAdmin as CurrentAdmin
+from shared.auth import CurrentOperator as CurrentOperator
 from shared.auth import Principal, Role, principal_with
 
 
@@ -24,18 +27,6 @@ def get_hours(request: Request) -> DeliveryHours:
 
 Config = Annotated[NotifySettings, Depends(get_notify_settings)]
 Hours = Annotated[DeliveryHours, Depends(get_hours)]
-# An administrator or another Huodian service (the scheduler, intake, ledger).
-CurrentOperator = Annotated[
-    Principal,
-    Depends(
-        principal_with(
-            Role.admin,
-            services=True,
-            code="admin_required",
-            what="administrators or Huodian services",
-        )
-    ),
-]
 # A dispatcher (调度人员) or administrator: announces outages and reads their logs.
 CurrentDispatcher = Annotated[
     Principal,
