@@ -176,17 +176,41 @@ async def check_token(request: Request, token: str) -> Principal:
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 
 
-def principal_with(*roles: Role, code: str, what: str) -> Callable[[Principal], Principal]:
-    """A dependency: the caller if their role is one of ``roles``, else ``403 code`` naming
-    ``what`` the action is for (``CurrentClerk = Annotated[Principal, Depends(principal_with(
-    Role.clerk, code="clerk_required", what="clerks (受理人员)"))]``)."""
+def principal_with(
+    *roles: Role, code: str, what: str, services: bool = False
+) -> Callable[[Principal], Principal]:
+    """A dependency: the caller if their role is one of ``roles`` (or, with ``services``, if
+    they are another Huodian service), else ``403 code`` naming ``what`` the action is for
+    (``CurrentClerk = Annotated[Principal, Depends(principal_with(Role.clerk,
+    code="clerk_required", what="clerks (受理人员)"))]``)."""
 
     def check(principal: CurrentPrincipal) -> Principal:
-        if principal.role not in roles:
+        if principal.role not in roles and not (services and principal.is_service):
             raise Forbidden(f"this action is for {what}", code=code)
         return principal
 
     return check
+
+
+# The one administrator check of every service (intake, notify; ledger loads the stored user
+# after it, services.ledger.deps.CurrentAdmin).
+CurrentAdmin = Annotated[
+    Principal,
+    Depends(principal_with(Role.admin, code="admin_required", what="administrators (管理员)")),
+]
+# An administrator or another Huodian service (the scheduler, intake, ledger): the operators of
+# notify's API and the readers of ledger's directory.
+CurrentOperator = Annotated[
+    Principal,
+    Depends(
+        principal_with(
+            Role.admin,
+            services=True,
+            code="admin_required",
+            what="administrators or Huodian services",
+        )
+    ),
+]
 
 
 def require_service(principal: Principal, *allowed: ServiceName) -> None:

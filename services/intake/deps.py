@@ -13,6 +13,7 @@ from fastapi import Depends, Request
 
 from services.intake.settings import IntakeSettings
 from shared.app import Keys as Keys  # re-exported: intake's routes take their deps from here
+from shared.auth import CurrentAdmin as CurrentAdmin  # re-exported, as Keys
 from shared.auth import Principal, Role, principal_with
 from shared.calendar import WorkingCalendar
 
@@ -29,10 +30,6 @@ def intake_settings(request: Request) -> IntakeSettings:
 
 Calendar = Annotated[WorkingCalendar, Depends(working_calendar)]
 Config = Annotated[IntakeSettings, Depends(intake_settings)]
-CurrentAdmin = Annotated[
-    Principal,
-    Depends(principal_with(Role.admin, code="admin_required", what="administrators (管理员)")),
-]
 CurrentClerk = Annotated[
     Principal, Depends(principal_with(Role.clerk, code="clerk_required", what="clerks (受理人员)"))
 ]
@@ -47,7 +44,7 @@ CurrentSupervisor = Annotated[
         )
     ),
 ]
-Staff = Annotated[
+CurrentStaff = Annotated[
     Principal,
     Depends(
         principal_with(
@@ -62,7 +59,7 @@ Staff = Annotated[
 ]
 # The regulator's comparison (监管对比): the supervising energy department (supervisor), the
 # evaluators and leaders who read (viewer), and administrators; not a company's own clerks.
-Regulator = Annotated[
+CurrentRegulator = Annotated[
     Principal,
     Depends(
         principal_with(

@@ -9,10 +9,11 @@ from fastapi import Depends, Query
 
 from services.ledger.accounts.models import User
 from services.ledger.accounts.service import user_of
+from shared import auth
 from shared.app import Session
-from shared.auth import CurrentPrincipal, Principal, Role
+from shared.auth import CurrentOperator as CurrentOperator  # re-exported
+from shared.auth import CurrentPrincipal, Principal
 from shared.clock import Today
-from shared.errors import Forbidden
 from shared.validation import Day
 
 
@@ -20,9 +21,12 @@ async def current_user(principal: CurrentPrincipal, session: Session) -> User:
     return await user_of(session, principal)
 
 
-async def current_admin(user: Annotated[User, Depends(current_user)]) -> User:
-    if user.role is not Role.admin:
-        raise Forbidden("this action is for administrators (管理员)", code="admin_required")
+async def current_admin(
+    user: Annotated[User, Depends(current_user)], _admin: auth.CurrentAdmin
+) -> User:
+    """An administrator, as the stored user: the token is checked against the directory first
+    (401), then its role (403 ``admin_required``, :data:`shared.auth.CurrentAdmin`). A token's
+    role is the user's: a valid token's version is the stored one."""
     return user
 
 
@@ -45,5 +49,5 @@ def as_of_day(
 
 CurrentUser = Annotated[User, Depends(current_user)]
 CurrentAdmin = Annotated[User, Depends(current_admin)]
-Reader = Annotated[Principal, Depends(current_reader)]
+CurrentReader = Annotated[Principal, Depends(current_reader)]
 AsOf = Annotated[date, Depends(as_of_day)]

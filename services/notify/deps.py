@@ -8,8 +8,11 @@ from fastapi import Depends, Request
 
 from services.notify.delivery.windows import DeliveryHours
 from services.notify.settings import NotifySettings
-from shared.auth import CurrentPrincipal, Principal, Role, principal_with
-from shared.errors import Forbidden
+
+# Re-exported: notify's routes take their dependencies from here.
+from shared.auth import CurrentAdmin as CurrentAdmin
+from shared.auth import CurrentOperator as CurrentOperator
+from shared.auth import Principal, Role, principal_with
 
 
 def get_notify_settings(request: Request) -> NotifySettings:
@@ -22,28 +25,10 @@ def get_hours(request: Request) -> DeliveryHours:
     return hours
 
 
-def require_admin_or_service(principal: Principal) -> None:
-    if not principal.is_service and principal.role is not Role.admin:
-        raise Forbidden(
-            "this action is for administrators or Huodian services", code="admin_required"
-        )
-
-
-async def current_operator(principal: CurrentPrincipal) -> Principal:
-    """An administrator or another Huodian service."""
-    require_admin_or_service(principal)
-    return principal
-
-
-NotifyConfig = Annotated[NotifySettings, Depends(get_notify_settings)]
+Config = Annotated[NotifySettings, Depends(get_notify_settings)]
 Hours = Annotated[DeliveryHours, Depends(get_hours)]
-Operator = Annotated[Principal, Depends(current_operator)]
-Admin = Annotated[
-    Principal,
-    Depends(principal_with(Role.admin, code="admin_required", what="administrators (管理员)")),
-]
 # A dispatcher (调度人员) or administrator: announces outages and reads their logs.
-Dispatcher = Annotated[
+CurrentDispatcher = Annotated[
     Principal,
     Depends(
         principal_with(

@@ -203,6 +203,9 @@ class _Walker(ast.NodeVisitor):
             if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
                 for alias in node.names:
                     self.imported[alias.asname or alias.name] = f"{node.module}:{alias.name}"
+                    if node in tree.body:  # a re-export (``from shared.auth import CurrentAdmin``)
+                        local = self._key(alias.asname or alias.name)
+                        self.scan.refs[local].add(f"{node.module}:{alias.name}")
             elif isinstance(node, ast.Import):
                 for alias in node.names:
                     self.imported[alias.asname or alias.name] = alias.name

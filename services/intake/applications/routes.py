@@ -24,7 +24,7 @@ from services.intake.applications.models import (
 )
 from services.intake.applications.query_codes import applicant_application
 from services.intake.applications.why import DeadlineWhy
-from services.intake.deps import Calendar, Config, CurrentClerk, Keys, Staff
+from services.intake.deps import Calendar, Config, CurrentClerk, CurrentStaff, Keys
 from services.intake.flows import service as flows
 from services.intake.flows.models import ApplicantProgress, ApplicationCreated, ApplicationDetail
 from services.intake.idempotency import IdempotencyRecord
@@ -109,7 +109,7 @@ async def create_application(
 
 @router.get("/applications", summary="Applications (申请列表)")
 async def list_applications(
-    staff: Staff,
+    staff: CurrentStaff,
     session: Session,
     calendar: Calendar,
     now: Now,
@@ -127,7 +127,7 @@ async def list_applications(
 
 @router.get("/applications/{number}", summary="One application with its stages (申请详情)")
 async def get_application(
-    number: str, staff: Staff, session: Session, calendar: Calendar, now: Now
+    number: str, staff: CurrentStaff, session: Session, calendar: Calendar, now: Now
 ) -> ApplicationDetail:
     return await flows.read_detail(session, number, staff, calendar, beijing_date(now))
 
@@ -137,7 +137,7 @@ async def get_application(
     summary="Why the total stands where it does (总时长期限说明)",
 )
 async def application_why(
-    number: str, staff: Staff, session: Session, calendar: Calendar, now: Now
+    number: str, staff: CurrentStaff, session: Session, calendar: Calendar, now: Now
 ) -> DeadlineWhy:
     return await why.application_why(session, number, staff, calendar, beijing_date(now))
 
@@ -147,7 +147,7 @@ async def application_why(
     summary="Why a stage is due when it is (环节期限说明)",
 )
 async def stage_why(
-    number: str, stage: Stage, staff: Staff, session: Session, calendar: Calendar, now: Now
+    number: str, stage: Stage, staff: CurrentStaff, session: Session, calendar: Calendar, now: Now
 ) -> DeadlineWhy:
     return await why.stage_why(session, number, stage, staff, calendar, beijing_date(now))
 
@@ -237,13 +237,18 @@ async def correct(
 
 
 @router.get("/applications/{number}/log", summary="The stage log (环节记录)")
-async def read_log(number: str, staff: Staff, session: Session) -> list[EventPublic]:
+async def read_log(number: str, staff: CurrentStaff, session: Session) -> list[EventPublic]:
     return await reading.read_log(session, number, staff)
 
 
 @router.get("/applications/{number}/log/verify", summary="Verify the log's hash chain (记录校验)")
 async def verify_log(
-    number: str, staff: Staff, session: Session, keys: Keys, calendar: Calendar, config: Config
+    number: str,
+    staff: CurrentStaff,
+    session: Session,
+    keys: Keys,
+    calendar: Calendar,
+    config: Config,
 ) -> ChainCheck:
     return await verification.verify_log(session, number, staff, keys, _clocking(calendar, config))
 

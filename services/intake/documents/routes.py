@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Response, status
 
 from services.intake.access import check_operator, check_reader
 from services.intake.applications.loading import get_application
-from services.intake.deps import Calendar, CurrentClerk, Staff
+from services.intake.deps import Calendar, CurrentClerk, CurrentStaff
 from services.intake.documents import pauses, service
 from services.intake.documents.models import (
     DocumentReceipt,
@@ -42,7 +42,9 @@ _CONFLICTS: dict[int | str, dict[str, Any]] = {
     "/applications/{number}/documents",
     summary="Documents required, on file and still needed (申请资料情况)",
 )
-async def read_documents(number: str, staff: Staff, session: Session, now: Now) -> DocumentsView:
+async def read_documents(
+    number: str, staff: CurrentStaff, session: Session, now: Now
+) -> DocumentsView:
     application = await get_application(session, number)
     unmasked = check_reader(application, staff)
     return await documents_view(session, application, beijing_date(now), unmasked=unmasked)
@@ -102,7 +104,7 @@ async def waive_document(
     responses=_XLSX,
 )
 async def application_pause_evidence(
-    number: str, staff: Staff, session: Session, calendar: Calendar, fmt: Format = "json"
+    number: str, staff: CurrentStaff, session: Session, calendar: Calendar, fmt: Format = "json"
 ) -> PauseEvidenceReport | Response:
     application = await get_application(session, number)
     unmasked = check_reader(application, staff)
@@ -122,7 +124,7 @@ async def application_pause_evidence(
     responses=_XLSX,
 )
 async def period_pause_evidence(
-    staff: Staff,
+    staff: CurrentStaff,
     session: Session,
     calendar: Calendar,
     period_start: Annotated[Day, Query(description="暂停开始日期起（北京时间）")],

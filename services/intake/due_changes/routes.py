@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from services.intake.deps import Staff
+from services.intake.deps import CurrentStaff
 from services.intake.due_changes import service
 from services.intake.due_changes.models import DueChangePublic
 from shared.app import Session
@@ -16,5 +16,5 @@ router = APIRouter(tags=["applications"])
     "/applications/{number}/due-changes",
     summary="Deadlines moved by calendar changes, old → new (节假日调整引起的时限变更)",
 )
-async def due_changes(number: str, staff: Staff, session: Session) -> list[DueChangePublic]:
+async def due_changes(number: str, staff: CurrentStaff, session: Session) -> list[DueChangePublic]:
     return await service.list_changes(session, number, staff)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 from fastapi.responses import JSONResponse
 
-from services.intake.deps import Calendar, CurrentClerk, Keys, Staff
+from services.intake.deps import Calendar, CurrentClerk, CurrentStaff, Keys
 from services.intake.external_lines import service
 from services.intake.external_lines.models import (
     ApprovalResultIn,
@@ -43,7 +43,7 @@ async def record(
 
 
 @router.get("/applications/{number}/external-line", summary="The works and their approval")
-async def read(number: str, staff: Staff, session: Session, now: Now) -> ExternalLinePublic:
+async def read(number: str, staff: CurrentStaff, session: Session, now: Now) -> ExternalLinePublic:
     return await service.read_works(session, number, staff, beijing_date(now))
 
 
@@ -72,7 +72,7 @@ async def push(
     summary="External-line works; push_state=overdue lists the overdue pushes (逾期未推送)",
 )
 async def list_works(
-    staff: Staff,
+    staff: CurrentStaff,
     session: Session,
     now: Now,
     paging: Paging,

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, status
 
 from services.intake.access import check_operator, check_reader
 from services.intake.applications.loading import get_application
-from services.intake.deps import CurrentClerk, CurrentSupervisor, Staff
+from services.intake.deps import CurrentClerk, CurrentStaff, CurrentSupervisor
 from services.intake.fees import approval, service
 from services.intake.fees.models import FeeDecisionIn, FeeItemsIn, FeeSheet, FeeVoid, PendingFees
 from services.intake.fees.sheet import fee_sheet
@@ -20,7 +20,7 @@ router = APIRouter(tags=["fees"])
 
 
 @router.get("/applications/{number}/fees", summary="Fee items and totals (收费清单)")
-async def read_fees(number: str, staff: Staff, session: Session) -> FeeSheet:
+async def read_fees(number: str, staff: CurrentStaff, session: Session) -> FeeSheet:
     application = await get_application(session, number)
     unmasked = check_reader(application, staff)
     return await fee_sheet(session, application.id, unmasked=unmasked)

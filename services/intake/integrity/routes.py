@@ -10,14 +10,13 @@ from pydantic import BaseModel, Field
 
 from services.intake.access import check_reader
 from services.intake.applications.loading import get_application
-from services.intake.deps import Config, CurrentAdmin, Keys, Staff
+from services.intake.deps import Config, CurrentAdmin, CurrentStaff, Keys
 from services.intake.integrity.bundle import build_bundle
 from services.intake.integrity.checkpoints import checkpoint_path, read_checkpoints
 from services.intake.integrity.service import checkpoint_now
-from shared.app import Session
+from shared.app import Session, SettingsDep
 from shared.clock import Now
 from shared.keyring import PUBLIC_KEYS_FORMAT
-from shared.settings import Settings
 from shared.timeutil import BeijingTime
 
 router = APIRouter(tags=["integrity"])
@@ -53,16 +52,15 @@ class CheckpointPublic(BaseModel):
 )
 async def evidence(
     number: str,
-    staff: Staff,
+    staff: CurrentStaff,
     session: Session,
+    settings: SettingsDep,
     keys: Keys,
     config: Config,
     now: Now,
-    request: Request,
 ) -> JSONResponse:
     application = await get_application(session, number)
     check_reader(application, staff)
-    settings: Settings = request.app.state.settings
     checkpoints = read_checkpoints(checkpoint_path(settings, config), keys)
     bundle: dict[str, Any] = await build_bundle(session, application, keys, checkpoints, now=now)
     return JSONResponse(
@@ -77,13 +75,11 @@ async def evidence(
     status_code=201,
 )
 async def write_checkpoint(
-    admin: CurrentAdmin, config: Config, now: Now, request: Request
+    admin: CurrentAdmin, config: Config, now: Now, request: Request, settings: SettingsDep
 ) -> CheckpointPublic:
     del admin
     # The checkpoint owns its transaction and the file's lock: not the request's session.
-    written = await checkpoint_now(
-        request.app.state.engine, request.app.state.settings, config, now=now
-    )
+    written = await checkpoint_now(request.app.state.engine, settings, config, now=now)
     return CheckpointPublic(
         seq=written.seq,
         at=written.at,

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
 
-from services.intake.deps import Calendar, Staff
+from services.intake.deps import Calendar, CurrentStaff
 from services.intake.kpis import service
 from services.intake.kpis.models import KpiReport
 from services.intake.kpis.service import KpiFilter
@@ -26,7 +26,7 @@ router = APIRouter(tags=["kpis"])
     responses={200: {"content": {XLSX_MEDIA_TYPE: {}}}},
 )
 async def kpis(
-    staff: Staff,
+    staff: CurrentStaff,
     session: Session,
     calendar: Calendar,
     now: Now,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from services.intake.applications.clocking import Clocking, recompute_open
-from services.intake.deps import Calendar, Config, CurrentAdmin, CurrentSupervisor, Staff
+from services.intake.deps import Calendar, Config, CurrentAdmin, CurrentStaff, CurrentSupervisor
 from services.intake.monitoring import service
 from services.intake.monitoring.models import (
     Acknowledgement,
@@ -32,7 +32,7 @@ router = APIRouter(tags=["monitoring"])
 
 @router.get("/monitoring/stages", summary="At-risk or overdue stages (预警、超期环节)")
 async def watch_list(
-    staff: Staff,
+    staff: CurrentStaff,
     session: Session,
     calendar: Calendar,
     now: Now,
@@ -48,7 +48,7 @@ async def watch_list(
 
 @router.get("/escalations", summary="Escalations (督办事项)")
 async def list_escalations(
-    staff: Staff,
+    staff: CurrentStaff,
     session: Session,
     paging: Paging,
     state: EscalationState | None = None,
@@ -68,7 +68,9 @@ async def list_escalations(
 
 
 @router.get("/escalations/{escalation_id}", summary="One escalation (督办详情)")
-async def get_escalation(escalation_id: Id, staff: Staff, session: Session) -> EscalationPublic:
+async def get_escalation(
+    escalation_id: Id, staff: CurrentStaff, session: Session
+) -> EscalationPublic:
     return await service.get_escalation(session, escalation_id, staff)
 
 

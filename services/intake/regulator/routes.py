@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
 
-from services.intake.deps import Regulator
+from services.intake.deps import CurrentRegulator
 from services.intake.regulator import service
 from services.intake.regulator.models import Comparison, Period
 from services.intake.regulator.reliability import outage_hours
@@ -26,7 +26,7 @@ router = APIRouter(tags=["regulator"])
     responses={200: {"content": {XLSX_MEDIA_TYPE: {}}}},
 )
 async def comparison(
-    regulator: Regulator,
+    regulator: CurrentRegulator,
     session: Session,
     client: Client,
     now: Now,

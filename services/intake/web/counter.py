@@ -22,7 +22,7 @@ from services.intake.flows import service as flows
 from services.intake.policies.models import Stage
 from services.intake.policies.service import list_versions
 from services.intake.rules.documents import required_documents
-from shared.app import Session
+from shared.app import Session, SettingsDep
 from shared.auth import Principal, Role
 from shared.clock import Now
 from shared.errors import FieldError, HuodianError, field_errors
@@ -124,6 +124,7 @@ async def counter_form(request: Request, session: Session) -> Response:
 async def accept(
     request: Request,
     session: Session,
+    settings: SettingsDep,
     calendar: Calendar,
     config: Config,
     keys: Keys,
@@ -136,7 +137,7 @@ async def accept(
     posted = await request.form()
     form = {k: str(v)[:400] for k, v in posted.items() if isinstance(v, str)}
     try:
-        check_csrf(request.app.state.settings, person.token, form.get("csrf", ""))
+        check_csrf(settings, person.token, form.get("csrf", ""))
         try:
             data = ApplicationCreate.model_validate(application_body(form))
         except ValidationError as exc:

@@ -23,7 +23,7 @@ from shared.web.pages import person_for, render, templates_for
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
 templates = templates_for(Path(__file__).parent / "templates")
-REGULATORS = (Role.supervisor, Role.viewer, Role.admin)  # services.intake.deps.Regulator
+REGULATORS = (Role.supervisor, Role.viewer, Role.admin)  # services.intake.deps.CurrentRegulator
 
 
 def days_chart(found: list[CompanyFigures]) -> BarChart:

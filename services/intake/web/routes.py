@@ -20,7 +20,7 @@ from services.intake.deps import Calendar
 from services.intake.flows import service as flows
 from services.intake.policies.models import STAGE_LABELS
 from services.intake.web.info import TOPICS
-from shared.app import Session
+from shared.app import Session, SettingsDep
 from shared.auth import Role
 from shared.calendar import beijing_date
 from shared.clock import Now
@@ -33,7 +33,7 @@ from shared.web.session import BadCsrf, check_csrf, csrf_token
 router = APIRouter(prefix="/ui", include_in_schema=False)
 templates = templates_for(Path(__file__).parent / "templates")
 
-# The roles that may read applications (services.intake.deps.Staff).
+# The roles that may read applications (services.intake.deps.CurrentStaff).
 STAFF = (Role.clerk, Role.supervisor, Role.admin, Role.viewer)
 # Whose applications a role sees (services.intake.access.visible_to).
 SCOPES = {Role.clerk: "本单位受理的申请", Role.supervisor: "本单位监管的申请"}
@@ -155,6 +155,7 @@ SCORES = {5: "非常满意", 4: "满意", 3: "一般", 2: "不满意", 1: "非�
 async def rate(
     request: Request,
     session: Session,
+    settings: SettingsDep,
     calendar: Calendar,
     now: Now,
     number: Annotated[str, Form()] = "",
@@ -168,7 +169,7 @@ async def rate(
     try:
         if application is None:  # refused as a forged form is: the page tells no numbers apart
             raise BadCsrf("the form's CSRF token does not match the session")
-        check_csrf(request.app.state.settings, _rating_binding(application), csrf)
+        check_csrf(settings, _rating_binding(application), csrf)
     except BadCsrf as exc:
         return _progress_page(request, exc.status, number=number[:_LONGEST], error=exc.detail)
     try:

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, status
 
 from services.intake.access import check_operator
 from services.intake.applications.loading import get_application
-from services.intake.deps import CurrentClerk, Staff
+from services.intake.deps import CurrentClerk, CurrentStaff
 from services.intake.whitelist import service
 from services.intake.whitelist.models import (
     GridAreaCreate,
@@ -31,7 +31,7 @@ router = APIRouter(tags=["whitelist"])
 
 @router.get("/whitelist", summary="Applications waiting for a grid upgrade (白名单)")
 async def list_whitelist(
-    staff: Staff,
+    staff: CurrentStaff,
     session: Session,
     paging: Paging,
     unit: str | None = None,
@@ -45,7 +45,7 @@ async def list_whitelist(
 @router.get(
     "/whitelist/report", summary="Whitelist records per jurisdiction, unit and status (白名单统计)"
 )
-async def whitelist_report(staff: Staff, session: Session) -> WhitelistReport:
+async def whitelist_report(staff: CurrentStaff, session: Session) -> WhitelistReport:
     return await service.report(session, staff)
 
 
@@ -63,7 +63,7 @@ async def whitelist_transition(
 
 @router.get("/grid-areas", summary="Grid capacity per area (配电网接入能力)")
 async def list_grid_areas(
-    _staff: Staff, session: Session, unit: str | None = None
+    _staff: CurrentStaff, session: Session, unit: str | None = None
 ) -> list[GridAreaPublic]:
     return [service.area_public(a) for a in await service.list_areas(session, unit)]
 
@@ -74,7 +74,7 @@ async def list_grid_areas(
     summary="Add a grid area with its open capacity (新增配电网区域)",
 )
 async def create_grid_area(
-    body: GridAreaCreate, staff: Staff, session: Session, now: Now
+    body: GridAreaCreate, staff: CurrentStaff, session: Session, now: Now
 ) -> GridAreaPublic:
     return await service.create_area(session, body, actor=staff, now=now)
 
@@ -84,6 +84,6 @@ async def create_grid_area(
     summary="Update an area's open capacity or limits (更新接入能力)",
 )
 async def update_grid_area(
-    area_id: Id, body: GridAreaUpdate, staff: Staff, session: Session, now: Now
+    area_id: Id, body: GridAreaUpdate, staff: CurrentStaff, session: Session, now: Now
 ) -> GridAreaPublic:
     return await service.update_area(session, area_id, body, actor=staff, now=now)

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.intake.applications.clocking import Clocking
-from services.intake.deps import Calendar, Config, CurrentAdmin, Staff
+from services.intake.deps import Calendar, Config, CurrentAdmin, CurrentStaff
 from services.intake.due_changes.service import LoadOutcome, recompute_and_record
 from services.intake.workdays import service
 from services.intake.workdays.models import (
@@ -26,13 +26,13 @@ router = APIRouter(tags=["calendar"])
 
 
 @router.get("/calendar/years", summary="Confirmed years and their source (已确认年度)")
-async def list_years(_staff: Staff, session: Session, calendar: Calendar) -> CalendarYears:
+async def list_years(_staff: CurrentStaff, session: Session, calendar: Calendar) -> CalendarYears:
     return await service.list_years(session, calendar)
 
 
 @router.get("/calendar/years/{year}", summary="One year's days off and make-up days (年度安排)")
 async def get_year(
-    year: int, _staff: Staff, session: Session, calendar: Calendar
+    year: int, _staff: CurrentStaff, session: Session, calendar: Calendar
 ) -> CalendarYearDetail:
     return await service.get_year(session, calendar, year)
 

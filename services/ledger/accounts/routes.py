@@ -13,7 +13,7 @@ from services.ledger.accounts.models import (
     UserPublic,
     UserUpdate,
 )
-from services.ledger.deps import CurrentAdmin, CurrentUser, Reader
+from services.ledger.deps import CurrentAdmin, CurrentOperator, CurrentReader, CurrentUser
 from shared.app import Session, SettingsDep
 from shared.auth import CurrentPrincipal, Role, require_service
 from shared.clock import Now
@@ -89,15 +89,13 @@ async def set_password(
     summary="Active users by unit and role, for other services (通讯录)",
 )
 async def contacts(
-    principal: Reader,
+    _reader: CurrentReader,
+    _operator: CurrentOperator,
     session: Session,
     unit: str | None = None,
     role: Role | None = None,
 ) -> list[UserPublic]:
-    if not principal.is_service and principal.role is not Role.admin:
-        raise Forbidden(
-            "the directory is for administrators and Huodian services", code="admin_required"
-        )
+    """Checked against the directory first (401 for a revoked token), then the role (403)."""
     return await service.directory(session, unit=unit, role=role)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
-from services.ledger.deps import AsOf, CurrentAdmin, Reader
+from services.ledger.deps import AsOf, CurrentAdmin, CurrentReader
 from services.ledger.escalations import service
 from services.ledger.escalations.models import (
     EscalationAck,
@@ -36,7 +36,7 @@ async def set_stale_policy(
     "(更新超期督办源)",
 )
 async def stale_escalation_feed(
-    reader: Reader, session: Session, request: Request, as_of: AsOf, now: Now
+    reader: CurrentReader, session: Session, request: Request, as_of: AsOf, now: Now
 ) -> EscalationFeed:
     require_service(reader, "notify")
     return await service.pending_feed(session, request.app.state.calendar, as_of=as_of, now=now)
@@ -47,7 +47,7 @@ async def stale_escalation_feed(
     summary="Mark escalation steps as queued by notify (督办已发送)",
 )
 async def acknowledge_stale_escalations(
-    body: EscalationAck, reader: Reader, session: Session, now: Now
+    body: EscalationAck, reader: CurrentReader, session: Session, now: Now
 ) -> EscalationAckResult:
     require_service(reader, "notify")
     return EscalationAckResult(

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Query, Response, UploadFile, status
 
-from services.ledger.deps import AsOf, CurrentAdmin, Reader
+from services.ledger.deps import AsOf, CurrentAdmin, CurrentReader
 from services.ledger.escalations.models import EscalationPublic
 from services.ledger.escalations.service import escalations
 from services.ledger.ledgers import importing, service, spreadsheet, why
@@ -38,13 +38,13 @@ class ItemDetail(ItemPublic):
 
 @router.get("/ledgers", summary="All ledgers in use, or with the archived too (任务台账列表)")
 async def list_ledgers(
-    _reader: Reader, session: Session, include_archived: bool = False
+    _reader: CurrentReader, session: Session, include_archived: bool = False
 ) -> list[LedgerPublic]:
     return await service.list_ledgers(session, include_archived=include_archived)
 
 
 @router.get("/ledgers/{code}", summary="One ledger, archived or not (任务台账)")
-async def get_ledger(code: str, _reader: Reader, session: Session) -> LedgerPublic:
+async def get_ledger(code: str, _reader: CurrentReader, session: Session) -> LedgerPublic:
     return await service.get_ledger_public(session, code)
 
 
@@ -138,14 +138,14 @@ async def confirm_import(
     response_class=Response,
 )
 async def export_ledger(
-    code: str, fmt: str, _reader: Reader, session: Session, as_of: AsOf
+    code: str, fmt: str, _reader: CurrentReader, session: Session, as_of: AsOf
 ) -> Response:
     return await spreadsheet.export_ledger(session, code, fmt, as_of=as_of)
 
 
 @router.get("/items", summary="Items with filters (任务事项查询)")
 async def list_items(
-    _reader: Reader,
+    _reader: CurrentReader,
     session: Session,
     as_of: AsOf,
     paging: Paging,
@@ -173,7 +173,9 @@ async def list_items(
 
 
 @router.get("/items/{item_id}", summary="One item with its whole history (事项详情)")
-async def get_item(item_id: Id, _reader: Reader, session: Session, as_of: AsOf) -> ItemDetail:
+async def get_item(
+    item_id: Id, _reader: CurrentReader, session: Session, as_of: AsOf
+) -> ItemDetail:
     item = await service.get_item_public(session, item_id, as_of=as_of)
     return ItemDetail(
         **item.model_dump(),
@@ -183,12 +185,14 @@ async def get_item(item_id: Id, _reader: Reader, session: Session, as_of: AsOf) 
 
 
 @router.get("/items/{item_id}/why", summary="Why an item is overdue or due soon (事项期限说明)")
-async def item_why(item_id: Id, _reader: Reader, session: Session, as_of: AsOf) -> why.ItemWhy:
+async def item_why(
+    item_id: Id, _reader: CurrentReader, session: Session, as_of: AsOf
+) -> why.ItemWhy:
     return await why.item_why(session, item_id, as_of=as_of)
 
 
 @router.get("/units", summary="Responsible units (责任单位)")
-async def list_units(_reader: Reader, session: Session) -> list[UnitPublic]:
+async def list_units(_reader: CurrentReader, session: Session) -> list[UnitPublic]:
     return [
         UnitPublic(id=u.id, name=u.name)
         for u in await service.list_units(session)
@@ -198,14 +202,14 @@ async def list_units(_reader: Reader, session: Session) -> list[UnitPublic]:
 
 @router.get("/units/{unit_id}/dashboard", summary="A unit's dashboard (单位看板)")
 async def unit_dashboard(
-    unit_id: Id, _reader: Reader, session: Session, as_of: AsOf, ledger: str | None = None
+    unit_id: Id, _reader: CurrentReader, session: Session, as_of: AsOf, ledger: str | None = None
 ) -> UnitDashboard:
     return await service.unit_dashboard(session, unit_id, as_of=as_of, ledger_code=ledger)
 
 
 @router.get("/ranking", summary="Units ranked by overdue and stale items (通报排名)")
 async def ranking(
-    _reader: Reader,
+    _reader: CurrentReader,
     session: Session,
     as_of: AsOf,
     ledger: str | None = None,
@@ -218,7 +222,7 @@ async def ranking(
 
 @router.get("/feed/deadlines", summary="Items due soon or overdue, for notify (临期逾期提醒源)")
 async def deadline_feed(
-    reader: Reader,
+    reader: CurrentReader,
     session: Session,
     as_of: AsOf,
     within_days: Annotated[int, Query(ge=0, le=365)] = 7,

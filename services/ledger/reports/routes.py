@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
 
-from services.ledger.deps import AsOf, Reader
+from services.ledger.deps import AsOf, CurrentReader
 from services.ledger.reports.service import LedgerReport, ReportKind, build_report
 from services.ledger.reports.xlsx import report_xlsx
 from shared.app import Session
@@ -26,7 +26,7 @@ async def get_report(
     code: str,
     kind: ReportKind,
     year: Annotated[int, Query(ge=2000, le=2100)],
-    _reader: Reader,
+    _reader: CurrentReader,
     session: Session,
     today: AsOf,
     now: Now,

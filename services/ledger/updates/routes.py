@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, File, Form, Response, UploadFile, status
 from fastapi.responses import JSONResponse
 
-from services.ledger.deps import CurrentUser, Reader
+from services.ledger.deps import CurrentReader, CurrentUser
 from services.ledger.updates import service
 from services.ledger.updates.idempotency import RETENTION_HOURS, IdempotencyRecord
 from services.ledger.updates.models import StatusUpdatePublic, TaskStatus
@@ -84,7 +84,9 @@ async def post_update(
 
 
 @router.get("/items/{item_id}/updates", summary="An item's updates, oldest first (进展记录)")
-async def list_updates(item_id: Id, _reader: Reader, session: Session) -> list[StatusUpdatePublic]:
+async def list_updates(
+    item_id: Id, _reader: CurrentReader, session: Session
+) -> list[StatusUpdatePublic]:
     return await service.history(session, item_id)
 
 
@@ -94,7 +96,7 @@ async def list_updates(item_id: Id, _reader: Reader, session: Session) -> list[S
     response_class=Response,
 )
 async def download_evidence(
-    item_id: Id, evidence_id: Id, _reader: Reader, session: Session
+    item_id: Id, evidence_id: Id, _reader: CurrentReader, session: Session
 ) -> Response:
     evidence = await service.get_evidence(session, item_id, evidence_id)
     return attachment(evidence.content, evidence.content_type, evidence.filename)

@@ -17,8 +17,8 @@ from services.ledger.accounts.models import User, UserCreate, UserUpdate
 from services.ledger.ledgers import importing, spreadsheet
 from services.ledger.ledgers import service as ledgers
 from services.ledger.ledgers.models import LedgerArchive
-from services.ledger.web.routes import MESSAGES, _page, _settings, _signed_in
-from shared.app import Session
+from services.ledger.web.routes import MESSAGES, _page, _signed_in
+from shared.app import Session, SettingsDep
 from shared.auth import Role
 from shared.clock import Now
 from shared.errors import Forbidden, HuodianError, validation_message
@@ -120,6 +120,7 @@ async def _undo(session: Session, user: User) -> None:
 async def add_user(
     request: Request,
     session: Session,
+    settings: SettingsDep,
     now: Now,
     csrf: Annotated[str, Form()],
     username: Annotated[str, Form(max_length=200)],
@@ -136,7 +137,7 @@ async def add_user(
     form = {"username": username, "display_name": display_name, "role": role, "units": units}
     form["email"] = email
     try:
-        check_csrf(_settings(request), token, csrf)
+        check_csrf(settings, token, csrf)
         data = UserCreate(
             username=username,
             display_name=display_name,
@@ -159,6 +160,7 @@ async def add_user(
 async def change_user(
     request: Request,
     session: Session,
+    settings: SettingsDep,
     username: str,
     csrf: Annotated[str, Form()],
     units: Annotated[str, Form(max_length=5000)] = "",
@@ -170,7 +172,7 @@ async def change_user(
         return found
     user, token = found
     try:
-        check_csrf(_settings(request), token, csrf)
+        check_csrf(settings, token, csrf)
         if username == user.username and not active:
             raise Forbidden("an administrator may not disable themself", code="cannot_disable_self")
         target = await accounts.get_user_by_name(session, username)
@@ -214,6 +216,7 @@ async def ledgers_page(request: Request, session: Session, saved: str = "") -> R
 async def archive_ledger(
     request: Request,
     session: Session,
+    settings: SettingsDep,
     now: Now,
     code: str,
     csrf: Annotated[str, Form()],
@@ -224,7 +227,7 @@ async def archive_ledger(
         return found
     user, token = found
     try:
-        check_csrf(_settings(request), token, csrf)
+        check_csrf(settings, token, csrf)
         why = LedgerArchive(reason=reason.strip())
         await ledgers.archive_ledger(session, code, by=user.username, reason=why.reason, now=now)
     except ValidationError as exc:
@@ -239,14 +242,18 @@ async def archive_ledger(
 
 @router.post("/ledgers/{code}/restore", response_model=None)
 async def restore_ledger(
-    request: Request, session: Session, code: str, csrf: Annotated[str, Form()]
+    request: Request,
+    session: Session,
+    settings: SettingsDep,
+    code: str,
+    csrf: Annotated[str, Form()],
 ) -> Response:
     found = await _admin(request, session)
     if isinstance(found, Response):
         return found
     user, token = found
     try:
-        check_csrf(_settings(request), token, csrf)
+        check_csrf(settings, token, csrf)
         await ledgers.restore_ledger(session, code)
     except HuodianError as exc:
         await _undo(session, user)
@@ -259,6 +266,7 @@ async def restore_ledger(
 async def preview_import(
     request: Request,
     session: Session,
+    settings: SettingsDep,
     now: Now,
     csrf: Annotated[str, Form()],
     file: Annotated[UploadFile, File()],
@@ -277,7 +285,7 @@ async def preview_import(
     form = {"code": code, "name": name, "issuer": issuer, "document_no": document_no}
     form["plan_end"] = plan_end
     try:
-        check_csrf(_settings(request), token, csrf)
+        check_csrf(settings, token, csrf)
         draft = importing.LedgerDraft(
             code=code.strip(),
             name=name.strip(),
@@ -307,6 +315,7 @@ async def preview_import(
 async def confirm_import(
     request: Request,
     session: Session,
+    settings: SettingsDep,
     now: Now,
     csrf: Annotated[str, Form()],
     token: Annotated[str, Form(max_length=200)],
@@ -317,7 +326,7 @@ async def confirm_import(
         return found
     user, session_token = found
     try:
-        check_csrf(_settings(request), session_token, csrf)
+        check_csrf(settings, session_token, csrf)
         await importing.confirm_import(session, token, admin=user.username, now=now)
     except HuodianError as exc:
         await _undo(session, user)

@@ -20,7 +20,7 @@ from services.ledger.ledgers import service as ledgers
 from services.ledger.ledgers.why import explain_item, plan_of
 from services.ledger.updates import service as updates
 from services.ledger.updates.models import STATUS_LABELS, TaskStatus
-from shared.app import Session
+from shared.app import Session, SettingsDep
 from shared.auth import Role
 from shared.calendar import beijing_date
 from shared.clock import Now
@@ -28,7 +28,6 @@ from shared.downloads import attachment
 from shared.errors import HuodianError, Unauthorized
 from shared.pagination import MAX_LIMIT, PageParams
 from shared.ratelimit import RateLimited, client_address
-from shared.settings import Settings
 from shared.validation import Id
 from shared.web.navigation import safe_next, start_url
 from shared.web.pages import SHARED_TEMPLATES, Person, render, templates_for, to_sign_in
@@ -48,11 +47,6 @@ MESSAGES = {
     "evidence_empty": "佐证材料不能是空文件。",
     "too_many_files": "每次最多上传10个佐证材料。",
 }
-
-
-def _settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
 
 
 async def _signed_in(request: Request, session: Session) -> tuple[User, str] | None:
@@ -88,6 +82,7 @@ async def login_form(request: Request, next: str = "") -> HTMLResponse:
 async def login(
     request: Request,
     session: Session,
+    settings: SettingsDep,
     username: Annotated[str, Form()],
     password: Annotated[str, Form()],
     now: Now,
@@ -114,20 +109,22 @@ async def login(
             username=username,
             next=safe_next(request, next),
         )
-    token = await accounts.token_for(session, _settings(request), user, now=now)
+    token = await accounts.token_for(session, settings, user, now=now)
     # One sign-in for the pages of all three services (shared.web.session).
     response = RedirectResponse(safe_next(request, next) or start_url(request), status_code=303)
-    keep_session(response, _settings(request), token)
+    keep_session(response, settings, token)
     return response
 
 
 @router.post("/logout", response_model=None)
-async def logout(request: Request, session: Session, csrf: Annotated[str, Form()] = "") -> Response:
+async def logout(
+    request: Request, session: Session, settings: SettingsDep, csrf: Annotated[str, Form()] = ""
+) -> Response:
     """Sign out: the cookie goes, and the token in it is revoked on every service
     (accounts.sign_out). Only the sign-out form of one's own page (its CSRF token) revokes; a
     post without it just drops the cookie, so another site cannot end one's other sign-ins."""
     found = await signed_in_person(request)
-    if found is not None and csrf_ok(_settings(request), found[1], csrf):
+    if found is not None and csrf_ok(settings, found[1], csrf):
         with contextlib.suppress(Unauthorized):  # already revoked: nothing left to end
             await accounts.sign_out(session, found[0])
     response = RedirectResponse(f"{request.scope.get('root_path', '')}/ui/login", 303)
@@ -245,6 +242,7 @@ async def item_detail(
 async def post_update(
     request: Request,
     session: Session,
+    settings: SettingsDep,
     item_id: Id,
     now: Now,
     csrf: Annotated[str, Form()],
@@ -267,7 +265,7 @@ async def post_update(
         if f.filename  # a form with no file chosen sends one empty part
     ]
     try:
-        check_csrf(_settings(request), token, csrf)
+        check_csrf(settings, token, csrf)
         await updates.post_update(
             session,
             user,

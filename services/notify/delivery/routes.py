@@ -6,7 +6,7 @@ from fastapi import APIRouter
 
 from services.notify.delivery import fallbacks
 from services.notify.delivery.fallbacks import FallbackPublic, FallbackSet
-from services.notify.deps import Admin, Operator
+from services.notify.deps import CurrentAdmin, CurrentOperator
 from shared.app import Session
 from shared.clock import Now
 
@@ -14,7 +14,7 @@ router = APIRouter(tags=["delivery"])
 
 
 @router.get("/delivery/fallbacks", summary="Fallback channels per message type (备用渠道)")
-async def list_fallbacks(_operator: Operator, session: Session) -> list[FallbackPublic]:
+async def list_fallbacks(_operator: CurrentOperator, session: Session) -> list[FallbackPublic]:
     return await fallbacks.list_fallbacks(session)
 
 
@@ -23,6 +23,6 @@ async def list_fallbacks(_operator: Operator, session: Session) -> list[Fallback
     summary="Set a message type's fallback channels (设置备用渠道)",
 )
 async def set_fallbacks(
-    admin: Admin, session: Session, now: Now, kind: str, body: FallbackSet
+    admin: CurrentAdmin, session: Session, now: Now, kind: str, body: FallbackSet
 ) -> FallbackPublic:
     return await fallbacks.set_fallbacks(session, kind, body, by=admin.subject, now=now)

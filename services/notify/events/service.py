@@ -35,10 +35,10 @@ from services.notify.events.models import (
     SubmittedEventData,
 )
 from services.notify.messages.models import Channel, DeliveryWindow, MessageState
-from services.notify.messages.service import NewMessage, enqueue
+from services.notify.messages.service import NewMessage, enqueue, unresolved_message
 from services.notify.subscribers.models import Subscriber, SubscriberFields, SubscriberSource
 from services.notify.subscribers.service import upsert
-from services.notify.templates.service import templates
+from services.notify.templates.service import Rendered, templates
 from shared.db import insert_ignore
 from shared.errors import FieldError, NotFound, Unprocessable
 from shared.events import Event, EventReceipt, open_query_code
@@ -121,8 +121,11 @@ async def _stage_messages(
     context = {**data.model_dump(mode="json"), "reached_unit": reached_unit}
     messages: list[NewMessage] = []
 
+    def rendered(role: str) -> Rendered:
+        return templates().render(kind, Channel.email, {**context, "recipient_role": role})
+
     def message(role: str, recipient: str, error: str | None = None) -> NewMessage:
-        text = templates().render(kind, Channel.email, {**context, "recipient_role": role})
+        text = rendered(role)
         return NewMessage(
             dedup_key=f"event:{event.id}:{recipient}:email",
             kind=kind,
@@ -144,10 +147,13 @@ async def _stage_messages(
     messages.extend(message("supervisor", s["email"]) for s in reachable)
     if not reachable:
         messages.append(
-            message(
+            unresolved_message(
+                data.supervising_unit,
                 "supervisor",
-                f"unit:{data.supervising_unit}",
-                f"no active supervisor with an email is bound to unit '{data.supervising_unit}'",
+                dedup_key=f"event:{event.id}:unit:{data.supervising_unit}:email",
+                kind=kind,
+                text=rendered("supervisor"),
+                window=window,
             )
         )
     return messages
@@ -164,6 +170,9 @@ async def _due_changed_messages(
     )
     context = {**data.model_dump(mode="json"), "reached_unit": reached_unit}
 
+    def rendered(role: str, channel: Channel) -> Rendered:
+        return templates().render(DUE_CHANGED_KIND, channel, {**context, "recipient_role": role})
+
     def message(
         role: str,
         channel: Channel,
@@ -171,7 +180,7 @@ async def _due_changed_messages(
         window: DeliveryWindow,
         error: str | None = None,
     ) -> NewMessage:
-        text = templates().render(DUE_CHANGED_KIND, channel, {**context, "recipient_role": role})
+        text = rendered(role, channel)
         return NewMessage(
             dedup_key=f"event:{event.id}:{recipient}:{channel.value}",
             kind=DUE_CHANGED_KIND,
@@ -202,12 +211,13 @@ async def _due_changed_messages(
     messages.extend(message("unit", Channel.email, h["email"], staff_window) for h in reachable)
     if not reachable:
         messages.append(
-            message(
-                "unit",
-                Channel.email,
-                f"unit:{data.unit}",
-                staff_window,
-                f"no active dept_head with an email is bound to unit '{data.unit}'",
+            unresolved_message(
+                data.unit,
+                "dept_head",
+                dedup_key=f"event:{event.id}:unit:{data.unit}:email",
+                kind=DUE_CHANGED_KIND,
+                text=rendered("unit", Channel.email),
+                window=staff_window,
             )
         )
     customer = DeliveryWindow.waking_hours
@@ -262,27 +272,26 @@ async def _portal_submitted_messages(
         "reached_unit": reached_unit,
     }
     text = templates().render(PORTAL_SUBMITTED_KIND, Channel.email, context)
-    notice = NewMessage(
-        dedup_key=f"event:{event.id}:unit:{data.unit}:unresolved",
-        kind=PORTAL_SUBMITTED_KIND,
-        channel=Channel.email,
-        recipient=f"unit:{data.unit}",
-        subject=text.subject,
-        body=text.body,
-        window=window,
-        state=MessageState.dead,
-        last_error=f"no active clerk with an email is bound to unit '{data.unit}'",
-    )
     if not clerks:
-        return [notice]
+        return [
+            unresolved_message(
+                data.unit,
+                "clerk",
+                dedup_key=f"event:{event.id}:unit:{data.unit}:unresolved",
+                kind=PORTAL_SUBMITTED_KIND,
+                text=text,
+                window=window,
+            )
+        ]
     return [
-        notice.model_copy(
-            update={
-                "dedup_key": f"event:{event.id}:{c['email']}:email",
-                "recipient": c["email"],
-                "state": MessageState.queued,
-                "last_error": None,
-            }
+        NewMessage(
+            dedup_key=f"event:{event.id}:{c['email']}:email",
+            kind=PORTAL_SUBMITTED_KIND,
+            channel=Channel.email,
+            recipient=c["email"],
+            subject=text.subject,
+            body=text.body,
+            window=window,
         )
         for c in clerks
     ]

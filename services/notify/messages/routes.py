@@ -10,7 +10,7 @@ from services.notify.delivery.fallbacks import MessageDetail, chain_of
 from services.notify.delivery.models import ChannelHealthPublic
 from services.notify.delivery.service import channel_health
 from services.notify.delivery.worker import DeliveryRound, deliver_due
-from services.notify.deps import Operator
+from services.notify.deps import CurrentOperator
 from services.notify.messages import service
 from services.notify.messages.models import Channel, MessagePublic, MessageState
 from services.notify.messages.service import MessageFilter, MessagePage, ResendResult
@@ -25,7 +25,7 @@ router = APIRouter(tags=["messages"])
 
 @router.get("/messages", summary="Queued, sent, failed and dead messages (消息记录)")
 async def messages(
-    operator: Operator,
+    operator: CurrentOperator,
     session: Session,
     where: Annotated[MessageFilter, Query()],
     paging: Paging,
@@ -38,7 +38,7 @@ async def messages(
 
 @router.get("/messages/dead", summary="Dead letters: messages that could not be sent (死信)")
 async def dead_letters(
-    operator: Operator,
+    operator: CurrentOperator,
     session: Session,
     paging: Paging,
     kind: str | None = None,
@@ -53,7 +53,7 @@ async def dead_letters(
 
 @router.post("/messages/dead/resend", summary="Re-send every dead letter of a kind (批量重发)")
 async def resend_dead(
-    _operator: Operator,
+    _operator: CurrentOperator,
     session: Session,
     now: Now,
     kind: str | None = None,
@@ -66,7 +66,7 @@ async def resend_dead(
     "/messages/{message_id}",
     summary="One message, its attempts, receipts and fallbacks (消息详情与投递链)",
 )
-async def message(operator: Operator, session: Session, message_id: Id) -> MessageDetail:
+async def message(operator: CurrentOperator, session: Session, message_id: Id) -> MessageDetail:
     found = await service.get_message(session, message_id)
     detail = MessageDetail.model_validate(
         {
@@ -78,7 +78,9 @@ async def message(operator: Operator, session: Session, message_id: Id) -> Messa
 
 
 @router.post("/messages/{message_id}/resend", summary="Re-send a dead or failed message (重发)")
-async def resend(operator: Operator, session: Session, message_id: Id, now: Now) -> MessagePublic:
+async def resend(
+    operator: CurrentOperator, session: Session, message_id: Id, now: Now
+) -> MessagePublic:
     found = await service.resend(session, message_id, now=now)
     return masked_unless(
         MessagePublic.model_validate(found, from_attributes=True), operator.is_service
@@ -86,7 +88,7 @@ async def resend(operator: Operator, session: Session, message_id: Id, now: Now)
 
 
 @router.post("/delivery/run", summary="Deliver due messages now, one round (立即投递)")
-async def run_delivery(_operator: Operator, request: Request, now: Now) -> DeliveryRound:
+async def run_delivery(_operator: CurrentOperator, request: Request, now: Now) -> DeliveryRound:
     state = request.app.state
     return await deliver_due(
         state.engine,
@@ -100,6 +102,6 @@ async def run_delivery(_operator: Operator, request: Request, now: Now) -> Deliv
 
 @router.get("/delivery/channels", summary="Each channel: down or up, messages waiting (渠道状态)")
 async def channels(
-    _operator: Operator, session: Session, request: Request
+    _operator: CurrentOperator, session: Session, request: Request
 ) -> list[ChannelHealthPublic]:
     return await channel_health(session, request.app.state.channels.senders.keys())

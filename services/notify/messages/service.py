@@ -17,6 +17,7 @@ from services.notify.messages.models import (
     MessagePublic,
     MessageState,
 )
+from services.notify.templates.service import Rendered
 from shared.db import insert_ignore
 from shared.errors import Conflict, NotFound
 from shared.logs import current_request_id
@@ -36,6 +37,25 @@ class NewMessage(SQLModel):
     last_error: str | None = None
     subscriber_id: int | None = None
     outage_id: int | None = None
+
+
+def unresolved_message(
+    unit: str, nobody: str, *, dedup_key: str, kind: str, text: Rendered, window: DeliveryWindow
+) -> NewMessage:
+    """The email nobody at ``unit`` can be sent (no active ``nobody``, e.g. "clerk", with an
+    email is bound to it): stored dead, to ``unit:<name>``, so the failure shows in the
+    delivery log (投递记录) instead of vanishing."""
+    return NewMessage(
+        dedup_key=dedup_key,
+        kind=kind,
+        channel=Channel.email,
+        recipient=f"unit:{unit}",
+        subject=text.subject,
+        body=text.body,
+        window=window,
+        state=MessageState.dead,
+        last_error=f"no active {nobody} with an email is bound to unit '{unit}'",
+    )
 
 
 class MessageFilter(SQLModel):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, BackgroundTasks, Request, status
 
-from services.notify.deps import Admin, Dispatcher, Hours, NotifyConfig
+from services.notify.deps import Config, CurrentAdmin, CurrentDispatcher, Hours
 from services.notify.messages.models import Channel, MessageState
 from services.notify.messages.service import MessageFilter, MessagePage, list_messages
 from services.notify.outages import service
@@ -40,7 +40,7 @@ def _wake_worker(request: Request, background: BackgroundTasks) -> None:
 @router.post("/outages", status_code=status.HTTP_201_CREATED, summary="Record an outage (登记停电)")
 async def create_outage(
     body: OutageCreate,
-    staff: Dispatcher,
+    staff: CurrentDispatcher,
     session: Session,
     hours: Hours,
     request: Request,
@@ -55,7 +55,7 @@ async def create_outage(
 
 @router.get("/outages", summary="Outages, newest first (停电列表)")
 async def list_outages(
-    staff: Dispatcher,
+    staff: CurrentDispatcher,
     session: Session,
     paging: Paging,
     state: OutageState | None = None,
@@ -72,7 +72,7 @@ async def list_outages(
 
 
 @router.get("/outages/{outage_id}", summary="An outage with its changes and deliveries")
-async def get_outage(staff: Dispatcher, session: Session, outage_id: Id) -> OutagePublic:
+async def get_outage(staff: CurrentDispatcher, session: Session, outage_id: Id) -> OutagePublic:
     return await service.to_public(
         session, await outage_for(session, outage_id, staff), viewer=staff
     )
@@ -83,7 +83,7 @@ async def get_outage(staff: Dispatcher, session: Session, outage_id: Id) -> Outa
     summary="Hand an outage to a unit (指定所属单位; administrators)",
 )
 async def assign_unit(
-    outage_id: Id, body: UnitAssignment, admin: Admin, session: Session
+    outage_id: Id, body: UnitAssignment, admin: CurrentAdmin, session: Session
 ) -> OutagePublic:
     outage = await service.assign_unit(session, outage_id, body.unit)
     return await service.to_public(session, outage, viewer=admin)
@@ -94,7 +94,7 @@ async def assign_unit(
     summary="Customers also cut by other outages nearby in time (一停多用 预警)",
 )
 async def repeat_warning(
-    staff: Dispatcher, session: Session, config: NotifyConfig, outage_id: Id
+    staff: CurrentDispatcher, session: Session, config: Config, outage_id: Id
 ) -> RepeatWarning:
     outage = await outage_for(session, outage_id, staff)
     return await service.repeat_warning(session, outage, config.repeat_window_days)
@@ -104,9 +104,9 @@ async def repeat_warning(
 async def announce(
     outage_id: Id,
     body: Announcement,
-    staff: Dispatcher,
+    staff: CurrentDispatcher,
     session: Session,
-    config: NotifyConfig,
+    config: Config,
     hours: Hours,
     request: Request,
     background: BackgroundTasks,
@@ -124,7 +124,7 @@ async def announce(
 async def start(
     outage_id: Id,
     body: Moment,
-    staff: Dispatcher,
+    staff: CurrentDispatcher,
     session: Session,
     hours: Hours,
     request: Request,
@@ -141,7 +141,7 @@ async def start(
 async def change_etr(
     outage_id: Id,
     body: EtrChange,
-    staff: Dispatcher,
+    staff: CurrentDispatcher,
     session: Session,
     hours: Hours,
     request: Request,
@@ -160,7 +160,7 @@ async def change_etr(
 async def progress(
     outage_id: Id,
     body: ProgressNote,
-    staff: Dispatcher,
+    staff: CurrentDispatcher,
     session: Session,
     hours: Hours,
     request: Request,
@@ -177,7 +177,7 @@ async def progress(
 async def restore(
     outage_id: Id,
     body: Moment,
-    staff: Dispatcher,
+    staff: CurrentDispatcher,
     session: Session,
     hours: Hours,
     request: Request,
@@ -196,7 +196,7 @@ async def restore(
 async def cancel(
     outage_id: Id,
     body: Cancellation,
-    staff: Dispatcher,
+    staff: CurrentDispatcher,
     session: Session,
     hours: Hours,
     request: Request,
@@ -211,7 +211,7 @@ async def cancel(
 
 @router.get("/outages/{outage_id}/messages", summary="Delivery log of an outage (投递记录)")
 async def outage_messages(
-    staff: Dispatcher,
+    staff: CurrentDispatcher,
     session: Session,
     outage_id: Id,
     paging: Paging,

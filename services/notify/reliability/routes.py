@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response, status
 
-from services.notify.deps import Operator
+from services.notify.deps import CurrentOperator
 from services.notify.reliability import service
 from services.notify.reliability.models import OfficialCountIn, OfficialCountPublic
 from services.notify.reliability.service import ReliabilityReport, Targets, reliability, targets
@@ -67,7 +67,7 @@ async def set_official_count(
     year: Year,
     area_class: AreaClass,
     body: OfficialCountIn,
-    staff: Operator,
+    staff: CurrentOperator,
     session: Session,
     now: Now,
 ) -> OfficialCountPublic:
@@ -83,7 +83,7 @@ async def set_official_count(
     summary="Drop an official figure; the count from the subscribers applies again",
 )
 async def remove_official_count(
-    year: Year, area_class: AreaClass, _staff: Operator, session: Session
+    year: Year, area_class: AreaClass, _staff: CurrentOperator, session: Session
 ) -> Response:
     await service.remove_official_count(session, year, area_class)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

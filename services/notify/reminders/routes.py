@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 
-from services.notify.deps import Hours, Operator
+from services.notify.deps import CurrentOperator, Hours
 from services.notify.reminders.reports import ReportReminderRun, queue_report_reminders
 from services.notify.reminders.service import ReminderRun, queue_ledger_reminders
 from services.notify.reminders.stale import StaleEscalationRun, run_stale_escalations
@@ -23,7 +23,7 @@ router = APIRouter(tags=["reminders"])
     summary="Queue today's ledger deadline reminders (生成任务到期提醒)",
 )
 async def run_ledger_reminders(
-    _operator: Operator,
+    _operator: CurrentOperator,
     session: Session,
     client: Client,
     hours: Hours,
@@ -48,7 +48,7 @@ async def run_ledger_reminders(
     summary="Queue reminders of the half-year and annual reports due soon (报送提醒)",
 )
 async def run_report_reminders(
-    _operator: Operator,
+    _operator: CurrentOperator,
     session: Session,
     client: Client,
     hours: Hours,
@@ -73,7 +73,7 @@ async def run_report_reminders(
     summary="Escalate ledger items with no status post for too long (更新超期督办)",
 )
 async def run_stale_item_escalations(
-    _operator: Operator,
+    _operator: CurrentOperator,
     client: Client,
     hours: Hours,
     request: Request,

@@ -18,8 +18,8 @@ from typing import Any
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.notify.delivery.windows import DeliveryHours
-from services.notify.messages.models import Channel, DeliveryWindow, MessageState
-from services.notify.messages.service import NewMessage
+from services.notify.messages.models import Channel, DeliveryWindow
+from services.notify.messages.service import NewMessage, unresolved_message
 from services.notify.reminders.outcome import ReminderOutcome, enqueue_reminders
 from services.notify.templates.service import templates
 from shared.calendar import WorkingCalendar
@@ -86,16 +86,13 @@ def _message_for(
     if reached_unit != unit["name"]:
         key = f"{key}:unit-{unit['id']}"
     if head is None:
-        return NewMessage(
+        return unresolved_message(
+            unit["name"],
+            "department head",
             dedup_key=f"{key}:unit-{unit['id']}:unresolved",
             kind=LEDGER_REMINDER,
-            channel=Channel.email,
-            recipient=f"unit:{unit['name']}",
-            subject=text.subject,
-            body=text.body,
+            text=text,
             window=window,
-            state=MessageState.dead,
-            last_error=f"no active department head with an email is bound to unit '{unit['name']}'",
         )
     return NewMessage(
         dedup_key=f"{key}:{head['email']}:email",

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 from sqlalchemy import select
 from sqlmodel import Field, SQLModel
 
-from services.notify.deps import Operator
+from services.notify.deps import CurrentOperator
 from services.notify.scheduler.models import scheduled_jobs
 from services.notify.scheduler.runs import recent_runs
 from shared.app import Session
@@ -46,7 +46,7 @@ class SchedulerState(SQLModel):
 
 @router.get("/scheduler", summary="Scheduled jobs and whether this replica runs them")
 async def scheduler_state(
-    _operator: Operator, session: Session, request: Request
+    _operator: CurrentOperator, session: Session, request: Request
 ) -> SchedulerState:
     scheduler = request.app.state.scheduler
     rows = await fetch_all(

@@ -10,7 +10,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, File, Query, Request, Response, UploadFile, status
 
-from services.notify.deps import Dispatcher
+from services.notify.deps import CurrentDispatcher
 from services.notify.messages.models import Channel, MessageState
 from services.notify.messages.service import MessageFilter, MessagePage, list_messages
 from services.notify.outages.service import sees_notes_whole
@@ -24,12 +24,11 @@ from services.notify.subscribers.models import (
     SubscriberPublic,
     SubscriberUpdate,
 )
-from shared.app import Outbound, Session
+from shared.app import Outbound, Session, SettingsDep
 from shared.clock import Now
 from shared.errors import Unprocessable
 from shared.masking import masked_unless
 from shared.pagination import Paging
-from shared.settings import Settings
 from shared.validation import Day, Id
 from shared.vocab import AreaClass
 
@@ -38,7 +37,11 @@ router = APIRouter(tags=["subscribers"])
 
 @router.post("/subscribers", status_code=status.HTTP_201_CREATED, summary="Subscribe (新增)")
 async def create_subscriber(
-    body: SubscriberCreate, _staff: Dispatcher, session: Session, outbound: Outbound, now: Now
+    body: SubscriberCreate,
+    _staff: CurrentDispatcher,
+    session: Session,
+    outbound: Outbound,
+    now: Now,
 ) -> SubscriberPublic:
     created = await service.create(session, body, outbound=outbound, now=now)
     return await service.to_public(session, created)
@@ -46,7 +49,7 @@ async def create_subscriber(
 
 @router.get("/subscribers", summary="Subscribers by supply location (订阅用户列表)")
 async def list_subscribers(
-    _staff: Dispatcher,
+    _staff: CurrentDispatcher,
     session: Session,
     paging: Paging,
     feeder: str | None = None,
@@ -70,8 +73,9 @@ async def list_subscribers(
     summary="Import subscribers from CSV/XLSX, in the background (批量导入)",
 )
 async def import_subscribers(
-    staff: Dispatcher,
+    staff: CurrentDispatcher,
     session: Session,
+    settings: SettingsDep,
     request: Request,
     background: BackgroundTasks,
     now: Now,
@@ -81,7 +85,6 @@ async def import_subscribers(
     suffix = Path(filename).suffix.lower()
     if suffix not in importing.SUFFIXES:
         raise Unprocessable("import a .csv or .xlsx file", code="unsupported_file_type")
-    settings: Settings = request.app.state.settings
     folder = settings.var_dir / "imports"
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{uuid.uuid4().hex}{suffix}"
@@ -112,21 +115,21 @@ async def import_subscribers(
 
 @router.get("/subscribers/imports/{import_id}", summary="An import's progress and row errors")
 async def import_progress(
-    _staff: Dispatcher, session: Session, import_id: Id
+    _staff: CurrentDispatcher, session: Session, import_id: Id
 ) -> SubscriberImportPublic:
     return importing.to_public(await importing.get_import(session, import_id))
 
 
 @router.get("/subscribers/{subscriber_id}", summary="One subscriber (订阅用户)")
 async def get_subscriber(
-    _staff: Dispatcher, session: Session, subscriber_id: Id
+    _staff: CurrentDispatcher, session: Session, subscriber_id: Id
 ) -> SubscriberPublic:
     return await service.to_public(session, await service.get(session, subscriber_id))
 
 
 @router.patch("/subscribers/{subscriber_id}", summary="Change contact points or location")
 async def update_subscriber(
-    _staff: Dispatcher,
+    _staff: CurrentDispatcher,
     session: Session,
     outbound: Outbound,
     subscriber_id: Id,
@@ -139,7 +142,7 @@ async def update_subscriber(
 
 @router.put("/subscribers/{subscriber_id}/preferences", summary="Opt-outs per type (退订设置)")
 async def set_preferences(
-    _staff: Dispatcher, session: Session, subscriber_id: Id, body: Preferences
+    _staff: CurrentDispatcher, session: Session, subscriber_id: Id, body: Preferences
 ) -> SubscriberPublic:
     subscriber = await service.set_preferences(session, subscriber_id, body.opt_outs)
     return await service.to_public(session, subscriber)
@@ -153,7 +156,7 @@ async def set_preferences(
     "with `served_until` so past years' customers served (服务户数) do not change.",
 )
 async def delete_subscriber(
-    _staff: Dispatcher,
+    _staff: CurrentDispatcher,
     session: Session,
     subscriber_id: Id,
     now: Now,
@@ -167,7 +170,7 @@ async def delete_subscriber(
 
 @router.get("/subscribers/{subscriber_id}/messages", summary="Delivery log (投递记录)")
 async def subscriber_messages(
-    staff: Dispatcher,
+    staff: CurrentDispatcher,
     session: Session,
     subscriber_id: Id,
     paging: Paging,

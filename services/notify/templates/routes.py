@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter
 from sqlmodel import Field, SQLModel
 
-from services.notify.deps import Operator
+from services.notify.deps import CurrentOperator
 from services.notify.messages.models import Channel
 from services.notify.templates.service import Rendered, TemplateInfo, templates
 
@@ -29,13 +29,13 @@ class Preview(Rendered):
 
 
 @router.get("/templates", summary="Message types and their templates per channel (消息模板)")
-async def list_templates(_operator: Operator) -> list[TemplateInfo]:
+async def list_templates(_operator: CurrentOperator) -> list[TemplateInfo]:
     shipped = templates()
     return [shipped.info(kind) for kind in shipped.kinds()]
 
 
 @router.post("/templates/{kind}/preview", summary="Render a template (模板预览)")
-async def preview(_operator: Operator, kind: str, body: PreviewRequest) -> Preview:
+async def preview(_operator: CurrentOperator, kind: str, body: PreviewRequest) -> Preview:
     shipped = templates()
     data = body.data if body.data is not None else shipped.sample(kind)
     rendered = shipped.render(kind, body.channel, data)

@@ -17,7 +17,7 @@ from pydantic import ValidationError
 
 from services.notify.delivery.fallbacks import chain_of
 from services.notify.delivery.service import channel_health
-from services.notify.deps import Hours, NotifyConfig
+from services.notify.deps import Config, Hours
 from services.notify.messages import service as messages
 from services.notify.messages.models import Channel, MessagePublic, MessageState
 from services.notify.messages.service import MessageFilter, delivery_counts
@@ -37,7 +37,7 @@ from services.notify.outages.models import (
 )
 from services.notify.reliability.service import reliability, targets
 from services.notify.templates.service import templates as shipped_templates
-from shared.app import Session
+from shared.app import Session, SettingsDep
 from shared.auth import Principal, Role
 from shared.calendar import BEIJING, beijing_date
 from shared.clock import Now
@@ -51,7 +51,7 @@ from shared.web.session import check_csrf
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
 templates = templates_for(Path(__file__).parent / "templates")
-# The roles of the outage API (services.notify.deps.Dispatcher).
+# The roles of the outage API (services.notify.deps.CurrentDispatcher).
 STAFF = (Role.dispatcher, Role.admin)
 CHANNEL_LABELS = {
     Channel.email: "邮件",
@@ -168,7 +168,7 @@ async def outages(request: Request, session: Session) -> Response:
 async def _outage_page(
     request: Request,
     session: Session,
-    config: NotifyConfig,
+    config: Config,
     principal: Principal,
     person: Person,
     outage_id: int,
@@ -228,6 +228,7 @@ def _new_page(
 async def create_outage(
     request: Request,
     session: Session,
+    settings: SettingsDep,
     hours: Hours,
     now: Now,
     background: BackgroundTasks,
@@ -254,7 +255,7 @@ async def create_outage(
         "unit": unit,
     }
     try:
-        check_csrf(request.app.state.settings, person.token, csrf)
+        check_csrf(settings, person.token, csrf)
         data = OutageCreate.model_validate(
             {
                 "kind": kind,
@@ -282,7 +283,7 @@ async def create_outage(
 async def outage_detail(
     request: Request,
     session: Session,
-    config: NotifyConfig,
+    config: Config,
     outage_id: Id,
     done: Action | None = None,
 ) -> Response:
@@ -321,7 +322,7 @@ def _refused(
 async def _act(
     action: Action,
     session: Session,
-    config: NotifyConfig,
+    config: Config,
     hours: Hours,
     now: Now,
     principal: Principal,
@@ -362,7 +363,8 @@ async def _act(
 async def outage_action(
     request: Request,
     session: Session,
-    config: NotifyConfig,
+    settings: SettingsDep,
+    config: Config,
     hours: Hours,
     now: Now,
     outage_id: Id,
@@ -389,7 +391,7 @@ async def outage_action(
         "acknowledge_overlap": acknowledge_overlap,
     }
     try:
-        check_csrf(request.app.state.settings, person.token, csrf)
+        check_csrf(settings, person.token, csrf)
         await _act(action, session, config, hours, now, principal, outage_id, form)
     except (HuodianError, ValidationError) as exc:
         await session.rollback()  # nothing half-done stays
@@ -489,6 +491,7 @@ async def delivery(request: Request, session: Session, resent: int | None = None
 async def resend(
     request: Request,
     session: Session,
+    settings: SettingsDep,
     now: Now,
     background: BackgroundTasks,
     csrf: Annotated[str, Form()],
@@ -500,7 +503,7 @@ async def resend(
         return signed
     _, person = signed
     try:
-        check_csrf(request.app.state.settings, person.token, csrf)
+        check_csrf(settings, person.token, csrf)
         if message_id is None:
             count = (await messages.resend_dead(session, kind=None, channel=None, now=now)).requeued
         else:
