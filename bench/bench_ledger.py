@@ -22,10 +22,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sqlalchemy import create_engine, text
 
 from bench.harness import Case
-from services.ledger.ledgers.service import ItemFilter, create_ledger, list_items
+from services.ledger.ledgers.items import ItemFilter, list_items
+from services.ledger.ledgers.service import create_ledger
 from services.ledger.ledgers.spreadsheet import write_ledger_xlsx
 from services.ledger.reference.seed import PLAN_FILES, load_plan
-from services.ledger.reports.service import ReportKind, build_report
+from services.ledger.reports.models import ReportKind
+from services.ledger.reports.service import build_report
 from services.ledger.reports.xlsx import report_xlsx
 from shared.calendar import BEIJING
 from shared.db import create_service_engine, database_target, session_scope

@@ -10,8 +10,8 @@ from playwright.async_api import Browser, expect
 
 from tests.e2e.page_checks import assert_page_ok
 from tests.e2e.test_ledger_web import ledger_url, sign_in
-from tests.ledger.test_ledger_import import CLEAN_ROWS
-from tests.ledger.test_spreadsheet_api import xlsx
+from tests.ledger.ledgers.test_ledger_import import CLEAN_ROWS
+from tests.ledger.ledgers.test_spreadsheet_api import xlsx
 
 pytestmark = pytest.mark.e2e
 __all__ = ["ledger_url"]  # the fixture, shared with the department head's test

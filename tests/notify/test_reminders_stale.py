@@ -12,7 +12,7 @@ from services.ledger.ledgers.service import NewItem, create_ledger
 from shared.auth import Role
 from shared.db import session_scope
 from tests.conftest import add_user, client_for, sign_in
-from tests.ledger.test_stale_escalations import (
+from tests.ledger.escalations.test_stale_escalations import (
     CODE,
     LOADED_AT,
     NO_HEAD,

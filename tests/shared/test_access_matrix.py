@@ -59,7 +59,7 @@ from tests.intake.portal.conftest import (
     portal_application_body,
     project_body,
 )
-from tests.ledger.test_items_api import item_id
+from tests.ledger.ledgers.test_items_api import item_id
 
 MATRIX = Path(__file__).parents[1] / "access_matrix.yaml"
 ROLES = (

@@ -19,7 +19,7 @@ from pydantic import BaseModel, PlainSerializer
 from shared.auth import Role
 from tests.conftest import FROZEN_AT, add_user, client_for, sign_in
 from tests.intake.conftest import create, staff_token
-from tests.ledger.test_items_api import item_id
+from tests.ledger.ledgers.test_items_api import item_id
 
 ISO_MOMENT = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:\d\d)?$")
 

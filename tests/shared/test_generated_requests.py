@@ -51,7 +51,7 @@ from shared.clock import SYSTEM_CLOCK
 from shared.db import session_scope
 from tests.conftest import FROZEN_AT, Apps, add_user, client_for, sign_in
 from tests.intake.conftest import DONGYING_UNIT, application_body, staff_token
-from tests.ledger.test_items_api import item_id
+from tests.ledger.ledgers.test_items_api import item_id
 
 CASES = int(os.environ.get("HUODIAN_FUZZ_CASES", "1000"))
 SEED = os.environ.get("HUODIAN_FUZZ_SEED", "0")

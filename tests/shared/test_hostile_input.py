@@ -25,7 +25,7 @@ from shared.auth import Role
 from shared.errors import PROBLEM_JSON, install_error_handlers
 from tests.conftest import PASSWORD, add_user, client_for, sign_in
 from tests.intake.conftest import staff_token
-from tests.ledger.test_items_api import item_id
+from tests.ledger.ledgers.test_items_api import item_id
 
 SERVICES = ["intake", "ledger", "notify"]
 HUGE_INTS = [2**31, 2**63]

@@ -6,8 +6,8 @@ import pytest
 
 from services.ledger.updates.service import MAX_EVIDENCE_BYTES, MAX_EVIDENCE_FILES
 from tests.conftest import client_for
-from tests.ledger.test_items_api import item_id
-from tests.ledger.test_updates_api import update_form
+from tests.ledger.ledgers.test_items_api import item_id
+from tests.ledger.updates.test_updates_api import update_form
 
 MIB = 1024 * 1024
 CHUNK = 64 * 1024

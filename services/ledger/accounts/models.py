@@ -67,6 +67,10 @@ class UserPublic(SQLModel):
     units: list[UnitPublic]
 
 
+class PasswordChange(SQLModel):
+    password: str = Field(min_length=8, max_length=128)
+
+
 class TokenRequest(SQLModel):
     username: str
     password: str

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request, status
-from sqlmodel import Field, SQLModel
 
 from services.ledger.accounts import login, service
 from services.ledger.accounts.models import (
+    PasswordChange,
     TokenRequest,
     TokenResponse,
     UserCreate,
@@ -22,10 +22,6 @@ from shared.ratelimit import client_address
 from shared.revocation import TOKEN_VERSIONS_PATH, TokenVersionList
 
 router = APIRouter(tags=["accounts"])
-
-
-class PasswordChange(SQLModel):
-    password: str = Field(min_length=8, max_length=128)
 
 
 @router.post(

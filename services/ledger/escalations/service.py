@@ -43,7 +43,8 @@ from services.ledger.escalations.models import (
 )
 from services.ledger.ledgers.models import Item, ItemUnit, Ledger, LedgerPublic, Unit
 from services.ledger.ledgers.parsing import ResponsibilityRole
-from services.ledger.ledgers.service import get_ledger, get_ledger_public, state_columns
+from services.ledger.ledgers.service import get_ledger, get_ledger_public
+from services.ledger.ledgers.state import state_columns
 from services.ledger.updates.models import FINISHED_STATUSES, STATUS_LABELS, TaskStatus
 from shared.auth import Role
 from shared.calendar import WorkingCalendar, beijing_date

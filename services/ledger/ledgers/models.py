@@ -1,4 +1,5 @@
-"""Ledgers (任务台账), their items (工作目标任务) and responsible units (责任单位)."""
+"""Ledgers (任务台账), their items (工作目标任务) and responsible units (责任单位): the tables and
+the shapes the API returns (items, dashboards, the 通报 ranking, the deadline feed)."""
 
 from __future__ import annotations
 
@@ -11,9 +12,12 @@ from services.ledger.db import LedgerTable
 from services.ledger.escalations.models import (
     DEFAULT_ESCALATE_AFTER_DAYS,
     DEFAULT_STALE_AFTER_DAYS,
+    EscalationPublic,
 )
 from services.ledger.ledgers.parsing import DueKind, ResponsibilityRole
+from services.ledger.updates.models import StatusUpdatePublic, TaskStatus
 from shared.db import UTCDateTime, enum_column
+from shared.pagination import Page
 from shared.timeutil import BeijingTime
 
 
@@ -117,3 +121,107 @@ class LedgerArchive(SQLModel):
     """Why a ledger is archived (归档原因), e.g. 误导入."""
 
     reason: str = Field(min_length=1, max_length=500)
+
+
+class ItemPublic(SQLModel):
+    """An item as shown to users, with its derived state (状态、是否逾期)."""
+
+    id: int
+    ledger_code: str
+    seq: int
+    category: str
+    task: str
+    responsible_text: str
+    units: list[ResponsibleUnit]
+    due_text: str
+    due_kind: DueKind
+    due_date: date | None
+    status: TaskStatus
+    status_label: str
+    progress: int
+    latest_narrative: str | None
+    last_update_at: BeijingTime | None
+    overdue: bool
+    due_soon: bool
+    days_overdue: int | None
+
+
+class ItemPage(Page[ItemPublic]):
+    """A page of ledger items (台账事项)."""
+
+
+class ItemDetail(ItemPublic):
+    """One item with its whole history (事项详情)."""
+
+    history: list[StatusUpdatePublic]
+    escalations: list[EscalationPublic]
+
+
+class StatusCount(SQLModel):
+    status: TaskStatus
+    status_label: str
+    count: int
+
+
+class UnitDashboard(SQLModel):
+    """A unit's page (单位看板): its items by status and what is overdue."""
+
+    unit_id: int
+    unit: str
+    as_of: date
+    total: int
+    by_status: list[StatusCount]
+    overdue_count: int
+    due_soon_count: int
+    overdue: list[ItemPublic]
+
+
+class UnitStanding(SQLModel):
+    """A unit's line in the 通报: how many of its items are overdue or stale (久未更新)."""
+
+    rank: int
+    unit_id: int
+    unit: str
+    items: int
+    overdue: int
+    stale: int
+
+
+class FeedRecipient(SQLModel):
+    username: str
+    display_name: str
+    email: str
+
+
+class FeedUnit(SQLModel):
+    """A unit answering for the item, and whom to remind for it: its own department heads, or,
+    when it has none, those of its nearest ancestor that has (``heads_of`` names that unit; it
+    is ``name`` itself when the unit has heads, and when no ancestor has any either)."""
+
+    id: int
+    name: str
+    role: ResponsibilityRole
+    heads: list[FeedRecipient]
+    heads_of: str
+
+
+class DeadlineFeedEntry(SQLModel):
+    item_id: int
+    ledger_code: str
+    seq: int
+    task: str
+    due_text: str
+    due_date: date
+    status: TaskStatus
+    status_label: str
+    overdue: bool
+    days_left: int
+    units: list[FeedUnit]
+
+
+class DeadlineFeed(SQLModel):
+    """Items due within N days or overdue (临期及逾期事项), with whom to remind."""
+
+    as_of: date
+    within_days: int
+    entries: list[DeadlineFeedEntry]

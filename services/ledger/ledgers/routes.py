@@ -7,19 +7,31 @@ from typing import Annotated
 from fastapi import APIRouter, File, Form, Query, Response, UploadFile, status
 
 from services.ledger.deps import AsOf, CurrentAdmin, CurrentReader
-from services.ledger.escalations.models import EscalationPublic
 from services.ledger.escalations.service import escalations
-from services.ledger.ledgers import importing, service, spreadsheet, why
-from services.ledger.ledgers.models import LedgerArchive, LedgerPublic, UnitPublic
-from services.ledger.ledgers.service import (
+from services.ledger.ledgers import (
+    archiving,
+    dashboards,
+    feed,
+    importing,
+    items,
+    service,
+    spreadsheet,
+    units,
+    why,
+)
+from services.ledger.ledgers.items import ItemFilter
+from services.ledger.ledgers.models import (
     DeadlineFeed,
-    ItemFilter,
+    ItemDetail,
     ItemPage,
-    ItemPublic,
+    LedgerArchive,
+    LedgerPublic,
     UnitDashboard,
+    UnitPublic,
     UnitStanding,
 )
-from services.ledger.updates.models import StatusUpdatePublic, TaskStatus
+from services.ledger.ledgers.state import DEFAULT_DUE_SOON_DAYS
+from services.ledger.updates.models import TaskStatus
 from services.ledger.updates.service import history
 from shared.app import Session
 from shared.auth import require_service
@@ -29,11 +41,6 @@ from shared.pagination import Paging
 from shared.validation import Day, Id
 
 router = APIRouter(tags=["ledgers"])
-
-
-class ItemDetail(ItemPublic):
-    history: list[StatusUpdatePublic]
-    escalations: list[EscalationPublic]
 
 
 @router.get("/ledgers", summary="All ledgers in use, or with the archived too (任务台账列表)")
@@ -52,14 +59,14 @@ async def get_ledger(code: str, _reader: CurrentReader, session: Session) -> Led
 async def archive_ledger(
     code: str, body: LedgerArchive, admin: CurrentAdmin, session: Session, now: Now
 ) -> LedgerPublic:
-    return await service.archive_ledger(
+    return await archiving.archive_ledger(
         session, code, by=admin.username, reason=body.reason, now=now
     )
 
 
 @router.post("/ledgers/{code}/restore", summary="Bring an archived ledger back (取消归档)")
 async def restore_ledger(code: str, _admin: CurrentAdmin, session: Session) -> LedgerPublic:
-    return await service.restore_ledger(session, code)
+    return await archiving.restore_ledger(session, code)
 
 
 @router.post(
@@ -156,7 +163,7 @@ async def list_items(
     due_before: Day | None = None,
     overdue: bool | None = None,
     due_soon: bool | None = None,
-    due_soon_days: Annotated[int, Query(ge=0, le=365)] = service.DEFAULT_DUE_SOON_DAYS,
+    due_soon_days: Annotated[int, Query(ge=0, le=365)] = DEFAULT_DUE_SOON_DAYS,
 ) -> ItemPage:
     flt = ItemFilter(
         ledger_code=ledger,
@@ -167,7 +174,7 @@ async def list_items(
         overdue=overdue,
         due_soon=due_soon,
     )
-    return await service.list_items(
+    return await items.list_items(
         session, flt, as_of=as_of, due_soon_days=due_soon_days, paging=paging
     )
 
@@ -176,7 +183,7 @@ async def list_items(
 async def get_item(
     item_id: Id, _reader: CurrentReader, session: Session, as_of: AsOf
 ) -> ItemDetail:
-    item = await service.get_item_public(session, item_id, as_of=as_of)
+    item = await items.get_item_public(session, item_id, as_of=as_of)
     return ItemDetail(
         **item.model_dump(),
         history=await history(session, item_id),
@@ -195,7 +202,7 @@ async def item_why(
 async def list_units(_reader: CurrentReader, session: Session) -> list[UnitPublic]:
     return [
         UnitPublic(id=u.id, name=u.name)
-        for u in await service.list_units(session)
+        for u in await units.list_units(session)
         if u.id is not None
     ]
 
@@ -204,7 +211,7 @@ async def list_units(_reader: CurrentReader, session: Session) -> list[UnitPubli
 async def unit_dashboard(
     unit_id: Id, _reader: CurrentReader, session: Session, as_of: AsOf, ledger: str | None = None
 ) -> UnitDashboard:
-    return await service.unit_dashboard(session, unit_id, as_of=as_of, ledger_code=ledger)
+    return await dashboards.unit_dashboard(session, unit_id, as_of=as_of, ledger_code=ledger)
 
 
 @router.get("/ranking", summary="Units ranked by overdue and stale items (通报排名)")
@@ -215,7 +222,7 @@ async def ranking(
     ledger: str | None = None,
     stale_days: Annotated[int, Query(ge=1, le=365)] = 30,
 ) -> list[UnitStanding]:
-    return await service.unit_ranking(
+    return await dashboards.unit_ranking(
         session, as_of=as_of, stale_days=stale_days, ledger_code=ledger
     )
 
@@ -228,4 +235,4 @@ async def deadline_feed(
     within_days: Annotated[int, Query(ge=0, le=365)] = 7,
 ) -> DeadlineFeed:
     require_service(reader, "notify")
-    return await service.deadline_feed(session, as_of=as_of, within_days=within_days)
+    return await feed.deadline_feed(session, as_of=as_of, within_days=within_days)

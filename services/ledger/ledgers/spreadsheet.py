@@ -18,8 +18,10 @@ from fastapi import Response
 from openpyxl import load_workbook
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from services.ledger.ledgers.items import ItemFilter, list_items
+from services.ledger.ledgers.models import ItemPublic
 from services.ledger.ledgers.parsing import DueTextError, parse_due, parse_responsibilities
-from services.ledger.ledgers.service import ItemFilter, ItemPublic, NewItem, get_ledger, list_items
+from services.ledger.ledgers.service import NewItem, get_ledger
 from shared.downloads import XLSX_MEDIA_TYPE, add_sheet, attachment, new_workbook, workbook_bytes
 from shared.errors import FieldError, HuodianError, PayloadTooLarge, Unprocessable
 from shared.pagination import ALL_ROWS

@@ -1,7 +1,7 @@
 """Why a ledger item is overdue, due soon or on time (事项期限说明).
 
-The item's figures are the ones :func:`.service.get_item_public` derives (逾期天数 in calendar
-days, 临期 within :data:`.service.DEFAULT_DUE_SOON_DAYS` days); the explanation reads the 完成时间
+The item's figures are the ones :func:`.items.get_item_public` derives (逾期天数 in calendar
+days, 临期 within :data:`.state.DEFAULT_DUE_SOON_DAYS` days); the explanation reads the 完成时间
 text as the parser did and lists each day between the due date and the day asked about, with the
 working days among them counted by the same :class:`shared.calendar.WorkingCalendar` the
 intake clock uses (its package data: ledger loads no notices of its own).
@@ -16,13 +16,11 @@ from typing import Literal
 from pydantic import BaseModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from services.ledger.ledgers.items import get_item_public
+from services.ledger.ledgers.models import ItemPublic
 from services.ledger.ledgers.parsing import DueKind
-from services.ledger.ledgers.service import (
-    DEFAULT_DUE_SOON_DAYS,
-    ItemPublic,
-    get_item_public,
-    get_ledger,
-)
+from services.ledger.ledgers.service import get_ledger
+from services.ledger.ledgers.state import DEFAULT_DUE_SOON_DAYS
 from services.ledger.updates.models import FINISHED_STATUSES
 from shared.calendar import CalendarRangeError, WorkingCalendar, package_year_range
 from shared.deadline_why import (

@@ -7,7 +7,8 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Response
 
 from services.ledger.deps import AsOf, CurrentReader
-from services.ledger.reports.service import LedgerReport, ReportKind, build_report
+from services.ledger.reports.models import LedgerReport, ReportKind
+from services.ledger.reports.service import build_report
 from services.ledger.reports.xlsx import report_xlsx
 from shared.app import Session
 from shared.clock import Now

@@ -9,53 +9,19 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import date, datetime
-from enum import StrEnum
 
-from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.ledger.escalations.models import EscalationPublic
 from services.ledger.escalations.service import escalations
-from services.ledger.ledgers.service import ItemFilter, ItemPublic, get_ledger, list_items
+from services.ledger.ledgers.items import ItemFilter, list_items
+from services.ledger.ledgers.models import ItemPublic
+from services.ledger.ledgers.service import get_ledger
+from services.ledger.reports.models import LedgerReport, ReportKind, UnitSummary
 from services.ledger.updates.models import TaskStatus
 from shared.errors import Unprocessable
 from shared.pagination import ALL_ROWS
-from shared.timeutil import BeijingTime
-
-
-class ReportKind(StrEnum):
-    half_year = "half_year"
-    annual = "annual"
-
 
 REPORT_TITLES = {ReportKind.half_year: "上半年工作情况报告", ReportKind.annual: "年度工作情况报告"}
-
-
-class UnitSummary(SQLModel):
-    unit_id: int
-    unit: str
-    items: int
-    by_status: dict[TaskStatus, int]
-    overdue: int
-
-
-class LedgerReport(SQLModel):
-    ledger_code: str
-    ledger_name: str
-    kind: ReportKind
-    title: str
-    year: int
-    period_start: date
-    period_end: date
-    submission_due: date
-    as_of: date
-    generated_at: BeijingTime
-    status_totals: dict[TaskStatus, int]
-    items: list[ItemPublic]
-    units: list[UnitSummary]
-    overdue: list[ItemPublic]
-    # Stale-update escalation steps (更新超期督办) fired in the period up to ``as_of``.
-    escalations: list[EscalationPublic] = []
 
 
 def report_period(kind: ReportKind, year: int) -> tuple[date, date, date]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from services.ledger.ledgers.spreadsheet import EXPORT_COLUMNS, ITEM_WIDTHS, item_row
-from services.ledger.reports.service import LedgerReport
+from services.ledger.reports.models import LedgerReport
 from services.ledger.updates.models import STATUS_LABELS, TaskStatus
 from shared.downloads import add_sheet, new_workbook, workbook_bytes
 from shared.timeutil import format_beijing

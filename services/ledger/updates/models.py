@@ -59,6 +59,14 @@ class Evidence(LedgerTable, table=True):
     content: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
 
 
+class StatusUpdateCreate(SQLModel):
+    """A status update as posted (进展更新); the server adds author, unit and time."""
+
+    status: TaskStatus
+    progress: int
+    narrative: str
+
+
 class EvidencePublic(SQLModel):
     id: int
     filename: str

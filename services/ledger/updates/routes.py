@@ -11,8 +11,8 @@ from fastapi.responses import JSONResponse
 from services.ledger.deps import CurrentReader, CurrentUser
 from services.ledger.updates import service
 from services.ledger.updates.idempotency import RETENTION_HOURS, IdempotencyRecord
-from services.ledger.updates.models import StatusUpdatePublic, TaskStatus
-from services.ledger.updates.service import EvidenceUpload, StatusUpdateCreate
+from services.ledger.updates.models import StatusUpdateCreate, StatusUpdatePublic, TaskStatus
+from services.ledger.updates.service import EvidenceUpload
 from shared import idempotency
 from shared.app import Session, SettingsDep
 from shared.clock import Now

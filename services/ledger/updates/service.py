@@ -8,18 +8,19 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select as sa_select
-from sqlmodel import SQLModel, col, select
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.ledger.accounts.models import User
 from services.ledger.accounts.service import responsible_unit_for
+from services.ledger.ledgers.archiving import ensure_in_use
 from services.ledger.ledgers.models import Item, Unit
-from services.ledger.ledgers.service import ensure_in_use
 from services.ledger.updates.models import (
     STATUS_LABELS,
     Evidence,
     EvidencePublic,
     StatusUpdate,
+    StatusUpdateCreate,
     StatusUpdatePublic,
     TaskStatus,
 )
@@ -36,12 +37,6 @@ class EvidenceUpload:
     filename: str
     content_type: str
     content: bytes
-
-
-class StatusUpdateCreate(SQLModel):
-    status: TaskStatus
-    progress: int
-    narrative: str
 
 
 def _check(data: StatusUpdateCreate, files: list[EvidenceUpload]) -> None:

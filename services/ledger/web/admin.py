@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from services.ledger.accounts import service as accounts
 from services.ledger.accounts.models import User, UserCreate, UserUpdate
-from services.ledger.ledgers import importing, spreadsheet
+from services.ledger.ledgers import archiving, importing, spreadsheet
 from services.ledger.ledgers import service as ledgers
 from services.ledger.ledgers.models import LedgerArchive
 from services.ledger.web.routes import MESSAGES, _page, _signed_in
@@ -229,7 +229,7 @@ async def archive_ledger(
     try:
         check_csrf(settings, token, csrf)
         why = LedgerArchive(reason=reason.strip())
-        await ledgers.archive_ledger(session, code, by=user.username, reason=why.reason, now=now)
+        await archiving.archive_ledger(session, code, by=user.username, reason=why.reason, now=now)
     except ValidationError as exc:
         await _undo(session, user)
         return await _ledgers_page(request, session, user, token, 422, error=_chinese(exc))
@@ -254,7 +254,7 @@ async def restore_ledger(
     user, token = found
     try:
         check_csrf(settings, token, csrf)
-        await ledgers.restore_ledger(session, code)
+        await archiving.restore_ledger(session, code)
     except HuodianError as exc:
         await _undo(session, user)
         error = MESSAGES.get(exc.code, exc.detail)

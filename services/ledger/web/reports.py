@@ -9,7 +9,8 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 
 from services.ledger.ledgers.spreadsheet import export_ledger
-from services.ledger.reports.service import ReportKind, build_report
+from services.ledger.reports.models import ReportKind
+from services.ledger.reports.service import build_report
 from services.ledger.reports.xlsx import report_xlsx
 from services.ledger.updates.models import STATUS_LABELS, TaskStatus
 from services.ledger.web.routes import _page, _signed_in

@@ -16,10 +16,11 @@ from services.ledger.accounts import login as login_service
 from services.ledger.accounts import service as accounts
 from services.ledger.accounts.models import User
 from services.ledger.escalations.service import escalations
+from services.ledger.ledgers import items
 from services.ledger.ledgers import service as ledgers
 from services.ledger.ledgers.why import explain_item, plan_of
 from services.ledger.updates import service as updates
-from services.ledger.updates.models import STATUS_LABELS, TaskStatus
+from services.ledger.updates.models import STATUS_LABELS, StatusUpdateCreate, TaskStatus
 from shared.app import Session, SettingsDep
 from shared.auth import Role
 from shared.calendar import beijing_date
@@ -153,13 +154,13 @@ async def start(request: Request, session: Session, now: Now) -> Response:
         if user.role is Role.dept_head:
             units = frozenset(await accounts.unit_ids_of(session, user.id))
         today = beijing_date(now)
-        mine = ledgers.ItemFilter(any_unit_ids=units)
-        overdue = ledgers.ItemFilter(any_unit_ids=units, overdue=True)
+        mine = items.ItemFilter(any_unit_ids=units)
+        overdue = items.ItemFilter(any_unit_ids=units, overdue=True)
         one = PageParams(limit=1)
         figures = {
             "scope": FIGURES_OF[user.role],
-            "items": (await ledgers.list_items(session, mine, as_of=today, paging=one)).total,
-            "overdue": (await ledgers.list_items(session, overdue, as_of=today, paging=one)).total,
+            "items": (await items.list_items(session, mine, as_of=today, paging=one)).total,
+            "overdue": (await items.list_items(session, overdue, as_of=today, paging=one)).total,
         }
     person = Person(user.display_name, user.role, token)
     return render(SHARED_TEMPLATES, request, "start.html", person, figures=figures)
@@ -176,12 +177,12 @@ async def item_list(
     assert user.id is not None
     today = beijing_date(now)
     mine = user.role is Role.dept_head
-    flt = ledgers.ItemFilter(
+    flt = items.ItemFilter(
         ledger_code=ledger or None,
         any_unit_ids=frozenset(await accounts.unit_ids_of(session, user.id)) if mine else None,
         overdue=True if overdue else None,
     )
-    page = await ledgers.list_items(session, flt, as_of=today, paging=PageParams(limit=MAX_LIMIT))
+    page = await items.list_items(session, flt, as_of=today, paging=PageParams(limit=MAX_LIMIT))
     return _page(
         request,
         "items.html",
@@ -206,7 +207,7 @@ async def _item_page(
     status_code: int = 200,
     **context: object,
 ) -> HTMLResponse:
-    item = await ledgers.get_item_public(session, item_id, as_of=today)
+    item = await items.get_item_public(session, item_id, as_of=today)
     can_update = (
         user.role is Role.dept_head
         and await accounts.responsible_unit_for(session, user, item_id) is not None
@@ -270,7 +271,7 @@ async def post_update(
             session,
             user,
             item_id,
-            updates.StatusUpdateCreate(status=status, progress=progress, narrative=narrative),
+            StatusUpdateCreate(status=status, progress=progress, narrative=narrative),
             uploads,
             now=now,
         )

@@ -1,6 +1,6 @@
 import hashlib
 
-from tests.ledger.test_items_api import item_id
+from tests.ledger.ledgers.test_items_api import item_id
 
 
 def update_form(status="in_progress", progress="40", narrative="已完成方案编制"):

@@ -18,7 +18,7 @@ from shared.clock import SYSTEM_CLOCK
 from shared.db import session_scope
 from shared.errors import HuodianError
 from tests.conftest import add_user, client_for, sign_in
-from tests.ledger.test_spreadsheet_api import xlsx
+from tests.ledger.ledgers.test_spreadsheet_api import xlsx
 
 HEADER = spreadsheet.ANNEX2_COLUMNS
 CLEAN_ROWS = [

@@ -4,7 +4,7 @@ from datetime import datetime
 from openpyxl import load_workbook
 
 from shared.calendar import BEIJING
-from tests.ledger.test_items_api import item_id
+from tests.ledger.ledgers.test_items_api import item_id
 
 
 class TestHalfYearReport:

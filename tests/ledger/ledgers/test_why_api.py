@@ -6,7 +6,7 @@ from datetime import date
 from shared.calendar import WorkingCalendar
 from shared.web.session import COOKIE
 from tests.conftest import client_for, sign_in
-from tests.ledger.test_spreadsheet_api import import_xlsx, xlsx
+from tests.ledger.ledgers.test_spreadsheet_api import import_xlsx, xlsx
 
 ROWS = [
     ("序号", "分类", "工作目标任务", "责任单位", "完成时间"),

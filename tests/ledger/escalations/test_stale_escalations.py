@@ -18,8 +18,8 @@ from openpyxl import load_workbook
 from services.ledger.accounts.service import get_user_by_name
 from services.ledger.escalations.models import DEFAULT_STALE_AFTER_DAYS
 from services.ledger.ledgers.service import NewItem, create_ledger
-from services.ledger.updates.models import TaskStatus
-from services.ledger.updates.service import StatusUpdateCreate, post_update
+from services.ledger.updates.models import StatusUpdateCreate, TaskStatus
+from services.ledger.updates.service import post_update
 from shared.auth import Role
 from shared.db import session_scope
 from tests.conftest import add_user, client_for, service_client, sign_in

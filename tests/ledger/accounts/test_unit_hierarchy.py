@@ -10,8 +10,8 @@ from services.ledger.ledgers.service import NewItem, create_ledger
 from shared.auth import Role
 from shared.db import session_scope
 from tests.conftest import PASSWORD, Apps, add_user, client_for, sign_in
-from tests.ledger.test_items_api import item_id
-from tests.ledger.test_updates_api import update_form
+from tests.ledger.ledgers.test_items_api import item_id
+from tests.ledger.updates.test_updates_api import update_form
 
 NOW = datetime.fromisoformat("2026-04-01T02:00:00+00:00")
 

@@ -9,9 +9,9 @@ import pytest
 from shared.auth import Role
 from shared.web.session import csrf_token
 from tests.conftest import add_user, client_for, sign_in
-from tests.ledger.test_admin_ledgers_web import _browser
-from tests.ledger.test_ledger_import import CLEAN_ROWS
-from tests.ledger.test_spreadsheet_api import xlsx
+from tests.ledger.ledgers.test_ledger_import import CLEAN_ROWS
+from tests.ledger.ledgers.test_spreadsheet_api import xlsx
+from tests.ledger.web.test_admin_ledgers_web import _browser
 
 FORM = {"code": "county-web", "name": "某县网页导入台账", "plan_end": "2026-12-31"}
 

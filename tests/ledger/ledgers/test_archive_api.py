@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import service_client
-from tests.ledger.test_items_api import item_id
-from tests.ledger.test_spreadsheet_api import import_xlsx, xlsx
+from tests.ledger.ledgers.test_items_api import item_id
+from tests.ledger.ledgers.test_spreadsheet_api import import_xlsx, xlsx
 
 # The same rows as Dongying's items 7 and 9 (各供电企业, due 2021-06-30), imported a second time.
 DUPLICATE_ROWS = [
