@@ -19,10 +19,16 @@ from services.notify.delivery.fallbacks import chain_of
 from services.notify.delivery.service import channel_health
 from services.notify.deps import Hours, NotifyConfig
 from services.notify.messages import service as messages
-from services.notify.messages.models import Channel, MessagePublic, MessageState
-from services.notify.messages.service import MessageFilter, delivery_counts
+from services.notify.messages.models import Channel, MessageFilter, MessagePublic, MessageState
+from services.notify.messages.service import delivery_counts
 from services.notify.outages import service
-from services.notify.outages.access import outage_for, unit_for_new_outage, visible_units
+from services.notify.outages.access import (
+    outage_for,
+    sees_notes_whole,
+    unit_for_new_outage,
+    visible_units,
+)
+from services.notify.outages.listing import current_outages, to_public
 from services.notify.outages.models import (
     KIND_LABELS,
     STATE_LABELS,
@@ -35,6 +41,7 @@ from services.notify.outages.models import (
     OutageState,
     ProgressNote,
 )
+from services.notify.outages.repeats import repeat_warning
 from services.notify.reliability.service import reliability, targets
 from services.notify.templates.service import templates as shipped_templates
 from shared.app import Session
@@ -152,7 +159,7 @@ async def outages(request: Request, session: Session) -> Response:
     if not isinstance(signed, tuple):
         return signed
     principal, person = signed
-    found = await service.current_outages(session, units=visible_units(principal))
+    found = await current_outages(session, units=visible_units(principal))
     return render(
         templates,
         request,
@@ -177,7 +184,7 @@ async def _outage_page(
     **context: object,
 ) -> Response:
     outage = await outage_for(session, outage_id, principal)
-    public = await service.to_public(session, outage, viewer=principal)
+    public = await to_public(session, outage, viewer=principal)
     counts = await delivery_counts(session, outage_id)
     log = await messages.list_messages(
         session, MessageFilter(outage_id=outage_id), PageParams(limit=LOG_SHOWN)
@@ -193,9 +200,9 @@ async def _outage_page(
         states=STATE_LABELS,
         actions=ACTIONS.get(outage.state, ()),
         change_labels=CHANGE_LABELS,
-        log=masked_unless(log, service.sees_notes_whole(principal)),
+        log=masked_unless(log, sees_notes_whole(principal)),
         **_count_table(counts),
-        warning=await service.repeat_warning(session, outage, config.repeat_window_days),
+        warning=await repeat_warning(session, outage, config.repeat_window_days),
         **context,
     )
 
