@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from sqlmodel import col, select
 
-from services.notify.delivery import worker
+from services.notify.delivery import outcomes
 from services.notify.messages.models import Channel, DeliveryWindow, Message, MessageState
 from services.notify.outages.fanout import fan_out
 from services.notify.templates.service import templates
@@ -231,20 +231,20 @@ class TestCrashBetweenDeathAndFallback:
             wecom_webhook=robot(robot_sink, "GONE"),
         )
         await fan_out_started(apps)
-        queue_fallback = worker.queue_fallback
+        queue_fallback = outcomes.queue_fallback
 
         async def dies(session, message, hours, *, now):
             await queue_fallback(session, message, hours, now=now)  # queued, not committed
             raise RuntimeError("the worker died before the commit")
 
-        monkeypatch.setattr(worker, "queue_fallback", dies)
+        monkeypatch.setattr(outcomes, "queue_fallback", dies)
         with pytest.raises(RuntimeError, match="died before the commit"):
             await kit.deliver(WORKDAY_MORNING)
         wecom = await message_of(apps, f"{PREFIX}{sid}:wecom")
         assert wecom.state is MessageState.sending  # the death was not recorded either
         assert await count_messages(apps, sid) == {"wecom": 1}
 
-        monkeypatch.setattr(worker, "queue_fallback", queue_fallback)
+        monkeypatch.setattr(outcomes, "queue_fallback", queue_fallback)
         await kit.deliver(WORKDAY_MORNING + timedelta(seconds=30))  # still leased
         assert await count_messages(apps, sid) == {"wecom": 1}
         for seconds in (61, 120, 180):  # the lease ran out: sent again, dead, fallen back
