@@ -53,6 +53,7 @@ def in_scope(feeders: Sequence[str], areas: Sequence[str]) -> ColumnElement[bool
 async def count_in_scope(
     session: AsyncSession, feeders: Sequence[str], areas: Sequence[str]
 ) -> int:
+    """How many current subscribers the feeders and areas reach, each once."""
     found = await session.exec(
         select(func.count()).select_from(Subscriber).where(in_scope(feeders, areas))
     )
