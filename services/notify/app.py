@@ -25,7 +25,9 @@ from services.notify.subscribers import importing
 from services.notify.subscribers.importing import fail_interrupted
 from services.notify.subscribers.routes import router as subscribers_router
 from services.notify.templates.routes import router as templates_router
-from services.notify.web.routes import router as web_router
+from services.notify.web.admin import router as web_admin_router
+from services.notify.web.outages import router as web_outages_router
+from services.notify.web.reliability import router as web_reliability_router
 from shared.app import create_service_app
 from shared.calendar import WorkingCalendar
 from shared.calendar_sync import CalendarSync
@@ -128,7 +130,9 @@ def create_app(
             scheduler_router,
             subscribers_router,
             templates_router,
-            web_router,
+            web_outages_router,
+            web_reliability_router,
+            web_admin_router,
         ],
         metrics=notify_figures,
         settings=settings,

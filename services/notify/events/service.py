@@ -38,7 +38,8 @@ from services.notify.messages.models import Channel, DeliveryWindow, MessageStat
 from services.notify.messages.service import NewMessage, enqueue, unresolved_message
 from services.notify.subscribers.models import Subscriber, SubscriberFields, SubscriberSource
 from services.notify.subscribers.service import upsert
-from services.notify.templates.service import Rendered, templates
+from services.notify.templates.models import Rendered
+from services.notify.templates.service import templates
 from shared.db import insert_ignore
 from shared.errors import FieldError, NotFound, Unprocessable
 from shared.events import Event, EventReceipt, open_query_code

@@ -11,7 +11,9 @@ from services.notify.db import NotifyTable
 from shared.db import UTCDateTime, enum_column
 from shared.logs import current_request_id
 from shared.masking import FreeText
+from shared.pagination import Page
 from shared.timeutil import BeijingTime
+from shared.validation import Id
 
 
 class MessageState(StrEnum):
@@ -144,3 +146,21 @@ class MessagePublic(SQLModel):
         description="请求号: the request id under which the message was made (intake's request "
         "that queued its event, or a scheduled job's run), on every log line about it",
     )
+
+
+class MessageFilter(SQLModel):
+    state: MessageState | None = None
+    kind: str | None = None
+    channel: Channel | None = None
+    recipient: str | None = None
+    subscriber_id: Id | None = None
+    outage_id: Id | None = None
+    possible_duplicate: bool | None = None
+
+
+class MessagePage(Page[MessagePublic]):
+    """A page of messages (消息记录)."""
+
+
+class ResendResult(SQLModel):
+    requeued: int

@@ -12,8 +12,14 @@ from services.notify.delivery.service import channel_health
 from services.notify.delivery.worker import DeliveryRound, deliver_due
 from services.notify.deps import CurrentOperator
 from services.notify.messages import service
-from services.notify.messages.models import Channel, MessagePublic, MessageState
-from services.notify.messages.service import MessageFilter, MessagePage, ResendResult
+from services.notify.messages.models import (
+    Channel,
+    MessageFilter,
+    MessagePage,
+    MessagePublic,
+    MessageState,
+    ResendResult,
+)
 from shared.app import Session
 from shared.clock import Now
 from shared.masking import masked_unless

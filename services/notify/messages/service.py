@@ -14,15 +14,17 @@ from services.notify.messages.models import (
     Channel,
     DeliveryWindow,
     Message,
+    MessageFilter,
+    MessagePage,
     MessagePublic,
     MessageState,
+    ResendResult,
 )
-from services.notify.templates.service import Rendered
+from services.notify.templates.models import Rendered
 from shared.db import insert_ignore
 from shared.errors import Conflict, NotFound
 from shared.logs import current_request_id
-from shared.pagination import FIRST_PAGE, Page, PageParams, fetch_page
-from shared.validation import Id
+from shared.pagination import FIRST_PAGE, PageParams, fetch_page
 
 
 class NewMessage(SQLModel):
@@ -56,24 +58,6 @@ def unresolved_message(
         state=MessageState.dead,
         last_error=f"no active {nobody} with an email is bound to unit '{unit}'",
     )
-
-
-class MessageFilter(SQLModel):
-    state: MessageState | None = None
-    kind: str | None = None
-    channel: Channel | None = None
-    recipient: str | None = None
-    subscriber_id: Id | None = None
-    outage_id: Id | None = None
-    possible_duplicate: bool | None = None
-
-
-class MessagePage(Page[MessagePublic]):
-    """A page of messages (消息记录)."""
-
-
-class ResendResult(SQLModel):
-    requeued: int
 
 
 async def enqueue(

@@ -68,3 +68,9 @@ async def outage_for(session: AsyncSession, outage_id: int, staff: Principal) ->
     outage = await get(session, outage_id)
     check_unit(outage, staff)
     return outage
+
+
+def sees_notes_whole(viewer: Principal) -> bool:
+    """Dispatchers type the outage notes and call the customers: they see them whole; anyone
+    else (administrators) gets ID numbers and phones masked."""
+    return viewer.role is Role.dispatcher

@@ -18,24 +18,23 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     String,
-    and_,
     case,
     cast,
     exists,
-    func,
     literal,
-    or_,
     union_all,
 )
 from sqlalchemy import select as sa_select
 from sqlalchemy.orm import aliased
-from sqlmodel import col, select
+from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.notify.delivery.fallbacks import preferred_over, rules_of
 from services.notify.messages.models import Channel, DeliveryWindow, Message, MessageState
+from services.notify.outages.scope import in_scope
 from services.notify.subscribers.models import Subscriber, SubscriberOptOut
-from services.notify.templates.service import Rendered, templates
+from services.notify.templates.models import Rendered
+from services.notify.templates.service import templates
 from shared.db import UTCDateTime, insert_ignore
 
 # Contact point column → channel.
@@ -47,30 +46,6 @@ CONTACTS = (
     (Subscriber.app_webhook, Channel.webhook),
 )
 _COLUMN = {channel: column for column, channel in CONTACTS}
-
-
-def at_place(feeders: Sequence[str], areas: Sequence[str]) -> ColumnElement[bool]:
-    """Subscribers, current or former, supplied through one of the feeders or areas."""
-    clauses = []
-    if feeders:
-        clauses.append(col(Subscriber.feeder).in_(list(feeders)))
-    if areas:
-        clauses.append(col(Subscriber.transformer_area).in_(list(areas)))
-    return or_(*clauses) if clauses else literal(False)
-
-
-def in_scope(feeders: Sequence[str], areas: Sequence[str]) -> ColumnElement[bool]:
-    """Current subscribers supplied through one of the feeders or transformer areas."""
-    return and_(at_place(feeders, areas), col(Subscriber.served_until).is_(None))
-
-
-async def count_in_scope(
-    session: AsyncSession, feeders: Sequence[str], areas: Sequence[str]
-) -> int:
-    found = await session.exec(
-        select(func.count()).select_from(Subscriber).where(in_scope(feeders, areas))
-    )
-    return found.one()
 
 
 async def fan_out(

@@ -13,7 +13,7 @@ from services.notify.db import NotifyTable
 from shared.db import UTCDateTime, enum_column
 from shared.masking import FREE_TEXT
 from shared.pagination import Page
-from shared.timeutil import BeijingTime
+from shared.timeutil import BEIJING, BeijingTime
 from shared.validation import Instant
 from shared.vocab import AreaClass
 
@@ -92,6 +92,11 @@ class Outage(NotifyTable, table=True):
     announced_at: BeijingTime | None = Field(
         default=None, sa_column=Column(UTCDateTime, nullable=True)
     )
+
+
+def number_of(outage: Outage) -> str:
+    """The outage number (停电编号) people quote, e.g. TD202500012."""
+    return f"TD{outage.planned_start.astimezone(BEIJING).year}{outage.id:05d}"
 
 
 class OutageScope(NotifyTable, table=True):

@@ -5,10 +5,15 @@ from __future__ import annotations
 from fastapi import APIRouter, BackgroundTasks, Request, status
 
 from services.notify.deps import Config, CurrentAdmin, CurrentDispatcher, Hours
-from services.notify.messages.models import Channel, MessageState
-from services.notify.messages.service import MessageFilter, MessagePage, list_messages
-from services.notify.outages import service
-from services.notify.outages.access import outage_for, unit_for_new_outage, visible_units
+from services.notify.messages.models import Channel, MessageFilter, MessagePage, MessageState
+from services.notify.messages.service import list_messages
+from services.notify.outages import listing, repeats, service
+from services.notify.outages.access import (
+    outage_for,
+    sees_notes_whole,
+    unit_for_new_outage,
+    visible_units,
+)
 from services.notify.outages.models import (
     Announcement,
     Cancellation,
@@ -50,7 +55,7 @@ async def create_outage(
     unit = unit_for_new_outage(staff, body.unit)
     outage = await service.create(session, body, unit=unit, by=staff.subject, now=now, hours=hours)
     _wake_worker(request, background)
-    return await service.to_public(session, outage, viewer=staff)
+    return await listing.to_public(session, outage, viewer=staff)
 
 
 @router.get("/outages", summary="Outages, newest first (停电列表)")
@@ -61,7 +66,7 @@ async def list_outages(
     state: OutageState | None = None,
     kind: OutageKind | None = None,
 ) -> OutagePage:
-    return await service.list_outages(
+    return await listing.list_outages(
         session,
         units=visible_units(staff),
         state=state,
@@ -73,7 +78,7 @@ async def list_outages(
 
 @router.get("/outages/{outage_id}", summary="An outage with its changes and deliveries")
 async def get_outage(staff: CurrentDispatcher, session: Session, outage_id: Id) -> OutagePublic:
-    return await service.to_public(
+    return await listing.to_public(
         session, await outage_for(session, outage_id, staff), viewer=staff
     )
 
@@ -86,7 +91,7 @@ async def assign_unit(
     outage_id: Id, body: UnitAssignment, admin: CurrentAdmin, session: Session
 ) -> OutagePublic:
     outage = await service.assign_unit(session, outage_id, body.unit)
-    return await service.to_public(session, outage, viewer=admin)
+    return await listing.to_public(session, outage, viewer=admin)
 
 
 @router.get(
@@ -97,7 +102,7 @@ async def repeat_warning(
     staff: CurrentDispatcher, session: Session, config: Config, outage_id: Id
 ) -> RepeatWarning:
     outage = await outage_for(session, outage_id, staff)
-    return await service.repeat_warning(session, outage, config.repeat_window_days)
+    return await repeats.repeat_warning(session, outage, config.repeat_window_days)
 
 
 @router.post("/outages/{outage_id}/announce", summary="Announce to the customers (发布停电通知)")
@@ -117,7 +122,7 @@ async def announce(
         session, outage, body, by=staff.subject, now=now, settings=config, hours=hours
     )
     _wake_worker(request, background)
-    return await service.to_public(session, outage, viewer=staff)
+    return await listing.to_public(session, outage, viewer=staff)
 
 
 @router.post("/outages/{outage_id}/start", summary="Power is off (开始停电)")
@@ -134,7 +139,7 @@ async def start(
     outage = await outage_for(session, outage_id, staff)
     await service.start(session, outage, at=body.at or now, by=staff.subject, now=now, hours=hours)
     _wake_worker(request, background)
-    return await service.to_public(session, outage, viewer=staff)
+    return await listing.to_public(session, outage, viewer=staff)
 
 
 @router.post("/outages/{outage_id}/etr", summary="Change the expected restoration (调整复电时间)")
@@ -153,7 +158,7 @@ async def change_etr(
         session, outage, body.etr, body.note, by=staff.subject, now=now, hours=hours
     )
     _wake_worker(request, background)
-    return await service.to_public(session, outage, viewer=staff)
+    return await listing.to_public(session, outage, viewer=staff)
 
 
 @router.post("/outages/{outage_id}/progress", summary="Repair progress (抢修进度)")
@@ -170,7 +175,7 @@ async def progress(
     outage = await outage_for(session, outage_id, staff)
     await service.add_progress(session, outage, body.note, by=staff.subject, now=now, hours=hours)
     _wake_worker(request, background)
-    return await service.to_public(session, outage, viewer=staff)
+    return await listing.to_public(session, outage, viewer=staff)
 
 
 @router.post("/outages/{outage_id}/restore", summary="Power is back (恢复送电)")
@@ -189,7 +194,7 @@ async def restore(
         session, outage, at=body.at or now, by=staff.subject, now=now, hours=hours
     )
     _wake_worker(request, background)
-    return await service.to_public(session, outage, viewer=staff)
+    return await listing.to_public(session, outage, viewer=staff)
 
 
 @router.post("/outages/{outage_id}/cancel", summary="Cancel a draft or announced outage (取消)")
@@ -206,7 +211,7 @@ async def cancel(
     outage = await outage_for(session, outage_id, staff)
     await service.cancel(session, outage, body.reason, by=staff.subject, now=now, hours=hours)
     _wake_worker(request, background)
-    return await service.to_public(session, outage, viewer=staff)
+    return await listing.to_public(session, outage, viewer=staff)
 
 
 @router.get("/outages/{outage_id}/messages", summary="Delivery log of an outage (投递记录)")
@@ -224,4 +229,4 @@ async def outage_messages(
         outage_id=outage_id, state=state, channel=channel, subscriber_id=subscriber_id
     )
     page = await list_messages(session, where, paging)
-    return masked_unless(page, service.sees_notes_whole(staff))
+    return masked_unless(page, sees_notes_whole(staff))

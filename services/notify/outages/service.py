@@ -1,223 +1,37 @@
 """The life of an outage: draft → announced → started → restored (or cancelled), each change
-told to the affected subscribers once; the 7-day notice rule and the repeated-outage warning."""
+told to the affected subscribers once (``telling.py``); the 7-day notice rule, and the
+repeated-outage warning (``repeats.py``) checked before a planned outage is announced."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any
 
-from sqlalchemy import and_, exists, func, or_, union, update
+from sqlalchemy import func
 from sqlalchemy import select as sa_select
-from sqlalchemy.orm import aliased
-from sqlmodel import col, select
+from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.notify.delivery.windows import DeliveryHours
-from services.notify.messages.models import DeliveryWindow, Message, MessageState
-from services.notify.outages.fanout import at_place, count_in_scope, fan_out, in_scope
 from services.notify.outages.models import (
-    CURRENT_STATES,
-    KIND_LABELS,
     Announcement,
     Outage,
     OutageChange,
     OutageCreate,
     OutageImpact,
     OutageKind,
-    OutagePage,
-    OutagePublic,
-    OutageScope,
     OutageState,
     OutageUpdate,
-    OutageUpdatePublic,
-    OverlapOutage,
-    RepeatWarning,
-    ScopeKind,
+    number_of,
 )
+from services.notify.outages.repeats import repeat_warning
+from services.notify.outages.scope import add_scope, at_place, scope_of
+from services.notify.outages.telling import tell
 from services.notify.settings import NotifySettings
 from services.notify.subscribers.models import Subscriber
 from services.notify.subscribers.service import served_on
-from shared.auth import Principal, Role
 from shared.db import fetch_all
 from shared.errors import Conflict, NotFound, Unprocessable
-from shared.masking import masked_unless
-from shared.pagination import FIRST_PAGE, PageParams, fetch_page
-from shared.timeutil import BEIJING, beijing_date, format_beijing
-
-
-def number_of(outage: Outage) -> str:
-    """The outage number (停电编号) people quote, e.g. TD202500012."""
-    return f"TD{outage.planned_start.astimezone(BEIJING).year}{outage.id:05d}"
-
-
-def _scope_text(feeders: Sequence[str], areas: Sequence[str]) -> str:
-    def listed(names: Sequence[str], unit: str) -> str:
-        shown = "、".join(names[:3])
-        return f"{shown}等{len(names)}{unit}" if len(names) > 3 else shown
-
-    parts = []
-    if feeders:
-        parts.append(listed(feeders, "条线路"))
-    if areas:
-        parts.append("台区 " + listed(areas, "个台区"))
-    return "；".join(parts)
-
-
-async def _scope(session: AsyncSession, outage_id: int) -> tuple[list[str], list[str]]:
-    rows = await session.exec(
-        select(OutageScope.kind, OutageScope.name)
-        .where(col(OutageScope.outage_id) == outage_id)
-        .order_by(col(OutageScope.id))
-    )
-    feeders: list[str] = []
-    areas: list[str] = []
-    for kind, name in rows:
-        (feeders if kind is ScopeKind.feeder else areas).append(name)
-    return feeders, areas
-
-
-# A change replaces the messages of these earlier changes that have not gone out yet (to the
-# same subscriber and channel): its own text says what they said, and more recently.
-REPLACES: dict[OutageChange, tuple[OutageChange, ...]] = {
-    OutageChange.announced: (),
-    OutageChange.started: (OutageChange.announced, OutageChange.etr_changed),
-    OutageChange.etr_changed: (OutageChange.etr_changed,),
-    OutageChange.progress: (OutageChange.progress,),
-    OutageChange.restored: (
-        OutageChange.announced,
-        OutageChange.started,
-        OutageChange.etr_changed,
-        OutageChange.progress,
-    ),
-    OutageChange.cancelled: (OutageChange.announced, OutageChange.etr_changed),
-}
-_UNSENT = (MessageState.queued, MessageState.failed, MessageState.sending)
-
-
-def _window(outage: Outage, hours: DeliveryHours, now: datetime) -> DeliveryWindow:
-    """Faults, outages under way and outages that start before the quiet hours (免打扰) now in
-    force or next to come are over go at any hour (held up by nothing, not even a channel that
-    comes back at night); other notices, and news of a restoration, wait for waking hours."""
-    if outage.kind is OutageKind.fault or outage.state is OutageState.started:
-        return DeliveryWindow.anytime
-    if outage.state is OutageState.restored:
-        return DeliveryWindow.waking_hours
-    if outage.planned_start <= hours.quiet_end_after(now):
-        return DeliveryWindow.anytime
-    return DeliveryWindow.waking_hours
-
-
-async def _supersede(
-    session: AsyncSession, outage_id: int, change: OutageChange, new_prefix: str
-) -> None:
-    """Mark the unsent messages this change replaces ``superseded`` (they are never sent).
-
-    A cancellation replaces them for everybody; other changes only where the new message goes
-    (the same subscriber and channel). A message a worker is sending right now is marked too:
-    if its send succeeds it is recorded ``sent`` all the same (what happened), if it fails it
-    is not retried."""
-    kinds = [f"outage.{c.value}" for c in REPLACES[change]]
-    if not kinds:
-        return
-    new = aliased(Message)
-    statement = (
-        update(Message)
-        .where(
-            col(Message.outage_id) == outage_id,
-            col(Message.kind).in_(kinds),
-            col(Message.state).in_(_UNSENT),
-            ~col(Message.dedup_key).startswith(new_prefix),
-        )
-        .values(state=MessageState.superseded)
-        .execution_options(synchronize_session=False)
-    )
-    if change is not OutageChange.cancelled:
-        statement = statement.where(
-            exists().where(
-                col(new.outage_id) == outage_id,
-                col(new.dedup_key).startswith(new_prefix),
-                col(new.subscriber_id) == col(Message.subscriber_id),
-                col(new.channel) == col(Message.channel),
-            )
-        )
-    await session.exec(statement)
-
-
-def _template_data(
-    outage: Outage, feeders: Sequence[str], areas: Sequence[str], **extra: Any
-) -> dict[str, Any]:
-    return {
-        "outage": {
-            "number": number_of(outage),
-            "kind": outage.kind.value,
-            "kind_label": KIND_LABELS[outage.kind],
-            "cause": outage.cause,
-            "scope": _scope_text(feeders, areas),
-            "start": format_beijing(outage.actual_start or outage.planned_start),
-            "etr": format_beijing(outage.etr),
-            "restored_at": format_beijing(outage.actual_end),
-        },
-        "customer_name": "",
-        "note": None,
-        "previous_etr": None,
-        **extra,
-    }
-
-
-async def _tell(
-    session: AsyncSession,
-    outage: Outage,
-    change: OutageChange,
-    *,
-    by: str,
-    now: datetime,
-    hours: DeliveryHours,
-    at: datetime | None = None,
-    note: str | None = None,
-    previous_etr: datetime | None = None,
-) -> OutageUpdate:
-    """Record a change (``at``: when it happened, now if not given) and queue it to every
-    affected subscriber, once per change, replacing what it supersedes (:data:`REPLACES`).
-    A cancellation goes only to those who may have heard of the outage (a message of it sent or
-    being sent on that channel): nobody is told of an outage cancelled before they heard of it."""
-    assert outage.id is not None
-    record = OutageUpdate(
-        outage_id=outage.id,
-        change=change,
-        note=note,
-        etr=outage.etr,
-        at=at or now,
-        by=by,
-    )
-    session.add(record)
-    await session.flush()
-    feeders, areas = await _scope(session, outage.id)
-    window = _window(outage, hours, now)
-    prefix = f"outage:{outage.id}:u{record.id}:"
-    record.messages_queued = await fan_out(
-        session,
-        kind=f"outage.{change.value}",
-        data=_template_data(
-            outage,
-            feeders,
-            areas,
-            note=note,
-            previous_etr=format_beijing(previous_etr) if previous_etr else None,
-        ),
-        feeders=feeders,
-        areas=areas,
-        dedup_prefix=prefix,
-        window=window,
-        due=hours.earliest(window, now),
-        now=now,
-        outage_id=outage.id,
-        only_told=change is OutageChange.cancelled,
-    )
-    await _supersede(session, outage.id, change, prefix)
-    session.add(record)
-    await session.flush()
-    return record
+from shared.timeutil import beijing_date, format_beijing
 
 
 async def _count_impact(session: AsyncSession, outage: Outage) -> None:
@@ -225,7 +39,7 @@ async def _count_impact(session: AsyncSession, outage: Outage) -> None:
     start day (Beijing), so a fault recorded afterwards still counts who was supplied then."""
     assert outage.id is not None
     assert outage.actual_start is not None
-    feeders, areas = await _scope(session, outage.id)
+    feeders, areas = await scope_of(session, outage.id)
     rows = await fetch_all(
         session,
         sa_select(col(Subscriber.area_class), func.count())
@@ -253,13 +67,6 @@ def _require(outage: Outage, *states: OutageState, action: str) -> None:
             f"outage {number_of(outage)} is {outage.state.value}; {action} needs it {allowed}",
             code="outage_state",
         )
-
-
-async def _add_scope(session: AsyncSession, outage_id: int, data: OutageCreate) -> None:
-    scopes = [(ScopeKind.feeder, n) for n in dict.fromkeys(data.feeders)]
-    scopes += [(ScopeKind.area, n) for n in dict.fromkeys(data.transformer_areas)]
-    session.add_all(OutageScope(outage_id=outage_id, kind=k, name=n) for k, n in scopes)
-    await session.flush()
 
 
 async def _record_history(
@@ -291,7 +98,7 @@ async def _record_history(
     session.add(outage)
     await session.flush()
     assert outage.id is not None
-    await _add_scope(session, outage.id, data)
+    await add_scope(session, outage.id, data)
     await _count_impact(session, outage)
     note = "历史记录（未通知客户）"
     session.add_all(
@@ -337,80 +144,11 @@ async def create(
     session.add(outage)
     await session.flush()
     assert outage.id is not None
-    await _add_scope(session, outage.id, data)
+    await add_scope(session, outage.id, data)
     if fault:
         await _count_impact(session, outage)
-        await _tell(session, outage, OutageChange.started, by=by, now=now, hours=hours)
+        await tell(session, outage, OutageChange.started, by=by, now=now, hours=hours)
     return outage
-
-
-async def repeat_warning(session: AsyncSession, outage: Outage, window_days: int) -> RepeatWarning:
-    """Customers this outage cuts who had, or will have, another outage within ``window_days``
-    of its start (一停多用 — 规避重复停电), and those other outages."""
-    assert outage.id is not None
-    feeders, areas = await _scope(session, outage.id)
-    mine = in_scope(feeders, areas)
-    other_start = func.coalesce(col(Outage.actual_start), col(Outage.planned_start))
-    window = timedelta(days=window_days)
-    touches = or_(
-        and_(
-            col(OutageScope.kind) == ScopeKind.feeder,
-            col(OutageScope.name) == col(Subscriber.feeder),
-        ),
-        and_(
-            col(OutageScope.kind) == ScopeKind.area,
-            col(OutageScope.name) == col(Subscriber.transformer_area),
-        ),
-    )
-    overlapping = (
-        sa_select(col(Outage.id).label("outage_id"), col(Subscriber.id).label("subscriber_id"))
-        .select_from(Subscriber)
-        .join(OutageScope, touches)
-        .join(Outage, col(Outage.id) == col(OutageScope.outage_id))
-        .where(
-            mine,
-            col(Outage.id) != outage.id,
-            col(Outage.state).in_(
-                [OutageState.announced, OutageState.started, OutageState.restored]
-            ),
-            other_start >= outage.planned_start - window,
-            other_start <= outage.planned_start + window,
-        )
-        .distinct()
-        .subquery()
-    )
-    per_outage = await fetch_all(
-        session,
-        sa_select(
-            overlapping.c.outage_id, func.count(func.distinct(overlapping.c.subscriber_id))
-        ).group_by(overlapping.c.outage_id),
-    )
-    distinct_customers = await fetch_all(
-        session, sa_select(func.count(func.distinct(overlapping.c.subscriber_id)))
-    )
-    others = {row[0]: row[1] for row in per_outage}
-    listed: list[OverlapOutage] = []
-    if others:
-        found = await session.exec(
-            select(Outage).where(col(Outage.id).in_(list(others))).order_by(col(Outage.id))
-        )
-        listed = [
-            OverlapOutage(
-                id=o.id or 0,
-                number=number_of(o),
-                kind=o.kind,
-                start=o.actual_start or o.planned_start,
-                cause=o.cause,
-                customers=others[o.id or 0],
-            )
-            for o in found
-        ]
-    return RepeatWarning(
-        window_days=window_days,
-        customers_affected=await count_in_scope(session, feeders, areas),
-        customers_recently_cut=distinct_customers[0][0],
-        outages=listed,
-    )
 
 
 async def announce(
@@ -456,7 +194,7 @@ async def announce(
     outage.state = OutageState.announced
     outage.announced_at = now
     session.add(outage)
-    await _tell(session, outage, OutageChange.announced, by=by, now=now, hours=hours)
+    await tell(session, outage, OutageChange.announced, by=by, now=now, hours=hours)
     return outage
 
 
@@ -474,7 +212,7 @@ async def start(
     outage.actual_start = at
     session.add(outage)
     await _count_impact(session, outage)
-    await _tell(session, outage, OutageChange.started, by=by, now=now, hours=hours, at=at)
+    await tell(session, outage, OutageChange.started, by=by, now=now, hours=hours, at=at)
     return outage
 
 
@@ -495,7 +233,7 @@ async def change_etr(
         raise Conflict("the expected restoration is unchanged", code="etr_unchanged")
     previous, outage.etr = outage.etr, etr
     session.add(outage)
-    await _tell(
+    await tell(
         session,
         outage,
         OutageChange.etr_changed,
@@ -518,7 +256,7 @@ async def add_progress(
     hours: DeliveryHours,
 ) -> Outage:
     _require(outage, OutageState.started, action="a repair progress note")
-    await _tell(session, outage, OutageChange.progress, by=by, now=now, hours=hours, note=note)
+    await tell(session, outage, OutageChange.progress, by=by, now=now, hours=hours, note=note)
     return outage
 
 
@@ -540,7 +278,7 @@ async def restore(
     outage.state = OutageState.restored
     outage.actual_end = at
     session.add(outage)
-    await _tell(session, outage, OutageChange.restored, by=by, now=now, hours=hours, at=at)
+    await tell(session, outage, OutageChange.restored, by=by, now=now, hours=hours, at=at)
     return outage
 
 
@@ -559,7 +297,7 @@ async def cancel(
     outage.state = OutageState.cancelled
     session.add(outage)
     if told:
-        await _tell(
+        await tell(
             session, outage, OutageChange.cancelled, by=by, now=now, hours=hours, note=reason
         )
     else:
@@ -572,108 +310,6 @@ async def cancel(
     return outage
 
 
-async def to_public(session: AsyncSession, outage: Outage, *, viewer: Principal) -> OutagePublic:
-    """The outage as ``viewer`` may see it: the notes dispatchers typed (抢修进度, reasons) are
-    masked (ID numbers, phones) for anyone but dispatchers."""
-    return (await to_public_many(session, [outage], viewer=viewer))[0]
-
-
-async def to_public_many(
-    session: AsyncSession, outages: Sequence[Outage], *, viewer: Principal
-) -> list[OutagePublic]:
-    """:func:`to_public` of several outages in a fixed number of queries (five), whatever
-    their number: scopes, changes, counted impacts, deliveries, and the subscribers in scope of
-    those not yet counted."""
-    ids = [outage.id for outage in outages if outage.id is not None]
-    if not ids:
-        return []
-    scopes: dict[int, tuple[list[str], list[str]]] = {i: ([], []) for i in ids}
-    for outage_id, kind, name in await session.exec(
-        select(OutageScope.outage_id, OutageScope.kind, OutageScope.name)
-        .where(col(OutageScope.outage_id).in_(ids))
-        .order_by(col(OutageScope.id))
-    ):
-        feeders, areas = scopes[outage_id]
-        (feeders if kind is ScopeKind.feeder else areas).append(name)
-    updates: dict[int, list[OutageUpdatePublic]] = {i: [] for i in ids}
-    for update_row in await session.exec(
-        select(OutageUpdate)
-        .where(col(OutageUpdate.outage_id).in_(ids))
-        .order_by(col(OutageUpdate.id))
-    ):
-        updates[update_row.outage_id].append(
-            OutageUpdatePublic.model_validate(update_row, from_attributes=True)
-        )
-    counted: dict[int, int] = dict(
-        await fetch_all(
-            session,
-            sa_select(col(OutageImpact.outage_id), func.sum(OutageImpact.customers))
-            .where(col(OutageImpact.outage_id).in_(ids))
-            .group_by(col(OutageImpact.outage_id)),
-        )
-    )
-    deliveries: dict[int, dict[str, int]] = {i: {} for i in ids}
-    for outage_id, state, n in await fetch_all(
-        session,
-        sa_select(col(Message.outage_id), col(Message.state), func.count())
-        .where(col(Message.outage_id).in_(ids))
-        .group_by(col(Message.outage_id), col(Message.state)),
-    ):
-        deliveries[outage_id][str(state)] = n
-    in_scope_now = await _count_in_scopes(session, [i for i in ids if i not in counted])
-    whole = sees_notes_whole(viewer)
-    shown = []
-    for outage in outages:
-        assert outage.id is not None
-        feeders, areas = scopes[outage.id]
-        public = OutagePublic(
-            **outage.model_dump(),
-            number=number_of(outage),
-            feeders=feeders,
-            transformer_areas=areas,
-            customers_affected=counted.get(outage.id, in_scope_now.get(outage.id, 0)),
-            updates=updates[outage.id],
-            deliveries=deliveries[outage.id],
-        )
-        shown.append(masked_unless(public, whole))
-    return shown
-
-
-async def _count_in_scopes(session: AsyncSession, ids: Sequence[int]) -> dict[int, int]:
-    """Current subscribers in the scope of each outage (:func:`count_in_scope`), in one query:
-    a subscriber on a feeder and in an area of the same outage counts once."""
-    if not ids:
-        return {}
-
-    def reached(kind: ScopeKind, place: Any) -> Any:
-        return (
-            sa_select(col(OutageScope.outage_id).label("outage_id"), col(Subscriber.id))
-            .select_from(OutageScope)
-            .join(Subscriber, place == col(OutageScope.name))
-            .where(
-                col(OutageScope.outage_id).in_(ids),
-                col(OutageScope.kind) == kind,
-                col(Subscriber.served_until).is_(None),
-            )
-        )
-
-    pairs = union(
-        reached(ScopeKind.feeder, col(Subscriber.feeder)),
-        reached(ScopeKind.area, col(Subscriber.transformer_area)),
-    ).subquery()
-    rows = await fetch_all(
-        session,
-        sa_select(pairs.c.outage_id, func.count()).group_by(pairs.c.outage_id),
-    )
-    return dict(rows)
-
-
-def sees_notes_whole(viewer: Principal) -> bool:
-    """Dispatchers type the outage notes and call the customers: they see them whole; anyone
-    else (administrators) gets ID numbers and phones masked."""
-    return viewer.role is Role.dispatcher
-
-
 async def assign_unit(session: AsyncSession, outage_id: int, unit: str) -> Outage:
     """Hand the outage to ``unit`` (an outage from before units, or one drafted for the wrong
     unit); from now on only that unit's dispatchers (and administrators) act on it."""
@@ -682,42 +318,3 @@ async def assign_unit(session: AsyncSession, outage_id: int, unit: str) -> Outag
     session.add(outage)
     await session.flush()
     return outage
-
-
-async def list_outages(
-    session: AsyncSession,
-    *,
-    units: Sequence[str] | None,
-    state: OutageState | None,
-    kind: OutageKind | None,
-    viewer: Principal,
-    paging: PageParams = FIRST_PAGE,
-) -> OutagePage:
-    """Outages newest first, as ``viewer`` may see them; of ``units`` only, unless ``units`` is
-    None (all of them)."""
-    query = select(Outage)
-    if units is not None:
-        query = query.where(col(Outage.unit).in_(units))
-    if state is not None:
-        query = query.where(col(Outage.state) == state)
-    if kind is not None:
-        query = query.where(col(Outage.kind) == kind)
-    total, rows = await fetch_page(
-        session, query, paging, col(Outage.planned_start).desc(), col(Outage.id).desc()
-    )
-    return OutagePage(
-        total=total,
-        limit=paging.limit,
-        offset=paging.offset,
-        items=await to_public_many(session, rows, viewer=viewer),
-    )
-
-
-async def current_outages(session: AsyncSession, *, units: Sequence[str] | None) -> list[Outage]:
-    """Outages not yet over (待发布、已发布、停电中), soonest first; of ``units`` only, unless
-    ``units`` is None (all of them)."""
-    query = select(Outage).where(col(Outage.state).in_(CURRENT_STATES))
-    if units is not None:
-        query = query.where(col(Outage.unit).in_(units))
-    found = await session.exec(query.order_by(col(Outage.planned_start), col(Outage.id)))
-    return list(found)

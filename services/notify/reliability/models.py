@@ -48,3 +48,52 @@ class OfficialCountPublic(AreaClassed):
     note: str | None
     recorded_by: str
     recorded_at: BeijingTime
+
+
+# The plans' targets (targets.json) and the report measured against them.
+
+
+class PlanTarget(SQLModel):
+    code: str
+    name: str
+    by_end_of: int
+    saidi_hours: dict[AreaClass, float]
+    year_on_year_reduction_percent: float
+    source: str
+
+
+class Targets(SQLModel):
+    area_classes: list[AreaClass]
+    plans: list[PlanTarget]
+
+
+class Figures(SQLModel):
+    interruptions: int = 0  # customer interruptions (停电户次)
+    customer_hours: float = 0.0  # 停电时户数
+    saidi_hours: float = 0.0  # 户均停电时间
+    saifi: float = 0.0  # 户均停电次数
+
+
+class AreaClassReliability(AreaClassed):
+    customers_served: int  # 服务户数, the denominator
+    customers_served_source: CustomersSource
+    customers_served_derived: int  # subscribers served on 31 December, for comparison
+    planned: Figures
+    unplanned: Figures
+    total: Figures
+    target_hours: float
+    previous_year_saidi_hours: float | None
+    reduction_percent: float | None
+    meets_target_hours: bool
+    meets_reduction: bool
+    meets: bool
+
+
+class ReliabilityReport(SQLModel):
+    year: int
+    plan: str
+    plan_name: str
+    reduction_target_percent: float
+    outages_counted: int
+    outages_ongoing: int
+    area_classes: list[AreaClassReliability]

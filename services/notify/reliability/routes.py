@@ -8,8 +8,13 @@ from fastapi import APIRouter, Query, Response, status
 
 from services.notify.deps import CurrentOperator
 from services.notify.reliability import service
-from services.notify.reliability.models import OfficialCountIn, OfficialCountPublic
-from services.notify.reliability.service import ReliabilityReport, Targets, reliability, targets
+from services.notify.reliability.models import (
+    OfficialCountIn,
+    OfficialCountPublic,
+    ReliabilityReport,
+    Targets,
+)
+from services.notify.reliability.service import reliability, targets
 from services.notify.reliability.xlsx import reliability_xlsx
 from shared.app import Session
 from shared.auth import CurrentPrincipal

@@ -27,37 +27,28 @@ from pathlib import Path
 
 from sqlalchemy import func
 from sqlalchemy import select as sa_select
-from sqlmodel import SQLModel, col, select
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.notify.outages.models import Outage, OutageImpact, OutageKind, OutageState
 from services.notify.reliability.models import (
+    AreaClassReliability,
     CustomersSource,
+    Figures,
     OfficialCountIn,
     OfficialCustomerCount,
+    PlanTarget,
+    ReliabilityReport,
+    Targets,
 )
 from services.notify.subscribers.models import Subscriber
 from services.notify.subscribers.service import served_on
 from shared.calendar import BEIJING
 from shared.db import fetch_all
 from shared.errors import NotFound
-from shared.vocab import AreaClass, AreaClassed
+from shared.vocab import AreaClass
 
 TARGETS = Path(__file__).resolve().parent / "targets.json"
-
-
-class PlanTarget(SQLModel):
-    code: str
-    name: str
-    by_end_of: int
-    saidi_hours: dict[AreaClass, float]
-    year_on_year_reduction_percent: float
-    source: str
-
-
-class Targets(SQLModel):
-    area_classes: list[AreaClass]
-    plans: list[PlanTarget]
 
 
 @lru_cache
@@ -74,38 +65,6 @@ def plan_target(code: str) -> PlanTarget:
     raise NotFound(
         f"no reliability target for plan '{code}'; known: {known}", code="plan_not_found"
     )
-
-
-class Figures(SQLModel):
-    interruptions: int = 0  # customer interruptions (停电户次)
-    customer_hours: float = 0.0  # 停电时户数
-    saidi_hours: float = 0.0  # 户均停电时间
-    saifi: float = 0.0  # 户均停电次数
-
-
-class AreaClassReliability(AreaClassed):
-    customers_served: int  # 服务户数, the denominator
-    customers_served_source: CustomersSource
-    customers_served_derived: int  # subscribers served on 31 December, for comparison
-    planned: Figures
-    unplanned: Figures
-    total: Figures
-    target_hours: float
-    previous_year_saidi_hours: float | None
-    reduction_percent: float | None
-    meets_target_hours: bool
-    meets_reduction: bool
-    meets: bool
-
-
-class ReliabilityReport(SQLModel):
-    year: int
-    plan: str
-    plan_name: str
-    reduction_target_percent: float
-    outages_counted: int
-    outages_ongoing: int
-    area_classes: list[AreaClassReliability]
 
 
 @dataclass

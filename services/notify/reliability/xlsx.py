@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from services.notify.reliability.models import CustomersSource
-from services.notify.reliability.service import ReliabilityReport
+from services.notify.reliability.models import CustomersSource, ReliabilityReport
 from shared.downloads import add_sheet, new_workbook, workbook_bytes
 
 SOURCE_LABELS = {

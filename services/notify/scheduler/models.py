@@ -19,10 +19,11 @@ from sqlalchemy import (
     Unicode,
     UniqueConstraint,
 )
-from sqlmodel import Field
+from sqlmodel import Field, SQLModel
 
 from services.notify.db import NotifyTable
 from shared.db import UTCDateTime
+from shared.timeutil import BeijingTime
 
 JOBS_TABLE = "scheduled_jobs"
 
@@ -55,3 +56,32 @@ class ScheduledJobRun(NotifyTable, table=True):
     # The run's own request id (shared.logs.job_run), of its latest attempt: on its log lines
     # and on the messages it queued.
     request_id: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
+
+
+# API shapes.
+
+
+class ScheduledJob(SQLModel):
+    id: str
+    next_run_time: BeijingTime | None
+
+
+class JobRun(SQLModel):
+    job_id: str
+    run_date: date
+    replica: str
+    attempts: int
+    started_at: BeijingTime
+    finished_at: BeijingTime | None
+    outcome: str | None
+    request_id: str | None = Field(
+        default=None,
+        description="请求号 of the run (its latest attempt): on its log lines and its messages",
+    )
+
+
+class SchedulerState(SQLModel):
+    enabled: bool
+    active_here: bool
+    jobs: list[ScheduledJob]
+    runs: list[JobRun] = Field(description="The latest runs (定时任务运行记录), newest day first")

@@ -11,9 +11,9 @@ from typing import Annotated
 from fastapi import APIRouter, BackgroundTasks, File, Query, Request, Response, UploadFile, status
 
 from services.notify.deps import CurrentDispatcher
-from services.notify.messages.models import Channel, MessageState
-from services.notify.messages.service import MessageFilter, MessagePage, list_messages
-from services.notify.outages.service import sees_notes_whole
+from services.notify.messages.models import Channel, MessageFilter, MessagePage, MessageState
+from services.notify.messages.service import list_messages
+from services.notify.outages.access import sees_notes_whole
 from services.notify.subscribers import importing, service
 from services.notify.subscribers.models import (
     Preferences,

@@ -2,30 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter
-from sqlmodel import Field, SQLModel
 
 from services.notify.deps import CurrentOperator
-from services.notify.messages.models import Channel
-from services.notify.templates.service import Rendered, TemplateInfo, templates
+from services.notify.templates.models import Preview, PreviewRequest, TemplateInfo
+from services.notify.templates.service import templates
 
 router = APIRouter(tags=["templates"])
-
-
-class PreviewRequest(SQLModel):
-    channel: Channel = Channel.email
-    data: dict[str, Any] | None = Field(
-        default=None, description="Template data; the template's sample data when left out."
-    )
-
-
-class Preview(Rendered):
-    kind: str
-    channel: Channel
-    template: str
-    data: dict[str, Any]
 
 
 @router.get("/templates", summary="Message types and their templates per channel (消息模板)")

@@ -13,23 +13,12 @@ from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateNotFound, UndefinedError
-from sqlmodel import SQLModel
 
 from services.notify.messages.models import Channel
+from services.notify.templates.models import Rendered, TemplateInfo
 from shared.errors import NotFound, Unprocessable
 
 FILES = Path(__file__).resolve().parent / "files"
-
-
-class Rendered(SQLModel):
-    subject: str
-    body: str
-
-
-class TemplateInfo(SQLModel):
-    kind: str
-    channels: dict[Channel, str]
-    sample: dict[str, Any]
 
 
 class Templates:

@@ -11,7 +11,7 @@ from sqlmodel import col, select
 
 from services.notify.delivery.channels import sms_signature
 from services.notify.delivery.models import ChannelHealth
-from services.notify.delivery.worker import backoff
+from services.notify.delivery.outcomes import backoff
 from services.notify.messages.models import Channel, DeliveryWindow, Message, MessageState
 from services.notify.messages.service import NewMessage
 from services.notify.settings import NotifySettings

@@ -9,7 +9,7 @@ import pytest
 from shared.auth import Role
 from shared.web.session import COOKIE
 from tests.conftest import add_user, client_for, sign_in
-from tests.notify.test_outages import planned
+from tests.notify.outages.test_outages import planned
 
 
 @pytest.fixture

@@ -452,9 +452,9 @@ class TestHistory:
         assert datetime.fromisoformat(restored["actual_end"]) == datetime.fromisoformat(at)
 
 
-# The scopes of the outages listed and the current subscribers each reaches (tests/notify/
-# test_outages.py's CUSTOMERS): F1 feeds C1 C2 C3 C8, F2 feeds C4 C5, area T9 holds C5 and T2
-# holds C2 C3 C8 (all on F1 too, so counted once).
+# The scopes of the outages listed and the current subscribers each reaches (this file's
+# CUSTOMERS): F1 feeds C1 C2 C3 C8, F2 feeds C4 C5, area T9 holds C5 and T2 holds C2 C3 C8
+# (all on F1 too, so counted once).
 SCOPES = [
     (["F1"], ["T9"], 5),
     (["F1"], ["T2"], 4),

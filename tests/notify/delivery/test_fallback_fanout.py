@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from sqlmodel import col, select
 
-from services.notify.delivery import worker
+from services.notify.delivery import outcomes
 from services.notify.messages.models import Channel, DeliveryWindow, Message, MessageState
 from services.notify.outages.fanout import fan_out
 from services.notify.templates.service import templates
@@ -16,7 +16,7 @@ from shared.db import session_scope
 from shared.web.session import COOKIE
 from tests.conftest import client_for
 from tests.notify.conftest import WORKDAY_MORNING
-from tests.notify.test_fallbacks import (
+from tests.notify.delivery.test_fallbacks import (
     count_messages,
     kit_for,
     message_of,
@@ -47,6 +47,23 @@ async def fan_out_started(apps) -> int:
 
 def robot(sink, key: str) -> str:
     return f"{sink.url}/cgi-bin/webhook/send?key={key}"
+
+
+@pytest.fixture
+def told_by_dead_robot(apps, robot_sink, notify_admin):
+    """Fans the outage out to a new subscriber whose WeCom robot refuses for good (errcode
+    93000), with ``fallbacks`` set for its message type; returns the subscriber's id."""
+    robot_sink.answers["GONE"] = 93000
+
+    async def subscribe_and_fan_out(account: str, fallbacks: dict[str, str], **contacts) -> int:
+        await set_fallbacks(notify_admin, KIND, **fallbacks)
+        sid = await subscriber(
+            notify_admin, account, wecom_webhook=robot(robot_sink, "GONE"), **contacts
+        )
+        await fan_out_started(apps)
+        return sid
+
+    return subscribe_and_fan_out
 
 
 async def chain(admin, apps, sid: int, channel: str) -> list[dict]:
@@ -99,20 +116,16 @@ class TestPreferredChannelOnly:
 
 class TestChainOfThree:
     async def test_dead_wecom_then_dead_sms_then_email_each_in_its_own_template(
-        self, apps, make_kit, smtp, http_sink, gateway, robot_sink, notify_admin
+        self, apps, make_kit, smtp, http_sink, gateway, notify_admin, told_by_dead_robot
     ):
         kit = kit_for(make_kit, smtp, http_sink)
-        await set_fallbacks(notify_admin, KIND, wecom="sms", sms="email")
-        robot_sink.answers["GONE"] = 93000  # the robot's webhook is invalid: final
         gateway.empty.add("13900000110")  # 空号: refused for good
-        sid = await subscriber(
-            notify_admin,
+        sid = await told_by_dead_robot(
             "0546000110",
+            {"wecom": "sms", "sms": "email"},
             mobile="13900000110",
             email="e@example.cn",
-            wecom_webhook=robot(robot_sink, "GONE"),
         )
-        await fan_out_started(apps)
         assert await count_messages(apps, sid) == {"wecom": 1}
         for minute in range(3):
             await kit.deliver(WORKDAY_MORNING + timedelta(minutes=minute))
@@ -165,19 +178,13 @@ class TestChainOfThree:
         assert "无法打开此消息" in missing.text
 
     async def test_a_channel_without_address_is_passed_over_and_the_biz_id_shown(
-        self, apps, make_kit, smtp, http_sink, gateway, robot_sink, notify_admin
+        self, apps, make_kit, smtp, http_sink, gateway, notify_admin, told_by_dead_robot
     ):
         kit = kit_for(make_kit, smtp, http_sink)
-        await set_fallbacks(notify_admin, KIND, dingtalk="wecom", wecom="sms")
-        robot_sink.answers["GONE"] = 93000
         # No DingTalk robot: WeCom is this subscriber's preferred channel, SMS its fallback.
-        sid = await subscriber(
-            notify_admin,
-            "0546000111",
-            mobile="13900000111",
-            wecom_webhook=robot(robot_sink, "GONE"),
+        sid = await told_by_dead_robot(
+            "0546000111", {"dingtalk": "wecom", "wecom": "sms"}, mobile="13900000111"
         )
-        await fan_out_started(apps)
         for minute in range(2):
             await kit.deliver(WORKDAY_MORNING + timedelta(minutes=minute))
         links = await chain(notify_admin, apps, sid, "wecom")
@@ -219,32 +226,24 @@ class TestNoFallbackWhileDown:
 
 class TestCrashBetweenDeathAndFallback:
     async def test_the_fallback_is_neither_lost_nor_doubled(
-        self, apps, make_kit, smtp, http_sink, robot_sink, notify_admin, monkeypatch
+        self, apps, make_kit, smtp, http_sink, told_by_dead_robot, monkeypatch
     ):
         kit = kit_for(make_kit, smtp, http_sink)
-        await set_fallbacks(notify_admin, KIND, wecom="email")
-        robot_sink.answers["GONE"] = 93000
-        sid = await subscriber(
-            notify_admin,
-            "0546000130",
-            email="g@example.cn",
-            wecom_webhook=robot(robot_sink, "GONE"),
-        )
-        await fan_out_started(apps)
-        queue_fallback = worker.queue_fallback
+        sid = await told_by_dead_robot("0546000130", {"wecom": "email"}, email="g@example.cn")
+        queue_fallback = outcomes.queue_fallback
 
         async def dies(session, message, hours, *, now):
             await queue_fallback(session, message, hours, now=now)  # queued, not committed
             raise RuntimeError("the worker died before the commit")
 
-        monkeypatch.setattr(worker, "queue_fallback", dies)
+        monkeypatch.setattr(outcomes, "queue_fallback", dies)
         with pytest.raises(RuntimeError, match="died before the commit"):
             await kit.deliver(WORKDAY_MORNING)
         wecom = await message_of(apps, f"{PREFIX}{sid}:wecom")
         assert wecom.state is MessageState.sending  # the death was not recorded either
         assert await count_messages(apps, sid) == {"wecom": 1}
 
-        monkeypatch.setattr(worker, "queue_fallback", queue_fallback)
+        monkeypatch.setattr(outcomes, "queue_fallback", queue_fallback)
         await kit.deliver(WORKDAY_MORNING + timedelta(seconds=30))  # still leased
         assert await count_messages(apps, sid) == {"wecom": 1}
         for seconds in (61, 120, 180):  # the lease ran out: sent again, dead, fallen back

@@ -14,7 +14,7 @@ from services.notify.outages.models import Outage
 from shared.auth import Role
 from shared.db import session_scope
 from tests.conftest import add_user, client_for, sign_in
-from tests.notify.test_outages import planned
+from tests.notify.outages.test_outages import planned
 
 MARKETING, BRANCH, PRODUCTION = "营销部", "供电分公司", "供电生产部"
 

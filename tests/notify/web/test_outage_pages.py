@@ -8,7 +8,7 @@ import pytest
 from shared.auth import Role
 from shared.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from tests.conftest import add_user, client_for, sign_in
-from tests.notify.test_outages import planned
+from tests.notify.outages.test_outages import planned
 
 
 @pytest.fixture

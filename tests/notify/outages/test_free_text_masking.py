@@ -4,7 +4,7 @@ messages made from it (shared.masking.masked_unless)."""
 
 from __future__ import annotations
 
-from tests.notify.test_outages import customers, dispatcher, planned  # noqa: F401
+from tests.notify.outages.test_outages import customers, dispatcher, planned  # noqa: F401
 
 MOBILE = "13912345678"
 ID = "370502198502031234"

@@ -1,4 +1,4 @@
-"""Server-rendered pages of notify, in the shared layout (shared.web): the outages not yet over
+"""Notify's outage pages (停电页面), in the shared layout (shared.web): the outages not yet over
 (当前停电), of the dispatcher's units; one outage with its delivery progress (投递进度), the
 repeated-outage warning (一停多用) and the forms that move it on (发布、开始停电、调整复电时间、
 抢修进度、恢复送电、取消); the form that records a new one (登记停电). They call the outage
@@ -8,21 +8,24 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, BackgroundTasks, Form, Query, Request, Response
+from fastapi import APIRouter, BackgroundTasks, Form, Request, Response
 from fastapi.responses import RedirectResponse
 from pydantic import ValidationError
 
-from services.notify.delivery.fallbacks import chain_of
-from services.notify.delivery.service import channel_health
 from services.notify.deps import Config, Hours
 from services.notify.messages import service as messages
-from services.notify.messages.models import Channel, MessagePublic, MessageState
-from services.notify.messages.service import MessageFilter, delivery_counts
+from services.notify.messages.models import MessageFilter
+from services.notify.messages.service import delivery_counts
 from services.notify.outages import service
-from services.notify.outages.access import outage_for, unit_for_new_outage, visible_units
+from services.notify.outages.access import (
+    outage_for,
+    sees_notes_whole,
+    unit_for_new_outage,
+    visible_units,
+)
+from services.notify.outages.listing import current_outages, to_public
 from services.notify.outages.models import (
     KIND_LABELS,
     STATE_LABELS,
@@ -35,39 +38,26 @@ from services.notify.outages.models import (
     OutageState,
     ProgressNote,
 )
-from services.notify.reliability.service import reliability, targets
-from services.notify.templates.service import templates as shipped_templates
+from services.notify.outages.repeats import repeat_warning
+from services.notify.web.pages import (
+    STAFF,
+    count_table,
+    error_text,
+    refused,
+    templates,
+)
 from shared.app import Session, SettingsDep
 from shared.auth import Principal, Role
-from shared.calendar import BEIJING, beijing_date
+from shared.calendar import BEIJING
 from shared.clock import Now
-from shared.errors import HuodianError, Unprocessable, chinese_detail
+from shared.errors import HuodianError, Unprocessable
 from shared.masking import masked_unless
 from shared.pagination import PageParams
-from shared.validation import Id, Year
-from shared.web.charts import BarRow, bar_chart
-from shared.web.pages import Person, person_for, render, templates_for
+from shared.validation import Id
+from shared.web.pages import Person, person_for, render
 from shared.web.session import check_csrf
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
-templates = templates_for(Path(__file__).parent / "templates")
-# The roles of the outage API (services.notify.deps.CurrentDispatcher).
-STAFF = (Role.dispatcher, Role.admin)
-CHANNEL_LABELS = {
-    Channel.email: "邮件",
-    Channel.sms: "短信",
-    Channel.wecom: "企业微信",
-    Channel.dingtalk: "钉钉",
-    Channel.webhook: "回调",
-}
-MESSAGE_STATE_LABELS = {
-    MessageState.queued: "待发送",
-    MessageState.sending: "发送中",
-    MessageState.sent: "已发送",
-    MessageState.failed: "发送失败",
-    MessageState.dead: "死信",
-    MessageState.superseded: "已取代",
-}
 
 CHANGE_LABELS = {
     OutageChange.announced: "发布停电通知",
@@ -108,19 +98,6 @@ DONE = {
 }
 
 
-def _count_table(counts: dict[tuple[MessageState, Channel], int]) -> dict[str, object]:
-    """Messages by state and channel as ``counts.html`` draws them: the rows and columns that
-    have any."""
-    return {
-        "counts": counts,
-        "channels": sorted({c for _, c in counts}, key=list(Channel).index),
-        "message_states": sorted({s for s, _ in counts}, key=list(MessageState).index),
-        "channel_labels": CHANNEL_LABELS,
-        "message_state_labels": MESSAGE_STATE_LABELS,
-        "total_messages": sum(counts.values()),
-    }
-
-
 def _beijing(value: str) -> datetime | None:
     """A form's ``datetime-local`` value (Beijing time, no zone); None when left empty."""
     if not value.strip():
@@ -139,20 +116,13 @@ def _names(value: str) -> list[str]:
     return [name.strip() for name in value.split("\n") if name.strip()]
 
 
-def _message(exc: HuodianError | ValidationError) -> str:
-    if isinstance(exc, ValidationError):
-        fields = ", ".join(sorted({str(e["loc"][0]) for e in exc.errors() if e["loc"]}))
-        return chinese_detail("validation_failed", f"Invalid input: {fields}")
-    return chinese_detail(exc.code, exc.detail)
-
-
 @router.get("/", response_model=None)
 async def outages(request: Request, session: Session) -> Response:
     signed = await person_for(request, *STAFF)
     if not isinstance(signed, tuple):
         return signed
     principal, person = signed
-    found = await service.current_outages(session, units=visible_units(principal))
+    found = await current_outages(session, units=visible_units(principal))
     return render(
         templates,
         request,
@@ -177,7 +147,7 @@ async def _outage_page(
     **context: object,
 ) -> Response:
     outage = await outage_for(session, outage_id, principal)
-    public = await service.to_public(session, outage, viewer=principal)
+    public = await to_public(session, outage, viewer=principal)
     counts = await delivery_counts(session, outage_id)
     log = await messages.list_messages(
         session, MessageFilter(outage_id=outage_id), PageParams(limit=LOG_SHOWN)
@@ -193,9 +163,9 @@ async def _outage_page(
         states=STATE_LABELS,
         actions=ACTIONS.get(outage.state, ()),
         change_labels=CHANGE_LABELS,
-        log=masked_unless(log, service.sees_notes_whole(principal)),
-        **_count_table(counts),
-        warning=await service.repeat_warning(session, outage, config.repeat_window_days),
+        log=masked_unless(log, sees_notes_whole(principal)),
+        **count_table(counts),
+        warning=await repeat_warning(session, outage, config.repeat_window_days),
         **context,
     )
 
@@ -274,7 +244,7 @@ async def create_outage(
     except (HuodianError, ValidationError) as exc:
         await session.rollback()
         status = exc.status if isinstance(exc, HuodianError) else 422
-        return _new_page(request, principal, person, status, error=_message(exc), **typed)
+        return _new_page(request, principal, person, status, error=error_text(exc), **typed)
     background.add_task(request.app.state.worker.wake)  # after the commit, as the API does
     return RedirectResponse(f"{request.scope.get('root_path', '')}/ui/outages/{outage.id}", 303)
 
@@ -302,21 +272,7 @@ async def outage_detail(
             notice=DONE[done] if done else None,
         )
     except HuodianError as exc:
-        return _refused(request, person, exc)
-
-
-def _refused(
-    request: Request, person: Person, exc: HuodianError, heading: str = "无法打开此停电"
-) -> Response:
-    return render(
-        templates,
-        request,
-        "refused.html",
-        person,
-        status_code=exc.status,
-        error=_message(exc),
-        heading=heading,
-    )
+        return refused(request, person, exc)
 
 
 async def _act(
@@ -405,193 +361,13 @@ async def outage_action(
                 person,
                 outage_id,
                 status_code=status,
-                error=_message(exc),
+                error=error_text(exc),
                 failed=action,
                 typed=form,
             )
-        except HuodianError as refused:
-            return _refused(request, person, refused)
+        except HuodianError as denied:
+            return refused(request, person, denied)
     background.add_task(request.app.state.worker.wake)  # after the commit, as the API does
     return RedirectResponse(
         f"{request.scope.get('root_path', '')}/ui/outages/{outage_id}?done={action}", 303
-    )
-
-
-@router.get("/reliability", response_model=None)
-async def reliability_page(
-    request: Request,
-    session: Session,
-    now: Now,
-    year: Year | None = None,
-    plan: Annotated[str, Query(max_length=100)] = "dongying-2021",
-) -> Response:
-    """Outage hours per customer (户均停电时间) by area class against the plan's targets."""
-    signed = await person_for(request, *STAFF)
-    if not isinstance(signed, tuple):
-        return signed
-    _, person = signed
-    chosen = year or beijing_date(now).year
-    try:
-        report = await reliability(session, chosen, plan)
-    except HuodianError as exc:
-        return _refused(request, person, exc)
-    chart = bar_chart(
-        f"{chosen}年户均停电时间与目标",
-        [
-            BarRow(c.area_class.label, round(c.total.saidi_hours, 2), limit=c.target_hours)
-            for c in report.area_classes
-        ],
-        unit="小时",
-    )
-    return render(
-        templates,
-        request,
-        "reliability.html",
-        person,
-        report=report,
-        chart=chart,
-        plans=targets().plans,
-        year=chosen,
-    )
-
-
-DEAD_SHOWN = 50
-
-
-async def _delivery_page(
-    request: Request, session: Session, person: Person, status_code: int = 200, **context: object
-) -> Response:
-    dead = await messages.list_messages(
-        session, MessageFilter(state=MessageState.dead), PageParams(limit=DEAD_SHOWN)
-    )
-    return render(
-        templates,
-        request,
-        "delivery.html",
-        person,
-        status_code=status_code,
-        health=await channel_health(session, request.app.state.channels.senders.keys()),
-        dead=masked_unless(dead, False),  # an administrator reads them masked, as in the API
-        **_count_table(await delivery_counts(session)),
-        **context,
-    )
-
-
-@router.get("/delivery", response_model=None)
-async def delivery(request: Request, session: Session, resent: int | None = None) -> Response:
-    """The queue by channel and state, the channels' health (熔断) and the dead letters."""
-    signed = await person_for(request, Role.admin)
-    if not isinstance(signed, tuple):
-        return signed
-    notice = None if resent is None else f"已重新排队 {resent} 条。"
-    return await _delivery_page(request, session, signed[1], notice=notice)
-
-
-@router.post("/delivery/resend", response_model=None)
-async def resend(
-    request: Request,
-    session: Session,
-    settings: SettingsDep,
-    now: Now,
-    background: BackgroundTasks,
-    csrf: Annotated[str, Form()],
-    message_id: Annotated[Id | None, Form()] = None,
-) -> Response:
-    """Re-send one dead letter, or all of them (without ``message_id``)."""
-    signed = await person_for(request, Role.admin)
-    if not isinstance(signed, tuple):
-        return signed
-    _, person = signed
-    try:
-        check_csrf(settings, person.token, csrf)
-        if message_id is None:
-            count = (await messages.resend_dead(session, kind=None, channel=None, now=now)).requeued
-        else:
-            await messages.resend(session, message_id, now=now)
-            count = 1
-    except HuodianError as exc:
-        await session.rollback()
-        return await _delivery_page(
-            request, session, person, status_code=exc.status, error=_message(exc)
-        )
-    background.add_task(request.app.state.worker.wake)
-    return RedirectResponse(f"{request.scope.get('root_path', '')}/ui/delivery?resent={count}", 303)
-
-
-OUTCOME_LABELS = {
-    "sent": "已发送",
-    "failed": "失败，待重试",
-    "dead": "死信",
-    "held": "渠道熔断，暂存",
-}
-FALLBACK_LABELS = {
-    "queued": "已转备用渠道",
-    "existing": "备用渠道已有此消息",
-    "no_rule": "未设备用渠道",
-    "no_address": "备用渠道无地址",
-}
-
-
-@router.get("/messages/{message_id}", response_model=None)
-async def message_page(request: Request, session: Session, message_id: Id) -> Response:
-    """One message and its chain of attempts (投递链): each channel tried, when (Beijing time,
-    +08:00), the outcome, the provider's receipt and the fallback a dead letter led to."""
-    signed = await person_for(request, Role.admin)
-    if not isinstance(signed, tuple):
-        return signed
-    _, person = signed
-    try:
-        found = await messages.get_message(session, message_id)
-    except HuodianError as exc:
-        return _refused(request, person, exc, heading="无法打开此消息")
-    return render(
-        templates,
-        request,
-        "message.html",
-        person,
-        message=masked_unless(MessagePublic.model_validate(found, from_attributes=True), False),
-        chain=await chain_of(session, message_id),
-        at_beijing=lambda moment: moment.astimezone(BEIJING).isoformat(timespec="seconds"),
-        channel_labels=CHANNEL_LABELS,
-        message_state_labels=MESSAGE_STATE_LABELS,
-        outcome_labels=OUTCOME_LABELS,
-        fallback_labels=FALLBACK_LABELS,
-    )
-
-
-@router.get("/templates", response_model=None)
-async def message_templates(
-    request: Request,
-    kind: Annotated[str | None, Query(max_length=100)] = None,
-    channel: Channel = Channel.sms,
-) -> Response:
-    """The message types and their templates per channel, one previewed with its sample data."""
-    signed = await person_for(request, Role.admin)
-    if not isinstance(signed, tuple):
-        return signed
-    shipped = shipped_templates()
-    infos = [shipped.info(k) for k in shipped.kinds()]
-    preview, error, status_code = None, None, 200
-    if kind is not None:
-        try:
-            rendered = shipped.render(kind, channel, shipped.sample(kind))
-            preview = {
-                "kind": kind,
-                "channel": channel,
-                "source": shipped.source_of(kind, channel),
-                "subject": rendered.subject,
-                "body": rendered.body,
-            }
-        except HuodianError as exc:
-            error, status_code = _message(exc), exc.status
-    return render(
-        templates,
-        request,
-        "templates.html",
-        signed[1],
-        status_code=status_code,
-        infos=infos,
-        preview=preview,
-        error=error,
-        channel_labels=CHANNEL_LABELS,
     )

@@ -16,7 +16,7 @@ from shared.auth import Role
 from shared.db import session_scope
 from shared.web.session import COOKIE, csrf_token
 from tests.conftest import FROZEN_AT, add_user, client_for, sign_in
-from tests.notify.test_outages import customers, planned  # noqa: F401 (a fixture)
+from tests.notify.outages.test_outages import customers, planned  # noqa: F401 (a fixture)
 
 
 @pytest.fixture

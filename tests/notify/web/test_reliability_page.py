@@ -11,7 +11,7 @@ from shared.calendar import BEIJING
 from shared.web.charts import BarRow, bar_chart
 from shared.web.session import COOKIE
 from tests.conftest import add_user, client_for, sign_in
-from tests.notify.test_outages import customers  # noqa: F401 (a fixture)
+from tests.notify.outages.test_outages import customers  # noqa: F401 (a fixture)
 
 
 def cells(html: str, area: str) -> list[str]:
