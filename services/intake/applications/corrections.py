@@ -42,7 +42,7 @@ _SUBSCRIBER_FIELDS = {
 }
 _MASKED = {"id_number": mask_id_number, "mobile": mask_mobile}
 THREE_ZERO_FIELDS = {"capacity_kw", "area_class"}
-"""Corrections that re-judge 三零 (:func:`services.intake.whitelist.assess.rejudge`)."""
+"""Corrections that re-judge 三零 (:func:`services.intake.whitelist.rejudge.rejudge`)."""
 
 
 def _corrected_value(
