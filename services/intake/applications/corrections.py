@@ -14,12 +14,8 @@ from services.intake.applications.clocking import Clocking, refresh
 from services.intake.applications.creating import check_three_zero, validated_identity
 from services.intake.applications.loading import load_pauses, load_stages
 from services.intake.applications.log import append_event
-from services.intake.applications.models import (
-    Application,
-    ApplicationStatus,
-    CorrectionRequest,
-    EventKind,
-)
+from services.intake.applications.models import Application, ApplicationStatus, EventKind
+from services.intake.applications.requests import CorrectionRequest
 from services.intake.applications.stages import connected_event_data
 from services.intake.applications.switch import switch_workflow
 from services.intake.outbox.models import EventType

@@ -33,19 +33,21 @@ from services.intake.applications.loading import get_application, load_pauses, l
 from services.intake.applications.models import (
     PAUSE_REASON_LABELS,
     Application,
-    ApplicationCreate,
     ApplicationPause,
     ApplicationStage,
     ApplicationStatus,
-    CorrectionRequest,
-    PauseRequest,
     ProgressStage,
-    RatingRequest,
-    StageCompletion,
 )
 from services.intake.applications.pauses import open_pause, stop_clock
 from services.intake.applications.rating import record_rating
 from services.intake.applications.reading import pause_public, stage_public, to_public
+from services.intake.applications.requests import (
+    ApplicationCreate,
+    CorrectionRequest,
+    PauseRequest,
+    RatingRequest,
+    StageCompletion,
+)
 from services.intake.applications.stages import complete, record_connection_point, stage_to_complete
 from services.intake.documents.gate import check_stage_documents
 from services.intake.documents.on_file import (

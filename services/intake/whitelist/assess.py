@@ -35,11 +35,8 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.intake.applications.log import append_event
-from services.intake.applications.models import (
-    Application,
-    ApplicationCreate,
-    EventKind,
-)
+from services.intake.applications.models import Application, EventKind
+from services.intake.applications.requests import ApplicationCreate
 from services.intake.policies.models import LOW_VOLTAGE_TYPES
 from services.intake.rules.identity import FieldErrors
 from services.intake.rules.three_zero import (
