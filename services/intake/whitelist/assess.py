@@ -327,13 +327,20 @@ def record(
             },
         )
     if decision is not None and decision.whitelist:
-        session.add(
-            WhitelistEntry(
-                application_id=application.id,
-                unit=application.unit,
-                grid_area_id=area.id if area else None,
-                reason="".join(assessed.reasons[1:]),
-                status=WhitelistStatus.pending_upgrade,
-                created_at=now,
-            )
-        )
+        session.add(whitelist_entry(application, assessed, now=now))
+
+
+def whitelist_entry(
+    application: Application, assessed: Assessed, *, now: datetime
+) -> WhitelistEntry:
+    """The whitelist record (白名单) a decision that needs one opens: waiting for the upgrade."""
+    assert application.id is not None
+    area = assessed.grid_area
+    return WhitelistEntry(
+        application_id=application.id,
+        unit=application.unit,
+        grid_area_id=area.id if area else None,
+        reason="".join(assessed.reasons[1:]),
+        status=WhitelistStatus.pending_upgrade,
+        created_at=now,
+    )

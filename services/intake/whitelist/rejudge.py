@@ -27,7 +27,14 @@ from services.intake.rules.three_zero import (
     load_three_zero_rules,
     workflow_type,
 )
-from services.intake.whitelist.assess import Assessed, Override, decide, over_limit, with_override
+from services.intake.whitelist.assess import (
+    Assessed,
+    Override,
+    decide,
+    over_limit,
+    whitelist_entry,
+    with_override,
+)
 from services.intake.whitelist.models import (
     GridArea,
     ThreeZeroAssessment,
@@ -230,17 +237,7 @@ async def _follow_whitelist(
     ).first()
     needed = bool(assessed.decision and assessed.decision.whitelist)
     if needed and entry is None:
-        area = assessed.grid_area
-        session.add(
-            WhitelistEntry(
-                application_id=application.id,
-                unit=application.unit,
-                grid_area_id=area.id if area else None,
-                reason="".join(assessed.reasons[1:]),
-                status=WhitelistStatus.pending_upgrade,
-                created_at=now,
-            )
-        )
+        session.add(whitelist_entry(application, assessed, now=now))
         return {"from": "none", "to": WhitelistStatus.pending_upgrade.value}
     if not needed and entry is not None and entry.status is not WhitelistStatus.released:
         previous = entry.status
