@@ -32,14 +32,10 @@ from sqlalchemy import create_engine, text
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bench.harness import Case
+from services.intake.monitoring.escalations import EscalationFilter, list_escalations
 from services.intake.monitoring.models import EscalationState, WatchLevel
-from services.intake.monitoring.service import (
-    EscalationFilter,
-    WatchFilter,
-    list_escalations,
-    list_watch,
-    scan,
-)
+from services.intake.monitoring.scan import scan
+from services.intake.monitoring.watch import WatchFilter, list_watch
 from services.intake.policies.models import Stage
 from services.intake.settings import IntakeSettings
 from shared.auth import Principal, Role

@@ -37,7 +37,7 @@ from services.intake.integrity.clock_record import STARTUP_ACTOR
 from services.intake.integrity.service import checkpoint_now, raise_alert, verify_everything
 from services.intake.integrity.sweep import Report
 from services.intake.monitoring.models import ScanResult
-from services.intake.monitoring.service import scan
+from services.intake.monitoring.scan import scan
 from services.intake.outbox.models import DeliveryRun
 from services.intake.outbox.service import deliver_pending
 from services.intake.settings import IntakeSettings

@@ -41,14 +41,15 @@ from shared.clock import SYSTEM_CLOCK
 from shared.settings import Settings
 from tests.conftest import PG_URL
 from tests.e2e.support import (
+    add_user,
     drop_schemas,
     free_port,
     require_debian_binary,
     run_cli,
     service_env,
+    sign_in,
     wait_ready,
 )
-from tests.e2e.test_intake_flow import add_user, sign_in
 from tests.notify.sinks import HttpSink, SmsGateway
 
 pytestmark = [

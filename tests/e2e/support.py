@@ -10,8 +10,11 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
+import pytest
+from playwright.async_api import Page
 
 from tests.conftest import PG_URL
 from tests.ports import free_port
@@ -93,8 +96,6 @@ def drop_schemas(prefix: str) -> None:
 def require_debian_binary(binary: Path, package: str) -> Path:
     """A program from a Debian package: CI must have it (.ci/run installs it), a developer may
     not, and then the test is skipped with the command that installs it."""
-    import pytest
-
     if not binary.exists():
         if os.environ.get("CI"):
             pytest.fail(f"{binary} is missing in CI: install Debian's {package} package")
@@ -195,3 +196,76 @@ def running_service(
             process.terminate()
         process.wait(timeout=30)
     assert "Traceback" not in log.read_text(), log.read_text()
+
+
+def stack_fixture(
+    prefix: str, admin_password: str, *, chromium: bool = False, **extra_env: str
+) -> Any:
+    """A module's ``stack`` fixture: :func:`running_stack` for the whole module, in its own var
+    dir and schemas (``prefix``), with ``admin`` signing in with ``admin_password``.
+
+    ``chromium``: the module drives a browser, so it is skipped (or fails in CI) before the stack
+    starts when Debian's chromium is missing.
+    """
+
+    @pytest.fixture(scope="module")
+    def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+        if chromium:
+            require_chromium()
+        with running_stack(
+            tmp_path_factory.mktemp(f"{prefix}-var"),
+            f"{prefix}{os.getpid()}_",
+            admin_password,
+            **extra_env,
+        ) as urls:
+            yield urls
+
+    return stack
+
+
+def sign_in(ledger: str, username: str, password: str) -> dict[str, str]:
+    """The bearer header of ``username``, signed in at ledger."""
+    # Signing in and adding a user hash with argon2: slow on a loaded machine.
+    response = httpx.post(
+        f"{ledger}/auth/token", json={"username": username, "password": password}, timeout=60
+    )
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+def create_user(ledger: str, admin: dict[str, str], **user: object) -> None:
+    """A user created by ``admin`` (its bearer header) through ledger's API."""
+    added = httpx.post(f"{ledger}/users", headers=admin, json=user, timeout=60)
+    assert added.status_code == 201, added.text
+
+
+def add_user(ledger: str, admin: dict[str, str], username: str, role: str, unit: str) -> None:
+    """A member of ``unit`` whose display name is ``username``, with the password
+    ``<username>-password-1`` and the address ``<username>@example.cn``."""
+    create_user(
+        ledger,
+        admin,
+        username=username,
+        display_name=username,
+        role=role,
+        email=f"{username}@example.cn",
+        password=f"{username}-password-1",
+        units=[unit],
+    )
+
+
+def wait_for(check: Any, seconds: float = 30) -> Any:
+    """``check()`` once it is truthy, or its last result after ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while True:
+        result = check()
+        if result or time.monotonic() > deadline:
+            return result
+        time.sleep(0.2)
+
+
+async def sign_in_page(page: Page, username: str, password: str) -> None:
+    """Fill in the sign-in form (登录) the page shows and submit it."""
+    await page.get_by_label("用户名").fill(username)
+    await page.get_by_label("密码").fill(password)
+    await page.get_by_role("button", name="登录").click()

@@ -21,8 +21,15 @@ import httpx
 import pytest
 
 from services.intake.rules.signing import PortalAuth
-from tests.e2e.support import free_port, run_cli, running_stack, service_env
-from tests.e2e.test_intake_flow import add_user, sign_in, wait_for
+from tests.e2e.support import (
+    add_user,
+    free_port,
+    run_cli,
+    running_stack,
+    service_env,
+    sign_in,
+    wait_for,
+)
 from tests.intake.portal.sink import WebhookSink, running_sink
 
 pytestmark = pytest.mark.e2e

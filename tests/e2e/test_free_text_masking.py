@@ -11,8 +11,7 @@ import httpx
 import pytest
 
 from services.intake.rules.identity import credit_code_check_character
-from tests.e2e.support import running_stack
-from tests.e2e.test_intake_flow import add_user, sign_in
+from tests.e2e.support import add_user, running_stack, sign_in
 
 pytestmark = pytest.mark.e2e
 ADMIN_PASSWORD = "e2e-masking-admin-password"

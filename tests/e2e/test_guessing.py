@@ -31,8 +31,7 @@ from services.ledger.accounts.login import PER_ACCOUNT, PER_ADDRESS
 from shared.clock import SYSTEM_CLOCK
 from shared.errors import PROBLEM_JSON
 from shared.ratelimit import Limit
-from tests.e2e.support import running_service, running_stack
-from tests.e2e.test_intake_flow import add_user, sign_in
+from tests.e2e.support import add_user, running_service, running_stack, sign_in
 
 pytestmark = pytest.mark.e2e
 # A loaded machine hashes slowly: wait longer than httpx's 5 s.

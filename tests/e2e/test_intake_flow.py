@@ -8,69 +8,25 @@ customer becomes an outage subscriber.
 
 from __future__ import annotations
 
-import os
-import time
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
 from services.intake.rules.identity import credit_code_check_character
-from tests.e2e.support import running_stack
+from tests.e2e.support import add_user, sign_in, stack_fixture, wait_for
 
 pytestmark = pytest.mark.e2e
 ADMIN_PASSWORD = "e2e-intake-admin-password"
 STAGES = ("acceptance", "supply_plan", "external_works", "inspection_connection")
 """A Jingyu high-voltage application's stages (its plan's item 8: the merged four)."""
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    # The real process runs its background work: the outbox is polled every half second.
-    with running_stack(
-        tmp_path_factory.mktemp("e2e-intake-var"),
-        f"e2ei{os.getpid()}_",
-        ADMIN_PASSWORD,
-        HUODIAN_INTAKE_BACKGROUND_JOBS="true",
-        HUODIAN_INTAKE_OUTBOX_INTERVAL_SECONDS="0.5",
-    ) as urls:
-        yield urls
-
-
-def sign_in(ledger: str, username: str, password: str) -> dict[str, str]:
-    # Signing in and adding a user hash with argon2: slow on a loaded machine.
-    response = httpx.post(
-        f"{ledger}/auth/token", json={"username": username, "password": password}, timeout=60
-    )
-    assert response.status_code == 200, response.text
-    return {"Authorization": f"Bearer {response.json()['access_token']}"}
-
-
-def add_user(ledger: str, admin: dict[str, str], username: str, role: str, unit: str) -> None:
-    response = httpx.post(
-        f"{ledger}/users",
-        headers=admin,
-        json={
-            "username": username,
-            "display_name": username,
-            "role": role,
-            "email": f"{username}@example.cn",
-            "password": f"{username}-password-1",
-            "units": [unit],
-        },
-        timeout=60,
-    )
-    assert response.status_code == 201, response.text
-
-
-def wait_for(check: Any, seconds: float = 30) -> Any:
-    deadline = time.monotonic() + seconds
-    while True:
-        result = check()
-        if result or time.monotonic() > deadline:
-            return result
-        time.sleep(0.2)
+# The real process runs its background work: the outbox is polled every half second.
+stack = stack_fixture(
+    "e2ei",
+    ADMIN_PASSWORD,
+    HUODIAN_INTAKE_BACKGROUND_JOBS="true",
+    HUODIAN_INTAKE_OUTBOX_INTERVAL_SECONDS="0.5",
+)
 
 
 def test_an_application_from_acceptance_to_connection(stack):

@@ -4,8 +4,6 @@ browser on a desktop and on a phone: nothing scrolls sideways, nothing is fetche
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -13,56 +11,34 @@ import pytest
 from playwright.async_api import expect
 
 from tests.e2e.page_checks import assert_page_ok
-from tests.e2e.support import (
-    require_chromium,
-    running_stack,
-)
+from tests.e2e.support import create_user, sign_in, sign_in_page, stack_fixture
 from tests.intake.conftest import DONGYING_UNIT, application_body, valid_credit_code
 
 pytestmark = pytest.mark.e2e
 ADMIN_PASSWORD = "intake-web-admin-pw-1"
 CLERK, CLERK_PASSWORD = "clerk-web", "clerk-web-pw-1"
 
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    require_chromium()
-    with running_stack(
-        tmp_path_factory.mktemp("intake-web-var"), f"iweb{os.getpid()}_", ADMIN_PASSWORD
-    ) as urls:
-        yield urls
+stack = stack_fixture("iweb", ADMIN_PASSWORD, chromium=True)
 
 
 @pytest.fixture(scope="module")
 def number(stack: dict[str, str]) -> str:
     """One application accepted through the API by a clerk of Dongying."""
     ledger, intake = stack["ledger"], stack["intake"]
-    admin = _token(ledger, "admin", ADMIN_PASSWORD)
-    added = httpx.post(
-        f"{ledger}/users",
-        headers=admin,
-        json={
-            "username": CLERK,
-            "display_name": "受理员李",
-            "role": "clerk",
-            "password": CLERK_PASSWORD,
-            "units": [DONGYING_UNIT],
-        },
-        timeout=60,
+    admin = sign_in(ledger, "admin", ADMIN_PASSWORD)
+    create_user(
+        ledger,
+        admin,
+        username=CLERK,
+        display_name="受理员李",
+        role="clerk",
+        password=CLERK_PASSWORD,
+        units=[DONGYING_UNIT],
     )
-    assert added.status_code == 201, added.text
-    clerk = _token(ledger, CLERK, CLERK_PASSWORD)
+    clerk = sign_in(ledger, CLERK, CLERK_PASSWORD)
     created = httpx.post(f"{intake}/applications", headers=clerk, json=application_body())
     assert created.status_code == 201, created.text
     return str(created.json()["application"]["number"])
-
-
-def _token(ledger: str, username: str, password: str) -> dict[str, str]:
-    response = httpx.post(
-        f"{ledger}/auth/token", json={"username": username, "password": password}, timeout=60
-    )
-    assert response.status_code == 200, response.text
-    return {"Authorization": f"Bearer {response.json()['access_token']}"}
 
 
 @pytest.mark.parametrize("width", [1280, 375])
@@ -72,9 +48,7 @@ async def test_a_clerk_walks_the_pages(stack, number, browser, width, tmp_path: 
     requested: list[str] = []
     page.on("request", lambda request: requested.append(request.url))
     await page.goto(f"{intake}/ui/open")
-    await page.get_by_label("用户名").fill(CLERK)
-    await page.get_by_label("密码").fill(CLERK_PASSWORD)
-    await page.get_by_role("button", name="登录").click()
+    await sign_in_page(page, CLERK, CLERK_PASSWORD)
 
     # Back at the open applications, signed in: the clerk's application, on time.
     await expect(page.get_by_role("heading", name="在办申请")).to_be_visible()
@@ -128,7 +102,7 @@ async def test_a_clerk_walks_the_pages(stack, number, browser, width, tmp_path: 
 def _connected(stack: dict[str, str]) -> tuple[str, str]:
     """An application of Dongying taken through to connection (已接电): number and query code."""
     intake = stack["intake"]
-    clerk = _token(stack["ledger"], CLERK, CLERK_PASSWORD)
+    clerk = sign_in(stack["ledger"], CLERK, CLERK_PASSWORD)
     site = {
         "address": "东营区府前街 1 号",
         "area_class": "central",

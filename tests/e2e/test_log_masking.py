@@ -18,9 +18,8 @@ import pytest
 
 from services.intake.rules.identity import resident_id_check_character
 from shared.masking import mask_sensitive
-from tests.e2e.support import running_stack
+from tests.e2e.support import add_user, running_stack, sign_in
 from tests.e2e.test_guessing import new_application
-from tests.e2e.test_intake_flow import add_user, sign_in
 
 pytestmark = pytest.mark.e2e
 # A loaded machine hashes slowly: wait longer than httpx's 5 s.

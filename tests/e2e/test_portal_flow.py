@@ -24,8 +24,15 @@ import pytest
 
 from services.intake.rules.signing import PortalAuth
 from shared.settings import Settings
-from tests.e2e.support import free_port, run_cli, running_stack, service_env
-from tests.e2e.test_intake_flow import add_user, sign_in, wait_for
+from tests.e2e.support import (
+    add_user,
+    free_port,
+    run_cli,
+    running_stack,
+    service_env,
+    sign_in,
+    wait_for,
+)
 from tests.intake.portal.sink import WebhookSink, running_sink
 
 pytestmark = pytest.mark.e2e
@@ -227,7 +234,7 @@ def test_from_a_portal_push_to_connection(stack: dict[str, Any]) -> None:
 
 
 def test_up_leaves_a_configured_elicense_service_alone(monkeypatch, capsys):
-    from services.cli import _elicense_standin
+    from services.cli.up import _elicense_standin
 
     monkeypatch.setenv("HUODIAN_INTAKE_ELICENSE_URL", "https://elicense.example.cn")
     env: dict[str, str] = {}

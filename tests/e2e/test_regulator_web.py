@@ -6,8 +6,6 @@ fetched from outside 127.0.0.1, and axe finds no serious or critical violation."
 from __future__ import annotations
 
 import io
-import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -16,7 +14,7 @@ from openpyxl import load_workbook
 from playwright.async_api import expect
 
 from tests.e2e.page_checks import assert_page_ok
-from tests.e2e.support import require_chromium, running_stack
+from tests.e2e.support import create_user, sign_in, sign_in_page, stack_fixture
 from tests.intake.applications.test_stages_api import complete
 from tests.intake.conftest import DONGYING_UNIT, application_body
 from tests.intake.kpis.test_kpis_api import SITE
@@ -27,35 +25,15 @@ CLERK, CLERK_PASSWORD = "clerk-reg", "clerk-reg-pw-1"
 REGULATOR, REGULATOR_PASSWORD = "fgw-reg", "fgw-reg-pw-1"
 STAGES = ("acceptance", "supply_plan", "completion_inspection", "connection")
 
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    require_chromium()
-    with running_stack(
-        tmp_path_factory.mktemp("regulator-web-var"), f"rweb{os.getpid()}_", ADMIN_PASSWORD
-    ) as urls:
-        yield urls
-
-
-def _token(ledger: str, username: str, password: str) -> dict[str, str]:
-    response = httpx.post(
-        f"{ledger}/auth/token", json={"username": username, "password": password}, timeout=60
-    )
-    assert response.status_code == 200, response.text
-    return {"Authorization": f"Bearer {response.json()['access_token']}"}
-
-
-def _add_user(ledger: str, admin: dict[str, str], **user: object) -> None:
-    added = httpx.post(f"{ledger}/users", headers=admin, json=user, timeout=60)
-    assert added.status_code == 201, added.text
+stack = stack_fixture("rweb", ADMIN_PASSWORD, chromium=True)
 
 
 @pytest.fixture(scope="module")
 async def connected(stack: dict[str, str]) -> str:
     """One application of Dongying connected today, and the regulator's account."""
     ledger, intake = stack["ledger"], stack["intake"]
-    admin = _token(ledger, "admin", ADMIN_PASSWORD)
-    _add_user(
+    admin = sign_in(ledger, "admin", ADMIN_PASSWORD)
+    create_user(
         ledger,
         admin,
         username=CLERK,
@@ -64,7 +42,7 @@ async def connected(stack: dict[str, str]) -> str:
         password=CLERK_PASSWORD,
         units=[DONGYING_UNIT],
     )
-    _add_user(
+    create_user(
         ledger,
         admin,
         username=REGULATOR,
@@ -72,7 +50,7 @@ async def connected(stack: dict[str, str]) -> str:
         role="viewer",
         password=REGULATOR_PASSWORD,
     )
-    headers = _token(ledger, CLERK, CLERK_PASSWORD)
+    headers = sign_in(ledger, CLERK, CLERK_PASSWORD)
     async with httpx.AsyncClient(base_url=intake, headers=headers, timeout=60) as clerk:
         created = await clerk.post("/applications", json=application_body(site=SITE))
         assert created.status_code == 201, created.text
@@ -89,9 +67,7 @@ async def test_a_regulator_compares_the_companies(stack, connected, browser, wid
     requested: list[str] = []
     page.on("request", lambda request: requested.append(request.url))
     await page.goto(f"{stack['ledger']}/ui/start")
-    await page.get_by_label("用户名").fill(REGULATOR)
-    await page.get_by_label("密码").fill(REGULATOR_PASSWORD)
-    await page.get_by_role("button", name="登录").click()
+    await sign_in_page(page, REGULATOR, REGULATOR_PASSWORD)
     await expect(page.get_by_role("heading", name="工作台")).to_be_visible()
     await page.get_by_role("main").get_by_role("link", name="各供电单位对比").click()
 

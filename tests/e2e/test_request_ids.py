@@ -21,8 +21,15 @@ import pytest
 
 from services.intake.rules.signing import PortalAuth
 from shared.clock import SYSTEM_CLOCK
-from tests.e2e.support import free_port, run_cli, running_stack, service_env
-from tests.e2e.test_intake_flow import add_user, sign_in, wait_for
+from tests.e2e.support import (
+    add_user,
+    free_port,
+    run_cli,
+    running_stack,
+    service_env,
+    sign_in,
+    wait_for,
+)
 from tests.e2e.test_portal_flow import COMPANY, PROJECT_CODE, PROPERTY, STAGES, _healthy
 from tests.notify.sinks import SmtpSink
 

@@ -10,8 +10,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.e2e.support import running_stack
-from tests.e2e.test_intake_flow import add_user, sign_in, wait_for
+from tests.e2e.support import add_user, running_stack, sign_in, wait_for
 
 pytestmark = pytest.mark.e2e
 ADMIN_PASSWORD = "e2e-revocation-admin-password"

@@ -22,8 +22,15 @@ import httpx
 import pytest
 
 from shared.clock import SYSTEM_CLOCK
-from tests.e2e.support import require_debian_binary, run_cli, running_stack, service_env
-from tests.e2e.test_intake_flow import add_user, sign_in, wait_for
+from tests.e2e.support import (
+    add_user,
+    require_debian_binary,
+    run_cli,
+    running_stack,
+    service_env,
+    sign_in,
+    wait_for,
+)
 from tests.notify.sinks import SmtpSink
 
 pytestmark = pytest.mark.e2e

@@ -14,12 +14,8 @@ from services.intake.applications.clocking import Clocking, refresh
 from services.intake.applications.creating import check_three_zero, validated_identity
 from services.intake.applications.loading import load_pauses, load_stages
 from services.intake.applications.log import append_event
-from services.intake.applications.models import (
-    Application,
-    ApplicationStatus,
-    CorrectionRequest,
-    EventKind,
-)
+from services.intake.applications.models import Application, ApplicationStatus, EventKind
+from services.intake.applications.requests import CorrectionRequest
 from services.intake.applications.stages import connected_event_data
 from services.intake.applications.switch import switch_workflow
 from services.intake.outbox.models import EventType
@@ -42,7 +38,7 @@ _SUBSCRIBER_FIELDS = {
 }
 _MASKED = {"id_number": mask_id_number, "mobile": mask_mobile}
 THREE_ZERO_FIELDS = {"capacity_kw", "area_class"}
-"""Corrections that re-judge 三零 (:func:`services.intake.whitelist.assess.rejudge`)."""
+"""Corrections that re-judge 三零 (:func:`services.intake.whitelist.rejudge.rejudge`)."""
 
 
 def _corrected_value(

@@ -14,13 +14,13 @@ from services.intake.applications.clocking import Clocking, refresh
 from services.intake.applications.log import append_event
 from services.intake.applications.models import (
     Application,
-    ApplicationCreate,
     ApplicationStage,
     ApplicationStatus,
     EventKind,
     IdKind,
 )
 from services.intake.applications.query_codes import query_code_digest
+from services.intake.applications.requests import ApplicationCreate
 from services.intake.policies.models import LOW_VOLTAGE_TYPES, STAGE_LABELS
 from services.intake.policies.service import version_in_force
 from services.intake.rules.identity import FieldErrors, parse_credit_code, parse_resident_id

@@ -18,9 +18,8 @@ from services.intake.applications.models import (
     ApplicationStage,
     ApplicationStatus,
     EventKind,
-    PauseRequest,
-    ResumeRequest,
 )
+from services.intake.applications.requests import PauseRequest, ResumeRequest
 from shared.auth import Principal
 from shared.calendar import beijing_date
 from shared.errors import Conflict

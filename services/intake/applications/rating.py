@@ -7,12 +7,8 @@ from datetime import datetime
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.intake.applications.log import append_event
-from services.intake.applications.models import (
-    Application,
-    ApplicationStatus,
-    EventKind,
-    RatingRequest,
-)
+from services.intake.applications.models import Application, ApplicationStatus, EventKind
+from services.intake.applications.requests import RatingRequest
 from shared.errors import Conflict
 
 

@@ -10,19 +10,21 @@ from fastapi.responses import JSONResponse
 from services.intake.applications import pauses, reading, stages, verification, why
 from services.intake.applications.clocking import Clocking
 from services.intake.applications.models import (
-    ApplicationCreate,
     ApplicationPage,
     ApplicationStatus,
     ChainCheck,
+    EventPublic,
+)
+from services.intake.applications.query_codes import applicant_application
+from services.intake.applications.requests import (
+    ApplicationCreate,
     CloseRequest,
     CorrectionRequest,
-    EventPublic,
     PauseRequest,
     RatingRequest,
     ResumeRequest,
     StageCompletion,
 )
-from services.intake.applications.query_codes import applicant_application
 from services.intake.applications.why import DeadlineWhy
 from services.intake.deps import Calendar, Config, CurrentClerk, CurrentStaff, Keys
 from services.intake.flows import service as flows

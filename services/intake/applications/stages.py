@@ -20,11 +20,10 @@ from services.intake.applications.models import (
     Application,
     ApplicationStage,
     ApplicationStatus,
-    CloseRequest,
     EventKind,
-    StageCompletion,
 )
 from services.intake.applications.pauses import end_pause
+from services.intake.applications.requests import CloseRequest, StageCompletion
 from services.intake.outbox.models import EventType
 from services.intake.outbox.service import enqueue
 from services.intake.policies.models import STAGE_LABELS, Stage

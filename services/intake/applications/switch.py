@@ -1,7 +1,7 @@
 """Switching an open application's workflow after its 三零 decision changed (切换办理流程).
 
 A correction of capacity_kw or area_class re-judges 三零
-(:func:`services.intake.whitelist.assess.rejudge`). When the new decision calls for the other
+(:func:`services.intake.whitelist.rejudge.rejudge`). When the new decision calls for the other
 low-voltage workflow — 实行“三零”服务的低压非居民用户 (受理签约 → 施工接电) instead of the
 standard 低压非居民用户 (业务受理 → 供电方案答复 → 装表接电), or back — the application switches:
 

@@ -19,11 +19,8 @@ from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.intake.applications.models import (
-    Application,
-    ApplicationCreate,
-    ApplicationStatus,
-)
+from services.intake.applications.models import Application, ApplicationStatus
+from services.intake.applications.requests import ApplicationCreate
 from services.intake.documents.models import (
     DOCUMENT_SOURCE_LABELS,
     ApplicationDocument,

@@ -30,8 +30,8 @@ from services.intake.applications.models import (
     ApplicationPause,
     ApplicationStage,
     PauseReason,
-    PauseRequest,
 )
+from services.intake.applications.requests import PauseRequest
 from services.intake.documents.models import (
     DOCUMENT_SOURCE_LABELS,
     ApplicationDocument,

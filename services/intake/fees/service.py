@@ -40,7 +40,7 @@ from services.intake.rules.fees import (
     check_fee_items,
     check_statutory_item,
 )
-from services.intake.whitelist.assess import zero_investment
+from services.intake.whitelist.recorded import zero_investment
 from shared.errors import Conflict, FieldError, NotFound
 
 

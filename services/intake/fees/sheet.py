@@ -17,7 +17,7 @@ from services.intake.fees.models import (
     FeePublic,
     FeeSheet,
 )
-from services.intake.whitelist.assess import zero_investment
+from services.intake.whitelist.recorded import zero_investment
 from shared.masking import masked_unless
 
 ZERO = Decimal("0.00")

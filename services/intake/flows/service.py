@@ -34,20 +34,22 @@ from services.intake.applications.loading import get_application, load_pauses, l
 from services.intake.applications.models import (
     PAUSE_REASON_LABELS,
     Application,
-    ApplicationCreate,
     ApplicationPause,
     ApplicationStage,
     ApplicationStatus,
     Channel,
-    CorrectionRequest,
-    PauseRequest,
     ProgressStage,
-    RatingRequest,
-    StageCompletion,
 )
 from services.intake.applications.pauses import open_pause, stop_clock
 from services.intake.applications.rating import record_rating
 from services.intake.applications.reading import pause_public, stage_public, to_public
+from services.intake.applications.requests import (
+    ApplicationCreate,
+    CorrectionRequest,
+    PauseRequest,
+    RatingRequest,
+    StageCompletion,
+)
 from services.intake.applications.stages import complete, record_connection_point, stage_to_complete
 from services.intake.documents.gate import check_stage_documents
 from services.intake.documents.on_file import (
@@ -69,6 +71,8 @@ from services.intake.rules.documents import load_document_catalogue, required_do
 from services.intake.rules.identity import FieldErrors
 from services.intake.whitelist import assess as three_zero
 from services.intake.whitelist.gate import whitelist_ready_to_connect
+from services.intake.whitelist.recorded import declared_type, three_zero_of
+from services.intake.whitelist.rejudge import rejudge
 from shared import units
 from shared.auth import Principal
 from shared.calendar import WorkingCalendar, beijing_date
@@ -211,13 +215,11 @@ async def correct(
     check_operator(application, actor)
     check_not_before(application.accepted_at, now)
     declared = (
-        await three_zero.declared_type(session, application.id)
-        if data.field in THREE_ZERO_FIELDS
-        else None
+        await declared_type(session, application.id) if data.field in THREE_ZERO_FIELDS else None
     )
     apply_correction(session, application, data, actor=actor, now=now, declared=declared)
     if data.field in THREE_ZERO_FIELDS:
-        applied = await three_zero.rejudge(
+        applied = await rejudge(
             session,
             application,
             trigger=data.field,
@@ -250,7 +252,7 @@ async def detail(
         pauses = await load_pauses(session, application.id)
     public = to_public(application, stages, pauses, calendar, today, unmasked=unmasked)
     by_seq = {s.seq: s.stage for s in stages}
-    decision = await three_zero.three_zero_of(session, application.id)
+    decision = await three_zero_of(session, application.id)
     shaped = ApplicationDetail(
         **public.model_dump(),
         stages=[stage_public(s, application, pauses, calendar, today) for s in stages],

@@ -9,7 +9,7 @@ from sqlmodel import col, select
 
 from services.intake.applications.models import Application, ApplicationStatus
 from services.intake.monitoring.models import WatchLevel
-from services.intake.monitoring.service import watch_condition
+from services.intake.monitoring.watch import watch_condition
 from services.intake.outbox.models import OutboxEvent, OutboxState
 from shared.clock import today
 from shared.db import session_scope

@@ -6,7 +6,8 @@ from fastapi import APIRouter
 
 from services.intake.applications.clocking import Clocking, recompute_open
 from services.intake.deps import Calendar, Config, CurrentAdmin, CurrentStaff, CurrentSupervisor
-from services.intake.monitoring import service
+from services.intake.monitoring import escalations, scan, watch
+from services.intake.monitoring.escalations import EscalationFilter
 from services.intake.monitoring.models import (
     Acknowledgement,
     EscalationPage,
@@ -18,7 +19,7 @@ from services.intake.monitoring.models import (
     WatchLevel,
     WatchPage,
 )
-from services.intake.monitoring.service import EscalationFilter, WatchFilter
+from services.intake.monitoring.watch import WatchFilter
 from services.intake.policies.models import Stage
 from shared.app import Session
 from shared.calendar import beijing_date
@@ -43,7 +44,7 @@ async def watch_list(
     stage: Stage | None = None,
 ) -> WatchPage:
     flt = WatchFilter(unit=unit, customer_type=customer_type, stage=stage)
-    return await service.list_watch(session, staff, state, flt, calendar, beijing_date(now), paging)
+    return await watch.list_watch(session, staff, state, flt, calendar, beijing_date(now), paging)
 
 
 @router.get("/escalations", summary="Escalations (督办事项)")
@@ -64,14 +65,14 @@ async def list_escalations(
         customer_type=customer_type,
         stage=stage,
     )
-    return await service.list_escalations(session, staff, flt, paging)
+    return await escalations.list_escalations(session, staff, flt, paging)
 
 
 @router.get("/escalations/{escalation_id}", summary="One escalation (督办详情)")
 async def get_escalation(
     escalation_id: Id, staff: CurrentStaff, session: Session
 ) -> EscalationPublic:
-    return await service.get_escalation(session, escalation_id, staff)
+    return await escalations.get_escalation(session, escalation_id, staff)
 
 
 @router.post("/escalations/{escalation_id}/acknowledge", summary="Take up an escalation (受理督办)")
@@ -82,7 +83,9 @@ async def acknowledge(
     session: Session,
     now: Now,
 ) -> EscalationPublic:
-    return await service.acknowledge(session, escalation_id, body, principal=supervisor, now=now)
+    return await escalations.acknowledge(
+        session, escalation_id, body, principal=supervisor, now=now
+    )
 
 
 @router.post("/escalations/{escalation_id}/resolve", summary="Resolve an escalation (督办办结)")
@@ -93,14 +96,14 @@ async def resolve(
     session: Session,
     now: Now,
 ) -> EscalationPublic:
-    return await service.resolve(session, escalation_id, body, principal=supervisor, now=now)
+    return await escalations.resolve(session, escalation_id, body, principal=supervisor, now=now)
 
 
 @router.post("/monitoring/scan", summary="Run the watch now, in working time (立即预警扫描)")
 async def run_scan(
     _admin: CurrentAdmin, session: Session, calendar: Calendar, config: Config, now: Now
 ) -> ScanResult:
-    return await service.scan(session, now=now, calendar=calendar, settings=config)
+    return await scan.scan(session, now=now, calendar=calendar, settings=config)
 
 
 @router.post(

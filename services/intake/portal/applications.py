@@ -18,12 +18,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.intake.applications.clocking import Clocking
 from services.intake.applications.loading import get_application
-from services.intake.applications.models import (
-    Application,
-    ApplicationCreate,
-    Channel,
-    IdKind,
-)
+from services.intake.applications.models import Application, Channel, IdKind
+from services.intake.applications.requests import ApplicationCreate
 from services.intake.applications.why import ApplicantWhy, applicant_why
 from services.intake.documents.online import VerifiedLicence, record_verified_licences
 from services.intake.flows.service import accept_application

@@ -33,12 +33,8 @@ from sqlalchemy import (
 )
 from sqlmodel import Field
 
-from services.intake.applications.models import (
-    PROJECT_CODE_PATTERN,
-    ApplicantIn,
-    ApplicationStatus,
-    SiteIn,
-)
+from services.intake.applications.models import PROJECT_CODE_PATTERN, ApplicationStatus
+from services.intake.applications.requests import ApplicantIn, SiteIn
 from services.intake.db import IntakeTable
 from services.intake.policies.models import Stage
 from services.intake.standins.elicense import LicenceOutcome, LicenceType

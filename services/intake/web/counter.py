@@ -16,7 +16,8 @@ from fastapi.responses import HTMLResponse
 from pydantic import ValidationError
 
 from services.intake.applications.clocking import Clocking
-from services.intake.applications.models import ApplicationCreate, Channel, IdKind
+from services.intake.applications.models import Channel, IdKind
+from services.intake.applications.requests import ApplicationCreate
 from services.intake.deps import Calendar, Config, Keys
 from services.intake.flows import service as flows
 from services.intake.policies.models import Stage

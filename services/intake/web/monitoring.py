@@ -2,7 +2,7 @@
 clock (正常 / 预警 / 超期), and the escalations (督办) a supervisor takes up and resolves.
 
 The handlers call the functions the API routes call (applications.reading.list_applications,
-monitoring.service); what those refuse is shown in Chinese, from the error catalogue.
+monitoring.escalations); what those refuse is shown in Chinese, from the error catalogue.
 """
 
 from __future__ import annotations
@@ -17,14 +17,14 @@ from services.intake.applications import reading as applications
 from services.intake.applications.models import ApplicationStatus, WatchState
 from services.intake.applications.reading import ApplicationFilter
 from services.intake.deps import Calendar
-from services.intake.monitoring import service as monitoring
+from services.intake.monitoring import escalations as monitoring
+from services.intake.monitoring.escalations import EscalationFilter
 from services.intake.monitoring.models import (
     ESCALATION_STATE_LABELS,
     Acknowledgement,
     EscalationState,
     Resolution,
 )
-from services.intake.monitoring.service import EscalationFilter
 from services.intake.policies.models import STAGE_LABELS, Stage
 from shared.app import Session
 from shared.auth import Principal, Role

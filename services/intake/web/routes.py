@@ -13,8 +13,9 @@ from pydantic import ValidationError
 
 from services.intake.applications import reading
 from services.intake.applications.loading import get_application
-from services.intake.applications.models import Application, RatingRequest
+from services.intake.applications.models import Application
 from services.intake.applications.query_codes import applicant_application
+from services.intake.applications.requests import RatingRequest
 from services.intake.applications.why import applicant_why
 from services.intake.deps import Calendar
 from services.intake.flows import service as flows

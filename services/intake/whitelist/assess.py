@@ -13,14 +13,9 @@ application's jurisdiction in force on the day of acceptance; this module only g
   requested capacity is more than the area's open capacity (kW against kVA at power factor 1,
   the least a load of that many kW needs); outside the grid plan when the area is flagged so.
 
-The decision is kept as taken: later changes to an area's capacity do not re-judge it. A
-correction of the application's own facts — its capacity (capacity_kw) or its supply-area class
-(area_class) — does (:func:`rejudge`): the 三零 policy in force on the day of acceptance decides
-again with the corrected facts and the named area as it stands now; the new decision replaces the
-stored one and is a ``three_zero_rejudged`` event of the stage log, whose payload keeps the
-earlier decision, so the history stays in the log. When the new decision calls for the other
-low-voltage workflow, the caller switches an open application to it
-(:mod:`services.intake.applications.switch`); a clerk's recorded override is kept.
+The decision is kept as taken: later changes to an area's capacity do not re-judge it; a
+correction of the application's own facts does (:mod:`services.intake.whitelist.rejudge`). The
+stored decision is read back by :mod:`services.intake.whitelist.recorded`.
 
 On acceptance the facts decide, not the type the clerk picked: a low-voltage non-residential
 customer within the limit of the policy in force gets 三零 and its workflow (the stages and time
@@ -35,19 +30,13 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
 
-from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.intake.applications.log import append_event
-from services.intake.applications.models import (
-    Application,
-    ApplicationCreate,
-    ApplicationStatus,
-    EventKind,
-)
+from services.intake.applications.models import Application, EventKind
+from services.intake.applications.requests import ApplicationCreate
 from services.intake.policies.models import LOW_VOLTAGE_TYPES
 from services.intake.rules.identity import FieldErrors
 from services.intake.rules.three_zero import (
@@ -62,15 +51,12 @@ from services.intake.rules.three_zero import (
     workflow_type,
 )
 from services.intake.whitelist.models import (
-    WHITELIST_STATUS_LABELS,
     GridArea,
     ThreeZeroAssessment,
-    ThreeZeroOverridePublic,
-    ThreeZeroPublic,
     WhitelistEntry,
     WhitelistStatus,
 )
-from shared.errors import FieldError, Unprocessable
+from shared.errors import Unprocessable
 from shared.vocab import AreaClass, CustomerType
 
 AREA_OF_CLASS = {
@@ -131,7 +117,7 @@ def _area_reason(area: GridArea, capacity_kw: Decimal) -> str | None:
     return None
 
 
-def _decide(
+def decide(
     category: CustomerCategory,
     capacity_kw: Decimal,
     area_class: AreaClass,
@@ -168,7 +154,7 @@ def _decide(
     return Assessed(request, decision, area, reasons)
 
 
-def _over_limit(customer_type: CustomerType, assessed: Assessed) -> bool:
+def over_limit(customer_type: CustomerType, assessed: Assessed) -> bool:
     """A customer typed as 实行“三零”的低压非居民用户 whom the policy in force does not cover."""
     return (
         customer_type is CustomerType.low_voltage_three_zero
@@ -199,7 +185,7 @@ async def assess(
                 f"{data.unit}没有名为“{data.site.grid_area.strip()}”的配电网区域",
             )
     declared = data.customer_type
-    assessed = _decide(
+    assessed = decide(
         category_from_facts(declared),
         data.capacity_kw,
         data.site.area_class,
@@ -211,10 +197,10 @@ async def assess(
     if data.three_zero_override is not None:
         override = _checked_override(data, assessed, errors, actor=actor)
     if override is not None:
-        assessed = _overridden(assessed, override, jurisdiction=data.jurisdiction, on=today)
+        assessed = with_override(assessed, override, jurisdiction=data.jurisdiction, on=today)
     elif (
         data.three_zero_override is None
-        and _over_limit(declared, assessed)
+        and over_limit(declared, assessed)
         and not any(e.field == "capacity_kw" for e in errors.errors)
     ):
         errors.add("capacity_kw", "three_zero_over_limit", assessed.reasons[0])
@@ -277,7 +263,9 @@ def _checked_override(
     return None
 
 
-def _overridden(assessed: Assessed, override: Override, *, jurisdiction: str, on: date) -> Assessed:
+def with_override(
+    assessed: Assessed, override: Override, *, jurisdiction: str, on: date
+) -> Assessed:
     assert assessed.decision is not None
     decision = overridden(
         assessed.decision,
@@ -339,291 +327,20 @@ def record(
             },
         )
     if decision is not None and decision.whitelist:
-        session.add(
-            WhitelistEntry(
-                application_id=application.id,
-                unit=application.unit,
-                grid_area_id=area.id if area else None,
-                reason="".join(assessed.reasons[1:]),
-                status=WhitelistStatus.pending_upgrade,
-                created_at=now,
-            )
-        )
+        session.add(whitelist_entry(application, assessed, now=now))
 
 
-def _summary(
-    policy_code: str | None,
-    eligible: bool,
-    zero: bool,
-    limit: Decimal | None,
-    whitelist: bool,
-    reasons: list[str],
-) -> dict[str, Any]:
-    return {
-        "policy": policy_code,
-        "eligible": eligible,
-        "zero_investment": zero,
-        "capacity_limit_kw": str(limit) if limit is not None else None,
-        "whitelist": whitelist,
-        "reasons": reasons,
-    }
-
-
-def _kept_override(stored: ThreeZeroAssessment | None, assessed: Assessed) -> Override | None:
-    """The override recorded on acceptance, when the new decision would undo it."""
-    if (
-        stored is None
-        or stored.override_eligible is None
-        or assessed.decision is None
-        or assessed.decision.eligible == stored.override_eligible
-    ):
-        return None
-    return Override(
-        eligible=stored.override_eligible,
-        reason=stored.override_reason or "",
-        actor=stored.overridden_by or "",
-    )
-
-
-async def rejudge(
-    session: AsyncSession,
-    application: Application,
-    *,
-    trigger: str,
-    actor: str,
-    reason: str,
-    now: datetime,
-) -> CustomerType:
-    """Decide 三零 again after ``trigger`` (capacity_kw or area_class) was corrected; returns the
-    customer type whose workflow the new decision calls for (the caller switches to it:
-    :mod:`services.intake.applications.switch`).
-
-    The facts decide as on acceptance: a low-voltage non-residential customer is judged as a
-    small or micro enterprise whichever low-voltage type it follows, by the policy in force on
-    the day of acceptance. A clerk's recorded override is kept. Refused like acceptance, 422
-    ``three_zero_over_limit`` on the field ``value``, when a customer the clerk typed (declared)
-    as 实行“三零”的低压非居民用户 is no longer covered; one entered as 未实行“三零” whom the facts
-    made 三零 goes back to the standard low-voltage workflow instead. The whitelist follows an open
-    application: a record is opened when the new decision needs one, and a record still waiting
-    is released (已转入报装接电, noted as a re-judgement) when it no longer does.
-    """
+def whitelist_entry(
+    application: Application, assessed: Assessed, *, now: datetime
+) -> WhitelistEntry:
+    """The whitelist record (白名单) a decision that needs one opens: waiting for the upgrade."""
     assert application.id is not None
-    stored = (
-        await session.exec(
-            select(ThreeZeroAssessment)
-            .where(col(ThreeZeroAssessment.application_id) == application.id)
-            .with_for_update()
-        )
-    ).first()
-    area = (
-        await session.get(GridArea, stored.grid_area_id)
-        if stored is not None and stored.grid_area_id is not None
-        else None
-    )
-    declared = (
-        stored.declared_customer_type
-        if stored is not None and stored.declared_customer_type is not None
-        else application.customer_type
-    )
-    assessed = _decide(
-        category_from_facts(declared),
-        application.capacity_kw,
-        application.area_class,
-        area,
-        jurisdiction=application.jurisdiction,
-        on=application.accepted_day,
-    )
-    kept = _kept_override(stored, assessed)
-    ceiling = load_three_zero_rules().ceiling.limit_kw
-    if kept is not None and kept.eligible and application.capacity_kw > ceiling:
-        message = f"经办人员调整为适用“三零”的申请，报装容量不能超过{ceiling.normalize():f}千瓦"
-        raise Unprocessable(
-            message,
-            code="three_zero_over_160kw",
-            errors=[FieldError(field="value", code="three_zero_over_160kw", message=message)],
-        )
-    if kept is not None:
-        assessed = _overridden(
-            assessed, kept, jurisdiction=application.jurisdiction, on=application.accepted_day
-        )
-    elif _over_limit(declared, assessed):
-        raise Unprocessable(
-            assessed.reasons[0],
-            code="three_zero_over_limit",
-            errors=[
-                FieldError(field="value", code="three_zero_over_limit", message=assessed.reasons[0])
-            ],
-        )
-    decision = assessed.decision
-    earlier = (
-        _summary(
-            stored.policy_code,
-            stored.eligible,
-            stored.zero_investment,
-            stored.capacity_limit_kw,
-            stored.whitelist,
-            stored.reasons,
-        )
-        if stored is not None
-        else None
-    )
-    if stored is None:
-        stored = ThreeZeroAssessment(
-            application_id=application.id,
-            category=assessed.request.category,
-            area=assessed.request.area,
-            capacity_limited=False,
-            in_grid_plan=True,
-            eligible=False,
-            zero_investment=False,
-            whitelist=False,
-            reasons=[],
-            assessed_at=now,
-        )
-    stored.policy_code = decision.policy_code if decision else None
-    stored.category, stored.area = assessed.request.category, assessed.request.area
-    stored.capacity_limited = assessed.request.capacity_limited
-    stored.in_grid_plan = assessed.request.in_grid_plan
-    stored.eligible = bool(decision and decision.eligible)
-    stored.zero_investment = bool(decision and decision.zero_investment)
-    stored.capacity_limit_kw = decision.capacity_limit_kw if decision else None
-    stored.whitelist = bool(decision and decision.whitelist)
-    stored.reasons = assessed.stored_reasons
-    stored.assessed_at = now
-    applied = workflow_type(application.customer_type, stored.eligible)
-    stored.declared_customer_type = declared if declared is not applied else None
-    session.add(stored)
-    whitelist_change = await _follow_whitelist(session, application, assessed, actor=actor, now=now)
-    payload: dict[str, Any] = {
-        "trigger": trigger,
-        "from": earlier,
-        "to": _summary(
-            stored.policy_code,
-            stored.eligible,
-            stored.zero_investment,
-            stored.capacity_limit_kw,
-            stored.whitelist,
-            stored.reasons,
-        ),
-    }
-    if whitelist_change is not None:
-        payload["whitelist"] = whitelist_change
-    append_event(
-        session,
-        application,
-        EventKind.three_zero_rejudged,
-        now=now,
-        actor=actor,
-        stage=application.current_stage,
-        reason=reason,
-        payload=payload,
-    )
-    return applied
-
-
-async def _follow_whitelist(
-    session: AsyncSession,
-    application: Application,
-    assessed: Assessed,
-    *,
-    actor: str,
-    now: datetime,
-) -> dict[str, str] | None:
-    """Open or release the whitelist record of an open application to match the new decision;
-    what changed, or None."""
-    if application.status not in (ApplicationStatus.open, ApplicationStatus.paused):
-        return None
-    assert application.id is not None
-    entry = (
-        await session.exec(
-            select(WhitelistEntry)
-            .where(col(WhitelistEntry.application_id) == application.id)
-            .with_for_update()
-        )
-    ).first()
-    needed = bool(assessed.decision and assessed.decision.whitelist)
-    if needed and entry is None:
-        area = assessed.grid_area
-        session.add(
-            WhitelistEntry(
-                application_id=application.id,
-                unit=application.unit,
-                grid_area_id=area.id if area else None,
-                reason="".join(assessed.reasons[1:]),
-                status=WhitelistStatus.pending_upgrade,
-                created_at=now,
-            )
-        )
-        return {"from": "none", "to": WhitelistStatus.pending_upgrade.value}
-    if not needed and entry is not None and entry.status is not WhitelistStatus.released:
-        previous = entry.status
-        entry.status = WhitelistStatus.released
-        entry.released_at, entry.released_by = now, actor
-        entry.release_note = "“三零”重新判定后无需配套电网改造"
-        session.add(entry)
-        return {"from": previous.value, "to": WhitelistStatus.released.value}
-    return None
-
-
-async def declared_type(session: AsyncSession, application_id: int | None) -> CustomerType | None:
-    """The customer type entered on acceptance when the 三零 decision made it follow another
-    workflow; None when it follows the type entered (or no decision was recorded)."""
-    query = select(ThreeZeroAssessment.declared_customer_type).where(
-        col(ThreeZeroAssessment.application_id) == application_id
-    )
-    value = (await session.exec(query)).first()
-    return CustomerType(value) if value is not None else None
-
-
-async def zero_investment(session: AsyncSession, application_id: int | None) -> bool:
-    """Whether the application was judged zero-investment (零投资) when accepted."""
-    query = select(ThreeZeroAssessment.zero_investment).where(
-        col(ThreeZeroAssessment.application_id) == application_id
-    )
-    return bool((await session.exec(query)).first())
-
-
-async def three_zero_of(
-    session: AsyncSession, application_id: int | None
-) -> ThreeZeroPublic | None:
-    """The stored decision with its area and whitelist state; None for an application accepted
-    before decisions were recorded."""
-    area = aliased(GridArea)
-    query = (
-        select(ThreeZeroAssessment, area, WhitelistEntry)
-        .outerjoin(area, col(area.id) == col(ThreeZeroAssessment.grid_area_id))
-        .outerjoin(
-            WhitelistEntry,
-            col(WhitelistEntry.application_id) == col(ThreeZeroAssessment.application_id),
-        )
-        .where(col(ThreeZeroAssessment.application_id) == application_id)
-    )
-    row = (await session.exec(query)).first()
-    if row is None:
-        return None
-    assessment, grid_area, entry = row
-    return ThreeZeroPublic(
-        policy_code=assessment.policy_code,
-        eligible=assessment.eligible,
-        zero_investment=assessment.zero_investment,
-        capacity_limit_kw=assessment.capacity_limit_kw,
-        grid_area=grid_area.name if grid_area else None,
-        capacity_limited=assessment.capacity_limited,
-        whitelist=assessment.whitelist,
-        whitelist_status=entry.status if entry else None,
-        whitelist_status_label=WHITELIST_STATUS_LABELS[entry.status] if entry else None,
-        reasons=assessment.reasons,
-        assessed_at=assessment.assessed_at,
-        declared_customer_type=assessment.declared_customer_type,
-        override=(
-            ThreeZeroOverridePublic(
-                eligible_by_facts=not assessment.override_eligible,
-                eligible=assessment.override_eligible,
-                reason=assessment.override_reason or "",
-                overridden_by=assessment.overridden_by or "",
-                overridden_at=assessment.overridden_at,
-            )
-            if assessment.override_eligible is not None and assessment.overridden_at is not None
-            else None
-        ),
+    area = assessed.grid_area
+    return WhitelistEntry(
+        application_id=application.id,
+        unit=application.unit,
+        grid_area_id=area.id if area else None,
+        reason="".join(assessed.reasons[1:]),
+        status=WhitelistStatus.pending_upgrade,
+        created_at=now,
     )
