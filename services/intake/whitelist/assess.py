@@ -80,6 +80,7 @@ AREA_OF_CLASS = {
     AreaClass.rural: Area.rural,
 }
 NO_POLICY = "three_zero_policy_not_in_force"
+_CENT = Decimal("0.01")
 
 
 @dataclass(frozen=True)
@@ -292,33 +293,33 @@ def _overridden(assessed: Assessed, override: Override, *, jurisdiction: str, on
 
 def record(
     session: AsyncSession, application: Application, assessed: Assessed, *, now: datetime
-) -> None:
-    """Store the decision of a new application, and its whitelist record if it needs one."""
+) -> ThreeZeroPublic:
+    """Store the decision of a new application, and its whitelist record if it needs one;
+    returns the decision as :func:`three_zero_of` will read it back."""
     assert application.id is not None
     decision = assessed.decision
     area = assessed.grid_area
-    session.add(
-        ThreeZeroAssessment(
-            application_id=application.id,
-            policy_code=decision.policy_code if decision else None,
-            category=assessed.request.category,
-            area=assessed.request.area,
-            grid_area_id=area.id if area else None,
-            capacity_limited=assessed.request.capacity_limited,
-            in_grid_plan=assessed.request.in_grid_plan,
-            eligible=bool(decision and decision.eligible),
-            zero_investment=bool(decision and decision.zero_investment),
-            capacity_limit_kw=decision.capacity_limit_kw if decision else None,
-            whitelist=bool(decision and decision.whitelist),
-            reasons=assessed.stored_reasons,
-            assessed_at=now,
-            declared_customer_type=assessed.declared_customer_type,
-            override_eligible=assessed.override.eligible if assessed.override else None,
-            override_reason=assessed.override.reason if assessed.override else None,
-            overridden_by=assessed.override.actor if assessed.override else None,
-            overridden_at=now if assessed.override else None,
-        )
+    stored = ThreeZeroAssessment(
+        application_id=application.id,
+        policy_code=decision.policy_code if decision else None,
+        category=assessed.request.category,
+        area=assessed.request.area,
+        grid_area_id=area.id if area else None,
+        capacity_limited=assessed.request.capacity_limited,
+        in_grid_plan=assessed.request.in_grid_plan,
+        eligible=bool(decision and decision.eligible),
+        zero_investment=bool(decision and decision.zero_investment),
+        capacity_limit_kw=decision.capacity_limit_kw if decision else None,
+        whitelist=bool(decision and decision.whitelist),
+        reasons=assessed.stored_reasons,
+        assessed_at=now,
+        declared_customer_type=assessed.declared_customer_type,
+        override_eligible=assessed.override.eligible if assessed.override else None,
+        override_reason=assessed.override.reason if assessed.override else None,
+        overridden_by=assessed.override.actor if assessed.override else None,
+        overridden_at=now if assessed.override else None,
     )
+    session.add(stored)
     if assessed.override is not None:
         append_event(
             session,
@@ -338,17 +339,18 @@ def record(
                 "customer_type": application.customer_type.value,
             },
         )
+    entry = None
     if decision is not None and decision.whitelist:
-        session.add(
-            WhitelistEntry(
-                application_id=application.id,
-                unit=application.unit,
-                grid_area_id=area.id if area else None,
-                reason="".join(assessed.reasons[1:]),
-                status=WhitelistStatus.pending_upgrade,
-                created_at=now,
-            )
+        entry = WhitelistEntry(
+            application_id=application.id,
+            unit=application.unit,
+            grid_area_id=area.id if area else None,
+            reason="".join(assessed.reasons[1:]),
+            status=WhitelistStatus.pending_upgrade,
+            created_at=now,
         )
+        session.add(entry)
+    return _public(stored, area, entry)
 
 
 def _summary(
@@ -602,11 +604,19 @@ async def three_zero_of(
     if row is None:
         return None
     assessment, grid_area, entry = row
+    return _public(assessment, grid_area, entry)
+
+
+def _public(
+    assessment: ThreeZeroAssessment, grid_area: GridArea | None, entry: WhitelistEntry | None
+) -> ThreeZeroPublic:
+    limit = assessment.capacity_limit_kw
     return ThreeZeroPublic(
         policy_code=assessment.policy_code,
         eligible=assessment.eligible,
         zero_investment=assessment.zero_investment,
-        capacity_limit_kw=assessment.capacity_limit_kw,
+        # At the column's scale, as read back (a rule's 160 is stored as 160.00).
+        capacity_limit_kw=limit.quantize(_CENT) if limit is not None else None,
         grid_area=grid_area.name if grid_area else None,
         capacity_limited=assessment.capacity_limited,
         whitelist=assessment.whitelist,
