@@ -6,7 +6,9 @@ at high concurrency) from this process. Intake gets a signed clerk token, as led
 reads the list of valid sign-ins from a stub of ledger and delivers its outbox to a stub of
 notify (:mod:`bench.http_apps`). Each run
 sends a fixed number of requests at 8 or 64 connections; the figures are seconds per request
-(1 / req/s: the ratio is baseline req/s ÷ intake req/s) and the p99 latency.
+(1 / req/s: the ratio is baseline req/s ÷ intake req/s) and the p99 latency. Two read cases
+set intake's ``GET /applications/{n}`` (a clerk) and the applicant's progress page (number and
+query code, 32 applications, one per connection) against the bare app's SELECT by primary key.
 """
 
 from __future__ import annotations
@@ -17,8 +19,9 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +42,12 @@ NAMES = (
     "http: intake POST /applications, 64 connections, s/request vs bare INSERT",
     "http: intake POST /applications, 64 connections, p99 vs bare INSERT",
     "http: intake POST /applications, 8 connections, p99",
+    "http: intake GET /applications/{n}, 64 connections, s/request vs bare SELECT by id",
+    "http: applicant progress, 32 connections, s/request vs bare SELECT by id",
 )
+# Below the 60 tries a minute one client address may have in flight (query_codes.PER_ADDRESS):
+# every try is counted until its code is found right.
+PROGRESS_CONNECTIONS = 32
 # ≥ 70 % of the baseline's req/s is at most 1/0.7 of its seconds per request.
 MIN_SHARE = 0.7
 APPLICATION = {
@@ -98,33 +106,60 @@ async def _wait_up(
     raise RuntimeError(f"{url} did not start")
 
 
+@dataclass(frozen=True)
+class Call:
+    """One request of a load, and the status it must answer with."""
+
+    url: str
+    headers: dict[str, str]
+    body: dict[str, Any] | None = None
+    """A JSON body to POST; None for a GET."""
+    status: int = 201
+
+
 async def load(
     session: aiohttp.ClientSession,
-    url: str,
-    body: dict[str, Any],
-    headers: dict[str, str],
+    calls: Sequence[Call],
     *,
     connections: int,
     requests: int,
 ) -> tuple[float, list[float]]:
-    """Send ``requests`` POSTs over ``connections`` at once; the wall time and each latency."""
+    """Send ``requests`` requests over ``connections`` at once, connection ``k`` sending
+    ``calls[k % len(calls)]`` each time; the wall time and each latency."""
     latencies: list[float] = []
     left = requests
 
-    async def worker() -> None:
+    async def worker(call: Call) -> None:
         nonlocal left
         while left > 0:
             left -= 1
             t0 = time.perf_counter()
-            async with session.post(url, json=body, headers=headers) as response:
+            sent = (
+                session.get(call.url, headers=call.headers)
+                if call.body is None
+                else session.post(call.url, json=call.body, headers=call.headers)
+            )
+            async with sent as response:
                 await response.read()
-                if response.status != 201:
-                    raise RuntimeError(f"{url}: {response.status} {await response.text()}")
+                if response.status != call.status:
+                    raise RuntimeError(f"{call.url}: {response.status} {await response.text()}")
             latencies.append(time.perf_counter() - t0)
 
     t0 = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(connections)))
+    await asyncio.gather(*(worker(calls[k % len(calls)]) for k in range(connections)))
     return time.perf_counter() - t0, latencies
+
+
+async def accepted(session: aiohttp.ClientSession, call: Call, count: int) -> list[tuple[str, str]]:
+    """Accept ``count`` applications one by one; their numbers and query codes."""
+    found = []
+    for _ in range(count):
+        async with session.post(call.url, json=call.body, headers=call.headers) as response:
+            answer = await response.json()
+            if response.status != call.status:
+                raise RuntimeError(f"{call.url}: {response.status} {answer}")
+        found.append((answer["application"]["number"], answer["query_code"]))
+    return found
 
 
 def p99(latencies: list[float]) -> float:
@@ -185,6 +220,8 @@ async def cases(quick: bool, url: str | None) -> AsyncIterator[list[Case]]:
             "HUODIAN_DB_SCHEMA_PREFIX": prefix,
             "HUODIAN_LEDGER_URL": f"http://127.0.0.1:{ports['peers']}",
             "HUODIAN_NOTIFY_URL": f"http://127.0.0.1:{ports['peers']}",
+            "HUODIAN_DB_POOL_SIZE": "10",
+            "HUODIAN_DB_POOL_MAX_OVERFLOW": "10",
             "BENCH_BARE_URL": bare_url,
             **({"HUODIAN_DATABASE_URL": url} if url else {}),
             **({"BENCH_BARE_SCHEMA": bare_schema} if bare_schema else {}),
@@ -209,15 +246,45 @@ async def cases(quick: bool, url: str | None) -> AsyncIterator[list[Case]]:
         application = APPLICATION | {
             "applicant": APPLICATION["applicant"] | {"id_number": _credit_code()}
         }
+        accept = Call(intake_url, clerk, application)
+        create_bare = Call(bare, {}, BARE)
         connector = aiohttp.TCPConnector(limit=0)
         try:
             async with aiohttp.ClientSession(connector=connector) as session:
                 for name, process in zip(("peers", "bare", "intake"), processes, strict=True):
                     await _wait_up(session, f"http://127.0.0.1:{ports[name]}/docs", process)
-                # Warm both up (imports, pools, the first token-version fetch).
-                await load(session, bare, BARE, {}, connections=8, requests=32)
-                await load(session, intake_url, application, clerk, connections=8, requests=32)
-                yield _cases(session, quick, intake_url, application, clerk, bare)
+                # Warm both up (imports, pools, the first token-version fetch); the bare table
+                # gets the rows its reads look up by id (1..PROGRESS_CONNECTIONS at least).
+                await load(session, [create_bare], connections=8, requests=32)
+                await load(session, [accept], connections=8, requests=32)
+                # One application per connection of the progress case (tries are counted per
+                # number too).
+                mine = await accepted(session, accept, PROGRESS_CONNECTIONS)
+                base = f"http://127.0.0.1:{ports['intake']}"
+                reads = {
+                    "create": ([accept], [create_bare]),
+                    "detail": (
+                        [Call(f"{base}/applications/{mine[0][0]}", clerk, status=200)],
+                        [Call(f"{bare}/1", {}, status=200)],
+                    ),
+                    "progress": (
+                        [
+                            Call(
+                                f"{base}/public/applications/{number}/progress",
+                                {"X-Query-Code": code},
+                                status=200,
+                            )
+                            for number, code in mine
+                        ],
+                        [
+                            Call(f"{bare}/{k}", {}, status=200)
+                            for k in range(1, PROGRESS_CONNECTIONS + 1)
+                        ],
+                    ),
+                }
+                await load(session, reads["detail"][0], connections=8, requests=32)
+                await load(session, reads["progress"][0], connections=8, requests=32)
+                yield _cases(session, quick, reads)
         finally:
             for process in reversed(processes):  # intake first: its outbox needs the stub
                 process.terminate()
@@ -230,24 +297,24 @@ async def cases(quick: bool, url: str | None) -> AsyncIterator[list[Case]]:
 def _cases(
     session: aiohttp.ClientSession,
     quick: bool,
-    intake_url: str,
-    application: dict[str, Any],
-    clerk: dict[str, str],
-    bare: str,
+    calls: dict[str, tuple[list[Call], list[Call]]],
 ) -> list[Case]:
     def run(
-        connections: int, requests: int, figure: Callable[[float, list[float]], float]
+        what: str,
+        connections: int,
+        requests: int,
+        figure: Callable[[float, list[float]], float],
     ) -> tuple[Callable[[], Awaitable[Measured]], Callable[[], Awaitable[Measured]]]:
+        intake, bare = calls[what]
+
         async def subject() -> Measured:
             wall, latencies = await load(
-                session, intake_url, application, clerk, connections=connections, requests=requests
+                session, intake, connections=connections, requests=requests
             )
             return Measured(figure(wall, latencies))
 
         async def baseline() -> Measured:
-            wall, latencies = await load(
-                session, bare, BARE, {}, connections=connections, requests=requests
-            )
+            wall, latencies = await load(session, bare, connections=connections, requests=requests)
             return Measured(figure(wall, latencies))
 
         return subject, baseline
@@ -255,21 +322,34 @@ def _cases(
     many = 64 if quick else 1_000
     few = 16 if quick else 300
     rounds = 1 if quick else 3
+    share = round(1 / MIN_SHARE, 2)
 
     def per_request(requests: int) -> Callable[[float, list[float]], float]:
         return lambda wall, _latencies: wall / requests
 
-    rate_subject, rate_baseline = run(64, many, per_request(many))
-    p99_subject, p99_baseline = run(64, many, lambda _wall, latencies: p99(latencies))
-    slow_subject, slow_baseline = run(8, few, lambda _wall, latencies: p99(latencies))
+    rate_subject, rate_baseline = run("create", 64, many, per_request(many))
+    p99_subject, p99_baseline = run("create", 64, many, lambda _wall, latencies: p99(latencies))
+    slow_subject, slow_baseline = run("create", 8, few, lambda _wall, latencies: p99(latencies))
+    read_subject, read_baseline = run("detail", 64, many, per_request(many))
+    progress_subject, progress_baseline = run(
+        "progress", PROGRESS_CONNECTIONS, many, per_request(many)
+    )
     note = "ratio = baseline req/s ÷ intake req/s; ≤ 1.43× is ≥ 70 % of the baseline's req/s"
     return [
         Case(
-            NAMES[0], rate_subject, many, rate_baseline, max_ratio=round(1 / MIN_SHARE, 2),
-            rounds=rounds, note=note,
+            NAMES[0], rate_subject, many, rate_baseline, max_ratio=share, rounds=rounds,
+            note=note,
         ),
         Case(NAMES[1], p99_subject, many, p99_baseline, max_ratio=1.5, rounds=rounds),
         Case(
             NAMES[2], slow_subject, few, slow_baseline, max_seconds=0.05, rounds=rounds,
+        ),
+        Case(
+            NAMES[3], read_subject, many, read_baseline, max_ratio=share, rounds=rounds,
+            note=note,
+        ),
+        Case(
+            NAMES[4], progress_subject, many, progress_baseline, max_ratio=share,
+            rounds=rounds, note=note,
         ),
     ]  # fmt: skip

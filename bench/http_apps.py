@@ -2,7 +2,8 @@
 
 ``bare_app``: the baseline, FastAPI ``async def`` with one validated INSERT through the
 driver intake uses (psycopg on PostgreSQL, aiosqlite on SQLite), one pooled connection per
-request, in one transaction (``engine.begin()``) — the least a web framework can do for a write.
+request, in one transaction (``engine.begin()``) — the least a web framework can do for a write;
+and ``GET /applications/{id}``, one SELECT by primary key — the least it can do for a read.
 ``peers_stub``: what intake asks of the other services, answered at once — ledger's list of
 valid sign-ins (``/directory/token-versions``, read at most every 5 s to check the clerk's
 token; the one user is the bench clerk) and notify's ``POST /events`` (the outbox's
@@ -38,8 +39,10 @@ def bare_app() -> FastAPI:
     schema = os.environ.get("BENCH_BARE_SCHEMA")
     engine = create_async_engine(
         url,
-        pool_size=20,
-        max_overflow=50,
+        # The pool intake gets from the bench (HUODIAN_DB_POOL_*): the same on both sides, and
+        # within the max_connections of a PostgreSQL that other jobs share.
+        pool_size=int(os.environ.get("HUODIAN_DB_POOL_SIZE", "10")),
+        max_overflow=int(os.environ.get("HUODIAN_DB_POOL_MAX_OVERFLOW", "10")),
         connect_args={"options": f"-c search_path={schema}"} if schema else {},
     )
 
@@ -55,11 +58,22 @@ def bare_app() -> FastAPI:
         "RETURNING id"
     )
 
+    read_one = text(
+        f"SELECT id, applicant_name, mobile, site_address, capacity_kw FROM {BARE_TABLE} "
+        "WHERE id = :id"
+    )
+
     @app.post("/applications", status_code=201)
     async def create(body: BareApplication) -> dict[str, int]:
         async with engine.begin() as conn:
             new_id = (await conn.execute(insert, body.model_dump(mode="json"))).scalar_one()
         return {"id": new_id}
+
+    @app.get("/applications/{application_id}")
+    async def read(application_id: int) -> dict[str, object]:
+        async with engine.connect() as conn:
+            row = (await conn.execute(read_one, {"id": application_id})).mappings().one()
+        return dict(row) | {"capacity_kw": str(row["capacity_kw"])}
 
     return app
 

@@ -44,6 +44,15 @@ class Settings(BaseSettings):
         description="Keys that seal secrets at rest and key the stage log (shared.keyring); "
         "unset = var/keyring.json, made on first use. The same file for every service.",
     )
+    db_pool_size: int = Field(
+        default=10,
+        ge=1,
+        description="PostgreSQL connections each service process keeps open; with "
+        "db_pool_max_overflow, times the processes of every replica, within max_connections.",
+    )
+    db_pool_max_overflow: int = Field(
+        default=20, ge=0, description="Connections opened beyond db_pool_size under a burst."
+    )
     host: str = "127.0.0.1"
     intake_port: int = DEFAULT_PORTS["intake"]
     ledger_port: int = DEFAULT_PORTS["ledger"]

@@ -90,6 +90,7 @@ async def create_application(
             unmasked=True,
             stages=created.stages,
             pauses=[],
+            accepted=created,
         )
         return status.HTTP_201_CREATED, ApplicationCreated(
             application=shown, query_code=created.query_code

@@ -275,12 +275,19 @@ def _reused_from(held: Holdings, kind: str, today: date) -> str | None:
 
 
 async def documents_view(
-    session: AsyncSession, application: Application, today: date, *, unmasked: bool
+    session: AsyncSession,
+    application: Application,
+    today: date,
+    *,
+    unmasked: bool,
+    fresh: bool = False,
 ) -> DocumentsView:
     """What the current stage requires, what is held, what is still needed, what was asked;
-    free text masked unless ``unmasked`` (:func:`shared.masking.masked_unless`)."""
+    free text masked unless ``unmasked`` (:func:`shared.masking.masked_unless`). ``fresh``: the
+    caller has just accepted the application and it brought nothing (no pre-application joined,
+    no change of use), so it holds and was asked nothing and nothing is read."""
     catalogue = load_document_catalogue()
-    held = await holdings(session, application)
+    held = Holdings([], [], None, []) if fresh else await holdings(session, application)
     needs = needs_of(application, held, today)
     required: list[RequiredDocument] = []
     if needs is not None:
@@ -325,7 +332,7 @@ async def documents_view(
                 requested_by=r.requested_by,
                 pause_id=r.pause_id,
             )
-            for r in await _requests(session, application.id)
+            for r in ([] if fresh else await _requests(session, application.id))
         ],
         waivers=[_waiver_public(w) for w in held.waivers],
     )

@@ -86,11 +86,13 @@ async def fee_sheet(
     *,
     unmasked: bool,
     zero_investment_known: bool | None = None,
+    fresh: bool = False,
 ) -> FeeSheet:
     """The items and totals; ID numbers and phones in free text masked unless ``unmasked``.
     ``zero_investment_known``: the 三零 decision's zero-investment flag when the caller has
-    already read it (the application's detail), saving a query."""
-    fees = await fees_of(session, application_id)
+    already read it (the application's detail), saving a query. ``fresh``: the application was
+    just accepted, so it has no fee items yet and none are read."""
+    fees = [] if fresh else await fees_of(session, application_id)
     zero = (
         zero_investment_known
         if zero_investment_known is not None

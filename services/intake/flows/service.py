@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date, datetime
+from typing import NamedTuple
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -24,7 +25,6 @@ from services.intake.applications.corrections import (
     tell_subscriber,
 )
 from services.intake.applications.creating import (
-    Created,
     check_new,
     create_application,
     received_event_data,
@@ -71,6 +71,7 @@ from services.intake.rules.documents import load_document_catalogue, required_do
 from services.intake.rules.identity import FieldErrors
 from services.intake.whitelist import assess as three_zero
 from services.intake.whitelist.gate import whitelist_ready_to_connect
+from services.intake.whitelist.models import ThreeZeroPublic
 from services.intake.whitelist.recorded import declared_type, three_zero_of
 from services.intake.whitelist.rejudge import rejudge
 from shared import units
@@ -87,6 +88,20 @@ STATUS_LABELS = {
 }
 
 
+class Accepted(NamedTuple):
+    """A new application as written: the answer to its acceptance is shaped from these rows
+    (:func:`detail`) instead of reading them back."""
+
+    application: Application
+    query_code: str
+    """The applicant's query code (查询码), shown once."""
+    stages: list[ApplicationStage]
+    three_zero: ThreeZeroPublic
+    fresh: bool
+    """It brought nothing with it (no pre-application joined, no change of use): no documents,
+    requests, waivers or fees to read."""
+
+
 async def accept_application(
     session: AsyncSession,
     data: ApplicationCreate,
@@ -96,9 +111,9 @@ async def accept_application(
     clocking: Clocking,
     keyring: Keyring,
     portal_client: str | None = None,
-) -> Created:
-    """Accept an application (受理) now; returns it with the applicant's query code (查询码)
-    and its stages.
+) -> Accepted:
+    """Accept an application (受理) now; returns it with the applicant's query code (查询码),
+    its stages and its 三零 decision.
 
     ``clerk`` is whoever accepts it: a clerk of the unit, or for an application submitted
     through the government portal a principal standing for that portal (``portal_client`` its
@@ -127,8 +142,8 @@ async def accept_application(
         portal_client=portal_client,
     )
     application, query_code = created.application, created.query_code
-    await join_application(session, application, now)
-    three_zero.record(session, application, assessed, now=now)
+    joined = await join_application(session, application, now)
+    decision = three_zero.record(session, application, assessed, now=now)
     if earlier is not None:
         link_change_of_use(session, application, earlier, actor=clerk.subject, now=now)
     if application.mobile:
@@ -148,7 +163,13 @@ async def accept_application(
             now=now,
         )
     await session.flush()
-    return created
+    return Accepted(
+        application,
+        query_code,
+        created.stages,
+        decision,
+        fresh=not joined and earlier is None,
+    )
 
 
 async def complete_stage(
@@ -243,28 +264,37 @@ async def detail(
     unmasked: bool,
     stages: Sequence[ApplicationStage] | None = None,
     pauses: Sequence[ApplicationPause] | None = None,
+    accepted: Accepted | None = None,
 ) -> ApplicationDetail:
     """``stages`` and ``pauses``: the application's rows when the caller holds them (it has
-    just written them), else they are read."""
+    just written them), else they are read. ``accepted``: the application was just accepted;
+    its 三零 decision is taken from it and, when it brought nothing, its (empty) documents and
+    fees are not read."""
     if stages is None:
         stages = await load_stages(session, application.id)
     if pauses is None:
         pauses = await load_pauses(session, application.id)
     public = to_public(application, stages, pauses, calendar, today, unmasked=unmasked)
     by_seq = {s.seq: s.stage for s in stages}
-    decision = await three_zero_of(session, application.id)
+    decision = (
+        accepted.three_zero
+        if accepted is not None
+        else await three_zero_of(session, application.id)
+    )
+    fresh = accepted is not None and accepted.fresh
     shaped = ApplicationDetail(
         **public.model_dump(),
         stages=[stage_public(s, application, pauses, calendar, today) for s in stages],
         pauses=[pause_public(p, by_seq, calendar, application.ended_day or today) for p in pauses],
         three_zero=decision,
-        documents=await documents_view(session, application, today, unmasked=unmasked),
+        documents=await documents_view(session, application, today, unmasked=unmasked, fresh=fresh),
         # No decision row reads as not zero-investment, as zero_investment() does.
         fees=await fee_sheet(
             session,
             application.id,
             unmasked=unmasked,
             zero_investment_known=decision.zero_investment if decision else False,
+            fresh=fresh,
         ),
     )
     # Pause notes and every other free text in it (documents, fees), for the caller's role.

@@ -9,9 +9,13 @@ from __future__ import annotations
 
 import functools
 import json
+import time
+import weakref
 from datetime import date, datetime
 from pathlib import Path
 
+from sqlalchemy import Engine, event
+from sqlalchemy.orm import Session
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -168,10 +172,20 @@ async def list_versions(
     session: AsyncSession, jurisdiction: str | None = None
 ) -> list[PolicyVersionPublic]:
     """Every version, by jurisdiction and effective date."""
+    return _with_reference(await _added(session, jurisdiction), jurisdiction)
+
+
+async def _added(session: AsyncSession, jurisdiction: str | None) -> list[PolicyVersionPublic]:
+    """The versions administrators added (the database's)."""
     query = select(TimeLimitPolicy)
     if jurisdiction is not None:
         query = query.where(col(TimeLimitPolicy.jurisdiction) == jurisdiction)
-    added = [_public(row) for row in (await session.exec(query)).all()]
+    return [_public(row) for row in (await session.exec(query)).all()]
+
+
+def _with_reference(
+    added: list[PolicyVersionPublic], jurisdiction: str | None
+) -> list[PolicyVersionPublic]:
     versions = [
         v for v in reference_versions() if jurisdiction is None or v.jurisdiction == jurisdiction
     ] + added
@@ -191,10 +205,48 @@ def in_force(versions: list[PolicyVersionPublic], day: date) -> PolicyVersionPub
     return max(current, key=lambda v: v.effective_from) if current else None
 
 
+POLICY_CACHE_SECONDS = 30.0
+"""How long a process trusts the added policy versions it read (one select per jurisdiction,
+not one per application accepted). Versions are only ever added (:func:`add_version`): the
+process that adds one forgets what it read at once, the other replicas within this time — so a
+version is added at least this long before the day it takes effect, as versions are (they are
+published ahead of their date)."""
+_read: weakref.WeakKeyDictionary[Engine, dict[str, tuple[float, list[PolicyVersionPublic]]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _engine_of(session: AsyncSession) -> Engine:
+    return session.sync_session.get_bind()  # type: ignore[return-value]
+
+
+def _forget(session: AsyncSession | Session, jurisdiction: str) -> None:
+    engine = session.get_bind() if isinstance(session, Session) else _engine_of(session)
+    _read.get(engine, {}).pop(jurisdiction, None)  # type: ignore[arg-type]
+
+
+def forget_versions_read() -> None:
+    """Read the added versions afresh next time (tests empty the tables between them)."""
+    _read.clear()
+
+
+async def _versions_of(session: AsyncSession, jurisdiction: str) -> list[PolicyVersionPublic]:
+    """:func:`list_versions` of one jurisdiction, the added ones as read at most
+    :data:`POLICY_CACHE_SECONDS` ago by this process on this database."""
+    read = _read.setdefault(_engine_of(session), {})
+    now = time.monotonic()
+    found = read.get(jurisdiction)
+    if found is None or now - found[0] >= POLICY_CACHE_SECONDS:
+        found = read[jurisdiction] = (now, await _added(session, jurisdiction))
+    return _with_reference(found[1], jurisdiction)
+
+
 async def version_in_force(
     session: AsyncSession, jurisdiction: str, day: date
 ) -> PolicyVersionPublic:
-    versions = await list_versions(session, jurisdiction)
+    """The version of ``jurisdiction`` in force on ``day``; the versions may be up to
+    :data:`POLICY_CACHE_SECONDS` old (a version added by this process is seen at once)."""
+    versions = await _versions_of(session, jurisdiction)
     if not versions:
         raise NotFound(
             f"there is no time-limit policy for jurisdiction '{jurisdiction}'",
@@ -234,4 +286,12 @@ async def add_version(
     )
     session.add(row)
     await session.flush()
+    _forget(session, data.jurisdiction)
+    # Again once it is committed: a request that read the versions meanwhile kept the old ones.
+    event.listen(
+        session.sync_session,
+        "after_commit",
+        lambda committed: _forget(committed, data.jurisdiction),
+        once=True,
+    )
     return _public(row)

@@ -134,7 +134,7 @@ async def submit_application(
             ],
         )
     accepting = Principal(subject=caller.actor, units=(area.unit,))
-    application, query_code, _stages = await accept_application(
+    accepted = await accept_application(
         session,
         ApplicationCreate(
             jurisdiction=area.jurisdiction,
@@ -153,6 +153,7 @@ async def submit_application(
         keyring=keyring,
         portal_client=caller.key_id,
     )
+    application, query_code = accepted.application, accepted.query_code
     # Checked after the application's own validation, so a malformed number is named the
     # same way as at the counter; a refusal rolls the application back with the transaction.
     checks = await _check_licences(elicense, data, application)

@@ -156,14 +156,15 @@ def _join(pre: PreApplication, application: Application, now: datetime) -> None:
     pre.joined_at = now
 
 
-async def join_application(session: AsyncSession, application: Application, now: datetime) -> None:
-    """Join a new application that names a project code to that project's pre-application.
+async def join_application(session: AsyncSession, application: Application, now: datetime) -> bool:
+    """Join a new application that names a project code to that project's pre-application;
+    whether it joined one (and so holds its project approval document).
 
     Nothing to join if the project has not been pushed (it joins when it is). Refused if the
     project belongs to another unit or is joined to another application already.
     """
     if application.project_code is None:
-        return
+        return False
     pre = (
         await session.exec(
             select(PreApplication)
@@ -172,7 +173,7 @@ async def join_application(session: AsyncSession, application: Application, now:
         )
     ).first()
     if pre is None:
-        return
+        return False
     if pre.unit != application.unit:
         raise Conflict(
             f"project {pre.project_code} is in the service area of {pre.unit}",
@@ -187,6 +188,7 @@ async def join_application(session: AsyncSession, application: Application, now:
     session.add(pre)
     await session.flush()
     await _count_project_approval(session, pre, application, now)
+    return True
 
 
 async def to_public(

@@ -153,7 +153,7 @@ async def accept(
                 errors=found,
                 error="请按提示更正标出的内容。",
             )
-        application, code, _stages = await flows.accept_application(
+        accepted = await flows.accept_application(
             session,
             data,
             clerk=principal,
@@ -161,6 +161,7 @@ async def accept(
             clocking=Clocking(calendar, config.at_risk_percent),
             keyring=keys,
         )
+        application, code = accepted.application, accepted.query_code
     except HuodianError as exc:
         await session.rollback()  # accept_application checks everything before it writes
         return await _form(

@@ -53,9 +53,11 @@ from services.intake.rules.three_zero import (
 from services.intake.whitelist.models import (
     GridArea,
     ThreeZeroAssessment,
+    ThreeZeroPublic,
     WhitelistEntry,
     WhitelistStatus,
 )
+from services.intake.whitelist.recorded import public_decision
 from shared.errors import Unprocessable
 from shared.vocab import AreaClass, CustomerType
 
@@ -280,33 +282,33 @@ def with_override(
 
 def record(
     session: AsyncSession, application: Application, assessed: Assessed, *, now: datetime
-) -> None:
-    """Store the decision of a new application, and its whitelist record if it needs one."""
+) -> ThreeZeroPublic:
+    """Store the decision of a new application, and its whitelist record if it needs one;
+    returns the decision as :func:`three_zero_of` will read it back."""
     assert application.id is not None
     decision = assessed.decision
     area = assessed.grid_area
-    session.add(
-        ThreeZeroAssessment(
-            application_id=application.id,
-            policy_code=decision.policy_code if decision else None,
-            category=assessed.request.category,
-            area=assessed.request.area,
-            grid_area_id=area.id if area else None,
-            capacity_limited=assessed.request.capacity_limited,
-            in_grid_plan=assessed.request.in_grid_plan,
-            eligible=bool(decision and decision.eligible),
-            zero_investment=bool(decision and decision.zero_investment),
-            capacity_limit_kw=decision.capacity_limit_kw if decision else None,
-            whitelist=bool(decision and decision.whitelist),
-            reasons=assessed.stored_reasons,
-            assessed_at=now,
-            declared_customer_type=assessed.declared_customer_type,
-            override_eligible=assessed.override.eligible if assessed.override else None,
-            override_reason=assessed.override.reason if assessed.override else None,
-            overridden_by=assessed.override.actor if assessed.override else None,
-            overridden_at=now if assessed.override else None,
-        )
+    stored = ThreeZeroAssessment(
+        application_id=application.id,
+        policy_code=decision.policy_code if decision else None,
+        category=assessed.request.category,
+        area=assessed.request.area,
+        grid_area_id=area.id if area else None,
+        capacity_limited=assessed.request.capacity_limited,
+        in_grid_plan=assessed.request.in_grid_plan,
+        eligible=bool(decision and decision.eligible),
+        zero_investment=bool(decision and decision.zero_investment),
+        capacity_limit_kw=decision.capacity_limit_kw if decision else None,
+        whitelist=bool(decision and decision.whitelist),
+        reasons=assessed.stored_reasons,
+        assessed_at=now,
+        declared_customer_type=assessed.declared_customer_type,
+        override_eligible=assessed.override.eligible if assessed.override else None,
+        override_reason=assessed.override.reason if assessed.override else None,
+        overridden_by=assessed.override.actor if assessed.override else None,
+        overridden_at=now if assessed.override else None,
     )
+    session.add(stored)
     if assessed.override is not None:
         append_event(
             session,
@@ -326,8 +328,11 @@ def record(
                 "customer_type": application.customer_type.value,
             },
         )
+    entry = None
     if decision is not None and decision.whitelist:
-        session.add(whitelist_entry(application, assessed, now=now))
+        entry = whitelist_entry(application, assessed, now=now)
+        session.add(entry)
+    return public_decision(stored, area, entry)
 
 
 def whitelist_entry(

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -36,6 +38,9 @@ async def zero_investment(session: AsyncSession, application_id: int | None) -> 
     return bool((await session.exec(query)).first())
 
 
+_CENT = Decimal("0.01")
+
+
 async def three_zero_of(
     session: AsyncSession, application_id: int | None
 ) -> ThreeZeroPublic | None:
@@ -55,11 +60,20 @@ async def three_zero_of(
     if row is None:
         return None
     assessment, grid_area, entry = row
+    return public_decision(assessment, grid_area, entry)
+
+
+def public_decision(
+    assessment: ThreeZeroAssessment, grid_area: GridArea | None, entry: WhitelistEntry | None
+) -> ThreeZeroPublic:
+    """The decision as the API shows it, from its rows (read back, or just written)."""
+    limit = assessment.capacity_limit_kw
     return ThreeZeroPublic(
         policy_code=assessment.policy_code,
         eligible=assessment.eligible,
         zero_investment=assessment.zero_investment,
-        capacity_limit_kw=assessment.capacity_limit_kw,
+        # At the column's scale, as read back (a rule's 160 is stored as 160.00).
+        capacity_limit_kw=limit.quantize(_CENT) if limit is not None else None,
         grid_area=grid_area.name if grid_area else None,
         capacity_limited=assessment.capacity_limited,
         whitelist=assessment.whitelist,

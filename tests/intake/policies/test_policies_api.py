@@ -1,10 +1,15 @@
 """Policy versions over HTTP: anyone reads them; an administrator adds validated versions."""
 
 import copy
+import time
+from datetime import UTC, datetime
 
 import pytest
 
+from services.intake.policies import service
+from services.intake.policies.models import PolicyVersionCreate, TimeLimitPolicy
 from services.intake.policies.service import reference_versions
+from shared.db import session_scope
 
 
 def new_version(**changes):
@@ -156,3 +161,44 @@ class TestAdding:
         )
         assert same_day.status_code == 409
         assert same_day.json()["code"] == "policy_date_taken"
+
+
+class TestVersionsReadOnce:
+    """Accepting reads the added versions once per ``POLICY_CACHE_SECONDS`` per process: the
+    process that adds one sees it at once, another replica within that time."""
+
+    async def test_a_version_added_here_is_in_force_at_once(self, intake_admin, anonymous):
+        on = {"jurisdiction": "dongying", "on": "2027-03-01"}
+        assert (await anonymous.get("/policies/in-force", params=on)).json()["code"] == (
+            "dongying-2020"
+        )
+        assert (await intake_admin.post("/policies", json=new_version())).status_code == 201
+        assert (await anonymous.get("/policies/in-force", params=on)).json()["code"] == (
+            "dongying-2027"
+        )
+
+    async def test_one_added_by_another_replica_is_seen_once_the_cache_is_old(
+        self, intake, anonymous, monkeypatch
+    ):
+        on = {"jurisdiction": "dongying", "on": "2027-03-01"}
+        assert (await anonymous.get("/policies/in-force", params=on)).json()["code"] == (
+            "dongying-2020"
+        )
+        body = PolicyVersionCreate.model_validate(new_version())
+        async with session_scope(intake.state.engine) as session:  # as another process would
+            session.add(
+                TimeLimitPolicy(
+                    **body.model_dump(exclude={"entries"}),
+                    entries=[e.model_dump(mode="json") for e in body.entries],
+                    created_by="admin",
+                    created_at=datetime(2026, 12, 1, tzinfo=UTC),
+                )
+            )
+        assert (await anonymous.get("/policies/in-force", params=on)).json()["code"] == (
+            "dongying-2020"
+        )
+        later = time.monotonic() + service.POLICY_CACHE_SECONDS
+        monkeypatch.setattr(service.time, "monotonic", lambda: later)
+        assert (await anonymous.get("/policies/in-force", params=on)).json()["code"] == (
+            "dongying-2027"
+        )
