@@ -120,6 +120,34 @@ def _message(number: str, event: ApplicationEvent, prev_hash: str) -> bytes:
     return f"{prev_hash}\n{text}".encode()
 
 
+def seal_entry(
+    keyring: Keyring,
+    number: str,
+    seq: int,
+    kind: EventKind,
+    stage: Stage | None,
+    *,
+    occurred_at: datetime,
+    actor: str,
+    reason: str | None,
+    payload: dict[str, Any],
+    prev_hash: str,
+) -> Signature:
+    """:func:`seal` of an entry given as plain values, for bulk writers that insert rows
+    without building an :class:`ApplicationEvent` each (a calendar change's moves)."""
+    text = canonical(
+        number,
+        seq,
+        kind.value,
+        stage.value if stage else None,
+        occurred_at,
+        actor,
+        reason,
+        payload,
+    )
+    return keyring.sign(PURPOSE, f"{prev_hash}\n{text}".encode())
+
+
 def legacy_hash(number: str, event: ApplicationEvent, prev_hash: str) -> str:
     """The unkeyed SHA-256 of entries written before the log was keyed (for the re-seal)."""
     return hashlib.sha256(_message(number, event, prev_hash)).hexdigest()
