@@ -38,7 +38,13 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from services.intake.access import check_reader
 from services.intake.applications.clocking import Clocking, is_live, touches_year
 from services.intake.applications.loading import get_application
-from services.intake.applications.log import GENESIS, append_event, keyring_of, seal_entry
+from services.intake.applications.log import (
+    GENESIS,
+    append_event,
+    entry_key,
+    keyring_of,
+    seal_entry,
+)
 from services.intake.applications.models import (
     Application,
     ApplicationEvent,
@@ -268,7 +274,7 @@ async def _record_in_bulk(
             .order_by(a.c.id)
         )
     ).all()
-    keyring = keyring_of(session)
+    key = entry_key(keyring_of(session))
     request_id = current_request_id()
     changes: list[dict[str, Any]] = []
     events: list[dict[str, Any]] = []
@@ -301,7 +307,7 @@ async def _record_in_bulk(
         seq, prev = row.log_length + 1, row.log_head or GENESIS
         payload, reason = _event_payload(old, new, year, source, []), _reason(year, source)
         signature = seal_entry(
-            keyring,
+            key,
             row.number,
             seq,
             EventKind.due_changed,

@@ -34,6 +34,7 @@ from services.intake.applications.models import (
     ApplicationStatus,
 )
 from services.intake.policies.models import Stage
+from shared.calendar import WorkingCalendar
 
 CHUNK = 50_000
 _REFRESH_BATCH = 500
@@ -72,11 +73,16 @@ def _chunk_query(condition: ColumnElement[bool], after: int) -> Any:
     a, cur = APPLICATIONS, STAGES.alias("cur")
     other = STAGES.alias("other")
     has_pause = exists().where(PAUSES.c.application_id == a.c.id)
-    # Earlier (or later) stages with a date of their own carry counted time: the ORM path.
+    # Another stage the columns do not compute (running beside the current one, paused in,
+    # or dated without having started): the ORM path. Completed ones: :func:`_done_query`.
     has_other = exists().where(
         other.c.application_id == a.c.id,
         other.c.seq != a.c.current_seq,
-        or_(other.c.started_day.is_not(None), other.c.due_date.is_not(None)),
+        or_(
+            other.c.started_day.is_not(None)
+            & (other.c.completed_day.is_(None) | (other.c.paused_days != 0)),
+            other.c.started_day.is_(None) & other.c.due_date.is_not(None),
+        ),
     )
     return (
         sa_select(
@@ -111,6 +117,73 @@ def _chunk_query(condition: ColumnElement[bool], after: int) -> Any:
     )
 
 
+def _done_query(first: int, last: int) -> Any:
+    """The completed stages other than the current one of the applications ``first..last``."""
+    a, s = APPLICATIONS, STAGES
+    return (
+        sa_select(
+            s.c.id,
+            s.c.application_id,
+            s.c.started_day,
+            s.c.completed_day,
+            s.c.limit_days,
+            s.c.due_date,
+            s.c.provisional,
+            s.c.elapsed_days,
+            s.c.grid_days,
+            s.c.within_limit,
+        )
+        .select_from(s.join(a, a.c.id == s.c.application_id))
+        .where(
+            s.c.application_id >= first,
+            s.c.application_id <= last,
+            s.c.seq != a.c.current_seq,
+            s.c.started_day.is_not(None),
+        )
+    )
+
+
+def _recount_done(
+    calendar: WorkingCalendar, staged: dict[int, bool], done: Sequence[Any]
+) -> tuple[list[dict[str, Any]], set[int]]:
+    """What :func:`refresh` gives a completed stage with no pause (its due date, and the time it
+    took), for the stages of the applications in ``staged``; returns the rows that changed and
+    their applications."""
+    mine = [d for d in done if d[1] in staged]
+    dated = [d for d in mine if staged[d[1]] and d[4] is not None]
+    deadlines = dict(
+        zip(
+            (d[0] for d in dated),
+            calendar.due_dates([d[2] for d in dated], [d[4] for d in dated]),
+            strict=True,
+        )
+    )
+    rows: list[dict[str, Any]] = []
+    owners: set[int] = set()
+    for stage_id, app_id, started, completed, limit, due, prov, elapsed, grid, within in mine:
+        deadline = deadlines.get(stage_id)
+        took = calendar.working_days_between(started, completed)
+        new = (
+            deadline.due if deadline else None,
+            took.provisional,
+            took.days,
+            took.days,
+            took.days <= limit if limit is not None else None,
+        )
+        if new != (due, prov, elapsed, grid, within):
+            rows.append(
+                dict(
+                    zip(
+                        ("b_id", "due", "prov", "elapsed", "grid", "within"),
+                        (stage_id, *new),
+                        strict=True,
+                    )
+                )
+            )
+            owners.add(app_id)
+    return rows, owners
+
+
 def _live(
     status: str,
     staged: bool,
@@ -132,40 +205,21 @@ def _live(
 
 
 def _in_columns(row: Sequence[Any]) -> bool:
-    """Whether the columns compute this row exactly as :func:`refresh` would."""
-    (
-        _id,
-        status,
-        staged,
-        _accepted,
-        total_limit,
-        paused,
-        _due,
-        _risk,
-        _prov,
-        unfinished,
-        stage_id,
-        _seq,
-        _stage,
-        started,
-        completed,
-        limit,
-        stage_paused,
-        *_rest,
-        has_pause,
-        has_other,
-    ) = row
+    """Whether the columns compute this row exactly as :func:`refresh` would: an open
+    application, no pause, only its current stage started and still running, nothing paused
+    or counted as spent stored, a limit of at least one working day."""
+    staged = row[2]
     return (
-        status == ApplicationStatus.open.value
-        and not has_pause
-        and not has_other
-        and bool(unfinished)
-        and paused == 0
-        and stage_id is not None
-        and started is not None
-        and completed is None
-        and stage_paused == 0
-        and ((limit or 0) >= 1 if staged else total_limit >= 1)
+        row[1] == ApplicationStatus.open.value
+        and not row[19]  # has a pause
+        and not row[20]  # has another stage with a date
+        and bool(row[9])  # elapsed, grid days and within-limit unset
+        and row[5] == 0
+        and row[10] is not None
+        and row[13] is not None
+        and row[14] is None
+        and row[16] == 0
+        and ((row[15] or 0) >= 1 if staged else row[4] >= 1)
     )
 
 
@@ -178,12 +232,15 @@ async def recompute_running(
     outcome = Recomputed()
     after = 0
     while True:
-        rows = (await (await session.connection()).execute(_chunk_query(condition, after))).all()
+        connection = await session.connection()
+        rows = (await connection.execute(_chunk_query(condition, after))).all()
         if not rows:
             return outcome
         after = rows[-1][0]
-        fast = [r for r in rows if _in_columns(r)]
-        slow = [r for r in rows if not _in_columns(r)]
+        fast: list[Any] = []
+        slow: list[Any] = []
+        for r in rows:
+            (fast if _in_columns(r) else slow).append(r)
         starts = [r[13] if r[2] else r[3] for r in fast]
         limits = [r[15] if r[2] else r[4] for r in fast]
         dues = calendar.due_dates(starts, limits)
@@ -210,9 +267,36 @@ async def recompute_running(
                     LiveDeadline(r[11], Stage(r[12]), basis, old_due, bool(old_prov)),
                     LiveDeadline(r[11], Stage(r[12]), basis, due.due, due.provisional),
                 )
+        done_rows, done_owners = _recount_done(
+            calendar,
+            {r[0]: r[2] for r in fast},
+            (await connection.execute(_done_query(rows[0][0], after))).all() if fast else [],
+        )
         moved_stages = {s["b_id"] for s in stage_rows}
         outcome.changed += len(
-            {row["b_id"] for row in app_rows} | {r[0] for r in fast if r[10] in moved_stages}
+            {row["b_id"] for row in app_rows}
+            | {r[0] for r in fast if r[10] in moved_stages}
+            | done_owners
+        )
+        await write_rows(
+            session,
+            STAGES,
+            done_rows,
+            due_date="due",
+            provisional="prov",
+            elapsed_days="elapsed",
+            grid_days="grid",
+            within_limit="within",
+        )
+        sync_held(
+            session,
+            ApplicationStage,
+            done_rows,
+            due_date="due",
+            provisional="prov",
+            elapsed_days="elapsed",
+            grid_days="grid",
+            within_limit="within",
         )
         await write_rows(
             session,
@@ -286,6 +370,9 @@ _PG_TYPES = {
     "log_length": "integer",
     "log_head": "text",
     "warned_level": "integer",
+    "elapsed_days": "integer",
+    "grid_days": "integer",
+    "within_limit": "boolean",
 }
 
 
