@@ -29,7 +29,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
-from bench import bench_calendar, bench_http, bench_intake, bench_ledger, bench_notify
+from bench import (
+    bench_calendar,
+    bench_http,
+    bench_intake,
+    bench_ledger,
+    bench_notify,
+    bench_recompute,
+)
 from bench.harness import Case, Result, measure, skipped, table
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -49,6 +56,7 @@ GROUPS = (
     Group("calendar", bench_calendar.NAMES, False, lambda q, _url: bench_calendar.cases(q)),
     Group("ledger", bench_ledger.NAMES, False, bench_ledger.cases),
     Group("intake", bench_intake.NAMES, True, bench_intake.cases),
+    Group("recompute", bench_recompute.NAMES, True, bench_recompute.cases),
     Group("notify", bench_notify.NAMES, True, bench_notify.cases),
     # On PostgreSQL when there is one, else on SQLite files.
     Group("http", bench_http.NAMES, False, bench_http.cases),
@@ -116,7 +124,9 @@ async def run_groups(groups: list[Group], quick: bool, url: str | None) -> list[
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", default=bool(os.environ.get("QUICK")))
-    parser.add_argument("--only", help="comma-separated groups: calendar,ledger,intake,notify,http")
+    parser.add_argument(
+        "--only", help="comma-separated groups: calendar,ledger,intake,recompute,notify,http"
+    )
     parser.add_argument("--output", type=Path, default=ROOT / "bench" / "results.json")
     parser.add_argument(
         "--no-postgres", action="store_true", help="skip the PostgreSQL cases even if it answers"

@@ -9,7 +9,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bench import bench_calendar, bench_http, bench_intake, bench_ledger, bench_notify
+from bench import (
+    bench_calendar,
+    bench_http,
+    bench_intake,
+    bench_ledger,
+    bench_notify,
+    bench_recompute,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 PG_URL = os.environ.get("HUODIAN_TEST_DATABASE_URL")
@@ -34,7 +41,7 @@ def test_quick_bench_runs_every_case(tmp_path: Path) -> None:
     assert report["machine"]["python"] == ".".join(map(str, sys.version_info[:3]))
     assert (report["machine"]["postgresql"] is not None) == bool(PG_URL)
     cases = {c["name"]: c for c in report["cases"]}
-    postgres = (*bench_intake.NAMES, *bench_notify.NAMES)
+    postgres = (*bench_intake.NAMES, *bench_recompute.NAMES, *bench_notify.NAMES)
     assert list(cases) == [
         *bench_calendar.NAMES,
         *bench_ledger.NAMES,

@@ -197,22 +197,20 @@ async def _recompute_where(
         after = ids[-1]
 
 
-async def recompute_for_year(session: AsyncSession, clocking: Clocking, year: int) -> int:
-    """Recompute every application whose time may touch ``year`` (after a calendar load)."""
+def touches_year(year: int) -> ColumnElement[bool]:
+    """Applications whose time may touch ``year`` (what a calendar load recomputes)."""
     first, last = date(year, 1, 1), date(year, 12, 31)
-    touches_year = and_(
+    return and_(
         col(Application.accepted_day) <= last,
         col(Application.ended_day).is_(None) | (col(Application.ended_day) >= first),
     )
-    return await _recompute_where(session, clocking, touches_year)
 
 
-async def recompute_live(session: AsyncSession, clocking: Clocking) -> int:
-    """Recompute every open or paused application (the calendar a process starts with)."""
-    is_live = col(Application.status).in_(
+def is_live() -> ColumnElement[bool]:
+    """Open or paused applications (what a process starting with a new calendar recomputes)."""
+    return col(Application.status).in_(
         [ApplicationStatus.open.value, ApplicationStatus.paused.value]
     )
-    return await _recompute_where(session, clocking, is_live)
 
 
 async def recompute_open(session: AsyncSession, clocking: Clocking) -> int:

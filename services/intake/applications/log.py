@@ -18,6 +18,7 @@ Entries made before the log was keyed (``key_id`` empty) are re-sealed once by
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -118,6 +119,42 @@ def _message(number: str, event: ApplicationEvent, prev_hash: str) -> bytes:
         event.payload,
     )
     return f"{prev_hash}\n{text}".encode()
+
+
+def entry_key(keyring: Keyring) -> tuple[str, bytes]:
+    """The current key id and derived key of the stage log, for :func:`seal_entry`."""
+    return keyring.subkey(PURPOSE)
+
+
+def seal_entry(
+    key: tuple[str, bytes],
+    number: str,
+    seq: int,
+    kind: EventKind,
+    stage: Stage | None,
+    *,
+    occurred_at: datetime,
+    actor: str,
+    reason: str | None,
+    payload: dict[str, Any],
+    prev_hash: str,
+) -> Signature:
+    """:func:`seal` of an entry given as plain values, with the key derived once
+    (:func:`entry_key`), for bulk writers that insert rows without building an
+    :class:`ApplicationEvent` each (a calendar change's moves)."""
+    text = canonical(
+        number,
+        seq,
+        kind.value,
+        stage.value if stage else None,
+        occurred_at,
+        actor,
+        reason,
+        payload,
+    )
+    key_id, secret = key
+    message = f"{prev_hash}\n{text}".encode()
+    return Signature(key_id, hmac.new(secret, message, hashlib.sha256).hexdigest())
 
 
 def legacy_hash(number: str, event: ApplicationEvent, prev_hash: str) -> str:

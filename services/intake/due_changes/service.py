@@ -24,24 +24,30 @@ about an unchanged date.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime
-from typing import Any, cast
+from datetime import datetime
+from typing import Any, Protocol, cast
 
-from sqlalchemy import and_
+from sqlalchemy import Table, insert
 from sqlalchemy import select as sa_select
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.intake.access import check_reader
-from services.intake.applications.clocking import Clocking, recompute_for_year, recompute_live
+from services.intake.applications.clocking import Clocking, is_live, touches_year
 from services.intake.applications.loading import get_application
-from services.intake.applications.log import append_event
+from services.intake.applications.log import (
+    GENESIS,
+    append_event,
+    entry_key,
+    keyring_of,
+    seal_entry,
+)
 from services.intake.applications.models import (
     Application,
-    ApplicationStage,
-    ApplicationStatus,
+    ApplicationEvent,
     EventKind,
 )
 from services.intake.due_changes.models import (
@@ -50,72 +56,29 @@ from services.intake.due_changes.models import (
     DueChange,
     DueChangePublic,
 )
+from services.intake.due_changes.setwise import (
+    APPLICATIONS,
+    LiveDeadline,
+    Moves,
+    recompute_running,
+    sync_held,
+    write_rows,
+)
 from services.intake.monitoring.models import Escalation, EscalationState
-from services.intake.outbox.models import EventType
+from services.intake.outbox.models import EventType, OutboxEvent, OutboxState
 from services.intake.outbox.service import enqueue
-from services.intake.policies.models import STAGE_LABELS, Stage
+from services.intake.policies.models import STAGE_LABELS
 from services.intake.workdays.models import PREDICTED_SOURCE
 from shared.auth import Principal
 from shared.calendar import WorkingCalendar, beijing_date
-from shared.db import fetch_all
+from shared.logs import current_request_id
 from shared.timeutil import chinese_date
+from shared.vocab import CustomerType
 
 SYSTEM = "system"
-
-
-@dataclass(frozen=True)
-class LiveDeadline:
-    """The deadline an application is being watched against right now."""
-
-    stage_seq: int
-    stage: Stage
-    basis: str
-    due: date
-    provisional: bool
-
-
-async def live_deadlines(session: AsyncSession, year: int | None) -> dict[int, LiveDeadline]:
-    """The live deadline of every open or paused application whose time may touch ``year``
-    (every one with ``year`` None)."""
-    query = (
-        sa_select(
-            col(Application.id),
-            col(Application.staged),
-            col(Application.due_date),
-            col(Application.due_provisional),
-            col(ApplicationStage.seq),
-            col(ApplicationStage.stage),
-            col(ApplicationStage.due_date),
-            col(ApplicationStage.provisional),
-        )
-        .join(
-            ApplicationStage,
-            and_(
-                col(ApplicationStage.application_id) == col(Application.id),
-                col(ApplicationStage.seq) == col(Application.current_seq),
-            ),
-        )
-        .where(
-            col(Application.status).in_(
-                [ApplicationStatus.open.value, ApplicationStatus.paused.value]
-            ),
-        )
-    )
-    if year is not None:
-        first, last = date(year, 1, 1), date(year, 12, 31)
-        query = query.where(
-            col(Application.accepted_day) <= last,
-            col(Application.ended_day).is_(None) | (col(Application.ended_day) >= first),
-        )
-    found: dict[int, LiveDeadline] = {}
-    for app_id, staged, due, due_prov, seq, stage, stage_due, stage_prov in await fetch_all(
-        session, query
-    ):
-        if staged and stage_due is not None:
-            found[app_id] = LiveDeadline(seq, Stage(stage), "stage", stage_due, bool(stage_prov))
-        elif not staged and due is not None:
-            found[app_id] = LiveDeadline(seq, Stage(stage), "total", due, bool(due_prov))
-    return found
+DUE_CHANGES: Table = DueChange.__table__  # type: ignore[attr-defined]
+EVENTS: Table = ApplicationEvent.__table__  # type: ignore[attr-defined]
+OUTBOX: Table = OutboxEvent.__table__  # type: ignore[attr-defined]
 
 
 async def _withdraw_escalations(
@@ -170,7 +133,26 @@ async def clear_warnings(
     return cleared
 
 
-def _event_data(application: Application, change: DueChange, cleared: list[str]) -> dict[str, Any]:
+class _Addressee(Protocol):
+    """What the notice needs of an application (an ORM object or a row of its columns)."""
+
+    number: str
+    unit: str
+    clerk: str
+    customer_type: CustomerType
+    applicant_name: str
+    mobile: str
+    email: str | None
+
+
+def _event_data(
+    application: _Addressee,
+    old: LiveDeadline,
+    new: LiveDeadline,
+    year: int,
+    source: str,
+    cleared: list[str],
+) -> dict[str, Any]:
     """``data`` of intake.application.due_changed: labels and Chinese dates for people."""
     return {
         "application_number": application.number,
@@ -180,18 +162,38 @@ def _event_data(application: Application, change: DueChange, cleared: list[str])
         "applicant_name": application.applicant_name[:100],
         "mobile": application.mobile,
         "email": application.email,
-        "stage": STAGE_LABELS[change.stage],
-        "stage_code": change.stage.value,
-        "basis": change.basis,
-        "old_due": change.old_due.isoformat(),
-        "new_due": change.new_due.isoformat(),
-        "old_due_text": chinese_date(change.old_due),
-        "new_due_text": chinese_date(change.new_due),
-        "provisional": change.new_provisional,
-        "calendar_year": change.calendar_year,
-        "calendar_source": change.calendar_source,
+        "stage": STAGE_LABELS[new.stage],
+        "stage_code": new.stage.value,
+        "basis": new.basis,
+        "old_due": old.due.isoformat(),
+        "new_due": new.due.isoformat(),
+        "old_due_text": chinese_date(old.due),
+        "new_due_text": chinese_date(new.due),
+        "provisional": new.provisional,
+        "calendar_year": year,
+        "calendar_source": source,
         "cleared": [CLEARED_LABELS[c] for c in cleared],
     }
+
+
+def _event_payload(
+    old: LiveDeadline, new: LiveDeadline, year: int, source: str, cleared: list[str]
+) -> dict[str, Any]:
+    """``payload`` of the stage log's ``due_changed`` entry."""
+    return {
+        "stage_seq": new.stage_seq,
+        "basis": new.basis,
+        "from": old.due.isoformat(),
+        "to": new.due.isoformat(),
+        "provisional": new.provisional,
+        "calendar_year": year,
+        "calendar_source": source,
+        "cleared": cleared,
+    }
+
+
+def _reason(year: int, source: str) -> str:
+    return f"节假日安排调整（{year}年：{source}）"
 
 
 Cause = Callable[[LiveDeadline], tuple[int, str]]
@@ -219,28 +221,146 @@ def start_up_cause(calendar: WorkingCalendar) -> Cause:
     return cause
 
 
+_RECORD_CHUNK = 10_000  # ids per IN list (SQLite allows 32,766 variables)
+
+
 async def record_moves(
-    session: AsyncSession,
-    before: dict[int, LiveDeadline],
-    after: dict[int, LiveDeadline],
-    *,
-    cause: Cause,
-    actor: str,
-    now: datetime,
+    session: AsyncSession, moved: Moves, *, cause: Cause, actor: str, now: datetime
 ) -> int:
-    """Record, clear and tell for every live deadline whose date moved; returns how many."""
-    moved = {
-        app_id: (old, after[app_id])
-        for app_id, old in before.items()
-        if app_id in after and after[app_id].due != old.due
-    }
+    """Record, clear and tell for every live deadline that moved; returns how many.
+
+    A moved application with no warning to clear and no portal to call back is written in bulk
+    (its change, log entry and notice as plain rows, a chunk at a time); the others, few, go
+    through the ORM: their warnings, 督办 and the log's listeners need the objects."""
     if not moved:
         return 0
+    ids = sorted(moved)
+    one_by_one: list[int] = []
+    for i in range(0, len(ids), _RECORD_CHUNK):
+        one_by_one += await _record_in_bulk(
+            session, ids[i : i + _RECORD_CHUNK], moved, cause=cause, actor=actor, now=now
+        )
+    for i in range(0, len(one_by_one), _RECORD_CHUNK):
+        await _record_one_by_one(
+            session, one_by_one[i : i + _RECORD_CHUNK], moved, cause=cause, actor=actor, now=now
+        )
+    await session.flush()
+    return len(moved)
+
+
+async def _record_in_bulk(
+    session: AsyncSession, ids: list[int], moved: Moves, *, cause: Cause, actor: str, now: datetime
+) -> list[int]:
+    """Write the moves of ``ids`` that clear nothing and call no portal back as rows; returns
+    the ids left for :func:`_record_one_by_one`."""
+    a = APPLICATIONS
+    rows = (
+        await (await session.connection()).execute(
+            sa_select(
+                a.c.id,
+                a.c.number,
+                a.c.unit,
+                a.c.clerk,
+                a.c.customer_type,
+                a.c.applicant_name,
+                a.c.mobile,
+                a.c.email,
+                a.c.warned_level,
+                a.c.portal_client,
+                a.c.log_length,
+                a.c.log_head,
+            )
+            .where(a.c.id.in_(ids))
+            .order_by(a.c.id)
+        )
+    ).all()
+    key = entry_key(keyring_of(session))
+    request_id = current_request_id()
+    changes: list[dict[str, Any]] = []
+    events: list[dict[str, Any]] = []
+    notices: list[dict[str, Any]] = []
+    heads: list[dict[str, Any]] = []
+    rest: list[int] = []
+    for row in rows:
+        if row.warned_level != 0 or row.portal_client is not None:
+            rest.append(row.id)
+            continue
+        old, new = moved[row.id]
+        year, source = cause(new)
+        changes.append(
+            {
+                "application_id": row.id,
+                "stage_seq": new.stage_seq,
+                "stage": new.stage,
+                "basis": new.basis,
+                "old_due": old.due,
+                "new_due": new.due,
+                "old_provisional": old.provisional,
+                "new_provisional": new.provisional,
+                "calendar_year": year,
+                "calendar_source": source,
+                "cleared": [],
+                "changed_at": now,
+                "changed_by": actor,
+            }
+        )
+        seq, prev = row.log_length + 1, row.log_head or GENESIS
+        payload, reason = _event_payload(old, new, year, source, []), _reason(year, source)
+        signature = seal_entry(
+            key,
+            row.number,
+            seq,
+            EventKind.due_changed,
+            new.stage,
+            occurred_at=now,
+            actor=actor,
+            reason=reason,
+            payload=payload,
+            prev_hash=prev,
+        )
+        events.append(
+            {
+                "application_id": row.id,
+                "seq": seq,
+                "kind": EventKind.due_changed,
+                "stage": new.stage,
+                "occurred_at": now,
+                "actor": actor,
+                "reason": reason,
+                "payload": payload,
+                "prev_hash": prev,
+                "hash": signature.digest,
+                "key_id": signature.key_id,
+            }
+        )
+        heads.append({"b_id": row.id, "length": seq, "head": signature.digest})
+        notices.append(
+            {
+                "event_id": uuid.uuid4(),
+                "type": EventType.due_changed,
+                "subject": row.number,
+                "occurred_at": now,
+                "data": _event_data(row, old, new, year, source, []),
+                "state": OutboxState.pending,
+                "attempts": 0,
+                "next_attempt_at": now,
+                "request_id": request_id,
+            }
+        )
+    for table, values in ((DUE_CHANGES, changes), (EVENTS, events), (OUTBOX, notices)):
+        if values:
+            await (await session.connection()).execute(insert(table), values)
+    await write_rows(session, APPLICATIONS, heads, log_length="length", log_head="head")
+    sync_held(session, Application, heads, log_length="length", log_head="head")
+    return rest
+
+
+async def _record_one_by_one(
+    session: AsyncSession, ids: list[int], moved: Moves, *, cause: Cause, actor: str, now: datetime
+) -> None:
     applications = (
         await session.exec(
-            select(Application)
-            .where(col(Application.id).in_(list(moved)))
-            .order_by(col(Application.id))
+            select(Application).where(col(Application.id).in_(ids)).order_by(col(Application.id))
         )
     ).all()
     for application in applications:
@@ -248,22 +368,23 @@ async def record_moves(
         old, new = moved[application.id]
         year, source = cause(new)
         cleared = await clear_warnings(session, application, old, new, now)
-        change = DueChange(
-            application_id=application.id,
-            stage_seq=new.stage_seq,
-            stage=new.stage,
-            basis=new.basis,
-            old_due=old.due,
-            new_due=new.due,
-            old_provisional=old.provisional,
-            new_provisional=new.provisional,
-            calendar_year=year,
-            calendar_source=source,
-            cleared=cleared,
-            changed_at=now,
-            changed_by=actor,
+        session.add(
+            DueChange(
+                application_id=application.id,
+                stage_seq=new.stage_seq,
+                stage=new.stage,
+                basis=new.basis,
+                old_due=old.due,
+                new_due=new.due,
+                old_provisional=old.provisional,
+                new_provisional=new.provisional,
+                calendar_year=year,
+                calendar_source=source,
+                cleared=cleared,
+                changed_at=now,
+                changed_by=actor,
+            )
         )
-        session.add(change)
         append_event(
             session,
             application,
@@ -271,27 +392,16 @@ async def record_moves(
             now=now,
             actor=actor,
             stage=new.stage,
-            reason=f"节假日安排调整（{year}年：{source}）",
-            payload={
-                "stage_seq": new.stage_seq,
-                "basis": new.basis,
-                "from": old.due.isoformat(),
-                "to": new.due.isoformat(),
-                "provisional": new.provisional,
-                "calendar_year": year,
-                "calendar_source": source,
-                "cleared": cleared,
-            },
+            reason=_reason(year, source),
+            payload=_event_payload(old, new, year, source, cleared),
         )
         enqueue(
             session,
             EventType.due_changed,
             subject=application.number,
-            data=_event_data(application, change, cleared),
+            data=_event_data(application, old, new, year, source, cleared),
             now=now,
         )
-    await session.flush()
-    return len(moved)
 
 
 @dataclass
@@ -314,16 +424,13 @@ async def recompute_and_record(
     A load gives its ``year`` and the arrangement's ``source``. ``year`` None (start-up)
     recomputes every live clock under ``clocking.calendar`` and puts each move down to the year
     of its new due date (:func:`start_up_cause`)."""
-    before = await live_deadlines(session, year)
     if year is None:
-        recomputed = await recompute_live(session, clocking)
-        cause = start_up_cause(clocking.calendar)
+        condition, cause = is_live(), start_up_cause(clocking.calendar)
     else:
-        recomputed = await recompute_for_year(session, clocking, year)
-        cause = loaded_cause(year, source)
-    after = await live_deadlines(session, year)
-    moved = await record_moves(session, before, after, cause=cause, actor=actor, now=now)
-    return LoadOutcome(recomputed=recomputed, moved=moved)
+        condition, cause = touches_year(year), loaded_cause(year, source)
+    done = await recompute_running(session, clocking, condition)
+    moved = await record_moves(session, done.moves, cause=cause, actor=actor, now=now)
+    return LoadOutcome(recomputed=done.changed, moved=moved)
 
 
 def to_public(change: DueChange) -> DueChangePublic:
