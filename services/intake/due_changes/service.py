@@ -61,7 +61,6 @@ from services.intake.due_changes.setwise import (
     LiveDeadline,
     Moves,
     recompute_running,
-    sync_held,
     write_rows,
 )
 from services.intake.monitoring.models import Escalation, EscalationState
@@ -192,6 +191,35 @@ def _event_payload(
     }
 
 
+def _change(
+    application_id: int,
+    old: LiveDeadline,
+    new: LiveDeadline,
+    year: int,
+    source: str,
+    cleared: list[str],
+    *,
+    now: datetime,
+    actor: str,
+) -> dict[str, Any]:
+    """The values of a :class:`DueChange` row."""
+    return {
+        "application_id": application_id,
+        "stage_seq": new.stage_seq,
+        "stage": new.stage,
+        "basis": new.basis,
+        "old_due": old.due,
+        "new_due": new.due,
+        "old_provisional": old.provisional,
+        "new_provisional": new.provisional,
+        "calendar_year": year,
+        "calendar_source": source,
+        "cleared": cleared,
+        "changed_at": now,
+        "changed_by": actor,
+    }
+
+
 def _reason(year: int, source: str) -> str:
     return f"节假日安排调整（{year}年：{source}）"
 
@@ -287,23 +315,7 @@ async def _record_in_bulk(
             continue
         old, new = moved[row.id]
         year, source = cause(new)
-        changes.append(
-            {
-                "application_id": row.id,
-                "stage_seq": new.stage_seq,
-                "stage": new.stage,
-                "basis": new.basis,
-                "old_due": old.due,
-                "new_due": new.due,
-                "old_provisional": old.provisional,
-                "new_provisional": new.provisional,
-                "calendar_year": year,
-                "calendar_source": source,
-                "cleared": [],
-                "changed_at": now,
-                "changed_by": actor,
-            }
-        )
+        changes.append(_change(row.id, old, new, year, source, [], now=now, actor=actor))
         seq, prev = row.log_length + 1, row.log_head or GENESIS
         payload, reason = _event_payload(old, new, year, source, []), _reason(year, source)
         signature = seal_entry(
@@ -350,8 +362,7 @@ async def _record_in_bulk(
     for table, values in ((DUE_CHANGES, changes), (EVENTS, events), (OUTBOX, notices)):
         if values:
             await (await session.connection()).execute(insert(table), values)
-    await write_rows(session, APPLICATIONS, heads, log_length="length", log_head="head")
-    sync_held(session, Application, heads, log_length="length", log_head="head")
+    await write_rows(session, Application, heads, log_length="length", log_head="head")
     return rest
 
 
@@ -370,19 +381,7 @@ async def _record_one_by_one(
         cleared = await clear_warnings(session, application, old, new, now)
         session.add(
             DueChange(
-                application_id=application.id,
-                stage_seq=new.stage_seq,
-                stage=new.stage,
-                basis=new.basis,
-                old_due=old.due,
-                new_due=new.due,
-                old_provisional=old.provisional,
-                new_provisional=new.provisional,
-                calendar_year=year,
-                calendar_source=source,
-                cleared=cleared,
-                changed_at=now,
-                changed_by=actor,
+                **_change(application.id, old, new, year, source, cleared, now=now, actor=actor)
             )
         )
         append_event(

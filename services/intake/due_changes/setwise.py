@@ -3,12 +3,13 @@
 :func:`recompute_running` reads the running clock's inputs of the applications a change may
 touch as columns, a keyset chunk at a time, computes the new due dates with
 :meth:`WorkingCalendar.due_dates` for the whole chunk, and writes the rows that changed with one
-statement per chunk and table. It returns the live deadlines before and after from the rows in
-hand, so nobody reads them twice.
+statement per chunk and table. It returns the live deadlines that moved, before and after,
+from the rows in hand, so nobody reads them twice.
 
-The columns carry the common case: an open application with no pause, whose only started stage
-is the current one. Everything else (a pause ended or running, earlier stages with counted time,
-a paused or connected application, a stored value the clock would not produce) goes through
+The columns carry the common case: an open application with no pause whose stages before the
+current one are completed (their due dates and the time they took are recounted too).
+Everything else (a pause ended or running, a paused or connected application, a stored value
+the clock would not produce) goes through
 :func:`services.intake.applications.clocking.refresh_applications`, the ORM path that applies
 :func:`~services.intake.applications.clocking.refresh` to one application at a time; its
 results are the reference the columns must agree with.
@@ -280,16 +281,6 @@ async def recompute_running(
         )
         await write_rows(
             session,
-            STAGES,
-            done_rows,
-            due_date="due",
-            provisional="prov",
-            elapsed_days="elapsed",
-            grid_days="grid",
-            within_limit="within",
-        )
-        sync_held(
-            session,
             ApplicationStage,
             done_rows,
             due_date="due",
@@ -300,22 +291,13 @@ async def recompute_running(
         )
         await write_rows(
             session,
-            APPLICATIONS,
-            app_rows,
-            due_date="due",
-            at_risk_from="risk",
-            due_provisional="prov",
-        )
-        await write_rows(session, STAGES, stage_rows, due_date="due", provisional="prov")
-        sync_held(
-            session,
             Application,
             app_rows,
             due_date="due",
             at_risk_from="risk",
             due_provisional="prov",
         )
-        sync_held(session, ApplicationStage, stage_rows, due_date="due", provisional="prov")
+        await write_rows(session, ApplicationStage, stage_rows, due_date="due", provisional="prov")
         slow_ids = [r[0] for r in slow]
         for i in range(0, len(slow_ids), _REFRESH_BATCH):
             outcome.changed += await refresh_applications(
@@ -377,13 +359,21 @@ _PG_TYPES = {
 
 
 async def write_rows(
-    session: AsyncSession, table: Table, rows: list[dict[str, Any]], **columns: str
+    session: AsyncSession, model: type[Any], rows: list[dict[str, Any]], **columns: str
 ) -> None:
     """``UPDATE table SET column = value … WHERE id = b_id`` for every row, in one statement
     on PostgreSQL (the values as arrays through ``unnest``: a ``VALUES`` list of 50,000 rows
-    would pass PostgreSQL's 65,535 bind parameters) and as an executemany on SQLite."""
+    would pass PostgreSQL's 65,535 bind parameters) and as an executemany on SQLite. The
+    objects of ``model`` the session holds are given the values written past the ORM."""
     if not rows:
         return
+    await _update(session, model.__table__, rows, columns)
+    _sync_held(session, model, rows, columns)
+
+
+async def _update(
+    session: AsyncSession, table: Table, rows: list[dict[str, Any]], columns: dict[str, str]
+) -> None:
     if session.get_bind().dialect.name == "postgresql":
         keys = list(columns.values())
         arrays = ", ".join(
@@ -406,8 +396,8 @@ async def write_rows(
     )
 
 
-def sync_held(
-    session: AsyncSession, model: type[Any], rows: list[dict[str, Any]], **columns: str
+def _sync_held(
+    session: AsyncSession, model: type[Any], rows: list[dict[str, Any]], columns: dict[str, str]
 ) -> None:
     """Give the objects the session already holds the values just written past the ORM."""
     held = [o for o in session.sync_session.identity_map.values() if isinstance(o, model)]
