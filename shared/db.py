@@ -147,7 +147,14 @@ def database_target(settings: Settings, service: ServiceName) -> DatabaseTarget:
     if not settings.database_url:
         settings.var_dir.mkdir(parents=True, exist_ok=True)
         path = (settings.var_dir / f"{service}.db").resolve()
-        return DatabaseTarget(service, f"sqlite:///{path}", f"sqlite+aiosqlite:///{path}", None)
+        return DatabaseTarget(
+            service,
+            f"sqlite:///{path}",
+            f"sqlite+aiosqlite:///{path}",
+            None,
+            pool_size=settings.db_pool_size,
+            max_overflow=settings.db_pool_max_overflow,
+        )
     url = make_url(settings.database_url)
     if url.get_backend_name() != "postgresql":
         raise ValueError("HUODIAN_DATABASE_URL must be a PostgreSQL URL (or unset for SQLite)")
@@ -193,19 +200,16 @@ def create_sync_engine(target: DatabaseTarget, *, pre_ping: bool = True) -> Engi
 
 
 def create_service_engine(target: DatabaseTarget) -> AsyncEngine:
-    """The engine a service's requests share. On PostgreSQL: the pool sized by the settings and
-    no ``SELECT 1`` before each checkout (a round trip per request); connections are recycled
-    after 30 minutes, and a connection found dead fails its one request and invalidates the
-    pool, so the next checkouts connect afresh (after a database restart, one 500 per process
-    instead of a round trip on every request)."""
+    """The engine a service's requests share: the pool sized by the settings (SQLite files
+    too), and on PostgreSQL no ``SELECT 1`` before each checkout (a round trip per request);
+    connections are recycled after 30 minutes, and a connection found dead fails its one
+    request and invalidates the pool, so the next checkouts connect afresh (after a database
+    restart, one 500 per process instead of a round trip on every request)."""
     options = _engine_options(target)
+    options.pop("pool_pre_ping", None)
+    options |= {"pool_size": target.pool_size, "max_overflow": target.max_overflow}
     if target.schema:
-        options.pop("pool_pre_ping")
-        options |= {
-            "pool_size": target.pool_size,
-            "max_overflow": target.max_overflow,
-            "pool_recycle": 1800,
-        }
+        options["pool_recycle"] = 1800
     engine = create_async_engine(target.async_url, **options)
     if target.is_sqlite:
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
