@@ -81,9 +81,8 @@ async def record(
         await outages.restore(session, outage, at=ended, by="t", now=ended, hours=HOURS)
 
 
-@pytest.fixture
-async def history(apps):
-    engine = apps.notify.state.engine
+async def served_since_2020(engine, *feeders: tuple[str, str, int]) -> None:
+    """``n`` customers of an area class on each feeder (its transformer area T<feeder>)."""
     rows = [
         {
             "account_number": f"{feeder}{i}",
@@ -94,11 +93,17 @@ async def history(apps):
             "area_class": area_class,
             "served_since": date(2020, 1, 1),
         }
-        for feeder, area_class, n in (("A", "central", 5), ("B", "central", 5), ("R", "rural", 4))
+        for feeder, area_class, n in feeders
         for i in range(n)
     ]
     async with session_scope(engine) as session:
         await upsert(session, rows, SubscriberSource.import_, now=FROZEN_AT)
+
+
+@pytest.fixture
+async def history(apps):
+    engine = apps.notify.state.engine
+    await served_since_2020(engine, ("A", "central", 5), ("B", "central", 5), ("R", "rural", 4))
     await record(engine, OutageKind.planned, ["A"], bj(2022, 3, 10, 8), bj(2022, 3, 10, 12))
     await record(engine, OutageKind.fault, ["R"], bj(2022, 7, 1, 10), bj(2022, 7, 1, 13, 30))
     # Across New Year: one hour in each year; the interruption belongs to 2021.
@@ -214,21 +219,7 @@ GUANGRAO = "国网广饶县供电公司"  # a county company under Dongying's
 async def companies(apps):
     """Feeder A is Dongying's, G Guangrao's (5 central customers each), R Jingyu's (4 rural)."""
     engine = apps.notify.state.engine
-    rows = [
-        {
-            "account_number": f"{feeder}{i}",
-            "name": "客户",
-            "mobile": "13800000000",
-            "feeder": feeder,
-            "transformer_area": f"T{feeder}",
-            "area_class": area_class,
-            "served_since": date(2020, 1, 1),
-        }
-        for feeder, area_class, n in (("A", "central", 5), ("G", "central", 5), ("R", "rural", 4))
-        for i in range(n)
-    ]
-    async with session_scope(engine) as session:
-        await upsert(session, rows, SubscriberSource.import_, now=FROZEN_AT)
+    await served_since_2020(engine, ("A", "central", 5), ("G", "central", 5), ("R", "rural", 4))
     four_hours = (bj(2022, 3, 10, 8), bj(2022, 3, 10, 12))
     await record(engine, OutageKind.planned, ["A"], *four_hours, unit=DONGYING)
     three_hours = (bj(2022, 7, 1, 10), bj(2022, 7, 1, 13))
