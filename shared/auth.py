@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any
+from uuid import uuid4
 
 import jwt
 from argon2 import PasswordHasher
@@ -71,6 +72,11 @@ class Principal:
     issued_at: datetime | None = None
     # The name a person is shown by (姓名), as of sign-in; pages fall back to ``subject``.
     display_name: str = ""
+    # The sign-in (会话) the token belongs to (its ``jti``): signing out revokes this one alone.
+    # None for tokens issued before sign-ins had ids, and for service tokens.
+    session_id: str | None = None
+    # When the token expires (its ``exp``): a revoked sign-in need not be kept past it.
+    expires_at: datetime | None = None
 
     @property
     def is_service(self) -> bool:
@@ -98,6 +104,7 @@ def issue_user_token(
         "iat": now,
         "exp": now + timedelta(hours=settings.token_ttl_hours),
         "kind": "user",
+        "jti": uuid4().hex,
     }
     return jwt.encode(claims, settings.signing_key(), algorithm=_ALGORITHM)
 
@@ -143,6 +150,8 @@ def decode_token(settings: Settings, token: str, now: datetime) -> Principal:
             issued_at=datetime.fromtimestamp(float(claims["iat"]), UTC)
             if "iat" in claims
             else None,
+            session_id=str(claims["jti"]) if "jti" in claims else None,
+            expires_at=datetime.fromtimestamp(expires, UTC),
         )
     except (KeyError, TypeError, ValueError, OverflowError) as exc:
         raise Unauthorized("The bearer token is not valid.", code="invalid_token") from exc

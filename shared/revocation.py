@@ -5,7 +5,9 @@ bumps the version when a password, a unit or the account's state changes, and pu
 current version of every active user at ``GET /directory/token-versions`` (services only).
 Intake and notify keep that list for at most ``token_versions_max_age_seconds`` (5 s by
 default) and check every user token against it: an unknown user, an inactive one or an older
-version is a ``401 token_revoked``.
+version is a ``401 token_revoked``. Signing out (退出登录) ends one sign-in only: the token's
+``jti`` (its session id) joins the list's ``revoked_sessions`` until the token expires; signing out
+everywhere (退出所有设备) moves the version on, as a password change does.
 
 Why a published version list rather than short-lived access tokens with refresh: a refresh
 token still leaves a revoked access token valid until it expires (minutes), and every service
@@ -41,6 +43,7 @@ class TokenVersion(BaseModel):
 
 class TokenVersionList(BaseModel):
     users: list[TokenVersion]
+    revoked_sessions: list[str] = []  # ids (jti) of single sign-ins ended, not yet expired
 
 
 class RevocationListUnavailable(HuodianError):
@@ -76,6 +79,7 @@ class TokenVersions:
         self._max_age = timedelta(seconds=max_age)
         self._stale_after = timedelta(seconds=stale_after)
         self._versions: Mapping[int, int] = {}
+        self._revoked_sessions: frozenset[str] = frozenset()
         self._fetched_at: datetime | None = None
         self._fetches = 0  # fetches done, so that callers queued behind one do not repeat it
         self._failed_at: datetime | None = None
@@ -84,6 +88,7 @@ class TokenVersions:
     def forget(self) -> None:
         """Drop the list: the next check fetches it again."""
         self._versions, self._fetched_at, self._failed_at = {}, None, None
+        self._revoked_sessions = frozenset()
 
     def _older_than(self, age: timedelta) -> bool:
         return self._fetched_at is None or self._clock.now() - self._fetched_at > age
@@ -104,6 +109,7 @@ class TokenVersions:
                 return
             listing = TokenVersionList.model_validate(raw)
             self._versions = {u.id: u.version for u in listing.users}
+            self._revoked_sessions = frozenset(listing.revoked_sessions)
             self._fetched_at = started
             self._fetches += 1
 
@@ -126,4 +132,6 @@ class TokenVersions:
                 "the list of valid sign-ins could not be read from ledger; try again shortly"
             )
         if current is None or current != principal.token_version:
+            raise revoked()
+        if principal.session_id is not None and principal.session_id in self._revoked_sessions:
             raise revoked()

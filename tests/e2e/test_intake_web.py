@@ -99,9 +99,8 @@ async def test_a_clerk_walks_the_pages(stack, number, browser, width, tmp_path: 
     assert all(url.startswith("http://127.0.0.1:") for url in requested), requested
 
 
-def _connected(stack: dict[str, str]) -> tuple[str, str]:
-    """An application of Dongying taken through to connection (已接电): number and query code."""
-    intake = stack["intake"]
+def _accepted(stack: dict[str, str]) -> tuple[str, str]:
+    """An application of Dongying just accepted (已受理): number and query code."""
     clerk = sign_in(stack["ledger"], CLERK, CLERK_PASSWORD)
     site = {
         "address": "东营区府前街 1 号",
@@ -110,23 +109,58 @@ def _connected(stack: dict[str, str]) -> tuple[str, str]:
         "transformer_area": "府前1号台区",
     }
     created = httpx.post(
-        f"{intake}/applications", headers=clerk, json=application_body(site=site), timeout=60
+        f"{stack['intake']}/applications",
+        headers=clerk,
+        json=application_body(site=site),
+        timeout=60,
     )
     assert created.status_code == 201, created.text
-    number = str(created.json()["application"]["number"])
-    for stage in ("acceptance", "supply_plan", "completion_inspection", "connection"):
-        view = httpx.get(f"{intake}/applications/{number}/documents", headers=clerk).json()
-        for needed in [r["code"] for r in view["required"] if r["state"] == "needed"]:
-            taken = httpx.post(
-                f"{intake}/applications/{number}/documents", headers=clerk, json={"kind": needed}
-            )
-            assert taken.status_code == 201, taken.text
-        done = httpx.post(
-            f"{intake}/applications/{number}/stages/{stage}/complete", headers=clerk, json={}
+    return str(created.json()["application"]["number"]), str(created.json()["query_code"])
+
+
+def _complete(stack: dict[str, str], number: str, stage: str) -> dict[str, object]:
+    """The clerk completes ``stage``, with the documents it still needs taken in first."""
+    intake = stack["intake"]
+    clerk = sign_in(stack["ledger"], CLERK, CLERK_PASSWORD)
+    view = httpx.get(f"{intake}/applications/{number}/documents", headers=clerk).json()
+    for needed in [r["code"] for r in view["required"] if r["state"] == "needed"]:
+        taken = httpx.post(
+            f"{intake}/applications/{number}/documents", headers=clerk, json={"kind": needed}
         )
-        assert done.status_code == 200, done.text
-    assert done.json()["status"] == "connected"
-    return number, str(created.json()["query_code"])
+        assert taken.status_code == 201, taken.text
+    done = httpx.post(
+        f"{intake}/applications/{number}/stages/{stage}/complete", headers=clerk, json={}
+    )
+    assert done.status_code == 200, done.text
+    found: dict[str, object] = done.json()
+    return found
+
+
+def _connected(stack: dict[str, str]) -> tuple[str, str]:
+    """An application of Dongying taken through to connection (已接电): number and query code."""
+    number, code = _accepted(stack)
+    for stage in ("acceptance", "supply_plan", "completion_inspection", "connection"):
+        done = _complete(stack, number, stage)
+    assert done["status"] == "connected"
+    return number, code
+
+
+async def test_the_applicants_page_follows_the_stages_without_a_reload(stack, number, browser):
+    """The live part (static/live.js): a stage the clerk completes shows within seconds."""
+    mine, code = _accepted(stack)  # the `number` fixture added the clerk
+    page = await browser.new_page(viewport={"width": 375, "height": 812})
+    await page.goto(f"{stack['intake']}/ui/progress")
+    await page.get_by_label("申请编号").fill(mine)
+    await page.get_by_label("查询码").fill(code)
+    await page.get_by_role("button", name="查询").click()
+    state = page.locator('#stages tr[data-stage="acceptance"] td').nth(1)
+    await expect(state).to_have_text("办理中")
+    await expect(page.get_by_role("button", name="刷新")).to_be_visible()  # without JavaScript
+    await page.evaluate("window.notReloaded = true")
+    _complete(stack, mine, "acceptance")
+    await expect(state).to_have_text("已完成", timeout=20_000)
+    assert await page.evaluate("window.notReloaded") is True
+    await assert_page_ok(page)
 
 
 @pytest.mark.parametrize("width", [1280, 375])

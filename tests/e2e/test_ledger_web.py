@@ -135,7 +135,7 @@ async def test_wrong_password_and_sign_out(ledger_url, browser):
     await sign_in(page, ledger_url, "power", "wrong-password")
     await expect(page.get_by_role("alert")).to_have_text("用户名或密码错误。")
     await sign_in(page, ledger_url, "power", "power-password-1")
-    await page.get_by_role("button", name="退出").click()
+    await page.get_by_role("button", name="退出", exact=True).click()
     await expect(page.get_by_role("heading", name="登录")).to_be_visible()
     await page.goto(f"{ledger_url}/ui/")
     await expect(page.get_by_role("heading", name="登录")).to_be_visible()

@@ -72,7 +72,7 @@ async def test_one_sign_in_opens_the_pages_of_all_three(stack, browser, width, t
 
     kept = [c for c in await page.context.cookies() if c["name"] == COOKIE]
     assert kept
-    await page.get_by_role("button", name="退出").click()
+    await page.get_by_role("button", name="退出", exact=True).click()
     await expect(page.get_by_role("heading", name="登录")).to_be_visible()
     await page.goto(f"{stack['notify']}/ui/")
     await expect(page.get_by_role("heading", name="登录")).to_be_visible()

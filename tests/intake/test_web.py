@@ -255,6 +255,53 @@ def rating_form(html: str) -> dict[str, str]:
     return dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)">', form))
 
 
+def refresh_form(html: str) -> dict[str, str]:
+    """The hidden fields of the page's refresh form (刷新)."""
+    form = html.split('<form method="post" action="/ui/progress/refresh"')[1].split("</form>")[0]
+    return dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)">', form))
+
+
+class TestLiveProgress:
+    """The page's live part (实时进度): what changes, fetched by its ticket every few seconds
+    (static/live.js), and the refresh form for a browser without JavaScript."""
+
+    async def test_the_fragment_follows_the_stages(self, intake, clerk):
+        created = await create(clerk)
+        number, code = created["application"]["number"], created["query_code"]
+        async with client_for(intake) as browser:
+            page = await browser.post("/ui/progress", data={"number": number, "code": code})
+            assert 'data-live="/ui/progress/refresh?part=live"' in page.text
+            assert '<script src="/ui/static/live.js" defer></script>' in page.text
+            fields = refresh_form(page.text)
+            assert fields["number"] == number
+            assert code not in fields["ticket"]
+            live = await browser.post("/ui/progress/refresh?part=live", data=fields)
+            assert live.status_code == 200, live.text
+            assert "<html" not in live.text  # the part alone
+            assert '<tr data-stage="acceptance">' in live.text
+            assert "办理中" in live.text.split('data-stage="acceptance"')[1].split("</tr>")[0]
+            await complete_stage(clerk, number, "acceptance")
+            live = await browser.post("/ui/progress/refresh?part=live", data=fields)
+            assert "已完成" in live.text.split('data-stage="acceptance"')[1].split("</tr>")[0]
+            whole = await browser.post("/ui/progress/refresh", data=fields)
+            assert whole.status_code == 200
+            assert f"申请编号 <strong>{number}</strong>" in whole.text
+            assert refresh_form(whole.text) == fields
+
+    async def test_a_forged_ticket_gets_nothing(self, intake, clerk):
+        created = await create(clerk)
+        number = created["application"]["number"]
+        async with client_for(intake) as browser:
+            for data in ({"number": number, "ticket": "forged"}, {"number": "X", "ticket": ""}):
+                live = await browser.post("/ui/progress/refresh?part=live", data=data)
+                assert (live.status_code, live.text) == (403, "")
+                whole = await browser.post("/ui/progress/refresh", data=data)
+                assert whole.status_code == 403
+                assert "申请编号 <strong>" not in whole.text
+            wrong = await browser.post("/ui/progress/refresh?part=all", data=data)
+            assert wrong.status_code == 422
+
+
 class TestRatingForm:
     """服务线上评价 from the progress page: once connected, once, and only from that page."""
 

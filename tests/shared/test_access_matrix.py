@@ -42,7 +42,7 @@ from services.intake.portal.models import PortalScope
 from services.intake.portal.service import add_portal_client
 from services.intake.rules.signing import PortalAuth
 from services.intake.standins.elicense import ELicenseClient, create_standin_app
-from services.intake.web.routes import rating_ticket
+from services.intake.web.routes import live_ticket, rating_ticket
 from services.ledger.accounts.service import get_user_by_name
 from services.ledger.reference.seed import seed_reference_ledgers
 from services.notify.subscribers.models import SubscriberSource
@@ -375,6 +375,7 @@ async def intake_facts(apps: Apps, callers: Callers) -> dict[str, Any]:
             )
         ).one()
         facts["number_rating_ticket"] = rating_ticket(app.state.settings, application)
+        facts["number_live_ticket"] = live_ticket(app.state.settings, application)
         escalation = Escalation(
             application_id=application.id,
             stage_seq=1,

@@ -124,8 +124,9 @@ class TestRevokedEverywhere:
 class FakeLedger:
     """A ServiceClient stand-in that serves a version list and counts the fetches."""
 
-    def __init__(self, users: dict[int, int]) -> None:
+    def __init__(self, users: dict[int, int], sessions: tuple[str, ...] = ()) -> None:
         self.users = users
+        self.sessions = sessions
         self.fetches = 0
         self.down = False
 
@@ -134,12 +135,20 @@ class FakeLedger:
         self.fetches += 1
         if self.down:
             raise UpstreamUnavailable("ledger could not be reached")
-        return {"users": [{"id": i, "version": v} for i, v in self.users.items()]}
+        return {
+            "users": [{"id": i, "version": v} for i, v in self.users.items()],
+            "revoked_sessions": list(self.sessions),
+        }
 
 
-def user(uid: int, version: int, issued: datetime) -> Principal:
+def user(uid: int, version: int, issued: datetime, session_id: str | None = None) -> Principal:
     return Principal(
-        subject=f"u{uid}", role=Role.clerk, user_id=uid, token_version=version, issued_at=issued
+        subject=f"u{uid}",
+        role=Role.clerk,
+        user_id=uid,
+        token_version=version,
+        issued_at=issued,
+        session_id=session_id,
     )
 
 
@@ -159,6 +168,15 @@ class TestTheList:
         clock.advance(timedelta(seconds=6))
         await versions.check(user(1, 0, self.START - timedelta(hours=1)))
         assert ledger.fetches == 2
+
+    async def test_a_sign_in_ended_is_refused_and_the_others_of_the_account_are_not(self):
+        ledger = FakeLedger({1: 0}, sessions=("ended",))
+        versions, _ = self.make(ledger)
+        earlier = self.START - timedelta(hours=1)
+        with pytest.raises(Exception, match="no longer valid"):
+            await versions.check(user(1, 0, earlier, session_id="ended"))
+        await versions.check(user(1, 0, earlier, session_id="other"))
+        await versions.check(user(1, 0, earlier))  # a token from before sign-ins had ids
 
     async def test_an_old_revoked_token_cannot_force_a_fetch_per_request(self):
         ledger = FakeLedger({1: 3})

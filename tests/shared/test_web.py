@@ -162,6 +162,49 @@ class TestSignOut:
         async with client_for(apps.intake, fresh) as intake:
             assert (await intake.get("/applications")).status_code == 200
 
+    async def test_signing_out_ends_this_sign_in_only(self, apps, frozen):
+        browser, token = await self._signed_in_browser(apps)
+        other = await sign_in(apps, "clerk")  # the same account on another device
+        assert other != token
+        async with browser, client_for(apps.intake, other) as intake:
+            assert (await intake.get("/applications")).status_code == 200
+            csrf = csrf_token(apps.ledger.state.settings, token)
+            assert (await browser.post("/ui/logout", data={"csrf": csrf})).status_code == 303
+            frozen.shift(LATER)
+            assert (await intake.get("/applications")).status_code == 200
+            async with client_for(apps.ledger, other) as api:
+                assert (await api.get("/units")).status_code == 200
+            async with (
+                client_for(apps.intake, token) as ended,
+                client_for(apps.notify, token) as ended_notify,
+            ):
+                for response in (
+                    await ended.get("/applications"),
+                    await ended_notify.get("/outages"),
+                ):
+                    assert (response.status_code, response.json()["code"]) == (
+                        401,
+                        "token_revoked",
+                    )
+
+    async def test_signing_out_everywhere_ends_every_sign_in(self, apps, frozen):
+        browser, token = await self._signed_in_browser(apps)
+        other = await sign_in(apps, "clerk")
+        async with browser:
+            page = await browser.get("/ui/start")
+            assert '<input type="hidden" name="everywhere" value="1">' in page.text
+            assert "退出所有设备" in page.text
+            csrf = csrf_token(apps.ledger.state.settings, token)
+            out = await browser.post("/ui/logout", data={"csrf": csrf, "everywhere": "1"})
+            assert out.status_code == 303
+        async with client_for(apps.ledger, other) as api:
+            refused = await api.get("/units")
+        assert (refused.status_code, refused.json()["code"]) == (401, "token_revoked")
+        frozen.shift(LATER)
+        async with client_for(apps.intake, other) as intake:
+            refused = await intake.get("/applications")
+        assert (refused.status_code, refused.json()["code"]) == (401, "token_revoked")
+
     async def test_a_sign_out_without_the_pages_token_only_drops_the_cookie(self, apps):
         browser, token = await self._signed_in_browser(apps)
         async with browser:

@@ -37,6 +37,16 @@ class Period(StrEnum):
         return date(year, 1, 1), date(year, 12, 31)
 
 
+class ReliabilityRow(BaseModel):
+    """Outage hours per customer of an area class against the plan (notify's figures)."""
+
+    area_class: str
+    area_class_label: str
+    saidi_hours: float
+    target_hours: float
+    meets: bool
+
+
 class CompanyFigures(BaseModel):
     """One power-supply unit's figures (供电单位指标)."""
 
@@ -46,20 +56,22 @@ class CompanyFigures(BaseModel):
     applications: int = DataField(description="Applications connected in the period (接电户数)")
     procedures_mean: float | None = DataField(description="Stages per application (环节数)")
     total: DaysFigures = DataField(description="Grid-side working days of the whole process")
+    total_limit_days: int | None = DataField(
+        description="The plan's whole-process limit (全流程时限, 工作日) the applications were "
+        "accepted under, from the rules data; null when they differ or without connections"
+    )
+    total_meets_limit: bool | None = DataField(
+        description="Whether the mean working days of the whole process keep that limit"
+    )
     stages: list[StageFigures]
     fees_total: Decimal = DataField(description="Fees charged (收费合计, 元)")
     fees_per_application: Decimal | None = DataField(description="户均收费 (元)")
     rank: int | None = DataField(default=None, description="通报 rank; null without connections")
-
-
-class ReliabilityRow(BaseModel):
-    """Outage hours per customer of an area class against the plan (notify's figures)."""
-
-    area_class: str
-    area_class_label: str
-    saidi_hours: float
-    target_hours: float
-    meets: bool
+    outage_hours: list[ReliabilityRow] = DataField(
+        default=[],
+        description="The company's 户均停电时间 per area class against the plan's targets "
+        "(its own outages and its sub-units', notify's figures); empty when notify is unavailable",
+    )
 
 
 class Reliability(BaseModel):
@@ -79,6 +91,5 @@ class Comparison(BaseModel):
     ranking_rule: str
     companies: list[CompanyFigures]
     reliability: Reliability = DataField(
-        description="Notify's 户均停电时间 for the city (notify counts outages by area class, "
-        "not per company)"
+        description="Notify's 户均停电时间 for the whole city; each company's is in its row"
     )

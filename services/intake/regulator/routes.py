@@ -34,8 +34,10 @@ async def comparison(
     period: Period = Period.year,
     fmt: Annotated[Literal["json", "xlsx"], Query(alias="format")] = "json",
 ) -> Comparison | Response:
-    reliability = await outage_hours(client, year)
-    result = await service.comparison(session, regulator, year, period, reliability, now=now)
+    reliability, by_company = await outage_hours(client, year)
+    result = await service.comparison(
+        session, regulator, year, period, reliability, by_company, now=now
+    )
     if fmt == "json":
         return result
     return comparison_download(result)

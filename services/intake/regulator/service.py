@@ -9,7 +9,7 @@ parent's), so that the rows add up to the city.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -30,6 +30,7 @@ from services.intake.regulator.models import (
     Comparison,
     Period,
     Reliability,
+    ReliabilityRow,
 )
 from shared import units
 from shared.auth import Principal
@@ -54,9 +55,12 @@ async def comparison(
     year: int,
     period: Period,
     reliability: Reliability,
+    outage_hours: Mapping[str, list[ReliabilityRow]],
     *,
     now: datetime,
 ) -> Comparison:
+    """The figures of every company; ``reliability`` and ``outage_hours`` (per company) are
+    notify's (:func:`services.intake.regulator.reliability.outage_hours`)."""
     start, end = period.bounds(year)
     conditions = scope(principal, KpiFilter(period_start=start, period_end=end))
     totals = await kpis.total_figures(session, conditions, col(Application.unit))
@@ -69,6 +73,16 @@ async def comparison(
             func.count(distinct(col(Application.id))),
         )
         .join(ApplicationStage, col(ApplicationStage.application_id) == col(Application.id))
+        .where(*conditions)
+        .group_by(col(Application.unit)),
+    )
+    limits = await fetch_all(
+        session,
+        sa_select(
+            col(Application.unit),
+            func.min(col(Application.total_limit_days)),
+            func.max(col(Application.total_limit_days)),
+        )
         .where(*conditions)
         .group_by(col(Application.unit)),
     )
@@ -94,7 +108,7 @@ async def comparison(
         period_end=end,
         generated_at=now,
         ranking_rule=RANKING_RULE,
-        companies=_ranked(_assemble(totals, stages, procedures, fees)),
+        companies=_ranked(_assemble(totals, stages, procedures, limits, fees, outage_hours)),
         reliability=reliability,
     )
 
@@ -103,9 +117,14 @@ def _assemble(
     totals: dict[Any, tuple[int, DaysFigures]],
     stages: dict[Any, list[StageFigures]],
     procedures: Sequence[Any],
+    limits: Sequence[Any],
     fees: Sequence[Any],
+    outage_hours: Mapping[str, list[ReliabilityRow]],
 ) -> list[CompanyFigures]:
     procedures_by = {r[0]: (r[1], r[2]) for r in procedures}
+    # The whole-process limit (全流程时限) each application was accepted under (policies'
+    # reference.json); one figure per company only when all of them share it.
+    limit_by = {r[0]: r[1] for r in limits if r[1] == r[2]}
     fees_by = {r[0]: Decimal(r[1] or 0).quantize(Decimal("0.01")) for r in fees}
     found = []
     for entry in companies():
@@ -114,6 +133,7 @@ def _assemble(
         stage_count, with_stages = procedures_by.get(name, (0, 0))
         fees_total = fees_by.get(name, Decimal("0.00"))
         lineage = units.lineage(name)
+        limit = limit_by.get(name)
         found.append(
             CompanyFigures(
                 unit=name,
@@ -122,11 +142,16 @@ def _assemble(
                 applications=applications,
                 procedures_mean=round(stage_count / with_stages, 2) if with_stages else None,
                 total=total,
+                total_limit_days=limit,
+                total_meets_limit=(
+                    total.mean <= limit if limit is not None and total.mean is not None else None
+                ),
                 stages=stages.get(name, []),
                 fees_total=fees_total,
                 fees_per_application=(
                     (fees_total / applications).quantize(Decimal("0.01")) if applications else None
                 ),
+                outage_hours=outage_hours.get(name, []),
             )
         )
     return found

@@ -29,7 +29,13 @@ def _company(c: CompanyFigures) -> list[Any]:
         _share(c.total.within_limit_share),
         float(c.fees_total),
         float(c.fees_per_application) if c.fees_per_application is not None else "",
+        c.total_limit_days if c.total_limit_days is not None else "",
+        _yes_no(c.total_meets_limit),
     ]
+
+
+def _yes_no(value: bool | None) -> str:
+    return "" if value is None else "是" if value else "否"
 
 
 def comparison_xlsx(report: Comparison) -> bytes:
@@ -48,10 +54,12 @@ def comparison_xlsx(report: Comparison) -> bytes:
             "时限内办结占比",
             "收费合计(元)",
             "户均收费(元)",
+            "全流程时限(工作日)",
+            "全流程达标",
         ),
         (_company(c) for c in report.companies),
         heading=f"{title}（接电日期 {report.period_start} 至 {report.period_end}）",
-        widths=(10, 28, 10, 12, 20, 14, 16, 14, 14),
+        widths=(10, 28, 10, 12, 20, 14, 16, 14, 14, 18, 12),
     )
     add_sheet(
         workbook,
@@ -76,16 +84,22 @@ def comparison_xlsx(report: Comparison) -> bytes:
     add_sheet(
         workbook,
         "户均停电时间",
-        ("供电区域", "户均停电时间(小时)", "目标(小时)", "达标"),
+        ("供电单位", "供电区域", "户均停电时间(小时)", "目标(小时)", "达标"),
         (
             [
-                [r.area_class_label, r.saidi_hours, r.target_hours, "是" if r.meets else "否"]
-                for r in reliability.rows
+                [unit, r.area_class_label, r.saidi_hours, r.target_hours, _yes_no(r.meets)]
+                for unit, rows in [
+                    ("全市", reliability.rows),
+                    *((c.unit, c.outage_hours) for c in report.companies),
+                ]
+                for r in rows
             ]
             if reliability.available
-            else [["全市", UNAVAILABLE, UNAVAILABLE, UNAVAILABLE]]
+            else [["全市", UNAVAILABLE, UNAVAILABLE, UNAVAILABLE, UNAVAILABLE]]
         ),
-        heading=f"{report.year}年户均停电时间对照行动计划目标（全市，消息通知服务统计）",
+        heading=f"{report.year}年户均停电时间对照行动计划目标（全市及各供电单位，消息通知服务统计；"
+        "供电单位含其下属单位的停电）",
+        widths=(28, 12, 20, 12, 8),
     )
     add_sheet(
         workbook,

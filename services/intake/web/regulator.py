@@ -73,8 +73,10 @@ async def regulator_page(
             periods=periods,
         )
     shown = Period(period or Period.year)
-    reliability = await outage_hours(client, chosen)
-    report = await service.comparison(session, principal, chosen, shown, reliability, now=now)
+    reliability, by_company = await outage_hours(client, chosen)
+    report = await service.comparison(
+        session, principal, chosen, shown, reliability, by_company, now=now
+    )
     if fmt == "xlsx":
         return comparison_download(report)
     return render(

@@ -3,9 +3,11 @@ applications still being handled, counted by stage; for applicants, their progre
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import HTMLResponse
@@ -124,13 +126,15 @@ async def _shown(
     today = beijing_date(now)
     shown = await flows.progress(session, application, today=today)
     why = await applicant_why(session, application, calendar, today)
-    ticket = rating_ticket(request.app.state.settings, application) if shown.can_rate else ""
+    settings = request.app.state.settings
+    ticket = rating_ticket(settings, application) if shown.can_rate else ""
     return _progress_page(
         request,
         status_code,
         shown=shown,
         why=why,
         rating_ticket=ticket,
+        live_ticket=live_ticket(settings, application),
         scores=SCORES,
         jurisdiction=application.jurisdiction,
         **context,
@@ -147,6 +151,49 @@ def rating_ticket(settings: Settings, application: Application) -> str:
 
 def _rating_binding(application: Application) -> str:
     return f"applicant:{application.number}:{application.query_code_hash}"
+
+
+def live_ticket(settings: Settings, application: Application) -> str:
+    """The refresh form's token (刷新令牌): as the rating ticket, it proves the query code was
+    given without putting the code into the page, for another purpose (a refresh is no rating)."""
+    return csrf_token(settings, _live_binding(application))
+
+
+def _live_binding(application: Application) -> str:
+    return f"applicant-live:{application.number}:{application.query_code_hash}"
+
+
+@router.post("/progress/refresh", response_model=None)
+async def refresh_progress(
+    request: Request,
+    session: Session,
+    settings: SettingsDep,
+    calendar: Calendar,
+    now: Now,
+    number: Annotated[str, Form()] = "",
+    ticket: Annotated[str, Form()] = "",
+    part: Literal["", "live"] = "",
+) -> Response:
+    """The progress page again (刷新) by its ticket (live_ticket), without the query code; with
+    ``part=live`` only what changes (progress_live.html), the fragment static/live.js fetches
+    every few seconds, refused with an empty body so that the page keeps what it shows."""
+    try:
+        application = await _ticketed(settings, session, number, ticket, _live_binding)
+    except BadCsrf as exc:
+        if part:
+            return Response(status_code=exc.status)
+        return _progress_page(request, exc.status, number=number[:_LONGEST], error=exc.detail)
+    if not part:
+        return await _shown(request, session, calendar, application, now)
+    shown = await flows.progress(session, application, today=beijing_date(now))
+    return render(
+        templates,
+        request,
+        "progress_live.html",
+        None,
+        shown=shown,
+        stage_states=STAGE_STATES,
+    )
 
 
 SCORES = {5: "非常满意", 4: "满意", 3: "一般", 2: "不满意", 1: "非常不满意"}
@@ -166,11 +213,11 @@ async def rate(
 ) -> HTMLResponse:
     """The rating once connected (服务线上评价), once: the form of the progress page, checked
     by its ticket (rating_ticket) instead of the query code."""
-    application = await _application_or_none(session, number.strip())
     try:
-        if application is None:  # refused as a forged form is: the page tells no numbers apart
-            raise BadCsrf("the form's CSRF token does not match the session")
-        check_csrf(settings, _rating_binding(application), csrf)
+        # Locked: two ratings at once (a double click) must not both append to the log.
+        application = await _ticketed(
+            settings, session, number, csrf, _rating_binding, for_update=True
+        )
     except BadCsrf as exc:
         return _progress_page(request, exc.status, number=number[:_LONGEST], error=exc.detail)
     try:
@@ -187,11 +234,23 @@ async def rate(
     return await _shown(request, session, calendar, application, now, notice="感谢您的评价！")
 
 
-async def _application_or_none(session: Session, number: str) -> Application | None:
-    if not number or len(number) > _LONGEST:
-        return None
-    try:
-        # Locked: two ratings at once (a double click) must not both append to the log.
-        return await get_application(session, number, for_update=True)
-    except NotFound:
-        return None
+async def _ticketed(
+    settings: Settings,
+    session: Session,
+    number: str,
+    ticket: str,
+    binding: Callable[[Application], str],
+    *,
+    for_update: bool = False,
+) -> Application:
+    """The application a page's ticket (rating_ticket, live_ticket) was given for; a wrong
+    ticket or an unknown number is refused alike (BadCsrf): the page tells no numbers apart."""
+    number = number.strip()
+    application = None
+    if number and len(number) <= _LONGEST:
+        with contextlib.suppress(NotFound):
+            application = await get_application(session, number, for_update=for_update)
+    if application is None:
+        raise BadCsrf("the form's CSRF token does not match the session")
+    check_csrf(settings, binding(application), ticket)
+    return application

@@ -29,6 +29,16 @@ class User(LedgerTable, table=True):
     created_at: BeijingTime = Field(sa_column=Column(UTCDateTime, nullable=False))
 
 
+class RevokedSession(LedgerTable, table=True):
+    """A sign-in (会话) ended by signing out (退出登录): its token's ``jti``, kept until the token
+    would have expired anyway, and published to intake and notify (shared.revocation)."""
+
+    __tablename__ = "revoked_sessions"
+    session_id: str = Field(sa_column=Column(String(64), primary_key=True))
+    user_id: int = Field(foreign_key="users.id", index=True)
+    expires_at: BeijingTime = Field(sa_column=Column(UTCDateTime, nullable=False, index=True))
+
+
 class UserUnit(LedgerTable, table=True):
     """A department head (部门负责人) answers for these units."""
 

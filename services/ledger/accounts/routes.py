@@ -99,6 +99,8 @@ async def contacts(
     TOKEN_VERSIONS_PATH,
     summary="The token version of every active user, for other services (有效登录版本)",
 )
-async def token_versions(principal: CurrentPrincipal, session: Session) -> TokenVersionList:
+async def token_versions(
+    principal: CurrentPrincipal, session: Session, now: Now
+) -> TokenVersionList:
     require_service(principal)
-    return await service.token_versions(session)
+    return await service.token_versions(session, now=now)

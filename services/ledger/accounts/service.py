@@ -10,7 +10,14 @@ from sqlalchemy import delete
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.ledger.accounts.models import User, UserCreate, UserPublic, UserUnit, UserUpdate
+from services.ledger.accounts.models import (
+    RevokedSession,
+    User,
+    UserCreate,
+    UserPublic,
+    UserUnit,
+    UserUpdate,
+)
 from services.ledger.ledgers.models import ItemUnit, Unit, UnitPublic
 from shared import units
 from shared.auth import Principal, Role, hash_password, issue_user_token
@@ -195,11 +202,29 @@ async def set_password(session: AsyncSession, username: str, password: str) -> U
     return user
 
 
-async def sign_out(session: AsyncSession, principal: Principal) -> None:
-    """Revoke the token a person signs out with (退出登录), here at once and at intake and notify
-    within ``token_versions_max_age_seconds`` (shared.revocation): the account's token version
-    moves on, so its other sign-ins end too. Tokens are stateless; a version per account is the
-    one revocation every service already checks, and a list of revoked tokens would be a second."""
+async def sign_out(session: AsyncSession, principal: Principal, *, now: datetime) -> None:
+    """End the sign-in a person signs out with (退出登录), here at once and at intake and notify
+    within ``token_versions_max_age_seconds`` (shared.revocation): its session id (``jti``) is
+    kept as revoked until the token expires; the account's other sign-ins go on. A token from
+    before sign-ins had ids can only be ended with all of them (:func:`sign_out_everywhere`)."""
+    user = await user_of(session, principal)
+    if principal.session_id is None or principal.expires_at is None:
+        await sign_out_everywhere(session, principal)
+        return
+    assert user.id is not None
+    # The revoked sign-ins past their expiry are refused by it alone: no need to keep them.
+    await session.exec(delete(RevokedSession).where(col(RevokedSession.expires_at) <= now))
+    session.add(
+        RevokedSession(
+            session_id=principal.session_id, user_id=user.id, expires_at=principal.expires_at
+        )
+    )
+    await session.flush()
+
+
+async def sign_out_everywhere(session: AsyncSession, principal: Principal) -> None:
+    """End every sign-in of the account (退出所有设备): its token version moves on, as on a
+    password change, so every token issued before is refused."""
     user = await user_of(session, principal)
     user.token_version += 1
     session.add(user)
@@ -207,11 +232,20 @@ async def sign_out(session: AsyncSession, principal: Principal) -> None:
 
 
 async def user_of(session: AsyncSession, principal: Principal) -> User:
-    """The stored user behind a token; tokens of disabled users or old passwords are refused."""
+    """The stored user behind a token; tokens of disabled users, old passwords or sign-ins
+    ended are refused."""
     if principal.user_id is None:
         raise Unauthorized("this endpoint needs a signed-in user", code="user_required")
     user = await session.get(User, principal.user_id)
-    if user is None or not user.is_active or user.token_version != principal.token_version:
+    if (
+        user is None
+        or not user.is_active
+        or user.token_version != principal.token_version
+        or (
+            principal.session_id is not None
+            and await session.get(RevokedSession, principal.session_id) is not None
+        )
+    ):
         raise Unauthorized("the token is no longer valid; sign in again", code="token_revoked")
     return user
 
@@ -275,9 +309,18 @@ async def reachable_people(
     return people
 
 
-async def token_versions(session: AsyncSession) -> TokenVersionList:
-    """The token version of every active user: what intake and notify check tokens against."""
+async def token_versions(session: AsyncSession, *, now: datetime) -> TokenVersionList:
+    """The token version of every active user and the sign-ins ended that have not expired at
+    ``now``: what intake and notify check tokens against."""
     rows = await session.exec(
         select(User.id, User.token_version).where(col(User.is_active)).order_by(col(User.id))
     )
-    return TokenVersionList(users=[TokenVersion(id=i, version=v) for i, v in rows.all() if i])
+    ended = await session.exec(
+        select(RevokedSession.session_id)
+        .where(col(RevokedSession.expires_at) > now)
+        .order_by(col(RevokedSession.session_id))
+    )
+    return TokenVersionList(
+        users=[TokenVersion(id=i, version=v) for i, v in rows.all() if i],
+        revoked_sessions=list(ended.all()),
+    )

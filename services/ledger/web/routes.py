@@ -119,15 +119,24 @@ async def login(
 
 @router.post("/logout", response_model=None)
 async def logout(
-    request: Request, session: Session, settings: SettingsDep, csrf: Annotated[str, Form()] = ""
+    request: Request,
+    session: Session,
+    settings: SettingsDep,
+    now: Now,
+    csrf: Annotated[str, Form()] = "",
+    everywhere: Annotated[str, Form()] = "",
 ) -> Response:
-    """Sign out: the cookie goes, and the token in it is revoked on every service
-    (accounts.sign_out). Only the sign-out form of one's own page (its CSRF token) revokes; a
-    post without it just drops the cookie, so another site cannot end one's other sign-ins."""
+    """Sign out (退出): the cookie goes, and this sign-in is revoked on every service
+    (accounts.sign_out); with ``everywhere`` (退出所有设备) every sign-in of the account is
+    (accounts.sign_out_everywhere). Only the sign-out form of one's own page (its CSRF token)
+    revokes; a post without it just drops the cookie, so another site cannot end a sign-in."""
     found = await signed_in_person(request)
     if found is not None and csrf_ok(settings, found[1], csrf):
         with contextlib.suppress(Unauthorized):  # already revoked: nothing left to end
-            await accounts.sign_out(session, found[0])
+            if everywhere:
+                await accounts.sign_out_everywhere(session, found[0])
+            else:
+                await accounts.sign_out(session, found[0], now=now)
     response = RedirectResponse(f"{request.scope.get('root_path', '')}/ui/login", 303)
     end_session(response)
     return response

@@ -93,6 +93,7 @@ class ReliabilityReport(SQLModel):
     year: int
     plan: str
     plan_name: str
+    unit: str | None = None  # the company counted (and the units under it); None: the city
     reduction_target_percent: float
     outages_counted: int
     outages_ongoing: int

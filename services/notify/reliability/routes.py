@@ -42,9 +42,18 @@ async def reliability_report(
     session: Session,
     year: Annotated[int, Query(ge=2000, le=2100)],
     plan: str = "dongying-2021",
+    unit: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=100,
+            description="One power company (供电单位): its outages and those of the units under "
+            "it, over the customers of the lines they cut; unset for the city",
+        ),
+    ] = None,
     format: Literal["json", "xlsx"] = "json",
 ) -> ReliabilityReport | Response:
-    report = await reliability(session, year, plan)
+    report = await reliability(session, year, plan, unit)
     if format == "xlsx":
         name = f"reliability-{plan}-{year}.xlsx"
         return attachment(reliability_xlsx(report), XLSX_MEDIA_TYPE, name)

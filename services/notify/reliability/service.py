@@ -15,6 +15,11 @@ reproducible from the served-from/until dates alone, where an average of month-e
 smooth a growth the plans' targets do not ask about. Past years therefore do not change when
 customers are added or removed later. Only restored outages count; an outage across New Year
 counts its hours in each year and its interruption in the year it began (Beijing time).
+
+For one power company (供电单位, ``unit``: it and the units under it, ``shared/units.py``) only its
+own outages count, over the customers it serves. Subscribers carry no unit: a company serves the
+subscribers of the feeders (线路) and transformer areas (台区) its outages have cut, in any year
+(a line is run by one company); the official counts are the city's, so they do not apply.
 """
 
 from __future__ import annotations
@@ -24,13 +29,21 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import ColumnElement, func, or_
 from sqlalchemy import select as sa_select
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.notify.outages.models import Outage, OutageImpact, OutageKind, OutageState
+from services.notify.outages.models import (
+    Outage,
+    OutageImpact,
+    OutageKind,
+    OutageScope,
+    OutageState,
+    ScopeKind,
+)
 from services.notify.reliability.models import (
     AreaClassReliability,
     CustomersSource,
@@ -43,9 +56,10 @@ from services.notify.reliability.models import (
 )
 from services.notify.subscribers.models import Subscriber
 from services.notify.subscribers.service import served_on
+from shared import units
 from shared.calendar import BEIJING
 from shared.db import fetch_all
-from shared.errors import NotFound
+from shared.errors import NotFound, Unprocessable
 from shared.vocab import AreaClass
 
 TARGETS = Path(__file__).resolve().parent / "targets.json"
@@ -79,7 +93,24 @@ def _year_bounds(year: int) -> tuple[datetime, datetime]:
     return start, end
 
 
-async def _sums(session: AsyncSession, year: int) -> tuple[dict[tuple[AreaClass, bool], _Sum], int]:
+def company(name: str) -> tuple[str, tuple[str, ...]]:
+    """The listed name of the company ``name`` and the units it stands for (it and those under
+    it); a name the unit hierarchy does not list is ``422 unknown_unit``."""
+    listed = units.canonical(name)
+    if listed is None:
+        raise Unprocessable(
+            f"unknown unit '{name}'; name a unit of shared/units.json", code="unknown_unit"
+        )
+    return listed, units.covered([listed])
+
+
+def _of(scope: tuple[str, ...] | None) -> list[ColumnElement[bool]]:
+    return [] if scope is None else [col(Outage.unit).in_(scope)]
+
+
+async def _sums(
+    session: AsyncSession, year: int, scope: tuple[str, ...] | None
+) -> tuple[dict[tuple[AreaClass, bool], _Sum], int]:
     """(area class, unplanned?) → sums for ``year``, and how many outages counted."""
     start, end = _year_bounds(year)
     rows = await fetch_all(
@@ -97,6 +128,7 @@ async def _sums(session: AsyncSession, year: int) -> tuple[dict[tuple[AreaClass,
             col(Outage.state) == OutageState.restored,
             col(Outage.actual_start) < end,
             col(Outage.actual_end) > start,
+            *_of(scope),
         ),
     )
     sums: dict[tuple[AreaClass, bool], _Sum] = {}
@@ -127,15 +159,39 @@ class Served:
     derived: int
 
 
-async def customers_served(session: AsyncSession, year: int) -> dict[AreaClass, Served]:
-    """Customers served per area class in ``year``: official figures first, else derived."""
+def _served_by(scope: tuple[str, ...]) -> ColumnElement[bool]:
+    """Subscribers on a feeder or transformer area cut by an outage of the ``scope`` units."""
+
+    def cut(kind: ScopeKind) -> Any:
+        return (
+            sa_select(col(OutageScope.name))
+            .join(Outage, col(Outage.id) == col(OutageScope.outage_id))
+            .where(col(OutageScope.kind) == kind, col(Outage.unit).in_(scope))
+        )
+
+    return or_(
+        col(Subscriber.feeder).in_(cut(ScopeKind.feeder)),
+        col(Subscriber.transformer_area).in_(cut(ScopeKind.area)),
+    )
+
+
+async def customers_served(
+    session: AsyncSession, year: int, scope: tuple[str, ...] | None = None
+) -> dict[AreaClass, Served]:
+    """Customers served per area class in ``year``: official figures first, else derived; of
+    the company serving the feeders of ``scope``'s outages only (then derived only)."""
     derived_rows = await fetch_all(
         session,
         sa_select(col(Subscriber.area_class), func.count())
-        .where(served_on(date(year, 12, 31)))
+        .where(served_on(date(year, 12, 31)), *([] if scope is None else [_served_by(scope)]))
         .group_by(col(Subscriber.area_class)),
     )
     derived = {AreaClass(c): n for c, n in derived_rows}
+    if scope is not None:
+        return {
+            c: Served(derived.get(c, 0), CustomersSource.subscribers, derived.get(c, 0))
+            for c in targets().area_classes
+        }
     official_rows = await fetch_all(
         session,
         sa_select(
@@ -153,17 +209,21 @@ async def customers_served(session: AsyncSession, year: int) -> dict[AreaClass, 
     return served
 
 
-async def reliability(session: AsyncSession, year: int, plan_code: str) -> ReliabilityReport:
+async def reliability(
+    session: AsyncSession, year: int, plan_code: str, unit: str | None = None
+) -> ReliabilityReport:
+    """The city's figures, or with ``unit`` those of one company (:func:`company`)."""
     plan = plan_target(plan_code)
-    served = await customers_served(session, year)
-    served_before = await customers_served(session, year - 1)
-    this_year, counted = await _sums(session, year)
-    last_year, _ = await _sums(session, year - 1)
+    name, scope = company(unit) if unit is not None else (None, None)
+    served = await customers_served(session, year, scope)
+    served_before = await customers_served(session, year - 1, scope)
+    this_year, counted = await _sums(session, year, scope)
+    last_year, _ = await _sums(session, year - 1, scope)
     _, end = _year_bounds(year)
     ongoing = await fetch_all(
         session,
         sa_select(func.count()).where(
-            col(Outage.state) == OutageState.started, col(Outage.actual_start) < end
+            col(Outage.state) == OutageState.started, col(Outage.actual_start) < end, *_of(scope)
         ),
     )
     classes = []
@@ -207,6 +267,7 @@ async def reliability(session: AsyncSession, year: int, plan_code: str) -> Relia
         year=year,
         plan=plan.code,
         plan_name=plan.name,
+        unit=name,
         reduction_target_percent=plan.year_on_year_reduction_percent,
         outages_counted=counted,
         outages_ongoing=ongoing[0][0],

@@ -55,7 +55,7 @@ def reliability_xlsx(report: ReliabilityReport) -> bytes:
             ]
             for row in report.area_classes
         ),
-        heading=f"{report.plan_name}：{report.year}年户均停电时间统计",
+        heading=f"{report.plan_name}：{report.year}年{report.unit or ''}户均停电时间统计",
         preamble=[
             [
                 f"目标：户均停电时间不超过各区域目标，或同比压缩"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, Form, Request, Response
 from fastapi.responses import RedirectResponse
@@ -135,6 +135,18 @@ async def outages(request: Request, session: Session) -> Response:
     )
 
 
+async def _progress(session: Session, outage_id: int, principal: Principal) -> dict[str, Any]:
+    """What ``outage_progress.html`` shows: the messages by state and channel, and the log."""
+    counts = await delivery_counts(session, outage_id)
+    log = await messages.list_messages(
+        session, MessageFilter(outage_id=outage_id), PageParams(limit=LOG_SHOWN)
+    )
+    return {
+        "log": masked_unless(log, sees_notes_whole(principal)),
+        **count_table(counts),
+    }
+
+
 async def _outage_page(
     request: Request,
     session: Session,
@@ -148,10 +160,6 @@ async def _outage_page(
 ) -> Response:
     outage = await outage_for(session, outage_id, principal)
     public = await to_public(session, outage, viewer=principal)
-    counts = await delivery_counts(session, outage_id)
-    log = await messages.list_messages(
-        session, MessageFilter(outage_id=outage_id), PageParams(limit=LOG_SHOWN)
-    )
     return render(
         templates,
         request,
@@ -163,8 +171,7 @@ async def _outage_page(
         states=STATE_LABELS,
         actions=ACTIONS.get(outage.state, ()),
         change_labels=CHANGE_LABELS,
-        log=masked_unless(log, sees_notes_whole(principal)),
-        **count_table(counts),
+        **await _progress(session, outage_id, principal),
         warning=await repeat_warning(session, outage, config.repeat_window_days),
         **context,
     )
@@ -273,6 +280,24 @@ async def outage_detail(
         )
     except HuodianError as exc:
         return refused(request, person, exc)
+
+
+@router.get("/outages/{outage_id}/progress", response_model=None)
+async def outage_progress(request: Request, session: Session, outage_id: Id) -> Response:
+    """The delivery progress alone (投递进度), the fragment the outage page fetches every few
+    seconds (static/live.js); refused with an empty body, so the page keeps what it shows."""
+    signed = await person_for(request, *STAFF)
+    if not isinstance(signed, tuple):
+        signed_out = signed.status_code in (302, 303)
+        return Response(status_code=401 if signed_out else signed.status_code)
+    principal, _person = signed
+    try:
+        outage = await outage_for(session, outage_id, principal)
+    except HuodianError as exc:
+        return Response(status_code=exc.status)
+    shown = await _progress(session, outage_id, principal)
+    return render(templates, request, "outage_progress.html", None, outage=outage, **shown)
+
 
 
 async def _act(

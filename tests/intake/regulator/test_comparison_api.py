@@ -6,6 +6,7 @@ import io
 import httpx
 import pytest
 from openpyxl import load_workbook
+from tests.notify.test_reliability import companies as outages_per_company  # noqa: F401
 
 from services.intake.regulator.service import companies
 from shared.auth import Role
@@ -106,6 +107,19 @@ class TestComparison:
         assert (guangrao["fees_total"], guangrao["fees_per_application"]) == ("0.00", "0.00")
         assert guangrao["parent"] == DONGYING
 
+    async def test_whole_process_against_the_plans_limit(self, clerk, viewer, clock):
+        """全流程: the mean of the stages' working days added up, against the whole-process
+        limit of Annex 1 (8 working days) the applications were accepted under."""
+        await march(clerk, clock)
+        body = (await viewer.get("/regulator/comparison", params=MARCH)).json()
+        dongying, guangrao = by_unit(body)[DONGYING], by_unit(body)[GUANGRAO]
+        assert (dongying["total"]["mean"], dongying["total_limit_days"]) == (8.0, 8)
+        assert dongying["total_meets_limit"] is True
+        assert (guangrao["total"]["mean"], guangrao["total_limit_days"]) == (5.0, 8)
+        assert guangrao["total_meets_limit"] is True
+        idle = next(c for c in body["companies"] if not c["applications"])
+        assert (idle["total_limit_days"], idle["total_meets_limit"]) == (None, None)
+
     async def test_ranked_by_the_stated_rule(self, clerk, viewer, clock):
         await march(clerk, clock)
         body = (await viewer.get("/regulator/comparison", params=MARCH)).json()
@@ -131,6 +145,31 @@ class TestComparison:
         targets = {r["area_class"]: r["target_hours"] for r in reliability["rows"]}
         assert targets == {"central": 1.8, "urban": 4, "town": 7, "rural": 10}
 
+    @pytest.mark.usefixtures("outages_per_company")
+    async def test_outage_hours_per_company_against_the_targets(self, viewer, clock):
+        """Notify's figures of 2022 (tests.notify.test_reliability.companies): Guangrao's own
+        outage over its own feeder, Dongying's with Guangrao's under it."""
+        clock.set("2026-03-17 10:00")
+        body = (await viewer.get("/regulator/comparison", params={"year": 2022})).json()
+        hours = {
+            c["unit"]: {r["area_class"]: r for r in c["outage_hours"]} for c in body["companies"]
+        }
+        assert hours[GUANGRAO]["central"]["saidi_hours"] == 3.0
+        assert hours[DONGYING]["central"]["saidi_hours"] == 3.5
+        assert hours[DONGYING]["central"]["target_hours"] == 1.8
+        assert hours[DONGYING]["central"]["meets"] is False
+        assert hours[DONGYING]["rural"] == {
+            "area_class": "rural",
+            "area_class_label": "农村",
+            "saidi_hours": 0.0,
+            "target_hours": 10,
+            "meets": True,
+        }
+        assert all(len(h) == 4 for h in hours.values())
+        city = {r["area_class"]: r["saidi_hours"] for r in body["reliability"]["rows"]}
+        assert city["central"] == 3.5  # the city: every outage over every subscriber
+        assert city["rural"] == 3.0  # 营销部's outage on R counts for the city only
+
     async def test_notify_unreachable_leaves_the_figures(self, clerk, viewer, clock, notify_closed):
         await march(clerk, clock)
         body = (await viewer.get("/regulator/comparison", params=MARCH)).json()
@@ -141,6 +180,7 @@ class TestComparison:
             "rows": [],
         }
         assert by_unit(body)[DONGYING]["applications"] == 3
+        assert all(c["outage_hours"] == [] for c in body["companies"])
 
     async def test_for_regulators_not_for_clerks(self, clerk, supervisor, clock):
         clock.set("2026-03-17 10:00")
@@ -165,8 +205,8 @@ class TestWorkbook:
         assert sheet.column_dimensions["B"].width == 28
         rows = [r for r in sheet.iter_rows(values_only=True) if r[1] in (DONGYING, GUANGRAO)]
         assert rows == [
-            (1, GUANGRAO, 1, 4, 5, 5, "100.0%", 0, 0),
-            (2, DONGYING, 3, 4, 8, 10, "66.7%", 24000, 8000),
+            (1, GUANGRAO, 1, 4, 5, 5, "100.0%", 0, 0, 8, "是"),
+            (2, DONGYING, 3, 4, 8, 10, "66.7%", 24000, 8000, 8, "是"),
         ]
 
 
@@ -180,6 +220,7 @@ class TestPage:
         row = page.text.split(f'<tr data-unit="{DONGYING}">')[1].split("</tr>")[0]
         assert '<td class="num">2</td>' in row
         assert '<td class="num">66.7%</td>' in row
+        assert '<td class="num limit">8</td><td class="meets">是</td>' in row
         assert 'class="chart"' in page.text
         assert f'data-label="{GUANGRAO}"' in page.text
         assert 'data-area="urban"' in page.text

@@ -47,7 +47,14 @@ class TestTargets:
         assert "2个、5个、9个、15个小时以内" in plans["jingyu-2022"].source
 
 
-async def record(engine, kind: OutageKind, feeders: list[str], began: datetime, ended: datetime):
+async def record(
+    engine,
+    kind: OutageKind,
+    feeders: list[str],
+    began: datetime,
+    ended: datetime,
+    unit: str = "营销部",
+):
     """An outage as it happened, through the same functions the API calls, at its own times."""
     body = OutageCreate(
         kind=kind,
@@ -58,7 +65,7 @@ async def record(engine, kind: OutageKind, feeders: list[str], began: datetime, 
     )
     async with session_scope(engine) as session:
         outage = await outages.create(
-            session, body, unit="营销部", by="t", now=began - timedelta(days=10), hours=HOURS
+            session, body, unit=unit, by="t", now=began - timedelta(days=10), hours=HOURS
         )
         if kind is not OutageKind.fault:
             await outages.announce(
@@ -74,9 +81,8 @@ async def record(engine, kind: OutageKind, feeders: list[str], began: datetime, 
         await outages.restore(session, outage, at=ended, by="t", now=ended, hours=HOURS)
 
 
-@pytest.fixture
-async def history(apps):
-    engine = apps.notify.state.engine
+async def served_since_2020(engine, *feeders: tuple[str, str, int]) -> None:
+    """``n`` customers of an area class on each feeder (its transformer area T<feeder>)."""
     rows = [
         {
             "account_number": f"{feeder}{i}",
@@ -87,11 +93,17 @@ async def history(apps):
             "area_class": area_class,
             "served_since": date(2020, 1, 1),
         }
-        for feeder, area_class, n in (("A", "central", 5), ("B", "central", 5), ("R", "rural", 4))
+        for feeder, area_class, n in feeders
         for i in range(n)
     ]
     async with session_scope(engine) as session:
         await upsert(session, rows, SubscriberSource.import_, now=FROZEN_AT)
+
+
+@pytest.fixture
+async def history(apps):
+    engine = apps.notify.state.engine
+    await served_since_2020(engine, ("A", "central", 5), ("B", "central", 5), ("R", "rural", 4))
     await record(engine, OutageKind.planned, ["A"], bj(2022, 3, 10, 8), bj(2022, 3, 10, 12))
     await record(engine, OutageKind.fault, ["R"], bj(2022, 7, 1, 10), bj(2022, 7, 1, 13, 30))
     # Across New Year: one hour in each year; the interruption belongs to 2021.
@@ -197,6 +209,71 @@ async def end_service(client, feeder: str, count: int, ended_on: date) -> None:
             f"/subscribers/{subscriber['id']}", params={"ended_on": ended_on.isoformat()}
         )
         assert removed.status_code == 204, removed.text
+
+
+DONGYING = "国网东营供电公司"
+GUANGRAO = "国网广饶县供电公司"  # a county company under Dongying's
+
+
+@pytest.fixture
+async def companies(apps):
+    """Feeder A is Dongying's, G Guangrao's (5 central customers each), R Jingyu's (4 rural)."""
+    engine = apps.notify.state.engine
+    await served_since_2020(engine, ("A", "central", 5), ("G", "central", 5), ("R", "rural", 4))
+    four_hours = (bj(2022, 3, 10, 8), bj(2022, 3, 10, 12))
+    await record(engine, OutageKind.planned, ["A"], *four_hours, unit=DONGYING)
+    three_hours = (bj(2022, 7, 1, 10), bj(2022, 7, 1, 13))
+    await record(engine, OutageKind.fault, ["G"], *three_hours, unit=GUANGRAO)
+    await record(engine, OutageKind.fault, ["R"], *three_hours)
+
+
+class TestPerCompany:
+    async def test_a_county_company_its_own_outages_over_its_own_customers(
+        self, notify_admin, companies
+    ):
+        response = await notify_admin.get("/reliability", params={"year": 2022, "unit": GUANGRAO})
+        assert response.status_code == 200, response.text
+        report = response.json()
+        assert (report["unit"], report["outages_counted"]) == (GUANGRAO, 1)
+        rows = {r["area_class"]: r for r in report["area_classes"]}
+        assert rows["central"]["customers_served"] == 5  # feeder G
+        assert rows["central"]["customers_served_source"] == "subscribers"
+        assert rows["central"]["total"]["saidi_hours"] == 3.0  # 3 h x 5 / 5
+        assert rows["rural"]["customers_served"] == 0
+
+    async def test_a_company_with_the_units_under_it(self, notify_admin, companies):
+        report = (
+            await notify_admin.get("/reliability", params={"year": 2022, "unit": DONGYING})
+        ).json()
+        assert report["outages_counted"] == 2
+        central = next(r for r in report["area_classes"] if r["area_class"] == "central")
+        assert central["customers_served"] == 10
+        assert central["total"]["saidi_hours"] == 3.5  # (4 h x 5 + 3 h x 5) / 10
+        city = (await notify_admin.get("/reliability", params={"year": 2022})).json()
+        assert (city["unit"], city["outages_counted"]) == (None, 3)
+
+    async def test_official_counts_are_the_citys(self, notify_admin, companies):
+        put = await notify_admin.put(
+            "/reliability/customer-counts/2022/central", json={"customers": 1000}
+        )
+        assert put.status_code == 200, put.text
+        report = (
+            await notify_admin.get("/reliability", params={"year": 2022, "unit": GUANGRAO})
+        ).json()
+        central = next(r for r in report["area_classes"] if r["area_class"] == "central")
+        assert (central["customers_served"], central["customers_served_source"]) == (
+            5,
+            "subscribers",
+        )
+
+    async def test_an_unknown_unit_is_refused(self, notify_admin, companies):
+        for unit in ("某某供电公司", ""):
+            response = await notify_admin.get("/reliability", params={"year": 2022, "unit": unit})
+            assert response.status_code == 422
+        unknown = await notify_admin.get(
+            "/reliability", params={"year": 2022, "unit": "某某供电公司"}
+        )
+        assert unknown.json()["code"] == "unknown_unit"
 
 
 class TestCustomersServedIsHistorical:

@@ -173,6 +173,41 @@ async def test_late_announcement_with_a_reason_and_repeat_warning(apps, staff, c
         assert "发布时已确认" in shown.text
 
 
+async def test_the_delivery_progress_alone_for_the_page_to_fetch(apps, staff, customers):  # noqa: F811
+    token = staff["marketing"]
+    async with browser(apps, token) as page:
+        made = await page.post(
+            "/ui/outages",
+            data=form(
+                apps,
+                token,
+                kind="planned",
+                cause="10kV线路检修",
+                feeders="F1",
+                planned_start=local(10),
+                etr=local(10, 8),
+            ),
+        )
+        url = made.headers["location"]
+        shown = await page.get(url)
+        assert f'data-live="{url}/progress"' in shown.text
+        assert '<script src="/ui/static/live.js" defer></script>' in shown.text
+        assert 'id="refresh"' in shown.text  # without JavaScript
+        before = await page.get(f"{url}/progress")
+        assert before.status_code == 200, before.text
+        assert "<html" not in before.text
+        assert "共 0 条通知。" in before.text
+        assert (await page.post(f"{url}/announce", data=form(apps, token))).status_code == 303
+        after = await page.get(f"{url}/progress")
+        queued = re.findall(r'<td class="num" data-state="queued">(\d+)</td>', after.text)
+        assert sum(int(n) for n in queued) >= 4
+        assert f"共 {sum(int(n) for n in queued)} 条通知。" in after.text
+    for who, status in (("branch", 403), ("viewer", 403), (None, 401)):
+        async with browser(apps, staff[who] if who else None) as other:
+            refused = await other.get(f"{url}/progress")
+        assert (refused.status_code, refused.text) == (status, ""), who
+
+
 async def test_who_may_use_the_pages(apps, staff):
     async with client_for(apps.notify, staff["marketing"]) as api:
         outage = (await api.post("/outages", json=planned(10))).json()
