@@ -299,7 +299,6 @@ async def outage_progress(request: Request, session: Session, outage_id: Id) -> 
     return render(templates, request, "outage_progress.html", None, outage=outage, **shown)
 
 
-
 async def _act(
     action: Action,
     session: Session,
