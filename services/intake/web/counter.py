@@ -25,10 +25,9 @@ from services.intake.rules.documents import required_documents
 from shared.app import Session
 from shared.auth import Principal, Role
 from shared.clock import Now
-from shared.errors import FieldError, HuodianError, field_errors
+from shared.errors import FieldError, HuodianError
 from shared.vocab import AreaClass, CustomerType
-from shared.web.pages import Person, person_for, render, templates_for
-from shared.web.session import check_csrf
+from shared.web.pages import Person, Refusal, person_for, render, submit_form, templates_for
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
 templates = templates_for(Path(__file__).parent / "templates")
@@ -135,22 +134,9 @@ async def accept(
     principal, person = signed
     posted = await request.form()
     form = {k: str(v)[:400] for k, v in posted.items() if isinstance(v, str)}
-    try:
-        check_csrf(request.app.state.settings, person.token, form.get("csrf", ""))
-        try:
-            data = ApplicationCreate.model_validate(application_body(form))
-        except ValidationError as exc:
-            found = field_errors(exc.errors())
-            return await _form(
-                request,
-                session,
-                principal,
-                person,
-                form,
-                status_code=422,
-                errors=found,
-                error="请按提示更正标出的内容。",
-            )
+
+    async def act() -> Response:
+        data = ApplicationCreate.model_validate(application_body(form))
         application, code, _stages = await flows.accept_application(
             session,
             data,
@@ -159,7 +145,17 @@ async def accept(
             clocking=Clocking(calendar, config.at_risk_percent),
             keyring=keys,
         )
-    except HuodianError as exc:
+        return render(
+            templates,
+            request,
+            "accepted.html",
+            person,
+            status_code=201,
+            number=application.number,
+            query_code=code,
+        )
+
+    async def refused(why: Refusal) -> Response:
         await session.rollback()  # accept_application checks everything before it writes
         return await _form(
             request,
@@ -167,16 +163,16 @@ async def accept(
             principal,
             person,
             form,
-            status_code=exc.status,
-            errors=exc.errors,
-            error=exc.detail,
+            status_code=why.status,
+            errors=why.errors,
+            error=why.message,
         )
-    return render(
-        templates,
-        request,
-        "accepted.html",
-        person,
-        status_code=201,
-        number=application.number,
-        query_code=code,
+
+    return await submit_form(
+        request, person.token, form.get("csrf", ""), act, refused, message=_message
     )
+
+
+def _message(exc: HuodianError | ValidationError) -> str:
+    """A validation's errors stand next to their fields; the message above points to them."""
+    return "请按提示更正标出的内容。" if isinstance(exc, ValidationError) else exc.detail

@@ -34,8 +34,7 @@ from shared.errors import HuodianError, Unprocessable
 from shared.pagination import PageParams
 from shared.validation import Id
 from shared.web.navigation import own_base
-from shared.web.pages import Person, person_for, render, templates_for
-from shared.web.session import check_csrf
+from shared.web.pages import Person, Refusal, person_for, render, submit_form, templates_for
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
 templates = templates_for(Path(__file__).parent / "templates")
@@ -174,8 +173,8 @@ async def _handle(
     if not isinstance(signed, tuple):
         return signed
     principal, person = signed
-    try:
-        check_csrf(request.app.state.settings, person.token, csrf)
+
+    async def act() -> Response:
         if action == "acknowledged":
             await monitoring.acknowledge(
                 session,
@@ -194,7 +193,9 @@ async def _handle(
                 principal=principal,
                 now=now,
             )
-    except HuodianError as exc:
+        return RedirectResponse(f"{own_base(request)}/escalations?state=&done={action}", 303)
+
+    async def refused(why: Refusal) -> Response:
         # Both functions check before they write: a refusal leaves nothing half-written.
         await session.rollback()
         return await _escalations_page(
@@ -203,11 +204,12 @@ async def _handle(
             principal,
             person,
             "",
-            status_code=exc.status,
-            error=exc.detail,
+            status_code=why.status,
+            error=why.message,
             failed=escalation_id,
         )
-    return RedirectResponse(f"{own_base(request)}/escalations?state=&done={action}", 303)
+
+    return await submit_form(request, person.token, csrf, act, refused)
 
 
 @router.post("/escalations/{escalation_id}/acknowledge", response_model=None)

@@ -11,6 +11,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Request, Response, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse
+from pydantic import ValidationError
 
 from services.ledger.accounts import login as login_service
 from services.ledger.accounts import service as accounts
@@ -25,14 +26,24 @@ from shared.auth import Role
 from shared.calendar import beijing_date
 from shared.clock import Now
 from shared.downloads import attachment
-from shared.errors import HuodianError, Unauthorized
+from shared.errors import HuodianError, Unauthorized, Unprocessable
 from shared.pagination import MAX_LIMIT, PageParams
 from shared.ratelimit import RateLimited, client_address
 from shared.settings import Settings
 from shared.validation import Id
 from shared.web.navigation import safe_next, start_url
-from shared.web.pages import SHARED_TEMPLATES, Person, render, templates_for, to_sign_in
-from shared.web.session import check_csrf, csrf_ok, end_session, keep_session
+from shared.web.pages import (
+    SHARED_TEMPLATES,
+    Person,
+    Refusal,
+    check_fields,
+    refusal_message,
+    render,
+    submit_form,
+    templates_for,
+    to_sign_in,
+)
+from shared.web.session import csrf_ok, end_session, keep_session
 from shared.web.session import signed_in as signed_in_person
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
@@ -48,6 +59,13 @@ MESSAGES = {
     "evidence_empty": "佐证材料不能是空文件。",
     "too_many_files": "每次最多上传10个佐证材料。",
 }
+
+
+def page_message(exc: HuodianError | ValidationError) -> str:
+    """A refused form's message on ledger's pages (MESSAGES, else the error's Chinese)."""
+    if isinstance(exc, HuodianError):
+        return MESSAGES.get(exc.code, exc.detail)
+    return refusal_message(exc)
 
 
 def _settings(request: Request) -> Settings:
@@ -88,12 +106,15 @@ async def login_form(request: Request, next: str = "") -> HTMLResponse:
 async def login(
     request: Request,
     session: Session,
-    username: Annotated[str, Form()],
-    password: Annotated[str, Form()],
     now: Now,
+    username: Annotated[str, Form()] = "",
+    password: Annotated[str, Form()] = "",
     next: Annotated[str, Form()] = "",
 ) -> Response:
     try:
+        check_fields(
+            {"username": username, "password": password}, required=("username", "password")
+        )
         user = await login_service.sign_in(
             request.app.state.engine,
             session,
@@ -102,15 +123,15 @@ async def login(
             address=client_address(request),
             now=now,
         )
-    except (Unauthorized, RateLimited) as exc:
-        limited = isinstance(exc, RateLimited)
+    except (Unauthorized, RateLimited, Unprocessable) as exc:
+        errors = {RateLimited: "尝试次数过多，请稍后再试。", Unprocessable: "请填写用户名和密码。"}
         return _page(
             request,
             "login.html",
             None,
             None,
             status_code=exc.status,
-            error="尝试次数过多，请稍后再试。" if limited else "用户名或密码错误。",
+            error=errors.get(type(exc), "用户名或密码错误。"),
             username=username,
             next=safe_next(request, next),
         )
@@ -247,48 +268,50 @@ async def post_update(
     session: Session,
     item_id: Id,
     now: Now,
-    csrf: Annotated[str, Form()],
-    status: Annotated[TaskStatus, Form()],
-    progress: Annotated[int, Form()],
-    narrative: Annotated[str, Form(max_length=5000)],
+    csrf: Annotated[str, Form()] = "",
+    status: Annotated[str, Form()] = "",
+    progress: Annotated[str, Form()] = "",
+    narrative: Annotated[str, Form()] = "",
     files: Annotated[list[UploadFile], File()] = [],  # noqa: B006
 ) -> Response:
     signed_in = await _signed_in(request, session)
     if signed_in is None:
         return to_sign_in(request)
     user, token = signed_in
-    uploads = [
-        updates.EvidenceUpload(
-            filename=f.filename or "",
-            content_type=f.content_type or "",
-            content=await f.read(updates.MAX_EVIDENCE_BYTES + 1),
+
+    async def act() -> Response:
+        data = updates.StatusUpdateCreate.model_validate(
+            {"status": status, "progress": progress, "narrative": narrative}
         )
-        for f in files
-        if f.filename  # a form with no file chosen sends one empty part
-    ]
-    try:
-        check_csrf(_settings(request), token, csrf)
-        await updates.post_update(
-            session,
-            user,
-            item_id,
-            updates.StatusUpdateCreate(status=status, progress=progress, narrative=narrative),
-            uploads,
-            now=now,
-        )
-    except HuodianError as exc:
+        uploads = [
+            updates.EvidenceUpload(
+                filename=f.filename or "",
+                content_type=f.content_type or "",
+                content=await f.read(updates.MAX_EVIDENCE_BYTES + 1),
+            )
+            for f in files
+            if f.filename  # a form with no file chosen sends one empty part
+        ]
+        await updates.post_update(session, user, item_id, data, uploads, now=now)
+        return RedirectResponse(f"/ui/items/{item_id}?saved=1", status_code=303)
+
+    async def refused(why: Refusal) -> Response:
         # post_update checks everything before it writes, so there is nothing to undo here.
+        today = beijing_date(now)
         return await _item_page(
-            request,
-            session,
-            user,
-            token,
-            item_id,
-            beijing_date(now),
-            status_code=exc.status,
-            error=MESSAGES.get(exc.code, exc.detail),
+            request, session, user, token, item_id, today, why.status, error=why.message
         )
-    return RedirectResponse(f"/ui/items/{item_id}?saved=1", status_code=303)
+
+    return await submit_form(
+        request,
+        token,
+        csrf,
+        act,
+        refused,
+        values={"narrative": narrative},
+        longest={"narrative": 5000},
+        message=page_message,
+    )
 
 
 @router.get("/items/{item_id}/evidence/{evidence_id}", response_model=None)

@@ -13,7 +13,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Form, Query, Request, Response
 from fastapi.responses import RedirectResponse
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from services.notify.delivery.fallbacks import chain_of
 from services.notify.delivery.service import channel_health
@@ -46,8 +46,8 @@ from shared.masking import masked_unless
 from shared.pagination import PageParams
 from shared.validation import Id, Year
 from shared.web.charts import BarRow, bar_chart
-from shared.web.pages import Person, person_for, render, templates_for
-from shared.web.session import check_csrf
+from shared.web.navigation import own_base
+from shared.web.pages import Person, Refusal, person_for, render, submit_form, templates_for
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
 templates = templates_for(Path(__file__).parent / "templates")
@@ -78,6 +78,22 @@ CHANGE_LABELS = {
     OutageChange.cancelled: "取消",
 }
 
+# The longest text each form field takes (the pages' own maxlength).
+LONGEST = {
+    "kind": 40,
+    "cause": 300,
+    "planned_start": 40,
+    "etr": 40,
+    "at": 40,
+    "feeders": 5000,
+    "transformer_areas": 5000,
+    "unit": 100,
+    "note": 500,
+    "reason": 300,
+    "late_reason": 300,
+    "acknowledge_overlap": 1,
+}
+MESSAGE_ID = TypeAdapter(Id)
 LOG_SHOWN = 100  # the outage's notices listed on its page, the first ones
 
 
@@ -231,14 +247,14 @@ async def create_outage(
     hours: Hours,
     now: Now,
     background: BackgroundTasks,
-    csrf: Annotated[str, Form()],
-    kind: Annotated[str, Form()],
-    cause: Annotated[str, Form(max_length=300)],
-    planned_start: Annotated[str, Form(max_length=40)],
-    etr: Annotated[str, Form(max_length=40)],
-    feeders: Annotated[str, Form(max_length=5000)] = "",
-    transformer_areas: Annotated[str, Form(max_length=5000)] = "",
-    unit: Annotated[str, Form(max_length=100)] = "",
+    csrf: Annotated[str, Form()] = "",
+    kind: Annotated[str, Form()] = "",
+    cause: Annotated[str, Form()] = "",
+    planned_start: Annotated[str, Form()] = "",
+    etr: Annotated[str, Form()] = "",
+    feeders: Annotated[str, Form()] = "",
+    transformer_areas: Annotated[str, Form()] = "",
+    unit: Annotated[str, Form()] = "",
 ) -> Response:
     signed = await person_for(request, *STAFF)
     if not isinstance(signed, tuple):
@@ -253,8 +269,8 @@ async def create_outage(
         "transformer_areas": transformer_areas,
         "unit": unit,
     }
-    try:
-        check_csrf(request.app.state.settings, person.token, csrf)
+
+    async def act() -> Response:
         data = OutageCreate.model_validate(
             {
                 "kind": kind,
@@ -270,12 +286,16 @@ async def create_outage(
         outage = await service.create(
             session, data, unit=chosen, by=principal.subject, now=now, hours=hours
         )
-    except (HuodianError, ValidationError) as exc:
+        background.add_task(request.app.state.worker.wake)  # after the commit, as the API does
+        return RedirectResponse(f"{own_base(request)}/outages/{outage.id}", 303)
+
+    async def refused(why: Refusal) -> Response:
         await session.rollback()
-        status = exc.status if isinstance(exc, HuodianError) else 422
-        return _new_page(request, principal, person, status, error=_message(exc), **typed)
-    background.add_task(request.app.state.worker.wake)  # after the commit, as the API does
-    return RedirectResponse(f"{request.scope.get('root_path', '')}/ui/outages/{outage.id}", 303)
+        return _new_page(request, principal, person, why.status, error=why.message, **typed)
+
+    return await submit_form(
+        request, person.token, csrf, act, refused, values=typed, longest=LONGEST, message=_message
+    )
 
 
 @router.get("/outages/{outage_id}", response_model=None)
@@ -368,13 +388,13 @@ async def outage_action(
     outage_id: Id,
     action: Action,
     background: BackgroundTasks,
-    csrf: Annotated[str, Form()],
-    at: Annotated[str, Form(max_length=40)] = "",
-    etr: Annotated[str, Form(max_length=40)] = "",
-    note: Annotated[str, Form(max_length=500)] = "",
-    reason: Annotated[str, Form(max_length=300)] = "",
-    late_reason: Annotated[str, Form(max_length=300)] = "",
-    acknowledge_overlap: Annotated[str, Form(max_length=1)] = "",
+    csrf: Annotated[str, Form()] = "",
+    at: Annotated[str, Form()] = "",
+    etr: Annotated[str, Form()] = "",
+    note: Annotated[str, Form()] = "",
+    reason: Annotated[str, Form()] = "",
+    late_reason: Annotated[str, Form()] = "",
+    acknowledge_overlap: Annotated[str, Form()] = "",
 ) -> Response:
     signed = await person_for(request, *STAFF)
     if not isinstance(signed, tuple):
@@ -388,12 +408,14 @@ async def outage_action(
         "late_reason": late_reason,
         "acknowledge_overlap": acknowledge_overlap,
     }
-    try:
-        check_csrf(request.app.state.settings, person.token, csrf)
+
+    async def act() -> Response:
         await _act(action, session, config, hours, now, principal, outage_id, form)
-    except (HuodianError, ValidationError) as exc:
+        background.add_task(request.app.state.worker.wake)  # after the commit, as the API does
+        return RedirectResponse(f"{own_base(request)}/outages/{outage_id}?done={action}", 303)
+
+    async def refused(why: Refusal) -> Response:
         await session.rollback()  # nothing half-done stays
-        status = exc.status if isinstance(exc, HuodianError) else 422
         try:
             return await _outage_page(
                 request,
@@ -402,16 +424,16 @@ async def outage_action(
                 principal,
                 person,
                 outage_id,
-                status_code=status,
-                error=_message(exc),
+                status_code=why.status,
+                error=why.message,
                 failed=action,
                 typed=form,
             )
-        except HuodianError as refused:
-            return _refused(request, person, refused)
-    background.add_task(request.app.state.worker.wake)  # after the commit, as the API does
-    return RedirectResponse(
-        f"{request.scope.get('root_path', '')}/ui/outages/{outage_id}?done={action}", 303
+        except HuodianError as exc:
+            return _refused(request, person, exc)
+
+    return await submit_form(
+        request, person.token, csrf, act, refused, values=form, longest=LONGEST, message=_message
     )
 
 
@@ -491,28 +513,31 @@ async def resend(
     session: Session,
     now: Now,
     background: BackgroundTasks,
-    csrf: Annotated[str, Form()],
-    message_id: Annotated[Id | None, Form()] = None,
+    csrf: Annotated[str, Form()] = "",
+    message_id: Annotated[str, Form()] = "",
 ) -> Response:
     """Re-send one dead letter, or all of them (without ``message_id``)."""
     signed = await person_for(request, Role.admin)
     if not isinstance(signed, tuple):
         return signed
     _, person = signed
-    try:
-        check_csrf(request.app.state.settings, person.token, csrf)
-        if message_id is None:
+
+    async def act() -> Response:
+        if not message_id:
             count = (await messages.resend_dead(session, kind=None, channel=None, now=now)).requeued
         else:
-            await messages.resend(session, message_id, now=now)
+            await messages.resend(session, MESSAGE_ID.validate_python(message_id), now=now)
             count = 1
-    except HuodianError as exc:
+        background.add_task(request.app.state.worker.wake)
+        return RedirectResponse(f"{own_base(request)}/delivery?resent={count}", 303)
+
+    async def refused(why: Refusal) -> Response:
         await session.rollback()
         return await _delivery_page(
-            request, session, person, status_code=exc.status, error=_message(exc)
+            request, session, person, status_code=why.status, error=why.message
         )
-    background.add_task(request.app.state.worker.wake)
-    return RedirectResponse(f"{request.scope.get('root_path', '')}/ui/delivery?resent={count}", 303)
+
+    return await submit_form(request, person.token, csrf, act, refused, message=_message)
 
 
 OUTCOME_LABELS = {
