@@ -10,14 +10,15 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, FastAPI, Request, Response, UploadFile
+from fastapi import APIRouter, FastAPI, Form, Request, Response, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -163,6 +164,23 @@ class Refusal:
 
 
 FormValue = str | UploadFile | None
+FormText = Annotated[str, Form()]
+"""One text field of a page form; optional at the signature (``= ""``), checked by
+:func:`submit_form`, so that a post without it is not refused with FastAPI's 422 JSON."""
+
+
+class PageForm(BaseModel):
+    """A page form's fields as one model (``form: Annotated[OutageForm, Form()]``), all text
+    and all optional for the same reason as :data:`FormText`; subclasses add ``name: str = ""``."""
+
+    csrf: str = ""
+
+    def typed(self, *secret: str) -> dict[str, str]:
+        """What was typed, to show it again in a refused form: the CSRF token and the
+        ``secret`` fields (a password) left out."""
+        return {k: str(v) for k, v in self.model_dump(exclude={"csrf", *secret}).items()}
+
+
 Refused = Callable[[Refusal], Awaitable[Response]]
 FormMessage = Callable[[HuodianError | ValidationError], str]
 MISSING = "请填写表单中的必填项后再提交。"

@@ -8,9 +8,8 @@ monitoring.service); what those refuse is shown in Chinese, from the error catal
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
 
-from fastapi import APIRouter, Form, Request, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from services.intake.applications import reading as applications
@@ -34,7 +33,15 @@ from shared.errors import HuodianError, Unprocessable
 from shared.pagination import PageParams
 from shared.validation import Id
 from shared.web.navigation import own_base
-from shared.web.pages import Person, Refusal, person_for, render, submit_form, templates_for
+from shared.web.pages import (
+    FormText,
+    Person,
+    Refusal,
+    person_for,
+    render,
+    submit_form,
+    templates_for,
+)
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
 templates = templates_for(Path(__file__).parent / "templates")
@@ -218,8 +225,8 @@ async def acknowledge(
     session: Session,
     escalation_id: Id,
     now: Now,
-    csrf: Annotated[str, Form()] = "",
-    note: Annotated[str, Form()] = "",
+    csrf: FormText = "",
+    note: FormText = "",
 ) -> Response:
     """受理督办, as POST /escalations/{id}/acknowledge."""
     return await _handle(request, session, escalation_id, csrf, "acknowledged", note, now)
@@ -231,8 +238,8 @@ async def resolve(
     session: Session,
     escalation_id: Id,
     now: Now,
-    csrf: Annotated[str, Form()] = "",
-    resolution: Annotated[str, Form()] = "",
+    csrf: FormText = "",
+    resolution: FormText = "",
 ) -> Response:
     """督办办结, as POST /escalations/{id}/resolve."""
     return await _handle(request, session, escalation_id, csrf, "resolved", resolution, now)

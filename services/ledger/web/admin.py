@@ -25,6 +25,8 @@ from shared.clock import Now
 from shared.errors import Forbidden, HuodianError, validation_message
 from shared.web.navigation import ROLE_LABELS
 from shared.web.pages import (
+    FormText,
+    PageForm,
     Person,
     Refusal,
     Refused,
@@ -190,30 +192,29 @@ async def _submit(
     )
 
 
+class NewUserForm(PageForm):
+    """添加用户: the fields of UserCreate, as typed."""
+
+    username: str = ""
+    display_name: str = ""
+    role: str = ""
+    password: str = ""
+    email: str = ""
+    units: str = ""
+
+
 @router.post("/users", response_model=None)
 async def add_user(
-    request: Request,
-    session: Session,
-    now: Now,
-    csrf: Annotated[str, Form()] = "",
-    username: Annotated[str, Form()] = "",
-    display_name: Annotated[str, Form()] = "",
-    role: Annotated[str, Form()] = "",
-    password: Annotated[str, Form()] = "",
-    email: Annotated[str, Form()] = "",
-    units: Annotated[str, Form()] = "",
+    request: Request, session: Session, now: Now, posted: Annotated[NewUserForm, Form()]
 ) -> Response:
-    form = {"username": username, "display_name": display_name, "role": role, "units": units}
-    form["email"] = email
-
     async def act(_admin: User, _token: str) -> Response:
         data = UserCreate(
-            username=username,
-            display_name=display_name,
-            email=email or None,
-            role=role,  # type: ignore[arg-type]  # pydantic checks it is a Role
-            password=password,
-            units=unit_names(units),
+            username=posted.username,
+            display_name=posted.display_name,
+            email=posted.email or None,
+            role=posted.role,  # type: ignore[arg-type]  # pydantic checks it is a Role
+            password=posted.password,
+            units=unit_names(posted.units),
         )
         await accounts.create_user(session, data, now=now)
         return RedirectResponse("/ui/admin/users?saved=added", status_code=303)
@@ -221,11 +222,11 @@ async def add_user(
     return await _submit(
         request,
         session,
-        csrf,
+        posted.csrf,
         act,
         _users_page,
-        form=form,
-        values={"password": password},
+        form=posted.typed("password"),
+        values={"password": posted.password},
     )
 
 
@@ -234,9 +235,9 @@ async def change_user(
     request: Request,
     session: Session,
     username: str,
-    csrf: Annotated[str, Form()] = "",
-    units: Annotated[str, Form()] = "",
-    active: Annotated[str, Form()] = "",
+    csrf: FormText = "",
+    units: FormText = "",
+    active: FormText = "",
 ) -> Response:
     """Bind a user's units (the whole list) and enable or disable them."""
 
@@ -285,8 +286,8 @@ async def archive_ledger(
     session: Session,
     now: Now,
     code: str,
-    csrf: Annotated[str, Form()] = "",
-    reason: Annotated[str, Form()] = "",
+    csrf: FormText = "",
+    reason: FormText = "",
 ) -> Response:
     async def act(user: User, _token: str) -> Response:
         why = LedgerArchive(reason=reason.strip())
@@ -298,7 +299,7 @@ async def archive_ledger(
 
 @router.post("/ledgers/{code}/restore", response_model=None)
 async def restore_ledger(
-    request: Request, session: Session, code: str, csrf: Annotated[str, Form()] = ""
+    request: Request, session: Session, code: str, csrf: FormText = ""
 ) -> Response:
     async def act(_user: User, _token: str) -> Response:
         await ledgers.restore_ledger(session, code)
@@ -312,13 +313,13 @@ async def preview_import(
     request: Request,
     session: Session,
     now: Now,
-    csrf: Annotated[str, Form()] = "",
+    csrf: FormText = "",
     file: Annotated[UploadFile | None, File()] = None,
-    code: Annotated[str, Form()] = "",
-    name: Annotated[str, Form()] = "",
-    issuer: Annotated[str, Form()] = "",
-    document_no: Annotated[str, Form()] = "",
-    plan_end: Annotated[str, Form()] = "",
+    code: FormText = "",
+    name: FormText = "",
+    issuer: FormText = "",
+    document_no: FormText = "",
+    plan_end: FormText = "",
 ) -> Response:
     """Show every row of the upload with its problems (导入预览); nothing is written, and a
     clean preview offers the confirmation."""
@@ -357,8 +358,8 @@ async def confirm_import(
     request: Request,
     session: Session,
     now: Now,
-    csrf: Annotated[str, Form()] = "",
-    token: Annotated[str, Form()] = "",
+    csrf: FormText = "",
+    token: FormText = "",
 ) -> Response:
     """Create the ledger the clean preview showed (确认导入)."""
 

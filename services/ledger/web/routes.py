@@ -9,7 +9,7 @@ from datetime import date
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, Request, Response, UploadFile
+from fastapi import APIRouter, File, Request, Response, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import ValidationError
 
@@ -34,6 +34,7 @@ from shared.validation import Id
 from shared.web.navigation import safe_next, start_url
 from shared.web.pages import (
     SHARED_TEMPLATES,
+    FormText,
     Person,
     Refusal,
     check_fields,
@@ -107,9 +108,9 @@ async def login(
     request: Request,
     session: Session,
     now: Now,
-    username: Annotated[str, Form()] = "",
-    password: Annotated[str, Form()] = "",
-    next: Annotated[str, Form()] = "",
+    username: FormText = "",
+    password: FormText = "",
+    next: FormText = "",
 ) -> Response:
     try:
         check_fields(
@@ -143,7 +144,7 @@ async def login(
 
 
 @router.post("/logout", response_model=None)
-async def logout(request: Request, session: Session, csrf: Annotated[str, Form()] = "") -> Response:
+async def logout(request: Request, session: Session, csrf: FormText = "") -> Response:
     """Sign out: the cookie goes, and the token in it is revoked on every service
     (accounts.sign_out). Only the sign-out form of one's own page (its CSRF token) revokes; a
     post without it just drops the cookie, so another site cannot end one's other sign-ins."""
@@ -268,10 +269,10 @@ async def post_update(
     session: Session,
     item_id: Id,
     now: Now,
-    csrf: Annotated[str, Form()] = "",
-    status: Annotated[str, Form()] = "",
-    progress: Annotated[str, Form()] = "",
-    narrative: Annotated[str, Form()] = "",
+    csrf: FormText = "",
+    status: FormText = "",
+    progress: FormText = "",
+    narrative: FormText = "",
     files: Annotated[list[UploadFile], File()] = [],  # noqa: B006
 ) -> Response:
     signed_in = await _signed_in(request, session)

@@ -47,7 +47,16 @@ from shared.pagination import PageParams
 from shared.validation import Id, Year
 from shared.web.charts import BarRow, bar_chart
 from shared.web.navigation import own_base
-from shared.web.pages import Person, Refusal, person_for, render, submit_form, templates_for
+from shared.web.pages import (
+    FormText,
+    PageForm,
+    Person,
+    Refusal,
+    person_for,
+    render,
+    submit_form,
+    templates_for,
+)
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
 templates = templates_for(Path(__file__).parent / "templates")
@@ -94,6 +103,31 @@ LONGEST = {
     "acknowledge_overlap": 1,
 }
 MESSAGE_ID = TypeAdapter(Id)
+
+
+class NewOutageForm(PageForm):
+    """登记停电: the fields of OutageCreate, as typed."""
+
+    kind: str = ""
+    cause: str = ""
+    planned_start: str = ""
+    etr: str = ""
+    feeders: str = ""
+    transformer_areas: str = ""
+    unit: str = ""
+
+
+class ActionForm(PageForm):
+    """The outage page's forms (Action): each sends the fields it has."""
+
+    at: str = ""
+    etr: str = ""
+    note: str = ""
+    reason: str = ""
+    late_reason: str = ""
+    acknowledge_overlap: str = ""
+
+
 LOG_SHOWN = 100  # the outage's notices listed on its page, the first ones
 
 
@@ -247,39 +281,24 @@ async def create_outage(
     hours: Hours,
     now: Now,
     background: BackgroundTasks,
-    csrf: Annotated[str, Form()] = "",
-    kind: Annotated[str, Form()] = "",
-    cause: Annotated[str, Form()] = "",
-    planned_start: Annotated[str, Form()] = "",
-    etr: Annotated[str, Form()] = "",
-    feeders: Annotated[str, Form()] = "",
-    transformer_areas: Annotated[str, Form()] = "",
-    unit: Annotated[str, Form()] = "",
+    form: Annotated[NewOutageForm, Form()],
 ) -> Response:
     signed = await person_for(request, *STAFF)
     if not isinstance(signed, tuple):
         return signed
     principal, person = signed
-    typed = {
-        "kind": kind,
-        "cause": cause,
-        "planned_start": planned_start,
-        "etr": etr,
-        "feeders": feeders,
-        "transformer_areas": transformer_areas,
-        "unit": unit,
-    }
+    typed = form.typed()
 
     async def act() -> Response:
         data = OutageCreate.model_validate(
             {
-                "kind": kind,
-                "cause": cause,
-                "unit": unit or None,
-                "feeders": _names(feeders),
-                "transformer_areas": _names(transformer_areas),
-                "planned_start": _beijing(planned_start),
-                "etr": _beijing(etr),
+                "kind": form.kind,
+                "cause": form.cause,
+                "unit": form.unit or None,
+                "feeders": _names(form.feeders),
+                "transformer_areas": _names(form.transformer_areas),
+                "planned_start": _beijing(form.planned_start),
+                "etr": _beijing(form.etr),
             }
         )
         chosen = unit_for_new_outage(principal, data.unit)
@@ -294,7 +313,14 @@ async def create_outage(
         return _new_page(request, principal, person, why.status, error=why.message, **typed)
 
     return await submit_form(
-        request, person.token, csrf, act, refused, values=typed, longest=LONGEST, message=_message
+        request,
+        person.token,
+        form.csrf,
+        act,
+        refused,
+        values=typed,
+        longest=LONGEST,
+        message=_message,
     )
 
 
@@ -388,26 +414,13 @@ async def outage_action(
     outage_id: Id,
     action: Action,
     background: BackgroundTasks,
-    csrf: Annotated[str, Form()] = "",
-    at: Annotated[str, Form()] = "",
-    etr: Annotated[str, Form()] = "",
-    note: Annotated[str, Form()] = "",
-    reason: Annotated[str, Form()] = "",
-    late_reason: Annotated[str, Form()] = "",
-    acknowledge_overlap: Annotated[str, Form()] = "",
+    posted: Annotated[ActionForm, Form()],
 ) -> Response:
     signed = await person_for(request, *STAFF)
     if not isinstance(signed, tuple):
         return signed
     principal, person = signed
-    form = {
-        "at": at,
-        "etr": etr,
-        "note": note,
-        "reason": reason,
-        "late_reason": late_reason,
-        "acknowledge_overlap": acknowledge_overlap,
-    }
+    form = posted.typed()
 
     async def act() -> Response:
         await _act(action, session, config, hours, now, principal, outage_id, form)
@@ -433,7 +446,14 @@ async def outage_action(
             return _refused(request, person, exc)
 
     return await submit_form(
-        request, person.token, csrf, act, refused, values=form, longest=LONGEST, message=_message
+        request,
+        person.token,
+        posted.csrf,
+        act,
+        refused,
+        values=form,
+        longest=LONGEST,
+        message=_message,
     )
 
 
@@ -513,8 +533,8 @@ async def resend(
     session: Session,
     now: Now,
     background: BackgroundTasks,
-    csrf: Annotated[str, Form()] = "",
-    message_id: Annotated[str, Form()] = "",
+    csrf: FormText = "",
+    message_id: FormText = "",
 ) -> Response:
     """Re-send one dead letter, or all of them (without ``message_id``)."""
     signed = await person_for(request, Role.admin)
