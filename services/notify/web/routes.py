@@ -6,6 +6,7 @@ service as the API routes do."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
@@ -48,10 +49,10 @@ from shared.validation import Id, Year
 from shared.web.charts import BarRow, bar_chart
 from shared.web.navigation import own_base
 from shared.web.pages import (
-    FormText,
     PageForm,
     Person,
     Refusal,
+    Refused,
     person_for,
     render,
     submit_form,
@@ -115,6 +116,12 @@ class NewOutageForm(PageForm):
     feeders: str = ""
     transformer_areas: str = ""
     unit: str = ""
+
+
+class ResendForm(PageForm):
+    """Re-send one dead letter (its id), or all of them (none)."""
+
+    message_id: str = ""
 
 
 class ActionForm(PageForm):
@@ -194,6 +201,26 @@ def _message(exc: HuodianError | ValidationError) -> str:
         fields = ", ".join(sorted({str(e["loc"][0]) for e in exc.errors() if e["loc"]}))
         return chinese_detail("validation_failed", f"Invalid input: {fields}")
     return chinese_detail(exc.code, exc.detail)
+
+
+async def _submit(
+    request: Request,
+    person: Person,
+    posted: PageForm,
+    act: Callable[[], Awaitable[Response]],
+    refused: Refused,
+) -> Response:
+    """A form of notify's pages, as shared.web.pages.submit_form takes it."""
+    return await submit_form(
+        request,
+        person.token,
+        posted.csrf,
+        act,
+        refused,
+        values=posted.typed(),
+        longest=LONGEST,
+        message=_message,
+    )
 
 
 @router.get("/", response_model=None)
@@ -312,16 +339,7 @@ async def create_outage(
         await session.rollback()
         return _new_page(request, principal, person, why.status, error=why.message, **typed)
 
-    return await submit_form(
-        request,
-        person.token,
-        form.csrf,
-        act,
-        refused,
-        values=typed,
-        longest=LONGEST,
-        message=_message,
-    )
+    return await _submit(request, person, form, act, refused)
 
 
 @router.get("/outages/{outage_id}", response_model=None)
@@ -445,16 +463,7 @@ async def outage_action(
         except HuodianError as exc:
             return _refused(request, person, exc)
 
-    return await submit_form(
-        request,
-        person.token,
-        posted.csrf,
-        act,
-        refused,
-        values=form,
-        longest=LONGEST,
-        message=_message,
-    )
+    return await _submit(request, person, posted, act, refused)
 
 
 @router.get("/reliability", response_model=None)
@@ -533,8 +542,7 @@ async def resend(
     session: Session,
     now: Now,
     background: BackgroundTasks,
-    csrf: FormText = "",
-    message_id: FormText = "",
+    posted: Annotated[ResendForm, Form()],
 ) -> Response:
     """Re-send one dead letter, or all of them (without ``message_id``)."""
     signed = await person_for(request, Role.admin)
@@ -543,10 +551,11 @@ async def resend(
     _, person = signed
 
     async def act() -> Response:
-        if not message_id:
+        if not posted.message_id:
             count = (await messages.resend_dead(session, kind=None, channel=None, now=now)).requeued
         else:
-            await messages.resend(session, MESSAGE_ID.validate_python(message_id), now=now)
+            message_id = MESSAGE_ID.validate_python(posted.message_id)
+            await messages.resend(session, message_id, now=now)
             count = 1
         background.add_task(request.app.state.worker.wake)
         return RedirectResponse(f"{own_base(request)}/delivery?resent={count}", 303)
@@ -557,7 +566,7 @@ async def resend(
             request, session, person, status_code=why.status, error=why.message
         )
 
-    return await submit_form(request, person.token, csrf, act, refused, message=_message)
+    return await _submit(request, person, posted, act, refused)
 
 
 OUTCOME_LABELS = {
