@@ -7,17 +7,23 @@ A service's own templates extend ``base.html`` from here; there is no front-end 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Collection, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, FastAPI, Form, Request, Response, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader
+from pydantic import BaseModel, ValidationError
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.auth import Principal, Role
+from shared.errors import FieldError, HuodianError, Unprocessable, field_errors
 from shared.settings import ServiceName, Settings
 from shared.timeutil import format_beijing
 from shared.web.navigation import (
@@ -30,7 +36,7 @@ from shared.web.navigation import (
     start_url,
     ui_base,
 )
-from shared.web.session import csrf_token, end_session, signed_in
+from shared.web.session import check_csrf, csrf_token, end_session, signed_in
 
 TEMPLATES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent / "static"
@@ -147,6 +153,124 @@ def forbidden_page(request: Request, person: Person) -> HTMLResponse:
     return render(SHARED_TEMPLATES, request, "forbidden.html", person, status_code=403)
 
 
+@dataclass(frozen=True)
+class Refusal:
+    """Why a page form was refused (表单未通过), for its page shown again: the status, the
+    Chinese message and, from a validation, the fields it concerns."""
+
+    status: int
+    message: str
+    errors: list[FieldError] = field(default_factory=list)
+
+
+FormValue = str | UploadFile | None
+FormText = Annotated[str, Form()]
+"""One text field of a page form; optional at the signature (``= ""``), checked by
+:func:`submit_form`, so that a post without it is not refused with FastAPI's 422 JSON."""
+
+
+class PageForm(BaseModel):
+    """A page form's fields as one model (``form: Annotated[OutageForm, Form()]``), all text
+    and all optional for the same reason as :data:`FormText`; subclasses add ``name: str = ""``."""
+
+    csrf: str = ""
+
+    def typed(self, *secret: str) -> dict[str, str]:
+        """What was typed, to show it again in a refused form: the CSRF token and the
+        ``secret`` fields (a password) left out."""
+        return {k: str(v) for k, v in self.model_dump(exclude={"csrf", *secret}).items()}
+
+
+Refused = Callable[[Refusal], Awaitable[Response]]
+FormMessage = Callable[[HuodianError | ValidationError], str]
+MISSING = "请填写表单中的必填项后再提交。"
+TOO_LONG = "所填内容过长，请删减后再提交。"
+
+
+def refusal_message(exc: HuodianError | ValidationError) -> str:
+    """The Chinese message a page shows for a refusal: the error's own (already Chinese,
+    shared.errors.chinese_detail), or the fields' messages of a validation."""
+    if isinstance(exc, ValidationError):
+        return "；".join(e.message for e in field_errors(exc.errors()))
+    return exc.detail
+
+
+def check_fields(
+    values: Mapping[str, FormValue],
+    *,
+    required: Collection[str] = (),
+    longest: Mapping[str, int] | None = None,
+) -> None:
+    """Refuse a form posted without a field it needs, or with a text longer than its limit.
+
+    Page forms take their fields optional at the signature and are checked here, so that a
+    hand-made or cut-off post is shown the page again with a Chinese message, not FastAPI's
+    422 JSON."""
+    missing = [n for n in required if values.get(n) is None or values.get(n) == ""]
+    if missing:
+        raise Unprocessable(MISSING, code="validation_failed")
+    for name, limit in (longest or {}).items():
+        value = values.get(name)
+        if isinstance(value, str) and len(value) > limit:
+            raise Unprocessable(TOO_LONG, code="validation_failed")
+
+
+async def submit_form(
+    request: Request,
+    token: str,
+    csrf: str,
+    act: Callable[[], Awaitable[Response]],
+    refused: Refused,
+    *,
+    values: Mapping[str, FormValue] | None = None,
+    required: Collection[str] = (),
+    longest: Mapping[str, int] | None = None,
+    message: FormMessage = refusal_message,
+) -> Response:
+    """The one way a page form of the three services is taken (页面表单): its CSRF token
+    checked against the session ``token`` (shared.web.session), its ``values`` against
+    ``required`` and ``longest`` (:func:`check_fields`), then ``act``; a refusal on the way, a
+    :class:`HuodianError` or a pydantic ``ValidationError`` (422), is answered by ``refused``,
+    the form's page again with the Chinese ``message``. ``refused`` undoes what ``act`` staged
+    when it must (a rollback)."""
+    try:
+        check_csrf(request.app.state.settings, token, csrf)
+        check_fields(values or {}, required=required, longest=longest)
+        return await act()
+    except ValidationError as exc:
+        return await refused(Refusal(422, message(exc), field_errors(exc.errors())))
+    except HuodianError as exc:
+        return await refused(Refusal(exc.status, message(exc), exc.errors))
+
+
+class NoStore:
+    """``Cache-Control: no-store`` on every page under ``/ui`` (the stylesheet aside): an
+    applicant's progress and rating ticket, a signed-in person's pages, must not be shown
+    again from a shared phone's or a counter PC's cache by its back button."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not _is_page(scope):
+            await self.app(scope, receive, send)
+            return
+
+        async def send_no_store(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                headers.setdefault("cache-control", "no-store")
+            await send(message)
+
+        await self.app(scope, receive, send_no_store)
+
+
+def _is_page(scope: Scope) -> bool:
+    root, path = scope.get("root_path", ""), scope["path"]
+    path = path.removeprefix(root) if root and path.startswith(f"{root}/") else path
+    return (path == "/ui" or path.startswith("/ui/")) and not path.startswith("/ui/static/")
+
+
 def _root_router() -> APIRouter:
     router = APIRouter(include_in_schema=False)
 
@@ -159,6 +283,7 @@ def _root_router() -> APIRouter:
 
 
 def install_pages(app: FastAPI) -> None:
-    """``/`` and the stylesheet, on every service."""
+    """``/``, the stylesheet and the pages' ``Cache-Control``, on every service."""
     app.include_router(_root_router())
+    app.add_middleware(NoStore)
     app.mount("/ui/static", StaticFiles(directory=STATIC), name="ui-static")

@@ -23,13 +23,12 @@ from services.intake.flows import service as flows
 from services.intake.policies.models import Stage
 from services.intake.policies.service import list_versions
 from services.intake.rules.documents import required_documents
-from shared.app import Session, SettingsDep
+from shared.app import Session
 from shared.auth import Principal, Role
 from shared.clock import Now
-from shared.errors import FieldError, HuodianError, field_errors
+from shared.errors import FieldError, HuodianError
 from shared.vocab import AreaClass, CustomerType
-from shared.web.pages import Person, person_for, render, templates_for
-from shared.web.session import check_csrf
+from shared.web.pages import Person, Refusal, person_for, render, submit_form, templates_for
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
 templates = templates_for(Path(__file__).parent / "templates")
@@ -125,7 +124,6 @@ async def counter_form(request: Request, session: Session) -> Response:
 async def accept(
     request: Request,
     session: Session,
-    settings: SettingsDep,
     calendar: Calendar,
     config: Config,
     keys: Keys,
@@ -137,22 +135,9 @@ async def accept(
     principal, person = signed
     posted = await request.form()
     form = {k: str(v)[:400] for k, v in posted.items() if isinstance(v, str)}
-    try:
-        check_csrf(settings, person.token, form.get("csrf", ""))
-        try:
-            data = ApplicationCreate.model_validate(application_body(form))
-        except ValidationError as exc:
-            found = field_errors(exc.errors())
-            return await _form(
-                request,
-                session,
-                principal,
-                person,
-                form,
-                status_code=422,
-                errors=found,
-                error="请按提示更正标出的内容。",
-            )
+
+    async def act() -> Response:
+        data = ApplicationCreate.model_validate(application_body(form))
         accepted = await flows.accept_application(
             session,
             data,
@@ -162,7 +147,17 @@ async def accept(
             keyring=keys,
         )
         application, code = accepted.application, accepted.query_code
-    except HuodianError as exc:
+        return render(
+            templates,
+            request,
+            "accepted.html",
+            person,
+            status_code=201,
+            number=application.number,
+            query_code=code,
+        )
+
+    async def refused(why: Refusal) -> Response:
         await session.rollback()  # accept_application checks everything before it writes
         return await _form(
             request,
@@ -170,16 +165,16 @@ async def accept(
             principal,
             person,
             form,
-            status_code=exc.status,
-            errors=exc.errors,
-            error=exc.detail,
+            status_code=why.status,
+            errors=why.errors,
+            error=why.message,
         )
-    return render(
-        templates,
-        request,
-        "accepted.html",
-        person,
-        status_code=201,
-        number=application.number,
-        query_code=code,
+
+    return await submit_form(
+        request, person.token, form.get("csrf", ""), act, refused, message=_message
     )
+
+
+def _message(exc: HuodianError | ValidationError) -> str:
+    """A validation's errors stand next to their fields; the message above points to them."""
+    return "请按提示更正标出的内容。" if isinstance(exc, ValidationError) else exc.detail

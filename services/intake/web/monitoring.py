@@ -8,9 +8,8 @@ monitoring.escalations); what those refuse is shown in Chinese, from the error c
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
 
-from fastapi import APIRouter, Form, Request, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from services.intake.applications import reading as applications
@@ -34,8 +33,15 @@ from shared.errors import HuodianError, Unprocessable
 from shared.pagination import PageParams
 from shared.validation import Id
 from shared.web.navigation import own_base
-from shared.web.pages import Person, person_for, render, templates_for
-from shared.web.session import check_csrf
+from shared.web.pages import (
+    FormText,
+    Person,
+    Refusal,
+    person_for,
+    render,
+    submit_form,
+    templates_for,
+)
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
 templates = templates_for(Path(__file__).parent / "templates")
@@ -174,8 +180,8 @@ async def _handle(
     if not isinstance(signed, tuple):
         return signed
     principal, person = signed
-    try:
-        check_csrf(request.app.state.settings, person.token, csrf)
+
+    async def act() -> Response:
         if action == "acknowledged":
             await monitoring.acknowledge(
                 session,
@@ -194,7 +200,9 @@ async def _handle(
                 principal=principal,
                 now=now,
             )
-    except HuodianError as exc:
+        return RedirectResponse(f"{own_base(request)}/escalations?state=&done={action}", 303)
+
+    async def refused(why: Refusal) -> Response:
         # Both functions check before they write: a refusal leaves nothing half-written.
         await session.rollback()
         return await _escalations_page(
@@ -203,11 +211,12 @@ async def _handle(
             principal,
             person,
             "",
-            status_code=exc.status,
-            error=exc.detail,
+            status_code=why.status,
+            error=why.message,
             failed=escalation_id,
         )
-    return RedirectResponse(f"{own_base(request)}/escalations?state=&done={action}", 303)
+
+    return await submit_form(request, person.token, csrf, act, refused)
 
 
 @router.post("/escalations/{escalation_id}/acknowledge", response_model=None)
@@ -216,8 +225,8 @@ async def acknowledge(
     session: Session,
     escalation_id: Id,
     now: Now,
-    csrf: Annotated[str, Form()] = "",
-    note: Annotated[str, Form()] = "",
+    csrf: FormText = "",
+    note: FormText = "",
 ) -> Response:
     """受理督办, as POST /escalations/{id}/acknowledge."""
     return await _handle(request, session, escalation_id, csrf, "acknowledged", note, now)
@@ -229,8 +238,8 @@ async def resolve(
     session: Session,
     escalation_id: Id,
     now: Now,
-    csrf: Annotated[str, Form()] = "",
-    resolution: Annotated[str, Form()] = "",
+    csrf: FormText = "",
+    resolution: FormText = "",
 ) -> Response:
     """督办办结, as POST /escalations/{id}/resolve."""
     return await _handle(request, session, escalation_id, csrf, "resolved", resolution, now)

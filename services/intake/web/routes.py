@@ -7,9 +7,9 @@ import contextlib
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Literal
 
-from fastapi import APIRouter, Form, Request, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 from pydantic import ValidationError
 
@@ -30,7 +30,7 @@ from shared.clock import Now
 from shared.errors import HuodianError, NotFound
 from shared.ratelimit import RateLimited
 from shared.settings import Settings
-from shared.web.pages import person_for, render, templates_for
+from shared.web.pages import FormText, person_for, render, templates_for
 from shared.web.session import BadCsrf, check_csrf, csrf_token
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
@@ -93,8 +93,8 @@ async def progress(
     session: Session,
     calendar: Calendar,
     now: Now,
-    number: Annotated[str, Form()] = "",
-    code: Annotated[str, Form()] = "",
+    number: FormText = "",
+    code: FormText = "",
 ) -> HTMLResponse:
     """Posted, not a query string: the code stays out of addresses, history and access logs."""
     number, code = number.strip(), code.strip()
@@ -170,8 +170,8 @@ async def refresh_progress(
     settings: SettingsDep,
     calendar: Calendar,
     now: Now,
-    number: Annotated[str, Form()] = "",
-    ticket: Annotated[str, Form()] = "",
+    number: FormText = "",
+    ticket: FormText = "",
     part: Literal["", "live"] = "",
 ) -> Response:
     """The progress page again (刷新) by its ticket (live_ticket), without the query code; with
@@ -206,10 +206,10 @@ async def rate(
     settings: SettingsDep,
     calendar: Calendar,
     now: Now,
-    number: Annotated[str, Form()] = "",
-    csrf: Annotated[str, Form()] = "",
-    score: Annotated[str, Form()] = "",
-    comment: Annotated[str, Form()] = "",
+    number: FormText = "",
+    csrf: FormText = "",
+    score: FormText = "",
+    comment: FormText = "",
 ) -> HTMLResponse:
     """The rating once connected (服务线上评价), once: the form of the progress page, checked
     by its ticket (rating_ticket) instead of the query code."""

@@ -6,11 +6,12 @@ import with a row-by-row preview (导入预览); by the same functions as the ``
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Request, Response, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from services.ledger.accounts import service as accounts
 from services.ledger.accounts.models import User, UserCreate, UserUpdate
@@ -18,13 +19,21 @@ from services.ledger.ledgers import archiving, importing, spreadsheet
 from services.ledger.ledgers import service as ledgers
 from services.ledger.ledgers.models import LedgerArchive
 from services.ledger.web.routes import MESSAGES, _page, _signed_in
-from shared.app import Session, SettingsDep
+from shared.app import Session
 from shared.auth import Role
 from shared.clock import Now
 from shared.errors import Forbidden, HuodianError, validation_message
 from shared.web.navigation import ROLE_LABELS
-from shared.web.pages import Person, forbidden_page, to_sign_in
-from shared.web.session import check_csrf
+from shared.web.pages import (
+    FormText,
+    PageForm,
+    Person,
+    Refusal,
+    Refused,
+    forbidden_page,
+    submit_form,
+    to_sign_in,
+)
 
 router = APIRouter(prefix="/ui/admin", include_in_schema=False)
 FIELD_LABELS = {
@@ -52,6 +61,32 @@ LEDGER_SAVED = {
 def unit_names(text: str) -> list[str]:
     """Unit names typed into one box, one a line or separated by commas or 、."""
     return [n.strip() for n in re.split(r"[\n,，、;；]", text) if n.strip()]
+
+
+# The longest text each form field takes (the page's own maxlength).
+LONGEST = {
+    "username": 200,
+    "display_name": 200,
+    "role": 40,
+    "password": 200,
+    "email": 320,
+    "units": 5000,
+    "reason": 2000,
+    "code": 200,
+    "name": 400,
+    "issuer": 400,
+    "document_no": 200,
+    "plan_end": 40,
+    "token": 200,
+}
+ACTIVE = TypeAdapter(bool)
+
+
+def _message(exc: HuodianError | ValidationError) -> str:
+    """A refusal as the administrator reads it: the fields by their Chinese labels."""
+    if isinstance(exc, ValidationError):
+        return _chinese(exc)
+    return MESSAGES.get(exc.code, exc.detail)
 
 
 def _chinese(exc: ValidationError) -> str:
@@ -102,13 +137,6 @@ async def users_page(request: Request, session: Session, saved: str = "") -> Res
     return await _users_page(request, session, *found, notice=SAVED.get(saved))
 
 
-async def _refused(
-    request: Request, session: Session, user: User, token: str, status: int, error: str, **form: str
-) -> HTMLResponse:
-    await _undo(session, user)
-    return await _users_page(request, session, user, token, status, error=error, form=form)
-
-
 async def _undo(session: Session, user: User) -> None:
     """Roll back what a refused change may have staged, so that nothing of it is committed;
     the signed-in user is read again for the page (a rollback expires every loaded row)."""
@@ -116,64 +144,106 @@ async def _undo(session: Session, user: User) -> None:
     await session.refresh(user)
 
 
-@router.post("/users", response_model=None)
-async def add_user(
+def _refused_on(
+    page: Callable[..., Awaitable[HTMLResponse]],
     request: Request,
     session: Session,
-    settings: SettingsDep,
-    now: Now,
-    csrf: Annotated[str, Form()],
-    username: Annotated[str, Form(max_length=200)],
-    display_name: Annotated[str, Form(max_length=200)],
-    role: Annotated[str, Form(max_length=40)],
-    password: Annotated[str, Form(max_length=200)],
-    email: Annotated[str, Form(max_length=320)] = "",
-    units: Annotated[str, Form(max_length=5000)] = "",
+    user: User,
+    token: str,
+    **context: object,
+) -> Refused:
+    """A refused form's answer: nothing of it kept, ``page`` again with the message."""
+
+    async def refused(why: Refusal) -> Response:
+        await _undo(session, user)
+        return await page(request, session, user, token, why.status, error=why.message, **context)
+
+    return refused
+
+
+async def _submit(
+    request: Request,
+    session: Session,
+    csrf: str,
+    act: Callable[[User, str], Awaitable[Response]],
+    page: Callable[..., Awaitable[HTMLResponse]],
+    *,
+    form: dict[str, str] | None = None,
+    values: Mapping[str, str | UploadFile | None] | None = None,
+    required: tuple[str, ...] = (),
 ) -> Response:
+    """An administrator's form, as shared.web.pages.submit_form takes it; a refusal shows
+    ``page`` again with what was typed (``form``)."""
     found = await _admin(request, session)
     if isinstance(found, Response):
         return found
     user, token = found
-    form = {"username": username, "display_name": display_name, "role": role, "units": units}
-    form["email"] = email
-    try:
-        check_csrf(settings, token, csrf)
+    context: dict[str, object] = {} if form is None else {"form": form}
+    return await submit_form(
+        request,
+        token,
+        csrf,
+        lambda: act(user, token),
+        _refused_on(page, request, session, user, token, **context),
+        values={**(form or {}), **(values or {})},
+        required=required,
+        longest=LONGEST,
+        message=_message,
+    )
+
+
+class NewUserForm(PageForm):
+    """添加用户: the fields of UserCreate, as typed."""
+
+    username: str = ""
+    display_name: str = ""
+    role: str = ""
+    password: str = ""
+    email: str = ""
+    units: str = ""
+
+
+@router.post("/users", response_model=None)
+async def add_user(
+    request: Request, session: Session, now: Now, posted: Annotated[NewUserForm, Form()]
+) -> Response:
+    async def act(_admin: User, _token: str) -> Response:
         data = UserCreate(
-            username=username,
-            display_name=display_name,
-            email=email or None,
-            role=role,  # type: ignore[arg-type]  # pydantic checks it is a Role
-            password=password,
-            units=unit_names(units),
+            username=posted.username,
+            display_name=posted.display_name,
+            email=posted.email or None,
+            role=posted.role,  # type: ignore[arg-type]  # pydantic checks it is a Role
+            password=posted.password,
+            units=unit_names(posted.units),
         )
         await accounts.create_user(session, data, now=now)
-    except ValidationError as exc:
-        return await _refused(request, session, user, token, 422, _chinese(exc), **form)
-    except HuodianError as exc:
-        return await _refused(
-            request, session, user, token, exc.status, MESSAGES.get(exc.code, exc.detail), **form
-        )
-    return RedirectResponse("/ui/admin/users?saved=added", status_code=303)
+        return RedirectResponse("/ui/admin/users?saved=added", status_code=303)
+
+    return await _submit(
+        request,
+        session,
+        posted.csrf,
+        act,
+        _users_page,
+        form=posted.typed("password"),
+        values={"password": posted.password},
+    )
 
 
 @router.post("/users/{username}", response_model=None)
 async def change_user(
     request: Request,
     session: Session,
-    settings: SettingsDep,
     username: str,
-    csrf: Annotated[str, Form()],
-    units: Annotated[str, Form(max_length=5000)] = "",
-    active: Annotated[bool, Form()] = False,
+    csrf: FormText = "",
+    units: FormText = "",
+    active: FormText = "",
 ) -> Response:
     """Bind a user's units (the whole list) and enable or disable them."""
-    found = await _admin(request, session)
-    if isinstance(found, Response):
-        return found
-    user, token = found
-    try:
-        check_csrf(settings, token, csrf)
-        if username == user.username and not active:
+
+    async def act(user: User, _token: str) -> Response:
+        is_active = ACTIVE.validate_python(active or False)
+        if username == user.username and not is_active:
             raise Forbidden("an administrator may not disable themself", code="cannot_disable_self")
         target = await accounts.get_user_by_name(session, username)
         bound = (
@@ -181,13 +251,11 @@ async def change_user(
         )
         wanted = unit_names(units)
         # Units unchanged stay out of the update: a new list signs the holder out (token_version).
-        change = UserUpdate(units=None if wanted == bound else wanted, is_active=active)
+        change = UserUpdate(units=None if wanted == bound else wanted, is_active=is_active)
         await accounts.update_user(session, username, change)
-    except HuodianError as exc:
-        return await _refused(
-            request, session, user, token, exc.status, MESSAGES.get(exc.code, exc.detail)
-        )
-    return RedirectResponse("/ui/admin/users?saved=changed", status_code=303)
+        return RedirectResponse("/ui/admin/users?saved=changed", status_code=303)
+
+    return await _submit(request, session, csrf, act, _users_page, values={"units": units})
 
 
 async def _ledgers_page(
@@ -216,76 +284,50 @@ async def ledgers_page(request: Request, session: Session, saved: str = "") -> R
 async def archive_ledger(
     request: Request,
     session: Session,
-    settings: SettingsDep,
     now: Now,
     code: str,
-    csrf: Annotated[str, Form()],
-    reason: Annotated[str, Form(max_length=2000)] = "",
+    csrf: FormText = "",
+    reason: FormText = "",
 ) -> Response:
-    found = await _admin(request, session)
-    if isinstance(found, Response):
-        return found
-    user, token = found
-    try:
-        check_csrf(settings, token, csrf)
+    async def act(user: User, _token: str) -> Response:
         why = LedgerArchive(reason=reason.strip())
         await archiving.archive_ledger(session, code, by=user.username, reason=why.reason, now=now)
-    except ValidationError as exc:
-        await _undo(session, user)
-        return await _ledgers_page(request, session, user, token, 422, error=_chinese(exc))
-    except HuodianError as exc:
-        await _undo(session, user)
-        error = MESSAGES.get(exc.code, exc.detail)
-        return await _ledgers_page(request, session, user, token, exc.status, error=error)
-    return RedirectResponse("/ui/admin/ledgers?saved=archived", status_code=303)
+        return RedirectResponse("/ui/admin/ledgers?saved=archived", status_code=303)
+
+    return await _submit(request, session, csrf, act, _ledgers_page, values={"reason": reason})
 
 
 @router.post("/ledgers/{code}/restore", response_model=None)
 async def restore_ledger(
-    request: Request,
-    session: Session,
-    settings: SettingsDep,
-    code: str,
-    csrf: Annotated[str, Form()],
+    request: Request, session: Session, code: str, csrf: FormText = ""
 ) -> Response:
-    found = await _admin(request, session)
-    if isinstance(found, Response):
-        return found
-    user, token = found
-    try:
-        check_csrf(settings, token, csrf)
+    async def act(_user: User, _token: str) -> Response:
         await archiving.restore_ledger(session, code)
-    except HuodianError as exc:
-        await _undo(session, user)
-        error = MESSAGES.get(exc.code, exc.detail)
-        return await _ledgers_page(request, session, user, token, exc.status, error=error)
-    return RedirectResponse("/ui/admin/ledgers?saved=restored", status_code=303)
+        return RedirectResponse("/ui/admin/ledgers?saved=restored", status_code=303)
+
+    return await _submit(request, session, csrf, act, _ledgers_page)
 
 
 @router.post("/ledgers/import", response_model=None)
 async def preview_import(
     request: Request,
     session: Session,
-    settings: SettingsDep,
     now: Now,
-    csrf: Annotated[str, Form()],
-    file: Annotated[UploadFile, File()],
-    code: Annotated[str, Form(max_length=200)] = "",
-    name: Annotated[str, Form(max_length=400)] = "",
-    issuer: Annotated[str, Form(max_length=400)] = "",
-    document_no: Annotated[str, Form(max_length=200)] = "",
-    plan_end: Annotated[str, Form(max_length=40)] = "",
+    csrf: FormText = "",
+    file: Annotated[UploadFile | None, File()] = None,
+    code: FormText = "",
+    name: FormText = "",
+    issuer: FormText = "",
+    document_no: FormText = "",
+    plan_end: FormText = "",
 ) -> Response:
     """Show every row of the upload with its problems (导入预览); nothing is written, and a
     clean preview offers the confirmation."""
-    found = await _admin(request, session)
-    if isinstance(found, Response):
-        return found
-    user, token = found
     form = {"code": code, "name": name, "issuer": issuer, "document_no": document_no}
     form["plan_end"] = plan_end
-    try:
-        check_csrf(settings, token, csrf)
+
+    async def act(user: User, session_token: str) -> Response:
+        assert file is not None  # required below
         draft = importing.LedgerDraft(
             code=code.strip(),
             name=name.strip(),
@@ -297,39 +339,34 @@ async def preview_import(
         preview = await importing.preview_import(
             session, content, draft, filename=file.filename or "", admin=user.username, now=now
         )
-    except ValidationError as exc:
-        await _undo(session, user)
-        return await _ledgers_page(
-            request, session, user, token, 422, error=_chinese(exc), form=form
-        )
-    except HuodianError as exc:
-        await _undo(session, user)
-        error = MESSAGES.get(exc.code, exc.detail)
-        return await _ledgers_page(
-            request, session, user, token, exc.status, error=error, form=form
-        )
-    return _page(request, "import_preview.html", user, token, preview=preview)
+        return _page(request, "import_preview.html", user, session_token, preview=preview)
+
+    return await _submit(
+        request,
+        session,
+        csrf,
+        act,
+        _ledgers_page,
+        form=form,
+        values={"file": file},
+        required=("file",),
+    )
 
 
 @router.post("/ledgers/import/confirm", response_model=None)
 async def confirm_import(
     request: Request,
     session: Session,
-    settings: SettingsDep,
     now: Now,
-    csrf: Annotated[str, Form()],
-    token: Annotated[str, Form(max_length=200)],
+    csrf: FormText = "",
+    token: FormText = "",
 ) -> Response:
     """Create the ledger the clean preview showed (确认导入)."""
-    found = await _admin(request, session)
-    if isinstance(found, Response):
-        return found
-    user, session_token = found
-    try:
-        check_csrf(settings, session_token, csrf)
+
+    async def act(user: User, _token: str) -> Response:
         await importing.confirm_import(session, token, admin=user.username, now=now)
-    except HuodianError as exc:
-        await _undo(session, user)
-        error = MESSAGES.get(exc.code, exc.detail)
-        return await _ledgers_page(request, session, user, session_token, exc.status, error=error)
-    return RedirectResponse("/ui/admin/ledgers?saved=imported", status_code=303)
+        return RedirectResponse("/ui/admin/ledgers?saved=imported", status_code=303)
+
+    return await _submit(
+        request, session, csrf, act, _ledgers_page, values={"token": token}, required=("token",)
+    )

@@ -9,8 +9,9 @@ from datetime import date
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, Request, Response, UploadFile
+from fastapi import APIRouter, File, Request, Response, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse
+from pydantic import ValidationError
 
 from services.ledger.accounts import login as login_service
 from services.ledger.accounts import service as accounts
@@ -21,18 +22,30 @@ from services.ledger.ledgers import service as ledgers
 from services.ledger.ledgers.why import explain_item, plan_of
 from services.ledger.updates import service as updates
 from services.ledger.updates.models import STATUS_LABELS, StatusUpdateCreate, TaskStatus
-from shared.app import Session, SettingsDep
+from shared.app import Session
 from shared.auth import Role
 from shared.calendar import beijing_date
 from shared.clock import Now
 from shared.downloads import attachment
-from shared.errors import HuodianError, Unauthorized
+from shared.errors import HuodianError, Unauthorized, Unprocessable
 from shared.pagination import MAX_LIMIT, PageParams
 from shared.ratelimit import RateLimited, client_address
+from shared.settings import Settings
 from shared.validation import Id
 from shared.web.navigation import safe_next, start_url
-from shared.web.pages import SHARED_TEMPLATES, Person, render, templates_for, to_sign_in
-from shared.web.session import check_csrf, csrf_ok, end_session, keep_session
+from shared.web.pages import (
+    SHARED_TEMPLATES,
+    FormText,
+    Person,
+    Refusal,
+    check_fields,
+    refusal_message,
+    render,
+    submit_form,
+    templates_for,
+    to_sign_in,
+)
+from shared.web.session import csrf_ok, end_session, keep_session
 from shared.web.session import signed_in as signed_in_person
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
@@ -48,6 +61,18 @@ MESSAGES = {
     "evidence_empty": "佐证材料不能是空文件。",
     "too_many_files": "每次最多上传10个佐证材料。",
 }
+
+
+def page_message(exc: HuodianError | ValidationError) -> str:
+    """A refused form's message on ledger's pages (MESSAGES, else the error's Chinese)."""
+    if isinstance(exc, HuodianError):
+        return MESSAGES.get(exc.code, exc.detail)
+    return refusal_message(exc)
+
+
+def _settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
 
 
 async def _signed_in(request: Request, session: Session) -> tuple[User, str] | None:
@@ -83,13 +108,15 @@ async def login_form(request: Request, next: str = "") -> HTMLResponse:
 async def login(
     request: Request,
     session: Session,
-    settings: SettingsDep,
-    username: Annotated[str, Form()],
-    password: Annotated[str, Form()],
     now: Now,
-    next: Annotated[str, Form()] = "",
+    username: FormText = "",
+    password: FormText = "",
+    next: FormText = "",
 ) -> Response:
     try:
+        check_fields(
+            {"username": username, "password": password}, required=("username", "password")
+        )
         user = await login_service.sign_in(
             request.app.state.engine,
             session,
@@ -98,22 +125,22 @@ async def login(
             address=client_address(request),
             now=now,
         )
-    except (Unauthorized, RateLimited) as exc:
-        limited = isinstance(exc, RateLimited)
+    except (Unauthorized, RateLimited, Unprocessable) as exc:
+        errors = {RateLimited: "尝试次数过多，请稍后再试。", Unprocessable: "请填写用户名和密码。"}
         return _page(
             request,
             "login.html",
             None,
             None,
             status_code=exc.status,
-            error="尝试次数过多，请稍后再试。" if limited else "用户名或密码错误。",
+            error=errors.get(type(exc), "用户名或密码错误。"),
             username=username,
             next=safe_next(request, next),
         )
-    token = await accounts.token_for(session, settings, user, now=now)
+    token = await accounts.token_for(session, _settings(request), user, now=now)
     # One sign-in for the pages of all three services (shared.web.session).
     response = RedirectResponse(safe_next(request, next) or start_url(request), status_code=303)
-    keep_session(response, settings, token)
+    keep_session(response, _settings(request), token)
     return response
 
 
@@ -121,17 +148,16 @@ async def login(
 async def logout(
     request: Request,
     session: Session,
-    settings: SettingsDep,
     now: Now,
-    csrf: Annotated[str, Form()] = "",
-    everywhere: Annotated[str, Form()] = "",
+    csrf: FormText = "",
+    everywhere: FormText = "",
 ) -> Response:
     """Sign out (退出): the cookie goes, and this sign-in is revoked on every service
     (accounts.sign_out); with ``everywhere`` (退出所有设备) every sign-in of the account is
     (accounts.sign_out_everywhere). Only the sign-out form of one's own page (its CSRF token)
     revokes; a post without it just drops the cookie, so another site cannot end a sign-in."""
     found = await signed_in_person(request)
-    if found is not None and csrf_ok(settings, found[1], csrf):
+    if found is not None and csrf_ok(_settings(request), found[1], csrf):
         with contextlib.suppress(Unauthorized):  # already revoked: nothing left to end
             if everywhere:
                 await accounts.sign_out_everywhere(session, found[0])
@@ -252,51 +278,52 @@ async def item_detail(
 async def post_update(
     request: Request,
     session: Session,
-    settings: SettingsDep,
     item_id: Id,
     now: Now,
-    csrf: Annotated[str, Form()],
-    status: Annotated[TaskStatus, Form()],
-    progress: Annotated[int, Form()],
-    narrative: Annotated[str, Form(max_length=5000)],
+    csrf: FormText = "",
+    status: FormText = "",
+    progress: FormText = "",
+    narrative: FormText = "",
     files: Annotated[list[UploadFile], File()] = [],  # noqa: B006
 ) -> Response:
     signed_in = await _signed_in(request, session)
     if signed_in is None:
         return to_sign_in(request)
     user, token = signed_in
-    uploads = [
-        updates.EvidenceUpload(
-            filename=f.filename or "",
-            content_type=f.content_type or "",
-            content=await f.read(updates.MAX_EVIDENCE_BYTES + 1),
+
+    async def act() -> Response:
+        data = StatusUpdateCreate.model_validate(
+            {"status": status, "progress": progress, "narrative": narrative}
         )
-        for f in files
-        if f.filename  # a form with no file chosen sends one empty part
-    ]
-    try:
-        check_csrf(settings, token, csrf)
-        await updates.post_update(
-            session,
-            user,
-            item_id,
-            StatusUpdateCreate(status=status, progress=progress, narrative=narrative),
-            uploads,
-            now=now,
-        )
-    except HuodianError as exc:
+        uploads = [
+            updates.EvidenceUpload(
+                filename=f.filename or "",
+                content_type=f.content_type or "",
+                content=await f.read(updates.MAX_EVIDENCE_BYTES + 1),
+            )
+            for f in files
+            if f.filename  # a form with no file chosen sends one empty part
+        ]
+        await updates.post_update(session, user, item_id, data, uploads, now=now)
+        return RedirectResponse(f"/ui/items/{item_id}?saved=1", status_code=303)
+
+    async def refused(why: Refusal) -> Response:
         # post_update checks everything before it writes, so there is nothing to undo here.
+        today = beijing_date(now)
         return await _item_page(
-            request,
-            session,
-            user,
-            token,
-            item_id,
-            beijing_date(now),
-            status_code=exc.status,
-            error=MESSAGES.get(exc.code, exc.detail),
+            request, session, user, token, item_id, today, why.status, error=why.message
         )
-    return RedirectResponse(f"/ui/items/{item_id}?saved=1", status_code=303)
+
+    return await submit_form(
+        request,
+        token,
+        csrf,
+        act,
+        refused,
+        values={"narrative": narrative},
+        longest={"narrative": 5000},
+        message=page_message,
+    )
 
 
 @router.get("/items/{item_id}/evidence/{evidence_id}", response_model=None)

@@ -8,6 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Form, Query, Request, Response
 from fastapi.responses import RedirectResponse
+from pydantic import TypeAdapter
 
 from services.notify.delivery.fallbacks import chain_of
 from services.notify.delivery.service import channel_health
@@ -21,9 +22,10 @@ from services.notify.web.pages import (
     count_table,
     error_text,
     refused,
+    submit_page_form,
     templates,
 )
-from shared.app import Session, SettingsDep
+from shared.app import Session
 from shared.auth import Role
 from shared.calendar import BEIJING
 from shared.clock import Now
@@ -31,8 +33,8 @@ from shared.errors import HuodianError
 from shared.masking import masked_unless
 from shared.pagination import PageParams
 from shared.validation import Id
-from shared.web.pages import Person, person_for, render
-from shared.web.session import check_csrf
+from shared.web.navigation import own_base
+from shared.web.pages import PageForm, Person, Refusal, person_for, render
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
 
@@ -69,35 +71,46 @@ async def delivery(request: Request, session: Session, resent: int | None = None
     return await _delivery_page(request, session, signed[1], notice=notice)
 
 
+class ResendForm(PageForm):
+    """Re-send one dead letter (its id), or all of them (none)."""
+
+    message_id: str = ""
+
+
+MESSAGE_ID = TypeAdapter(Id)
+
+
 @router.post("/delivery/resend", response_model=None)
 async def resend(
     request: Request,
     session: Session,
-    settings: SettingsDep,
     now: Now,
     background: BackgroundTasks,
-    csrf: Annotated[str, Form()],
-    message_id: Annotated[Id | None, Form()] = None,
+    posted: Annotated[ResendForm, Form()],
 ) -> Response:
     """Re-send one dead letter, or all of them (without ``message_id``)."""
     signed = await person_for(request, Role.admin)
     if not isinstance(signed, tuple):
         return signed
     _, person = signed
-    try:
-        check_csrf(settings, person.token, csrf)
-        if message_id is None:
+
+    async def act() -> Response:
+        if not posted.message_id:
             count = (await messages.resend_dead(session, kind=None, channel=None, now=now)).requeued
         else:
+            message_id = MESSAGE_ID.validate_python(posted.message_id)
             await messages.resend(session, message_id, now=now)
             count = 1
-    except HuodianError as exc:
+        background.add_task(request.app.state.worker.wake)
+        return RedirectResponse(f"{own_base(request)}/delivery?resent={count}", 303)
+
+    async def refused(why: Refusal) -> Response:
         await session.rollback()
         return await _delivery_page(
-            request, session, person, status_code=exc.status, error=error_text(exc)
+            request, session, person, status_code=why.status, error=why.message
         )
-    background.add_task(request.app.state.worker.wake)
-    return RedirectResponse(f"{request.scope.get('root_path', '')}/ui/delivery?resent={count}", 303)
+
+    return await submit_page_form(request, person, posted, act, refused)
 
 
 OUTCOME_LABELS = {

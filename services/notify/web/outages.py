@@ -12,7 +12,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, Form, Request, Response
 from fastapi.responses import RedirectResponse
-from pydantic import ValidationError
 
 from services.notify.deps import Config, Hours
 from services.notify.messages import service as messages
@@ -42,11 +41,11 @@ from services.notify.outages.repeats import repeat_warning
 from services.notify.web.pages import (
     STAFF,
     count_table,
-    error_text,
     refused,
+    submit_page_form,
     templates,
 )
-from shared.app import Session, SettingsDep
+from shared.app import Session
 from shared.auth import Principal, Role
 from shared.calendar import BEIJING
 from shared.clock import Now
@@ -54,8 +53,8 @@ from shared.errors import HuodianError, Unprocessable
 from shared.masking import masked_unless
 from shared.pagination import PageParams
 from shared.validation import Id
-from shared.web.pages import Person, person_for, render
-from shared.web.session import check_csrf
+from shared.web.navigation import own_base
+from shared.web.pages import PageForm, Person, Refusal, person_for, render
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
 
@@ -67,6 +66,46 @@ CHANGE_LABELS = {
     OutageChange.restored: "恢复送电",
     OutageChange.cancelled: "取消",
 }
+
+# The longest text each form field takes (the pages' own maxlength).
+LONGEST = {
+    "kind": 40,
+    "cause": 300,
+    "planned_start": 40,
+    "etr": 40,
+    "at": 40,
+    "feeders": 5000,
+    "transformer_areas": 5000,
+    "unit": 100,
+    "note": 500,
+    "reason": 300,
+    "late_reason": 300,
+    "acknowledge_overlap": 1,
+}
+
+
+class NewOutageForm(PageForm):
+    """登记停电: the fields of OutageCreate, as typed."""
+
+    kind: str = ""
+    cause: str = ""
+    planned_start: str = ""
+    etr: str = ""
+    feeders: str = ""
+    transformer_areas: str = ""
+    unit: str = ""
+
+
+class ActionForm(PageForm):
+    """The outage page's forms (Action): each sends the fields it has."""
+
+    at: str = ""
+    etr: str = ""
+    note: str = ""
+    reason: str = ""
+    late_reason: str = ""
+    acknowledge_overlap: str = ""
+
 
 LOG_SHOWN = 100  # the outage's notices listed on its page, the first ones
 
@@ -205,55 +244,41 @@ def _new_page(
 async def create_outage(
     request: Request,
     session: Session,
-    settings: SettingsDep,
     hours: Hours,
     now: Now,
     background: BackgroundTasks,
-    csrf: Annotated[str, Form()],
-    kind: Annotated[str, Form()],
-    cause: Annotated[str, Form(max_length=300)],
-    planned_start: Annotated[str, Form(max_length=40)],
-    etr: Annotated[str, Form(max_length=40)],
-    feeders: Annotated[str, Form(max_length=5000)] = "",
-    transformer_areas: Annotated[str, Form(max_length=5000)] = "",
-    unit: Annotated[str, Form(max_length=100)] = "",
+    form: Annotated[NewOutageForm, Form()],
 ) -> Response:
     signed = await person_for(request, *STAFF)
     if not isinstance(signed, tuple):
         return signed
     principal, person = signed
-    typed = {
-        "kind": kind,
-        "cause": cause,
-        "planned_start": planned_start,
-        "etr": etr,
-        "feeders": feeders,
-        "transformer_areas": transformer_areas,
-        "unit": unit,
-    }
-    try:
-        check_csrf(settings, person.token, csrf)
+    typed = form.typed()
+
+    async def act() -> Response:
         data = OutageCreate.model_validate(
             {
-                "kind": kind,
-                "cause": cause,
-                "unit": unit or None,
-                "feeders": _names(feeders),
-                "transformer_areas": _names(transformer_areas),
-                "planned_start": _beijing(planned_start),
-                "etr": _beijing(etr),
+                "kind": form.kind,
+                "cause": form.cause,
+                "unit": form.unit or None,
+                "feeders": _names(form.feeders),
+                "transformer_areas": _names(form.transformer_areas),
+                "planned_start": _beijing(form.planned_start),
+                "etr": _beijing(form.etr),
             }
         )
         chosen = unit_for_new_outage(principal, data.unit)
         outage = await service.create(
             session, data, unit=chosen, by=principal.subject, now=now, hours=hours
         )
-    except (HuodianError, ValidationError) as exc:
+        background.add_task(request.app.state.worker.wake)  # after the commit, as the API does
+        return RedirectResponse(f"{own_base(request)}/outages/{outage.id}", 303)
+
+    async def on_refusal(why: Refusal) -> Response:
         await session.rollback()
-        status = exc.status if isinstance(exc, HuodianError) else 422
-        return _new_page(request, principal, person, status, error=error_text(exc), **typed)
-    background.add_task(request.app.state.worker.wake)  # after the commit, as the API does
-    return RedirectResponse(f"{request.scope.get('root_path', '')}/ui/outages/{outage.id}", 303)
+        return _new_page(request, principal, person, why.status, error=why.message, **typed)
+
+    return await submit_page_form(request, person, form, act, on_refusal, longest=LONGEST)
 
 
 @router.get("/outages/{outage_id}", response_model=None)
@@ -343,39 +368,27 @@ async def _act(
 async def outage_action(
     request: Request,
     session: Session,
-    settings: SettingsDep,
     config: Config,
     hours: Hours,
     now: Now,
     outage_id: Id,
     action: Action,
     background: BackgroundTasks,
-    csrf: Annotated[str, Form()],
-    at: Annotated[str, Form(max_length=40)] = "",
-    etr: Annotated[str, Form(max_length=40)] = "",
-    note: Annotated[str, Form(max_length=500)] = "",
-    reason: Annotated[str, Form(max_length=300)] = "",
-    late_reason: Annotated[str, Form(max_length=300)] = "",
-    acknowledge_overlap: Annotated[str, Form(max_length=1)] = "",
+    posted: Annotated[ActionForm, Form()],
 ) -> Response:
     signed = await person_for(request, *STAFF)
     if not isinstance(signed, tuple):
         return signed
     principal, person = signed
-    form = {
-        "at": at,
-        "etr": etr,
-        "note": note,
-        "reason": reason,
-        "late_reason": late_reason,
-        "acknowledge_overlap": acknowledge_overlap,
-    }
-    try:
-        check_csrf(settings, person.token, csrf)
+    form = posted.typed()
+
+    async def act() -> Response:
         await _act(action, session, config, hours, now, principal, outage_id, form)
-    except (HuodianError, ValidationError) as exc:
+        background.add_task(request.app.state.worker.wake)  # after the commit, as the API does
+        return RedirectResponse(f"{own_base(request)}/outages/{outage_id}?done={action}", 303)
+
+    async def on_refusal(why: Refusal) -> Response:
         await session.rollback()  # nothing half-done stays
-        status = exc.status if isinstance(exc, HuodianError) else 422
         try:
             return await _outage_page(
                 request,
@@ -384,14 +397,12 @@ async def outage_action(
                 principal,
                 person,
                 outage_id,
-                status_code=status,
-                error=error_text(exc),
+                status_code=why.status,
+                error=why.message,
                 failed=action,
                 typed=form,
             )
-        except HuodianError as denied:
-            return refused(request, person, denied)
-    background.add_task(request.app.state.worker.wake)  # after the commit, as the API does
-    return RedirectResponse(
-        f"{request.scope.get('root_path', '')}/ui/outages/{outage_id}?done={action}", 303
-    )
+        except HuodianError as exc:
+            return refused(request, person, exc)
+
+    return await submit_page_form(request, person, posted, act, on_refusal, longest=LONGEST)

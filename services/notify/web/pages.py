@@ -3,6 +3,7 @@ the table of messages by state and channel, and the page that says why something
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 
 from fastapi import Request, Response
@@ -11,7 +12,7 @@ from pydantic import ValidationError
 from services.notify.messages.models import Channel, MessageState
 from shared.auth import Role
 from shared.errors import HuodianError, chinese_detail
-from shared.web.pages import Person, render, templates_for
+from shared.web.pages import PageForm, Person, Refused, render, submit_form, templates_for
 
 templates = templates_for(Path(__file__).parent / "templates")
 # The roles of the outage API (services.notify.deps.Dispatcher).
@@ -66,4 +67,27 @@ def refused(
         status_code=exc.status,
         error=error_text(exc),
         heading=heading,
+    )
+
+
+async def submit_page_form(
+    request: Request,
+    person: Person,
+    posted: PageForm,
+    act: Callable[[], Awaitable[Response]],
+    refused: Refused,
+    *,
+    longest: Mapping[str, int] | None = None,
+) -> Response:
+    """A form of notify's pages, as shared.web.pages.submit_form takes it (its message:
+    :func:`error_text`)."""
+    return await submit_form(
+        request,
+        person.token,
+        posted.csrf,
+        act,
+        refused,
+        values=posted.typed(),
+        longest=longest,
+        message=error_text,
     )
