@@ -341,16 +341,23 @@ def record(
         )
     entry = None
     if decision is not None and decision.whitelist:
-        entry = WhitelistEntry(
-            application_id=application.id,
-            unit=application.unit,
-            grid_area_id=area.id if area else None,
-            reason="".join(assessed.reasons[1:]),
-            status=WhitelistStatus.pending_upgrade,
-            created_at=now,
-        )
+        entry = _new_entry(application, assessed, now)
         session.add(entry)
     return _public(stored, area, entry)
+
+
+def _new_entry(application: Application, assessed: Assessed, now: datetime) -> WhitelistEntry:
+    """The whitelist record (白名单) a decision calls for, waiting for the grid upgrade."""
+    assert application.id is not None
+    area = assessed.grid_area
+    return WhitelistEntry(
+        application_id=application.id,
+        unit=application.unit,
+        grid_area_id=area.id if area else None,
+        reason="".join(assessed.reasons[1:]),
+        status=WhitelistStatus.pending_upgrade,
+        created_at=now,
+    )
 
 
 def _summary(
@@ -545,17 +552,7 @@ async def _follow_whitelist(
     ).first()
     needed = bool(assessed.decision and assessed.decision.whitelist)
     if needed and entry is None:
-        area = assessed.grid_area
-        session.add(
-            WhitelistEntry(
-                application_id=application.id,
-                unit=application.unit,
-                grid_area_id=area.id if area else None,
-                reason="".join(assessed.reasons[1:]),
-                status=WhitelistStatus.pending_upgrade,
-                created_at=now,
-            )
-        )
+        session.add(_new_entry(application, assessed, now))
         return {"from": "none", "to": WhitelistStatus.pending_upgrade.value}
     if not needed and entry is not None and entry.status is not WhitelistStatus.released:
         previous = entry.status
