@@ -201,12 +201,10 @@ def create_sync_engine(target: DatabaseTarget, *, pre_ping: bool = True) -> Engi
 
 def create_service_engine(target: DatabaseTarget) -> AsyncEngine:
     """The engine a service's requests share: the pool sized by the settings (SQLite files
-    too), and on PostgreSQL no ``SELECT 1`` before each checkout (a round trip per request);
-    connections are recycled after 30 minutes, and a connection found dead fails its one
-    request and invalidates the pool, so the next checkouts connect afresh (after a database
-    restart, one 500 per process instead of a round trip on every request)."""
+    too). On PostgreSQL a checkout still pings (``SELECT 1``, a local round trip): after a
+    database restart no request may fail with a 500 on a dead pooled connection, which is worth
+    more than the round trip; connections are recycled after 30 minutes."""
     options = _engine_options(target)
-    options.pop("pool_pre_ping", None)
     options |= {"pool_size": target.pool_size, "max_overflow": target.max_overflow}
     if target.schema:
         options["pool_recycle"] = 1800
