@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import functools
 import json
-import time
 import weakref
 from datetime import date, datetime
 from pathlib import Path
 
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine, event, func
 from sqlalchemy.orm import Session
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -205,15 +204,16 @@ def in_force(versions: list[PolicyVersionPublic], day: date) -> PolicyVersionPub
     return max(current, key=lambda v: v.effective_from) if current else None
 
 
-POLICY_CACHE_SECONDS = 30.0
-"""How long a process trusts the added policy versions it read (one select per jurisdiction,
-not one per application accepted). Versions are only ever added (:func:`add_version`): the
-process that adds one forgets what it read at once, the other replicas within this time — so a
-version is added at least this long before the day it takes effect, as versions are (they are
-published ahead of their date)."""
-_read: weakref.WeakKeyDictionary[Engine, dict[str, tuple[float, list[PolicyVersionPublic]]]] = (
-    weakref.WeakKeyDictionary()
-)
+_Signature = tuple[int, int | None]
+_read: weakref.WeakKeyDictionary[
+    Engine, dict[str, tuple[_Signature, list[PolicyVersionPublic]]]
+] = weakref.WeakKeyDictionary()
+"""The added versions each process read, per database and jurisdiction, with the signature
+(how many, the newest id) they were read under. Versions are only ever added
+(:func:`add_version`), so a new one changes the signature: every request compares it, one
+index-only count in its own transaction, and reads the versions again only when it changed —
+another replica's version, even one back-dated to re-judge what it accepted, is seen by the
+very next request, with no window in between."""
 
 
 def _engine_of(session: AsyncSession) -> Engine:
@@ -226,26 +226,40 @@ def _forget(session: AsyncSession | Session, jurisdiction: str) -> None:
 
 
 def forget_versions_read() -> None:
-    """Read the added versions afresh next time (tests empty the tables between them)."""
+    """Read the added versions afresh next time (tests empty the tables between them, and
+    SQLite may then give a new version an old id)."""
     _read.clear()
 
 
 async def _versions_of(session: AsyncSession, jurisdiction: str) -> list[PolicyVersionPublic]:
-    """:func:`list_versions` of one jurisdiction, the added ones as read at most
-    :data:`POLICY_CACHE_SECONDS` ago by this process on this database."""
+    """:func:`list_versions` of one jurisdiction, the added ones read again only when their
+    signature changed. A jurisdiction with no versions at all is not kept (a caller's made-up
+    names must not fill the memory)."""
+    signature: _Signature = tuple(  # type: ignore[assignment]
+        (
+            await session.exec(
+                select(func.count(), func.max(col(TimeLimitPolicy.id))).where(
+                    col(TimeLimitPolicy.jurisdiction) == jurisdiction
+                )
+            )
+        ).one()
+    )
     read = _read.setdefault(_engine_of(session), {})
-    now = time.monotonic()
     found = read.get(jurisdiction)
-    if found is None or now - found[0] >= POLICY_CACHE_SECONDS:
-        found = read[jurisdiction] = (now, await _added(session, jurisdiction))
+    if found is None or found[0] != signature:
+        found = (signature, await _added(session, jurisdiction) if signature[0] else [])
+        versions = _with_reference(found[1], jurisdiction)
+        if versions:
+            read[jurisdiction] = found
+        return versions
     return _with_reference(found[1], jurisdiction)
 
 
 async def version_in_force(
     session: AsyncSession, jurisdiction: str, day: date
 ) -> PolicyVersionPublic:
-    """The version of ``jurisdiction`` in force on ``day``; the versions may be up to
-    :data:`POLICY_CACHE_SECONDS` old (a version added by this process is seen at once)."""
+    """The version of ``jurisdiction`` in force on ``day`` (the added versions as of this
+    transaction: see :data:`_read`)."""
     versions = await _versions_of(session, jurisdiction)
     if not versions:
         raise NotFound(
