@@ -21,6 +21,7 @@ from services.ledger.accounts.models import (
 from services.ledger.ledgers.models import ItemUnit, Unit, UnitPublic
 from shared import units
 from shared.auth import Principal, Role, hash_password, issue_user_token
+from shared.db import insert_ignore
 from shared.errors import Conflict, NotFound, Unauthorized, Unprocessable
 from shared.revocation import TokenVersion, TokenVersionList
 from shared.settings import Settings
@@ -214,12 +215,12 @@ async def sign_out(session: AsyncSession, principal: Principal, *, now: datetime
     assert user.id is not None
     # The revoked sign-ins past their expiry are refused by it alone: no need to keep them.
     await session.exec(delete(RevokedSession).where(col(RevokedSession.expires_at) <= now))
-    session.add(
-        RevokedSession(
+    # Skipped when it is there already: a double click on 退出 sends two sign-outs at once.
+    await session.exec(
+        insert_ignore(RevokedSession, session.get_bind().dialect, conflict=["session_id"]).values(
             session_id=principal.session_id, user_id=user.id, expires_at=principal.expires_at
         )
     )
-    await session.flush()
 
 
 async def sign_out_everywhere(session: AsyncSession, principal: Principal) -> None:
