@@ -204,4 +204,6 @@ def received_event_data(
         "applicant_name": application.applicant_name[:100],
         "mobile": application.mobile,
         "query_code_sealed": seal_query_code(keyring, application.number, query_code),
+        # The clerks of a portal application are told by intake.portal.submitted, not by this.
+        "clerks_told_apart": True,
     }

@@ -85,6 +85,9 @@ class ReceivedEventData(SubmittedEventData):
     applicant_name: Name
     mobile: Mobile
     query_code_sealed: str | None = Field(default=None, max_length=500)
+    # True from an intake that tells a portal application's clerks by intake.portal.submitted;
+    # absent (an older intake, or an event queued before its upgrade): notify tells them here.
+    clerks_told_apart: bool = False
 
 
 class ConnectedEventData(SQLModel):

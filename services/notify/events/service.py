@@ -60,6 +60,7 @@ RECEIVED = "intake.application.received"
 RECEIVED_KIND = "intake.received"
 PORTAL_SUBMITTED = "intake.portal.submitted"
 PORTAL_SUBMITTED_KIND = "intake.portal_submitted"
+PORTAL_CHANNEL = "portal"
 RECORDED = {"intake.log.checkpoint", "intake.log.verify_failed"}
 """Events notify only keeps, with their data: the copy of intake's checkpoints outside
 intake's database (记录锚定副本), and the alerts of a failed verification."""
@@ -269,7 +270,8 @@ async def _portal_submitted_messages(
     nearest ancestor that has any; nobody up the line is a visible dead message naming the unit."""
     reached_unit, clerks = await _nearest_contacts(client, data.unit, role="clerk")
     context = {
-        **data.model_dump(mode="json"),
+        # A receipt from an older intake carries the applicant too: the clerks' mail does not.
+        **data.model_dump(mode="json", exclude={"applicant_name", "mobile", "query_code_sealed"}),
         "reached_unit": reached_unit,
     }
     text = templates().render(PORTAL_SUBMITTED_KIND, Channel.email, context)
@@ -388,6 +390,11 @@ async def receive(
         except ValidationError as exc:
             raise _invalid(exc, event) from exc
         messages = _receipt_messages(event, received, keyring)
+        if received.channel == PORTAL_CHANNEL and not received.clerks_told_apart:
+            # From an intake before intake.portal.submitted (or queued before its upgrade): the
+            # clerks are told with the receipt, as then. Upgrade notify first, then intake.
+            window = hours.staff_window if hours else DeliveryWindow.working_hours
+            messages += await _portal_submitted_messages(event, received, client, window)
         await _queue(session, messages, outcome, hours=hours, now=now)
     else:
         data_model = STAFF_EVENT_DATA.get(event.type, StageEventData)

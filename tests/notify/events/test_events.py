@@ -286,6 +286,7 @@ def receipt(settings, **changes) -> dict:
         "due_text": "2025年3月5日",
         "due_provisional": False,
         "query_code_sealed": seal_query_code(settings.keyring(), "BZ20250304000007", "K7QW2MZP"),
+        "clerks_told_apart": True,  # as intake sends it: the clerks by intake.portal.submitted
     }
     return {**data, **changes}
 
@@ -367,7 +368,7 @@ class TestReceived:
 def submitted(settings, **changes) -> dict:
     """``data`` of intake.portal.submitted: the receipt's, without the applicant."""
     data = receipt(settings, **changes)
-    for applicant_field in ("applicant_name", "mobile", "query_code_sealed"):
+    for applicant_field in ("applicant_name", "mobile", "query_code_sealed", "clerks_told_apart"):
         del data[applicant_field]
     return data
 
@@ -473,6 +474,26 @@ class TestPortalSubmitted:
         listed = await notify_admin.get("/messages", params={"kind": "intake.portal_submitted"})
         assert listed.json()["items"] == []
         assert (await notify_admin.get("/messages/dead")).json()["items"] == []
+
+    async def test_a_receipt_from_an_older_intake_tells_the_clerks_itself(
+        self, apps, seeded, intake, settings, notify_admin
+    ):
+        """An intake from before intake.portal.submitted (or a receipt queued before its
+        upgrade) sends no ``clerks_told_apart``: the clerks are told with the receipt, once,
+        without the applicant's name or mobile."""
+        await add_user(apps, "li.clerk", Role.clerk, ["国网东营供电公司"], "li@example.cn")
+        old = receipt(settings)
+        del old["clerks_told_apart"]
+        sent = event("intake.application.received", old)
+        assert (await intake.post("/events", json=sent)).status_code == 200
+        assert (await intake.post("/events", json=sent)).json()["duplicate"] is True
+        listed = await notify_admin.get("/messages", params={"kind": "intake.portal_submitted"})
+        (notice,) = listed.json()["items"]
+        assert notice["recipient"] == "li@example.cn"
+        assert "13800138000" not in notice["body"]
+        assert "张三" not in notice["body"]
+        texted = await notify_admin.get("/messages", params={"kind": "intake.received"})
+        assert texted.json()["total"] == 1
 
     async def test_applicant_data_is_refused_nowhere_and_kept_nowhere(
         self, apps, seeded, intake, settings, notify_admin
