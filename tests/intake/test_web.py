@@ -287,6 +287,9 @@ class TestLiveProgress:
             assert whole.status_code == 200
             assert f"申请编号 <strong>{number}</strong>" in whole.text
             assert refresh_form(whole.text) == fields
+            odd = await browser.post("/ui/progress/refresh?part=%E9%A1%B5x", data=fields)
+            assert odd.status_code == 200  # an unknown part: the whole page, never JSON
+            assert f"申请编号 <strong>{number}</strong>" in odd.text
 
     async def test_a_forged_ticket_gets_nothing(self, intake, clerk):
         created = await create(clerk)
@@ -298,8 +301,10 @@ class TestLiveProgress:
                 whole = await browser.post("/ui/progress/refresh", data=data)
                 assert whole.status_code == 403
                 assert "申请编号 <strong>" not in whole.text
+            # An unknown part is the whole page: refused as a page, never the API's JSON.
             wrong = await browser.post("/ui/progress/refresh?part=all", data=data)
-            assert wrong.status_code == 422
+            assert wrong.status_code == 403
+            assert wrong.headers["content-type"].startswith("text/html")
 
 
 class TestRatingForm:

@@ -7,7 +7,6 @@ import contextlib
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Literal
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
@@ -172,7 +171,7 @@ async def refresh_progress(
     now: Now,
     number: FormText = "",
     ticket: FormText = "",
-    part: Literal["", "live"] = "",
+    part: str = "",
 ) -> Response:
     """The progress page again (刷新) by its ticket (live_ticket), without the query code; with
     ``part=live`` only what changes (progress_live.html), the fragment static/live.js fetches
@@ -180,10 +179,10 @@ async def refresh_progress(
     try:
         application = await _ticketed(settings, session, number, ticket, _live_binding)
     except BadCsrf as exc:
-        if part:
+        if part == "live":
             return Response(status_code=exc.status)
         return _progress_page(request, exc.status, number=number[:_LONGEST], error=exc.detail)
-    if not part:
+    if part != "live":  # anything else: the whole page (a page never answers JSON)
         return await _shown(request, session, calendar, application, now)
     shown = await flows.progress(session, application, today=beijing_date(now))
     return render(
