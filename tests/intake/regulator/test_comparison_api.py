@@ -6,7 +6,6 @@ import io
 import httpx
 import pytest
 from openpyxl import load_workbook
-from tests.notify.reliability.test_reliability import companies as outages_per_company  # noqa: F401
 
 from services.intake.regulator.service import companies
 from shared.auth import Role
@@ -15,6 +14,7 @@ from tests.intake.conftest import staff_token
 from tests.intake.fees.test_fees_api import HIGH_RELIABILITY, add
 from tests.intake.kpis.test_kpis_api import run
 from tests.intake.test_web_monitoring import get
+from tests.notify.reliability.test_reliability import companies as outages_per_company  # noqa: F401
 from tests.ports import free_port
 
 DONGYING = "国网东营供电公司"
@@ -147,8 +147,8 @@ class TestComparison:
 
     @pytest.mark.usefixtures("outages_per_company")
     async def test_outage_hours_per_company_against_the_targets(self, viewer, clock):
-        """Notify's figures of 2022 (tests.notify.reliability.test_reliability.companies): Guangrao's own
-        outage over its own feeder, Dongying's with Guangrao's under it."""
+        """Notify's figures of 2022 (tests.notify.reliability.test_reliability.companies):
+        Guangrao's own outage over its own feeder, Dongying's with Guangrao's under it."""
         clock.set("2026-03-17 10:00")
         body = (await viewer.get("/regulator/comparison", params={"year": 2022})).json()
         hours = {
