@@ -246,7 +246,9 @@ async def submit_form(
 class NoStore:
     """``Cache-Control: no-store`` on every page under ``/ui`` (the stylesheet aside): an
     applicant's progress and rating ticket, a signed-in person's pages, must not be shown
-    again from a shared phone's or a counter PC's cache by its back button."""
+    again from a shared phone's or a counter PC's cache by its back button. Nor may another
+    site frame them (``X-Frame-Options``, CSP ``frame-ancestors``): a framed form with a ticket
+    or a session could be clicked for its owner."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -260,6 +262,8 @@ class NoStore:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
                 headers.setdefault("cache-control", "no-store")
+                headers.setdefault("x-frame-options", "DENY")
+                headers.setdefault("content-security-policy", "frame-ancestors 'none'")
             await send(message)
 
         await self.app(scope, receive, send_no_store)

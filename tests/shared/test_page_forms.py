@@ -112,6 +112,9 @@ class TestNoStore:
         async with client_for(apps.app(service)) as browser:
             response = await browser.get(path)
         assert response.headers["cache-control"] == "no-store"
+        # Nor framed by another site (a framed ticketed or signed-in form could be clicked).
+        assert response.headers["x-frame-options"] == "DENY"
+        assert response.headers["content-security-policy"] == "frame-ancestors 'none'"
 
     async def test_the_progress_and_rating_answers_are_not_kept(self, apps):
         async with client_for(apps.intake) as browser:
