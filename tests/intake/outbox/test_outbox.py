@@ -84,6 +84,7 @@ class TestWrittenWithTheChange:
             "due_date": due,
             "due_text": f"{int(due[:4])}年{int(due[5:7])}月{int(due[8:])}日",
             "due_provisional": False,
+            "clerks_told_apart": True,  # a portal application's clerks: intake.portal.submitted
         }
 
     async def test_the_connected_data_is_what_notify_needs(self, intake, clerk, clock):
