@@ -20,6 +20,7 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute, APIRouter
 from pydantic import BaseModel
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -333,6 +334,24 @@ async def _handle_keyring(_request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _handle_pool_timeout(_request: Request, exc: Exception) -> JSONResponse:
+    # Every pooled connection stayed busy for the pool's whole timeout: the server is
+    # overloaded, not broken; the client may try again shortly, and nothing was written.
+    log.warning("database pool exhausted: %s", exc)
+    return problem_response(
+        Problem(
+            title=title_of("database_busy", "Database busy"),
+            status=503,
+            code="database_busy",
+            detail=chinese_detail(
+                "database_busy",
+                "every database connection is busy; nothing was written, try again shortly",
+            ),
+        ),
+        {"Retry-After": "5"},
+    )
+
+
 INTERNAL_ERROR = Problem(
     title=title_of("internal_error", "Internal error"),
     status=500,
@@ -387,6 +406,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(IntegrityError, _handle_integrity)
     app.add_exception_handler(CalendarRangeError, _handle_calendar_range)
     app.add_exception_handler(KeyringError, _handle_keyring)
+    app.add_exception_handler(PoolTimeout, _handle_pool_timeout)
     app.add_exception_handler(Exception, _handle_unexpected)
     app.add_middleware(UnexpectedErrorMiddleware)
     _document_problems(app)

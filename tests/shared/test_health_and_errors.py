@@ -77,3 +77,46 @@ async def test_a_deadline_past_the_calendar_is_422_not_500():
     assert response.status_code == 422
     assert response.json()["code"] == "date_outside_calendar"
     assert "2026-12-31" in response.json()["detail"]
+
+
+async def test_a_pool_with_no_free_connection_is_503_not_500(tmp_path):
+    """Under overload every pooled connection stays busy past the pool's timeout: the caller
+    gets 503 database_busy with Retry-After, and nothing is written."""
+    import httpx
+    from fastapi import FastAPI
+    from sqlalchemy import text
+    from sqlalchemy.ext.asyncio import create_async_engine
+    from sqlalchemy.pool import AsyncAdaptedQueuePool
+
+    from shared.errors import install_error_handlers
+
+    engine = create_async_engine(
+        f"sqlite+aiosqlite:///{tmp_path / 'busy.db'}",
+        poolclass=AsyncAdaptedQueuePool,
+        pool_size=1,
+        max_overflow=0,
+        pool_timeout=0.05,
+    )
+    app = FastAPI()
+    install_error_handlers(app)
+
+    @app.post("/rows")
+    async def add_row() -> str:
+        async with engine.begin() as conn:
+            await conn.execute(text("INSERT INTO t VALUES (1)"))
+        return "ok"
+
+    async with engine.begin() as conn:
+        await conn.execute(text("CREATE TABLE t (x INTEGER)"))
+    held = await engine.connect()  # the pool's only connection, kept busy
+    try:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            response = await client.post("/rows")
+        assert response.status_code == 503
+        assert response.json()["code"] == "database_busy"
+        assert response.headers["retry-after"] == "5"
+        assert (await held.execute(text("SELECT count(*) FROM t"))).scalar() == 0
+    finally:
+        await held.close()
+        await engine.dispose()
