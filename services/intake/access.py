@@ -3,13 +3,21 @@ supervisors (监管) read those their units supervise."""
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Any
 
+from fastapi import Depends
 from sqlmodel import col
+from sqlmodel.ext.asyncio.session import AsyncSession
 
+from services.intake.applications.loading import get_application
 from services.intake.applications.models import Application
+from services.intake.deps import CurrentClerk
 from shared import units
+from shared.app import Session
 from shared.auth import Principal, Role
+from shared.clock import Now
 from shared.errors import Forbidden
 
 
@@ -52,3 +60,26 @@ def visible_to(query: Any, principal: Principal) -> Any:
     if principal.role is Role.supervisor:
         return query.where(col(Application.supervising_unit).in_(units.covered(principal.units)))
     return query
+
+
+@dataclass(frozen=True)
+class ClerkAtApplication:
+    """An application locked for a change by a clerk of its unit, in the request's
+    transaction, at the request's time."""
+
+    application: Application
+    clerk: Principal
+    session: AsyncSession
+    now: datetime
+
+
+async def _clerk_at_application(
+    number: str, clerk: CurrentClerk, session: Session, now: Now
+) -> ClerkAtApplication:
+    application = await get_application(session, number, for_update=True)
+    check_operator(application, clerk)
+    return ClerkAtApplication(application, clerk, session, now)
+
+
+# The route's ``{number}``, 404 if there is none, 403 unless the caller is its unit's clerk.
+OperatedApplication = Annotated[ClerkAtApplication, Depends(_clerk_at_application)]

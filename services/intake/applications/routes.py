@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Request, status
+from fastapi import APIRouter, Depends, Header, Query, Request, status
 from fastapi.responses import JSONResponse
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.intake.applications import pauses, reading, stages, verification, why
 from services.intake.applications.clocking import Clocking
 from services.intake.applications.models import (
+    Application,
     ApplicationPage,
     ApplicationStatus,
     ChainCheck,
@@ -33,6 +37,7 @@ from services.intake.idempotency import IdempotencyRecord
 from services.intake.policies.models import Stage
 from shared import idempotency
 from shared.app import Session
+from shared.auth import Principal
 from shared.calendar import WorkingCalendar, beijing_date
 from shared.clock import Now
 from shared.errors import Problem
@@ -48,6 +53,32 @@ QueryCode = Annotated[str, Header(alias="X-Query-Code", min_length=1, max_length
 
 def _clocking(calendar: WorkingCalendar, config: Config) -> Clocking:
     return Clocking(calendar, config.at_risk_percent)
+
+
+@dataclass
+class ClerkChange:
+    """What a clerk's change to an application needs (who, the transaction, the clock, the
+    time), and its answer: the application in full, as the clerk sees it."""
+
+    clerk: Principal
+    session: AsyncSession
+    calendar: WorkingCalendar
+    clocking: Clocking
+    now: datetime
+
+    async def answer(self, application: Application) -> ApplicationDetail:
+        return await flows.detail(
+            self.session, application, self.calendar, beijing_date(self.now), unmasked=True
+        )
+
+
+def _clerk_change(
+    clerk: CurrentClerk, session: Session, calendar: Calendar, config: Config, now: Now
+) -> ClerkChange:
+    return ClerkChange(clerk, session, calendar, _clocking(calendar, config), now)
+
+
+ClerkStep = Annotated[ClerkChange, Depends(_clerk_change)]
 
 
 @router.post(
@@ -160,83 +191,44 @@ async def stage_why(
     summary="Complete the current stage (办结当前环节)",
 )
 async def complete_stage(
-    number: str,
-    stage: Stage,
-    body: StageCompletion,
-    clerk: CurrentClerk,
-    session: Session,
-    calendar: Calendar,
-    config: Config,
-    now: Now,
+    number: str, stage: Stage, body: StageCompletion, step: ClerkStep
 ) -> ApplicationDetail:
     application = await flows.complete_stage(
-        session, number, stage, body, actor=clerk, now=now, clocking=_clocking(calendar, config)
+        step.session, number, stage, body, actor=step.clerk, now=step.now, clocking=step.clocking
     )
-    return await flows.detail(session, application, calendar, beijing_date(now), unmasked=True)
+    return await step.answer(application)
 
 
 @router.post("/applications/{number}/pause", summary="Pause the clock for the customer (暂停计时)")
-async def pause(
-    number: str,
-    body: PauseRequest,
-    clerk: CurrentClerk,
-    session: Session,
-    calendar: Calendar,
-    config: Config,
-    now: Now,
-) -> ApplicationDetail:
+async def pause(number: str, body: PauseRequest, step: ClerkStep) -> ApplicationDetail:
     application = await flows.pause(
-        session, number, body, actor=clerk, now=now, clocking=_clocking(calendar, config)
+        step.session, number, body, actor=step.clerk, now=step.now, clocking=step.clocking
     )
-    return await flows.detail(session, application, calendar, beijing_date(now), unmasked=True)
+    return await step.answer(application)
 
 
 @router.post("/applications/{number}/resume", summary="Resume the clock (恢复计时)")
-async def resume(
-    number: str,
-    body: ResumeRequest,
-    clerk: CurrentClerk,
-    session: Session,
-    calendar: Calendar,
-    config: Config,
-    now: Now,
-) -> ApplicationDetail:
+async def resume(number: str, body: ResumeRequest, step: ClerkStep) -> ApplicationDetail:
     application = await pauses.resume(
-        session, number, body, actor=clerk, now=now, clocking=_clocking(calendar, config)
+        step.session, number, body, actor=step.clerk, now=step.now, clocking=step.clocking
     )
-    return await flows.detail(session, application, calendar, beijing_date(now), unmasked=True)
+    return await step.answer(application)
 
 
 @router.post("/applications/{number}/close", summary="End without connection (终止办理)")
-async def close(
-    number: str,
-    body: CloseRequest,
-    clerk: CurrentClerk,
-    session: Session,
-    calendar: Calendar,
-    config: Config,
-    now: Now,
-) -> ApplicationDetail:
+async def close(number: str, body: CloseRequest, step: ClerkStep) -> ApplicationDetail:
     application = await stages.close(
-        session, number, body, actor=clerk, now=now, clocking=_clocking(calendar, config)
+        step.session, number, body, actor=step.clerk, now=step.now, clocking=step.clocking
     )
-    return await flows.detail(session, application, calendar, beijing_date(now), unmasked=True)
+    return await step.answer(application)
 
 
 @router.post("/applications/{number}/corrections", summary="Correct a detail (信息更正)")
-async def correct(
-    number: str,
-    body: CorrectionRequest,
-    clerk: CurrentClerk,
-    session: Session,
-    calendar: Calendar,
-    config: Config,
-    now: Now,
-) -> ApplicationDetail:
+async def correct(number: str, body: CorrectionRequest, step: ClerkStep) -> ApplicationDetail:
     application = await flows.correct(
-        session, number, body, actor=clerk, now=now, clocking=_clocking(calendar, config)
+        step.session, number, body, actor=step.clerk, now=step.now, clocking=step.clocking
     )
-    return await flows.detail(session, application, calendar, beijing_date(now), unmasked=True)
+    return await step.answer(application)
 
 
 @router.get("/applications/{number}/log", summary="The stage log (环节记录)")

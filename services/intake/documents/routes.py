@@ -6,9 +6,9 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Response, status
 
-from services.intake.access import check_operator, check_reader
+from services.intake.access import OperatedApplication, check_reader
 from services.intake.applications.loading import get_application
-from services.intake.deps import Calendar, CurrentClerk, CurrentStaff
+from services.intake.deps import Calendar, CurrentStaff
 from services.intake.documents import pauses, service
 from services.intake.documents.models import (
     DocumentReceipt,
@@ -56,12 +56,10 @@ async def read_documents(
     summary="Record a document received at the current stage (收取资料)",
     responses=_CONFLICTS,
 )
-async def receive_document(
-    number: str, body: DocumentReceipt, clerk: CurrentClerk, session: Session, now: Now
-) -> DocumentsView:
-    application = await get_application(session, number, for_update=True)
-    check_operator(application, clerk)
-    return await service.receive(session, application, body, actor=clerk.subject, now=now)
+async def receive_document(body: DocumentReceipt, at: OperatedApplication) -> DocumentsView:
+    return await service.receive(
+        at.session, at.application, body, actor=at.clerk.subject, now=at.now
+    )
 
 
 @router.post(
@@ -70,12 +68,10 @@ async def receive_document(
     summary="Ask the customer for documents the stage still needs (一次性告知)",
     responses=_CONFLICTS,
 )
-async def request_documents(
-    number: str, body: DocumentRequestIn, clerk: CurrentClerk, session: Session, now: Now
-) -> DocumentsView:
-    application = await get_application(session, number, for_update=True)
-    check_operator(application, clerk)
-    return await service.request_documents(session, application, body, actor=clerk.subject, now=now)
+async def request_documents(body: DocumentRequestIn, at: OperatedApplication) -> DocumentsView:
+    return await service.request_documents(
+        at.session, at.application, body, actor=at.clerk.subject, now=at.now
+    )
 
 
 @router.post(
@@ -89,12 +85,8 @@ async def request_documents(
         }
     },
 )
-async def waive_document(
-    number: str, body: DocumentWaiverIn, clerk: CurrentClerk, session: Session, now: Now
-) -> DocumentsView:
-    application = await get_application(session, number, for_update=True)
-    check_operator(application, clerk)
-    return await service.waive(session, application, body, actor=clerk.subject, now=now)
+async def waive_document(body: DocumentWaiverIn, at: OperatedApplication) -> DocumentsView:
+    return await service.waive(at.session, at.application, body, actor=at.clerk.subject, now=at.now)
 
 
 @router.get(

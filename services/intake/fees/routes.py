@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, status
+from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.intake.access import check_operator, check_reader
+from services.intake.access import OperatedApplication, check_operator, check_reader
 from services.intake.applications.loading import get_application
 from services.intake.deps import CurrentClerk, CurrentStaff, CurrentSupervisor
 from services.intake.fees import approval, service
 from services.intake.fees.models import FeeDecisionIn, FeeItemsIn, FeeSheet, FeeVoid, PendingFees
 from services.intake.fees.sheet import fee_sheet
 from shared.app import Session
+from shared.auth import Principal
 from shared.clock import Now
 from shared.validation import Id
 
@@ -31,18 +34,17 @@ async def read_fees(number: str, staff: CurrentStaff, session: Session) -> FeeSh
     status_code=status.HTTP_201_CREATED,
     summary="Add fee items (登记收费项目)",
 )
-async def add_fees(
-    number: str, body: FeeItemsIn, clerk: CurrentClerk, session: Session, now: Now
-) -> FeeSheet:
-    application = await get_application(session, number, for_update=True)
-    check_operator(application, clerk)
-    return await service.add_fees(session, application, body, actor=clerk.subject, now=now)
+async def add_fees(body: FeeItemsIn, at: OperatedApplication) -> FeeSheet:
+    return await service.add_fees(
+        at.session, at.application, body, actor=at.clerk.subject, now=at.now
+    )
 
 
 @router.post("/applications/{number}/fees/{fee_id}/void", summary="Void a fee item (作废收费项目)")
 async def void_fee(
     number: str, fee_id: Id, body: FeeVoid, clerk: CurrentClerk, session: Session, now: Now
 ) -> FeeSheet:
+    # Not OperatedApplication: that would look the application up before fee_id is validated.
     application = await get_application(session, number, for_update=True)
     check_operator(application, clerk)
     return await service.void_fee(session, application, fee_id, body, actor=clerk.subject, now=now)
@@ -57,6 +59,24 @@ async def pending_fees(
     return await approval.pending_fees(session, supervisor, limit=limit)
 
 
+async def _decide(
+    number: str,
+    fee_id: int,
+    body: FeeDecisionIn,
+    supervisor: Principal,
+    session: AsyncSession,
+    now: datetime,
+    *,
+    approve: bool,
+) -> FeeSheet:
+    # A supervisor of the application's supervising unit decides (check_reader: 403 otherwise).
+    application = await get_application(session, number, for_update=True)
+    check_reader(application, supervisor)
+    return await approval.decide(
+        session, application, fee_id, body, approve=approve, actor=supervisor.subject, now=now
+    )
+
+
 @router.post(
     "/applications/{number}/fees/{fee_id}/approve",
     summary="Approve a held fee item (审核同意待审核收费项目)",
@@ -69,11 +89,7 @@ async def approve_fee(
     session: Session,
     now: Now,
 ) -> FeeSheet:
-    application = await get_application(session, number, for_update=True)
-    check_reader(application, supervisor)
-    return await approval.decide(
-        session, application, fee_id, body, approve=True, actor=supervisor.subject, now=now
-    )
+    return await _decide(number, fee_id, body, supervisor, session, now, approve=True)
 
 
 @router.post(
@@ -88,8 +104,4 @@ async def reject_fee(
     session: Session,
     now: Now,
 ) -> FeeSheet:
-    application = await get_application(session, number, for_update=True)
-    check_reader(application, supervisor)
-    return await approval.decide(
-        session, application, fee_id, body, approve=False, actor=supervisor.subject, now=now
-    )
+    return await _decide(number, fee_id, body, supervisor, session, now, approve=False)

@@ -6,9 +6,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
-from services.intake.access import check_operator
-from services.intake.applications.loading import get_application
-from services.intake.deps import CurrentClerk, CurrentStaff
+from services.intake.access import OperatedApplication
+from services.intake.deps import CurrentStaff
 from services.intake.whitelist import service
 from services.intake.whitelist.models import (
     GridAreaCreate,
@@ -53,12 +52,10 @@ async def whitelist_report(staff: CurrentStaff, session: Session) -> WhitelistRe
     "/applications/{number}/whitelist",
     summary="Move the whitelist record on: upgrade done, released (白名单状态)",
 )
-async def whitelist_transition(
-    number: str, body: WhitelistTransition, clerk: CurrentClerk, session: Session, now: Now
-) -> WhitelistItem:
-    application = await get_application(session, number, for_update=True)
-    check_operator(application, clerk)
-    return await service.transition(session, application, body, actor=clerk.subject, now=now)
+async def whitelist_transition(body: WhitelistTransition, at: OperatedApplication) -> WhitelistItem:
+    return await service.transition(
+        at.session, at.application, body, actor=at.clerk.subject, now=at.now
+    )
 
 
 @router.get("/grid-areas", summary="Grid capacity per area (配电网接入能力)")

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, BackgroundTasks, Request, status
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated
 
+from fastapi import APIRouter, BackgroundTasks, Depends, Request, status
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from services.notify.delivery.windows import DeliveryHours
 from services.notify.deps import Config, CurrentAdmin, CurrentDispatcher, Hours
 from services.notify.messages.models import Channel, MessageFilter, MessagePage, MessageState
 from services.notify.messages.service import list_messages
@@ -19,6 +25,7 @@ from services.notify.outages.models import (
     Cancellation,
     EtrChange,
     Moment,
+    Outage,
     OutageCreate,
     OutageKind,
     OutagePage,
@@ -29,6 +36,7 @@ from services.notify.outages.models import (
     UnitAssignment,
 )
 from shared.app import Session
+from shared.auth import Principal
 from shared.clock import Now
 from shared.masking import masked_unless
 from shared.pagination import Paging
@@ -37,25 +45,60 @@ from shared.validation import Id
 router = APIRouter(tags=["outages"])
 
 
-def _wake_worker(request: Request, background: BackgroundTasks) -> None:
-    # After the response, so after the commit: the worker sees the new messages at once.
-    background.add_task(request.app.state.worker.wake)
+@dataclass
+class Dispatch:
+    """What a dispatcher's change needs (who, the transaction, the delivery hours, the time),
+    and its answer: the outage as the dispatcher sees it, the worker woken after the commit."""
+
+    staff: Principal
+    session: AsyncSession
+    hours: DeliveryHours
+    now: datetime
+    request: Request
+    background: BackgroundTasks
+
+    async def answer(self, outage: Outage) -> OutagePublic:
+        # After the response, so after the commit: the worker sees the new messages at once.
+        self.background.add_task(self.request.app.state.worker.wake)
+        return await listing.to_public(self.session, outage, viewer=self.staff)
 
 
-@router.post("/outages", status_code=status.HTTP_201_CREATED, summary="Record an outage (登记停电)")
-async def create_outage(
-    body: OutageCreate,
+def _dispatch(
     staff: CurrentDispatcher,
     session: Session,
     hours: Hours,
     request: Request,
     background: BackgroundTasks,
     now: Now,
-) -> OutagePublic:
-    unit = unit_for_new_outage(staff, body.unit)
-    outage = await service.create(session, body, unit=unit, by=staff.subject, now=now, hours=hours)
-    _wake_worker(request, background)
-    return await listing.to_public(session, outage, viewer=staff)
+) -> Dispatch:
+    return Dispatch(staff, session, hours, now, request, background)
+
+
+DispatchDep = Annotated[Dispatch, Depends(_dispatch)]
+
+
+@dataclass
+class OutageChange:
+    """A dispatcher's change to one outage of theirs (404 for another unit's)."""
+
+    dispatch: Dispatch
+    outage: Outage
+
+
+async def _outage_change(outage_id: Id, dispatch: DispatchDep) -> OutageChange:
+    return OutageChange(dispatch, await outage_for(dispatch.session, outage_id, dispatch.staff))
+
+
+Change = Annotated[OutageChange, Depends(_outage_change)]
+
+
+@router.post("/outages", status_code=status.HTTP_201_CREATED, summary="Record an outage (登记停电)")
+async def create_outage(body: OutageCreate, d: DispatchDep) -> OutagePublic:
+    unit = unit_for_new_outage(d.staff, body.unit)
+    outage = await service.create(
+        d.session, body, unit=unit, by=d.staff.subject, now=d.now, hours=d.hours
+    )
+    return await d.answer(outage)
 
 
 @router.get("/outages", summary="Outages, newest first (停电列表)")
@@ -106,112 +149,57 @@ async def repeat_warning(
 
 
 @router.post("/outages/{outage_id}/announce", summary="Announce to the customers (发布停电通知)")
-async def announce(
-    outage_id: Id,
-    body: Announcement,
-    staff: CurrentDispatcher,
-    session: Session,
-    config: Config,
-    hours: Hours,
-    request: Request,
-    background: BackgroundTasks,
-    now: Now,
-) -> OutagePublic:
-    outage = await outage_for(session, outage_id, staff)
+async def announce(body: Announcement, c: Change, config: Config) -> OutagePublic:
+    d = c.dispatch
     await service.announce(
-        session, outage, body, by=staff.subject, now=now, settings=config, hours=hours
+        d.session, c.outage, body, by=d.staff.subject, now=d.now, settings=config, hours=d.hours
     )
-    _wake_worker(request, background)
-    return await listing.to_public(session, outage, viewer=staff)
+    return await d.answer(c.outage)
 
 
 @router.post("/outages/{outage_id}/start", summary="Power is off (开始停电)")
-async def start(
-    outage_id: Id,
-    body: Moment,
-    staff: CurrentDispatcher,
-    session: Session,
-    hours: Hours,
-    request: Request,
-    background: BackgroundTasks,
-    now: Now,
-) -> OutagePublic:
-    outage = await outage_for(session, outage_id, staff)
-    await service.start(session, outage, at=body.at or now, by=staff.subject, now=now, hours=hours)
-    _wake_worker(request, background)
-    return await listing.to_public(session, outage, viewer=staff)
+async def start(body: Moment, c: Change) -> OutagePublic:
+    d = c.dispatch
+    await service.start(
+        d.session, c.outage, at=body.at or d.now, by=d.staff.subject, now=d.now, hours=d.hours
+    )
+    return await d.answer(c.outage)
 
 
 @router.post("/outages/{outage_id}/etr", summary="Change the expected restoration (调整复电时间)")
-async def change_etr(
-    outage_id: Id,
-    body: EtrChange,
-    staff: CurrentDispatcher,
-    session: Session,
-    hours: Hours,
-    request: Request,
-    background: BackgroundTasks,
-    now: Now,
-) -> OutagePublic:
-    outage = await outage_for(session, outage_id, staff)
+async def change_etr(body: EtrChange, c: Change) -> OutagePublic:
+    d = c.dispatch
     await service.change_etr(
-        session, outage, body.etr, body.note, by=staff.subject, now=now, hours=hours
+        d.session, c.outage, body.etr, body.note, by=d.staff.subject, now=d.now, hours=d.hours
     )
-    _wake_worker(request, background)
-    return await listing.to_public(session, outage, viewer=staff)
+    return await d.answer(c.outage)
 
 
 @router.post("/outages/{outage_id}/progress", summary="Repair progress (抢修进度)")
-async def progress(
-    outage_id: Id,
-    body: ProgressNote,
-    staff: CurrentDispatcher,
-    session: Session,
-    hours: Hours,
-    request: Request,
-    background: BackgroundTasks,
-    now: Now,
-) -> OutagePublic:
-    outage = await outage_for(session, outage_id, staff)
-    await service.add_progress(session, outage, body.note, by=staff.subject, now=now, hours=hours)
-    _wake_worker(request, background)
-    return await listing.to_public(session, outage, viewer=staff)
+async def progress(body: ProgressNote, c: Change) -> OutagePublic:
+    d = c.dispatch
+    await service.add_progress(
+        d.session, c.outage, body.note, by=d.staff.subject, now=d.now, hours=d.hours
+    )
+    return await d.answer(c.outage)
 
 
 @router.post("/outages/{outage_id}/restore", summary="Power is back (恢复送电)")
-async def restore(
-    outage_id: Id,
-    body: Moment,
-    staff: CurrentDispatcher,
-    session: Session,
-    hours: Hours,
-    request: Request,
-    background: BackgroundTasks,
-    now: Now,
-) -> OutagePublic:
-    outage = await outage_for(session, outage_id, staff)
+async def restore(body: Moment, c: Change) -> OutagePublic:
+    d = c.dispatch
     await service.restore(
-        session, outage, at=body.at or now, by=staff.subject, now=now, hours=hours
+        d.session, c.outage, at=body.at or d.now, by=d.staff.subject, now=d.now, hours=d.hours
     )
-    _wake_worker(request, background)
-    return await listing.to_public(session, outage, viewer=staff)
+    return await d.answer(c.outage)
 
 
 @router.post("/outages/{outage_id}/cancel", summary="Cancel a draft or announced outage (取消)")
-async def cancel(
-    outage_id: Id,
-    body: Cancellation,
-    staff: CurrentDispatcher,
-    session: Session,
-    hours: Hours,
-    request: Request,
-    background: BackgroundTasks,
-    now: Now,
-) -> OutagePublic:
-    outage = await outage_for(session, outage_id, staff)
-    await service.cancel(session, outage, body.reason, by=staff.subject, now=now, hours=hours)
-    _wake_worker(request, background)
-    return await listing.to_public(session, outage, viewer=staff)
+async def cancel(body: Cancellation, c: Change) -> OutagePublic:
+    d = c.dispatch
+    await service.cancel(
+        d.session, c.outage, body.reason, by=d.staff.subject, now=d.now, hours=d.hours
+    )
+    return await d.answer(c.outage)
 
 
 @router.get("/outages/{outage_id}/messages", summary="Delivery log of an outage (投递记录)")
