@@ -12,9 +12,10 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.notify.delivery.windows import DeliveryHours
 from services.notify.reminders.reports import ReportReminderRun, queue_report_reminders
@@ -30,6 +31,7 @@ from shared.logs import job_run
 
 log = logging.getLogger("huodian.notify.scheduler")
 R = TypeVar("R")
+R_co = TypeVar("R_co", covariant=True)
 
 
 @dataclass
@@ -77,42 +79,52 @@ async def _once_today(
     return result
 
 
-async def ledger_reminders(today: date | None = None) -> ReminderRun | None:
-    """Daily: ledger deadline reminders (N days before, due day, weekly while overdue)."""
+class QueueReminders(Protocol[R_co]):
+    """``queue_ledger_reminders`` and ``queue_report_reminders``: one day's reminders queued."""
+
+    def __call__(
+        self,
+        session: AsyncSession,
+        client: ServiceClient,
+        calendar: WorkingCalendar,
+        *,
+        today: date,
+        days_before: int,
+        hours: DeliveryHours,
+        now: datetime,
+    ) -> Awaitable[R_co]: ...
+
+
+async def _reminders(
+    job_id: str, today: date | None, queue: QueueReminders[R], days_before: int
+) -> R | None:
     rt = _runtime()
 
-    async def work(day: date) -> ReminderRun:
+    async def work(day: date) -> R:
         async with session_scope(rt.engine) as session:
-            return await queue_ledger_reminders(
+            return await queue(
                 session,
                 rt.client,
                 rt.calendar,
                 today=day,
-                days_before=rt.settings.reminder_days_before,
+                days_before=days_before,
                 hours=rt.hours,
                 now=rt.clock.now(),
             )
 
-    return await _once("ledger-reminders", today, work)
+    return await _once(job_id, today, work)
+
+
+async def ledger_reminders(today: date | None = None) -> ReminderRun | None:
+    """Daily: ledger deadline reminders (N days before, due day, weekly while overdue)."""
+    days_before = _runtime().settings.reminder_days_before
+    return await _reminders("ledger-reminders", today, queue_ledger_reminders, days_before)
 
 
 async def report_reminders(today: date | None = None) -> ReportReminderRun | None:
     """Daily: reminders of the half-year (25 June) and annual (4 January) reports."""
-    rt = _runtime()
-
-    async def work(day: date) -> ReportReminderRun:
-        async with session_scope(rt.engine) as session:
-            return await queue_report_reminders(
-                session,
-                rt.client,
-                rt.calendar,
-                today=day,
-                days_before=rt.settings.report_reminder_days_before,
-                hours=rt.hours,
-                now=rt.clock.now(),
-            )
-
-    return await _once("report-reminders", today, work)
+    days_before = _runtime().settings.report_reminder_days_before
+    return await _reminders("report-reminders", today, queue_report_reminders, days_before)
 
 
 async def stale_escalations(today: date | None = None) -> StaleEscalationRun | None:
