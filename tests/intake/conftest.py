@@ -166,6 +166,25 @@ async def create(client: httpx.AsyncClient, **changes: object) -> dict[str, obje
     return created
 
 
+async def create_rural_home(client: httpx.AsyncClient, **site: str) -> str:
+    """A 10 kW residential connection in a village (王五), accepted now; its number."""
+    person = {
+        "name": "王五",
+        "id_kind": "resident_id",
+        "id_number": valid_resident_id(),
+        "mobile": "13700000000",
+    }
+    created = await create(
+        client,
+        customer_type="residential",
+        applicant=person,
+        capacity_kw="10",
+        site={"address": "垦利区某村", "area_class": "rural", **site},
+    )
+    number: str = created["application"]["number"]  # type: ignore[index]
+    return number
+
+
 async def restart_as_worker(app: FastAPI) -> None:
     """What the start-up of an intake process that runs the background jobs does (the
     in-process apps run none, so their own start-up only attaches the calendar)."""

@@ -1,7 +1,7 @@
 """Stage transitions across the 2025 National Day holiday and the 2026 Spring Festival: stamped by
 the server, in order, never re-run or skipped; pauses for the customer move the due date."""
 
-from tests.intake.conftest import create, valid_resident_id
+from tests.intake.conftest import create, create_rural_home
 
 CONNECTION_POINT = {"feeder": "10kV 府前线", "transformer_area": "府前1号台区"}
 
@@ -135,21 +135,7 @@ class TestAcrossNationalDay:
 class TestAcrossSpringFestival:
     async def test_a_residential_connection(self, clerk, clock):
         clock.set("2026-02-13 10:00")  # Friday before the 2026 Spring Festival
-        person = {
-            "name": "王五",
-            "id_kind": "resident_id",
-            "id_number": valid_resident_id(),
-            "mobile": "13700000000",
-        }
-        number = (
-            await create(
-                clerk,
-                customer_type="residential",
-                applicant=person,
-                capacity_kw="10",
-                site={"address": "垦利区某村", "area_class": "rural", **CONNECTION_POINT},
-            )
-        )["application"]["number"]
+        number = await create_rural_home(clerk, **CONNECTION_POINT)
         detail = (await clerk.get(f"/applications/{number}")).json()
         assert detail["clock"]["due_date"] == "2026-02-14"  # Saturday, a make-up working day
         clock.set("2026-02-14 11:00")

@@ -2,7 +2,7 @@
 and the days the answer counts add up to the figure the clock gives."""
 
 from tests.intake.applications.test_stages_api import complete as complete_with_documents
-from tests.intake.conftest import create, valid_resident_id
+from tests.intake.conftest import create, create_rural_home
 
 CONNECTION_POINT = {"feeder": "10kV 府前线", "transformer_area": "府前1号台区"}
 
@@ -162,21 +162,7 @@ class TestSpringFestival2026WithAPause:
 class TestAcceptedLateInTheEvening:
     async def test_an_acceptance_at_23_30_beijing_starts_on_that_beijing_day(self, clerk, clock):
         clock.set("2025-12-31 23:30")  # 15:30 UTC; New Year's Day 2026 is the next day
-        person = {
-            "name": "王五",
-            "id_kind": "resident_id",
-            "id_number": valid_resident_id(),
-            "mobile": "13700000000",
-        }
-        number = (
-            await create(
-                clerk,
-                customer_type="residential",
-                applicant=person,
-                capacity_kw="10",
-                site={"address": "垦利区某村", "area_class": "rural", **CONNECTION_POINT},
-            )
-        )["application"]["number"]
+        number = await create_rural_home(clerk, **CONNECTION_POINT)
         detail = (await clerk.get(f"/applications/{number}")).json()
         why = (await clerk.get(f"/applications/{number}/stages/signing/why")).json()
         assert why["started_at"] == "2025-12-31T23:30:00+08:00"
