@@ -22,6 +22,7 @@ import pytest
 import time_machine
 from fastapi import FastAPI
 from sqlalchemy import create_engine, text
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -136,12 +137,31 @@ async def _empty_tables(request: pytest.FixtureRequest) -> AsyncIterator[None]:
         tables = import_module(f"services.{service}.schema").metadata.sorted_tables
         async with app.state.engine.begin() as conn:
             if conn.dialect.name == "postgresql":
-                names = ", ".join(f'"{t.name}"' for t in tables)
-                if names:
-                    await conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+                await _empty_postgresql(conn, [t.name for t in tables])
             else:
                 for table in reversed(tables):
                     await conn.execute(table.delete())
+
+
+async def _empty_postgresql(conn: AsyncConnection, tables: list[str]) -> None:
+    """Only the tables the test wrote to are truncated, and the sequences it drew from are
+    restarted: a TRUNCATE of every table after every test cost ~85 ms (file work for each
+    table), most of the PostgreSQL run's teardown."""
+    if not tables:
+        return
+    written = " UNION ALL ".join(
+        f"SELECT '{name}' WHERE EXISTS (SELECT 1 FROM \"{name}\")" for name in tables
+    )
+    names = ", ".join(f'"{name}"' for name in (await conn.execute(text(written))).scalars())
+    if names:
+        await conn.execute(text(f"TRUNCATE {names} CASCADE"))
+    # A sequence advances also for rows rolled back: every one drawn from starts again at 1.
+    await conn.execute(
+        text(
+            "SELECT setval(format('%I.%I', schemaname, sequencename), 1, false) "
+            "FROM pg_sequences WHERE schemaname = current_schema() AND last_value IS NOT NULL"
+        )
+    )
 
 
 @pytest.fixture

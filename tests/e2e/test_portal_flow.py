@@ -42,6 +42,31 @@ PROJECT_CODE = "2025-220622-15-03-000007"
 COMPANY = {"name": "靖宇县测试矿泉水有限公司", "credit_code": "91220622MA14X3B6YF"}
 PROPERTY = "吉（2022）靖宇县不动产权第0000123号"
 STAGES = ("acceptance", "supply_plan", "external_works", "inspection_connection")
+# What the project approval platform pushes, and what the customer then applies for.
+PROJECT = {
+    "project_code": PROJECT_CODE,
+    "project_name": "靖宇县测试矿泉水扩建项目",
+    "builder_name": COMPANY["name"],
+    "builder_credit_code": COMPANY["credit_code"],
+    "site_address": "靖宇县测试大街6号",
+    "expected_load_kw": "630",
+    "expected_connection_date": "2026-05-01",
+}
+APPLICATION = {
+    "region_code": "220622",
+    "customer_type": "hv10_single",
+    "applicant": {
+        "name": COMPANY["name"],
+        "id_kind": "credit_code",
+        "id_number": COMPANY["credit_code"],
+        "mobile": "13943900000",
+        "email": "water@example.cn",
+    },
+    "site": {"address": "靖宇县测试大街6号", "area_class": "town"},
+    "capacity_kw": "630",
+    "project_code": PROJECT_CODE,
+    "property_certificate": {"number": PROPERTY},
+}
 """A Jingyu high-voltage application's stages (its plan's item 8: the merged four)."""
 
 
@@ -115,36 +140,14 @@ def test_from_a_portal_push_to_connection(stack: dict[str, Any]) -> None:
         pushed = portal_post(
             portal,
             "/portal/projects",
-            {
-                "project_code": PROJECT_CODE,
-                "project_name": "靖宇县测试矿泉水扩建项目",
-                "builder_name": COMPANY["name"],
-                "builder_credit_code": COMPANY["credit_code"],
-                "site_address": "靖宇县测试大街6号",
-                "expected_load_kw": "630",
-                "expected_connection_date": "2026-05-01",
-            },
+            PROJECT,
         )
         assert pushed.status_code == 201, pushed.text
         seen = httpx.get(f"{intake}/pre-applications", headers=clerk).json()
         assert [p["project_code"] for p in seen["pre_applications"]] == [PROJECT_CODE]
 
         # The customer applies on the portal; the portal retries after a lost answer.
-        application = {
-            "region_code": "220622",
-            "customer_type": "hv10_single",
-            "applicant": {
-                "name": COMPANY["name"],
-                "id_kind": "credit_code",
-                "id_number": COMPANY["credit_code"],
-                "mobile": "13943900000",
-                "email": "water@example.cn",
-            },
-            "site": {"address": "靖宇县测试大街6号", "area_class": "town"},
-            "capacity_kw": "630",
-            "project_code": PROJECT_CODE,
-            "property_certificate": {"number": PROPERTY},
-        }
+        application = APPLICATION
         first = portal_post(portal, "/portal/applications", application, key="apply-e2e-1")
         assert first.status_code == 201, first.text
         retry = portal_post(portal, "/portal/applications", application, key="apply-e2e-1")

@@ -30,7 +30,7 @@ from tests.e2e.support import (
     sign_in,
     wait_for,
 )
-from tests.e2e.test_portal_flow import COMPANY, PROJECT_CODE, PROPERTY, STAGES, _healthy
+from tests.e2e.test_portal_flow import APPLICATION, PROJECT, STAGES, _healthy
 from tests.notify.sinks import SmtpSink
 
 pytestmark = pytest.mark.e2e
@@ -99,34 +99,12 @@ def test_one_application_followed_by_its_request_ids(stack: dict[str, Any], smtp
 
         pushed = portal_post(
             "/portal/projects",
-            {
-                "project_code": PROJECT_CODE,
-                "project_name": "靖宇县测试矿泉水扩建项目",
-                "builder_name": COMPANY["name"],
-                "builder_credit_code": COMPANY["credit_code"],
-                "site_address": "靖宇县测试大街6号",
-                "expected_load_kw": "630",
-                "expected_connection_date": "2026-05-01",
-            },
+            PROJECT,
         )
         assert pushed.status_code == 201, pushed.text
         submitted = portal_post(
             "/portal/applications",
-            {
-                "region_code": "220622",
-                "customer_type": "hv10_single",
-                "applicant": {
-                    "name": COMPANY["name"],
-                    "id_kind": "credit_code",
-                    "id_number": COMPANY["credit_code"],
-                    "mobile": "13943900000",
-                    "email": "water@example.cn",
-                },
-                "site": {"address": "靖宇县测试大街6号", "area_class": "town"},
-                "capacity_kw": "630",
-                "project_code": PROJECT_CODE,
-                "property_certificate": {"number": PROPERTY},
-            },
+            APPLICATION,
             **{"X-Request-Id": SUBMITTED},
         )
         assert submitted.status_code == 201, submitted.text

@@ -63,6 +63,18 @@ def wecom(sid: int, url: str, kind: str = KIND) -> NewMessage:
     )
 
 
+def sms(sid: int, mobile: str) -> NewMessage:
+    return NewMessage(
+        dedup_key=f"{PREFIX}{sid}:sms",
+        kind=KIND,
+        channel=Channel.sms,
+        recipient=mobile,
+        subject="",
+        body="停电通知",
+        subscriber_id=sid,
+    )
+
+
 async def message_of(apps, key: str) -> Message:
     async with session_scope(apps.notify.state.engine) as session:
         found = await session.exec(select(Message).where(col(Message.dedup_key) == key))
@@ -90,17 +102,7 @@ class TestReceipts:
     ):
         kit = kit_for(make_kit, smtp, http_sink)
         sid = await subscriber(notify_admin, "0546000001", mobile="13812345678")
-        await kit.enqueue(
-            NewMessage(
-                dedup_key=f"{PREFIX}{sid}:sms",
-                kind=KIND,
-                channel=Channel.sms,
-                recipient="13812345678",
-                subject="",
-                body="停电通知",
-                subscriber_id=sid,
-            )
-        )
+        await kit.enqueue(sms(sid, "13812345678"))
         assert (await kit.deliver()).sent == 1
         sent = await message_of(apps, f"{PREFIX}{sid}:sms")
         assert sent.receipt == "BIZ000001"
@@ -187,17 +189,7 @@ class TestReceipts:
         gateway.down = True
         sid = await subscriber(notify_admin, "0546000004", mobile="13812345670")
         key = f"{PREFIX}{sid}:sms"
-        await kit.enqueue(
-            NewMessage(
-                dedup_key=key,
-                kind=KIND,
-                channel=Channel.sms,
-                recipient="13812345670",
-                subject="",
-                body="停电通知",
-                subscriber_id=sid,
-            )
-        )
+        await kit.enqueue(sms(sid, "13812345670"))
         assert (await kit.deliver()).held == 1
         gateway.down = False
         assert (await kit.deliver(WORKDAY_MORNING + timedelta(seconds=30))).sent == 1
@@ -347,17 +339,7 @@ class TestFallbackDelivery:
             notify_admin, "0546000011", mobile="13812340000", email="zhao@example.cn"
         )
         gateway.down = True
-        await kit.enqueue(
-            NewMessage(
-                dedup_key=f"{PREFIX}{sid}:sms",
-                kind=KIND,
-                channel=Channel.sms,
-                recipient="13812340000",
-                subject="",
-                body="停电通知",
-                subscriber_id=sid,
-            )
-        )
+        await kit.enqueue(sms(sid, "13812340000"))
         for seconds in (0, 30, 90, 210, 450):  # down longer than max_attempts tries
             await kit.deliver(WORKDAY_MORNING + timedelta(seconds=seconds))
         assert await count_messages(apps, sid) == {"sms": 1}
