@@ -49,7 +49,7 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 Session = Annotated[AsyncSession, Depends(get_session, scope="function")]
 
 
-def get_client(request: Request) -> ServiceClient:
+async def get_client(request: Request) -> ServiceClient:
     client: ServiceClient = request.app.state.client
     return client
 
@@ -57,7 +57,7 @@ def get_client(request: Request) -> ServiceClient:
 Client = Annotated[ServiceClient, Depends(get_client)]
 
 
-def get_outbound(request: Request) -> OutboundPolicy:
+async def get_outbound(request: Request) -> OutboundPolicy:
     policy: OutboundPolicy = request.app.state.outbound
     return policy
 
@@ -65,7 +65,7 @@ def get_outbound(request: Request) -> OutboundPolicy:
 Outbound = Annotated[OutboundPolicy, Depends(get_outbound)]
 
 
-def app_settings(request: Request) -> Settings:
+async def app_settings(request: Request) -> Settings:
     """The settings common to every service, set on ``app.state`` by :func:`create_service_app`
     (a service's own settings sit beside them, set in its ``create_app``)."""
     settings: Settings = request.app.state.settings
@@ -75,7 +75,7 @@ def app_settings(request: Request) -> Settings:
 SettingsDep = Annotated[Settings, Depends(app_settings)]
 
 
-def get_keyring(request: Request) -> Keyring:
+async def get_keyring(request: Request) -> Keyring:
     """The deployment's keyring (shared.keyring, kept outside the database, the same file for
     every service), re-read after a rotation."""
     settings: Settings = request.app.state.settings

@@ -7,7 +7,7 @@ call each other with short-lived service tokens signed with the same secret.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -187,13 +187,13 @@ CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 
 def principal_with(
     *roles: Role, code: str, what: str, services: bool = False
-) -> Callable[[Principal], Principal]:
+) -> Callable[[Principal], Awaitable[Principal]]:
     """A dependency: the caller if their role is one of ``roles`` (or, with ``services``, if
     they are another Huodian service), else ``403 code`` naming ``what`` the action is for
     (``CurrentClerk = Annotated[Principal, Depends(principal_with(Role.clerk,
     code="clerk_required", what="clerks (受理人员)"))]``)."""
 
-    def check(principal: CurrentPrincipal) -> Principal:
+    async def check(principal: CurrentPrincipal) -> Principal:
         if principal.role not in roles and not (services and principal.is_service):
             raise Forbidden(f"this action is for {what}", code=code)
         return principal

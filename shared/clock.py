@@ -82,12 +82,12 @@ def clock_of(request: Request) -> Clock:
     return clock
 
 
-def _request_now(request: Request) -> datetime:
+async def _request_now(request: Request) -> datetime:
     # FastAPI caches a dependency per request, so every part of one request sees one moment.
     return clock_of(request).now()
 
 
-def _request_today(now: Annotated[datetime, Depends(_request_now)]) -> date:
+async def _request_today(now: Annotated[datetime, Depends(_request_now)]) -> date:
     return beijing_date(now)
 
 

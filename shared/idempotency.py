@@ -63,7 +63,7 @@ def _checked(key: str) -> str:
     return key
 
 
-def required_idempotency_key(
+async def required_idempotency_key(
     key: Annotated[
         str | None,
         Header(
@@ -81,7 +81,7 @@ def required_idempotency_key(
     return _checked(key)
 
 
-def optional_idempotency_key(
+async def optional_idempotency_key(
     key: Annotated[
         str | None,
         Header(

@@ -70,7 +70,7 @@ FIRST_PAGE = PageParams()
 ALL_ROWS = PageParams(limit=MAX_ID)
 
 
-def page_params(
+async def page_params(
     limit: Annotated[Limit, Query(description=f"每页条数 (1 … {MAX_LIMIT})")] = DEFAULT_LIMIT,
     offset: Annotated[Offset, Query(description="跳过的条数")] = 0,
 ) -> PageParams:

@@ -18,12 +18,12 @@ from shared.auth import Principal, Role, principal_with
 from shared.calendar import WorkingCalendar
 
 
-def working_calendar(request: Request) -> WorkingCalendar:
+async def working_calendar(request: Request) -> WorkingCalendar:
     calendar: WorkingCalendar = request.app.state.calendar
     return calendar
 
 
-def intake_settings(request: Request) -> IntakeSettings:
+async def intake_settings(request: Request) -> IntakeSettings:
     settings: IntakeSettings = request.app.state.intake_settings
     return settings
 

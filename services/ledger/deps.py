@@ -37,7 +37,7 @@ async def current_reader(principal: CurrentPrincipal, session: Session) -> Princ
     return principal
 
 
-def as_of_day(
+async def as_of_day(
     as_of: Annotated[
         Day | None, Query(description="Judge state as of this Beijing date (默认今天)")
     ] = None,

@@ -15,12 +15,12 @@ from shared.auth import CurrentOperator as CurrentOperator
 from shared.auth import Principal, Role, principal_with
 
 
-def get_notify_settings(request: Request) -> NotifySettings:
+async def get_notify_settings(request: Request) -> NotifySettings:
     settings: NotifySettings = request.app.state.notify_settings
     return settings
 
 
-def get_hours(request: Request) -> DeliveryHours:
+async def get_hours(request: Request) -> DeliveryHours:
     hours: DeliveryHours = request.app.state.delivery_hours
     return hours
 

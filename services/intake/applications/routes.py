@@ -72,7 +72,7 @@ class ClerkChange:
         )
 
 
-def _clerk_change(
+async def _clerk_change(
     clerk: CurrentClerk, session: Session, calendar: Calendar, config: Config, now: Now
 ) -> ClerkChange:
     return ClerkChange(clerk, session, calendar, _clocking(calendar, config), now)

@@ -11,12 +11,12 @@ from services.intake.settings import IntakeSettings
 from services.intake.standins.elicense import ELicenseClient
 
 
-def service_areas(request: Request) -> ServiceAreas:
+async def service_areas(request: Request) -> ServiceAreas:
     settings: IntakeSettings = request.app.state.intake_settings
     return load_service_areas(settings.service_areas_file)
 
 
-def elicense_client(request: Request) -> ELicenseClient:
+async def elicense_client(request: Request) -> ELicenseClient:
     client: ELicenseClient = request.app.state.elicense
     return client
 

@@ -63,7 +63,7 @@ class Dispatch:
         return await listing.to_public(self.session, outage, viewer=self.staff)
 
 
-def _dispatch(
+async def _dispatch(
     staff: CurrentDispatcher,
     session: Session,
     hours: Hours,
