@@ -15,13 +15,15 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from fastapi import APIRouter, FastAPI, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from prometheus_fastapi_instrumentator import Instrumentator
+from prometheus_fastapi_instrumentator.middleware import PrometheusInstrumentatorMiddleware
+from starlette.requests import Request as StarletteRequest
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,32 @@ class _Figures(Collector):
         yield from families.values()
 
 
+class _RouteTemplateOnce(PrometheusInstrumentatorMiddleware):
+    """The instrumentator's middleware, with each route's template worked out once.
+
+    It finds the template of every request by matching the path against every route of the
+    app again (FastAPI's included routers flattened each time): ~0.5 ms of CPU per request
+    here. The route that answered is in ``scope["route"]`` (set by FastAPI), and its template
+    does not change, so it is kept per route (each router is included once, so a route object
+    has one template). A request no route took (a 404) is matched as before.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._templates: dict[int, tuple[str, bool]] = {}
+
+    def _get_handler(self, request: StarletteRequest) -> tuple[str, bool]:
+        route = request.scope.get("route")
+        if route is None:
+            return super()._get_handler(request)
+        known = self._templates.get(id(route))
+        if known is None:
+            known = super()._get_handler(request)
+            if known[1]:  # a template, not a raw path: the same for every request it takes
+                self._templates[id(route)] = known
+        return known
+
+
 def install_metrics(app: FastAPI, service: str, source: FigureSource | None = None) -> None:
     """Instrument the app's requests and serve ``/metrics`` with the service's figures."""
     registry = CollectorRegistry()
@@ -65,6 +93,10 @@ def install_metrics(app: FastAPI, service: str, source: FigureSource | None = No
         excluded_handlers=["/metrics"],
         registry=registry,
     ).instrument(app, metric_namespace="huodian", metric_subsystem=service)
+    for entry in app.user_middleware:  # the stack is built at the first request
+        # Starlette types ``cls`` as a factory protocol, not as the class it is.
+        if entry.cls is PrometheusInstrumentatorMiddleware:  # type: ignore[comparison-overlap]
+            entry.cls = _RouteTemplateOnce
 
     router = APIRouter(tags=["health"])
 

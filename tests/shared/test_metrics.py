@@ -40,3 +40,23 @@ async def test_requests_are_counted_by_route_template(apps, service):
     assert not any(labels and ("handler", "/metrics") in labels for _, labels in after)
     latency = f"huodian_{service}_http_request_duration_seconds_count"
     assert value(after, latency, handler="/healthz", method="GET") >= 3
+
+
+async def test_a_templated_route_keeps_its_template_after_the_first_request(apps):
+    """The template of a route is worked out once (shared.metrics._RouteTemplateOnce): the
+    second and third applications are counted under the same template as the first."""
+    async with client_for(apps.intake) as client:
+        before = await scrape(client)
+        for number in ("GD-1", "GD-2", "GD-3"):
+            assert (await client.get(f"/applications/{number}")).status_code == 401
+        after = await scrape(client)
+    name = "huodian_intake_http_requests_total"
+    labels = {"handler": "/applications/{number}", "method": "GET", "status": "401"}
+    assert value(after, name, **labels) - value(before, name, **labels) == 3
+    assert not any(labels and ("handler", "/applications/GD-2") in labels for _, labels in after)
+    stack, kinds = apps.intake.middleware_stack, []
+    while stack is not None:
+        kinds.append(type(stack).__name__)
+        stack = getattr(stack, "app", None)
+    assert "_RouteTemplateOnce" in kinds
+    assert "PrometheusInstrumentatorMiddleware" not in kinds
