@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from functools import lru_cache
 from typing import Annotated, Any
 from uuid import uuid4
 
@@ -123,24 +124,39 @@ def issue_service_token(settings: Settings, service: ServiceName, now: datetime)
 def decode_token(settings: Settings, token: str, now: datetime) -> Principal:
     """The principal a token names, if its signature holds and it has not expired at ``now``.
 
-    Expiry is checked against the service's clock, not by PyJWT against the wall clock.
+    Expiry is checked against the service's clock, not by PyJWT against the wall clock, and on
+    every call; the signature of a token is checked once per process (:func:`_signed_principal`).
+    """
+    principal, expires = _signed_principal(settings.signing_key(), token)
+    if expires <= now.timestamp():
+        raise Unauthorized("The token has expired; sign in again.", code="token_expired")
+    return principal
+
+
+@lru_cache(maxsize=4096)
+def _signed_principal(key: str, token: str) -> tuple[Principal, float]:
+    """The principal of a token whose signature ``key`` verifies, and its expiry.
+
+    A client sends the same token with every request, and PyJWT's decode was ~10 % of a
+    request's CPU: the answer for a (key, token) pair never changes, so it is kept (bounded,
+    least recently used first out; a new signing key is a new pair). A token that does not
+    verify raises and is not kept. Revocation is not decided here: the token-version check
+    runs on every request.
     """
     try:
         claims = jwt.decode(
             token,
-            settings.signing_key(),
+            key,
             algorithms=[_ALGORITHM],
             options={"require": ["exp", "sub", "kind"], "verify_exp": False, "verify_iat": False},
         )
         expires = float(claims["exp"])
     except (jwt.PyJWTError, TypeError, ValueError) as exc:
         raise Unauthorized("The bearer token is not valid.", code="invalid_token") from exc
-    if expires <= now.timestamp():
-        raise Unauthorized("The token has expired; sign in again.", code="token_expired")
     if claims["kind"] == "service":
-        return Principal(subject=claims["sub"], service=claims["svc"])
+        return Principal(subject=claims["sub"], service=claims["svc"]), expires
     try:
-        return Principal(
+        principal = Principal(
             subject=str(claims["sub"]),
             role=Role(claims["role"]),
             user_id=int(claims["uid"]),
@@ -155,6 +171,7 @@ def decode_token(settings: Settings, token: str, now: datetime) -> Principal:
         )
     except (KeyError, TypeError, ValueError, OverflowError) as exc:
         raise Unauthorized("The bearer token is not valid.", code="invalid_token") from exc
+    return principal, expires
 
 
 _bearer = HTTPBearer(auto_error=False, description="Bearer token from POST /auth/token")
