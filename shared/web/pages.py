@@ -7,19 +7,22 @@ A service's own templates extend ``base.html`` from here; there is no front-end 
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, FastAPI, Form, Request, Response, UploadFile
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader
 from pydantic import BaseModel, ValidationError
 from starlette.datastructures import MutableHeaders
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.auth import Principal, Role
@@ -286,8 +289,66 @@ def _root_router() -> APIRouter:
     return router
 
 
+ExceptionHandler = Callable[[Request, Any], Response | Awaitable[Response]]
+
+# What a person is told when a page's address is wrong (the API answers problem+json).
+_PAGE_ERRORS = {
+    404: ("页面不存在", "没有这个页面，或它要显示的内容不存在。"),
+    405: ("不支持的操作", "此页面不支持这种请求方式。"),
+    422: ("地址有误", "页面地址中的参数有误，请从页面上的链接重新进入。"),
+}
+
+
+def _wants_page(request: Request) -> bool:
+    """A browser asking for a page (not the API, not a script) under ``/ui``."""
+    return (
+        _is_page(request.scope)
+        and request.method in ("GET", "HEAD")
+        and "text/html" in request.headers.get("accept", "")
+    )
+
+
+async def _answer(handler: ExceptionHandler, request: Request, exc: Exception) -> Response:
+    answer = handler(request, exc)
+    return await answer if inspect.isawaitable(answer) else answer
+
+
+def _page_or_problem(problem: ExceptionHandler) -> ExceptionHandler:
+    """``problem`` (the API's problem+json answer), unless a browser asked for a page: then
+    the same status as a page in Chinese, with the start page one click away."""
+
+    async def handle(request: Request, exc: Exception) -> Response:
+        if not _wants_page(request):
+            return await _answer(problem, request, exc)
+        fields: list[FieldError] = []
+        if isinstance(exc, RequestValidationError):
+            status, fields = 422, field_errors(exc.errors())
+        elif isinstance(exc, StarletteHTTPException):
+            status = exc.status_code
+        else:  # pragma: no cover - only the two classes above are wrapped
+            return await _answer(problem, request, exc)
+        heading, text = _PAGE_ERRORS.get(status, ("请求未完成", "请求未能完成，请返回重试。"))
+        return render(
+            SHARED_TEMPLATES,
+            request,
+            "error.html",
+            None,
+            status_code=status,
+            heading=heading,
+            message=text,
+            fields=fields,
+        )
+
+    return handle
+
+
 def install_pages(app: FastAPI) -> None:
-    """``/``, the stylesheet and the pages' ``Cache-Control``, on every service."""
+    """``/``, the stylesheet and the pages' ``Cache-Control``, on every service; and a page,
+    not problem+json, for a browser that asks for a page that is not there or whose address
+    does not validate (after :func:`shared.errors.install_error_handlers`, whose handlers
+    answer everyone else)."""
+    for exc_class in (RequestValidationError, StarletteHTTPException):
+        app.add_exception_handler(exc_class, _page_or_problem(app.exception_handlers[exc_class]))
     app.include_router(_root_router())
     app.add_middleware(NoStore)
     app.mount("/ui/static", StaticFiles(directory=STATIC), name="ui-static")

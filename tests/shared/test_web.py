@@ -28,6 +28,22 @@ class TestEveryService:
         start = "/ui/start" if service == "ledger" else "http://ledger.test/ui/start"
         assert response.headers["location"] == start
 
+    async def test_a_browser_asking_for_a_page_that_is_not_there_gets_a_page(self, apps, service):
+        html = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
+        async with client_for(apps.app(service)) as client:
+            page = await client.get("/ui/no-such-page", headers=html)
+            api = await client.get("/ui/no-such-page")
+            not_ui = await client.get("/no-such-thing", headers=html)
+        assert page.status_code == 404
+        assert page.headers["content-type"].startswith("text/html")
+        assert "页面不存在" in page.text
+        assert "返回工作台" in page.text
+        assert page.headers["cache-control"] == "no-store"
+        # A script under /ui, and every path of the API, still get problem+json.
+        assert api.headers["content-type"] == "application/problem+json"
+        assert api.json()["code"] == "not_found"
+        assert not_ui.headers["content-type"] == "application/problem+json"
+
     @pytest.mark.parametrize("root", ["", "/notify"])
     async def test_the_stylesheet_is_served_under_the_root_path(self, apps, service, root):
         transport = httpx.ASGITransport(app=apps.app(service), root_path=root)
@@ -250,6 +266,20 @@ class TestOneCsrfCheck:
             refused = await browser.post(path, data={"csrf": forged, **form})
         assert refused.status_code == 403, refused.text
         assert self.MESSAGE in refused.text
+
+
+async def test_a_page_address_that_does_not_validate_is_a_page_naming_the_field(apps):
+    """GET /ui/items/abc: the item id is not a number. A browser gets a 422 page in Chinese
+    (it used to get the API's JSON); a client asking for JSON still gets problem+json."""
+    async with client_for(apps.ledger) as client:
+        page = await client.get("/ui/items/abc", headers={"Accept": "text/html"})
+        api = await client.get("/ui/items/abc", headers={"Accept": "application/json"})
+    assert page.status_code == 422
+    assert page.headers["content-type"].startswith("text/html")
+    assert "地址有误" in page.text
+    assert "item_id" in page.text
+    assert api.status_code == 422
+    assert api.json()["code"] == "validation_failed"
 
 
 def test_behind_one_host_name_the_pages_are_under_each_service(settings):
