@@ -32,13 +32,14 @@ from typing import Annotated, Any
 from fastapi import Depends, Header
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from sqlalchemy import Table, delete, update
-from sqlmodel import SQLModel, select
+from sqlalchemy import JSON, String, Table, delete, update
+from sqlmodel import Field, SQLModel, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from shared.db import insert_ignore
+from shared.db import UTCDateTime, insert_ignore
 from shared.errors import BadRequest, Conflict
 from shared.keyring import Keyring
+from shared.timeutil import BeijingTime
 
 HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
@@ -49,6 +50,24 @@ Effect = Callable[[], Awaitable[tuple[int, BaseModel]]]
 
 SEALED = "sealed"
 """The one field of a stored body: the answer, sealed."""
+
+
+class IdempotencyColumns(SQLModel):
+    """The columns of a service's table of answers (each service declares the table itself,
+    on its own metadata: ``class IdempotencyRecord(IntakeTable, IdempotencyColumns, table=True)``
+    with its ``__tablename__`` and the unique constraint on ``key_id, idempotency_key``).
+
+    Claimed at the start of the request and filled in the same transaction as the effect, so
+    a record exists if and only if the effect does; the unique constraint settles concurrent
+    retries."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    key_id: str = Field(sa_type=String(64), nullable=False)
+    idempotency_key: str = Field(sa_type=String(200), nullable=False)
+    request_hash: str = Field(sa_type=String(64), nullable=False)
+    status_code: int = 0
+    body: dict[str, Any] = Field(default_factory=dict, sa_type=JSON, nullable=False)
+    created_at: BeijingTime = Field(sa_type=UTCDateTime, nullable=False, index=True)
 
 
 class IdempotencyKeyReused(Conflict):
