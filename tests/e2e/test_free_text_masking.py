@@ -4,14 +4,11 @@ while the clerk of the unit sees them whole."""
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
-
 import httpx
 import pytest
 
 from services.intake.rules.identity import credit_code_check_character
-from tests.e2e.support import add_user, running_stack, sign_in
+from tests.e2e.support import add_user, sign_in, stack_fixture
 
 pytestmark = pytest.mark.e2e
 ADMIN_PASSWORD = "e2e-masking-admin-password"
@@ -21,12 +18,7 @@ LANDLINE = "0439-6221234"
 NOTE = f"待客户补充：法人身份证{ID}，联系电话{MOBILE}，座机{LANDLINE}"
 
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    with running_stack(
-        tmp_path_factory.mktemp("e2e-masking-var"), f"e2em{os.getpid()}_", ADMIN_PASSWORD
-    ) as urls:
-        yield urls
+stack = stack_fixture("e2eft", ADMIN_PASSWORD)
 
 
 def whole(text: str) -> bool:

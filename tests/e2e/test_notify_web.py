@@ -5,9 +5,7 @@ page fits the width (no sideways scroll), loads nothing from outside 127.0.0.1, 
 
 from __future__ import annotations
 
-import os
 import re
-from collections.abc import Iterator
 from datetime import timedelta
 
 import httpx
@@ -17,22 +15,13 @@ from playwright.async_api import expect
 from shared.calendar import BEIJING
 from shared.clock import SYSTEM_CLOCK
 from tests.e2e.page_checks import assert_page_ok
-from tests.e2e.support import (
-    require_chromium,
-    running_stack,
-)
+from tests.e2e.support import stack_fixture
 
 pytestmark = pytest.mark.e2e
 ADMIN_PASSWORD = "notify-web-admin-pw-1"
 
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    require_chromium()
-    with running_stack(
-        tmp_path_factory.mktemp("notify-web-var"), f"nweb{os.getpid()}_", ADMIN_PASSWORD
-    ) as urls:
-        yield urls
+stack = stack_fixture("nweb", ADMIN_PASSWORD, chromium=True)
 
 
 def local(days: int, hours: int = 0) -> str:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -12,23 +10,14 @@ from playwright.async_api import expect
 
 from shared.web.session import COOKIE
 from tests.e2e.page_checks import assert_fits
-from tests.e2e.support import (
-    require_chromium,
-    running_stack,
-)
+from tests.e2e.support import stack_fixture
 from tests.intake.conftest import DONGYING_UNIT, application_body
 
 pytestmark = pytest.mark.e2e
 ADMIN_PASSWORD = "pages-admin-pw-1"
 
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    require_chromium()
-    with running_stack(
-        tmp_path_factory.mktemp("pages-var"), f"pages{os.getpid()}_", ADMIN_PASSWORD
-    ) as urls:
-        yield urls
+stack = stack_fixture("pages", ADMIN_PASSWORD, chromium=True)
 
 
 def test_huodian_up_prints_the_start_page(stack):

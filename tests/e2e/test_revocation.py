@@ -3,25 +3,18 @@ processes (ledger publishes the token versions; the others fetch them every few 
 
 from __future__ import annotations
 
-import os
 import time
-from collections.abc import Iterator
 
 import httpx
 import pytest
 
-from tests.e2e.support import add_user, running_stack, sign_in, wait_for
+from tests.e2e.support import add_user, sign_in, stack_fixture, wait_for
 
 pytestmark = pytest.mark.e2e
 ADMIN_PASSWORD = "e2e-revocation-admin-password"
 
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    with running_stack(
-        tmp_path_factory.mktemp("e2e-revocation-var"), f"e2er{os.getpid()}_", ADMIN_PASSWORD
-    ) as urls:
-        yield urls
+stack = stack_fixture("e2erv", ADMIN_PASSWORD)
 
 
 def refused_within(url: str, headers: dict[str, str], seconds: float) -> tuple[float, str]:

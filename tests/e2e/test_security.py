@@ -4,7 +4,6 @@ dispatcher cannot point a webhook at the services' own loopback addresses."""
 from __future__ import annotations
 
 import json
-import os
 import select
 import socket
 from collections.abc import Iterator
@@ -14,7 +13,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from tests.e2e.support import running_stack
+from tests.e2e.support import stack_fixture
 
 pytestmark = pytest.mark.e2e
 ADMIN_PASSWORD = "e2e-security-password"
@@ -22,13 +21,8 @@ MIB = 1024 * 1024
 BODY = 200 * MIB
 
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    # No HUODIAN_OUTBOUND_ALLOW: the default policy of a deployment.
-    with running_stack(
-        tmp_path_factory.mktemp("e2e-security"), f"e2esec{os.getpid()}_", ADMIN_PASSWORD
-    ) as urls:
-        yield urls
+# No HUODIAN_OUTBOUND_ALLOW: the default policy of a deployment.
+stack = stack_fixture("e2esec", ADMIN_PASSWORD)
 
 
 def service_pid(url: str) -> int:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
 from datetime import timedelta
 
 import httpx
@@ -11,18 +9,13 @@ import pytest
 
 from shared.calendar import WorkingCalendar
 from shared.clock import SYSTEM_CLOCK, today
-from tests.e2e.support import running_stack
+from tests.e2e.support import stack_fixture
 
 pytestmark = pytest.mark.e2e
 ADMIN_PASSWORD = "e2e-admin-password"
 
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    with running_stack(
-        tmp_path_factory.mktemp("e2e-var"), f"e2e{os.getpid()}_", ADMIN_PASSWORD
-    ) as urls:
-        yield urls
+stack = stack_fixture("e2e", ADMIN_PASSWORD)
 
 
 def test_all_three_are_up(stack):

@@ -22,7 +22,8 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.intake.applications.log import append_event
-from services.intake.applications.models import Application, ApplicationStatus, EventKind
+from services.intake.applications.models import Application, EventKind
+from services.intake.fees.changing import check_open, locked_fee
 from services.intake.fees.models import (
     ApplicationFee,
     FeeApproval,
@@ -36,7 +37,7 @@ from services.intake.fees.models import (
 from services.intake.fees.sheet import fee_public, fee_sheet
 from services.intake.rules.fees import FeeRefused
 from shared.auth import Principal, Role
-from shared.errors import Conflict, FieldError, NotFound
+from shared.errors import Conflict, FieldError
 from shared.masking import masked_unless
 
 HOLDABLE = "fee_not_listed"
@@ -109,22 +110,8 @@ async def decide(
     now: datetime,
 ) -> FeeSheet:
     """Approve or reject a held item (审核同意/不同意), recording who, when and the note."""
-    if application.status in (ApplicationStatus.connected, ApplicationStatus.closed):
-        raise Conflict(
-            f"application {application.number} is {application.status.value}; "
-            "its fee items cannot change",
-            code="application_ended",
-        )
-    query = select(ApplicationFee).where(
-        col(ApplicationFee.id) == fee_id, col(ApplicationFee.application_id) == application.id
-    )
-    fee = (await session.exec(query.with_for_update())).first()
-    if fee is None:
-        raise NotFound(
-            f"application {application.number} has no fee item {fee_id}", code="fee_not_found"
-        )
-    if fee.voided_at is not None:
-        raise Conflict("the fee item is voided", code="fee_already_voided")
+    check_open(application)
+    fee = await locked_fee(session, application, fee_id)
     if fee.approval is None:
         raise Conflict("the fee item was not held for approval", code="fee_not_held")
     if fee.approval is not FeeApproval.pending:

@@ -18,12 +18,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.intake.applications.log import append_event
-from services.intake.applications.models import Application, ApplicationStatus, EventKind
+from services.intake.applications.models import Application, EventKind
 from services.intake.fees.approval import held_fee, hold_not_needed
+from services.intake.fees.changing import check_open, locked_fee
 from services.intake.fees.models import (
     ApplicationFee,
     FeeItemIn,
@@ -41,7 +41,7 @@ from services.intake.rules.fees import (
     check_statutory_item,
 )
 from services.intake.whitelist.recorded import zero_investment
-from shared.errors import Conflict, FieldError, NotFound
+from shared.errors import FieldError
 
 
 def _logged(fee: ApplicationFee) -> dict[str, Any]:
@@ -63,15 +63,6 @@ def _logged(fee: ApplicationFee) -> dict[str, Any]:
         ),
         **({"price_document": fee.price_document} if fee.price_document else {}),
     }
-
-
-def _check_open(application: Application) -> None:
-    if application.status in (ApplicationStatus.connected, ApplicationStatus.closed):
-        raise Conflict(
-            f"application {application.number} is {application.status.value}; "
-            "its fee items cannot change",
-            code="application_ended",
-        )
 
 
 def _extended(
@@ -157,7 +148,7 @@ async def add_fees(
 ) -> FeeSheet:
     """Add fee items to ``application``: all of them, or none if any is refused."""
     assert application.id is not None
-    _check_open(application)
+    check_open(application)
     zero = await zero_investment(session, application.id)
     rows: list[ApplicationFee] = []
     errors: list[FieldError] = []
@@ -205,17 +196,8 @@ async def void_fee(
     now: datetime,
 ) -> FeeSheet:
     """Void a wrongly recorded item (作废), keeping it with who, when and why."""
-    _check_open(application)
-    query = select(ApplicationFee).where(
-        col(ApplicationFee.id) == fee_id, col(ApplicationFee.application_id) == application.id
-    )
-    fee = (await session.exec(query.with_for_update())).first()
-    if fee is None:
-        raise NotFound(
-            f"application {application.number} has no fee item {fee_id}", code="fee_not_found"
-        )
-    if fee.voided_at is not None:
-        raise Conflict("the fee item is already voided", code="fee_already_voided")
+    check_open(application)
+    fee = await locked_fee(session, application, fee_id)
     fee.voided_at, fee.voided_by, fee.void_reason = now, actor, data.reason
     append_event(
         session,
