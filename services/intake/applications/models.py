@@ -355,7 +355,10 @@ class StagePublic(BaseModel):
     time: TimeSpent | None
 
 
-class PausePublic(BaseModel):
+class PauseShown(BaseModel):
+    """What every answer shows of a pause for the customer (暂停计时): the stage it paused, why,
+    who began and ended it, and when."""
+
     stage: Stage
     reason: PauseReason
     reason_label: str
@@ -364,6 +367,23 @@ class PausePublic(BaseModel):
     started_by: str
     ended_at: BeijingTime | None
     ended_by: str | None
+
+
+def pause_facts(pause: ApplicationPause) -> dict[str, Any]:
+    """The fields of :class:`PauseShown` a stored pause gives (all but its stage, which the
+    caller knows by the pause's ``stage_seq``)."""
+    return {
+        "reason": pause.reason,
+        "reason_label": PAUSE_REASON_LABELS[pause.reason],
+        "note": pause.note,
+        "started_at": pause.started_at,
+        "started_by": pause.started_by,
+        "ended_at": pause.ended_at,
+        "ended_by": pause.ended_by,
+    }
+
+
+class PausePublic(PauseShown):
     days: int
     provisional: bool = DataField(
         description="Its working days are counted over a year not yet published (暂定)"

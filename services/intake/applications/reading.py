@@ -18,7 +18,6 @@ from services.intake.applications.checks import ENDED
 from services.intake.applications.clocking import watch_state
 from services.intake.applications.loading import get_application
 from services.intake.applications.models import (
-    PAUSE_REASON_LABELS,
     ApplicantPublic,
     Application,
     ApplicationEvent,
@@ -34,6 +33,7 @@ from services.intake.applications.models import (
     StagePublic,
     TimeSpent,
     WatchState,
+    pause_facts,
 )
 from services.intake.policies.models import STAGE_LABELS, Stage
 from services.intake.rules.identity import mask_id_number, mask_mobile
@@ -216,13 +216,7 @@ def pause_public(
     days, provisional = clock.paused_days(calendar, pause.started_day, pause.ended_day or until)
     return PausePublic(
         stage=stages[pause.stage_seq],
-        reason=pause.reason,
-        reason_label=PAUSE_REASON_LABELS[pause.reason],
-        note=pause.note,
-        started_at=pause.started_at,
-        started_by=pause.started_by,
-        ended_at=pause.ended_at,
-        ended_by=pause.ended_by,
+        **pause_facts(pause),
         days=pause.days if pause.days is not None else days,
         provisional=provisional,
     )

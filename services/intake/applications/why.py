@@ -21,12 +21,12 @@ from services.intake.applications import clock
 from services.intake.applications.checks import ENDED
 from services.intake.applications.loading import get_application, load_pauses, load_stages
 from services.intake.applications.models import (
-    PAUSE_REASON_LABELS,
     Application,
     ApplicationPause,
     ApplicationStage,
     ApplicationStatus,
-    PauseReason,
+    PauseShown,
+    pause_facts,
 )
 from services.intake.policies.models import STAGE_LABELS, Stage
 from services.intake.policies.service import get_version
@@ -41,7 +41,7 @@ from shared.deadline_why import (
     span_lines,
 )
 from shared.errors import Conflict
-from shared.masking import FREE_TEXT, FreeText, masked_unless
+from shared.masking import FREE_TEXT, masked_unless
 from shared.timeutil import BeijingTime, format_beijing
 
 __all__ = ["ApplicantWhy", "DeadlineWhy", "applicant_why", "application_why", "stage_why"]
@@ -50,18 +50,10 @@ __all__ = ["ApplicantWhy", "DeadlineWhy", "applicant_why", "application_why", "s
 EndReason = Literal["completed", "connected", "closed", "today"]
 
 
-class PauseWhy(BaseModel):
+class PauseWhy(PauseShown):
     """A pause for the customer (暂停计时): who, why, from, to, and the working days it took."""
 
-    stage: Stage
     stage_label: str
-    reason: PauseReason
-    reason_label: str
-    note: FreeText
-    started_at: BeijingTime
-    started_by: str
-    ended_at: BeijingTime | None
-    ended_by: str | None
     from_day: date
     """Beijing day the pause began; the working days after it, up to ``to_day``, are paused."""
     to_day: date
@@ -126,13 +118,7 @@ def _pause_why(
     return PauseWhy(
         stage=stage,
         stage_label=STAGE_LABELS[stage],
-        reason=pause.reason,
-        reason_label=PAUSE_REASON_LABELS[pause.reason],
-        note=pause.note,
-        started_at=pause.started_at,
-        started_by=pause.started_by,
-        ended_at=pause.ended_at,
-        ended_by=pause.ended_by,
+        **pause_facts(pause),
         from_day=pause.started_day,
         to_day=to_day,
         working_days=days,

@@ -25,11 +25,12 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.intake.applications import clock
 from services.intake.applications.models import (
-    PAUSE_REASON_LABELS,
     Application,
     ApplicationPause,
     ApplicationStage,
     PauseReason,
+    PauseShown,
+    pause_facts,
 )
 from services.intake.applications.requests import PauseRequest
 from services.intake.documents.models import (
@@ -47,7 +48,7 @@ from shared.auth import Principal, Role
 from shared.calendar import WorkingCalendar
 from shared.downloads import PROVISIONAL_MARK, add_sheet, new_workbook, workbook_bytes
 from shared.errors import FieldError, Unprocessable
-from shared.masking import FreeText, masked_unless
+from shared.masking import masked_unless
 from shared.timeutil import BeijingTime, format_beijing
 
 __all__ = [
@@ -119,20 +120,12 @@ class AwaitedDocument(BaseModel):
     received_by: str | None
 
 
-class PauseEvidence(BaseModel):
+class PauseEvidence(PauseShown):
     """One pause with what it waited for (暂停计时佐证)."""
 
     application: str
     unit: str
-    stage: Stage
     stage_label: str
-    reason: PauseReason
-    reason_label: str
-    note: FreeText
-    started_at: BeijingTime
-    started_by: str
-    ended_at: BeijingTime | None
-    ended_by: str | None
     days: int | None = DataField(description="Working days paused; null while it runs")
     provisional: bool = DataField(
         description="预测: the working days paused were counted over a year whose holiday "
@@ -287,13 +280,7 @@ def _evidence(
                 unit=application.unit,
                 stage=stage,
                 stage_label=STAGE_LABELS[stage],
-                reason=pause.reason,
-                reason_label=PAUSE_REASON_LABELS[pause.reason],
-                note=pause.note,
-                started_at=pause.started_at,
-                started_by=pause.started_by,
-                ended_at=pause.ended_at,
-                ended_by=pause.ended_by,
+                **pause_facts(pause),
                 days=pause.days if pause.ended_at is not None else None,
                 provisional=provisional,
                 due_date=due.due if due else None,
